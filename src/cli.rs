@@ -1,0 +1,1 @@
+//! Command-line arguments (clap) and their validation into a run configuration.

@@ -1,0 +1,1 @@
+//! Calls, dialogs, transactions, retransmissions, hops and roles, built from parsed messages.

@@ -1,0 +1,1 @@
+//! Glue from inputs to located SIP messages, with the books kept.

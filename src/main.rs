@@ -1,0 +1,3 @@
+fn main() {
+    println!("sipscope {}", env!("CARGO_PKG_VERSION"));
+}

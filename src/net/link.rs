@@ -1,0 +1,1 @@
+//! Link layers: from a frame of a given link type to the network-layer packet inside it.

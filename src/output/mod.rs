@@ -1,0 +1,1 @@
+//! Rendering results for people and programs: stats text and JSON.

@@ -1,0 +1,52 @@
+//! SIP messages: finding them in payloads and reading them.
+//!
+//! Owns: framing (a UDP/SCTP datagram is one message; a TCP stream is cut into messages by
+//! Content-Length; WebSocket frames carrying SIP are unmasked and joined), the tolerant zero-copy
+//! parser (it never fails: it returns what it understood plus [`Anomaly`] values), header access
+//! with compact forms, and SDP.
+//!
+//! May use: `crate::net` types, memchr. Knows nothing of calls or dialogs.
+
+pub mod framing;
+pub mod parse;
+pub mod sdp;
+
+use crate::net::{Flow, FrameRef};
+
+pub use parse::{parse, Anomaly, Message, StartLine};
+
+/// Conditions of a located message, from the layers below and from framing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageFlags {
+    /// Bytes are missing because the snap length cut a frame.
+    pub cut: bool,
+    /// Quoted inside an ICMP error: it never reached a SIP stack.
+    pub bounced: bool,
+    /// Reassembled from IP fragments.
+    pub reassembled: bool,
+    /// Overlapping fragments or segments disagreed on some bytes.
+    pub overlap_conflict: bool,
+    /// Carried in WebSocket frames (RFC 7118).
+    pub websocket: bool,
+    /// On a stream, without a Content-Length header: ended at the next start line or stream end.
+    pub no_content_length: bool,
+    /// On a stream, Content-Length promised more bytes than came before the stream ended or the
+    /// next start line.
+    pub short_body: bool,
+    /// Some bytes before it were lost (TCP gap); framing resynchronised on this start line.
+    pub after_gap: bool,
+}
+
+/// One SIP message located in the capture, with its own copy of the bytes.
+#[derive(Debug, Clone)]
+pub struct SipMessage {
+    /// Direction and transport it travelled (innermost headers).
+    pub flow: Flow,
+    /// The frame that completed it (its number as Wireshark shows it) and its time.
+    pub frame: FrameRef,
+    /// Every frame that carried a part of it, in order (the completing one included).
+    pub frames: Vec<FrameRef>,
+    /// The message bytes: start line, headers, body.
+    pub data: Vec<u8>,
+    pub flags: MessageFlags,
+}

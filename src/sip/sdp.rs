@@ -1,0 +1,1 @@
+//! SDP bodies: connection address, media lines, rtpmap, direction.
