@@ -1,0 +1,162 @@
+//! The model's own copy of one SIP message: the fields grouping, matching and explaining need,
+//! owned and decoded once (lossy UTF-8; escaping happens at output). Built from a located
+//! [`SipMessage`](crate::sip::SipMessage) by [`Msg::from_located`].
+
+use crate::net::{Flow, FrameRef};
+use crate::sip::MessageFlags;
+
+/// Request or response, as the start line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    Request { method: String, uri: String },
+    Response { code: u16, reason: String },
+    /// The start line could not be read; the message is kept and shown anyway.
+    Invalid,
+}
+
+/// From or To.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Party {
+    pub display: String,
+    /// The whole URI (`sip:alice@example.com`).
+    pub uri: String,
+    /// User part of the URI (number or name), empty when absent.
+    pub user: String,
+    pub tag: Option<String>,
+}
+
+/// One Via value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViaInfo {
+    /// `host[:port]` as written.
+    pub sent_by: String,
+    /// `UDP`, `TCP`, `TLS`, `WS`, ...
+    pub transport: String,
+    pub branch: Option<String>,
+    pub received: Option<String>,
+    pub rport: Option<String>,
+}
+
+/// One media line of an SDP body, reduced to what troubleshooting needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaSummary {
+    /// `audio`, `video`, `image`, ...
+    pub kind: String,
+    pub port: u16,
+    pub proto: String,
+    /// Codec names (`PCMU/8000`, `telephone-event/8000`, or the payload number when unknown).
+    pub codecs: Vec<String>,
+    /// `sendrecv` (default), `sendonly`, `recvonly`, `inactive`.
+    pub direction: String,
+    /// Connection address in force for this media (media-level c= over session-level).
+    pub address: Option<String>,
+}
+
+/// What an SDP body offers or answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SdpSummary {
+    pub address: Option<String>,
+    pub media: Vec<MediaSummary>,
+}
+
+/// One SIP message as the model keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    /// The frame that completed the message, and every frame that carried part of it.
+    pub frame: FrameRef,
+    pub frames: Vec<FrameRef>,
+    pub flow: Flow,
+    pub flags: MessageFlags,
+    pub start: Start,
+    /// Empty when the message has no Call-ID header.
+    pub call_id: String,
+    pub from: Party,
+    pub to: Party,
+    /// CSeq number and method.
+    pub cseq: Option<(u32, String)>,
+    /// Via values, top first.
+    pub vias: Vec<ViaInfo>,
+    /// First Contact URI.
+    pub contact: Option<String>,
+    pub record_route: Vec<String>,
+    pub route: Vec<String>,
+    pub max_forwards: Option<u32>,
+    pub user_agent: Option<String>,
+    pub server: Option<String>,
+    /// Reason header (e.g. `Q.850;cause=16;text="Normal call clearing"`).
+    pub reason_header: Option<String>,
+    pub warning: Option<String>,
+    pub retry_after: Option<String>,
+    pub expires: Option<String>,
+    /// Carries Authorization or Proxy-Authorization.
+    pub has_credentials: bool,
+    /// Carries WWW-Authenticate or Proxy-Authenticate.
+    pub has_challenge: bool,
+    pub content_type: Option<String>,
+    pub sdp: Option<SdpSummary>,
+    /// Parser anomalies, as short descriptions.
+    pub anomalies: Vec<String>,
+    /// Size of the message in bytes.
+    pub size: usize,
+    /// The message text, kept when the caller asks for it (export --raw, the terminal view).
+    pub raw: Option<Vec<u8>>,
+}
+
+impl Msg {
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, Start::Request { .. })
+    }
+
+    /// Method of a request, or the CSeq method of a response.
+    pub fn method(&self) -> Option<&str> {
+        match &self.start {
+            Start::Request { method, .. } => Some(method),
+            _ => self.cseq.as_ref().map(|(_, m)| m.as_str()),
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            Start::Response { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Branch of the top Via (the transaction key of RFC 3261 section 17).
+    pub fn top_branch(&self) -> Option<&str> {
+        self.vias.first().and_then(|v| v.branch.as_deref())
+    }
+
+    /// A message with every field empty, for tests and for building by hand.
+    pub fn blank(flow: Flow, frame: FrameRef, start: Start) -> Msg {
+        Msg {
+            frame,
+            frames: vec![frame],
+            flow,
+            flags: MessageFlags::default(),
+            start,
+            call_id: String::new(),
+            from: Party::default(),
+            to: Party::default(),
+            cseq: None,
+            vias: Vec::new(),
+            contact: None,
+            record_route: Vec::new(),
+            route: Vec::new(),
+            max_forwards: None,
+            user_agent: None,
+            server: None,
+            reason_header: None,
+            warning: None,
+            retry_after: None,
+            expires: None,
+            has_credentials: false,
+            has_challenge: false,
+            content_type: None,
+            sdp: None,
+            anomalies: Vec::new(),
+            size: 0,
+            raw: None,
+        }
+    }
+}
