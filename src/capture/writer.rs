@@ -312,3 +312,52 @@ impl<W: Write> PcapNgWriter<W> {
         self.out.w
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcap_layout_little_endian_micro() {
+        let mut w = PcapWriter::new(Vec::new(), 113, false, false, 1500).unwrap();
+        w.write_packet(2_000_000_123_456, b"xyz", 60).unwrap();
+        let b = w.into_inner();
+        let mut want = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        want.extend_from_slice(&1500u32.to_le_bytes());
+        want.extend_from_slice(&113u32.to_le_bytes());
+        want.extend_from_slice(&2000u32.to_le_bytes());
+        want.extend_from_slice(&123u32.to_le_bytes()); // 123_456 ns -> 123 µs
+        want.extend_from_slice(&3u32.to_le_bytes());
+        want.extend_from_slice(&60u32.to_le_bytes());
+        want.extend_from_slice(b"xyz");
+        assert_eq!(b, want);
+    }
+
+    #[test]
+    fn timestamps_that_do_not_fit_are_refused() {
+        let mut w = PcapWriter::new(Vec::new(), 1, true, false, 0).unwrap();
+        assert!(w.write_packet(-1, b"", 0).is_err());
+        assert!(w.write_packet(i64::MAX, b"", 0).is_err());
+        let mut ng = PcapNgWriter::new(Vec::new()).unwrap();
+        ng.add_interface(1, Some(9), Some(10)).unwrap();
+        // Before the interface's offset: negative units.
+        assert!(ng.write_epb(0, 5, b"", 0).is_err());
+        assert!(ng.add_interface(70_000, None, None).is_err());
+    }
+
+    #[test]
+    fn pcapng_blocks_are_padded_and_framed() {
+        let mut ng = PcapNgWriter::with_byte_order(Vec::new(), true).unwrap();
+        assert_eq!(ng.add_interface(1, Some(6), Some(0)).unwrap(), 0);
+        ng.write_epb(0, 1_000, b"abcde", 5).unwrap();
+        let b = ng.into_inner();
+        // SHB (28) + IDB (20 + 8 tsresol + 12 tsoffset + 4 end) + EPB (32 + 8).
+        assert_eq!(b.len(), 28 + 44 + 40);
+        assert_eq!(&b[8..12], &[0x1a, 0x2b, 0x3c, 0x4d]);
+        let epb = &b[72..];
+        assert_eq!(&epb[4..8], &40u32.to_be_bytes());
+        assert_eq!(&epb[36..40], &40u32.to_be_bytes());
+        assert_eq!(&epb[16..20], &1u32.to_be_bytes()); // 1000 ns = 1 µs
+        assert_eq!(&epb[28..36], b"abcde\0\0\0");
+    }
+}
