@@ -1001,7 +1001,12 @@ mod tests {
         be.write_packet(T0, b"again", 5).unwrap();
         let seeds = [pcap, be.into_inner(), two_sections()];
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for round in 0..3000 {
+        // More rounds on demand: SIPSCOPE_FUZZ_ROUNDS=1000000 cargo test --release ...
+        let rounds = std::env::var("SIPSCOPE_FUZZ_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3000usize);
+        for round in 0..rounds {
             let mut b = seeds[round % seeds.len()].clone();
             for _ in 0..1 + rng.below(6) {
                 let n = b.len();
@@ -1029,6 +1034,53 @@ mod tests {
             // Every item consumes at least one record header, so the walk must end quickly.
             let count = FrameIter::new(&b, 0).take(b.len() + 2).count();
             assert!(count <= b.len() / 4 + 1, "round {round}: {count} items");
+        }
+    }
+
+    /// Throughput check, run by hand: `cargo test --release --lib capture::reader -- --ignored
+    /// --nocapture`. Walks about 1 GB of pcap and of pcapng held in memory.
+    #[test]
+    #[ignore]
+    fn throughput_one_gigabyte() {
+        let payload = vec![0x55u8; 300];
+        let n = (1usize << 30) / (16 + payload.len());
+        let mut w = PcapWriter::new(
+            Vec::with_capacity(1 << 30),
+            linktype::ETHERNET,
+            false,
+            false,
+            65535,
+        )
+        .unwrap();
+        for i in 0..n {
+            let len = 60 + i % 240;
+            w.write_packet(T0 + i as i64, &payload[..len], len as u32)
+                .unwrap();
+        }
+        let pcap = w.into_inner();
+        let mut ng = PcapNgWriter::new(Vec::with_capacity(1 << 30)).unwrap();
+        ng.add_interface(linktype::ETHERNET, Some(9), None).unwrap();
+        for i in 0..n {
+            let len = 60 + i % 240;
+            ng.write_epb(0, T0 + i as i64, &payload[..len], len as u32)
+                .unwrap();
+        }
+        let pcapng = ng.into_inner();
+        for (name, bytes) in [("pcap", &pcap), ("pcapng", &pcapng)] {
+            let start = std::time::Instant::now();
+            let mut frames = 0usize;
+            let mut sum = 0u64;
+            for f in FrameIter::new(bytes, 0).flatten() {
+                frames += 1;
+                sum = sum.wrapping_add(f.data.len() as u64 ^ f.ts_ns as u64);
+            }
+            let secs = start.elapsed().as_secs_f64();
+            eprintln!(
+                "{name}: {frames} frames, {:.0} MB in {secs:.3} s ({:.2} GB/s) [{sum}]",
+                bytes.len() as f64 / 1e6,
+                bytes.len() as f64 / 1e9 / secs
+            );
+            assert_eq!(frames, n);
         }
     }
 }
