@@ -34,7 +34,7 @@
 //! assert!(msg.anomalies().is_empty());
 //! ```
 //!
-//! May use: [`super::headers`], memchr.
+//! May use: [`super::headers`], [`super::sdp`], memchr.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -44,6 +44,7 @@ use super::headers::{
     leading_u32, lossy, parse_u64, trim_lws, unfold, value_without_params, CommaSplit, HeaderName,
     Method, NameAddr, Params, Uri, Via,
 };
+use super::sdp::{find_sdp, parse_sdp, Sdp};
 
 /// At most this many headers are stored per message; more are skipped with
 /// [`Anomaly::TooManyHeaders`] (real messages have 10 to 40; thousands means an attack or junk).
@@ -908,6 +909,18 @@ impl<'a> Message<'a> {
         self.raw.get(self.body.clone()).unwrap_or(&[])
     }
 
+    /// The SDP part of the body (see [`super::sdp::find_sdp`]): the body when Content-Type is
+    /// `application/sdp` or absent with a body starting `v=0`, or the SDP part of a multipart
+    /// body.
+    pub fn sdp_body(&self) -> Option<&'a [u8]> {
+        find_sdp(self.content_type(), self.body())
+    }
+
+    /// The SDP of this message, parsed; `None` when the body carries none.
+    pub fn sdp(&self) -> Option<Sdp<'a>> {
+        self.sdp_body().map(parse_sdp)
+    }
+
     /// Where the body lies in [`Message::raw`].
     pub fn body_range(&self) -> Range<usize> {
         self.body.clone()
@@ -1033,6 +1046,17 @@ CSeq: 1 OPTIONS\r\n\
             INVITE.len(),
             "head + blank line + body = all"
         );
+    }
+
+    #[test]
+    fn sdp_of_a_message() {
+        let m = parse(INVITE);
+        let sdp = m.sdp().unwrap();
+        assert_eq!(sdp.media[0].port, Some(8000));
+        assert_eq!(m.span_of(sdp.raw), Some(m.body_range()));
+        assert!(parse(RESPONSE).sdp().is_none());
+        let no_ct = request("", "v=0\r\nm=audio 1 RTP/AVP 0\r\n");
+        assert_eq!(parse(&no_ct).sdp().unwrap().media.len(), 1);
     }
 
     #[test]
