@@ -8,12 +8,15 @@
 //! May use: `crate::net` types, memchr. Knows nothing of calls or dialogs.
 
 pub mod framing;
+pub mod headers;
 pub mod parse;
 pub mod sdp;
 
 use crate::net::{Flow, FrameRef};
 
-pub use parse::{parse, Anomaly, Message, StartLine};
+pub use headers::{HeaderName, Method, NameAddr, Uri, Via};
+pub use parse::{parse, parse_with, Anomaly, Header, Message, Scratch, StartLine};
+pub use sdp::{parse_sdp, Sdp};
 
 /// Conditions of a located message, from the layers below and from framing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,1 +1,810 @@
-//! SDP bodies: connection address, media lines, rtpmap, direction.
+//! SDP bodies (RFC 8866 / 4566): origin, connection address, media lines, rtpmap/fmtp,
+//! direction, rtcp, ptime; and finding the SDP inside a SIP body (plain or multipart).
+//!
+//! Owns: [`parse_sdp`] and its [`Sdp`] result, [`find_sdp`], the RFC 3551 static payload
+//! type table. Like the SIP parser it never fails: lines it cannot read become [`SdpAnomaly`]
+//! values and everything else is still returned. Values borrow from the body.
+//!
+//! ```
+//! use sipscope::sip::sdp::{parse_sdp, Direction};
+//!
+//! let sdp = parse_sdp(b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\n\
+//!                      t=0 0\r\nm=audio 49170 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n\
+//!                      a=sendonly\r\n");
+//! let audio = &sdp.media[0];
+//! assert_eq!(audio.port, Some(49170));
+//! assert_eq!(audio.effective_direction, Direction::SendOnly);
+//! assert_eq!(audio.effective_connection.map(|c| c.address), Some(&b"192.0.2.1"[..]));
+//! let names: Vec<_> = audio.codecs().iter().map(|c| c.name).collect();
+//! assert_eq!(names, [Some(&b"PCMU"[..]), Some(b"PCMA"), Some(b"telephone-event")]);
+//! ```
+//!
+//! May use: [`super::headers`] (parameter helpers), memchr.
+
+use super::headers::{leading_u32, param, parse_u64, trim_lws, value_without_params};
+
+/// Media direction attribute (RFC 3264). Absent means `SendRecv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Direction {
+    #[default]
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    fn from_attr(name: &[u8]) -> Option<Direction> {
+        Some(match name {
+            b"sendrecv" => Direction::SendRecv,
+            b"sendonly" => Direction::SendOnly,
+            b"recvonly" => Direction::RecvOnly,
+            b"inactive" => Direction::Inactive,
+            _ => return None,
+        })
+    }
+
+    /// The attribute name, as written in SDP.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+}
+
+/// A defect of an SDP body. Offsets are byte positions in [`Sdp::raw`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SdpAnomaly {
+    /// The body does not start with a `v=` line.
+    NoVersionFirst,
+    /// A line that is not `x=value` (skipped).
+    MalformedLine { offset: usize },
+    /// An `o=` line without its six fields.
+    BadOrigin { offset: usize },
+    /// A `c=` line without network type, address type and address.
+    BadConnection { offset: usize },
+    /// An `m=` line without media, port, proto (kept as far as it goes).
+    BadMedia { offset: usize },
+    /// An `a=rtpmap` that is not `PT name/rate[/channels]` (ignored).
+    BadRtpmap { offset: usize },
+    /// A media section with no `c=` of its own and none at session level (index in `media`).
+    NoConnection { media: usize },
+    /// A dynamic payload type (96-127 or unassigned) with no rtpmap (index in `media`).
+    UnknownPayloadType { media: usize, payload_type: u8 },
+}
+
+/// The `o=` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub username: &'a [u8],
+    pub session_id: &'a [u8],
+    pub session_version: &'a [u8],
+    pub net_type: &'a [u8],
+    pub addr_type: &'a [u8],
+    pub address: &'a [u8],
+}
+
+/// A `c=` line: `IN IP4 192.0.2.1` (multicast `/ttl/count` suffixes removed from `address`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection<'a> {
+    pub net_type: &'a [u8],
+    /// `IP4` or `IP6`.
+    pub addr_type: &'a [u8],
+    pub address: &'a [u8],
+}
+
+impl Connection<'_> {
+    /// Whether the address is 0.0.0.0 or `::`: the RFC 2543 way of putting a call on hold, or
+    /// an endpoint that does not know its address yet.
+    pub fn is_unspecified(&self) -> bool {
+        matches!(self.address, b"0.0.0.0" | b"::" | b"0:0:0:0:0:0:0:0")
+    }
+}
+
+/// An `a=` line: `a=name` or `a=name:value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribute<'a> {
+    pub name: &'a [u8],
+    pub value: Option<&'a [u8]>,
+}
+
+/// An `a=rtpmap:PT name/rate[/channels]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtpMap<'a> {
+    pub payload_type: u8,
+    pub name: &'a [u8],
+    pub clock_rate: Option<u32>,
+    pub channels: Option<u32>,
+}
+
+/// One format of a media line, resolved: from its rtpmap, else from the static table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Codec<'a> {
+    /// The RTP payload type; `None` for non-numeric formats (`t38` on `udptl`, `*`).
+    pub payload_type: Option<u8>,
+    /// Encoding name (`PCMU`, `opus`, `telephone-event`), or the format itself when it is not
+    /// a number; `None` for a dynamic payload type without rtpmap.
+    pub name: Option<&'a [u8]>,
+    pub clock_rate: Option<u32>,
+    pub channels: Option<u32>,
+    /// The `a=fmtp` parameters for this payload type.
+    pub fmtp: Option<&'a [u8]>,
+    /// Resolved from the RFC 3551 static table rather than an rtpmap line.
+    pub from_static_table: bool,
+}
+
+/// An `m=` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media<'a> {
+    /// `audio`, `video`, `image`, `application`, ...
+    pub kind: &'a [u8],
+    /// `None` if not a number. Port 0 means the stream is rejected or disabled.
+    pub port: Option<u16>,
+    /// The `/count` after the port, if any.
+    pub port_count: Option<u16>,
+    /// `RTP/AVP`, `RTP/SAVP`, `UDP/TLS/RTP/SAVPF`, `udptl`, ...
+    pub proto: &'a [u8],
+    /// The format list as written (space-separated); see [`Media::formats`].
+    pub formats: &'a [u8],
+    /// This section's own `c=`.
+    pub connection: Option<Connection<'a>>,
+    /// The connection in force: own `c=`, else the session one.
+    pub effective_connection: Option<Connection<'a>>,
+    /// This section's own direction attribute.
+    pub direction: Option<Direction>,
+    /// The direction in force: own, else session level, else `SendRecv`.
+    pub effective_direction: Direction,
+    /// Every `a=` line of this section, in order.
+    pub attributes: Vec<Attribute<'a>>,
+}
+
+impl<'a> Media<'a> {
+    /// The formats (payload types for RTP), in preference order.
+    pub fn formats(&self) -> impl Iterator<Item = &'a [u8]> {
+        self.formats
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|f| !f.is_empty())
+    }
+
+    /// First attribute called `name` (case-sensitive, as SDP attribute names are).
+    pub fn attribute(&self, name: &str) -> Option<Attribute<'a>> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name.as_bytes())
+            .copied()
+    }
+
+    /// The rtpmap of a payload type.
+    pub fn rtpmap(&self, payload_type: u8) -> Option<RtpMap<'a>> {
+        self.attributes
+            .iter()
+            .filter(|a| a.name == b"rtpmap")
+            .filter_map(|a| parse_rtpmap(a.value?))
+            .find(|r| r.payload_type == payload_type)
+    }
+
+    /// The fmtp parameters of a payload type (`0-16`, `mode=30`, ...).
+    pub fn fmtp(&self, payload_type: u8) -> Option<&'a [u8]> {
+        self.attributes
+            .iter()
+            .filter(|a| a.name == b"fmtp")
+            .filter_map(|a| a.value)
+            .find_map(|v| {
+                let (pt, rest) = split_first_token(v);
+                (parse_u64(pt) == Some(u64::from(payload_type))).then_some(rest)
+            })
+    }
+
+    /// The `a=rtcp` value (port, optionally with address).
+    pub fn rtcp(&self) -> Option<&'a [u8]> {
+        self.attribute("rtcp").and_then(|a| a.value)
+    }
+
+    /// The `a=ptime` value in milliseconds.
+    pub fn ptime(&self) -> Option<u32> {
+        self.attribute("ptime")
+            .and_then(|a| a.value)
+            .and_then(leading_u32)
+    }
+
+    /// Whether the port is 0 (stream rejected in an answer, or disabled).
+    pub fn is_disabled(&self) -> bool {
+        self.port == Some(0)
+    }
+
+    /// Every format resolved to a codec, in preference order.
+    pub fn codecs(&self) -> Vec<Codec<'a>> {
+        self.formats()
+            .map(|f| {
+                let pt = parse_u64(f).and_then(|n| u8::try_from(n).ok());
+                let Some(pt) = pt else {
+                    return Codec {
+                        payload_type: None,
+                        name: Some(f),
+                        clock_rate: None,
+                        channels: None,
+                        fmtp: None,
+                        from_static_table: false,
+                    };
+                };
+                let fmtp = self.fmtp(pt);
+                if let Some(map) = self.rtpmap(pt) {
+                    return Codec {
+                        payload_type: Some(pt),
+                        name: Some(map.name),
+                        clock_rate: map.clock_rate,
+                        channels: map.channels,
+                        fmtp,
+                        from_static_table: false,
+                    };
+                }
+                match static_payload_type(pt) {
+                    Some((name, rate, channels)) => Codec {
+                        payload_type: Some(pt),
+                        name: Some(name.as_bytes()),
+                        clock_rate: Some(rate),
+                        channels: Some(channels),
+                        fmtp,
+                        from_static_table: true,
+                    },
+                    None => Codec {
+                        payload_type: Some(pt),
+                        name: None,
+                        clock_rate: None,
+                        channels: None,
+                        fmtp,
+                        from_static_table: false,
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+/// A parsed SDP body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sdp<'a> {
+    /// The body as given.
+    pub raw: &'a [u8],
+    /// The `v=` value (`0`).
+    pub version: Option<&'a [u8]>,
+    pub origin: Option<Origin<'a>>,
+    /// The `s=` value.
+    pub session_name: Option<&'a [u8]>,
+    /// The session-level `c=`.
+    pub connection: Option<Connection<'a>>,
+    /// The session-level direction attribute.
+    pub direction: Option<Direction>,
+    /// Session-level `a=` lines.
+    pub attributes: Vec<Attribute<'a>>,
+    pub media: Vec<Media<'a>>,
+    pub anomalies: Vec<SdpAnomaly>,
+}
+
+/// RFC 3551 static payload types: (name, clock rate, channels).
+pub fn static_payload_type(pt: u8) -> Option<(&'static str, u32, u32)> {
+    Some(match pt {
+        0 => ("PCMU", 8000, 1),
+        3 => ("GSM", 8000, 1),
+        4 => ("G723", 8000, 1),
+        5 => ("DVI4", 8000, 1),
+        6 => ("DVI4", 16000, 1),
+        7 => ("LPC", 8000, 1),
+        8 => ("PCMA", 8000, 1),
+        9 => ("G722", 8000, 1),
+        10 => ("L16", 44100, 2),
+        11 => ("L16", 44100, 1),
+        12 => ("QCELP", 8000, 1),
+        13 => ("CN", 8000, 1),
+        14 => ("MPA", 90000, 1),
+        15 => ("G728", 8000, 1),
+        16 => ("DVI4", 11025, 1),
+        17 => ("DVI4", 22050, 1),
+        18 => ("G729", 8000, 1),
+        25 => ("CelB", 90000, 1),
+        26 => ("JPEG", 90000, 1),
+        28 => ("nv", 90000, 1),
+        31 => ("H261", 90000, 1),
+        32 => ("MPV", 90000, 1),
+        33 => ("MP2T", 90000, 1),
+        34 => ("H263", 90000, 1),
+        _ => return None,
+    })
+}
+
+/// First space-separated token and the trimmed rest.
+fn split_first_token(s: &[u8]) -> (&[u8], &[u8]) {
+    let s = trim_lws(s);
+    match s.iter().position(|&b| b == b' ' || b == b'\t') {
+        Some(i) => (
+            s.get(..i).unwrap_or(&[]),
+            trim_lws(s.get(i..).unwrap_or(&[])),
+        ),
+        None => (s, &[]),
+    }
+}
+
+/// Exactly `N` space-separated fields (extra text goes into the last one); `None` if fewer.
+fn fields<const N: usize>(s: &[u8]) -> Option<[&[u8]; N]> {
+    let mut out = [&[][..]; N];
+    let mut rest = trim_lws(s);
+    for (i, slot) in out.iter_mut().enumerate() {
+        if rest.is_empty() {
+            return None;
+        }
+        if i + 1 == N {
+            *slot = rest;
+        } else {
+            let (tok, r) = split_first_token(rest);
+            *slot = tok;
+            rest = r;
+        }
+    }
+    Some(out)
+}
+
+fn parse_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
+    let (pt, enc) = split_first_token(value);
+    let payload_type = u8::try_from(parse_u64(pt)?).ok()?;
+    let mut parts = enc.split(|&b| b == b'/');
+    let name = trim_lws(parts.next()?);
+    if name.is_empty() {
+        return None;
+    }
+    let clock_rate = parts.next().and_then(leading_u32);
+    let channels = parts.next().and_then(leading_u32);
+    Some(RtpMap {
+        payload_type,
+        name,
+        clock_rate,
+        channels,
+    })
+}
+
+fn parse_connection(value: &[u8]) -> Option<Connection<'_>> {
+    let [net_type, addr_type, address] = fields::<3>(value)?;
+    let address = match memchr::memchr(b'/', address) {
+        Some(i) => address.get(..i).unwrap_or(&[]),
+        None => address,
+    };
+    let address = trim_lws(address);
+    if address.is_empty() {
+        return None;
+    }
+    Some(Connection {
+        net_type,
+        addr_type,
+        address,
+    })
+}
+
+fn parse_port(s: &[u8]) -> (Option<u16>, Option<u16>) {
+    let (port, count) = match memchr::memchr(b'/', s) {
+        Some(i) => (s.get(..i).unwrap_or(&[]), s.get(i + 1..)),
+        None => (s, None),
+    };
+    let to_u16 = |p: &[u8]| parse_u64(p).and_then(|n| u16::try_from(n).ok());
+    (to_u16(port), count.and_then(to_u16))
+}
+
+/// Parses an SDP body. Never fails; see [`Sdp::anomalies`].
+pub fn parse_sdp(raw: &[u8]) -> Sdp<'_> {
+    let mut sdp = Sdp {
+        raw,
+        version: None,
+        origin: None,
+        session_name: None,
+        connection: None,
+        direction: None,
+        attributes: Vec::new(),
+        media: Vec::new(),
+        anomalies: Vec::new(),
+    };
+    let mut pos = 0usize;
+    let mut first = true;
+    while pos < raw.len() {
+        let rest = raw.get(pos..).unwrap_or(&[]);
+        let (line_len, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (i, pos + i + 1),
+            None => (rest.len(), raw.len()),
+        };
+        let offset = pos;
+        pos = next;
+        let line = trim_lws(rest.get(..line_len).unwrap_or(&[]));
+        if line.is_empty() {
+            continue;
+        }
+        let (key, value) = match line {
+            [k, b'=', v @ ..] if k.is_ascii_alphabetic() => (*k, v),
+            _ => {
+                sdp.anomalies.push(SdpAnomaly::MalformedLine { offset });
+                continue;
+            }
+        };
+        if first && key != b'v' {
+            sdp.anomalies.push(SdpAnomaly::NoVersionFirst);
+        }
+        first = false;
+        let in_media = !sdp.media.is_empty();
+        match key {
+            b'v' => sdp.version = Some(value),
+            b'o' => match fields::<6>(value) {
+                Some([username, session_id, session_version, net_type, addr_type, address]) => {
+                    sdp.origin = Some(Origin {
+                        username,
+                        session_id,
+                        session_version,
+                        net_type,
+                        addr_type,
+                        address,
+                    })
+                }
+                None => sdp.anomalies.push(SdpAnomaly::BadOrigin { offset }),
+            },
+            b's' if !in_media => sdp.session_name = Some(value),
+            b'c' => match parse_connection(value) {
+                Some(c) => match sdp.media.last_mut() {
+                    Some(m) => m.connection = Some(c),
+                    None => sdp.connection = Some(c),
+                },
+                None => sdp.anomalies.push(SdpAnomaly::BadConnection { offset }),
+            },
+            b'm' => {
+                let (kind, rest) = split_first_token(value);
+                let (port, rest) = split_first_token(rest);
+                let (proto, formats) = split_first_token(rest);
+                let (port, port_count) = parse_port(port);
+                if kind.is_empty() || port.is_none() || proto.is_empty() {
+                    sdp.anomalies.push(SdpAnomaly::BadMedia { offset });
+                }
+                sdp.media.push(Media {
+                    kind,
+                    port,
+                    port_count,
+                    proto,
+                    formats,
+                    connection: None,
+                    effective_connection: None,
+                    direction: None,
+                    effective_direction: Direction::SendRecv,
+                    attributes: Vec::new(),
+                });
+            }
+            b'a' => {
+                let attr = match memchr::memchr(b':', value) {
+                    Some(i) => Attribute {
+                        name: value.get(..i).unwrap_or(&[]),
+                        value: Some(value.get(i + 1..).unwrap_or(&[])),
+                    },
+                    None => Attribute {
+                        name: value,
+                        value: None,
+                    },
+                };
+                if attr.name == b"rtpmap" && attr.value.and_then(parse_rtpmap).is_none() {
+                    sdp.anomalies.push(SdpAnomaly::BadRtpmap { offset });
+                }
+                let direction = Direction::from_attr(attr.name);
+                match sdp.media.last_mut() {
+                    Some(m) => {
+                        m.attributes.push(attr);
+                        if direction.is_some() {
+                            m.direction = direction;
+                        }
+                    }
+                    None => {
+                        sdp.attributes.push(attr);
+                        if direction.is_some() {
+                            sdp.direction = direction;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if first && !raw.is_empty() {
+        sdp.anomalies.push(SdpAnomaly::NoVersionFirst);
+    }
+    let session_connection = sdp.connection;
+    let session_direction = sdp.direction.unwrap_or_default();
+    for (i, m) in sdp.media.iter_mut().enumerate() {
+        m.effective_connection = m.connection.or(session_connection);
+        m.effective_direction = m.direction.unwrap_or(session_direction);
+        if m.effective_connection.is_none() {
+            sdp.anomalies.push(SdpAnomaly::NoConnection { media: i });
+        }
+        for c in m.codecs() {
+            if let (Some(pt), None) = (c.payload_type, c.name) {
+                sdp.anomalies.push(SdpAnomaly::UnknownPayloadType {
+                    media: i,
+                    payload_type: pt,
+                });
+            }
+        }
+    }
+    sdp
+}
+
+/// Finds the SDP in a SIP body: the whole body when Content-Type is `application/sdp` (or
+/// absent and the body starts with `v=0`), or the first `application/sdp` part of a
+/// `multipart/*` body. `None` when there is none.
+pub fn find_sdp<'a>(content_type: Option<&[u8]>, body: &'a [u8]) -> Option<&'a [u8]> {
+    let Some(ct) = content_type else {
+        return trim_lws(body).starts_with(b"v=0").then_some(body);
+    };
+    let essence = value_without_params(ct);
+    if essence.eq_ignore_ascii_case(b"application/sdp") {
+        return Some(body);
+    }
+    if essence.len() >= 10 && essence.get(..10)?.eq_ignore_ascii_case(b"multipart/") {
+        let boundary = param(ct, "boundary")?;
+        return multipart_sdp(boundary, body);
+    }
+    None
+}
+
+/// The first `application/sdp` part of a multipart body (RFC 2046 section 5.1).
+fn multipart_sdp<'a>(boundary: &[u8], body: &'a [u8]) -> Option<&'a [u8]> {
+    if boundary.is_empty() {
+        return None;
+    }
+    let mut delimiter = Vec::with_capacity(boundary.len() + 2);
+    delimiter.extend_from_slice(b"--");
+    delimiter.extend_from_slice(boundary);
+    let finder = memchr::memmem::Finder::new(&delimiter);
+    let starts: Vec<usize> = finder.find_iter(body).collect();
+    for pair in starts.windows(2) {
+        let &[a, b] = pair else { continue };
+        let part = body.get(a + delimiter.len()..b)?;
+        // Skip the rest of the delimiter line.
+        let part = match memchr::memchr(b'\n', part) {
+            Some(i) => part.get(i + 1..)?,
+            None => continue,
+        };
+        // The line break before the next delimiter belongs to the delimiter.
+        let part = part.strip_suffix(b"\n").unwrap_or(part);
+        let part = part.strip_suffix(b"\r").unwrap_or(part);
+        let (headers, content) = split_part(part);
+        let is_sdp = headers
+            .split(|&b| b == b'\n')
+            .filter_map(|line| {
+                let colon = memchr::memchr(b':', line)?;
+                let name = trim_lws(line.get(..colon)?);
+                (name.eq_ignore_ascii_case(b"content-type") || name.eq_ignore_ascii_case(b"c"))
+                    .then(|| value_without_params(line.get(colon + 1..).unwrap_or(&[])))
+            })
+            .any(|v| v.eq_ignore_ascii_case(b"application/sdp"));
+        if is_sdp {
+            return Some(content);
+        }
+    }
+    None
+}
+
+/// Part headers and content, split at the first blank line (CRLF or LF).
+fn split_part(part: &[u8]) -> (&[u8], &[u8]) {
+    let mut pos = 0;
+    while pos <= part.len() {
+        let rest = part.get(pos..).unwrap_or(&[]);
+        let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = rest.get(..line_end).unwrap_or(&[]);
+        if line.is_empty() || line == b"\r" {
+            let after = (pos + line_end + 1).min(part.len());
+            return (
+                part.get(..pos).unwrap_or(&[]),
+                part.get(after..).unwrap_or(&[]),
+            );
+        }
+        pos += line_end + 1;
+    }
+    (part, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &[u8] = b"v=0\r\n\
+o=root 555055307 555055308 IN IP4 172.16.98.1\r\n\
+s=Asterisk PBX 11.7.0~dfsg-1ubuntu1\r\n\
+c=IN IP4 172.16.98.1\r\n\
+t=0 0\r\n\
+m=audio 8000 RTP/AVP 0 101\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:101 telephone-event/8000\r\n\
+a=fmtp:101 0-16\r\n\
+a=ptime:20\r\n\
+a=sendrecv\r\n";
+
+    #[test]
+    fn real_offer() {
+        let sdp = parse_sdp(OFFER);
+        assert!(sdp.anomalies.is_empty(), "{:?}", sdp.anomalies);
+        assert_eq!(sdp.version, Some(&b"0"[..]));
+        let o = sdp.origin.unwrap();
+        assert_eq!(o.session_version, b"555055308");
+        assert_eq!(o.address, b"172.16.98.1");
+        assert_eq!(
+            sdp.session_name,
+            Some(&b"Asterisk PBX 11.7.0~dfsg-1ubuntu1"[..])
+        );
+        assert_eq!(sdp.media.len(), 1);
+        let m = &sdp.media[0];
+        assert_eq!(m.kind, b"audio");
+        assert_eq!(m.port, Some(8000));
+        assert_eq!(m.proto, b"RTP/AVP");
+        assert_eq!(m.formats().collect::<Vec<_>>(), vec![&b"0"[..], b"101"]);
+        assert_eq!(m.ptime(), Some(20));
+        assert_eq!(m.direction, Some(Direction::SendRecv));
+        assert_eq!(m.fmtp(101), Some(&b"0-16"[..]));
+        let codecs = m.codecs();
+        assert_eq!(codecs[0].name, Some(&b"PCMU"[..]));
+        assert!(!codecs[0].from_static_table);
+        assert_eq!(codecs[1].name, Some(&b"telephone-event"[..]));
+        assert_eq!(codecs[1].clock_rate, Some(8000));
+        assert_eq!(codecs[1].fmtp, Some(&b"0-16"[..]));
+        assert_eq!(m.effective_connection.unwrap().address, b"172.16.98.1");
+        assert!(m.connection.is_none());
+    }
+
+    #[test]
+    fn static_payload_types_without_rtpmap() {
+        let sdp = parse_sdp(b"v=0\nc=IN IP4 10.0.0.1\nm=audio 4000 RTP/AVP 0 3 4 8 9 18 13\n");
+        let names: Vec<_> = sdp.media[0]
+            .codecs()
+            .iter()
+            .map(|c| (c.payload_type, c.name, c.from_static_table))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                (Some(0), Some(&b"PCMU"[..]), true),
+                (Some(3), Some(&b"GSM"[..]), true),
+                (Some(4), Some(&b"G723"[..]), true),
+                (Some(8), Some(&b"PCMA"[..]), true),
+                (Some(9), Some(&b"G722"[..]), true),
+                (Some(18), Some(&b"G729"[..]), true),
+                (Some(13), Some(&b"CN"[..]), true),
+            ]
+        );
+        assert!(sdp.anomalies.is_empty(), "{:?}", sdp.anomalies);
+    }
+
+    #[test]
+    fn rtpmap_channels_and_unknown_dynamic_type() {
+        let sdp = parse_sdp(
+            b"v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 111 96\r\na=rtpmap:111 opus/48000/2\r\n",
+        );
+        let c = sdp.media[0].codecs();
+        assert_eq!(c[0].name, Some(&b"opus"[..]));
+        assert_eq!(c[0].clock_rate, Some(48000));
+        assert_eq!(c[0].channels, Some(2));
+        assert_eq!(c[1].name, None);
+        assert_eq!(
+            sdp.anomalies,
+            vec![SdpAnomaly::UnknownPayloadType {
+                media: 0,
+                payload_type: 96
+            }]
+        );
+    }
+
+    #[test]
+    fn direction_media_overrides_session() {
+        let sdp = parse_sdp(
+            b"v=0\r\na=sendonly\r\nc=IN IP4 10.0.0.1\r\n\
+m=audio 4000 RTP/AVP 0\r\n\
+m=video 4002 RTP/AVP 31\r\na=inactive\r\n",
+        );
+        assert_eq!(sdp.direction, Some(Direction::SendOnly));
+        assert_eq!(sdp.media[0].direction, None);
+        assert_eq!(sdp.media[0].effective_direction, Direction::SendOnly);
+        assert_eq!(sdp.media[1].effective_direction, Direction::Inactive);
+        let none = parse_sdp(b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\n");
+        assert_eq!(none.media[0].effective_direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn media_connection_overrides_session_and_ipv6() {
+        let sdp = parse_sdp(
+            b"v=0\r\nc=IN IP4 224.2.1.1/127/3\r\n\
+m=audio 4000/2 RTP/AVP 0\r\na=rtcp:4001 IN IP4 10.0.0.5\r\n\
+m=audio 5000 RTP/AVP 8\r\nc=IN IP6 2001:db8::5\r\n",
+        );
+        assert_eq!(sdp.connection.unwrap().address, b"224.2.1.1");
+        let a = &sdp.media[0];
+        assert_eq!(a.port_count, Some(2));
+        assert_eq!(a.rtcp(), Some(&b"4001 IN IP4 10.0.0.5"[..]));
+        assert_eq!(a.effective_connection.unwrap().address, b"224.2.1.1");
+        let b = &sdp.media[1];
+        let c = b.effective_connection.unwrap();
+        assert_eq!((c.addr_type, c.address), (&b"IP6"[..], &b"2001:db8::5"[..]));
+    }
+
+    #[test]
+    fn hold_and_disabled_streams() {
+        let sdp = parse_sdp(
+            b"v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 0 RTP/AVP 0\r\nm=image 6000 udptl t38\r\n",
+        );
+        assert!(sdp.connection.unwrap().is_unspecified());
+        assert!(sdp.media[0].is_disabled());
+        let t38 = sdp.media[1].codecs();
+        assert_eq!(t38[0].payload_type, None);
+        assert_eq!(t38[0].name, Some(&b"t38"[..]));
+    }
+
+    #[test]
+    fn tolerates_broken_lines() {
+        let sdp = parse_sdp(
+            b"garbage\r\nv=0\r\no=short\r\nc=IN\r\nm=audio\r\na=rtpmap:x\r\nm=audio 4000 RTP/AVP 0\n",
+        );
+        let a = &sdp.anomalies;
+        assert!(a.contains(&SdpAnomaly::MalformedLine { offset: 0 }));
+        assert!(a.contains(&SdpAnomaly::BadOrigin { offset: 14 }));
+        assert!(a
+            .iter()
+            .any(|x| matches!(x, SdpAnomaly::BadConnection { .. })));
+        assert!(a.iter().any(|x| matches!(x, SdpAnomaly::BadMedia { .. })));
+        assert!(a.iter().any(|x| matches!(x, SdpAnomaly::BadRtpmap { .. })));
+        assert!(a.contains(&SdpAnomaly::NoConnection { media: 1 }));
+        assert_eq!(sdp.media.len(), 2);
+        assert_eq!(sdp.media[1].port, Some(4000));
+        let empty = parse_sdp(b"");
+        assert!(empty.media.is_empty());
+        let no_v = parse_sdp(b"s=x\r\n");
+        assert!(no_v.anomalies.contains(&SdpAnomaly::NoVersionFirst));
+    }
+
+    #[test]
+    fn finding_sdp_in_bodies() {
+        assert_eq!(
+            find_sdp(Some(b"application/SDP"), b"v=0"),
+            Some(&b"v=0"[..])
+        );
+        assert_eq!(
+            find_sdp(Some(b"application/sdp; charset=x"), b"x"),
+            Some(&b"x"[..])
+        );
+        assert_eq!(find_sdp(None, b"\r\nv=0\r\n"), Some(&b"\r\nv=0\r\n"[..]));
+        assert_eq!(find_sdp(None, b"hello"), None);
+        assert_eq!(find_sdp(Some(b"text/plain"), b"v=0"), None);
+    }
+
+    #[test]
+    fn multipart_body_with_sdp_part() {
+        let body = b"--unique-boundary-1\r\n\
+Content-Type: application/isup;version=itu-t92+\r\n\
+\r\n\
+\x01\x00\x49\r\n\
+--unique-boundary-1\r\n\
+Content-Type: application/sdp\r\n\
+\r\n\
+v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
+\r\n--unique-boundary-1--\r\n";
+        let ct = b"multipart/mixed;boundary=\"unique-boundary-1\"";
+        let sdp = find_sdp(Some(ct), body).unwrap();
+        assert!(sdp.starts_with(b"v=0\r\n"));
+        assert!(sdp.ends_with(b"RTP/AVP 8\r\n"));
+        assert_eq!(parse_sdp(sdp).media[0].port, Some(7000));
+        assert_eq!(find_sdp(Some(b"multipart/mixed"), body), None);
+        assert_eq!(find_sdp(Some(b"multipart/mixed;boundary=zzz"), body), None);
+    }
+
+    #[test]
+    fn never_panics_on_truncations() {
+        for cut in 0..=OFFER.len() {
+            let sdp = parse_sdp(&OFFER[..cut]);
+            for m in &sdp.media {
+                let _ = m.codecs();
+            }
+        }
+        let body = b"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--b--";
+        for cut in 0..=body.len() {
+            let _ = find_sdp(Some(b"multipart/mixed;boundary=b"), &body[..cut]);
+        }
+    }
+}

@@ -1,0 +1,1091 @@
+//! Header vocabulary and typed views of header values.
+//!
+//! Owns: canonical header names ([`HeaderName`], with RFC 3261 compact forms), request methods
+//! ([`Method`]), and the small zero-copy value parsers the rest of sipscope reads headers with:
+//! URIs ([`Uri`]), name-addr values ([`NameAddr`], for From/To/Contact/Route), Via values
+//! ([`Via`]), `;name=value` parameters ([`Params`]) and comma-separated lists ([`CommaSplit`]).
+//!
+//! Everything here borrows from the message bytes and never fails: a value that does not parse
+//! yields `None` or empty parts, never a panic. Values may still contain folded line breaks
+//! (CRLF or LF followed by SP/HTAB); every parser here treats CR and LF as whitespace so folded
+//! values read the same as unfolded ones.
+//!
+//! May use: std only.
+
+use std::borrow::Cow;
+
+/// Canonical identity of a header, independent of case and of compact forms.
+///
+/// `HeaderName::from_bytes(b"v")`, `(b"VIA")` and `(b"via")` all give [`HeaderName::Via`].
+/// Headers sipscope has no use for are [`HeaderName::Other`]; their spelling stays available
+/// on the header itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HeaderName {
+    Via,
+    From,
+    To,
+    CallId,
+    CSeq,
+    Contact,
+    ContentLength,
+    ContentType,
+    MaxForwards,
+    RecordRoute,
+    Route,
+    UserAgent,
+    Server,
+    Reason,
+    Warning,
+    RetryAfter,
+    Authorization,
+    WwwAuthenticate,
+    ProxyAuthenticate,
+    ProxyAuthorization,
+    Event,
+    Allow,
+    Supported,
+    Require,
+    RSeq,
+    RAck,
+    Expires,
+    ReferTo,
+    PAssertedIdentity,
+    Subject,
+    ContentEncoding,
+    AllowEvents,
+    SessionExpires,
+    Identity,
+    ReferredBy,
+    AcceptContact,
+    Date,
+    MinSe,
+    MinExpires,
+    Accept,
+    ProxyRequire,
+    Unsupported,
+    Privacy,
+    PPreferredIdentity,
+    Replaces,
+    ContentDisposition,
+    SubscriptionState,
+    Diversion,
+    /// Any header not listed above.
+    Other,
+}
+
+/// Names per first letter (lowercase), so a lookup compares against a handful of candidates.
+/// Kept in one table so `as_str` and `from_bytes` cannot disagree.
+const NAMES: &[(&str, HeaderName)] = &[
+    ("Accept", HeaderName::Accept),
+    ("Accept-Contact", HeaderName::AcceptContact),
+    ("Allow", HeaderName::Allow),
+    ("Allow-Events", HeaderName::AllowEvents),
+    ("Authorization", HeaderName::Authorization),
+    ("Call-ID", HeaderName::CallId),
+    ("Contact", HeaderName::Contact),
+    ("Content-Disposition", HeaderName::ContentDisposition),
+    ("Content-Encoding", HeaderName::ContentEncoding),
+    ("Content-Length", HeaderName::ContentLength),
+    ("Content-Type", HeaderName::ContentType),
+    ("CSeq", HeaderName::CSeq),
+    ("Date", HeaderName::Date),
+    ("Diversion", HeaderName::Diversion),
+    ("Event", HeaderName::Event),
+    ("Expires", HeaderName::Expires),
+    ("From", HeaderName::From),
+    ("Identity", HeaderName::Identity),
+    ("Max-Forwards", HeaderName::MaxForwards),
+    ("Min-Expires", HeaderName::MinExpires),
+    ("Min-SE", HeaderName::MinSe),
+    ("P-Asserted-Identity", HeaderName::PAssertedIdentity),
+    ("P-Preferred-Identity", HeaderName::PPreferredIdentity),
+    ("Privacy", HeaderName::Privacy),
+    ("Proxy-Authenticate", HeaderName::ProxyAuthenticate),
+    ("Proxy-Authorization", HeaderName::ProxyAuthorization),
+    ("Proxy-Require", HeaderName::ProxyRequire),
+    ("RAck", HeaderName::RAck),
+    ("Reason", HeaderName::Reason),
+    ("Record-Route", HeaderName::RecordRoute),
+    ("Refer-To", HeaderName::ReferTo),
+    ("Referred-By", HeaderName::ReferredBy),
+    ("Replaces", HeaderName::Replaces),
+    ("Require", HeaderName::Require),
+    ("Retry-After", HeaderName::RetryAfter),
+    ("Route", HeaderName::Route),
+    ("RSeq", HeaderName::RSeq),
+    ("Server", HeaderName::Server),
+    ("Session-Expires", HeaderName::SessionExpires),
+    ("Subject", HeaderName::Subject),
+    ("Subscription-State", HeaderName::SubscriptionState),
+    ("Supported", HeaderName::Supported),
+    ("To", HeaderName::To),
+    ("Unsupported", HeaderName::Unsupported),
+    ("User-Agent", HeaderName::UserAgent),
+    ("Via", HeaderName::Via),
+    ("Warning", HeaderName::Warning),
+    ("WWW-Authenticate", HeaderName::WwwAuthenticate),
+];
+
+/// The `NAMES` entries whose first letter (lowercased) is `first`. The table is ordered by
+/// lowercase first letter, so two binary searches find the bucket without touching the rest.
+fn bucket(first: u8) -> &'static [(&'static str, HeaderName)] {
+    let key = |n: &str| n.as_bytes().first().map_or(0, u8::to_ascii_lowercase);
+    let start = NAMES.partition_point(|(n, _)| key(n) < first);
+    let end = NAMES.partition_point(|(n, _)| key(n) <= first);
+    NAMES.get(start..end).unwrap_or(&[])
+}
+
+impl HeaderName {
+    /// Canonical identity of a header name as written on the wire (case-insensitive; a single
+    /// letter is read as an RFC 3261 / IANA compact form).
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        let first = match name.first() {
+            Some(b) => b.to_ascii_lowercase(),
+            None => return HeaderName::Other,
+        };
+        if name.len() == 1 {
+            return Self::from_compact(first);
+        }
+        for (candidate, id) in bucket(first) {
+            if candidate.len() == name.len() && candidate.as_bytes().eq_ignore_ascii_case(name) {
+                return *id;
+            }
+        }
+        HeaderName::Other
+    }
+
+    /// The header a compact form (single letter, any case) stands for.
+    pub fn from_compact(letter: u8) -> HeaderName {
+        match letter.to_ascii_lowercase() {
+            b'i' => HeaderName::CallId,
+            b'f' => HeaderName::From,
+            b't' => HeaderName::To,
+            b'v' => HeaderName::Via,
+            b'm' => HeaderName::Contact,
+            b'l' => HeaderName::ContentLength,
+            b'c' => HeaderName::ContentType,
+            b'k' => HeaderName::Supported,
+            b's' => HeaderName::Subject,
+            b'e' => HeaderName::ContentEncoding,
+            b'o' => HeaderName::Event,
+            b'r' => HeaderName::ReferTo,
+            b'u' => HeaderName::AllowEvents,
+            b'x' => HeaderName::SessionExpires,
+            b'y' => HeaderName::Identity,
+            b'b' => HeaderName::ReferredBy,
+            b'a' => HeaderName::AcceptContact,
+            _ => HeaderName::Other,
+        }
+    }
+
+    /// The usual full spelling (`"Call-ID"`, `"CSeq"`, `"WWW-Authenticate"`), or `"Other"`.
+    pub fn as_str(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(_, id)| *id == self)
+            .map_or("Other", |(n, _)| n)
+    }
+}
+
+/// A SIP request method. Methods are case-sensitive (RFC 3261 section 7.1), so `invite` or
+/// `INVITE1` are kept as [`Method::Other`] with their exact spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method<'a> {
+    Invite,
+    Ack,
+    Bye,
+    Cancel,
+    Register,
+    Options,
+    Prack,
+    Subscribe,
+    Notify,
+    Publish,
+    Info,
+    Refer,
+    Message,
+    Update,
+    /// Any other token, as written.
+    Other(&'a str),
+}
+
+impl<'a> Method<'a> {
+    /// Reads a method token. Returns `None` only when the bytes are not UTF-8 (a method must be
+    /// a token, which is ASCII).
+    pub fn from_bytes(token: &'a [u8]) -> Option<Method<'a>> {
+        Some(match token {
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"REGISTER" => Method::Register,
+            b"OPTIONS" => Method::Options,
+            b"PRACK" => Method::Prack,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"PUBLISH" => Method::Publish,
+            b"INFO" => Method::Info,
+            b"REFER" => Method::Refer,
+            b"MESSAGE" => Method::Message,
+            b"UPDATE" => Method::Update,
+            other => Method::Other(std::str::from_utf8(other).ok()?),
+        })
+    }
+
+    /// The method as written on the wire.
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            Method::Invite => "INVITE",
+            Method::Ack => "ACK",
+            Method::Bye => "BYE",
+            Method::Cancel => "CANCEL",
+            Method::Register => "REGISTER",
+            Method::Options => "OPTIONS",
+            Method::Prack => "PRACK",
+            Method::Subscribe => "SUBSCRIBE",
+            Method::Notify => "NOTIFY",
+            Method::Publish => "PUBLISH",
+            Method::Info => "INFO",
+            Method::Refer => "REFER",
+            Method::Message => "MESSAGE",
+            Method::Update => "UPDATE",
+            Method::Other(s) => s,
+        }
+    }
+
+    /// Whether this is one of the methods sipscope knows by name.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Method::Other(_))
+    }
+}
+
+impl std::fmt::Display for Method<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte helpers shared by the value parsers.
+
+/// Linear whitespace as it can appear inside a (possibly folded) header value.
+#[inline]
+pub(crate) fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// `s` without leading and trailing linear whitespace (folds included).
+#[inline]
+pub fn trim_lws(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |p| p + 1);
+    s.get(start..end).unwrap_or(&[])
+}
+
+/// `s` without one pair of surrounding double quotes, if it has them.
+fn unquote(s: &[u8]) -> &[u8] {
+    if s.len() >= 2 && s.first() == Some(&b'"') && s.last() == Some(&b'"') {
+        s.get(1..s.len() - 1).unwrap_or(s)
+    } else {
+        s
+    }
+}
+
+/// Bytes as text for display: borrowed when valid UTF-8, otherwise with U+FFFD replacements.
+pub fn lossy(s: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(s)
+}
+
+/// A header value with folds (line break + SP/HTAB) replaced by a single space, as RFC 3261
+/// section 7.3.1 says a receiver should read it. Borrowed when there is no line break.
+pub fn unfold(value: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr2(b'\r', b'\n', value).is_none() {
+        return Cow::Borrowed(value);
+    }
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while let Some(&b) = value.get(i) {
+        if b == b'\r' || b == b'\n' {
+            // Swallow the whole fold: line break(s) and the whitespace that follows.
+            while value.get(i).is_some_and(|&c| is_lws(c)) {
+                i += 1;
+            }
+            // Whitespace before the break was already copied; avoid doubling it.
+            if out.last().is_some_and(|&c| c != b' ' && c != b'\t') {
+                out.push(b' ');
+            }
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Scans `s` and returns the index of the first `target` byte that is outside double quotes
+/// and outside `<...>`. Backslash escapes inside quotes are honoured.
+fn find_top_level(s: &[u8], targets: &[u8]) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut escaped = false;
+    let mut angle = false;
+    for (i, &b) in s.iter().enumerate() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_quotes = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_quotes = true,
+            b'<' => angle = true,
+            b'>' => angle = false,
+            _ if !angle && targets.contains(&b) => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comma-separated lists.
+
+/// Iterator over the elements of a comma-separated header value (Via, Contact, Route, ...).
+/// Commas inside double quotes or inside `<...>` do not separate. Elements are trimmed; empty
+/// elements (`a,,b`) are skipped.
+#[derive(Debug, Clone)]
+pub struct CommaSplit<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> CommaSplit<'a> {
+    pub fn new(value: &'a [u8]) -> Self {
+        CommaSplit { rest: value }
+    }
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        while !self.rest.is_empty() {
+            let (item, rest) = match find_top_level(self.rest, b",") {
+                Some(i) => (
+                    self.rest.get(..i).unwrap_or(&[]),
+                    self.rest.get(i + 1..).unwrap_or(&[]),
+                ),
+                None => (self.rest, &[][..]),
+            };
+            self.rest = rest;
+            let item = trim_lws(item);
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameters.
+
+/// Iterator over `;name=value` parameters. Yields `(name, value)`; a flag parameter such as
+/// `;lr` has `value == None`. Names and values are trimmed; surrounding quotes are removed
+/// from values (escapes inside are left as written).
+#[derive(Debug, Clone)]
+pub struct Params<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Params<'a> {
+    /// Parameters from a string holding them, with or without the leading `;`
+    /// (`"tag=1;lr"` or `";tag=1;lr"`).
+    pub fn new(params: &'a [u8]) -> Self {
+        Params { rest: params }
+    }
+
+    /// First parameter called `name` (case-insensitive). `Some(b"")` for a flag parameter.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.clone()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v.unwrap_or(&[]))
+    }
+
+    /// Whether a parameter called `name` is present (with or without a value).
+    pub fn has(&self, name: &str) -> bool {
+        self.clone()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+    }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = (&'a [u8], Option<&'a [u8]>);
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.rest.is_empty() {
+            let (item, rest) = match find_top_level(self.rest, b";") {
+                Some(i) => (
+                    self.rest.get(..i).unwrap_or(&[]),
+                    self.rest.get(i + 1..).unwrap_or(&[]),
+                ),
+                None => (self.rest, &[][..]),
+            };
+            self.rest = rest;
+            let item = trim_lws(item);
+            if item.is_empty() {
+                continue;
+            }
+            return Some(match memchr::memchr(b'=', item) {
+                Some(eq) => (
+                    trim_lws(item.get(..eq).unwrap_or(&[])),
+                    Some(unquote(trim_lws(item.get(eq + 1..).unwrap_or(&[])))),
+                ),
+                None => (item, None),
+            });
+        }
+        None
+    }
+}
+
+/// The header parameters of one header value: those after the first `;` that is outside
+/// quotes and `<...>`, up to the first such `,` (so on a list value, the first element's).
+/// For `<sip:a@b;lr>;tag=1` that is `tag=1`; for `1800;refresher=uac` it is `refresher=uac`.
+pub fn header_params(value: &[u8]) -> Params<'_> {
+    let value = match find_top_level(value, b",") {
+        Some(i) => value.get(..i).unwrap_or(&[]),
+        None => value,
+    };
+    match find_top_level(value, b";") {
+        Some(i) => Params::new(value.get(i + 1..).unwrap_or(&[])),
+        None => Params::new(&[]),
+    }
+}
+
+/// First header parameter `name` of a header value (see [`header_params`]); case-insensitive.
+/// `Some(b"")` for a flag parameter such as `;lr`.
+pub fn param<'a>(value: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    header_params(value).get(name)
+}
+
+/// The part of a value before its parameters, trimmed: `1800` for `1800;refresher=uac`,
+/// `application/sdp` for `application/sdp; charset=x`.
+pub fn value_without_params(value: &[u8]) -> &[u8] {
+    match find_top_level(value, b";") {
+        Some(i) => trim_lws(value.get(..i).unwrap_or(&[])),
+        None => trim_lws(value),
+    }
+}
+
+/// Leading decimal digits of `s` (after whitespace) as a number; `None` if there are none or
+/// the number does not fit.
+pub fn leading_u32(s: &[u8]) -> Option<u32> {
+    let s = trim_lws(s);
+    let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    parse_u64(s.get(..digits)?).and_then(|n| u32::try_from(n).ok())
+}
+
+/// All-digit ASCII as a number; `None` on anything else or on overflow.
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host and port.
+
+/// Splits `host[:port]` or `[v6]:port`. The host comes back without IPv6 brackets. A port that
+/// is not a number in 0..=65535 reads as `None` (the host is kept).
+fn split_hostport(s: &[u8]) -> (&[u8], Option<u16>) {
+    let s = trim_lws(s);
+    if s.first() == Some(&b'[') {
+        if let Some(close) = memchr::memchr(b']', s) {
+            let host = s.get(1..close).unwrap_or(&[]);
+            let port = match s.get(close + 1..) {
+                Some([b':', rest @ ..]) => parse_port(rest),
+                _ => None,
+            };
+            return (host, port);
+        }
+        return (s.get(1..).unwrap_or(&[]), None);
+    }
+    match memchr::memrchr(b':', s) {
+        // More than one colon and no brackets: a bare IPv6 address, no port.
+        Some(c) if memchr::memchr(b':', s) != Some(c) => (s, None),
+        Some(c) => (
+            s.get(..c).unwrap_or(&[]),
+            parse_port(s.get(c + 1..).unwrap_or(&[])),
+        ),
+        None => (s, None),
+    }
+}
+
+fn parse_port(s: &[u8]) -> Option<u16> {
+    parse_u64(trim_lws(s)).and_then(|p| u16::try_from(p).ok())
+}
+
+// ---------------------------------------------------------------------------------------------
+// URIs.
+
+/// A SIP, SIPS or tel URI (RFC 3261 section 19.1, RFC 3966), split into borrowed parts.
+///
+/// Other schemes (and `*` in `Contact: *`) keep only `raw` and `scheme`. For `tel:` the number
+/// is in `user` and `host` is empty. IPv6 hosts come without brackets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uri<'a> {
+    /// The whole URI as written (without `<>`).
+    pub raw: &'a [u8],
+    /// `sip`, `sips`, `tel`, ... as written (compare case-insensitively). Empty if none.
+    pub scheme: &'a [u8],
+    /// User part (before `@`), or the number of a tel URI.
+    pub user: Option<&'a [u8]>,
+    /// Password after `user:`, rare and deprecated but seen.
+    pub password: Option<&'a [u8]>,
+    /// Host name or address, IPv6 without brackets. Empty when unknown.
+    pub host: &'a [u8],
+    pub port: Option<u16>,
+    /// URI parameters without the leading `;` (`transport=tcp;lr`). Read with [`Uri::param`].
+    pub params: &'a [u8],
+    /// URI headers after `?`, without the `?`.
+    pub headers: &'a [u8],
+}
+
+impl<'a> Uri<'a> {
+    /// Splits a URI. Never fails; unrecognised forms keep `raw` only.
+    pub fn parse(raw: &'a [u8]) -> Uri<'a> {
+        let raw = trim_lws(raw);
+        let mut uri = Uri {
+            raw,
+            scheme: &[],
+            user: None,
+            password: None,
+            host: &[],
+            port: None,
+            params: &[],
+            headers: &[],
+        };
+        let colon = match memchr::memchr(b':', raw) {
+            Some(c) => c,
+            None => return uri,
+        };
+        let scheme = raw.get(..colon).unwrap_or(&[]);
+        if scheme.is_empty()
+            || !scheme
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        {
+            return uri;
+        }
+        uri.scheme = scheme;
+        let rest = raw.get(colon + 1..).unwrap_or(&[]);
+        let (rest, headers) = match memchr::memchr(b'?', rest) {
+            Some(q) => (
+                rest.get(..q).unwrap_or(&[]),
+                rest.get(q + 1..).unwrap_or(&[]),
+            ),
+            None => (rest, &[][..]),
+        };
+        uri.headers = headers;
+        if scheme.eq_ignore_ascii_case(b"tel") {
+            let (number, params) = split_at_byte(rest, b';');
+            uri.user = Some(number);
+            uri.params = params;
+            return uri;
+        }
+        if !(scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips")) {
+            return uri;
+        }
+        // The user part may itself hold ';' (user parameters), so look for '@' first.
+        let hostpart = match memchr::memchr(b'@', rest) {
+            Some(at) => {
+                let userinfo = rest.get(..at).unwrap_or(&[]);
+                let (user, password) = match memchr::memchr(b':', userinfo) {
+                    Some(c) => (
+                        userinfo.get(..c).unwrap_or(&[]),
+                        Some(userinfo.get(c + 1..).unwrap_or(&[])),
+                    ),
+                    None => (userinfo, None),
+                };
+                uri.user = Some(user);
+                uri.password = password;
+                rest.get(at + 1..).unwrap_or(&[])
+            }
+            None => rest,
+        };
+        let (hostport, params) = split_at_byte(hostpart, b';');
+        let (host, port) = split_hostport(hostport);
+        uri.host = host;
+        uri.port = port;
+        uri.params = params;
+        uri
+    }
+
+    /// Whether the scheme is `sip` or `sips` (any case).
+    pub fn is_sip(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case(b"sip") || self.scheme.eq_ignore_ascii_case(b"sips")
+    }
+
+    /// Whether the scheme is `tel` (any case).
+    pub fn is_tel(&self) -> bool {
+        self.scheme.eq_ignore_ascii_case(b"tel")
+    }
+
+    /// The URI parameters.
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params)
+    }
+
+    /// URI parameter `name` (case-insensitive); `Some(b"")` for a flag such as `lr`.
+    pub fn param(&self, name: &str) -> Option<&'a [u8]> {
+        self.params().get(name)
+    }
+
+    /// The `transport=` parameter.
+    pub fn transport(&self) -> Option<&'a [u8]> {
+        self.param("transport")
+    }
+
+    /// Whether the `lr` (loose routing) flag is present.
+    pub fn lr(&self) -> bool {
+        self.params().has("lr")
+    }
+
+    /// The `user=` parameter (`phone` marks a telephone number in a SIP URI).
+    pub fn user_param(&self) -> Option<&'a [u8]> {
+        self.param("user")
+    }
+}
+
+/// Splits at the first `sep`: (before, after), after empty when absent.
+fn split_at_byte(s: &[u8], sep: u8) -> (&[u8], &[u8]) {
+    match memchr::memchr(sep, s) {
+        Some(i) => (s.get(..i).unwrap_or(&[]), s.get(i + 1..).unwrap_or(&[])),
+        None => (s, &[]),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// name-addr / addr-spec.
+
+/// A From, To, Contact, Route, Record-Route, Refer-To, P-Asserted-Identity ... value:
+/// optional display name, a URI, and header parameters.
+///
+/// In the `<...>` form, parameters inside the brackets belong to the URI and those after it to
+/// the header. In the bare form (`sip:a@b;tag=1`) every `;` parameter belongs to the header
+/// (RFC 3261 section 20.10), so the URI never has parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    /// The whole value as written.
+    pub raw: &'a [u8],
+    /// Display name without surrounding quotes (escapes left as written); `None` if absent.
+    pub display_name: Option<&'a [u8]>,
+    pub uri: Uri<'a>,
+    /// Header parameters without the leading `;` (`tag=abc;expires=60`).
+    pub params: &'a [u8],
+}
+
+impl<'a> NameAddr<'a> {
+    /// Splits one name-addr or addr-spec value (one element of a list). Never fails.
+    pub fn parse(value: &'a [u8]) -> NameAddr<'a> {
+        let raw = trim_lws(value);
+        let mut display_name = None;
+        let mut after_display = raw;
+        if raw.first() == Some(&b'"') {
+            // Quoted display name: find the closing quote, honouring backslash escapes.
+            let mut escaped = false;
+            let mut close = None;
+            for (i, &b) in raw.iter().enumerate().skip(1) {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    close = Some(i);
+                    break;
+                }
+            }
+            match close {
+                Some(c) => {
+                    display_name = Some(raw.get(1..c).unwrap_or(&[]));
+                    after_display = raw.get(c + 1..).unwrap_or(&[]);
+                }
+                None => {
+                    // Unclosed quote: everything is display name, there is no URI.
+                    return NameAddr {
+                        raw,
+                        display_name: Some(raw.get(1..).unwrap_or(&[])),
+                        uri: Uri::parse(&[]),
+                        params: &[],
+                    };
+                }
+            }
+        }
+        let lt = memchr::memchr(b'<', after_display);
+        match lt {
+            Some(lt) => {
+                if display_name.is_none() {
+                    let name = trim_lws(after_display.get(..lt).unwrap_or(&[]));
+                    if !name.is_empty() {
+                        display_name = Some(name);
+                    }
+                }
+                let inner = after_display.get(lt + 1..).unwrap_or(&[]);
+                let (uri, after) = match memchr::memchr(b'>', inner) {
+                    Some(gt) => (
+                        inner.get(..gt).unwrap_or(&[]),
+                        inner.get(gt + 1..).unwrap_or(&[]),
+                    ),
+                    None => (inner, &[][..]),
+                };
+                let params = match find_top_level(after, b";") {
+                    Some(i) => after.get(i + 1..).unwrap_or(&[]),
+                    None => &[],
+                };
+                NameAddr {
+                    raw,
+                    display_name,
+                    uri: Uri::parse(uri),
+                    params,
+                }
+            }
+            None => {
+                let spec = trim_lws(after_display);
+                let (uri, params) = match find_top_level(spec, b";") {
+                    Some(i) => (
+                        spec.get(..i).unwrap_or(&[]),
+                        spec.get(i + 1..).unwrap_or(&[]),
+                    ),
+                    None => (spec, &[][..]),
+                };
+                NameAddr {
+                    raw,
+                    display_name,
+                    uri: Uri::parse(uri),
+                    params,
+                }
+            }
+        }
+    }
+
+    /// The header parameters.
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params)
+    }
+
+    /// Header parameter `name` (case-insensitive); `Some(b"")` for a flag.
+    pub fn param(&self, name: &str) -> Option<&'a [u8]> {
+        self.params().get(name)
+    }
+
+    /// The `tag` parameter (From/To dialog identity).
+    pub fn tag(&self) -> Option<&'a [u8]> {
+        self.param("tag")
+    }
+
+    /// The `expires` parameter (Contact in REGISTER and its responses).
+    pub fn expires(&self) -> Option<u32> {
+        self.param("expires").and_then(leading_u32)
+    }
+
+    /// The display name as text, lossy.
+    pub fn display_name_str(&self) -> Option<Cow<'a, str>> {
+        self.display_name.map(lossy)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Via.
+
+/// One Via value: `SIP/2.0/UDP host:port;branch=...;received=...;rport=...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// The whole value as written.
+    pub raw: &'a [u8],
+    /// Protocol name and version, normally `SIP` and `2.0`.
+    pub protocol: &'a [u8],
+    pub version: &'a [u8],
+    /// `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, `WSS` as written.
+    pub transport: &'a [u8],
+    /// sent-by host, IPv6 without brackets. Empty if missing.
+    pub host: &'a [u8],
+    pub port: Option<u16>,
+    /// Parameters without the leading `;`.
+    pub params: &'a [u8],
+}
+
+impl<'a> Via<'a> {
+    /// Splits one Via value (one element of the comma list). Never fails.
+    pub fn parse(value: &'a [u8]) -> Via<'a> {
+        let raw = trim_lws(value);
+        // sent-protocol: name LWS? "/" LWS? version LWS? "/" LWS? transport
+        let (protocol, rest) = split_at_byte(raw, b'/');
+        let (version, rest) = split_at_byte(rest, b'/');
+        let rest = trim_lws(rest);
+        let t_end = rest.iter().position(|&b| is_lws(b) || b == b';');
+        let (transport, rest) = match t_end {
+            Some(e) => (rest.get(..e).unwrap_or(&[]), rest.get(e..).unwrap_or(&[])),
+            None => (rest, &[][..]),
+        };
+        let (sent_by, params) = split_at_byte(rest, b';');
+        let (host, port) = split_hostport(sent_by);
+        Via {
+            raw,
+            protocol: trim_lws(protocol),
+            version: trim_lws(version),
+            transport,
+            host,
+            port,
+            params,
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params)
+    }
+
+    /// Parameter `name` (case-insensitive); `Some(b"")` for a flag.
+    pub fn param(&self, name: &str) -> Option<&'a [u8]> {
+        self.params().get(name)
+    }
+
+    /// The `branch` parameter (transaction id; RFC 3261 ones start with `z9hG4bK`).
+    pub fn branch(&self) -> Option<&'a [u8]> {
+        self.param("branch")
+    }
+
+    /// The `received` parameter: the source address the next hop saw.
+    pub fn received(&self) -> Option<&'a [u8]> {
+        self.param("received")
+    }
+
+    /// The `rport` parameter (RFC 3581): `None` when absent, `Some(None)` for the bare flag
+    /// a client sends, `Some(Some(port))` when a server filled it in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.param("rport").map(parse_port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_case_insensitive_and_compact_forms_map() {
+        assert_eq!(HeaderName::from_bytes(b"call-id"), HeaderName::CallId);
+        assert_eq!(HeaderName::from_bytes(b"CALL-ID"), HeaderName::CallId);
+        assert_eq!(HeaderName::from_bytes(b"X-Foo"), HeaderName::Other);
+        assert_eq!(HeaderName::from_bytes(b""), HeaderName::Other);
+        let compact = [
+            (b'i', HeaderName::CallId),
+            (b'f', HeaderName::From),
+            (b't', HeaderName::To),
+            (b'v', HeaderName::Via),
+            (b'm', HeaderName::Contact),
+            (b'l', HeaderName::ContentLength),
+            (b'c', HeaderName::ContentType),
+            (b'k', HeaderName::Supported),
+            (b's', HeaderName::Subject),
+            (b'e', HeaderName::ContentEncoding),
+            (b'o', HeaderName::Event),
+            (b'r', HeaderName::ReferTo),
+            (b'u', HeaderName::AllowEvents),
+            (b'x', HeaderName::SessionExpires),
+            (b'y', HeaderName::Identity),
+            (b'b', HeaderName::ReferredBy),
+            (b'a', HeaderName::AcceptContact),
+        ];
+        for (letter, id) in compact {
+            assert_eq!(HeaderName::from_bytes(&[letter]), id);
+            assert_eq!(HeaderName::from_bytes(&[letter.to_ascii_uppercase()]), id);
+        }
+        assert_eq!(HeaderName::from_bytes(b"z"), HeaderName::Other);
+    }
+
+    #[test]
+    fn name_table_is_ordered_by_first_letter() {
+        let firsts: Vec<u8> = NAMES
+            .iter()
+            .map(|(n, _)| n.as_bytes()[0].to_ascii_lowercase())
+            .collect();
+        assert!(firsts.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn every_listed_name_round_trips() {
+        for (name, id) in NAMES {
+            assert_eq!(HeaderName::from_bytes(name.as_bytes()), *id, "{name}");
+            assert_eq!(
+                HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()),
+                *id
+            );
+            assert_eq!(id.as_str(), *name);
+        }
+    }
+
+    #[test]
+    fn methods_are_case_sensitive() {
+        assert_eq!(Method::from_bytes(b"INVITE"), Some(Method::Invite));
+        assert_eq!(Method::from_bytes(b"invite"), Some(Method::Other("invite")));
+        assert_eq!(
+            Method::from_bytes(b"INVITE1"),
+            Some(Method::Other("INVITE1"))
+        );
+        assert_eq!(Method::Other("INVITE1").as_str(), "INVITE1");
+        assert_eq!(Method::from_bytes(b"\xff"), None);
+    }
+
+    #[test]
+    fn comma_split_respects_quotes_and_brackets() {
+        let v = br#""Doe, John" <sip:j@a.com;x=a,b>;tag=1 , <sip:b@c>,,sip:d@e"#;
+        let parts: Vec<&[u8]> = CommaSplit::new(v).collect();
+        assert_eq!(
+            parts,
+            vec![
+                &br#""Doe, John" <sip:j@a.com;x=a,b>;tag=1"#[..],
+                b"<sip:b@c>",
+                b"sip:d@e"
+            ]
+        );
+        let escaped = br#""a\", b" <sip:x@y>, <sip:z@w>"#;
+        assert_eq!(CommaSplit::new(escaped).count(), 2);
+    }
+
+    #[test]
+    fn params_flags_values_and_quotes() {
+        let p = Params::new(b";lr ; Transport = TCP;q=\"0.5\";maddr");
+        assert_eq!(p.get("lr"), Some(&b""[..]));
+        assert_eq!(p.get("transport"), Some(&b"TCP"[..]));
+        assert_eq!(p.get("q"), Some(&b"0.5"[..]));
+        assert!(p.has("MADDR"));
+        assert_eq!(p.get("ttl"), None);
+    }
+
+    #[test]
+    fn generic_header_params_skip_uri_params() {
+        let v = b"<sip:a@b;tag=wrong>;tag=right;expires=60";
+        assert_eq!(param(v, "tag"), Some(&b"right"[..]));
+        assert_eq!(param(v, "expires"), Some(&b"60"[..]));
+        assert_eq!(param(b"1800;refresher=uac", "refresher"), Some(&b"uac"[..]));
+        assert_eq!(value_without_params(b" 1800 ;refresher=uac"), b"1800");
+        assert_eq!(param(b"no params here", "x"), None);
+    }
+
+    #[test]
+    fn sip_uri_parts() {
+        let u = Uri::parse(b"sip:alice:secret@example.com:5070;transport=tcp;lr?Subject=hi");
+        assert!(u.is_sip());
+        assert_eq!(u.user, Some(&b"alice"[..]));
+        assert_eq!(u.password, Some(&b"secret"[..]));
+        assert_eq!(u.host, b"example.com");
+        assert_eq!(u.port, Some(5070));
+        assert_eq!(u.transport(), Some(&b"tcp"[..]));
+        assert!(u.lr());
+        assert_eq!(u.headers, b"Subject=hi");
+        let p = Uri::parse(b"sip:+15551234@gw.example.com;user=phone");
+        assert_eq!(p.user_param(), Some(&b"phone"[..]));
+        assert_eq!(p.port, None);
+        let h = Uri::parse(b"sips:proxy.example.com");
+        assert_eq!(h.user, None);
+        assert_eq!(h.host, b"proxy.example.com");
+    }
+
+    #[test]
+    fn ipv6_uri_and_bad_port() {
+        let u = Uri::parse(b"sip:bob@[2001:db8::1]:5060;transport=udp");
+        assert_eq!(u.host, b"2001:db8::1");
+        assert_eq!(u.port, Some(5060));
+        let v = Uri::parse(b"sip:[2001:db8::1]");
+        assert_eq!(v.host, b"2001:db8::1");
+        assert_eq!(v.port, None);
+        let bad = Uri::parse(b"sip:h:99999");
+        assert_eq!(bad.host, b"h");
+        assert_eq!(bad.port, None);
+    }
+
+    #[test]
+    fn tel_uri() {
+        let u = Uri::parse(b"tel:+1-201-555-0123;phone-context=example.com");
+        assert!(u.is_tel());
+        assert_eq!(u.user, Some(&b"+1-201-555-0123"[..]));
+        assert_eq!(u.host, b"");
+        assert_eq!(u.param("phone-context"), Some(&b"example.com"[..]));
+    }
+
+    #[test]
+    fn name_addr_forms() {
+        let n = NameAddr::parse(br#" "Doe, John" <sip:j@a.com;transport=udp>;tag=abc"#);
+        assert_eq!(n.display_name, Some(&b"Doe, John"[..]));
+        assert_eq!(n.uri.host, b"a.com");
+        assert_eq!(n.uri.transport(), Some(&b"udp"[..]));
+        assert_eq!(n.tag(), Some(&b"abc"[..]));
+
+        let bare = NameAddr::parse(b"sip:j@a.com;tag=xyz");
+        assert_eq!(bare.display_name, None);
+        assert_eq!(bare.uri.raw, b"sip:j@a.com");
+        assert_eq!(bare.uri.params, b"");
+        assert_eq!(bare.tag(), Some(&b"xyz"[..]));
+
+        let token = NameAddr::parse(b"Alice Smith <sip:alice@x>");
+        assert_eq!(token.display_name, Some(&b"Alice Smith"[..]));
+        assert_eq!(token.tag(), None);
+
+        let star = NameAddr::parse(b"*");
+        assert_eq!(star.uri.raw, b"*");
+        assert_eq!(star.uri.scheme, b"");
+
+        let unclosed = NameAddr::parse(b"\"oops <sip:a@b>");
+        assert_eq!(unclosed.uri.raw, b"");
+    }
+
+    #[test]
+    fn via_parts() {
+        let v = Via::parse(
+            b"SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776;received=192.0.2.1;rport=1234",
+        );
+        assert_eq!(v.protocol, b"SIP");
+        assert_eq!(v.version, b"2.0");
+        assert_eq!(v.transport, b"UDP");
+        assert_eq!(v.host, b"10.0.0.1");
+        assert_eq!(v.port, Some(5060));
+        assert_eq!(v.branch(), Some(&b"z9hG4bK776"[..]));
+        assert_eq!(v.received(), Some(&b"192.0.2.1"[..]));
+        assert_eq!(v.rport(), Some(Some(1234)));
+
+        let spaced = Via::parse(b"SIP / 2.0 / TCP  [2001:db8::1]:5060 ;rport;branch=z9hG4bKx");
+        assert_eq!(spaced.transport, b"TCP");
+        assert_eq!(spaced.host, b"2001:db8::1");
+        assert_eq!(spaced.port, Some(5060));
+        assert_eq!(spaced.rport(), Some(None));
+        assert_eq!(spaced.branch(), Some(&b"z9hG4bKx"[..]));
+
+        let junk = Via::parse(b"garbage");
+        assert_eq!(junk.host, b"");
+        assert_eq!(junk.branch(), None);
+    }
+
+    #[test]
+    fn unfold_joins_continuation_lines() {
+        assert!(matches!(unfold(b"a b"), Cow::Borrowed(_)));
+        assert_eq!(&*unfold(b"a,\r\n  b"), b"a, b");
+        assert_eq!(&*unfold(b"a\n\tb"), b"a b");
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(leading_u32(b" 120 (in a meeting);duration=60"), Some(120));
+        assert_eq!(leading_u32(b"x"), None);
+        assert_eq!(parse_u64(b"4294967296"), Some(4_294_967_296));
+        assert_eq!(parse_u64(b"99999999999999999999999"), None);
+        assert_eq!(parse_u64(b"12a"), None);
+    }
+}
