@@ -1,1 +1,204 @@
 //! Glue from inputs to located SIP messages, with the books kept.
+//!
+//! Owns: driving frames (merged across inputs) through [`net::Decoder`] and
+//! [`sip::framing::Framer`], and the accounting that makes sure nothing is silently lost:
+//! every frame is counted exactly once as carried SIP, not SIP (by protocol), or undecodable
+//! (by reason), and every capture defect is kept as a [`CaptureIssue`].
+
+use std::collections::BTreeMap;
+
+use crate::capture::{CaptureIssue, Frame, Input, Merged};
+use crate::net::{self, Decoder, Delivery, FrameFate, FrameRef, NetConfig};
+use crate::sip::framing::{Framer, PayloadClass};
+use crate::sip::SipMessage;
+
+/// Largest SIP message kept whole (larger ones are cut and flagged by framing).
+pub const MAX_MESSAGE: usize = 1 << 20;
+
+/// Per-input figures.
+#[derive(Debug, Clone, Default)]
+pub struct InputBooks {
+    pub name: String,
+    pub frames: u64,
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
+}
+
+/// Where every frame went.
+#[derive(Debug, Clone, Default)]
+pub struct Books {
+    pub inputs: Vec<InputBooks>,
+    /// Frames read from all inputs.
+    pub frames: u64,
+    /// Frames whose bytes were (part of) at least one SIP message.
+    pub sip_frames: u64,
+    /// Frames that carried something else, by what it was.
+    pub not_sip: BTreeMap<&'static str, u64>,
+    /// Frames that could not be decoded, by reason.
+    pub undecoded: BTreeMap<String, u64>,
+    /// Frames and bytes of encrypted SIP (TLS), counted but not decoded.
+    pub tls_frames: u64,
+    /// Defects of the capture files themselves.
+    pub issues: Vec<CaptureIssue>,
+    /// Frames with undecodable content, with their reason (first ones only, for messages).
+    pub undecoded_examples: Vec<(FrameRef, String)>,
+}
+
+/// How many undecodable frames are remembered by number for the user.
+const EXAMPLES_KEPT: usize = 50;
+
+impl Books {
+    fn count_class(&mut self, class: PayloadClass) {
+        match class {
+            PayloadClass::Sip | PayloadClass::WebSocketSip => self.sip_frames += 1,
+            PayloadClass::Tls => {
+                self.tls_frames += 1;
+                *self.not_sip.entry("tls (encrypted)").or_default() += 1;
+            }
+            PayloadClass::NotSip(what) => *self.not_sip.entry(what).or_default() += 1,
+        }
+    }
+
+    fn count_undecoded(&mut self, frame: FrameRef, why: String) {
+        if self.undecoded_examples.len() < EXAMPLES_KEPT {
+            self.undecoded_examples.push((frame, why.clone()));
+        }
+        *self.undecoded.entry(why).or_default() += 1;
+    }
+
+    /// Frames accounted for; equals `frames` when the books balance.
+    pub fn accounted(&self) -> u64 {
+        self.sip_frames + self.not_sip.values().sum::<u64>() + self.undecoded.values().sum::<u64>()
+    }
+}
+
+/// Ranks payload classes so that a frame seen in several deliveries is counted by the most
+/// telling one (SIP wins over anything else).
+fn rank(c: PayloadClass) -> u8 {
+    match c {
+        PayloadClass::Sip | PayloadClass::WebSocketSip => 3,
+        PayloadClass::Tls => 2,
+        PayloadClass::NotSip(_) => 1,
+    }
+}
+
+/// Drives frames through the decoder and framer.
+pub struct Ingest {
+    decoder: Decoder,
+    framer: Framer,
+    pub books: Books,
+}
+
+impl Default for Ingest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Ingest {
+    pub fn new() -> Self {
+        Ingest {
+            decoder: Decoder::new(NetConfig::default()),
+            framer: Framer::new(MAX_MESSAGE),
+            books: Books::default(),
+        }
+    }
+
+    /// Registers the inputs (for names and per-input figures), in command-line order.
+    pub fn add_inputs(&mut self, inputs: &[Input]) {
+        for i in inputs {
+            self.books.inputs.push(InputBooks {
+                name: i.name.clone(),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Feeds one frame; every SIP message it completes goes to `emit`.
+    pub fn push_frame(&mut self, frame: &Frame<'_>, emit: &mut dyn FnMut(SipMessage)) {
+        let books = &mut self.books;
+        books.frames += 1;
+        if let Some(ib) = books.inputs.get_mut(frame.file as usize) {
+            ib.frames += 1;
+            ib.first_ts_ns.get_or_insert(frame.ts_ns);
+            ib.last_ts_ns = Some(frame.ts_ns);
+        }
+        let me = FrameRef::of(frame);
+        let framer = &mut self.framer;
+        // The best class of the current frame over all deliveries it took part in.
+        let mut mine: Option<PayloadClass> = None;
+        let fate = self.decoder.push(frame, &mut |d: Delivery<'_>| {
+            let class = framer.push(&d, emit);
+            for f in d.frames {
+                if *f == me {
+                    if mine.is_none_or(|m| rank(class) > rank(m)) {
+                        mine = Some(class);
+                    }
+                } else {
+                    // A frame held earlier (fragment, out-of-order segment) handed out now.
+                    books.count_class(class);
+                }
+            }
+        });
+        match fate {
+            FrameFate::Delivered => match mine {
+                Some(c) => books.count_class(c),
+                None => *books.not_sip.entry("no payload").or_default() += 1,
+            },
+            FrameFate::Held => {
+                // Counted when handed out, or reported by `finish`; but a frame that both
+                // completed something and is held cannot happen, so count what we saw.
+                if let Some(c) = mine {
+                    books.count_class(c);
+                }
+            }
+            FrameFate::NotSip(what) => match mine {
+                Some(c) => books.count_class(c),
+                None => *books.not_sip.entry(what).or_default() += 1,
+            },
+            FrameFate::Undecodable(why) => {
+                let text = match why {
+                    net::Undecodable::UnknownLinkType(n) => format!("unknown link type {n}"),
+                    other => other.as_str().to_string(),
+                };
+                books.count_undecoded(me, text);
+            }
+        }
+    }
+
+    /// Records a capture defect.
+    pub fn issue(&mut self, issue: CaptureIssue) {
+        self.books.issues.push(issue);
+    }
+
+    /// End of input: flushes streams and fragment pools.
+    pub fn finish(mut self, emit: &mut dyn FnMut(SipMessage)) -> Books {
+        let framer = &mut self.framer;
+        let books = &mut self.books;
+        let held = self.decoder.finish(&mut |d: Delivery<'_>| {
+            let class = framer.push(&d, emit);
+            for _ in d.frames {
+                books.count_class(class);
+            }
+        });
+        for (f, why) in held {
+            books.count_undecoded(f, why.as_str().to_string());
+        }
+        framer.finish(emit);
+        self.books
+    }
+}
+
+/// Runs every frame of `inputs` (merged by time) through the pipeline.
+pub fn run(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> Books {
+    let mut ing = Ingest::new();
+    ing.add_inputs(inputs);
+    let iters = inputs.iter().map(|i| i.frames()).collect();
+    for item in Merged::new(iters) {
+        match item {
+            Ok(frame) => ing.push_frame(&frame, emit),
+            Err(issue) => ing.issue(issue),
+        }
+    }
+    ing.finish(emit)
+}

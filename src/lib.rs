@@ -23,3 +23,95 @@ pub mod knowledge;
 pub mod net;
 pub mod output;
 pub mod sip;
+
+use std::io::Write;
+
+use capture::Input;
+use cli::Config;
+use error::Error;
+
+/// Opens every input; a file that cannot be opened is reported on `err` and skipped. Fails when
+/// none could be opened.
+pub fn open_inputs(files: &[String], err: &mut dyn Write) -> Result<Vec<Input>, Error> {
+    let mut inputs = Vec::new();
+    let mut last_error = None;
+    for (i, f) in files.iter().enumerate() {
+        let index = u16::try_from(i).map_err(|_| Error::Usage("too many input files".into()))?;
+        match capture::open(f, index) {
+            Ok(input) => {
+                if let Some(why) = &input.gzip_issue {
+                    let _ = writeln!(
+                        err,
+                        "sipscope: warning: {}: gzip stream broke ({}); analysing what was inflated",
+                        output::escape_str(&input.name),
+                        why
+                    );
+                }
+                inputs.push(input)
+            }
+            Err(e) => {
+                let _ = writeln!(err, "sipscope: error: {e}");
+                last_error = Some(e);
+            }
+        }
+    }
+    match (inputs.is_empty(), last_error) {
+        (true, Some(e)) => Err(Error::Capture(e)),
+        (true, None) => Err(Error::Usage("no input".into())),
+        _ => Ok(inputs),
+    }
+}
+
+/// Tells the user about capture defects and undecodable frames, naming files and frames.
+pub fn report_books(books: &ingest::Books, err: &mut dyn Write) {
+    let name = |file: u16| {
+        books.inputs.get(usize::from(file)).map_or_else(
+            || "?".to_string(),
+            |b| output::escape_str(&b.name).into_owned(),
+        )
+    };
+    for issue in &books.issues {
+        let _ = writeln!(err, "sipscope: warning: {}: {}", name(issue.file), issue);
+    }
+    for (reason, count) in &books.undecoded {
+        let frames: Vec<String> = books
+            .undecoded_examples
+            .iter()
+            .filter(|(_, r)| r == reason)
+            .take(8)
+            .map(|(f, _)| format!("{}#{}", name(f.file), f.number))
+            .collect();
+        let more = if (frames.len() as u64) < *count {
+            ", ..."
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            err,
+            "sipscope: warning: {count} frame(s) not decoded ({}): {}{more}",
+            output::escape_str(reason),
+            frames.join(", ")
+        );
+    }
+}
+
+/// Runs one command, writing results to `out` and diagnostics to `err`.
+pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Error> {
+    match config {
+        Config::Stats { files, json } => {
+            let inputs = open_inputs(&files, err)?;
+            let mut stats = output::stats::Stats::default();
+            let books = ingest::run(&inputs, &mut |m| stats.add(&m));
+            report_books(&books, err);
+            if books.frames == 0 && !books.issues.is_empty() {
+                return Err(Error::NothingRead);
+            }
+            if json {
+                output::stats::write_json(out, &books, &stats)?;
+            } else {
+                output::stats::write_text(out, &books, &stats)?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,3 +1,43 @@
-fn main() {
-    println!("sipscope {}", env!("CARGO_PKG_VERSION"));
+//! The `sipscope` binary: parse arguments, run, map the outcome to an exit code
+//! (0 success, 2 error; a closed output pipe is a success, as for any Unix filter).
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = sipscope::cli::Args::parse();
+    let config = match args.into_config() {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("sipscope: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut err = io::stderr();
+    let result = sipscope::run(config, &mut out, &mut err)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| out.flush().map_err(anyhow::Error::from));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(err, "sipscope: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || matches!(
+                c.downcast_ref::<sipscope::error::Error>(),
+                Some(sipscope::error::Error::Output(io)) if io.kind() == io::ErrorKind::BrokenPipe
+            )
+    })
 }

@@ -8,8 +8,14 @@ use crate::sip::MessageFlags;
 /// Request or response, as the start line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
-    Request { method: String, uri: String },
-    Response { code: u16, reason: String },
+    Request {
+        method: String,
+        uri: String,
+    },
+    Response {
+        code: u16,
+        reason: String,
+    },
     /// The start line could not be read; the message is kept and shown anyway.
     Invalid,
 }

@@ -202,10 +202,7 @@ impl Decoder {
 
     /// End of input: hands out what can still be handed out (open TCP directions end) and
     /// returns the frames that were held and never delivered, with the reason.
-    pub fn finish(
-        &mut self,
-        _sink: &mut dyn FnMut(Delivery<'_>),
-    ) -> Vec<(FrameRef, Undecodable)> {
+    pub fn finish(&mut self, _sink: &mut dyn FnMut(Delivery<'_>)) -> Vec<(FrameRef, Undecodable)> {
         Vec::new()
     }
 }
