@@ -511,7 +511,7 @@ static CODES: &[CodeInfo] = &[
         .gw(gw_no_clears())
         .proxy(FWD, NotSaid),
     CodeInfo::new(414, "Request-URI Too Long", "RFC 3261",
-        "The Request-URI is longer than the server is willing to parse.")
+        "The Request-URI is too long; this server refuses to parse it.")
         .phone(phone_no(PHONE_TELLS_USER))
         .gw(gw_no_clears())
         .proxy(GEN_FWD, Yes),

@@ -2,9 +2,10 @@
 //! code generic and put the real cause in the reason phrase ("403 Wrong Guess" is a wrong
 //! password, "488 Private IP Address" means the SDP offered an RFC 1918 media address).
 //!
-//! The table holds every row of the operator list in the seed compendium: each row whose
-//! phrase differs from the code's default, plus the default-phrase rows for which the
-//! operator gives a practical cause. Causes are written in our own words.
+//! The table holds the rows of the operator lists in the seed compendium: every row whose
+//! phrase differs from the code's default, and every failure (4xx-6xx) row even with the
+//! default phrase, since the operator's reading of a plain "403 Forbidden" is itself a hint.
+//! Causes are written in our own words.
 //!
 //! Matching ignores ASCII case, surrounding whitespace and runs of inner whitespace.
 
@@ -82,6 +83,7 @@ static HINTS: &[Hint] = &[
     h(401, "Unauthorized", "Normal challenge from the server; the device should resend with its login and password. Only a repeated 401 is a problem."),
     h(401, "AUTH Error: Stall nonce", "The digest nonce did not match (stale): check the device clock and the digest algorithm, that the client can reach the provider's server unhindered, and the presence state in the hosted PBX."),
     h(401, "Expired Authorization", "The registration has run out; the device has to register again."),
+    h(402, "Payment Required", "A code RFC 3261 keeps in reserve; a carrier that sends it usually means the account cannot pay for the call."),
     h(403, "Forbidden", "One operator's reading: the caller is not registered with the switch."),
     h(403, "No Such User", "Unknown user: the number, login or password is wrong."),
     h(403, "No license available", "The switch has used up its SIP licences."),
