@@ -345,6 +345,7 @@ impl Decoder {
         let mut chunks = Chunks::new(area);
         let (mut delivered, mut held, mut dup, mut data_seen) = (false, false, false, false);
         let mut dropped = None;
+        self.sctp.begin_frame();
         for c in &mut chunks {
             if c.kind != sctp::DATA && c.kind != sctp::I_DATA {
                 continue;
@@ -388,8 +389,13 @@ impl Decoder {
         }
         if delivered {
             FrameFate::Delivered
-        } else if held {
+        } else if held && self.sctp.still_holds(ctx.frames) {
             FrameFate::Held
+        } else if held {
+            // The message that took these frames was given up by a later chunk of the same
+            // packet, which left them out of its report: they are accounted by this fate.
+            ctx.used = false;
+            FrameFate::Undecodable(Undecodable::IncompleteSctpMessage)
         } else if let Some(e) = dropped {
             FrameFate::Undecodable(e)
         } else if chunks.malformed {

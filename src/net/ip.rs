@@ -307,18 +307,29 @@ impl Defrag {
             let Some((serial, key)) = self.order.pop_front() else {
                 return false;
             };
+            let live = self.pending.get(&key).is_some_and(|p| p.serial == serial);
+            if !live {
+                continue;
+            }
             if &key == keep {
                 // The datagram being extended is the oldest: give up on it rather than on
                 // younger ones, it is the one that does not fit.
                 self.order.push_front((serial, key));
                 return false;
             }
-            let live = self.pending.get(&key).is_some_and(|p| p.serial == serial);
-            if live {
-                self.drop_pending(&key, Undecodable::OverCapacity);
-            }
+            self.drop_pending(&key, Undecodable::OverCapacity);
         }
         true
+    }
+
+    /// Completed datagrams leave their queue entries behind; when those pile up behind a
+    /// long-lived one at the front, sweep them out so the queue stays proportional to the pool.
+    fn compact(&mut self) {
+        if self.order.len() > 2 * self.pending.len() + 1024 {
+            let pending = &self.pending;
+            self.order
+                .retain(|(serial, key)| pending.get(key).is_some_and(|p| p.serial == *serial));
+        }
     }
 
     /// Adds one fragment carried by `frames` (the frame being decoded, or the frames of an
@@ -354,6 +365,7 @@ impl Defrag {
             return FragOutcome::Rejected(Undecodable::OverCapacity);
         }
         if !self.pending.contains_key(&key) {
+            self.compact();
             self.serial = self.serial.wrapping_add(1);
             self.order.push_back((self.serial, key));
             self.pending.insert(

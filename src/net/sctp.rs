@@ -187,6 +187,8 @@ pub struct Reassembler {
     bytes: usize,
     /// Frames of messages that were given up, for the end-of-capture report.
     dropped: Vec<(FrameRef, Undecodable)>,
+    /// A message holding the frame being decoded was given up while decoding it.
+    dropped_current: bool,
 }
 
 impl Reassembler {
@@ -197,12 +199,16 @@ impl Reassembler {
             max_total,
             bytes: 0,
             dropped: Vec::new(),
+            dropped_current: false,
         }
     }
 
     fn give_up(&mut self, key: &Key, why: Undecodable, current: &[FrameRef]) {
         if let Some(p) = self.partials.remove(key) {
             self.bytes = self.bytes.saturating_sub(p.data.len());
+            if p.frames.iter().any(|f| current.contains(f)) {
+                self.dropped_current = true;
+            }
             // The frame being decoded gets its own fate; report the earlier ones only.
             self.dropped.extend(
                 p.frames
@@ -290,6 +296,22 @@ impl Reassembler {
             frames: p.frames,
             cut: p.cut,
         }
+    }
+
+    /// Called before the chunks of a frame are fed.
+    pub fn begin_frame(&mut self) {
+        self.dropped_current = false;
+    }
+
+    /// Whether the frame whose chunks were just fed is still held by a message being built.
+    /// A chunk of the same frame may have given up a message that an earlier chunk had just
+    /// started; then the frame is held only if another message still has it.
+    pub fn still_holds(&self, current: &[FrameRef]) -> bool {
+        !self.dropped_current
+            || self
+                .partials
+                .values()
+                .any(|p| p.frames.iter().any(|f| current.contains(f)))
     }
 
     fn fits(&self, more: usize) -> bool {

@@ -865,6 +865,7 @@ fn random_bytes_never_panic_and_every_frame_gets_a_fate() {
         ..NetConfig::default()
     });
     let mut n = 0u64;
+    let mut held = Vec::new();
     for round in 0..4000 {
         for &lt in &types {
             n += 1;
@@ -893,11 +894,22 @@ fn random_bytes_never_panic_and_every_frame_gets_a_fate() {
             if rng.next() % 5 == 0 {
                 data.reverse();
             }
-            // Any fate is fine; the point is that one comes back and nothing panics.
-            let _ = r.push(n, lt, &data);
+            // Any fate is fine, as long as nothing panics and held frames are accounted.
+            if r.push(n, lt, &data) == FrameFate::Held {
+                held.push(n);
+            }
         }
     }
-    let _ = r.finish();
+    let report = r.finish();
+    // Every held frame ends up in a delivery or in the final report.
+    let mut seen: std::collections::HashSet<u64> = report.iter().map(|(f, _)| *f).collect();
+    seen.extend(r.got.iter().flat_map(|g| g.frames.iter().copied()));
+    let lost: Vec<u64> = held.iter().copied().filter(|f| !seen.contains(f)).collect();
+    assert!(lost.is_empty(), "held and never accounted: {lost:?}");
+    assert!(
+        !held.is_empty(),
+        "the mutations should reach the fragment pool"
+    );
 }
 
 // ---------- real captures ----------
@@ -1040,6 +1052,9 @@ fn corpus_sctp() {
         .filter(|g| g.flow.transport == Transport::Sctp && is_sip(&g.data))
         .collect();
     assert_eq!(sip.len(), 4);
+    // The INVITE is split over two DATA chunks in frames 1 and 2.
+    assert!(sip[0].data.starts_with(b"INVITE "));
+    assert_eq!(sip[0].frames, vec![1, 2]);
 }
 
 #[test]
@@ -1074,4 +1089,54 @@ fn corpus_ipv4_fragments() {
     assert!(!rep
         .iter()
         .any(|(_, u)| *u == Undecodable::IncompleteFragments));
+}
+
+/// Throughput check, run by hand: `cargo test --release --lib net::tests::throughput -- --ignored
+/// --nocapture`. One gigabyte of 1000-byte Ethernet/IPv4/UDP frames.
+#[test]
+#[ignore]
+fn throughput() {
+    let payload = vec![b'x'; 1000 - 14 - 20 - 8];
+    let pkt = eth(0x0800, &ipv4(17, &udp(5060, 5070, &payload)));
+    let mut dec = Decoder::new(NetConfig::default());
+    let mut bytes = 0usize;
+    let start = std::time::Instant::now();
+    let n = 1_000_000u64;
+    for i in 0..n {
+        let f = frame(i, i as i64, linktype::ETHERNET, &pkt);
+        dec.push(&f, &mut |d: Delivery<'_>| bytes += d.data.len());
+    }
+    let el = start.elapsed();
+    assert_eq!(bytes, payload.len() * n as usize);
+    eprintln!("{n} frames, {} MB in {el:?}", n as usize * pkt.len() >> 20);
+}
+
+/// Whole-corpus summary, run by hand: `cargo test --lib net::tests::corpus_summary -- --ignored
+/// --nocapture`. Prints per file the fates and how many deliveries start like SIP.
+#[test]
+#[ignore]
+fn corpus_summary() {
+    let Ok(dir) = std::fs::read_dir("/work/shared/corpus") else {
+        return;
+    };
+    let mut names: Vec<String> = dir
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .collect();
+    names.sort();
+    for name in names {
+        let Some((got, fates, rep)) = decode_corpus(&name) else {
+            continue;
+        };
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for f in &fates {
+            *counts.entry(format!("{f:?}")).or_default() += 1;
+        }
+        let sip = got.iter().filter(|g| is_sip(&g.data)).count();
+        eprintln!(
+            "{name}: frames {} sip-like deliveries {sip} report {} {counts:?}",
+            fates.len(),
+            rep.len()
+        );
+    }
 }
