@@ -1108,7 +1108,10 @@ fn throughput() {
     }
     let el = start.elapsed();
     assert_eq!(bytes, payload.len() * n as usize);
-    eprintln!("{n} frames, {} MB in {el:?}", n as usize * pkt.len() >> 20);
+    eprintln!(
+        "{n} frames, {} MB in {el:?}",
+        (n as usize * pkt.len()) >> 20
+    );
 }
 
 /// Whole-corpus summary, run by hand: `cargo test --lib net::tests::corpus_summary -- --ignored
