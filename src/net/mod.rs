@@ -6,6 +6,12 @@
 //! values (a datagram, or the next in-order bytes of a TCP direction) and says for every frame
 //! what became of it ([`FrameFate`]), so that nothing is silently lost.
 //!
+//! Files: `link` (link layers), `ip` (IPv4/IPv6 headers, fragment pool), `tunnel` (GRE, GTP-U,
+//! VXLAN), `transport` (UDP, TCP, ICMP error headers), `sctp` (chunks, message reassembly),
+//! `tcp` (stream reassembly), `decode` (the walk that ties them together behind [`Decoder`]).
+//! Headers are parsed by hand: they are a few fixed fields, and the plain UDP path then costs
+//! no allocation at all.
+//!
 //! May use: etherparse, `crate::capture` (for [`Frame`]). Knows nothing of SIP.
 
 mod decode;
