@@ -6,11 +6,24 @@
 //! values (a datagram, or the next in-order bytes of a TCP direction) and says for every frame
 //! what became of it ([`FrameFate`]), so that nothing is silently lost.
 //!
+//! Files: `link` (link layers), `ip` (IPv4/IPv6 headers, fragment pool), `tunnel` (GRE, GTP-U,
+//! VXLAN), `transport` (UDP, TCP, ICMP error headers), `sctp` (chunks, message reassembly),
+//! `tcp` (stream reassembly), `decode` (the walk that ties them together behind [`Decoder`]).
+//! Headers are parsed by hand: they are a few fixed fields, and the plain UDP path then costs
+//! no allocation at all.
+//!
 //! May use: etherparse, `crate::capture` (for [`Frame`]). Knows nothing of SIP.
 
+mod decode;
 pub mod ip;
 pub mod link;
+pub mod sctp;
 pub mod tcp;
+pub mod transport;
+pub mod tunnel;
+
+#[cfg(test)]
+mod tests;
 
 use std::net::IpAddr;
 
@@ -133,6 +146,15 @@ pub enum Undecodable {
     IncompleteFragments,
     /// TCP segments buffered out of order whose gap was never filled.
     UnfilledTcpGap,
+    /// SCTP DATA chunks of a fragmented user message that never completed (a fragment lost or
+    /// out of order).
+    IncompleteSctpMessage,
+    /// An IP fragment whose reassembled datagram carried nothing for SIP (the name says what it
+    /// was, as in [`FrameFate::NotSip`]).
+    FragmentOfNonSip(&'static str),
+    /// An IP fragment of a TCP segment: the segment's bytes went to its stream, accounted to the
+    /// frame that completed the datagram.
+    FragmentOfTcpSegment,
 }
 
 impl Undecodable {
@@ -144,6 +166,9 @@ impl Undecodable {
             Undecodable::OverCapacity => "dropped: memory cap",
             Undecodable::IncompleteFragments => "incomplete IP fragments",
             Undecodable::UnfilledTcpGap => "TCP segment after a gap never filled",
+            Undecodable::IncompleteSctpMessage => "incomplete SCTP message",
+            Undecodable::FragmentOfNonSip(_) => "IP fragment of a datagram without SIP",
+            Undecodable::FragmentOfTcpSegment => "IP fragment of a TCP segment",
         }
     }
 }
@@ -185,24 +210,45 @@ impl Default for NetConfig {
 
 /// The stateful decoder: one per run, fed frames in capture order.
 pub struct Decoder {
-    #[allow(dead_code)]
-    cfg: NetConfig,
+    defrag: ip::Defrag,
+    sctp: sctp::Reassembler,
+    tcp: tcp::Reassembler,
+    /// Held fragment frames whose datagram completed without handing them out (it carried no
+    /// SIP, or was a TCP segment): reported by [`Decoder::finish`] so every frame is accounted.
+    resolved: Vec<(FrameRef, Undecodable)>,
 }
 
 impl Decoder {
     pub fn new(cfg: NetConfig) -> Self {
-        Decoder { cfg }
+        Decoder {
+            defrag: ip::Defrag::new(cfg.max_fragment_bytes, cfg.fragment_timeout_ns),
+            // One SCTP message may be as large as a TCP direction's buffer; all messages being
+            // built share the fragment pool's budget.
+            sctp: sctp::Reassembler::new(cfg.max_tcp_buffer, cfg.max_fragment_bytes),
+            tcp: tcp::Reassembler::new(cfg.max_tcp_buffer),
+            resolved: Vec::new(),
+        }
     }
 
     /// Decodes one frame, handing every completed payload to `sink`, and says what became of the
     /// frame.
-    pub fn push(&mut self, _frame: &Frame<'_>, _sink: &mut dyn FnMut(Delivery<'_>)) -> FrameFate {
-        FrameFate::NotSip("unimplemented")
+    pub fn push(&mut self, frame: &Frame<'_>, sink: &mut dyn FnMut(Delivery<'_>)) -> FrameFate {
+        self.decode_frame(frame, sink)
     }
 
     /// End of input: hands out what can still be handed out (open TCP directions end) and
-    /// returns the frames that were held and never delivered, with the reason.
-    pub fn finish(&mut self, _sink: &mut dyn FnMut(Delivery<'_>)) -> Vec<(FrameRef, Undecodable)> {
-        Vec::new()
+    /// returns the frames that were held and never delivered, with the reason (fragments never
+    /// completed, evicted at the memory cap or timed out; TCP segments after unfilled gaps;
+    /// SCTP messages never completed; fragments of datagrams that carried no SIP), sorted by
+    /// frame, each frame once.
+    pub fn finish(&mut self, sink: &mut dyn FnMut(Delivery<'_>)) -> Vec<(FrameRef, Undecodable)> {
+        let mut out = self.tcp.finish(sink);
+        out.extend(self.defrag.finish());
+        out.extend(self.sctp.finish());
+        out.append(&mut self.resolved);
+        // Stable sort keeps the first reason given for a frame.
+        out.sort_by_key(|(f, _)| *f);
+        out.dedup_by_key(|(f, _)| *f);
+        out
     }
 }
