@@ -182,7 +182,16 @@ impl Ingest {
             }
         });
         for (f, why) in held {
-            books.count_undecoded(f, why.as_str().to_string());
+            match why {
+                // Decoded fine, just not SIP: the datagram's protocol is known.
+                net::Undecodable::FragmentOfNonSip(what) => {
+                    *books.not_sip.entry(what).or_default() += 1
+                }
+                net::Undecodable::FragmentOfTcpSegment => {
+                    *books.not_sip.entry("ip fragment of a tcp segment").or_default() += 1
+                }
+                other => books.count_undecoded(f, other.as_str().to_string()),
+            }
         }
         framer.finish(emit);
         self.books
