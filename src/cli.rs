@@ -21,6 +21,12 @@ pub struct Args {
 pub enum Command {
     /// Count what the captures hold: frames, SIP messages, methods, codes, Call-IDs
     Stats(StatsArgs),
+    /// Explain a response code (`486`) with what a phone, gateway and proxy do with it, or list
+    /// a class (`4xx`)
+    Codes {
+        /// A status code such as 486, or a class such as 4xx; nothing lists every class
+        code: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -37,6 +43,7 @@ pub struct StatsArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Config {
     Stats { files: Vec<String>, json: bool },
+    Codes(crate::output::codes::CodesQuery),
 }
 
 impl Args {
@@ -50,6 +57,9 @@ impl Args {
                     json: a.json,
                 })
             }
+            Some(Command::Codes { code }) => Ok(Config::Codes(
+                crate::output::codes::CodesQuery::parse(code.as_deref())?,
+            )),
             None if self.files.is_empty() => {
                 Err("no capture given; try `sipscope stats FILE` or `sipscope --help`".into())
             }

@@ -188,7 +188,10 @@ impl Ingest {
                     *books.not_sip.entry(what).or_default() += 1
                 }
                 net::Undecodable::FragmentOfTcpSegment => {
-                    *books.not_sip.entry("ip fragment of a tcp segment").or_default() += 1
+                    *books
+                        .not_sip
+                        .entry("ip fragment of a tcp segment")
+                        .or_default() += 1
                 }
                 other => books.count_undecoded(f, other.as_str().to_string()),
             }

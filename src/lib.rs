@@ -113,5 +113,6 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
             }
             Ok(())
         }
+        Config::Codes(q) => Ok(output::codes::write(out, q)?),
     }
 }
