@@ -162,7 +162,7 @@ mod tests {
         let t = text(CodesQuery::Code(486));
         assert!(t.starts_with("486 Busy Here"), "{t}");
         assert!(t.contains("4xx client failure"));
-        for role in ["phone", "gateway", "proxy"] {
+        for role in ["SIP phone", "SIP gateway", "SIP proxy"] {
             assert!(
                 t.lines().any(|l| l.trim_start().starts_with(role)),
                 "{role} row in {t}"
