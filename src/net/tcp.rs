@@ -572,3 +572,409 @@ impl Reassembler {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{Endpoint, Transport};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn flow(port: u16) -> Flow {
+        Flow {
+            transport: Transport::Tcp,
+            src: Endpoint {
+                ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+                port,
+            },
+            dst: Endpoint {
+                ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+                port: 5060,
+            },
+        }
+    }
+
+    fn fr(n: u64) -> FrameRef {
+        FrameRef {
+            file: 0,
+            number: n,
+            ts_ns: n as i64 * 1000,
+        }
+    }
+
+    /// A delivery, owned, for comparing.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Ev {
+        Data {
+            bytes: Vec<u8>,
+            carrier: u64,
+            by: u64,
+            conflict: bool,
+            cut: bool,
+        },
+        Gap(u64),
+        End,
+    }
+
+    fn data(bytes: &[u8], carrier: u64, by: u64) -> Ev {
+        Ev::Data {
+            bytes: bytes.to_vec(),
+            carrier,
+            by,
+            conflict: false,
+            cut: false,
+        }
+    }
+
+    fn record(evs: &mut Vec<Ev>, d: Delivery<'_>) {
+        evs.push(match d.kind {
+            DeliveryKind::Stream => {
+                assert_eq!(d.frames.len(), 1, "one carrier per delivery");
+                Ev::Data {
+                    bytes: d.data.to_vec(),
+                    carrier: d.frames[0].number,
+                    by: d.completed_by.number,
+                    conflict: d.flags.overlap_conflict,
+                    cut: d.flags.cut,
+                }
+            }
+            DeliveryKind::StreamGap { missing } => Ev::Gap(missing),
+            DeliveryKind::StreamEnd => Ev::End,
+            DeliveryKind::Datagram => panic!("datagram from TCP"),
+        });
+    }
+
+    struct Seg {
+        port: u16,
+        seq: u32,
+        syn: bool,
+        fin: bool,
+        rst: bool,
+        payload: Vec<u8>,
+        n: u64,
+        cut: bool,
+    }
+
+    fn seg(seq: u32, payload: &[u8], n: u64) -> Seg {
+        Seg {
+            port: 1000,
+            seq,
+            syn: false,
+            fin: false,
+            rst: false,
+            payload: payload.to_vec(),
+            n,
+            cut: false,
+        }
+    }
+
+    fn push(r: &mut Reassembler, s: &Seg) -> (FrameFate, Vec<Ev>) {
+        let mut evs = Vec::new();
+        let fate = r.push(
+            &Segment {
+                flow: flow(s.port),
+                seq: s.seq,
+                syn: s.syn,
+                fin: s.fin,
+                rst: s.rst,
+                payload: &s.payload,
+                frame: fr(s.n),
+                cut: s.cut,
+            },
+            &mut |d| record(&mut evs, d),
+        );
+        (fate, evs)
+    }
+
+    fn syn(seq: u32, n: u64) -> Seg {
+        Seg {
+            syn: true,
+            ..seg(seq, b"", n)
+        }
+    }
+
+    fn finish(r: &mut Reassembler) -> (Vec<(FrameRef, Undecodable)>, Vec<Ev>) {
+        let mut evs = Vec::new();
+        let lost = r.finish(&mut |d| record(&mut evs, d));
+        (lost, evs)
+    }
+
+    #[test]
+    fn in_order_delivered_at_once() {
+        let mut r = Reassembler::new(1 << 16);
+        assert_eq!(
+            push(&mut r, &syn(1000, 1)).0,
+            FrameFate::NotSip("tcp control")
+        );
+        let (fate, evs) = push(&mut r, &seg(1001, b"abc", 2));
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(evs, vec![data(b"abc", 2, 2)]);
+        let (fate, evs) = push(&mut r, &seg(1004, b"def", 3));
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(evs, vec![data(b"def", 3, 3)]);
+        // A pure ACK.
+        assert_eq!(
+            push(&mut r, &seg(1007, b"", 4)).0,
+            FrameFate::NotSip("tcp control")
+        );
+    }
+
+    #[test]
+    fn reversed_segments_held_then_delivered_in_order() {
+        let mut r = Reassembler::new(1 << 16);
+        push(&mut r, &syn(0, 1));
+        assert_eq!(push(&mut r, &seg(7, b"ghi", 2)), (FrameFate::Held, vec![]));
+        assert_eq!(push(&mut r, &seg(4, b"def", 3)), (FrameFate::Held, vec![]));
+        let (fate, evs) = push(&mut r, &seg(1, b"abc", 4));
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(
+            evs,
+            vec![data(b"abc", 4, 4), data(b"def", 3, 4), data(b"ghi", 2, 4)]
+        );
+        assert_eq!(finish(&mut r), (vec![], vec![Ev::End]));
+    }
+
+    #[test]
+    fn duplicates_and_retransmissions_dropped() {
+        let mut r = Reassembler::new(1 << 16);
+        push(&mut r, &syn(0, 1));
+        push(&mut r, &seg(1, b"abc", 2));
+        let retrans = FrameFate::NotSip("tcp retransmission");
+        assert_eq!(push(&mut r, &seg(1, b"abc", 3)), (retrans, vec![]));
+        // A duplicate of a held segment is also a retransmission.
+        assert_eq!(push(&mut r, &seg(10, b"xyz", 4)).0, FrameFate::Held);
+        assert_eq!(push(&mut r, &seg(10, b"xyz", 5)), (retrans, vec![]));
+        let (_, evs) = push(&mut r, &seg(4, b"defghi", 6));
+        assert_eq!(evs, vec![data(b"defghi", 6, 6), data(b"xyz", 4, 6)]);
+        // Old data after all that.
+        assert_eq!(push(&mut r, &seg(4, b"def", 7)), (retrans, vec![]));
+        assert_eq!(push(&mut r, &syn(0, 8)), (retrans, vec![]));
+    }
+
+    #[test]
+    fn overlaps_trimmed_and_conflicts_flagged() {
+        let mut r = Reassembler::new(1 << 16);
+        push(&mut r, &syn(0, 1));
+        push(&mut r, &seg(1, b"0123456789", 2));
+        // Half old, half new: only the new half comes out.
+        let (fate, evs) = push(&mut r, &seg(6, b"56789ABCDE", 3));
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(evs, vec![data(b"ABCDE", 3, 3)]);
+        // Held bytes, then an in-order segment that disagrees about part of them: the held
+        // copy (seen first) wins and both deliveries are flagged.
+        assert_eq!(push(&mut r, &seg(21, b"KLMNO", 4)).0, FrameFate::Held);
+        let (_, evs) = push(&mut r, &seg(16, b"FGHIJklmnoP", 5));
+        let flagged = |bytes: &[u8], carrier| Ev::Data {
+            bytes: bytes.to_vec(),
+            carrier,
+            by: 5,
+            conflict: true,
+            cut: false,
+        };
+        assert_eq!(
+            evs,
+            vec![flagged(b"FGHIJ", 5), flagged(b"KLMNO", 4), flagged(b"P", 5)]
+        );
+        // Same bytes overlapping held data: no conflict.
+        push(&mut r, &seg(30, b"abcdef", 6));
+        let (_, evs) = push(&mut r, &seg(28, b"xyabc", 7));
+        assert_eq!(evs, vec![]);
+        let (_, evs) = push(&mut r, &seg(27, b"w", 8));
+        assert_eq!(
+            evs,
+            vec![data(b"w", 8, 8), data(b"xy", 7, 8), data(b"abcdef", 6, 8)]
+        );
+    }
+
+    #[test]
+    fn mid_stream_start_at_first_segment() {
+        let mut r = Reassembler::new(1 << 16);
+        let (fate, evs) = push(&mut r, &seg(5000, b"tail of something", 1));
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(evs, vec![data(b"tail of something", 1, 1)]);
+        let (_, evs) = push(&mut r, &seg(5017, b"more", 2));
+        assert_eq!(evs, vec![data(b"more", 2, 2)]);
+    }
+
+    #[test]
+    fn hole_declared_at_fin_then_buffered_data() {
+        let mut r = Reassembler::new(1 << 16);
+        push(&mut r, &syn(100, 1));
+        push(&mut r, &seg(101, b"aaaa", 2));
+        assert_eq!(push(&mut r, &seg(109, b"cccc", 3)).0, FrameFate::Held);
+        let fin = Seg {
+            fin: true,
+            ..seg(113, b"dd", 4)
+        };
+        let (fate, evs) = push(&mut r, &fin);
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(
+            evs,
+            vec![Ev::Gap(4), data(b"cccc", 3, 4), data(b"dd", 4, 4), Ev::End]
+        );
+        // The FIN again, and the lost segment arriving too late.
+        let fin_again = Seg {
+            fin: true,
+            ..seg(115, b"", 5)
+        };
+        assert_eq!(
+            push(&mut r, &fin_again).0,
+            FrameFate::NotSip("tcp retransmission")
+        );
+        assert_eq!(
+            push(&mut r, &seg(105, b"bbbb", 6)).0,
+            FrameFate::NotSip("tcp retransmission")
+        );
+        assert_eq!(finish(&mut r), (vec![], vec![]));
+    }
+
+    #[test]
+    fn hole_declared_at_finish() {
+        let mut r = Reassembler::new(1 << 16);
+        push(&mut r, &syn(0, 1));
+        push(&mut r, &seg(1, b"ab", 2));
+        push(&mut r, &seg(10, b"zz", 3));
+        let (lost, evs) = finish(&mut r);
+        assert!(lost.is_empty());
+        assert_eq!(evs, vec![Ev::Gap(7), data(b"zz", 3, 3), Ev::End]);
+    }
+
+    #[test]
+    fn rst_ends_with_gap() {
+        let mut r = Reassembler::new(1 << 16);
+        push(&mut r, &seg(50, b"ab", 1));
+        push(&mut r, &seg(60, b"zz", 2));
+        let rst = Seg {
+            rst: true,
+            ..seg(62, b"", 3)
+        };
+        let (fate, evs) = push(&mut r, &rst);
+        assert_eq!(fate, FrameFate::NotSip("tcp control"));
+        assert_eq!(evs, vec![Ev::Gap(8), data(b"zz", 2, 3), Ev::End]);
+    }
+
+    #[test]
+    fn sequence_wraps_around() {
+        let mut r = Reassembler::new(1 << 16);
+        let isn = u32::MAX - 2;
+        push(&mut r, &syn(isn, 1));
+        // Data starts at MAX-1: two bytes before the wrap, then on past zero.
+        assert_eq!(push(&mut r, &seg(4, b"ghi", 2)).0, FrameFate::Held);
+        let (_, evs) = push(&mut r, &seg(u32::MAX - 1, b"abcdef", 3));
+        assert_eq!(evs, vec![data(b"abcdef", 3, 3), data(b"ghi", 2, 3)]);
+        assert_eq!(
+            push(&mut r, &seg(u32::MAX, b"bc", 4)).0,
+            FrameFate::NotSip("tcp retransmission")
+        );
+        let (_, evs) = push(&mut r, &seg(7, b"j", 5));
+        assert_eq!(evs, vec![data(b"j", 5, 5)]);
+    }
+
+    #[test]
+    fn syn_fin_and_a_new_connection_on_the_same_ports() {
+        let mut r = Reassembler::new(1 << 16);
+        let with_syn_data = Seg {
+            syn: true,
+            ..seg(10, b"x", 1)
+        };
+        let (_, evs) = push(&mut r, &with_syn_data);
+        assert_eq!(evs, vec![data(b"x", 1, 1)]);
+        let fin = Seg {
+            fin: true,
+            ..seg(12, b"yz", 2)
+        };
+        let (_, evs) = push(&mut r, &fin);
+        assert_eq!(evs, vec![data(b"yz", 2, 2), Ev::End]);
+        // A new SYN on the same flow: a new stream.
+        assert_eq!(
+            push(&mut r, &syn(9000, 3)).0,
+            FrameFate::NotSip("tcp control")
+        );
+        let (_, evs) = push(&mut r, &seg(9001, b"new", 4));
+        assert_eq!(evs, vec![data(b"new", 4, 4)]);
+        // A SYN with another ISN while open: the old stream ends first.
+        push(&mut r, &seg(9010, b"q", 5));
+        let (_, evs) = push(&mut r, &syn(42, 6));
+        assert_eq!(evs, vec![Ev::Gap(6), data(b"q", 5, 6), Ev::End]);
+        let (_, evs) = push(&mut r, &seg(43, b"again", 7));
+        assert_eq!(evs, vec![data(b"again", 7, 7)]);
+    }
+
+    #[test]
+    fn buffer_cap_declares_the_hole() {
+        let mut r = Reassembler::new(10);
+        push(&mut r, &syn(0, 1));
+        push(&mut r, &seg(1, b"a", 2));
+        assert_eq!(push(&mut r, &seg(5, b"12345678", 3)).0, FrameFate::Held);
+        let (fate, evs) = push(&mut r, &seg(13, b"90", 4));
+        // 10 bytes held is still within the cap.
+        assert_eq!((fate, evs), (FrameFate::Held, vec![]));
+        let (fate, evs) = push(&mut r, &seg(20, b"!", 5));
+        assert_eq!(fate, FrameFate::Held);
+        assert_eq!(
+            evs,
+            vec![Ev::Gap(3), data(b"12345678", 3, 5), data(b"90", 4, 5)]
+        );
+        // The next hole stays open while under the cap.
+        let (_, evs) = push(&mut r, &seg(15, b"abcde", 6));
+        assert_eq!(evs, vec![data(b"abcde", 6, 6), data(b"!", 5, 6)]);
+    }
+
+    #[test]
+    fn cut_segment_flagged_and_its_hole_not_awaited() {
+        let mut r = Reassembler::new(1 << 16);
+        let cut = Seg {
+            cut: true,
+            ..seg(1, b"head", 1)
+        };
+        let (_, evs) = push(&mut r, &cut);
+        assert_eq!(
+            evs,
+            vec![Ev::Data {
+                bytes: b"head".to_vec(),
+                carrier: 1,
+                by: 1,
+                conflict: false,
+                cut: true
+            }]
+        );
+        let (fate, evs) = push(&mut r, &seg(1400, b"next", 2));
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(evs, vec![Ev::Gap(1395), data(b"next", 2, 2)]);
+    }
+
+    #[test]
+    fn directions_are_capped() {
+        let mut r = Reassembler::with_limits(1 << 16, 8);
+        let mut ended = 0;
+        for i in 0..100u16 {
+            let s = Seg {
+                port: 2000 + i,
+                ..seg(1, b"x", u64::from(i))
+            };
+            let (_, evs) = push(&mut r, &s);
+            ended += evs.iter().filter(|e| **e == Ev::End).count();
+            assert!(r.directions() <= 8);
+        }
+        let (_, evs) = finish(&mut r);
+        ended += evs.iter().filter(|e| **e == Ev::End).count();
+        assert_eq!(ended, 100, "every evicted direction is ended, once");
+    }
+
+    #[test]
+    fn control_segments_of_unknown_directions_leave_no_state() {
+        let mut r = Reassembler::new(1 << 16);
+        let fin = Seg {
+            fin: true,
+            ..seg(5, b"", 1)
+        };
+        assert_eq!(
+            push(&mut r, &fin),
+            (FrameFate::NotSip("tcp control"), vec![])
+        );
+        assert_eq!(
+            push(&mut r, &seg(5, b"", 2)).0,
+            FrameFate::NotSip("tcp control")
+        );
+        assert_eq!(r.directions(), 0);
+    }
+}
