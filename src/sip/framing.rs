@@ -1182,3 +1182,527 @@ fn datagram(d: &Delivery<'_>, emit: &mut dyn FnMut(SipMessage)) -> PayloadClass 
     });
     PayloadClass::Sip
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::tcp::{Reassembler, Segment};
+    use crate::net::{Endpoint, FrameFate};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn flow(transport: Transport, sport: u16, dport: u16) -> Flow {
+        Flow {
+            transport,
+            src: Endpoint {
+                ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                port: sport,
+            },
+            dst: Endpoint {
+                ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+                port: dport,
+            },
+        }
+    }
+
+    fn tcp() -> Flow {
+        flow(Transport::Tcp, 40000, 5060)
+    }
+
+    fn fr(n: u64) -> FrameRef {
+        FrameRef {
+            file: 0,
+            number: n,
+            ts_ns: n as i64,
+        }
+    }
+
+    fn deliver(
+        f: &mut Framer,
+        kind: DeliveryKind,
+        fl: Flow,
+        data: &[u8],
+        n: u64,
+    ) -> (PayloadClass, Vec<SipMessage>) {
+        let mut out = Vec::new();
+        let frames = [fr(n)];
+        let d = Delivery {
+            kind,
+            flow: fl,
+            data,
+            frames: if data.is_empty() { &[] } else { &frames },
+            completed_by: fr(n),
+            flags: DeliveryFlags::default(),
+        };
+        let class = f.push(&d, &mut |m| out.push(m));
+        (class, out)
+    }
+
+    fn seg(f: &mut Framer, fl: Flow, data: &[u8], n: u64) -> (PayloadClass, Vec<SipMessage>) {
+        deliver(f, DeliveryKind::Stream, fl, data, n)
+    }
+
+    fn end(f: &mut Framer, fl: Flow, n: u64) -> Vec<SipMessage> {
+        deliver(f, DeliveryKind::StreamEnd, fl, b"", n).1
+    }
+
+    fn numbers(m: &SipMessage) -> Vec<u64> {
+        m.frames.iter().map(|f| f.number).collect()
+    }
+
+    fn req(method: &str, body: &str) -> Vec<u8> {
+        format!(
+            "{method} sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n\
+             Call-ID: c1\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn start_lines() {
+        for yes in [
+            &b"INVITE sip:bob@example.com SIP/2.0"[..],
+            b"INVITE sip:bob@example.com SIP/2.0\r\n",
+            b"FOO-BAR.x tel:+1234 SIP/2.0",
+            b"MESSAGE urn:service:sos sip/2.0",
+            b"SIP/2.0 200 OK",
+            b"SIP/2.0 486 Busy Here\r",
+            b"SIP/2.0 180",
+        ] {
+            assert!(is_start_line(yes), "{}", String::from_utf8_lossy(yes));
+        }
+        for no in [
+            &b"GET / HTTP/1.1"[..],
+            b"HTTP/1.1 200 OK",
+            b"SIP/2.0 20 OK",
+            b"SIP/2.0 999 Nine",
+            b"INVITE bob SIP/2.0",
+            b"INVITE sip:bob SIP/2.0 extra",
+            b"INV(TE sip:bob SIP/2.0",
+            b"Via: SIP/2.0/UDP host",
+            b" INVITE sip:bob SIP/2.0",
+            b"",
+        ] {
+            assert!(!is_start_line(no), "{}", String::from_utf8_lossy(no));
+        }
+    }
+
+    #[test]
+    fn two_messages_in_one_segment_without_buffering() {
+        let mut f = Framer::new(1 << 16);
+        let mut bytes = req("INVITE", "v=0\r\n");
+        bytes.extend(req("BYE", ""));
+        let (class, msgs) = seg(&mut f, tcp(), &bytes, 7);
+        assert_eq!(class, PayloadClass::Sip);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0].data, req("INVITE", "v=0\r\n"));
+        assert_eq!(msgs[1].data, req("BYE", ""));
+        for m in &msgs {
+            assert_eq!(m.frame, fr(7));
+            assert_eq!(numbers(m), vec![7]);
+            assert_eq!(m.flags, MessageFlags::default());
+        }
+        assert!(f.flows[&tcp()].buf.is_empty(), "nothing copied");
+    }
+
+    #[test]
+    fn one_message_over_three_segments() {
+        let mut f = Framer::new(1 << 16);
+        let mut bytes = req("INVITE", "v=0\r\no=- 1 1 IN IP4 h\r\n");
+        let next = req("ACK", "");
+        bytes.extend_from_slice(&next[..10]);
+        let (a, rest) = bytes.split_at(20);
+        let (b, c) = rest.split_at(60);
+        assert!(seg(&mut f, tcp(), a, 1).1.is_empty());
+        assert_eq!(f.flows[&tcp()].buf.len(), 20, "the tail is kept");
+        assert!(seg(&mut f, tcp(), b, 2).1.is_empty());
+        let (_, msgs) = seg(&mut f, tcp(), c, 3);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].data, req("INVITE", "v=0\r\no=- 1 1 IN IP4 h\r\n"));
+        assert_eq!(msgs[0].frame, fr(3));
+        assert_eq!(numbers(&msgs[0]), vec![1, 2, 3]);
+        // The start of the ACK waits in the buffer; its rest completes it.
+        assert_eq!(f.flows[&tcp()].buf, &next[..10]);
+        let (_, msgs) = seg(&mut f, tcp(), &next[10..], 4);
+        assert_eq!(msgs[0].data, next);
+        assert_eq!(numbers(&msgs[0]), vec![3, 4]);
+    }
+
+    #[test]
+    fn keep_alives() {
+        let mut f = Framer::new(1 << 16);
+        let (class, msgs) = seg(&mut f, tcp(), b"\r\n\r\n", 1);
+        assert_eq!(class, PayloadClass::NotSip("sip keep-alive"));
+        assert!(msgs.is_empty());
+        let mut bytes = req("OPTIONS", "");
+        bytes.extend_from_slice(b"\r\n\r\n");
+        bytes.extend(req("OPTIONS", ""));
+        bytes.extend_from_slice(b"\r\n");
+        let (_, msgs) = seg(&mut f, tcp(), &bytes, 2);
+        assert_eq!(msgs.len(), 2);
+        assert!(msgs.iter().all(|m| m.data == req("OPTIONS", "")));
+        assert!(msgs.iter().all(|m| !m.flags.junk_before));
+        let udp = flow(Transport::Udp, 5060, 5060);
+        let (class, _) = deliver(&mut f, DeliveryKind::Datagram, udp, b"\r\n\r\n", 3);
+        assert_eq!(class, PayloadClass::NotSip("sip keep-alive"));
+    }
+
+    #[test]
+    fn no_content_length_ends_at_next_start_line_or_stream_end() {
+        let mut f = Framer::new(1 << 16);
+        let first = b"ACK sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n".to_vec();
+        let second = b"BYE sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\nleft over".to_vec();
+        let (_, msgs) = seg(&mut f, tcp(), &first, 1);
+        assert!(msgs.is_empty(), "cannot know yet where it ends");
+        let (_, msgs) = seg(&mut f, tcp(), &second, 2);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].data, first);
+        assert!(msgs[0].flags.no_content_length);
+        assert_eq!(msgs[0].frame, fr(1));
+        let msgs = end(&mut f, tcp(), 3);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].data, second);
+        assert!(msgs[0].flags.no_content_length);
+        assert!(!msgs[0].flags.short_body);
+        assert!(f.flows.is_empty());
+    }
+
+    #[test]
+    fn compact_content_length_and_spaces() {
+        let mut f = Framer::new(1 << 16);
+        let m = b"MESSAGE sip:a@b SIP/2.0\r\ni: 1\r\nl :  5 \r\n\r\nhello".to_vec();
+        let mut bytes = m.clone();
+        bytes.extend(req("BYE", ""));
+        let (_, msgs) = seg(&mut f, tcp(), &bytes, 1);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0].data, m);
+        assert!(!msgs[0].flags.no_content_length);
+    }
+
+    #[test]
+    fn huge_content_length_is_not_waited_for() {
+        let mut f = Framer::new(4096);
+        let liar = b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 4294967296\r\n\r\nv=0\r\n".to_vec();
+        let (_, msgs) = seg(&mut f, tcp(), &liar, 1);
+        assert!(msgs.is_empty());
+        let (_, msgs) = seg(&mut f, tcp(), &req("CANCEL", ""), 2);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0].data, liar);
+        assert!(msgs[0].flags.short_body);
+        assert_eq!(msgs[1].data, req("CANCEL", ""));
+        // Without a next message, the cap ends it: the buffer never holds much.
+        let mut f = Framer::new(4096);
+        seg(&mut f, tcp(), &liar, 1);
+        let mut emitted = Vec::new();
+        for n in 0..100 {
+            emitted.extend(seg(&mut f, tcp(), &[b'x'; 1000], n + 2).1);
+            assert!(f.flows[&tcp()].buf.len() <= 4096 + 1000);
+        }
+        assert_eq!(emitted.len(), 1);
+        assert_eq!(emitted[0].data.len(), 4096);
+        assert!(emitted[0].flags.short_body);
+    }
+
+    #[test]
+    fn lf_only_headers() {
+        let mut f = Framer::new(1 << 16);
+        let m = b"SIP/2.0 200 OK\nCall-ID: q\nContent-Length: 2\n\nok".to_vec();
+        let mut bytes = m.clone();
+        bytes.extend_from_slice(b"SIP/2.0 100 Trying\nContent-Length: 0\n\n");
+        let (_, msgs) = seg(&mut f, tcp(), &bytes, 1);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0].data, m);
+    }
+
+    #[test]
+    fn datagrams() {
+        let mut f = Framer::new(1 << 16);
+        let udp = flow(Transport::Udp, 31000, 5060);
+        let (class, msgs) = deliver(&mut f, DeliveryKind::Datagram, udp, b"\0\0\0\0", 1);
+        assert_eq!((class, msgs.len()), (PayloadClass::NotSip("udp other"), 0));
+        let mut junk = b"\x80\x00garbage\r\n".to_vec();
+        junk.extend(req("REGISTER", ""));
+        let (class, msgs) = deliver(&mut f, DeliveryKind::Datagram, udp, &junk, 2);
+        assert_eq!(class, PayloadClass::Sip);
+        assert_eq!(msgs[0].data, req("REGISTER", ""));
+        assert!(msgs[0].flags.junk_before);
+        let mut clean = b"\r\n".to_vec();
+        clean.extend(req("REGISTER", ""));
+        let (_, msgs) = deliver(&mut f, DeliveryKind::Datagram, udp, &clean, 3);
+        assert_eq!(msgs[0].data, req("REGISTER", ""));
+        assert!(!msgs[0].flags.junk_before);
+        assert_eq!(msgs[0].frame, fr(3));
+        let sctp = flow(Transport::Sctp, 5060, 5060);
+        let (class, _) = deliver(&mut f, DeliveryKind::Datagram, sctp, b"\x80\x08rtp", 4);
+        assert_eq!(class, PayloadClass::NotSip("sctp other"));
+        assert_eq!(f.flows(), 0, "datagrams keep no state");
+    }
+
+    #[test]
+    fn tls_and_http_streams() {
+        let mut f = Framer::new(1 << 16);
+        let tls = flow(Transport::Tcp, 40001, 5061);
+        let hello = [0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5];
+        assert_eq!(seg(&mut f, tls, &hello, 1).0, PayloadClass::Tls);
+        let (class, msgs) = seg(&mut f, tls, &[0x17, 0x03, 0x03, 0, 1, 9], 2);
+        assert_eq!((class, msgs.len()), (PayloadClass::Tls, 0));
+        assert!(f.flows[&tls].buf.is_empty());
+
+        let http = flow(Transport::Tcp, 40002, 5060);
+        let get = b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (class, msgs) = seg(&mut f, http, get, 3);
+        assert_eq!((class, msgs.len()), (PayloadClass::NotSip("tcp other"), 0));
+        let binary = [0u8, 1, 2, 3, 0xff, 0xfe, 10, 0, 0];
+        let other = flow(Transport::Tcp, 40003, 5060);
+        assert_eq!(
+            seg(&mut f, other, &binary, 4).0,
+            PayloadClass::NotSip("tcp other")
+        );
+    }
+
+    #[test]
+    fn mid_stream_start_locks_on_first_start_line() {
+        let mut f = Framer::new(1 << 16);
+        let mut bytes = b"a=rtpmap:0 PCMU/8000\r\nm=audio 4000 RTP/AVP 0\r\n".to_vec();
+        bytes.extend(req("BYE", ""));
+        let (class, msgs) = seg(&mut f, tcp(), &bytes, 1);
+        assert_eq!(class, PayloadClass::Sip);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].data, req("BYE", ""));
+        assert!(msgs[0].flags.junk_before);
+        assert!(f.skipped_bytes() > 0);
+    }
+
+    #[test]
+    fn gap_emits_headers_then_resyncs() {
+        let mut f = Framer::new(1 << 16);
+        let invite = req("INVITE", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\n");
+        seg(&mut f, tcp(), &invite[..invite.len() - 10], 1);
+        let (_, msgs) = deliver(
+            &mut f,
+            DeliveryKind::StreamGap { missing: 500 },
+            tcp(),
+            b"",
+            2,
+        );
+        assert_eq!(msgs.len(), 1);
+        assert!(msgs[0].flags.short_body);
+        assert_eq!(msgs[0].data, &invite[..invite.len() - 10]);
+        // After the gap: the tail of some message, then a whole one.
+        let mut bytes = b"ody line\r\n".to_vec();
+        bytes.extend(req("BYE", ""));
+        bytes.extend(req("BYE", ""));
+        let (_, msgs) = seg(&mut f, tcp(), &bytes, 3);
+        assert_eq!(msgs.len(), 2);
+        assert!(msgs[0].flags.after_gap && msgs[0].flags.junk_before);
+        assert!(!msgs[1].flags.after_gap && !msgs[1].flags.junk_before);
+        // A gap inside the headers: the partial message is dropped.
+        seg(&mut f, tcp(), b"OPTIONS sip:x@y SIP/2.0\r\nVia: x", 4);
+        let (_, msgs) = deliver(
+            &mut f,
+            DeliveryKind::StreamGap { missing: 9 },
+            tcp(),
+            b"",
+            5,
+        );
+        assert!(msgs.is_empty());
+    }
+
+    /// One WebSocket frame.
+    fn ws_frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![(if fin { 0x80 } else { 0 }) | opcode];
+        let m = if mask.is_some() { 0x80 } else { 0 };
+        if payload.len() < 126 {
+            out.push(m | payload.len() as u8);
+        } else {
+            out.push(m | 126);
+            out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        match mask {
+            Some(k) => {
+                out.extend_from_slice(&k);
+                out.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+            }
+            None => out.extend_from_slice(payload),
+        }
+        out
+    }
+
+    fn ws_pair(f: &mut Framer) -> (Flow, Flow) {
+        let client = flow(Transport::Tcp, 50000, 8080);
+        let server = reverse(client);
+        let get = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                    Sec-WebSocket-Key: abc\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
+        let (class, msgs) = seg(f, client, get, 1);
+        assert_eq!(class, PayloadClass::WebSocketSip);
+        assert!(msgs.is_empty());
+        let ok = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\
+                   Sec-WebSocket-Protocol: sip\r\n\r\n";
+        assert_eq!(seg(f, server, ok, 2).0, PayloadClass::WebSocketSip);
+        (client, server)
+    }
+
+    #[test]
+    fn websocket_masked_client_and_plain_server_frames() {
+        let mut f = Framer::new(1 << 16);
+        let (client, server) = ws_pair(&mut f);
+        let register = req("REGISTER", "");
+        let masked = ws_frame(true, 1, Some([0xde, 0xad, 0xbe, 0xef]), &register);
+        let (class, msgs) = seg(&mut f, client, &masked, 3);
+        assert_eq!(class, PayloadClass::WebSocketSip);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].data, register);
+        assert!(msgs[0].flags.websocket);
+        assert_eq!(msgs[0].flow.transport, Transport::Tcp);
+        let ok = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let mut bytes = ws_frame(true, 9, None, b"ping");
+        bytes.extend(ws_frame(true, 1, None, ok));
+        let (_, msgs) = seg(&mut f, server, &bytes, 4);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].data, ok);
+        assert_eq!(numbers(&msgs[0]), vec![4]);
+    }
+
+    #[test]
+    fn websocket_fragments_and_split_frames() {
+        let mut f = Framer::new(1 << 16);
+        let (client, _) = ws_pair(&mut f);
+        let invite = req("INVITE", &"a=x\r\n".repeat(40));
+        let key = Some([1, 2, 3, 4]);
+        let (a, rest) = invite.split_at(50);
+        let (b, c) = rest.split_at(100);
+        let mut bytes = ws_frame(false, 1, key, a);
+        bytes.extend(ws_frame(false, 0, key, b));
+        bytes.extend(ws_frame(true, 9, key, b"")); // a ping between fragments
+        bytes.extend(ws_frame(true, 0, key, c));
+        // The frames split at awkward places over three segments.
+        let cuts = [1, bytes.len() - 3];
+        assert!(seg(&mut f, client, &bytes[..cuts[0]], 3).1.is_empty());
+        assert!(seg(&mut f, client, &bytes[cuts[0]..cuts[1]], 4)
+            .1
+            .is_empty());
+        let (_, msgs) = seg(&mut f, client, &bytes[cuts[1]..], 5);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].data, invite);
+        assert_eq!(msgs[0].frame, fr(5));
+        assert_eq!(numbers(&msgs[0]), vec![3, 4, 5]);
+        // A frame split over two segments.
+        let frame = ws_frame(true, 2, key, &req("BYE", ""));
+        assert!(seg(&mut f, client, &frame[..9], 6).1.is_empty());
+        let (_, msgs) = seg(&mut f, client, &frame[9..], 7);
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].data, req("BYE", ""));
+        assert_eq!(numbers(&msgs[0]), vec![6, 7]);
+    }
+
+    #[test]
+    fn websocket_found_without_handshake() {
+        let mut f = Framer::new(1 << 16);
+        let fl = flow(Transport::Tcp, 50001, 8080);
+        let frame = ws_frame(true, 1, Some([9, 9, 9, 9]), &req("OPTIONS", ""));
+        let (class, msgs) = seg(&mut f, fl, &frame, 1);
+        assert_eq!(class, PayloadClass::WebSocketSip);
+        assert_eq!(msgs.len(), 1);
+    }
+
+    #[test]
+    fn flows_are_capped() {
+        let mut f = Framer::with_limits(1 << 16, 4);
+        let mut msgs = Vec::new();
+        for i in 0..20u16 {
+            let fl = flow(Transport::Tcp, 30000 + i, 5060);
+            msgs.extend(seg(&mut f, fl, b"ACK sip:a@b SIP/2.0\r\n\r\n", u64::from(i)).1);
+            assert!(f.flows() <= 4);
+        }
+        f.finish(&mut |m| msgs.push(m));
+        assert_eq!(
+            msgs.len(),
+            20,
+            "evicted flows hand over their pending message"
+        );
+        assert!(msgs.iter().all(|m| m.flags.no_content_length));
+    }
+
+    /// xorshift64*: a tiny deterministic generator for the shuffle test.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Runs `segments` (seq, bytes) through reassembly and framing; returns message bytes.
+    fn through_both(segments: &[(u32, Vec<u8>)]) -> Vec<(Vec<u8>, MessageFlags)> {
+        let mut r = Reassembler::new(1 << 20);
+        let mut f = Framer::new(1 << 16);
+        let mut out = Vec::new();
+        for (i, (seq, bytes)) in segments.iter().enumerate() {
+            let s = Segment {
+                flow: tcp(),
+                seq: *seq,
+                syn: false,
+                fin: false,
+                rst: false,
+                payload: bytes,
+                frame: fr(i as u64 + 1),
+                cut: false,
+            };
+            let fate = r.push(&s, &mut |d| {
+                f.push(&d, &mut |m| out.push((m.data, m.flags)));
+            });
+            assert_ne!(fate, FrameFate::NotSip("tcp control"));
+        }
+        r.finish(&mut |d| {
+            f.push(&d, &mut |m| out.push((m.data, m.flags)));
+        });
+        f.finish(&mut |m| out.push((m.data, m.flags)));
+        out
+    }
+
+    #[test]
+    fn random_splits_and_order_give_the_same_messages() {
+        let mut stream = Vec::new();
+        stream.extend(req("INVITE", "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\n"));
+        stream.extend_from_slice(b"\r\n\r\n");
+        stream.extend(b"SIP/2.0 100 Trying\r\nl: 0\r\n\r\n");
+        stream.extend(req("MESSAGE", &"x".repeat(700)));
+        stream.extend(b"SIP/2.0 200 OK\ncontent-length:3\n\nabc");
+        stream.extend(req("BYE", ""));
+        let isn = u32::MAX - 300; // crosses the wrap too
+        let whole = through_both(&[(isn, stream.clone())]);
+        assert_eq!(whole.len(), 5);
+        assert!(whole.iter().all(|(_, fl)| *fl == MessageFlags::default()));
+
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for round in 0..300 {
+            let mut cuts: Vec<usize> = (0..rng.below(12))
+                .map(|_| rng.below(stream.len()))
+                .collect();
+            cuts.push(0);
+            cuts.push(stream.len());
+            cuts.sort();
+            cuts.dedup();
+            let mut segs: Vec<(u32, Vec<u8>)> = cuts
+                .windows(2)
+                .map(|w| (isn.wrapping_add(w[0] as u32), stream[w[0]..w[1]].to_vec()))
+                .collect();
+            // The first segment stays first (the stream starts there); the rest are shuffled
+            // and some repeated.
+            for i in (2..segs.len()).rev() {
+                let j = 1 + rng.below(i);
+                segs.swap(i, j);
+            }
+            if segs.len() > 2 && round % 3 == 0 {
+                let dup = segs[1 + rng.below(segs.len() - 1)].clone();
+                segs.push(dup);
+            }
+            assert_eq!(through_both(&segs), whole, "round {round}, cuts {cuts:?}");
+        }
+    }
+}
