@@ -11,6 +11,7 @@ pub mod framing;
 pub mod headers;
 pub mod parse;
 pub mod sdp;
+pub mod websocket;
 
 use crate::net::{Flow, FrameRef};
 
@@ -38,6 +39,9 @@ pub struct MessageFlags {
     pub short_body: bool,
     /// Some bytes before it were lost (TCP gap); framing resynchronised on this start line.
     pub after_gap: bool,
+    /// Bytes that were not SIP came before its start line (in the datagram, or on the stream
+    /// since the previous message) and were skipped.
+    pub junk_before: bool,
 }
 
 /// One SIP message located in the capture, with its own copy of the bytes.
