@@ -20,7 +20,11 @@ pub fn v6(s: &str) -> IpAddr {
 
 fn sum16(data: &[u8], mut acc: u32) -> u32 {
     for ch in data.chunks(2) {
-        let w = if ch.len() == 2 { u16::from_be_bytes([ch[0], ch[1]]) } else { u16::from(ch[0]) << 8 };
+        let w = if ch.len() == 2 {
+            u16::from_be_bytes([ch[0], ch[1]])
+        } else {
+            u16::from(ch[0]) << 8
+        };
         acc += u32::from(w);
     }
     acc
@@ -54,8 +58,18 @@ pub fn eth_vlan(tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> 
 }
 
 /// One IPv4 packet (or fragment: `frag_off` in bytes, multiple of 8).
-pub fn ipv4(src: IpAddr, dst: IpAddr, proto: u8, id: u16, frag_off: usize, more: bool, payload: &[u8]) -> Vec<u8> {
-    let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else { panic!("ipv4 needs v4 addresses") };
+pub fn ipv4(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    id: u16,
+    frag_off: usize,
+    more: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
+        panic!("ipv4 needs v4 addresses")
+    };
     let total = 20 + payload.len();
     let mut h = vec![0x45, 0];
     h.extend_from_slice(&(total as u16).to_be_bytes());
@@ -72,8 +86,16 @@ pub fn ipv4(src: IpAddr, dst: IpAddr, proto: u8, id: u16, frag_off: usize, more:
 }
 
 /// One IPv6 packet; with `frag` = Some((id, offset, more)) a Fragment extension header is added.
-pub fn ipv6(src: IpAddr, dst: IpAddr, proto: u8, frag: Option<(u32, usize, bool)>, payload: &[u8]) -> Vec<u8> {
-    let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) else { panic!("ipv6 needs v6 addresses") };
+pub fn ipv6(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    frag: Option<(u32, usize, bool)>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) else {
+        panic!("ipv6 needs v6 addresses")
+    };
     let mut body = Vec::new();
     let next = if let Some((id, off, more)) = frag {
         body.extend_from_slice(&[proto, 0]);
@@ -126,12 +148,34 @@ pub fn tcp(sport: u16, dport: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u
 
 /// Ethernet/IPv4/UDP in one go.
 pub fn eth_udp4(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, payload: &[u8]) -> Vec<u8> {
-    eth(ETH_IPV4, &ipv4(src, dst, 17, 1, 0, false, &udp(sport, dport, payload)))
+    eth(
+        ETH_IPV4,
+        &ipv4(src, dst, 17, 1, 0, false, &udp(sport, dport, payload)),
+    )
 }
 
 /// Ethernet/IPv4/TCP in one go.
-pub fn eth_tcp4(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    eth(ETH_IPV4, &ipv4(src, dst, 6, 1, 0, false, &tcp(sport, dport, seq, flags, payload)))
+pub fn eth_tcp4(
+    src: IpAddr,
+    sport: u16,
+    dst: IpAddr,
+    dport: u16,
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    eth(
+        ETH_IPV4,
+        &ipv4(
+            src,
+            dst,
+            6,
+            1,
+            0,
+            false,
+            &tcp(sport, dport, seq, flags, payload),
+        ),
+    )
 }
 
 /// A plausible SIP request with the given method, Call-ID and CSeq number.
@@ -189,7 +233,10 @@ impl Drop for TempFile {
 
 /// Runs the real binary.
 pub fn sipscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sipscope")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 /// Runs `sipscope stats --json FILE...` and returns the parsed object.
@@ -216,7 +263,10 @@ pub fn messages(bytes: Vec<u8>) -> Vec<(u64, String, String)> {
             sipscope::sip::StartLine::Response { code, .. } => code.to_string(),
             sipscope::sip::StartLine::Invalid { .. } => "invalid".to_string(),
         };
-        let cid = p.call_id().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default();
+        let cid = p
+            .call_id()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .unwrap_or_default();
         out.push((m.frame.number, what, cid));
     });
     out
