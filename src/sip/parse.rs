@@ -1162,6 +1162,17 @@ l: 0\r\n\r\n";
     }
 
     #[test]
+    fn whitespace_around_colon_is_not_part_of_name_or_value() {
+        let raw = request("Max-Forwards \t:   69  \r\nSubject:\r\n", "");
+        let m = parse(&raw);
+        assert!(m.anomalies().is_empty(), "{:?}", m.anomalies());
+        let mf = m.header_entry(HeaderName::MaxForwards).unwrap();
+        assert_eq!((mf.name, mf.value), (&b"Max-Forwards"[..], &b"69"[..]));
+        assert_eq!(m.max_forwards(), Some(69));
+        assert_eq!(m.header(HeaderName::Subject), Some(&b""[..]));
+    }
+
+    #[test]
     fn unknown_headers_by_name() {
         let raw = request(
             "X-Custom: one\r\nx-custom: two\r\nContent-Length: 0\r\n",
