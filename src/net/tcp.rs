@@ -977,4 +977,42 @@ mod tests {
         );
         assert_eq!(r.directions(), 0);
     }
+    /// xorshift64*: deterministic noise for the hostile-input test.
+    fn noise(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    #[test]
+    fn hostile_segments_never_panic_and_stay_bounded() {
+        let mut r = Reassembler::with_limits(64, 16);
+        let mut st = 0x1234_5678_9ABC_DEF1u64;
+        let mut delivered = 0usize;
+        for n in 0..20_000u64 {
+            let x = noise(&mut st);
+            let port = 1000 + (x % 24) as u16;
+            // Sequence numbers cluster near the wrap so that old, new and far ones all occur.
+            let seq = (u32::MAX - 200).wrapping_add((noise(&mut st) % 600) as u32);
+            let len = (noise(&mut st) % 40) as usize;
+            let s = Seg {
+                port,
+                seq,
+                syn: x & 0x100 != 0 && x & 0x200 != 0,
+                fin: x & 0x400 != 0 && x & 0x800 != 0,
+                rst: x & 0xF000 == 0,
+                payload: vec![(x >> 20) as u8; len],
+                n,
+                cut: x & 0x10_0000 != 0,
+            };
+            let (_, evs) = push(&mut r, &s);
+            delivered += evs.len();
+            assert!(r.directions() <= 16);
+            assert!(r.total_pending <= r.max_total);
+        }
+        let (lost, _) = finish(&mut r);
+        assert!(lost.is_empty());
+        assert!(delivered > 1000, "the noise did reach the delivery paths");
+    }
 }
