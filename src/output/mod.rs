@@ -3,6 +3,7 @@
 
 pub mod codes;
 pub mod escape;
+pub mod time;
 pub mod stats;
 
 pub use escape::{escape, escape_str};
