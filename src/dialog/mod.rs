@@ -2,8 +2,45 @@
 //!
 //! Pure functions over owned data ([`Msg`]): no I/O, no terminal, no serde. May use
 //! `crate::net` types, `crate::sip` (only to build a [`Msg`]) and `crate::knowledge`.
+//!
+//! The layers, as a VoIP engineer reads a trace (sngrep and Wireshark stop at the first):
+//!
+//! - [`Call`]: every message with one Call-ID, the unit users list and pick.
+//! - [`Dialog`]: Call-ID + From tag + To tag. A forked INVITE creates several early dialogs
+//!   under one call; [`Dialog::confirmed_by`] tells which one a 2xx confirmed. Requests outside
+//!   any dialog (REGISTER, OPTIONS, ...) are transaction-only ([`Call::transaction_only`]).
+//! - [`Transaction`]: a request and its responses across all legs (RFC 3261 section 17 per
+//!   leg, see [`Leg`]; the RFC 2543 fallback without the `z9hG4bK` cookie). CANCEL and the ACK
+//!   of a failure belong to their INVITE; the ACK of a 2xx is a transaction of its own.
+//! - [`Step`]: one request or response, seen on one or several legs ([`Hop`]s: through a
+//!   proxy, on two interfaces, in two merged files). Repeats are [`Repeat::Retransmission`]
+//!   or [`Repeat::Duplicate`], linked to the first sighting, never new steps.
+//! - [`Host`]: an address (address:port when a call has several endpoints on one address) with
+//!   the [`Role`] it plays in this call, inferred from behaviour, hinted by User-Agent/Server,
+//!   overridden by [`RoleOverride`]. Every hop says whether its sender generated or forwarded
+//!   the message ([`HopOrigin`]) and what sender and receiver act as ([`Acting`]).
+//!
+//! Entry points: [`analyze_call`] (one Call-ID's messages), [`analyze_all`] (a whole file),
+//! [`CallTracker`] (streaming, for captures too large to hold), [`Filter`] (choosing calls).
+//! All references between parts are indices into the owning [`Call`]'s vectors.
 
+mod analyze;
+mod filter;
 pub mod from_sip;
+mod model;
 pub mod msg;
+mod roles;
+mod summary;
+mod tracker;
 
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
+
+pub use analyze::analyze_call;
+pub use filter::{Filter, StatusFilter, StatusFilterError};
+pub use model::*;
 pub use msg::{MediaSummary, Msg, Party, SdpSummary, Start, ViaInfo};
+pub use roles::{hint_from_product, RoleOverride, RoleOverrideError};
+pub use tracker::{analyze_all, CallTracker, TrackerConfig};

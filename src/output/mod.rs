@@ -1,9 +1,10 @@
 //! Rendering results for people and programs. Only this module (and the terminal view) knows
 //! serde and terminal escaping; the model modules stay free of presentation.
 
+pub mod calls;
 pub mod codes;
 pub mod escape;
-pub mod time;
 pub mod stats;
+pub mod time;
 
 pub use escape::{escape, escape_str};

@@ -1,0 +1,315 @@
+//! Hosts of a call and what they are: identity (address, or address:port when one address
+//! holds several endpoints), behaviour seen on the wire, hints from User-Agent and Server, and
+//! the user's `--role ADDR=ROLE` overrides.
+//!
+//! Inference, per call: a host that forwards anything is a proxy; one that received an initial
+//! INVITE it did not forward and then originated another initial INVITE is a B2BUA (only
+//! visible when the B2BUA keeps the Call-ID: across Call-IDs it takes correlation this module
+//! does not do yet); one that generated a 2xx or 401 to REGISTER without forwarding is
+//! a registrar; one that only generated 3xx is a redirect server; everything else is a user
+//! agent, refined to phone, gateway or B2BUA when its own User-Agent/Server header says so. An
+//! override always wins, because a PSTN gateway looks like any user agent on the wire.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use super::model::*;
+use super::msg::Msg;
+
+const MAX_PORTS: usize = 16;
+const MAX_AGENTS: usize = 4;
+
+/// The user's word on what a host is (`--role ADDR=ROLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleOverride {
+    pub addr: IpAddr,
+    /// When given, only this port of the address.
+    pub port: Option<u16>,
+    pub role: Role,
+}
+
+/// Why a `--role` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoleOverrideError {
+    #[error("expected ADDR=ROLE, got {0:?}")]
+    NoEquals(String),
+    #[error("not an address (IP, IP:port or [IPv6]:port): {0:?}")]
+    BadAddress(String),
+    #[error("unknown role {0:?} (phone, gateway, proxy, b2bua, registrar)")]
+    BadRole(String),
+}
+
+impl std::str::FromStr for RoleOverride {
+    type Err = RoleOverrideError;
+
+    /// `10.0.0.1=gateway`, `10.0.0.1:5060=proxy`, `[2001:db8::1]:5060=phone`, `::1=b2bua`.
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let (addr, role) = spec
+            .rsplit_once('=')
+            .ok_or_else(|| RoleOverrideError::NoEquals(spec.to_string()))?;
+        let role = Role::parse(role).ok_or_else(|| RoleOverrideError::BadRole(role.to_string()))?;
+        let addr = addr.trim();
+        if let Ok(sa) = addr.parse::<SocketAddr>() {
+            return Ok(RoleOverride {
+                addr: sa.ip(),
+                port: Some(sa.port()),
+                role,
+            });
+        }
+        let ip = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .map_err(|_| RoleOverrideError::BadAddress(addr.to_string()))?;
+        Ok(RoleOverride {
+            addr: ip,
+            port: None,
+            role,
+        })
+    }
+}
+
+/// Hosts in order of first appearance, and the (sender, receiver) host of every message.
+///
+/// An address is split into address:port hosts only when the call has messages from that
+/// address to itself (a lab on 127.0.0.1, or several stacks on one box): otherwise one box
+/// using several ports (a proxy listening on 5060 and 5080, a TCP client's ephemeral port) stays
+/// one host.
+pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)>) {
+    let mut split: Vec<IpAddr> = msgs
+        .iter()
+        .filter(|m| m.flow.src.ip == m.flow.dst.ip)
+        .map(|m| m.flow.src.ip)
+        .collect();
+    split.sort_unstable();
+    split.dedup();
+    let mut hosts: Vec<Host> = Vec::new();
+    let mut map: HashMap<(IpAddr, Option<u16>), HostIdx> = HashMap::new();
+    let mut ends = Vec::with_capacity(msgs.len());
+    let mut host_of = |ip: IpAddr, port: u16, hosts: &mut Vec<Host>| -> HostIdx {
+        let key_port = split.binary_search(&ip).is_ok().then_some(port);
+        let h = *map.entry((ip, key_port)).or_insert_with(|| {
+            hosts.push(Host {
+                addr: ip,
+                port: key_port,
+                ports: Vec::new(),
+                role: Role::UserAgent,
+                role_source: RoleSource::Wire,
+                behaviour: Behaviour::default(),
+                hint: None,
+                user_agents: Vec::new(),
+                servers: Vec::new(),
+                sent: 0,
+                received: 0,
+            });
+            hosts.len() - 1
+        });
+        if let Some(host) = hosts.get_mut(h) {
+            if let Err(pos) = host.ports.binary_search(&port) {
+                if host.ports.len() < MAX_PORTS {
+                    host.ports.insert(pos, port);
+                }
+            }
+        }
+        h
+    };
+    for m in msgs {
+        let s = host_of(m.flow.src.ip, m.flow.src.port, &mut hosts);
+        let d = host_of(m.flow.dst.ip, m.flow.dst.port, &mut hosts);
+        if let Some(h) = hosts.get_mut(s) {
+            h.sent = h.sent.saturating_add(1);
+        }
+        if let Some(h) = hosts.get_mut(d) {
+            h.received = h.received.saturating_add(1);
+        }
+        ends.push((s, d));
+    }
+    (hosts, ends)
+}
+
+fn remember(list: &mut Vec<String>, value: Option<&String>) {
+    if let Some(v) = value {
+        if list.len() < MAX_AGENTS && !list.iter().any(|x| x == v) {
+            list.push(v.clone());
+        }
+    }
+}
+
+/// What a product name suggests. Only phone, gateway and B2BUA hints refine a user agent: a
+/// proxy product answering OPTIONS itself is acting as a user agent in that call.
+pub fn hint_from_product(product: &str) -> Option<Role> {
+    const B2BUA: &[&str] = &[
+        "asterisk",
+        "freeswitch",
+        "3cx",
+        "b2bua",
+        "sbc",
+        "session border",
+        "yate",
+        "fusionpbx",
+        "issabel",
+        "freepbx",
+    ];
+    const GATEWAY: &[&str] = &[
+        "gateway",
+        "mediant",
+        "audiocodes",
+        "patton",
+        "sipgw",
+        "-gw",
+        "media gateway",
+    ];
+    const PROXY: &[&str] = &["kamailio", "opensips", "openser", "sip-router", "repro"];
+    const PHONE: &[&str] = &[
+        "yealink",
+        "polycom",
+        "snom",
+        "grandstream",
+        "linphone",
+        "zoiper",
+        "microsip",
+        "baresip",
+        "cisco-cp",
+        "fanvil",
+        "gigaset",
+        "obihai",
+        "x-lite",
+        "bria",
+        "jitsi",
+        "pjsua",
+        "sipphone",
+        "softphone",
+    ];
+    let p = product.to_ascii_lowercase();
+    let has = |list: &[&str]| list.iter().any(|k| p.contains(k));
+    if has(GATEWAY) {
+        Some(Role::Gateway)
+    } else if has(B2BUA) {
+        Some(Role::B2bua)
+    } else if has(PROXY) {
+        Some(Role::Proxy)
+    } else if has(PHONE) {
+        Some(Role::Phone)
+    } else {
+        None
+    }
+}
+
+fn override_for(host: &Host, overrides: &[RoleOverride]) -> Option<Role> {
+    // An override naming the port wins over one naming only the address.
+    let by_port = overrides.iter().rev().find(|o| {
+        o.addr == host.addr
+            && o.port.is_some()
+            && (o.port == host.port
+                || (host.port.is_none()
+                    && host.ports.len() == 1
+                    && host.ports.first() == o.port.as_ref()))
+    });
+    by_port
+        .or_else(|| {
+            overrides
+                .iter()
+                .rev()
+                .find(|o| o.addr == host.addr && o.port.is_none())
+        })
+        .map(|o| o.role)
+}
+
+/// Fills behaviour, hints and roles of `hosts` from the analysed steps.
+pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides: &[RoleOverride]) {
+    // Earliest time each host received an initial INVITE it did not forward.
+    let mut got_invite: HashMap<HostIdx, i64> = HashMap::new();
+    let mut sent_invite: Vec<(HostIdx, i64)> = Vec::new();
+    for st in steps {
+        let initial_invite = st.method() == "INVITE" && st.is_request() && st.to_tag.is_none();
+        for (j, hop) in st.hops.iter().enumerate() {
+            let Some(m) = msgs.get(hop.msg) else { continue };
+            let generated = hop.origin == HopOrigin::Generated;
+            let Some(host) = hosts.get_mut(hop.src) else {
+                continue;
+            };
+            match (st.is_request(), generated) {
+                (true, true) => {
+                    host.behaviour.originated = true;
+                    remember(&mut host.user_agents, m.user_agent.as_ref());
+                }
+                (false, true) => {
+                    let code = st.code().unwrap_or(0);
+                    if code != 100 {
+                        host.behaviour.answered = true;
+                    }
+                    if st.cseq_method == "REGISTER" && ((200..300).contains(&code) || code == 401) {
+                        host.behaviour.registrar = true;
+                    }
+                    if (300..400).contains(&code) {
+                        host.behaviour.redirected = true;
+                    }
+                    remember(&mut host.servers, m.server.as_ref());
+                    remember(&mut host.user_agents, m.user_agent.as_ref());
+                }
+                (_, false) => {
+                    host.behaviour.forwarded = true;
+                    if st.is_request() {
+                        // Compare with the copy that came into this host (a few hops back).
+                        let came_in = st
+                            .hops
+                            .get(..j)
+                            .unwrap_or(&[])
+                            .iter()
+                            .rev()
+                            .take(8)
+                            .find(|p| p.dst == hop.src)
+                            .and_then(|p| msgs.get(p.msg));
+                        if came_in.is_some_and(|p| m.record_route.len() > p.record_route.len()) {
+                            host.behaviour.record_routed = true;
+                        }
+                    }
+                }
+            }
+            if initial_invite {
+                let ts = m.frame.ts_ns;
+                if generated {
+                    sent_invite.push((hop.src, ts));
+                }
+                let forwarded_on = st.hops.iter().any(|o| o.src == hop.dst);
+                if !forwarded_on {
+                    let e = got_invite.entry(hop.dst).or_insert(ts);
+                    *e = (*e).min(ts);
+                }
+            }
+        }
+    }
+    for (h, ts) in sent_invite {
+        if got_invite.get(&h).is_some_and(|&t| t <= ts) {
+            if let Some(host) = hosts.get_mut(h) {
+                host.behaviour.b2bua = true;
+            }
+        }
+    }
+    for host in hosts.iter_mut() {
+        host.hint = host
+            .servers
+            .iter()
+            .chain(host.user_agents.iter())
+            .find_map(|p| hint_from_product(p));
+        let b = host.behaviour;
+        let (role, source) = if let Some(r) = override_for(host, overrides) {
+            (r, RoleSource::Override)
+        } else if b.b2bua {
+            (Role::B2bua, RoleSource::Wire)
+        } else if b.forwarded {
+            (Role::Proxy, RoleSource::Wire)
+        } else if b.registrar {
+            (Role::Registrar, RoleSource::Wire)
+        } else if b.redirected && !b.originated {
+            (Role::Redirect, RoleSource::Wire)
+        } else {
+            match host.hint {
+                Some(r @ (Role::Phone | Role::Gateway | Role::B2bua)) => (r, RoleSource::Hint),
+                _ => (Role::UserAgent, RoleSource::Wire),
+            }
+        };
+        host.role = role;
+        host.role_source = source;
+    }
+}
