@@ -14,8 +14,10 @@
 //! [`ingest`] glues capture, net and sip together and keeps the books: every frame ends up
 //! carried SIP, not SIP (by protocol), or undecodable (by reason).
 
+pub mod analysis;
 pub mod capture;
 pub mod cli;
+pub mod commands;
 pub mod dialog;
 pub mod error;
 pub mod ingest;
@@ -97,22 +99,5 @@ pub fn report_books(books: &ingest::Books, err: &mut dyn Write) {
 
 /// Runs one command, writing results to `out` and diagnostics to `err`.
 pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Error> {
-    match config {
-        Config::Stats { files, json } => {
-            let inputs = open_inputs(&files, err)?;
-            let mut stats = output::stats::Stats::default();
-            let books = ingest::run(&inputs, &mut |m| stats.add(&m));
-            report_books(&books, err);
-            if books.frames == 0 && !books.issues.is_empty() {
-                return Err(Error::NothingRead);
-            }
-            if json {
-                output::stats::write_json(out, &books, &stats)?;
-            } else {
-                output::stats::write_text(out, &books, &stats)?;
-            }
-            Ok(())
-        }
-        Config::Codes(q) => Ok(output::codes::write(out, q)?),
-    }
+    commands::run(config, out, err)
 }

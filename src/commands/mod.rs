@@ -1,0 +1,28 @@
+//! One file per command: each takes its checked configuration, runs the pipeline it needs and
+//! writes its output. [`run`] dispatches.
+
+mod calls;
+mod stats;
+
+use std::io::Write;
+
+use crate::cli::Config;
+use crate::error::Error;
+
+/// Runs one command, writing results to `out` and diagnostics to `err`.
+pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), Error> {
+    match config {
+        Config::Stats { files, json } => stats::run(&files, json, out, err),
+        Config::Codes(q) => Ok(crate::output::codes::write(out, q)?),
+        Config::Calls { sel, json } => calls::run(&sel, json, out, err),
+        Config::View { sel } => calls::run(&sel, false, out, err),
+        Config::Ladder { .. } => Err(not_yet("ladder")),
+        Config::Export { .. } | Config::Schema => Err(not_yet("export")),
+        Config::Diagnose { .. } => Err(not_yet("diagnose")),
+        Config::Media { .. } => Err(not_yet("media")),
+    }
+}
+
+fn not_yet(what: &str) -> Error {
+    Error::Usage(format!("`{what}` is not available in this build yet"))
+}
