@@ -210,6 +210,7 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
         dialogs,
         hosts,
         summary: summary::empty(),
+        related: Vec::new(),
         notes,
     };
     call.summary = summary::summarize(&call);

@@ -42,5 +42,5 @@ pub use analyze::analyze_call;
 pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
 pub use msg::{MediaSummary, Msg, Party, SdpSummary, Start, ViaInfo};
-pub use roles::{hint_from_product, RoleOverride, RoleOverrideError};
+pub use roles::{correlate_b2bua, hint_from_product, RoleOverride, RoleOverrideError};
 pub use tracker::{analyze_all, CallTracker, TrackerConfig};

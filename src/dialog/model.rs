@@ -43,6 +43,9 @@ pub struct Call {
     pub hosts: Vec<Host>,
     /// What the list view shows.
     pub summary: Summary,
+    /// Call-IDs of other calls a B2BUA bridged this one to (whole-file analysis only, see
+    /// [`correlate_b2bua`](super::correlate_b2bua)).
+    pub related: Vec<String>,
     /// Things the analysis noticed about the input itself (missing CSeq, unreadable start
     /// lines, mixed Call-IDs, ...), in plain words.
     pub notes: Vec<String>,

@@ -4,8 +4,8 @@
 //!
 //! Inference, per call: a host that forwards anything is a proxy; one that received an initial
 //! INVITE it did not forward and then originated another initial INVITE is a B2BUA (only
-//! visible when the B2BUA keeps the Call-ID: across Call-IDs it takes correlation this module
-//! does not do yet); one that generated a 2xx or 401 to REGISTER without forwarding is
+//! visible when the B2BUA keeps the Call-ID; across Call-IDs, [`correlate_b2bua`] pairs calls by
+//! time and called number in whole-file analysis); one that generated a 2xx or 401 to REGISTER without forwarding is
 //! a registrar; one that only generated 3xx is a redirect server; everything else is a user
 //! agent, refined to phone, gateway or B2BUA when its own User-Agent/Server header says so. An
 //! override always wins, because a PSTN gateway looks like any user agent on the wire.
@@ -222,6 +222,12 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
     let mut sent_invite: Vec<(HostIdx, i64)> = Vec::new();
     for st in steps {
         let initial_invite = st.method() == "INVITE" && st.is_request() && st.to_tag.is_none();
+        let mut senders: Vec<HostIdx> = Vec::new();
+        if initial_invite {
+            senders = st.hops.iter().map(|h| h.src).collect();
+            senders.sort_unstable();
+            senders.dedup();
+        }
         for (j, hop) in st.hops.iter().enumerate() {
             let Some(m) = msgs.get(hop.msg) else { continue };
             let generated = hop.origin == HopOrigin::Generated;
@@ -271,7 +277,7 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
                 if generated {
                     sent_invite.push((hop.src, ts));
                 }
-                let forwarded_on = st.hops.iter().any(|o| o.src == hop.dst);
+                let forwarded_on = senders.binary_search(&hop.dst).is_ok();
                 if !forwarded_on {
                     let e = got_invite.entry(hop.dst).or_insert(ts);
                     *e = (*e).min(ts);
@@ -311,5 +317,105 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
         };
         host.role = role;
         host.role_source = source;
+    }
+}
+
+/// Digits of a called user, keeping the last 8: enough to pair `+4930123456` with
+/// `030123456` across a B2BUA that rewrites the prefix.
+fn number_tail(user: &str) -> Option<String> {
+    let digits: Vec<char> = user.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 3 {
+        return None;
+    }
+    Some(digits.iter().skip(digits.len().saturating_sub(8)).collect())
+}
+
+/// How long after receiving an INVITE a B2BUA may take to send its own.
+const B2BUA_WINDOW_NS: i64 = 5_000_000_000;
+/// Candidates looked at per incoming INVITE (a busy PBX sends many INVITEs per second).
+const B2BUA_SCAN: usize = 64;
+
+/// Finds B2BUAs across Call-IDs: a host that received an initial INVITE as its final
+/// destination in one call and originated an initial INVITE to the same called number (last 8
+/// digits) in another call within 5 s. Both calls then list each other in
+/// [`Call::related`], and the host becomes a B2BUA in both (unless overridden). Used by
+/// whole-file analysis; streaming cannot look back at calls already handed out.
+pub fn correlate_b2bua(calls: &mut [Call]) {
+    // (address, called number) -> originated initial INVITEs (time, call, host).
+    type Sent = Vec<(i64, usize, HostIdx)>;
+    let mut outbound: HashMap<(IpAddr, String), Sent> = HashMap::new();
+    let mut inbound: Vec<(IpAddr, String, i64, usize, HostIdx)> = Vec::new();
+    for (ci, call) in calls.iter().enumerate() {
+        for st in &call.steps {
+            if !(st.is_request() && st.method() == "INVITE" && st.to_tag.is_none()) {
+                continue;
+            }
+            for hop in &st.hops {
+                let Some(m) = call.messages.get(hop.msg) else {
+                    continue;
+                };
+                let Some(num) = number_tail(&m.to.user) else {
+                    continue;
+                };
+                if hop.origin == HopOrigin::Generated && hop.sender_acts == Acting::Client {
+                    if let Some(h) = call.hosts.get(hop.src) {
+                        outbound.entry((h.addr, num.clone())).or_default().push((
+                            m.frame.ts_ns,
+                            ci,
+                            hop.src,
+                        ));
+                    }
+                }
+                if hop.receiver_acts == Acting::Server {
+                    if let Some(h) = call.hosts.get(hop.dst) {
+                        inbound.push((h.addr, num, m.frame.ts_ns, ci, hop.dst));
+                    }
+                }
+            }
+        }
+    }
+    for list in outbound.values_mut() {
+        list.sort_unstable();
+    }
+    let mut pairs: Vec<(usize, HostIdx, usize, HostIdx)> = Vec::new();
+    for (addr, num, t, ci, h_in) in inbound {
+        let Some(list) = outbound.get(&(addr, num)) else {
+            continue;
+        };
+        let from = list.partition_point(|&(ts, _, _)| ts < t);
+        let end = t.saturating_add(B2BUA_WINDOW_NS);
+        let found = list
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .take(B2BUA_SCAN)
+            .take_while(|&&(ts, _, _)| ts <= end)
+            .find(|&&(_, cj, _)| cj != ci);
+        if let Some(&(_, cj, h_out)) = found {
+            pairs.push((ci, h_in, cj, h_out));
+        }
+    }
+    for (ci, h_in, cj, h_out) in pairs {
+        let other_ids = (
+            calls.get(cj).map(|c| c.call_id.clone()),
+            calls.get(ci).map(|c| c.call_id.clone()),
+        );
+        for (c, h, other) in [(ci, h_in, other_ids.0), (cj, h_out, other_ids.1)] {
+            let Some(call) = calls.get_mut(c) else {
+                continue;
+            };
+            if let Some(id) = other {
+                if !call.related.contains(&id) {
+                    call.related.push(id);
+                }
+            }
+            if let Some(host) = call.hosts.get_mut(h) {
+                host.behaviour.b2bua = true;
+                if host.role_source != RoleSource::Override {
+                    host.role = Role::B2bua;
+                    host.role_source = RoleSource::Wire;
+                }
+            }
+        }
     }
 }

@@ -702,3 +702,53 @@ fn hostile_messages_do_not_panic() {
     let empty = analyze_call(Vec::new(), &[]);
     assert!(empty.steps.is_empty());
 }
+
+#[test]
+fn b2bua_changing_the_call_id_is_found_across_calls() {
+    // Phone 1 calls PBX 2 (call "in"); 2 s later the PBX calls gateway 3 (call "out") for the
+    // same number with another prefix. An unrelated call to another number stays apart.
+    let mut a = invite("in", 1, 2, 0, "z9hG4bK-1", 1);
+    a.to.user = "+4930123456".into();
+    let mut b = invite("out", 2, 3, 2000, "z9hG4bK-2", 1);
+    b.to.user = "030123456".into();
+    let mut c = invite("other", 2, 3, 2500, "z9hG4bK-3", 1);
+    c.to.user = "5550000".into();
+    let calls = analyze_all(vec![a, b, c], &[]);
+    let by_id = |id: &str| calls.iter().find(|c| c.call_id == id).unwrap();
+    let (cin, cout, other) = (by_id("in"), by_id("out"), by_id("other"));
+    assert_eq!(cin.related, vec!["out".to_string()]);
+    assert_eq!(cout.related, vec!["in".to_string()]);
+    assert!(other.related.is_empty());
+    assert_eq!(cin.hosts[host(cin, 2)].role, Role::B2bua);
+    assert_eq!(cout.hosts[host(cout, 2)].role, Role::B2bua);
+    assert_eq!(other.hosts[host(other, 2)].role, Role::UserAgent);
+}
+
+#[test]
+fn a_long_keepalive_series_stays_linear() {
+    // 20 000 OPTIONS and answers under one Call-ID, each a new CSeq and branch.
+    let mut msgs = Vec::new();
+    for k in 0..20_000u32 {
+        let t = i64::from(k) * 30_000;
+        let o = request(
+            "OPTIONS",
+            "ka",
+            1,
+            2,
+            t,
+            &format!("z9hG4bK-{k}"),
+            k + 1,
+            "a",
+            None,
+        );
+        msgs.push(reply(&o, 200, t + 3, Some("x")));
+        msgs.push(o);
+    }
+    let started = std::time::Instant::now();
+    let call = analyze_call(msgs, &[]);
+    assert_eq!(call.transactions.len(), 20_000);
+    assert_eq!(call.steps.len(), 40_000);
+    assert_eq!(call.summary.final_code, Some(200));
+    // Generous bound for a debug build on a slow machine; quadratic work would take minutes.
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}

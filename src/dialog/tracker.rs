@@ -11,11 +11,12 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use super::analyze::analyze_call;
 use super::model::Call;
 use super::msg::Msg;
-use super::roles::RoleOverride;
+use super::roles::{correlate_b2bua, RoleOverride};
 
 /// Groups every message by Call-ID and analyses each group. Calls come back ordered by the
 /// time of their first message (ties: order of first appearance). Every message lands in
-/// exactly one call.
+/// exactly one call. B2BUAs that change the Call-ID are then found by
+/// [`correlate_b2bua`](super::correlate_b2bua).
 pub fn analyze_all(msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Vec<Call> {
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut groups: Vec<Vec<Msg>> = Vec::new();
@@ -43,6 +44,7 @@ pub fn analyze_all(msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Vec<Call> {
         .collect();
     // Stable: equal start times keep their order of first appearance.
     calls.sort_by_key(|c| c.summary.start_ns);
+    correlate_b2bua(&mut calls);
     calls
 }
 

@@ -3,7 +3,7 @@
 //! without breaking the schema.
 //!
 //! Every string from the capture is escaped before it reaches a terminal: the text view through
-//! [`escape_str`]; the JSON view keeps the data exact but writes DEL, C1 controls and bidi /
+//! `escape_str`; the JSON view keeps the data exact but writes DEL, C1 controls and bidi /
 //! zero-width characters as `\uXXXX` escapes (valid JSON, harmless when printed raw).
 
 use std::borrow::Cow;
