@@ -6,40 +6,13 @@
 //! `escape_str`; the JSON view keeps the data exact but writes DEL, C1 controls and bidi /
 //! zero-width characters as `\uXXXX` escapes (valid JSON, harmless when printed raw).
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::escape::{escape_str, write_json as write_json_value};
+use super::time::{clock_millis, date_clock_millis, duration, rfc3339_millis};
 use crate::dialog::{Call, Role, RoleSource};
-
-// `crate::output::escape::escape_str` is not on this branch yet: this private stand-in has the
-// same contract (control, bidi and zero-width characters made visible). The integrator should
-// replace it with the shared one.
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-        )
-}
-
-fn escape_str(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if !needs_escape(c) {
-            out.push(c);
-        } else if (c as u32) < 0x100 {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        }
-    }
-    Cow::Owned(out)
-}
 
 const CALL_ID_WIDTH: usize = 24;
 const USER_WIDTH: usize = 20;
@@ -69,56 +42,6 @@ fn fit_middle(s: &str, w: usize) -> String {
     out.push_str("..");
     out.extend(s.chars().skip(n.saturating_sub(tail)));
     out
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    // Shift to an era starting on 0000-03-01 so leap days fall at the end of a year.
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era.saturating_mul(400) + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// `HH:MM:SS.mmm` (UTC), with `YYYY-MM-DD ` in front when `with_date`.
-fn fmt_time(ns: i64, with_date: bool) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let ms = ns.rem_euclid(1_000_000_000) / 1_000_000;
-    let sod = secs.rem_euclid(86_400);
-    let (h, m, s) = (sod / 3600, sod % 3600 / 60, sod % 60);
-    if with_date {
-        let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-        format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}.{ms:03}")
-    } else {
-        format!("{h:02}:{m:02}:{s:02}.{ms:03}")
-    }
-}
-
-/// RFC 3339 UTC time with milliseconds, for JSON.
-fn rfc3339(ns: i64) -> String {
-    let t = fmt_time(ns, true);
-    format!("{}Z", t.replacen(' ', "T", 1))
-}
-
-/// `12.345s` under a minute, `m:ss` under an hour, `h:mm:ss` beyond.
-fn fmt_duration(ns: i64) -> String {
-    let ns = ns.max(0);
-    let secs = ns / 1_000_000_000;
-    if secs < 60 {
-        return format!("{}.{:03}s", secs, ns % 1_000_000_000 / 1_000_000);
-    }
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
 }
 
 fn day_of(ns: i64) -> i64 {
@@ -173,7 +96,11 @@ pub fn write_text(out: &mut dyn Write, calls: &[Call]) -> io::Result<()> {
             let s = &c.summary;
             Row {
                 idx: (i + 1).to_string(),
-                start: fmt_time(s.start_ns, with_date),
+                start: if with_date {
+                    date_clock_millis(s.start_ns)
+                } else {
+                    clock_millis(s.start_ns)
+                },
                 call_id: fit_middle(&escape_str(&c.call_id), CALL_ID_WIDTH),
                 from: fit_end(&escape_str(&s.from_user), USER_WIDTH),
                 to: fit_end(&escape_str(&s.to_user), USER_WIDTH),
@@ -181,7 +108,7 @@ pub fn write_text(out: &mut dyn Write, calls: &[Call]) -> io::Result<()> {
                 state: s.state.as_str(),
                 fin: final_text(c),
                 msgs: s.message_count.to_string(),
-                dur: fmt_duration(s.duration_ns),
+                dur: duration(s.duration_ns),
                 hosts: hosts_text(c),
             }
         })
@@ -266,28 +193,6 @@ fn role_source(s: RoleSource) -> &'static str {
     }
 }
 
-/// Rewrites the characters a terminal could act on as `\uXXXX` inside JSON strings (serde_json
-/// already escapes C0 controls); the output stays compact JSON with the exact data.
-struct TerminalSafe;
-
-impl serde_json::ser::Formatter for TerminalSafe {
-    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()>
-    where
-        W: ?Sized + io::Write,
-    {
-        let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            if needs_escape(c) {
-                writer.write_all(fragment.get(start..i).unwrap_or("").as_bytes())?;
-                // Every such character is in the Basic Multilingual Plane: one \u escape.
-                write!(writer, "\\u{:04x}", c as u32)?;
-                start = i + c.len_utf8();
-            }
-        }
-        writer.write_all(fragment.get(start..).unwrap_or("").as_bytes())
-    }
-}
-
 /// `{"calls": [...]}`, one object per call, followed by a newline.
 pub fn write_json(out: &mut dyn Write, calls: &[Call]) -> io::Result<()> {
     let doc = CallsDoc {
@@ -299,7 +204,7 @@ pub fn write_json(out: &mut dyn Write, calls: &[Call]) -> io::Result<()> {
                 CallJson {
                     index: i + 1,
                     call_id: &c.call_id,
-                    start: rfc3339(s.start_ns),
+                    start: rfc3339_millis(s.start_ns),
                     start_ns: s.start_ns,
                     end_ns: s.end_ns,
                     from_user: &s.from_user,
@@ -330,9 +235,7 @@ pub fn write_json(out: &mut dyn Write, calls: &[Call]) -> io::Result<()> {
             })
             .collect(),
     };
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, TerminalSafe);
-    doc.serialize(&mut ser).map_err(io::Error::other)?;
-    out.write_all(b"\n")
+    write_json_value(out, &doc)
 }
 
 #[cfg(test)]
@@ -414,17 +317,8 @@ mod tests {
     }
 
     #[test]
-    fn time_helpers() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(fmt_time(-1_000_000, false), "23:59:59.999");
-        assert_eq!(fmt_duration(61_000_000_000), "1:01");
-        assert_eq!(fmt_duration(3_725_000_000_000), "1:02:05");
+    fn fit_helpers() {
         assert_eq!(fit_middle("abcdefghij", 6), "ab..ij");
         assert_eq!(fit_end("abcdefghij", 6), "abcd..");
-        // Extreme times do not panic.
-        let _ = fmt_time(i64::MIN, true);
-        let _ = fmt_time(i64::MAX, true);
     }
 }

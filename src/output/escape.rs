@@ -39,6 +39,39 @@ fn needs_escape(c: char) -> bool {
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Rewrites, inside JSON strings, the characters a terminal could act on (DEL, C1 controls,
+/// bidi and zero-width marks) as `\uXXXX`; serde_json already escapes C0 controls. The data
+/// stays exact, so JSON printed raw to a terminal is harmless.
+struct TerminalSafe;
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()>
+    where
+        W: ?Sized + std::io::Write,
+    {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if needs_escape(c) {
+                writer.write_all(fragment.get(start..i).unwrap_or("").as_bytes())?;
+                // Every such character is in the Basic Multilingual Plane: one \u escape.
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(fragment.get(start..).unwrap_or("").as_bytes())
+    }
+}
+
+/// Writes `value` as compact, terminal-safe JSON followed by a newline (one NDJSON line).
+pub fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut dyn std::io::Write,
+    value: &T,
+) -> std::io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, TerminalSafe);
+    value.serialize(&mut ser).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
+}
+
 fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         if !needs_escape(c) {

@@ -202,8 +202,7 @@ pub fn write_json(out: &mut dyn Write, books: &Books, s: &Stats) -> io::Result<(
             })
             .collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &j)?;
-    writeln!(out)
+    escape::write_json(out, &j)
 }
 
 /// Writes the figures for people.

@@ -15,6 +15,14 @@ pub fn rfc3339_micros(ns: i64) -> String {
     }
 }
 
+/// `2023-11-14T22:13:20.123Z`.
+pub fn rfc3339_millis(ns: i64) -> String {
+    match ts(ns) {
+        Some(t) => t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => format!("@{ns}ns"),
+    }
+}
+
 /// `22:13:20.123` (UTC).
 pub fn clock_millis(ns: i64) -> String {
     match ts(ns) {
@@ -31,14 +39,18 @@ pub fn date_clock_millis(ns: i64) -> String {
     }
 }
 
-/// A duration in seconds with millisecond precision (`12.345s`), or minutes past an hour.
+/// A duration for people: `12.345s` under a minute, `m:ss` under an hour, `h:mm:ss` beyond.
 pub fn duration(ns: i64) -> String {
-    let ms = ns / 1_000_000;
-    if ms < 3_600_000 {
-        format!("{}.{:03}s", ms / 1000, (ms % 1000).abs())
+    let ns = ns.max(0);
+    let secs = ns / 1_000_000_000;
+    if secs < 60 {
+        return format!("{}.{:03}s", secs, ns % 1_000_000_000 / 1_000_000);
+    }
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
     } else {
-        let s = ms / 1000;
-        format!("{}h{:02}m{:02}s", s / 3600, (s / 60) % 60, s % 60)
+        format!("{m}:{s:02}")
     }
 }
 
@@ -72,7 +84,19 @@ mod tests {
         assert_eq!(parse_time("2023-11-14T22:13:20.123456789Z"), Ok(ns));
         assert_eq!(parse_time("1700000000"), Ok(1_700_000_000_000_000_000));
         assert!(parse_time("yesterday").is_err());
-        assert_eq!(duration(61_500_000_000), "61.500s");
-        assert_eq!(duration(3_725_000_000_000), "1h02m05s");
+        assert_eq!(duration(1_500_000_000), "1.500s");
+        assert_eq!(duration(61_000_000_000), "1:01");
+        assert_eq!(duration(3_725_000_000_000), "1:02:05");
+        assert_eq!(clock_millis(-1_000_000), "23:59:59.999");
+        assert_eq!(
+            date_clock_millis(90_000_000_000_000),
+            "1970-01-02 01:00:00.000"
+        );
+        // Extreme times do not panic.
+        let _ = (
+            clock_millis(i64::MIN),
+            date_clock_millis(i64::MAX),
+            rfc3339_micros(i64::MIN),
+        );
     }
 }
