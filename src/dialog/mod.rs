@@ -25,6 +25,7 @@
 //! All references between parts are indices into the owning [`Call`]'s vectors.
 
 mod analyze;
+mod annotate;
 mod filter;
 pub mod from_sip;
 mod model;
@@ -39,6 +40,7 @@ pub(crate) mod testkit;
 mod tests;
 
 pub use analyze::analyze_call;
+pub use annotate::{annotate, knowledge_role, Annotation};
 pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
 pub use msg::{MediaSummary, Msg, Party, SdpSummary, Start, ViaInfo};
