@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sipscope::capture;
+use sipscope::cli::Selection;
 use sipscope::ingest;
 use sipscope::sip::{self, StartLine};
 
@@ -170,4 +171,73 @@ fn name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// Issue 3 on real captures: one call per distinct Call-ID tshark shows, and every message
+/// tshark shows lands in exactly one call (matched by frame, method or code, and Call-ID).
+#[test]
+fn corpus_calls_group_every_message_once() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!(
+            "\n!!!!!! CORPUS NOT FOUND (../shared/corpus): call grouping NOT checked !!!!!!\n"
+        );
+        assert!(std::env::var_os("CI").is_none(), "corpus missing under CI");
+        return;
+    };
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("read corpus dir") {
+        let path = entry.expect("dir entry").path();
+        let fname = name(&path);
+        let tsv = dir.join("expected").join(format!("{fname}.tsv"));
+        if !path.is_file() || !tsv.exists() {
+            continue;
+        }
+        let want = expected_rows(&tsv);
+        let sel = Selection {
+            files: vec![path.to_string_lossy().into_owned()],
+            ..Default::default()
+        };
+        let mut sink = Vec::new();
+        let loaded = sipscope::analysis::load(&sel, false, &mut sink).expect("load");
+        let ids: std::collections::BTreeSet<&str> =
+            want.iter().map(|r| r.call_id.as_str()).collect();
+        // Messages without a Call-ID each form a call of their own.
+        let no_id = want.iter().filter(|r| r.call_id.is_empty()).count();
+        let expected_calls = ids.iter().filter(|i| !i.is_empty()).count() + no_id;
+        assert_eq!(
+            loaded.calls.len(),
+            expected_calls,
+            "{fname}: calls vs distinct Call-IDs"
+        );
+        for row in &want {
+            let holders: Vec<&str> = loaded
+                .calls
+                .iter()
+                .filter(|c| {
+                    c.messages.iter().any(|m| {
+                        m.frame.number == row.frame
+                            && m.call_id == row.call_id
+                            && match (m.status(), &m.start) {
+                                (Some(code), _) => code.to_string() == row.what,
+                                (None, sipscope::dialog::Start::Request { method, .. }) => {
+                                    *method == row.what
+                                }
+                                _ => false,
+                            }
+                    })
+                })
+                .map(|c| c.call_id.as_str())
+                .collect();
+            assert_eq!(
+                holders.len(),
+                1,
+                "{fname}: frame {} {} in {holders:?}",
+                row.frame,
+                row.what
+            );
+        }
+        checked += 1;
+    }
+    println!("call grouping checked on {checked} corpus files");
+    assert!(checked > 0);
 }
