@@ -30,6 +30,13 @@ impl Loaded {
     }
 }
 
+/// Lets go of a whole-capture model at the end of a command without freeing its millions of
+/// small allocations one by one: the process is about to exit and the OS takes the memory
+/// back at once (freeing took a fifth of the run time on large captures).
+pub fn release(loaded: Loaded) {
+    std::mem::forget(loaded);
+}
+
 /// Reads every input and builds all calls. `keep_raw` keeps each message's text.
 pub fn load(sel: &Selection, keep_raw: bool, err: &mut dyn Write) -> Result<Loaded, Error> {
     let inputs = crate::open_inputs(&sel.files, err)?;

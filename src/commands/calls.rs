@@ -13,12 +13,13 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let loaded = analysis::load(sel, false, err)?;
-    let picked: Vec<_> = loaded.selected(sel).map(|(_, c)| c.clone()).collect();
+    let mut loaded = analysis::load(sel, false, err)?;
+    loaded.calls.retain(|c| sel.filter.matches(c));
     if json {
-        calls::write_json(out, &picked)?;
+        calls::write_json(out, &loaded.calls)?;
     } else {
-        calls::write_text(out, &picked)?;
+        calls::write_text(out, &loaded.calls)?;
     }
+    analysis::release(loaded);
     Ok(())
 }
