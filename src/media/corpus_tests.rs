@@ -277,8 +277,16 @@ fn close(ours: f64, theirs: f64, rel: f64, abs: f64) -> bool {
     (ours - theirs).abs() <= (theirs.abs() * rel).max(abs)
 }
 
-/// Streams tshark decodes that this test cannot reproduce, and why.
-const EXCEPTIONS: &[(&str, &str, &str)] = &[];
+/// Streams where tshark's numbers are not the ones to reproduce, and why. The stream must
+/// still be found (same source, destination, SSRC and first packet).
+const EXCEPTIONS: &[(&str, &str, &str)] = &[(
+    "goffinet-voip1b.pcapng",
+    "0x3ADF0949",
+    "tshark counts 1 packet: right after it, an ICE connectivity check (STUN Binding Request, \
+     frame at 36.495849) on the same address pair makes tshark hand that UDP conversation to \
+     its STUN dissector, and the following 31 RTP packets of 172.16.98.181:4006 -> \
+     172.16.98.182:7078 are no longer decoded as RTP; sipscope counts all 32",
+)];
 
 #[test]
 fn streams_match_tshark_rtp_streams() {
@@ -351,8 +359,8 @@ fn streams_match_tshark_rtp_streams() {
                 }
             };
             match exception {
-                Some((_, _, why)) => eprintln!("exception: {line} ({why})"),
-                None => failures.push(line),
+                Some((_, _, why)) if found.is_some() => eprintln!("exception: {line} ({why})"),
+                _ => failures.push(line),
             }
         }
     }

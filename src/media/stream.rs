@@ -10,13 +10,15 @@
 //!   tells duplicates from late (out of order) packets.
 //! - Delta and jitter statistics follow what tshark's `rtp,streams` table prints (TShark 4.0,
 //!   `rtppacket_analyse`), so that numbers can be compared with it: jitter is the RFC 3550
-//!   section 6.4.1 estimator J += (|D| - J) / 16 computed in milliseconds, with D measured
-//!   against the last packet that was not behind in RTP timestamp; packets with the marker bit,
-//!   comfort noise packets, the packet after comfort noise and packets going back in timestamp
-//!   update the estimator but are left out of min/mean/max; the mean is taken over the packets
-//!   after the first (N - 1 values for N packets); payload types without a usable clock rate
-//!   (telephone-event, dynamic types nobody named) do not update the jitter at all. The clock
-//!   rate divides as tshark does it, in whole kHz (44100 Hz counts as 44 kHz).
+//!   section 6.4.1 estimator J += (|D| - J) / 16 computed in milliseconds, where D compares the
+//!   arrival gap since the previous packet with the RTP timestamp step since the last packet
+//!   that had a clock rate. Payload types without a usable clock rate (telephone-event, dynamic
+//!   types nobody named) do not update the jitter, but they do move the arrival reference: the
+//!   first audio packet after a DTMF event therefore shows a large D, as in tshark. Packets
+//!   with the marker bit, comfort noise packets, the packet after comfort noise and packets
+//!   whose timestamp goes back from the previous one update the estimator but are left out of
+//!   min/mean/max; the mean is taken over the packets after the first (N - 1 values for N
+//!   packets). The clock rate divides as tshark does it, in whole kHz (44100 Hz counts as 44).
 
 use super::dtmf::{parse_event, DtmfLog};
 use super::rtcp::{ReportBlock, SenderInfo};
@@ -108,8 +110,10 @@ pub struct Stream {
     // tshark-compatible timing.
     last_raw_ts: u32,
     ext_ts: i64,
-    in_time_ts: i64,
-    in_time_ms: f64,
+    /// Extended timestamp of the last packet that had a clock rate.
+    nominal_ts: i64,
+    /// Arrival of the previous packet, ms since the first.
+    last_arrival_ms: f64,
     prev_pt: u8,
     jitter: f64,
     pub min_delta_ms: Option<f64>,
@@ -156,8 +160,8 @@ impl Stream {
             out_of_order: 0,
             last_raw_ts: 0,
             ext_ts: 0,
-            in_time_ts: 0,
-            in_time_ms: 0.0,
+            nominal_ts: 0,
+            last_arrival_ms: 0.0,
             prev_pt: 0,
             jitter: 0.0,
             min_delta_ms: None,
@@ -255,8 +259,8 @@ impl Stream {
             self.window = 1;
             self.last_raw_ts = p.timestamp;
             self.ext_ts = i64::from(p.timestamp);
-            self.in_time_ts = self.ext_ts;
-            self.in_time_ms = 0.0;
+            self.nominal_ts = self.ext_ts;
+            self.last_arrival_ms = 0.0;
             self.prev_pt = p.payload_type;
             return;
         }
@@ -277,27 +281,25 @@ impl Stream {
         }
 
         // Extended RTP timestamp: the signed 32-bit step from the previous packet.
-        self.ext_ts = self
-            .ext_ts
-            .saturating_add(i64::from(p.timestamp.wrapping_sub(self.last_raw_ts) as i32));
+        let ts_step = p.timestamp.wrapping_sub(self.last_raw_ts) as i32;
+        self.ext_ts = self.ext_ts.saturating_add(i64::from(ts_step));
         self.last_raw_ts = p.timestamp;
-        let in_time = self.in_time_ts <= self.ext_ts;
+        let backwards = ts_step < 0;
 
         let cn = is_comfort_noise(p.payload_type);
         let after_cn = is_comfort_noise(self.prev_pt);
         self.prev_pt = p.payload_type;
 
-        let delta = now_ms - self.in_time_ms;
-        let mut current_jitter = 0.0;
+        let delta = now_ms - self.last_arrival_ms;
         if clock_rate != 0 {
             let khz = f64::from((clock_rate / 1000).max(1));
-            let nominal_ms = self.ext_ts.saturating_sub(self.in_time_ts) as f64 / khz;
-            let d = (now_ms - (self.in_time_ms + nominal_ms)).abs();
+            let nominal_ms = self.ext_ts.saturating_sub(self.nominal_ts) as f64 / khz;
+            let d = (now_ms - (self.last_arrival_ms + nominal_ms)).abs();
             self.jitter = (15.0 * self.jitter + d) / 16.0;
-            current_jitter = self.jitter;
+            self.nominal_ts = self.ext_ts;
         }
 
-        let regular = !(p.marker || cn || after_cn || !in_time);
+        let regular = !(p.marker || cn || after_cn || backwards);
         if regular {
             // Number of packets before this one: the count of deltas including this one.
             let n = self.packets as f64;
@@ -305,18 +307,13 @@ impl Stream {
             self.min_delta_ms = Some(self.min_delta_ms.map_or(delta, |m| m.min(delta)));
             self.mean_delta_ms = (self.mean_delta_ms * (n - 1.0) + delta) / n;
             if clock_rate != 0 {
-                self.max_jitter_ms = self.max_jitter_ms.max(self.jitter);
-                self.min_jitter_ms = Some(
-                    self.min_jitter_ms
-                        .map_or(self.jitter, |m| m.min(self.jitter)),
-                );
-                self.mean_jitter_ms = (self.mean_jitter_ms * (n - 1.0) + current_jitter) / n;
+                let j = self.jitter;
+                self.max_jitter_ms = self.max_jitter_ms.max(j);
+                self.min_jitter_ms = Some(self.min_jitter_ms.map_or(j, |m| m.min(j)));
+                self.mean_jitter_ms = (self.mean_jitter_ms * (n - 1.0) + j) / n;
             }
         }
-        if in_time {
-            self.in_time_ms = now_ms;
-            self.in_time_ts = self.ext_ts;
-        }
+        self.last_arrival_ms = now_ms;
         self.packets += 1;
         self.last = at;
     }
@@ -501,6 +498,24 @@ pub(crate) mod tests {
         assert_eq!(s.gaps[0].before.number, 2);
         assert!(s.gaps[0].marker);
         assert_eq!(s.max_gap_ns, 2_020_000_000);
+    }
+
+    #[test]
+    fn audio_after_an_event_is_timed_from_the_event_but_stamped_from_the_last_audio() {
+        // Audio ts 0 @ 0 ms, ts 160 @ 20 ms; event packets (ts 320) @ 40 and 60 ms;
+        // audio ts 640 @ 80 ms: arrival gap 20 ms from the event packet, timestamp step
+        // 480 ticks = 60 ms from the last audio: D = |80 - (60 + 60)| = 40, J = 40/16.
+        let mut s = Stream::new(ep(1, 4000), ep(2, 5000), 1, at(1, 0.0));
+        s.push(&pkt(0, 0, 0, false), at(1, 0.0), &g711);
+        s.push(&pkt(0, 1, 160, false), at(2, 20.0), &g711);
+        for (i, ms) in [(2u16, 40.0), (3, 60.0)] {
+            let mut ev = pkt(101, i, 320, false);
+            ev.head = [1, 10, 0, 160];
+            s.push(&ev, at(u64::from(i) + 1, ms), &g711);
+        }
+        s.push(&pkt(0, 4, 640, false), at(5, 80.0), &g711);
+        assert!((s.max_jitter_ms - 2.5).abs() < 1e-9, "{}", s.max_jitter_ms);
+        assert_eq!(s.dtmf.digits(), "1");
     }
 
     #[test]
