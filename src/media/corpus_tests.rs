@@ -193,8 +193,9 @@ fn announce(t: &mut MediaTracker, data: &[u8], at: FrameRef) {
     }
 }
 
-/// Runs a capture through the tracker; returns it and the first frame's time.
-fn track(path: &str) -> (MediaTracker, i64) {
+/// Runs a capture through the tracker (with or without the SDP announcements); returns it and
+/// the first frame's time.
+fn track(path: &str, use_sdp: bool) -> (MediaTracker, i64) {
     let input = capture::open(path, 0).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut t = MediaTracker::new();
     let mut first_ts = None;
@@ -206,7 +207,9 @@ fn track(path: &str) -> (MediaTracker, i64) {
         let at = FrameRef::of(&fr);
         let looks_sip = d.data.first().is_some_and(|b| b.is_ascii_alphabetic());
         if looks_sip {
-            announce(&mut t, d.data, at);
+            if use_sdp {
+                announce(&mut t, d.data, at);
+            }
             continue;
         }
         if d.transport == Transport::Udp {
@@ -307,7 +310,7 @@ fn streams_match_tshark_rtp_streams() {
     for f in &files {
         let capture_name = f.trim_end_matches(".rtpstreams.txt");
         let text = std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
-        let (t, t0) = track(&format!("{CORPUS}/{capture_name}"));
+        let (t, t0) = track(&format!("{CORPUS}/{capture_name}"), true);
         let ours = t.streams();
         for row in parse_rows(&text) {
             let exception = EXCEPTIONS
@@ -366,4 +369,101 @@ fn streams_match_tshark_rtp_streams() {
     }
     assert!(failures.is_empty(), "mismatches:\n{}", failures.join("\n"));
     assert!(checked >= 25, "only {checked} streams checked");
+}
+
+/// Without any SDP, detection by content alone must still find every stream tshark lists that
+/// has at least [`CANDIDATE_PACKETS`] packets, with every packet counted (the ones held while
+/// the stream was a candidate included), flagged as not announced.
+#[test]
+fn content_detection_alone_finds_the_same_streams() {
+    let dir = format!("{CORPUS}/expected");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("corpus not found at {dir}; skipped");
+        return;
+    };
+    let mut failures = Vec::new();
+    let mut found = 0;
+    for name in entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+    {
+        let Some(capture_name) = name.strip_suffix(".rtpstreams.txt") else {
+            continue;
+        };
+        let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        let (t, _) = track(&format!("{CORPUS}/{capture_name}"), false);
+        let ours = t.streams();
+        for row in parse_rows(&text) {
+            if row.packets < CANDIDATE_PACKETS as u64
+                || EXCEPTIONS
+                    .iter()
+                    .any(|(f, ssrc, _)| *f == capture_name && *ssrc == row.ssrc)
+            {
+                continue;
+            }
+            match ours
+                .iter()
+                .find(|s| s.src == row.src && s.dst == row.dst && s.ssrc == row.ssrc)
+            {
+                Some(s) if s.packets == row.packets && s.lost == row.lost && !s.announced => {
+                    found += 1
+                }
+                Some(s) => failures.push(format!(
+                    "{capture_name} {}: packets {}/{} lost {}/{} announced {}",
+                    row.ssrc, s.packets, row.packets, s.lost, row.lost, s.announced
+                )),
+                None => failures.push(format!("{capture_name} {}: not found", row.ssrc)),
+            }
+        }
+        let extra = ours.len();
+        eprintln!(
+            "{capture_name}: {extra} stream(s) by content, {} RTCP packet(s)",
+            t.counters().rtcp_packets
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(found >= 25, "only {found} streams found");
+}
+
+/// Throughput of the per-packet path (run with `--ignored --nocapture` in release mode).
+#[test]
+#[ignore]
+fn per_packet_throughput() {
+    let mut t = MediaTracker::new();
+    let n: u32 = 5_000_000;
+    let flows: Vec<Flow> = (0..100u16)
+        .map(|i| Flow {
+            transport: Transport::Udp,
+            src: Endpoint {
+                ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+                port: 20000 + 2 * i,
+            },
+            dst: Endpoint {
+                ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+                port: 30000 + 2 * i,
+            },
+        })
+        .collect();
+    let mut d = vec![0u8; 172];
+    d[0] = 0x80;
+    let start = std::time::Instant::now();
+    for i in 0..n {
+        let f = &flows[(i % 100) as usize];
+        let seq = (i / 100) as u16;
+        d[2..4].copy_from_slice(&seq.to_be_bytes());
+        d[4..8].copy_from_slice(&(i / 100 * 160).to_be_bytes());
+        d[8..12].copy_from_slice(&(i % 100).to_be_bytes());
+        let fr = FrameRef {
+            file: 0,
+            number: u64::from(i),
+            ts_ns: i64::from(i) * 200_000,
+        };
+        t.push(f, fr.ts_ns, fr, &d);
+    }
+    let el = start.elapsed();
+    assert_eq!(t.counters().rtp_packets, u64::from(n));
+    eprintln!(
+        "{n} packets in {el:?}: {:.0} ns/packet",
+        el.as_nanos() as f64 / f64::from(n)
+    );
 }

@@ -40,8 +40,11 @@ pub use report::{RtcpFlowReport, StreamReport};
 use rtp::{RtpPacket, StaticPayload};
 use stream::{PayloadSlot, RtcpBlockRecord, Stream};
 
-/// Consecutive consistent packets needed before a pair nobody announced counts as RTP.
+/// Consecutive consistent packets (distinct sequence numbers) needed before a pair nobody
+/// announced counts as RTP.
 pub const CANDIDATE_PACKETS: usize = 3;
+/// Packets held per candidate pair: duplicates may come between the distinct ones.
+const CANDIDATE_HELD: usize = 8;
 /// Most source -> destination pairs held as RTP candidates at once; beyond, the oldest
 /// guesses are dropped (a flood of random UDP cannot grow memory).
 pub const MAX_CANDIDATES: usize = 8192;
@@ -97,8 +100,10 @@ struct PairKey {
 
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
-    held: [(RtpPacket, FrameRef); CANDIDATE_PACKETS],
+    held: [(RtpPacket, FrameRef); CANDIDATE_HELD],
     count: usize,
+    /// Packets that moved the sequence number forward (the first one included).
+    distinct: usize,
 }
 
 /// Totals over everything pushed.
@@ -271,8 +276,9 @@ impl MediaTracker {
             return None;
         }
         let fresh = Candidate {
-            held: [(p, at); CANDIDATE_PACKETS],
+            held: [(p, at); CANDIDATE_HELD],
             count: 1,
+            distinct: 1,
         };
         let Some(c) = self.candidates.get_mut(&pair) else {
             if self.candidates.len() >= MAX_CANDIDATES {
@@ -283,28 +289,31 @@ impl MediaTracker {
             self.candidates.insert(pair, fresh);
             return Some(MediaKind::RtpCandidate);
         };
-        let consistent = c
+        let step = c
             .count
             .checked_sub(1)
             .and_then(|last| c.held.get(last))
-            .is_some_and(|(prev, _)| follows(prev, &p));
-        if !consistent {
+            .and_then(|(prev, _)| follows(prev, &p));
+        let Some(step) = step.filter(|_| c.count < CANDIDATE_HELD) else {
             self.counters.candidates_dropped += c.count as u64;
             *c = fresh;
             return Some(MediaKind::RtpCandidate);
-        }
+        };
         if let Some(slot) = c.held.get_mut(c.count) {
             *slot = (p, at);
         }
         c.count += 1;
-        if c.count < CANDIDATE_PACKETS {
+        if step > 0 {
+            c.distinct += 1;
+        }
+        if c.distinct < CANDIDATE_PACKETS {
             return Some(MediaKind::RtpCandidate);
         }
-        let held = c.held;
+        let (held, count) = (c.held, c.count);
         self.candidates.remove(&pair);
         let i = self.new_stream(key, held[0].1);
         let mut kind = MediaKind::Rtp { announced: false };
-        for (hp, hat) in held {
+        for (hp, hat) in held.into_iter().take(count) {
             kind = self.push_into(i, &hp, hat);
         }
         Some(kind)
@@ -429,13 +438,16 @@ impl MediaTracker {
     }
 }
 
-/// Whether `next` plausibly follows `prev` in one RTP stream.
-fn follows(prev: &RtpPacket, next: &RtpPacket) -> bool {
+/// Whether `next` plausibly follows `prev` in one RTP stream; the sequence step if so (0 for
+/// a duplicate, which must then repeat the timestamp too).
+fn follows(prev: &RtpPacket, next: &RtpPacket) -> Option<u16> {
     let seq_step = next.seq.wrapping_sub(prev.seq);
     let ts_step = next.timestamp.wrapping_sub(prev.timestamp);
-    next.ssrc == prev.ssrc
-        && (1..=CANDIDATE_MAX_SEQ_STEP).contains(&seq_step)
+    let ok = next.ssrc == prev.ssrc
+        && seq_step <= CANDIDATE_MAX_SEQ_STEP
         && ts_step <= CANDIDATE_MAX_TS_STEP
+        && (seq_step > 0 || ts_step == 0);
+    ok.then_some(seq_step)
 }
 
 /// Names a payload type and picks the clock rate its jitter is computed with.

@@ -265,3 +265,30 @@ fn tcp_and_garbage_are_not_media() {
     assert_eq!(t.push(&f, 0, frame(1), &[]), None);
     assert_eq!(t.push(&f, 0, frame(1), &[0x80]), None);
 }
+
+#[test]
+fn duplicates_while_a_candidate_are_kept_but_repeats_alone_do_not_make_rtp() {
+    let mut t = MediaTracker::new();
+    let f = flow(ep(1, 40000), ep(2, 50000));
+    // The same datagram eight times: never three distinct sequence numbers.
+    let d = rtp(0, false, 7, 1120, 4, &[0xff; 160]);
+    for n in 0..8 {
+        assert_eq!(
+            t.push(&f, n, frame(n as u64), &d),
+            Some(MediaKind::RtpCandidate)
+        );
+    }
+    assert!(t.streams().is_empty());
+    // A stream whose second packet is duplicated: accepted at the third distinct packet, with
+    // the duplicate counted (lost -1, as tshark shows it).
+    let g = flow(ep(3, 40000), ep(4, 50000));
+    for (n, seq) in [1u16, 2, 2, 3, 4].into_iter().enumerate() {
+        let d = rtp(0, false, seq, u32::from(seq) * 160, 5, &[0xff; 160]);
+        t.push(&g, n as i64 * 20_000_000, frame(n as u64), &d);
+    }
+    let r = t.streams();
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].packets, 5);
+    assert_eq!(r[0].lost, -1);
+    assert_eq!(r[0].duplicates, 1);
+}
