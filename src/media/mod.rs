@@ -5,8 +5,9 @@
 //! A datagram to or from an announced endpoint is decoded as RTP or RTCP straight away. Any
 //! other is RTP only when its content says so over several packets: version 2, a plausible
 //! payload type, ports above 1023, and the same SSRC with small forward steps of sequence
-//! number and timestamp in [`CANDIDATE_PACKETS`] consecutive packets of one source ->
-//! destination pair; until then the packets are held (headers only, a few per pair, capped)
+//! number and timestamp over [`CANDIDATE_PACKETS`] distinct sequence numbers in a row on one
+//! source -> destination pair (duplicates in between allowed); until then the packets are held
+//! (headers only, a few per pair, capped)
 //! and replayed into the stream once it is accepted, so that no packet goes uncounted. Such
 //! streams are reported as not announced. RTCP is recognised by content anywhere (version 2,
 //! types 200-207, every length consistent, lengths adding up to the datagram), and must start

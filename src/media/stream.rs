@@ -7,7 +7,8 @@
 //! - Sequence numbers follow RFC 3550 appendix A.1: a 16-bit sequence extended by a cycle
 //!   count, `expected = extended highest - base + 1`, `lost = expected - received` (negative
 //!   when duplicates arrive, as tshark shows it). A 128-packet window of recently seen numbers
-//!   tells duplicates from late (out of order) packets.
+//!   tells duplicates from late (out of order) packets. Unlike A.1, a large forward jump is
+//!   taken as loss rather than a sender restart (tshark does the same).
 //! - Delta and jitter statistics follow what tshark's `rtp,streams` table prints (TShark 4.0,
 //!   `rtppacket_analyse`), so that numbers can be compared with it: jitter is the RFC 3550
 //!   section 6.4.1 estimator J += (|D| - J) / 16 computed in milliseconds, where D compares the
