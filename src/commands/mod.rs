@@ -2,6 +2,7 @@
 //! writes its output. [`run`] dispatches.
 
 mod calls;
+mod media;
 mod stats;
 
 use std::io::Write;
@@ -19,7 +20,7 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::Ladder { .. } => Err(not_yet("ladder")),
         Config::Export { .. } | Config::Schema => Err(not_yet("export")),
         Config::Diagnose { .. } => Err(not_yet("diagnose")),
-        Config::Media { .. } => Err(not_yet("media")),
+        Config::Media { sel, json } => media::run(&sel, json, out, err),
     }
 }
 
