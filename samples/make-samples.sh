@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+#
+# make-samples.sh: record sipscope's bundled sample captures from real SIP stacks on loopback.
+#
+# What it needs (it installs nothing itself):
+#   - sipp      (Debian/Ubuntu package sip-tester)   caller and callee user agents
+#   - kamailio  (package kamailio)                   the stateful proxy in the middle
+#   - tcpdump   (package tcpdump)                    writes the captures
+#     install all three with:  apt-get install -y sip-tester kamailio tcpdump
+#   - permission to capture on the loopback interface "lo" (root, or CAP_NET_RAW on tcpdump).
+#
+# What it makes (in the directory holding this script, overwriting older copies):
+#   answered-call-proxy.pcap  busy-486.pcap  cancel-487.pcap  notfound-404.pcap
+#   register-401.pcap  options.pcap  call-tcp.pcap  decline-603.pcap
+#   unavailable-503-retry-after.pcap  timeout-no-answer.pcap  missing-ack.pcap  reinvite.pcap
+#   auth-invite-407.pcap  codec-mismatch-488.pcap  nat-sdp.pcap  fork-parallel.pcap
+# Each is a classic pcap written by `tcpdump -i lo -w`, filtered on the sample's own addresses and
+# SIP ports. README.md next to this script describes what each one shows.
+#   ./make-samples.sh              make them all
+#   ./make-samples.sh busy-486 ... make only the named ones (file name without .pcap)
+#
+# How: every sample gets its own loopback addresses 127.0.0.<N>1 (caller, sipp UAC, port 5070),
+# 127.0.0.<N>2 (proxy, Kamailio, port 5060, UDP and TCP) and 127.0.0.<N>3 (callee, sipp UAS,
+# port 5060), so runs never collide with each other or with anyone else's 127.0.0.1-3 lab.
+# Direct samples (no proxy) leave <N>2 unused. Traffic only ever goes to 127.0.0.x; no RTP is
+# sent (the SDP bodies are text). Every process the script starts is stopped by its own pid.
+# Running it again simply re-records the files (timestamps, tags and branches change).
+
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SCN="$HERE/scenarios"
+OUT="$HERE"
+KAM_TEMPLATE="$HERE/kamailio-proxy.cfg.in"
+KAM_MODULES="/usr/lib/x86_64-linux-gnu/kamailio/modules"
+
+# ---------------------------------------------------------------------------------------------
+# Preconditions
+
+missing=0
+for tool in sipp:sip-tester kamailio:kamailio tcpdump:tcpdump; do
+    bin="${tool%%:*}"
+    pkg="${tool##*:}"
+    if ! command -v "$bin" >/dev/null 2>&1 && ! [ -x "/usr/sbin/$bin" ]; then
+        echo "make-samples: '$bin' not found; install it with: apt-get install -y $pkg" >&2
+        missing=1
+    fi
+done
+[ "$missing" -eq 0 ] || exit 1
+PATH="$PATH:/usr/sbin:/sbin"
+if ! [ -d "$KAM_MODULES" ]; then
+    echo "make-samples: Kamailio modules not found in $KAM_MODULES (edit KAM_MODULES)" >&2
+    exit 1
+fi
+
+WORK="$(mktemp -d /tmp/sipscope-samples.XXXXXX)"
+STARTED=()     # pids of everything this script started and has not stopped yet
+
+cleanup() {
+    local pid
+    for pid in "${STARTED[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${STARTED[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ -n "${KEEP_WORK:-}" ]; then log "work files kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf 'make-samples: %s\n' "$*" >&2; }
+
+forget_pid() {
+    local pid="$1" keep=() p
+    for p in "${STARTED[@]}"; do
+        [ "$p" = "$pid" ] || keep+=("$p")
+    done
+    STARTED=("${keep[@]}")
+}
+
+# Stop one process we started: TERM, wait up to 5 s, then KILL.
+stop_pid() {
+    local pid="$1" i
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for i in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null || true
+    forget_pid "$pid"
+}
+
+# Wait up to $2 seconds for a process we started to exit by itself; stop it if it does not.
+await_pid() {
+    local pid="$1" secs="$2" i
+    for i in $(seq $((secs * 10))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    stop_pid "$pid"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks
+
+# start_capture NAME FILTER: tcpdump on lo into $OUT/NAME.pcap (classic pcap, packet-buffered).
+start_capture() {
+    local name="$1" filter="$2" i
+    rm -f "$OUT/$name.pcap"
+    tcpdump -i lo -U -n -s 0 -w "$OUT/$name.pcap" "$filter" 2>"$WORK/$name.tcpdump.log" &
+    CAP_PID=$!
+    STARTED+=("$CAP_PID")
+    for i in $(seq 50); do
+        grep -q 'listening on' "$WORK/$name.tcpdump.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    sleep 0.3
+}
+
+stop_capture() {
+    sleep 0.5                      # let the last packets reach the capture buffer
+    stop_pid "$CAP_PID"
+}
+
+# start_proxy BASE TRANSPORT [kamailio -A defines...]: Kamailio on 127.0.0.${BASE}2:5060
+# forwarding to 127.0.0.${BASE}3:5060 (and 127.0.0.${BASE}4 for the fork sample).
+start_proxy() {
+    local base="$1" transport="$2" i
+    shift 2
+    local dir="$WORK/kam-$base"
+    mkdir -p "$dir"
+    sed -e "s/@PROXY_IP@/127.0.0.${base}2/g" \
+        -e "s/@UAS_IP@/127.0.0.${base}3/g" \
+        -e "s/@UAS2_IP@/127.0.0.${base}4/g" \
+        -e "s/@TRANSPORT@/$transport/g" \
+        -e "s|^mpath=.*|mpath=\"$KAM_MODULES/\"|" \
+        "$KAM_TEMPLATE" >"$dir/kamailio.cfg"
+    local defs=() d
+    for d in "$@"; do defs+=(-A "$d"); done
+    # -DD: the main process stays our child, so $! is the pid that stops the whole proxy.
+    kamailio -DD -E -f "$dir/kamailio.cfg" -P "$dir/kamailio.pid" -Y "$dir" -w "$dir" \
+        -m 32 -M 8 "${defs[@]}" >"$dir/kamailio.log" 2>&1 &
+    KAM_PID=$!
+    STARTED+=("$KAM_PID")
+    for i in $(seq 50); do
+        [ -s "$dir/kamailio.pid" ] && break
+        kill -0 "$KAM_PID" 2>/dev/null || { cat "$dir/kamailio.log" >&2; return 1; }
+        sleep 0.1
+    done
+    sleep 0.5
+}
+
+stop_proxy() { stop_pid "$KAM_PID"; }
+
+# start_uas BASE-IP SCENARIO CALLS [sipp options...]: sipp callee on BASE-IP:5060, in background.
+start_uas() {
+    local ip="$1" scenario="$2" calls="$3"
+    shift 3
+    (cd "$WORK" && exec sipp -sf "$SCN/$scenario" -i "$ip" -mi "$ip" -p 5060 -bind_local \
+        -m "$calls" -nostdin "$@") >"$WORK/uas-$ip.log" 2>&1 &
+    UAS_PID=$!
+    STARTED+=("$UAS_PID")
+    sleep 0.5
+}
+
+# run_uac IP TARGET SCENARIO CALLS [sipp options...]: sipp caller on IP:5070, in foreground.
+# A failed call is not an error for us: several samples record calls that are meant to fail.
+run_uac() {
+    local ip="$1" target="$2" scenario="$3" calls="$4"
+    shift 4
+    (cd "$WORK" && exec sipp "$target" -sf "$SCN/$scenario" -i "$ip" -mi "$ip" -p 5070 \
+        -bind_local -s bob -m "$calls" -r 1 -rp 1500 -nostdin "$@") >"$WORK/uac-$ip.log" 2>&1 &
+    local pid=$!
+    STARTED+=("$pid")
+    await_pid "$pid" 90
+}
+
+# filter for a sample's addresses on the SIP ports
+sip_filter() {
+    local base="$1"
+    echo "(host 127.0.0.${base}1 or host 127.0.0.${base}2 or host 127.0.0.${base}3" \
+        "or host 127.0.0.${base}4) and (port 5060 or port 5070)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The samples. Each function records one file; BASE is its address block (127.0.0.BASE1..4).
+
+# proxied_call NAME BASE CALLS UAC-SCENARIO UAS-SCENARIO [TRANSPORT [kamailio defines...]]
+proxied_call() {
+    local name="$1" base="$2" calls="$3" uac="$4" uas="$5" transport="${6:-udp}"
+    shift 5
+    [ $# -gt 0 ] && shift
+    local topt="u1"
+    [ "$transport" = tcp ] && topt="t1"
+    log "$name: $uac -> kamailio($transport) -> $uas, $calls call(s)"
+    start_capture "$name" "$(sip_filter "$base")"
+    start_proxy "$base" "$transport" "$@"
+    start_uas "127.0.0.${base}3" "$uas" "$calls" -t "$topt"
+    run_uac "127.0.0.${base}1" "127.0.0.${base}2:5060" "$uac" "$calls" -t "$topt"
+    await_pid "$UAS_PID" 10
+    stop_proxy
+    stop_capture
+}
+
+# direct_call NAME BASE CALLS UAC-SCENARIO UAS-SCENARIO [extra UAC options...]
+direct_call() {
+    local name="$1" base="$2" calls="$3" uac="$4" uas="$5"
+    shift 5
+    log "$name: $uac -> $uas (no proxy), $calls call(s)"
+    start_capture "$name" "$(sip_filter "$base")"
+    start_uas "127.0.0.${base}3" "$uas" "$calls"
+    run_uac "127.0.0.${base}1" "127.0.0.${base}3:5060" "$uac" "$calls" "$@"
+    await_pid "$UAS_PID" 45
+    stop_capture
+}
+
+sample_answered-call-proxy() { proxied_call answered-call-proxy 1 2 uac-call.xml uas-answer.xml; }
+sample_busy-486() { proxied_call busy-486 2 1 uac-reject.xml uas-busy-486.xml; }
+sample_notfound-404() { proxied_call notfound-404 4 1 uac-reject.xml uas-notfound-404.xml; }
+sample_decline-603() { proxied_call decline-603 8 1 uac-reject.xml uas-decline-603.xml; }
+sample_unavailable-503-retry-after() {
+    proxied_call unavailable-503-retry-after 9 1 uac-reject.xml uas-unavailable-503.xml
+}
+sample_register-401() { direct_call register-401 5 1 uac-register.xml uas-registrar.xml; }
+sample_options() { direct_call options 6 1 uac-options.xml uas-options.xml; }
+
+ALL_SAMPLES=(
+    answered-call-proxy
+    busy-486
+    notfound-404
+    decline-603
+    unavailable-503-retry-after
+    register-401
+    options
+)
+
+# ---------------------------------------------------------------------------------------------
+
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=("${ALL_SAMPLES[@]}")
+for s in "${wanted[@]}"; do
+    if ! declare -F "sample_$s" >/dev/null; then
+        log "unknown sample '$s'; known: ${ALL_SAMPLES[*]}"
+        exit 2
+    fi
+done
+for s in "${wanted[@]}"; do
+    "sample_$s"
+    log "$s.pcap: $(stat -c %s "$OUT/$s.pcap") bytes"
+done
+log "done"
