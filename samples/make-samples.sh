@@ -54,6 +54,7 @@ if ! [ -d "$KAM_MODULES" ]; then
 fi
 
 WORK="$(mktemp -d /tmp/sipscope-samples.XXXXXX)"
+UAC_OPTS=()    # extra sipp options for the caller of the current sample
 STARTED=()     # pids of everything this script started and has not stopped yet
 
 cleanup() {
@@ -173,7 +174,8 @@ run_uac() {
     local ip="$1" target="$2" scenario="$3" calls="$4"
     shift 4
     (cd "$WORK" && exec sipp "$target" -sf "$SCN/$scenario" -i "$ip" -mi "$ip" -p 5070 \
-        -bind_local -s bob -m "$calls" -r 1 -rp 1500 -nostdin "$@") >"$WORK/uac-$ip.log" 2>&1 &
+        -bind_local -s bob -m "$calls" -r 1 -rp 1500 -nostdin "${UAC_OPTS[@]}" "$@") \
+        >"$WORK/uac-$ip.log" 2>&1 &
     local pid=$!
     STARTED+=("$pid")
     await_pid "$pid" 90
@@ -223,17 +225,29 @@ sample_busy-486() { proxied_call busy-486 2 1 uac-reject.xml uas-busy-486.xml; }
 sample_notfound-404() { proxied_call notfound-404 4 1 uac-reject.xml uas-notfound-404.xml; }
 sample_decline-603() { proxied_call decline-603 8 1 uac-reject.xml uas-decline-603.xml; }
 sample_unavailable-503-retry-after() {
-    proxied_call unavailable-503-retry-after 9 1 uac-reject.xml uas-unavailable-503.xml
+    direct_call unavailable-503-retry-after 9 1 uac-reject.xml uas-unavailable-503.xml
+}
+sample_proxy-503-to-500() { proxied_call proxy-503-to-500 10 1 uac-reject.xml uas-unavailable-503.xml; }
+sample_call-tcp() { proxied_call call-tcp 7 1 uac-call.xml uas-answer.xml tcp; }
+sample_auth-invite-407() {
+    # sipp would otherwise put only the proxy's host in the digest uri; use the real R-URI
+    UAC_OPTS=(-auth_uri "bob@127.0.0.132:5060")   # sipp adds the "sip:"
+    proxied_call auth-invite-407 13 1 uac-call-auth.xml uas-answer.xml udp WITH_AUTH
 }
 sample_register-401() { direct_call register-401 5 1 uac-register.xml uas-registrar.xml; }
 sample_options() { direct_call options 6 1 uac-options.xml uas-options.xml; }
+sample_cancel-487() { proxied_call cancel-487 3 1 uac-cancel.xml uas-ring-cancel.xml; }
 
 ALL_SAMPLES=(
     answered-call-proxy
     busy-486
+    cancel-487
     notfound-404
     decline-603
     unavailable-503-retry-after
+    proxy-503-to-500
+    call-tcp
+    auth-invite-407
     register-401
     options
 )
@@ -249,6 +263,7 @@ for s in "${wanted[@]}"; do
     fi
 done
 for s in "${wanted[@]}"; do
+    UAC_OPTS=()
     "sample_$s"
     log "$s.pcap: $(stat -c %s "$OUT/$s.pcap") bytes"
 done
