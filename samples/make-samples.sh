@@ -55,6 +55,7 @@ fi
 
 WORK="$(mktemp -d /tmp/sipscope-samples.XXXXXX)"
 UAC_OPTS=()    # extra sipp options for the caller of the current sample
+UAS_OPTS=()    # extra sipp options for the callee of the current sample
 STARTED=()     # pids of everything this script started and has not stopped yet
 
 cleanup() {
@@ -162,7 +163,7 @@ start_uas() {
     local ip="$1" scenario="$2" calls="$3"
     shift 3
     (cd "$WORK" && exec sipp -sf "$SCN/$scenario" -i "$ip" -mi "$ip" -p 5060 -bind_local \
-        -m "$calls" -nostdin "$@") >"$WORK/uas-$ip.log" 2>&1 &
+        -m "$calls" -nostdin "${UAS_OPTS[@]}" "$@") >"$WORK/uas-$ip.log" 2>&1 &
     UAS_PID=$!
     STARTED+=("$UAS_PID")
     sleep 0.5
@@ -237,6 +238,45 @@ sample_auth-invite-407() {
 sample_register-401() { direct_call register-401 5 1 uac-register.xml uas-registrar.xml; }
 sample_options() { direct_call options 6 1 uac-options.xml uas-options.xml; }
 sample_cancel-487() { proxied_call cancel-487 3 1 uac-cancel.xml uas-ring-cancel.xml; }
+sample_codec-mismatch-488() {
+    proxied_call codec-mismatch-488 14 1 uac-reject-g729.xml uas-codec-488.xml
+}
+sample_nat-sdp() { proxied_call nat-sdp 15 1 uac-call-nat-sdp.xml uas-answer.xml; }
+sample_reinvite() { proxied_call reinvite 16 1 uac-reinvite.xml uas-reinvite.xml; }
+
+# The callee never answers and there is no proxy: the caller retransmits the INVITE on Timer A
+# (0.5 s doubling: 7 copies in all) and gives up when Timer B (64*T1 = 32 s) expires.
+sample_timeout-no-answer() {
+    direct_call timeout-no-answer 11 1 uac-call.xml uas-silent.xml \
+        -recv_timeout 32000 -max_invite_retrans 6
+}
+
+# The caller never ACKs the 200: the callee retransmits it, then hangs up with BYE after 32 s.
+sample_missing-ack() {
+    UAS_OPTS=(-max_invite_retrans 20 -max_non_invite_retrans 20)
+    direct_call missing-ack 12 1 uac-no-ack.xml uas-missing-ack.xml
+}
+
+# A silent callee behind the proxy: the proxy retransmits the INVITE to it and, when its own
+# timer (Kamailio fr_timer, 30 s) runs out, answers the caller 408 Request Timeout.
+sample_proxy-timeout-408() { proxied_call proxy-timeout-408 18 1 uac-reject.xml uas-silent.xml; }
+
+# Parallel forking: the proxy sends the INVITE to two callees; both ring (two early dialogs,
+# two To tags), the first answers, and the proxy CANCELs the other, which answers 487.
+sample_fork-parallel() {
+    local name=fork-parallel base=17 uas2
+    log "$name: uac-call.xml -> kamailio (fork) -> uas-answer.xml + uas-ring-cancel.xml"
+    start_capture "$name" "$(sip_filter "$base")"
+    start_proxy "$base" udp WITH_FORK
+    start_uas "127.0.0.${base}4" uas-ring-cancel.xml 1
+    uas2="$UAS_PID"
+    start_uas "127.0.0.${base}3" uas-answer.xml 1
+    run_uac "127.0.0.${base}1" "127.0.0.${base}2:5060" uac-call.xml 1
+    await_pid "$UAS_PID" 10
+    await_pid "$uas2" 10
+    stop_proxy
+    stop_capture
+}
 
 ALL_SAMPLES=(
     answered-call-proxy
@@ -264,6 +304,7 @@ for s in "${wanted[@]}"; do
 done
 for s in "${wanted[@]}"; do
     UAC_OPTS=()
+    UAS_OPTS=()
     "sample_$s"
     log "$s.pcap: $(stat -c %s "$OUT/$s.pcap") bytes"
 done
