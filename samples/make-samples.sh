@@ -12,12 +12,15 @@
 # What it makes (in the directory holding this script, overwriting older copies):
 #   answered-call-proxy.pcap  busy-486.pcap  cancel-487.pcap  notfound-404.pcap
 #   register-401.pcap  options.pcap  call-tcp.pcap  decline-603.pcap
-#   unavailable-503-retry-after.pcap  timeout-no-answer.pcap  missing-ack.pcap  reinvite.pcap
-#   auth-invite-407.pcap  codec-mismatch-488.pcap  nat-sdp.pcap  fork-parallel.pcap
+#   unavailable-503-retry-after.pcap  proxy-503-to-500.pcap  timeout-no-answer.pcap
+#   missing-ack.pcap  reinvite.pcap  auth-invite-407.pcap  codec-mismatch-488.pcap
+#   nat-sdp.pcap  fork-parallel.pcap  proxy-timeout-408.pcap
+# (a full run takes about 3.5 minutes: three samples wait out 30-32 s SIP timers)
 # Each is a classic pcap written by `tcpdump -i lo -w`, filtered on the sample's own addresses and
 # SIP ports. README.md next to this script describes what each one shows.
 #   ./make-samples.sh              make them all
 #   ./make-samples.sh busy-486 ... make only the named ones (file name without .pcap)
+#   KEEP_WORK=1 ./make-samples.sh  keep the sipp/Kamailio/tcpdump logs (path printed at the end)
 #
 # How: every sample gets its own loopback addresses 127.0.0.<N>1 (caller, sipp UAC, port 5070),
 # 127.0.0.<N>2 (proxy, Kamailio, port 5060, UDP and TCP) and 127.0.0.<N>3 (callee, sipp UAS,
@@ -221,27 +224,55 @@ direct_call() {
     stop_capture
 }
 
+# sample_<name>: one per capture. The number after the name is its address block BASE
+# (127.0.0.BASE1 caller, BASE2 proxy, BASE3 callee, BASE4 second callee); the next is the
+# number of calls.
+
+# Two ordinary calls through the proxy: the reference multi-hop trace.
 sample_answered-call-proxy() { proxied_call answered-call-proxy 1 2 uac-call.xml uas-answer.xml; }
+
+# Refusals made by the callee and relayed by the proxy (which ACKs them hop by hop).
 sample_busy-486() { proxied_call busy-486 2 1 uac-reject.xml uas-busy-486.xml; }
 sample_notfound-404() { proxied_call notfound-404 4 1 uac-reject.xml uas-notfound-404.xml; }
 sample_decline-603() { proxied_call decline-603 8 1 uac-reject.xml uas-decline-603.xml; }
-sample_unavailable-503-retry-after() {
-    direct_call unavailable-503-retry-after 9 1 uac-reject.xml uas-unavailable-503.xml
-}
-sample_proxy-503-to-500() { proxied_call proxy-503-to-500 10 1 uac-reject.xml uas-unavailable-503.xml; }
-sample_call-tcp() { proxied_call call-tcp 7 1 uac-call.xml uas-answer.xml tcp; }
-sample_auth-invite-407() {
-    # sipp would otherwise put only the proxy's host in the digest uri; use the real R-URI
-    UAC_OPTS=(-auth_uri "bob@127.0.0.132:5060")   # sipp adds the "sip:"
-    proxied_call auth-invite-407 13 1 uac-call-auth.xml uas-answer.xml udp WITH_AUTH
-}
-sample_register-401() { direct_call register-401 5 1 uac-register.xml uas-registrar.xml; }
-sample_options() { direct_call options 6 1 uac-options.xml uas-options.xml; }
-sample_cancel-487() { proxied_call cancel-487 3 1 uac-cancel.xml uas-ring-cancel.xml; }
 sample_codec-mismatch-488() {
     proxied_call codec-mismatch-488 14 1 uac-reject-g729.xml uas-codec-488.xml
 }
+
+# 503 + Retry-After seen end to end (no proxy) ...
+sample_unavailable-503-retry-after() {
+    direct_call unavailable-503-retry-after 9 1 uac-reject.xml uas-unavailable-503.xml
+}
+# ... and the same callee behind Kamailio, which (RFC 3261 16.7) does not relay a 503: it
+# answers the caller with its own 500 and drops the Retry-After.
+sample_proxy-503-to-500() {
+    proxied_call proxy-503-to-500 10 1 uac-reject.xml uas-unavailable-503.xml
+}
+
+# The caller gives up while it rings: CANCEL, 200, 487, ACK on both legs.
+sample_cancel-487() { proxied_call cancel-487 3 1 uac-cancel.xml uas-ring-cancel.xml; }
+
+# Registration with a digest challenge, to a registrar played by sipp (no proxy).
+sample_register-401() { direct_call register-401 5 1 uac-register.xml uas-registrar.xml; }
+
+# An OPTIONS ping (no proxy).
+sample_options() { direct_call options 6 1 uac-options.xml uas-options.xml; }
+
+# The answered call again, over TCP on both legs.
+sample_call-tcp() { proxied_call call-tcp 7 1 uac-call.xml uas-answer.xml tcp; }
+
+# The proxy challenges the INVITE (407); the caller retries with Proxy-Authorization.
+sample_auth-invite-407() {
+    # sipp would otherwise put only the proxy's host in the digest uri; give it the R-URI
+    # (sipp adds the "sip:" itself)
+    UAC_OPTS=(-auth_uri "bob@127.0.0.132:5060")
+    proxied_call auth-invite-407 13 1 uac-call-auth.xml uas-answer.xml udp WITH_AUTH
+}
+
+# An answered call whose SDP offer names a private (192.168.1.50) media address.
 sample_nat-sdp() { proxied_call nat-sdp 15 1 uac-call-nat-sdp.xml uas-answer.xml; }
+
+# An answered call put on hold with a re-INVITE inside the dialog.
 sample_reinvite() { proxied_call reinvite 16 1 uac-reinvite.xml uas-reinvite.xml; }
 
 # The callee never answers and there is no proxy: the caller retransmits the INVITE on Timer A
@@ -253,7 +284,7 @@ sample_timeout-no-answer() {
 
 # The caller never ACKs the 200: the callee retransmits it, then hangs up with BYE after 32 s.
 sample_missing-ack() {
-    UAS_OPTS=(-max_invite_retrans 20 -max_non_invite_retrans 20)
+    UAS_OPTS=(-max_retrans 20 -max_invite_retrans 20 -max_non_invite_retrans 20)
     direct_call missing-ack 12 1 uac-no-ack.xml uas-missing-ack.xml
 }
 
@@ -283,13 +314,20 @@ ALL_SAMPLES=(
     busy-486
     cancel-487
     notfound-404
+    register-401
+    options
+    call-tcp
     decline-603
     unavailable-503-retry-after
     proxy-503-to-500
-    call-tcp
+    timeout-no-answer
+    missing-ack
+    reinvite
     auth-invite-407
-    register-401
-    options
+    codec-mismatch-488
+    nat-sdp
+    fork-parallel
+    proxy-timeout-408
 )
 
 # ---------------------------------------------------------------------------------------------
