@@ -226,6 +226,12 @@ fn decide_invite(call: &Call, tx: &Transaction, d: &mut Diagnosis) {
             } else if c == 401 || c == 407 || (c == 403 && carried_credentials(call, tx)) {
                 Outcome::AuthFailed
             } else if c == 408 {
+                // A 408 reports a silence further on: point at the leg that stayed silent.
+                if let Some(l) =
+                    silent_leg(call, tx).filter(|l| Some(l.to) != d.where_.generated_by)
+                {
+                    d.where_.broken_leg = Some(l);
+                }
                 Outcome::Timeout
             } else {
                 Outcome::Rejected
@@ -274,9 +280,9 @@ fn decide_answered(call: &Call, tx: &Transaction, d: &mut Diagnosis) {
         ev
     };
     // The ACK left the caller but never reached the host that sent the 2xx.
-    let ack_reached_generator = ack.and_then(|a| call.steps.get(a)).map(|a| {
-        generator.is_none_or(|g| a.hops.iter().any(|h| h.dst == g))
-    });
+    let ack_reached_generator = ack
+        .and_then(|a| call.steps.get(a))
+        .map(|a| generator.is_none_or(|g| a.hops.iter().any(|h| h.dst == g)));
     match ack_reached_generator {
         None if ok_retx > 0 || bye.is_some() => {
             d.outcome = Outcome::AckMissing;

@@ -206,13 +206,13 @@ pub struct CallDiagnosisJson {
 impl CallDiagnosisJson {
     pub fn new(index: usize, call: &Call, d: &Diagnosis) -> CallDiagnosisJson {
         let s = &call.summary;
-        let final_reason = d
-            .final_step
-            .and_then(|f| call.first_msg(f))
-            .and_then(|m| match &m.start {
-                crate::dialog::Start::Response { reason, .. } => Some(reason.clone()),
-                _ => None,
-            });
+        let final_reason =
+            d.final_step
+                .and_then(|f| call.first_msg(f))
+                .and_then(|m| match &m.start {
+                    crate::dialog::Start::Response { reason, .. } => Some(reason.clone()),
+                    _ => None,
+                });
         CallDiagnosisJson {
             index,
             call_id: call.call_id.clone(),
@@ -387,7 +387,10 @@ fn timings_text(d: &Diagnosis) -> String {
 }
 
 fn outcome_line(call: &Call, d: &Diagnosis) -> String {
-    let mut l = format!("{} ({})", d.outcome.as_str(), d.outcome.words());
+    let mut l = d.outcome.as_str().to_string();
+    if d.outcome.words() != d.outcome.as_str() {
+        l.push_str(&format!(" ({})", d.outcome.words()));
+    }
     if let Some(c) = d.final_code {
         let reason = d
             .final_step
