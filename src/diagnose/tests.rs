@@ -450,3 +450,20 @@ fn a_call_of_unreadable_messages_does_not_panic() {
     let d = diagnose(&analyze_call(vec![m], &[]));
     assert_eq!(d.final_code, None);
 }
+
+/// A CANCEL whose Via writes the sent-by without the default port still cancels the INVITE.
+#[test]
+fn cancel_with_a_differently_written_sent_by_still_counts() {
+    let inv = invite("sb", 1, 2, 0, "z9hG4bK-1", 1);
+    let ring = reply(&inv, 180, 50, Some("b"));
+    let mut cancel = hop_request(&inv, "CANCEL", 4000, None);
+    if let Some(v) = cancel.vias.first_mut() {
+        v.sent_by = "10.0.0.1".into();
+    }
+    let late = reply(&inv, 408, 40_000, Some("b"));
+    let call = analyze_call(vec![inv, ring, cancel, late], &[]);
+    let d = diagnose(&call);
+    assert_eq!(d.outcome, Outcome::Cancelled);
+    assert_eq!(d.final_code, Some(408));
+    assert_eq!(d.ended_by, Some(host(&call, 1)));
+}

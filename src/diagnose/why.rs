@@ -219,11 +219,7 @@ fn headers(call: &Call, d: &mut Diagnosis, failed: bool) {
             let key = format!("ra:{ra}");
             if !seen.contains(&key) {
                 seen.push(key);
-                let secs = ra
-                    .split([';', '('])
-                    .next()
-                    .unwrap_or("")
-                    .trim();
+                let secs = ra.split([';', '(']).next().unwrap_or("").trim();
                 d.why.push(Finding::new(
                     Severity::Info,
                     "retry_after",
@@ -316,7 +312,13 @@ fn auth(call: &Call, d: &mut Diagnosis) {
             "auth_loop",
             format!(
                 "Credentials were sent {credentialed} time(s) and challenged again each time ({}): wrong password, wrong realm or user name, or a nonce the server keeps rejecting.",
-                challenges.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                {
+                    let mut l: Vec<String> = challenges.iter().take(4).map(u16::to_string).collect();
+                    if challenges.len() > 4 {
+                        l.push(format!("... {} in all", challenges.len()));
+                    }
+                    l.join(", ")
+                }
             ),
             evidence,
         ));
