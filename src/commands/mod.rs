@@ -2,6 +2,7 @@
 //! writes its output. [`run`] dispatches.
 
 mod calls;
+mod diagnose;
 mod media;
 mod stats;
 
@@ -19,7 +20,7 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::View { sel } => calls::run(&sel, false, out, err),
         Config::Ladder { .. } => Err(not_yet("ladder")),
         Config::Export { .. } | Config::Schema => Err(not_yet("export")),
-        Config::Diagnose { .. } => Err(not_yet("diagnose")),
+        Config::Diagnose { sel, json } => diagnose::run(&sel, json, out, err),
         Config::Media { sel, json } => media::run(&sel, json, out, err),
     }
 }

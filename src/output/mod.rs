@@ -3,6 +3,7 @@
 
 pub mod calls;
 pub mod codes;
+pub mod diagnose;
 pub mod escape;
 pub mod media;
 pub mod stats;
