@@ -3,6 +3,7 @@
 
 mod calls;
 mod diagnose;
+mod ladder;
 mod media;
 mod stats;
 
@@ -18,7 +19,7 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::Codes(q) => Ok(crate::output::codes::write(out, q)?),
         Config::Calls { sel, json } => calls::run(&sel, json, out, err),
         Config::View { sel } => calls::run(&sel, false, out, err),
-        Config::Ladder { .. } => Err(not_yet("ladder")),
+        Config::Ladder { sel, ladder } => ladder::run(&sel, &ladder, out, err),
         Config::Export { .. } | Config::Schema => Err(not_yet("export")),
         Config::Diagnose { sel, json } => diagnose::run(&sel, json, out, err),
         Config::Media { sel, json } => media::run(&sel, json, out, err),
