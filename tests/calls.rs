@@ -191,3 +191,25 @@ fn calls_command_lists_and_filters() {
     let text = common::sipscope(&["calls", &f]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("486 Busy Here"));
 }
+
+#[test]
+fn role_override_names_a_gateway_the_wire_cannot_tell() {
+    let f = format!("{}/samples/busy-486.pcap", env!("CARGO_MANIFEST_DIR"));
+    let plain = common::sipscope(&["calls", "--json", &f]);
+    let j: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+    let role_of = |j: &serde_json::Value, addr: &str| {
+        j["calls"][0]["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["address"] == addr)
+            .map(|h| h["role"].as_str().unwrap_or("").to_string())
+    };
+    assert_ne!(role_of(&j, "127.0.0.23").as_deref(), Some("gateway"));
+    let over = common::sipscope(&["calls", "--json", "--role", "127.0.0.23=gateway", &f]);
+    assert!(over.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&over.stdout).unwrap();
+    assert_eq!(role_of(&j, "127.0.0.23").as_deref(), Some("gateway"));
+    let bad = common::sipscope(&["calls", "--role", "127.0.0.23=toaster", &f]);
+    assert_eq!(bad.status.code(), Some(2));
+}
