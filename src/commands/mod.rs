@@ -2,6 +2,7 @@
 //! writes its output. [`run`] dispatches.
 
 mod calls;
+mod export;
 mod stats;
 
 use std::io::Write;
@@ -17,7 +18,8 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::Calls { sel, json } => calls::run(&sel, json, out, err),
         Config::View { sel } => calls::run(&sel, false, out, err),
         Config::Ladder { .. } => Err(not_yet("ladder")),
-        Config::Export { .. } | Config::Schema => Err(not_yet("export")),
+        Config::Export { sel, export } => export::run(&sel, &export, out, err),
+        Config::Schema => export::schema(out),
         Config::Diagnose { .. } => Err(not_yet("diagnose")),
         Config::Media { .. } => Err(not_yet("media")),
     }
