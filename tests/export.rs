@@ -397,26 +397,26 @@ fn pcap_round_trip(input: &Path, filter: &[&str], tag: &str) -> (Value, Value, V
 fn failed_calls_exported_as_pcap_read_back_the_same() {
     let mut failed_seen = 0;
     for s in samples() {
-        let (original, again, _) = pcap_round_trip(&s, &["--failed"], &name(&s));
-        assert!(calls(&original).iter().all(|c| c["failed"] == true));
-        failed_seen += calls(&original).len();
-        // Same messages, same grouping; and no frame that no chosen message needed.
-        assert_eq!(
-            identity(calls(&again)),
-            identity(calls(&original)),
-            "{}",
-            name(&s)
-        );
-        assert_eq!(call_shapes(calls(&again)), call_shapes(calls(&original)));
-        assert_eq!(
-            again["inputs"][0]["frames"].as_u64().unwrap() as usize,
-            frames_referenced(calls(&original)),
-            "{}: only the frames of the chosen calls",
-            name(&s)
-        );
-        // Original timestamps.
-        let span = |d: &Value| calls(d).first().map(|c| c["start_epoch_us"].clone());
-        assert_eq!(span(&again), span(&original));
+        // The failed calls (the ticket attachment), and every call (TCP samples included).
+        for filter in [&["--failed"][..], &[][..]] {
+            let tag = format!("{}{}", name(&s), filter.len());
+            let (original, again, _) = pcap_round_trip(&s, filter, &tag);
+            if !filter.is_empty() {
+                assert!(calls(&original).iter().all(|c| c["failed"] == true));
+                failed_seen += calls(&original).len();
+            }
+            // Same messages, same grouping; and no frame that no chosen message needed.
+            assert_eq!(identity(calls(&again)), identity(calls(&original)), "{tag}");
+            assert_eq!(call_shapes(calls(&again)), call_shapes(calls(&original)));
+            assert_eq!(
+                again["inputs"][0]["frames"].as_u64().unwrap() as usize,
+                frames_referenced(calls(&original)),
+                "{tag}: only the frames of the chosen calls"
+            );
+            // Original timestamps.
+            let span = |d: &Value| calls(d).first().map(|c| c["start_epoch_us"].clone());
+            assert_eq!(span(&again), span(&original));
+        }
     }
     assert!(failed_seen > 0, "the samples include failed calls");
 }
