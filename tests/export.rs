@@ -239,7 +239,15 @@ fn output_file_holds_what_stdout_would() {
     let s = samples();
     let f = &s[0];
     let out = TempFile::new("export-o.json", b"");
-    run_ok(&["export", path(f), "-o", out.path()]);
+    let run = sipscope(&["export", path(f), "-o", out.path()]);
+    assert!(run.status.success());
+    assert!(run.stdout.is_empty(), "everything went to the file");
+    // A clean sample gives no diagnostics, and no progress bar off a terminal.
+    assert!(
+        run.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert_eq!(
         std::fs::read(&out.0).unwrap(),
         run_ok(&["export", path(f)]),

@@ -18,7 +18,7 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::Calls { sel, json } => calls::run(&sel, json, out, err),
         Config::View { sel } => calls::run(&sel, false, out, err),
         Config::Ladder { .. } => Err(not_yet("ladder")),
-        Config::Export { sel, export } => export::run(&sel, &export, out, err),
+        Config::Export { sel, export: cfg } => export::run(&sel, &cfg, out, err),
         Config::Schema => export::schema(out),
         Config::Diagnose { .. } => Err(not_yet("diagnose")),
         Config::Media { .. } => Err(not_yet("media")),
