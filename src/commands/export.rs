@@ -9,6 +9,7 @@
 //! same: ingest, `Msg::from_located`, `analyze_all` or the `CallTracker`, the selection's
 //! filter, `report_books`.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -20,6 +21,7 @@ use crate::cli::{ExportConfig, ExportFormat, Selection};
 use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
+use crate::media::{MediaTracker, StreamReport};
 use crate::output::escape_str;
 use crate::output::export::pcap::{self, FrameSet};
 use crate::output::export::{self, CallJson, DocumentWriter, ExportContext};
@@ -146,9 +148,10 @@ fn walk(
     err: &mut dyn Write,
     stop: &dyn Fn() -> bool,
     on_msg: &mut dyn FnMut(Msg),
-) -> Result<Books, Error> {
+    after_frame: &mut dyn FnMut(&Ingest),
+) -> Result<(Books, Option<MediaTracker>), Error> {
     let mut progress = Progress::new(inputs);
-    let mut ing = Ingest::new();
+    let mut ing = Ingest::new().with_media();
     ing.add_inputs(inputs);
     let mut emit = |m: crate::sip::SipMessage| on_msg(Msg::from_located(&m, keep_raw));
     for item in Merged::new(inputs.iter().map(|i| i.frames()).collect()) {
@@ -156,6 +159,7 @@ fn walk(
             Ok(frame) => {
                 progress.frame(&frame);
                 ing.push_frame(&frame, &mut emit);
+                after_frame(&ing);
                 if stop() {
                     break;
                 }
@@ -163,13 +167,23 @@ fn walk(
             Err(issue) => ing.issue(issue),
         }
     }
-    let books = ing.finish(&mut emit);
+    let (books, media) = ing.finish_all(&mut emit);
     progress.finish();
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);
     }
-    Ok(books)
+    Ok((books, media))
+}
+
+/// The streams of one call, from the media tracker (by the Call-ID its SDP announced).
+fn streams_of(media: Option<&MediaTracker>, call_id: &str) -> Option<Vec<StreamReport>> {
+    media.map(|m| {
+        m.streams()
+            .into_iter()
+            .filter(|s| s.call_id.as_deref() == Some(call_id))
+            .collect()
+    })
 }
 
 /// One document: every call is built first (grouping needs the whole capture), then written
@@ -182,11 +196,25 @@ fn json(
     err: &mut dyn Write,
 ) -> Result<(), Error> {
     let mut msgs = Vec::new();
-    let books = walk(inputs, ctx.raw, err, &|| false, &mut |m| msgs.push(m))?;
+    let (books, media) = walk(
+        inputs,
+        ctx.raw,
+        err,
+        &|| false,
+        &mut |m| msgs.push(m),
+        &mut |_| {},
+    )?;
     let calls = dialog::analyze_all(msgs, &sel.roles);
+    let mut by_call: HashMap<String, Vec<StreamReport>> = HashMap::new();
+    for st in media.as_ref().map(|m| m.streams()).unwrap_or_default() {
+        if let Some(id) = st.call_id.clone() {
+            by_call.entry(id).or_default().push(st);
+        }
+    }
     let mut doc = DocumentWriter::start(out, &books)?;
     for c in calls.iter().filter(|c| sel.filter.matches(c)) {
-        doc.call(&CallJson::build(c, ctx))?;
+        let streams = by_call.get(&c.call_id).map_or(&[][..], |v| v.as_slice());
+        doc.call(&CallJson::build_with_media(c, ctx, Some(streams)))?;
     }
     doc.finish()?;
     Ok(())
@@ -202,26 +230,39 @@ fn ndjson(
 ) -> Result<(), Error> {
     let failure: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
     let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
-    let deliver = |calls: Vec<Call>, out: &mut dyn Write| {
+    // Calls the tracker hands over while a frame is decoded wait here until the frame is done,
+    // when the media tracker can be asked for their streams.
+    let pending: std::cell::RefCell<Vec<Call>> = std::cell::RefCell::new(Vec::new());
+    let deliver = |calls: Vec<Call>, media: Option<&MediaTracker>, out: &mut dyn Write| {
         for c in calls {
             if failure.borrow().is_some() {
                 return;
             }
             if sel.filter.matches(&c) {
-                if let Err(e) = export::write_line(out, &CallJson::build(&c, ctx)) {
+                let streams = streams_of(media, &c.call_id);
+                let json = CallJson::build_with_media(&c, ctx, streams.as_deref());
+                if let Err(e) = export::write_line(out, &json) {
                     *failure.borrow_mut() = Some(e);
                 }
             }
         }
     };
-    walk(
+    let (_, media) = walk(
         inputs,
         ctx.raw,
         err,
         &|| failure.borrow().is_some(),
-        &mut |m| deliver(tracker.push(m), out),
+        &mut |m| pending.borrow_mut().extend(tracker.push(m)),
+        &mut |ing| {
+            if !pending.borrow().is_empty() {
+                let done = std::mem::take(&mut *pending.borrow_mut());
+                deliver(done, ing.media(), out);
+            }
+        },
     )?;
-    deliver(tracker.finish(), out);
+    let mut rest = std::mem::take(&mut *pending.borrow_mut());
+    rest.extend(tracker.finish());
+    deliver(rest, media.as_ref(), out);
     match failure.into_inner() {
         Some(e) => Err(Error::Output(e)),
         None => Ok(()),
@@ -245,9 +286,14 @@ fn capture(
             wanted.add_call(c);
         }
     };
-    walk(inputs, false, err, &|| false, &mut |m| {
-        keep(tracker.push(m), &mut wanted)
-    })?;
+    walk(
+        inputs,
+        false,
+        err,
+        &|| false,
+        &mut |m| keep(tracker.push(m), &mut wanted),
+        &mut |_| {},
+    )?;
     keep(tracker.finish(), &mut wanted);
     let report = pcap::write_frames(inputs, &wanted, out)?;
     if calls == 0 {

@@ -8,6 +8,10 @@
 //! own arrays (`messages`, `dialogs`, `transactions`); hosts are named by their participant
 //! `label`.
 
+use crate::diagnose;
+use crate::media::StreamReport;
+use crate::output::diagnose::DiagnosisJson;
+use crate::output::media::StreamJson;
 use serde::Serialize;
 
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
@@ -32,7 +36,7 @@ pub struct CallJson<'a> {
     pub answered_time: Option<String>,
     pub ended_time: Option<String>,
     pub state: &'static str,
-    /// For now the same as `state`; the diagnosis refines it.
+    /// One word from the diagnosis vocabulary (docs/outcomes.md), as in `diagnosis.outcome`.
     pub outcome: &'static str,
     pub failed: bool,
     pub final_code: Option<u16>,
@@ -49,6 +53,10 @@ pub struct CallJson<'a> {
     pub dialogs: Vec<DialogJson<'a>>,
     pub transactions: Vec<TransactionJson<'a>>,
     pub messages: Vec<MessageJson<'a>>,
+    /// What happened, where and why (the object `sipscope diagnose --json` prints).
+    pub diagnosis: DiagnosisJson,
+    /// The call's RTP streams; `None` (null) when media was not analysed.
+    pub streams: Option<Vec<StreamJson<'a>>>,
 }
 
 /// A host taking part in the call.
@@ -586,7 +594,17 @@ fn message_json<'a>(
 impl<'a> CallJson<'a> {
     /// Builds the export of one call.
     pub fn build(call: &'a Call, ctx: &'a ExportContext) -> CallJson<'a> {
+        Self::build_with_media(call, ctx, None)
+    }
+
+    /// Builds the call's object with its RTP streams (media analysed) or `None` (not analysed).
+    pub fn build_with_media(
+        call: &'a Call,
+        ctx: &'a ExportContext,
+        streams: Option<&'a [StreamReport]>,
+    ) -> CallJson<'a> {
         let s = &call.summary;
+        let diagnosis = diagnose::diagnose(call);
         let notes = annotations(call);
         let final_generated_by = s
             .final_step
@@ -605,7 +623,7 @@ impl<'a> CallJson<'a> {
             answered_time: s.answered_ns.map(rfc3339_micros),
             ended_time: s.ended_ns.map(rfc3339_micros),
             state: state_name(s.state),
-            outcome: state_name(s.state),
+            outcome: diagnosis.outcome.as_str(),
             failed: s.failed,
             final_code: s.final_code,
             final_reason: s.final_reason.as_deref(),
@@ -634,6 +652,8 @@ impl<'a> CallJson<'a> {
                 .enumerate()
                 .map(|(i, m)| message_json(call, i, m, call.info.get(i), &notes, ctx))
                 .collect(),
+            diagnosis: DiagnosisJson::new(call, &diagnosis),
+            streams: streams.map(|v| v.iter().map(StreamJson::of).collect()),
         }
     }
 }

@@ -160,11 +160,24 @@ fn document_is_one_valid_json_value_with_every_call() {
 }
 
 #[test]
-fn schema_is_valid_json_and_declares_the_extension_points() {
+fn schema_is_valid_json_and_defines_diagnosis_and_streams() {
     let s: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
-    let call = &s["$defs"]["call"]["properties"];
-    assert_eq!(call["diagnosis"]["type"], "object");
-    assert_eq!(call["streams"]["type"], "array");
+    let call = &s["$defs"]["call"];
+    assert_eq!(call["properties"]["diagnosis"]["$ref"], "#/$defs/diagnosis");
+    let required: Vec<&str> = call["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(required.contains(&"diagnosis") && required.contains(&"streams"));
+    let outcomes = s["$defs"]["diagnosis"]["properties"]["outcome"]["enum"]
+        .as_array()
+        .unwrap();
+    for word in ["completed", "rejected", "ack_missing", "success", "unanswered"] {
+        assert!(outcomes.iter().any(|o| o == word), "{word}");
+    }
+    assert_eq!(s["$defs"]["stream"]["properties"]["ssrc"]["pattern"], "^0x[0-9A-F]{8}$");
     assert_eq!(s["$defs"]["schema_version"]["const"], SCHEMA_VERSION);
 }
 
