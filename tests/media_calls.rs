@@ -669,3 +669,86 @@ fn corpus_calls_with_rtp_get_no_false_alarm() {
         }
     }
 }
+
+fn stdout(args: &[&str]) -> String {
+    let out = sipscope(args);
+    assert!(
+        out.status.success(),
+        "sipscope {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The ladder draws a band per stream after the message at or before its first packet (here
+/// the ACK), pointing from sender to receiver, in text, Mermaid and SVG alike.
+#[test]
+fn ladder_draws_a_band_per_stream() {
+    let (a, b) = (a(), b());
+    let mut cap = Cap::default();
+    let t = cap.setup(T0, "bands", a, b, "0");
+    cap.stream(t, (a.ip, a.port), (b.ip, b.port), 0x11, 0, 1, &seq(150));
+    cap.stream(
+        t + 5 * MS,
+        (b.ip, b.port),
+        (a.ip, a.port),
+        0x22,
+        0,
+        1,
+        &seq(120),
+    );
+    cap.bye(t + 3100 * MS, "bands", a, b);
+    let f = cap.write("bands.pcap");
+
+    let text = stdout(&["ladder", "--width", "100", f.path()]);
+    let lines: Vec<&str> = text.lines().collect();
+    let pos = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not in\n{text}"))
+    };
+    let ack = pos("ACK bob");
+    let first = pos("RTP PCMU 150 pkts");
+    let second = pos("RTP PCMU 120 pkts");
+    let bye = pos("BYE bob");
+    assert!(ack < first && first < second && second < bye, "{text}");
+    // A (left column) sends the first stream: the band points right; the second points left.
+    assert!(lines[first + 1].contains("=>|"), "{text}");
+    assert!(lines[second + 1].contains("|<="), "{text}");
+
+    let mermaid = stdout(&["ladder", "--format", "mermaid", f.path()]);
+    let notes: Vec<&str> = mermaid
+        .lines()
+        .filter(|l| l.contains("Note over A,B: RTP PCMU"))
+        .collect();
+    assert_eq!(notes.len(), 2, "{mermaid}");
+    assert!(notes[0].contains("10.0.0.1#58;20000 -#gt; 10.0.0.2#58;30000"));
+
+    let svg = stdout(&["ladder", "--format", "svg", f.path()]);
+    assert_eq!(svg.matches(r#"class="media success""#).count(), 2, "{svg}");
+}
+
+/// A lossy stream is drawn in the failure tone.
+#[test]
+fn ladder_band_of_a_lossy_stream_is_a_failure() {
+    let (a, b) = (a(), b());
+    let mut cap = Cap::default();
+    let t = cap.setup(T0, "lossband", a, b, "0");
+    let offs: Vec<u16> = (0..200u16).filter(|k| k % 10 != 0).collect();
+    cap.stream(t, (a.ip, a.port), (b.ip, b.port), 0x11, 0, 1, &offs);
+    cap.stream(
+        t + 5 * MS,
+        (b.ip, b.port),
+        (a.ip, a.port),
+        0x22,
+        0,
+        1,
+        &seq(150),
+    );
+    cap.bye(t + 4000 * MS, "lossband", a, b);
+    let f = cap.write("lossband.pcap");
+    let svg = stdout(&["ladder", "--format", "svg", f.path()]);
+    assert_eq!(svg.matches(r#"class="media failure""#).count(), 1, "{svg}");
+    assert_eq!(svg.matches(r#"class="media success""#).count(), 1, "{svg}");
+}
