@@ -752,3 +752,46 @@ fn ladder_band_of_a_lossy_stream_is_a_failure() {
     assert_eq!(svg.matches(r#"class="media failure""#).count(), 1, "{svg}");
     assert_eq!(svg.matches(r#"class="media success""#).count(), 1, "{svg}");
 }
+
+fn sample(name: &str) -> String {
+    format!("{}/samples/{name}.pcap", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The sipp samples with real RTP on loopback: audio both ways is clean; without the echo it
+/// is one-way, and said so with the SDP messages as evidence.
+#[test]
+fn sipp_rtp_samples() {
+    let both = sample("answered-call-rtp");
+    let all = streams(&both);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    for s in &all {
+        assert_eq!(s["packets"], 236);
+        assert_eq!(s["lost"], 0);
+        assert_eq!(s["codec"], "PCMA");
+        assert_eq!(s["announced"], true);
+        assert!(s["call_id"].as_str().unwrap().ends_with("@127.0.0.191"));
+    }
+    let doc = json(&["diagnose", "--json", &both]);
+    let c = &doc["calls"][0];
+    assert_eq!(c["outcome"], "completed");
+    assert!(media_codes(c).is_empty(), "{:#?}", c["media"]);
+
+    let one = sample("one-way-rtp");
+    let all = streams(&one);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["src"], "127.0.0.201:6000");
+    assert_eq!(all[0]["one_way"], true);
+    let doc = json(&["diagnose", "--json", &one]);
+    let c = &doc["calls"][0];
+    assert_eq!(
+        media_codes(c),
+        vec![("one_way_audio".into(), "warning".into())]
+    );
+    let ev: Vec<&str> = c["media"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["time"].as_str().unwrap())
+        .collect();
+    assert_eq!(ev.len(), 2, "the INVITE and the 200 with SDP");
+}
