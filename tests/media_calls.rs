@@ -795,3 +795,106 @@ fn sipp_rtp_samples() {
         .collect();
     assert_eq!(ev.len(), 2, "the INVITE and the 200 with SDP");
 }
+
+/// Early media: the callee's 183 carries its SDP and it plays ringback before answering. That
+/// one-way stretch is not one-way audio; after the 200 both sides talk.
+#[test]
+fn early_media_after_183_is_not_one_way() {
+    let (a, b) = (a(), b());
+    let mut cap = Cap::default();
+    let inv = sip(
+        "INVITE sip:bob@10.0.0.2 SIP/2.0",
+        "early",
+        "1 INVITE",
+        false,
+        &sdp(a.ip, a.port, "0"),
+    );
+    cap.a_to_b(T0, inv, a, b);
+    let ringing = sip(
+        "SIP/2.0 183 Session Progress",
+        "early",
+        "1 INVITE",
+        true,
+        &sdp(b.ip, b.port, "0"),
+    );
+    cap.b_to_a(T0 + 20 * MS, ringing, a, b);
+    // 2 s of ringback from B, on its own SSRC.
+    cap.stream(
+        T0 + 40 * MS,
+        (b.ip, b.port),
+        (a.ip, a.port),
+        0x77,
+        0,
+        1,
+        &seq(100),
+    );
+    let ok = sip(
+        "SIP/2.0 200 OK",
+        "early",
+        "1 INVITE",
+        true,
+        &sdp(b.ip, b.port, "0"),
+    );
+    cap.b_to_a(T0 + 2100 * MS, ok, a, b);
+    let ack = sip("ACK sip:bob@10.0.0.2 SIP/2.0", "early", "1 ACK", true, "");
+    cap.a_to_b(T0 + 2110 * MS, ack, a, b);
+    cap.stream(
+        T0 + 2120 * MS,
+        (a.ip, a.port),
+        (b.ip, b.port),
+        0x88,
+        0,
+        1,
+        &seq(100),
+    );
+    cap.stream(
+        T0 + 2125 * MS,
+        (b.ip, b.port),
+        (a.ip, a.port),
+        0x99,
+        0,
+        500,
+        &seq(100),
+    );
+    cap.bye(T0 + 4200 * MS, "early", a, b);
+    let f = cap.write("early.pcap");
+    let all = streams(f.path());
+    assert!(all.iter().all(|s| s["call_id"] == "early"), "{all:#?}");
+    let ringback = all.iter().find(|s| s["ssrc"] == "0x00000077").unwrap();
+    assert_eq!(ringback["packets"], 100);
+    let c = call(f.path(), "early");
+    assert_eq!(c["outcome"], "completed");
+    assert!(!has(&c, "one_way_audio"), "{:#?}", c["media"]);
+    assert!(!has(&c, "no_rtp"));
+}
+
+/// Without its media (the library's plain `diagnose`), a call gets no media finding at all.
+#[test]
+fn plain_diagnose_has_no_media_findings() {
+    use sipscope::analysis;
+    use sipscope::cli::Selection;
+    use sipscope::dialog::Filter;
+    let sel = Selection {
+        files: vec![sample("one-way-rtp")],
+        filter: Filter::default(),
+        roles: Vec::new(),
+    };
+    let loaded = analysis::load(&sel, false, &mut Vec::new()).unwrap();
+    let c = &loaded.calls[0];
+    let plain = sipscope::diagnose::diagnose(c);
+    assert!(plain.media.is_empty() && plain.streams.is_empty());
+    let streams = loaded.media.streams();
+    let mine = sipscope::diagnose::streams_of_call(c, &streams);
+    assert_eq!(mine.len(), 1);
+    let view = sipscope::diagnose::MediaView {
+        streams: &mine,
+        capture: &streams,
+        capture_end_ns: None,
+    };
+    let full = sipscope::diagnose::diagnose_with_media(c, &view);
+    assert_eq!(full.streams.len(), 1);
+    assert!(full.media.iter().any(|f| f.code == "one_way_audio"));
+    // Everything else is the same diagnosis.
+    assert_eq!(full.outcome, plain.outcome);
+    assert_eq!(full.sdp, plain.sdp);
+}
