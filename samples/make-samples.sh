@@ -15,6 +15,7 @@
 #   unavailable-503-retry-after.pcap  proxy-503-to-500.pcap  timeout-no-answer.pcap
 #   missing-ack.pcap  reinvite.pcap  auth-invite-407.pcap  codec-mismatch-488.pcap
 #   nat-sdp.pcap  fork-parallel.pcap  proxy-timeout-408.pcap
+#   answered-call-rtp.pcap  one-way-rtp.pcap   (with real RTP: see below)
 # (a full run takes about 3.5 minutes: three samples wait out 30-32 s SIP timers)
 # Each is a classic pcap written by `tcpdump -i lo -w`, filtered on the sample's own addresses and
 # SIP ports. README.md next to this script describes what each one shows.
@@ -25,8 +26,11 @@
 # How: every sample gets its own loopback addresses 127.0.0.<N>1 (caller, sipp UAC, port 5070),
 # 127.0.0.<N>2 (proxy, Kamailio, port 5060, UDP and TCP) and 127.0.0.<N>3 (callee, sipp UAS,
 # port 5060), so runs never collide with each other or with anyone else's 127.0.0.1-3 lab.
-# Direct samples (no proxy) leave <N>2 unused. Traffic only ever goes to 127.0.0.x; no RTP is
-# sent (the SDP bodies are text). Every process the script starts is stopped by its own pid.
+# Direct samples (no proxy) leave <N>2 unused. Traffic only ever goes to 127.0.0.x. Only the two
+# RTP samples send media: the caller plays sipp's own G.711 recording
+# (/usr/share/sip-tester/g711a.pcap, 7 s) from its media port 6000 to the callee's, which echoes
+# it back (sipp -rtp_echo) or not; elsewhere the SDP bodies are text only. Every process the
+# script starts is stopped by its own pid.
 # Running it again simply re-records the files (timestamps, tags and branches change).
 
 set -euo pipefail
@@ -192,6 +196,24 @@ sip_filter() {
         "or host 127.0.0.${base}4) and (port 5060 or port 5070)"
 }
 
+# rtp_call NAME BASE ECHO: a direct answered call with RTP; the callee echoes the caller's
+# audio when ECHO is "echo". The capture takes the sample's SIP ports and media ports.
+rtp_call() {
+    local name="$1" base="$2" echo="$3" echo_opt=()
+    local pcap=/usr/share/sip-tester/g711a.pcap
+    if ! [ -r "$pcap" ]; then
+        log "$name: $pcap not found (it comes with sip-tester)"
+        return 1
+    fi
+    [ "$echo" = echo ] && echo_opt=(-rtp_echo)
+    log "$name: uac-call-rtp.xml -> uas-answer-rtp.xml ${echo_opt[*]:-(no echo)}, 1 call"
+    start_capture "$name" "(host 127.0.0.${base}1 or host 127.0.0.${base}3) and (port 5060 or port 5070 or portrange 6000-6003)"
+    start_uas "127.0.0.${base}3" uas-answer-rtp.xml 1 -mp 6000 "${echo_opt[@]}"
+    run_uac "127.0.0.${base}1" "127.0.0.${base}3:5060" uac-call-rtp.xml 1 -mp 6000
+    await_pid "$UAS_PID" 15
+    stop_capture
+}
+
 # ---------------------------------------------------------------------------------------------
 # The samples. Each function records one file; BASE is its address block (127.0.0.BASE1..4).
 
@@ -309,6 +331,12 @@ sample_fork-parallel() {
     stop_capture
 }
 
+# An answered call with 7 s of G.711 A-law both ways (the callee echoes the caller's RTP).
+sample_answered-call-rtp() { rtp_call answered-call-rtp 19 echo; }
+
+# The same call where the callee sends no media back: one-way audio.
+sample_one-way-rtp() { rtp_call one-way-rtp 20 no-echo; }
+
 ALL_SAMPLES=(
     answered-call-proxy
     busy-486
@@ -328,6 +356,8 @@ ALL_SAMPLES=(
     nat-sdp
     fork-parallel
     proxy-timeout-408
+    answered-call-rtp
+    one-way-rtp
 )
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 //! `sipscope ladder`: draws the chosen calls as ladder diagrams (text, Mermaid or SVG), one
-//! after the other, to standard output or a file.
+//! after the other, to standard output or a file, with a band per RTP stream of each call.
 
 use std::io::{IsTerminal, Write};
 
@@ -24,6 +24,12 @@ pub fn run(
     let opts = LayoutOptions {
         annotate: cfg.annotate,
     };
+    // Each call's RTP streams become bands.
+    let streams = loaded.media.streams();
+    let build = |call: &crate::dialog::Call| {
+        let mine = crate::diagnose::streams_of_call(call, &streams);
+        Layout::build_with_media(call, &opts, &mine)
+    };
     let layouts: Vec<Layout> = match cfg.index {
         Some(n) => {
             let call = n
@@ -37,7 +43,7 @@ pub fn run(
                         if picked.len() == 1 { "" } else { "s" }
                     ))
                 })?;
-            let mut l = Layout::build(call, &opts);
+            let mut l = build(call);
             l.index = Some(n);
             vec![l]
         }
@@ -45,7 +51,7 @@ pub fn run(
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let mut l = Layout::build(c, &opts);
+                let mut l = build(c);
                 l.index = Some(i + 1);
                 l
             })

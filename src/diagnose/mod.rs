@@ -13,10 +13,13 @@
 //! - `why`: the code's meaning for the host that received it, Reason / Warning /
 //!   Retry-After headers, reason-phrase hints, authentication history;
 //! - `sdp`: offer/answer checks (codec intersection, private media addresses, hold, port 0);
-//! - [`Timings`] and timing findings (retransmissions and the RFC 3261 timers they imply).
+//! - [`Timings`] and timing findings (retransmissions and the RFC 3261 timers they imply);
+//! - `media`: what the call's RTP streams say (no RTP, one-way audio, NAT, loss, jitter, codec,
+//!   SSRC change, MOS), when the caller hands them in ([`diagnose_with_media`], [`MediaView`]).
 //!
 //! [`Summary`] folds diagnoses into file-level counts without keeping the calls.
 
+mod media;
 mod outcome;
 mod sdp;
 mod summary;
@@ -28,6 +31,11 @@ mod tests;
 
 use crate::dialog::{Call, HostIdx, MsgIdx, StepIdx, TxIdx};
 
+pub use media::{
+    diagnose_with_media, stream_line, streams_of_call, MediaView, StreamBrief, JITTER_MAX_MS,
+    JITTER_MEAN_MS, LOSS_ERROR_PERCENT, LOSS_WARN_PERCENT, MIN_PACKETS_FOR_QUALITY, MOS_ERROR,
+    MOS_WARN,
+};
 pub use summary::{CauseCount, Summary};
 
 /// How a call (or a standalone transaction) ended, in one word.
@@ -276,12 +284,21 @@ pub struct Diagnosis {
     pub timings: Timings,
     /// Everything else: ACK, retransmissions and timers, slow responses, capture notes.
     pub findings: Vec<Finding>,
+    /// What the RTP says (no RTP, one-way audio, loss, jitter, ...); empty when diagnosed
+    /// without media ([`diagnose`]).
+    pub media: Vec<Finding>,
+    /// The call's RTP streams, one line each; empty without media.
+    pub streams: Vec<StreamBrief>,
 }
 
 impl Diagnosis {
-    /// Every finding: why, SDP, then the rest.
+    /// Every finding: why, SDP, media, then the rest.
     pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
-        self.why.iter().chain(&self.sdp).chain(&self.findings)
+        self.why
+            .iter()
+            .chain(&self.sdp)
+            .chain(&self.media)
+            .chain(&self.findings)
     }
 
     /// The most severe level among the findings (`None` without findings).
@@ -290,7 +307,8 @@ impl Diagnosis {
     }
 }
 
-/// Diagnoses one call.
+/// Diagnoses one call from its signalling alone (no media findings: see
+/// [`diagnose_with_media`]).
 pub fn diagnose(call: &Call) -> Diagnosis {
     let mut d = outcome::decide(call);
     why::explain(call, &mut d);

@@ -158,6 +158,8 @@ pub(crate) fn decide(call: &Call) -> Diagnosis {
         sdp: Vec::new(),
         timings: Timings::default(),
         findings: Vec::new(),
+        media: Vec::new(),
+        streams: Vec::new(),
     };
     let Some(t) = deciding_tx(call) else {
         d.findings.push(Finding::new(

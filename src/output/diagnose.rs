@@ -102,6 +102,27 @@ pub struct DiagnosisJson {
     pub sdp: Vec<FindingJson>,
     pub timings: TimingsJson,
     pub findings: Vec<FindingJson>,
+    /// Media findings (`no_rtp`, `one_way_audio`, `packet_loss`, ...). Absent when the
+    /// call was diagnosed without its media (the export, which streams calls).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<FindingJson>,
+    /// The call's RTP streams in brief; absent like `media`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamBriefJson>,
+}
+
+/// One RTP stream of the call, in brief (`sipscope media` has every figure).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StreamBriefJson {
+    pub src: String,
+    pub dst: String,
+    pub ssrc: String,
+    pub codec: String,
+    pub packets: u64,
+    pub lost: i64,
+    /// Found through the call's SDP (else by content, attached by address).
+    pub announced: bool,
+    pub text: String,
 }
 
 fn host_json(call: &Call, h: HostIdx) -> HostJson {
@@ -184,6 +205,21 @@ impl DiagnosisJson {
             sdp: findings(&d.sdp),
             timings: timings_json(&d.timings),
             findings: findings(&d.findings),
+            media: findings(&d.media),
+            streams: d
+                .streams
+                .iter()
+                .map(|b| StreamBriefJson {
+                    src: b.src.clone(),
+                    dst: b.dst.clone(),
+                    ssrc: b.ssrc.clone(),
+                    codec: b.codec.clone(),
+                    packets: b.packets,
+                    lost: b.lost,
+                    announced: b.announced,
+                    text: b.text.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -433,7 +469,24 @@ pub fn write_call(out: &mut dyn Write, index: usize, call: &Call, d: &Diagnosis)
     for l in where_text(call, d) {
         writeln!(out, "   where    {l}")?;
     }
-    for (label, list) in [("why", &d.why), ("sdp", &d.sdp), ("finding", &d.findings)] {
+    for (label, list) in [
+        ("why", &d.why),
+        ("sdp", &d.sdp),
+        ("media", &d.media),
+        ("finding", &d.findings),
+    ] {
+        if label == "media" {
+            // The streams first, then what is wrong with them.
+            for b in &d.streams {
+                writeln!(
+                    out,
+                    "   rtp      {} -> {} {}",
+                    escape_str(&b.src),
+                    escape_str(&b.dst),
+                    escape_str(&b.text)
+                )?;
+            }
+        }
         for f in list {
             writeln!(
                 out,

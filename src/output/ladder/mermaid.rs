@@ -17,12 +17,13 @@
 //! `--)`); failure responses sit on a light red band. Participants get short aliases (`A`,
 //! `B`, ..., `AA`) so no address reaches the syntax; every text goes through [`text`], which
 //! writes the characters Mermaid would read as syntax (`;`, `#`, `<`, `>`, `&`, `"`, `%`, `:`,
-//! `{`, `}`) as Mermaid entity codes (`#59;`). Several calls make a Markdown document with one
+//! `{`, `}`) as Mermaid entity codes (`#59;`). An RTP stream is a `Note over` its two ends
+//! with its figures, after the message at or before its first packet. Several calls make a Markdown document with one
 //! fenced diagram per call, ready to paste into an issue.
 
 use std::io::{self, Write};
 
-use super::{wrap, Direction, Layout, Mark, Row, Tone};
+use super::{wrap, Direction, Layout, Mark, MediaBand, Row, Tone};
 
 /// Notes are broken into lines of about this many characters (Mermaid does not wrap them).
 const NOTE_WIDTH: usize = 72;
@@ -89,7 +90,10 @@ pub fn diagram(layout: &Layout) -> String {
         ));
     }
     let mut band_open = false;
-    for row in &layout.rows {
+    for band in layout.bands_after(None) {
+        d.push_str(&media_note(band));
+    }
+    for (i, row) in layout.rows.iter().enumerate() {
         match row {
             Row::Arrow(a) => {
                 if band_open {
@@ -128,11 +132,34 @@ pub fn diagram(layout: &Layout) -> String {
                 }
             }
         }
+        for band in layout.bands_after(Some(i)) {
+            if band_open {
+                d.push_str("    end\n");
+                band_open = false;
+            }
+            d.push_str(&media_note(band));
+        }
     }
     if band_open {
         d.push_str("    end\n");
     }
     d
+}
+
+/// `Note over A,B: RTP ... (A to B, time)` for a stream.
+fn media_note(band: &MediaBand) -> String {
+    let (lo, hi) = (band.from.min(band.to), band.from.max(band.to));
+    let body = format!("{} ({}, {})", band.text, band.ends, band.time_text());
+    if lo == hi {
+        format!("    Note right of {}: {}\n", alias(lo), text(&body))
+    } else {
+        format!(
+            "    Note over {},{}: {}\n",
+            alias(lo),
+            alias(hi),
+            text(&body)
+        )
+    }
 }
 
 fn direction(from: usize, to: usize) -> Direction {

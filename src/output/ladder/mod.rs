@@ -25,6 +25,11 @@
 //!  5 Note            | * same 486, passed on by 10.0.0.2
 //! ```
 //!
+//! RTP streams are not rows: [`Layout::media`] holds a [`MediaBand`] per stream (built by
+//! [`Layout::build_with_media`]), each placed after the row at or before its first packet and
+//! spanning the columns of its two ends; painters draw them after that row
+//! ([`Layout::bands_after`]). Keeping them apart leaves every row a message.
+//!
 //! Every [`Row`] names the message it belongs to ([`Row::msg`]), so a viewer can keep a
 //! selected row and open that message; a viewer that scrolls sideways draws the same cells
 //! shifted. All text in a layout is already escaped for a terminal ([`crate::output::escape`]):
@@ -38,6 +43,7 @@ use std::collections::HashMap;
 
 use crate::dialog::{self, Call, HopOrigin, HostIdx, MsgIdx, Repeat, Start, StepIdx};
 use crate::knowledge::Class;
+use crate::media::StreamReport;
 use crate::output::escape_str;
 use crate::output::time::{clock_millis, duration};
 
@@ -65,6 +71,41 @@ pub struct Layout {
     pub columns: Vec<Column>,
     /// Top to bottom.
     pub rows: Vec<Row>,
+    /// RTP streams of the call, in order of first packet (empty without media).
+    pub media: Vec<MediaBand>,
+}
+
+/// One RTP stream, drawn as a band between the columns of its sender and receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaBand {
+    /// Drawn after this row (`None`: before the first row).
+    pub after_row: Option<usize>,
+    /// Sending and receiving column.
+    pub from: usize,
+    pub to: usize,
+    /// `RTP PCMU 1345 pkts, lost 0 (0.0%), jitter 0.9/2.1 ms, MOS 4.4` (escaped).
+    pub text: String,
+    /// `127.0.0.1:6000 -> 127.0.0.1:6002` (escaped).
+    pub ends: String,
+    /// First packet (ns since the epoch).
+    pub time_ns: i64,
+    /// `Success` for a healthy stream, `Failure` when loss, MOS or one-way audio say otherwise.
+    pub tone: Tone,
+}
+
+impl MediaBand {
+    pub fn direction(&self) -> Direction {
+        match self.from.cmp(&self.to) {
+            std::cmp::Ordering::Less => Direction::Right,
+            std::cmp::Ordering::Greater => Direction::Left,
+            std::cmp::Ordering::Equal => Direction::SelfLoop,
+        }
+    }
+
+    /// The time column: the clock of the first packet.
+    pub fn time_text(&self) -> String {
+        clock_millis(self.time_ns)
+    }
 }
 
 /// One host: a lifeline.
@@ -328,6 +369,16 @@ impl Layout {
     /// Lays out one call: a column per host, an arrow per message (retransmissions and
     /// duplicate captures included, marked), an annotation under every response when asked.
     pub fn build(call: &Call, opts: &LayoutOptions) -> Layout {
+        Layout::build_with_media(call, opts, &[])
+    }
+
+    /// [`Layout::build`], plus a band per RTP stream of the call (see
+    /// `crate::diagnose::streams_of_call` for picking them).
+    pub fn build_with_media(
+        call: &Call,
+        opts: &LayoutOptions,
+        streams: &[&StreamReport],
+    ) -> Layout {
         let columns = columns(call);
         // Hosts are columns one to one; the map guards against a host index out of range.
         let col_of: HashMap<HostIdx, usize> = columns
@@ -438,12 +489,22 @@ impl Layout {
                 }));
             }
         }
+        let media = streams
+            .iter()
+            .map(|st| media_band(call, &col_of, &columns, &rows, st))
+            .collect();
         Layout {
             index: None,
             title: title(call),
             columns,
             rows,
+            media,
         }
+    }
+
+    /// The bands drawn after row `row` (`None`: before the first row).
+    pub fn bands_after(&self, row: Option<usize>) -> impl Iterator<Item = &MediaBand> + '_ {
+        self.media.iter().filter(move |b| b.after_row == row)
     }
 
     /// The arrows only, top to bottom.
@@ -614,6 +675,99 @@ pub fn wrap(s: &str, n: usize) -> Vec<String> {
         lines.push(cur);
     }
     lines
+}
+
+/// The column of a media end: the host that announced it in SDP (the first sighting of the
+/// message, i.e. its generator), else a host on the same address.
+fn media_column(
+    call: &Call,
+    col_of: &HashMap<HostIdx, usize>,
+    columns: &[Column],
+    ep: crate::net::Endpoint,
+) -> Option<usize> {
+    let announced = call.messages.iter().zip(&call.info).find_map(|(m, info)| {
+        let sdp = m.sdp.as_ref()?;
+        let hit = sdp.media.iter().any(|md| {
+            md.port == ep.port
+                && md
+                    .address
+                    .as_deref()
+                    .or(sdp.address.as_deref())
+                    .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
+                    == Some(ep.ip)
+        });
+        hit.then_some(info.src)
+    });
+    announced
+        .and_then(|h| col_of.get(&h).copied())
+        .or_else(|| {
+            call.hosts
+                .iter()
+                .position(|h| h.addr == ep.ip)
+                .and_then(|h| col_of.get(&h).copied())
+        })
+        .filter(|&c| c < columns.len())
+}
+
+fn media_band(
+    call: &Call,
+    col_of: &HashMap<HostIdx, usize>,
+    columns: &[Column],
+    rows: &[Row],
+    st: &StreamReport,
+) -> MediaBand {
+    let last = columns.len().saturating_sub(1);
+    let src = media_column(call, col_of, columns, st.src_endpoint);
+    let dst = media_column(call, col_of, columns, st.dst_endpoint);
+    // An end no host stands for goes to the far side from the other end.
+    let far = |c: Option<usize>| match c {
+        Some(0) | None => last,
+        Some(_) => 0,
+    };
+    let (from, to) = match (src, dst) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, far(Some(f))),
+        (None, Some(t)) => (far(Some(t)), t),
+        (None, None) => (0, last),
+    };
+    // After the last row (arrow and the notes under it) at or before the first packet.
+    let t = st.first.ts_ns;
+    let after_row = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r {
+            Row::Arrow(a) if a.time_ns <= t => Some(i),
+            _ => None,
+        })
+        .next_back()
+        .map(|i| {
+            let mut j = i;
+            while matches!(rows.get(j + 1), Some(Row::Note(_))) {
+                j += 1;
+            }
+            j
+        });
+    let bad = (st.lost > 0 && st.lost_percent > crate::diagnose::LOSS_WARN_PERCENT)
+        || (st.mos > 0.0
+            && st.packets >= crate::diagnose::MIN_PACKETS_FOR_QUALITY
+            && st.mos < crate::diagnose::MOS_WARN);
+    let mut text = crate::diagnose::stream_line(st);
+    if st.one_way {
+        text.push_str(", one-way");
+    }
+    MediaBand {
+        after_row,
+        from,
+        to,
+        text: escape_str(&text).into_owned(),
+        ends: escape_str(&format!("{} -> {}", st.src, st.dst)).into_owned(),
+        time_ns: t,
+        tone: if bad || st.one_way {
+            Tone::Failure
+        } else {
+            Tone::Success
+        },
+    }
 }
 
 fn columns(call: &Call) -> Vec<Column> {

@@ -5,13 +5,14 @@
 //!
 //! Every message is one element of class `arrow` (a `line`, or a `path` for a message a host
 //! sends itself), with its tone (`request`, `provisional`, `success`, `redirection`,
-//! `failure`, `other`) and `retransmission` / `duplicate` as further classes; every capture
+//! `failure`, `other`) and `retransmission` / `duplicate` as further classes; every RTP stream
+//! is one `rect` of class `media` (a band between its two ends) with its figures; every capture
 //! string is escaped for XML.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::{wrap, Direction, Layout, Mark, Row, Tone};
+use super::{wrap, Direction, Layout, Mark, MediaBand, Row, Tone};
 
 /// Pixels per character cell (monospace at 12 px) and per text line.
 const CELL: f64 = 7.2;
@@ -137,7 +138,15 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
     y = box_top + box_h + 8.0;
     let life_top = box_top + box_h;
     let mut rows = String::new();
-    for row in &layout.rows {
+    let bands = |after: Option<usize>, y: &mut f64, right: &mut f64, rows: &mut String| {
+        for band in layout.bands_after(after) {
+            let (a, b) = (x(band.from), x(band.to));
+            *right = right.max(band_svg(band, a.min(b), a.max(b), *y, rows));
+            *y += 24.0;
+        }
+    };
+    bands(None, &mut y, &mut right, &mut rows);
+    for (i, row) in layout.rows.iter().enumerate() {
         match row {
             Row::Arrow(a) => {
                 let c = color(a.tone);
@@ -243,6 +252,7 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
                 y += 8.0;
             }
         }
+        bands(Some(i), &mut y, &mut right, &mut rows);
     }
     y += 6.0;
     // Lifelines first, so arrows and notes are drawn over them.
@@ -258,6 +268,44 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
     }
     body.push_str(&rows);
     (right + MARGIN, y - top)
+}
+
+/// One RTP band at `y` between lifelines `lo` and `hi` (pixels): a tinted bar with an arrow
+/// head at the receiver and the figures on it. Returns the rightmost pixel used.
+fn band_svg(band: &MediaBand, lo: f64, hi: f64, y: f64, rows: &mut String) -> f64 {
+    let c = color(band.tone);
+    let w = (hi - lo).max(40.0);
+    let text = format!("{} ({})", band.text, band.ends);
+    let _ = writeln!(
+        rows,
+        r##"<text class="time" x="{MARGIN}" y="{:.1}" fill="#4b5563">{}</text>"##,
+        y + 14.0,
+        xml(&band.time_text())
+    );
+    let _ = writeln!(
+        rows,
+        r#"<rect class="media {}" x="{lo:.1}" y="{y:.1}" width="{w:.1}" height="18" rx="3" fill="{c}" fill-opacity="0.12" stroke="{c}" stroke-opacity="0.6"/>"#,
+        band.tone.as_str()
+    );
+    let (tip, back) = match band.direction() {
+        Direction::Left => (lo, lo + 8.0),
+        _ => (lo + w, lo + w - 8.0),
+    };
+    let _ = writeln!(
+        rows,
+        r#"<path d="M {back:.1} {:.1} L {tip:.1} {:.1} L {back:.1} {:.1} z" fill="{c}" fill-opacity="0.6"/>"#,
+        y + 3.0,
+        y + 9.0,
+        y + 15.0
+    );
+    let _ = writeln!(
+        rows,
+        r#"<text class="media-label" x="{:.1}" y="{:.1}" fill="{c}">{}</text>"#,
+        lo + 10.0,
+        y + 13.0,
+        xml(&text)
+    );
+    (lo + w).max(lo + 10.0 + px(super::width(&text)))
 }
 
 /// Writes one SVG picture holding every call, one below the other. `max_width` is in

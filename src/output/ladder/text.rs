@@ -16,13 +16,22 @@
 //!                      |                   | * 4xx client failure: The callee's device ...
 //! ```
 //!
-//! Retransmissions are drawn `~~~~>`, duplicate captures `....>`. Labels are shortened to the
+//! Retransmissions are drawn `~~~~>`, duplicate captures `....>`. An RTP stream is a band
+//! `|=======>|` between its two ends, its figures on the line above, after the message at or
+//! before its first packet:
+//!
+//! ```text
+//!                      | RTP PCMU 150 pkts, lost 0 (0.0%), jitter 0.2/0.4 ms, MOS 4.4
+//! 19:36:52.001         |==================>|                   |
+//! ```
+//!
+//! Labels are shortened to the
 //! room between lifelines; annotations wrap under their arrow. The drawing never breaks: when
 //! the hosts do not fit in the width asked, it is drawn wider.
 
 use std::io::{self, Write};
 
-use super::{fit, width, wrap, Direction, Geometry, Layout, Mark, Row, Tone};
+use super::{fit, width, wrap, Direction, Geometry, Layout, Mark, MediaBand, Row, Tone};
 
 /// What a cell is painted as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,12 +237,54 @@ pub fn row_lines(row: &Row, g: &Geometry, max_width: usize) -> Vec<Line> {
     }
 }
 
+/// The two lines of an RTP band: its figures (starting right of the leftmost end, like a
+/// note) and the band itself with the time of the first packet.
+pub fn band_lines(band: &MediaBand, g: &Geometry, max_width: usize) -> Vec<Line> {
+    let total = max_width.max(g.width);
+    let ink = Ink::Tone(band.tone);
+    let xf = g.x.get(band.from).copied().unwrap_or(g.left);
+    let xt = g.x.get(band.to).copied().unwrap_or(g.left);
+    let (lo, hi) = (xf.min(xt), xf.max(xt));
+    let mut indent = lo + 2;
+    if total.saturating_sub(indent) < 40 {
+        indent = g.left;
+    }
+    let mut label = Canvas::new(g.width);
+    label.lifelines(g);
+    label.cells.truncate(indent);
+    let room = total.saturating_sub(indent).max(10);
+    label.text(indent, &fit(&band.text, room), ink);
+    let mut line = Canvas::new(g.width);
+    line.lifelines(g);
+    line.text(0, &band.time_text(), Ink::Plain);
+    match band.direction() {
+        Direction::SelfLoop => line.text(lo + 1, "==RTP", ink),
+        dir => {
+            for x in lo + 1..hi {
+                line.put(x, '=', ink);
+            }
+            if dir == Direction::Right {
+                line.put(hi.saturating_sub(1), '>', ink);
+            } else {
+                line.put(lo + 1, '<', ink);
+            }
+        }
+    }
+    vec![label.into_line(), line.into_line()]
+}
+
 /// Every line of one call's ladder.
 pub fn lines(layout: &Layout, max_width: usize) -> Vec<Line> {
     let g = layout.geometry(max_width);
     let mut out = header_lines(layout, &g, max_width);
-    for row in &layout.rows {
+    for band in layout.bands_after(None) {
+        out.extend(band_lines(band, &g, max_width));
+    }
+    for (i, row) in layout.rows.iter().enumerate() {
         out.extend(row_lines(row, &g, max_width));
+        for band in layout.bands_after(Some(i)) {
+            out.extend(band_lines(band, &g, max_width));
+        }
     }
     out
 }
