@@ -9,7 +9,6 @@
 //! same: ingest, `Msg::from_located`, `analyze_all` or the `CallTracker`, the selection's
 //! filter, `report_books`.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -21,10 +20,10 @@ use crate::cli::{ExportConfig, ExportFormat, Selection};
 use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
-use crate::media::{MediaTracker, StreamReport};
+use crate::media::MediaTracker;
 use crate::output::escape_str;
 use crate::output::export::pcap::{self, FrameSet};
-use crate::output::export::{self, CallJson, DocumentWriter, ExportContext};
+use crate::output::export::{self, CallJson, DocumentWriter, ExportContext, ExportMedia};
 
 /// Inputs larger than this (in total) get a progress bar when standard error is a terminal.
 const PROGRESS_MIN_BYTES: u64 = 50 * 1024 * 1024;
@@ -176,16 +175,6 @@ fn walk(
     Ok((books, media))
 }
 
-/// The streams of one call, from the media tracker (by the Call-ID its SDP announced).
-fn streams_of(media: Option<&MediaTracker>, call_id: &str) -> Option<Vec<StreamReport>> {
-    media.map(|m| {
-        m.streams()
-            .into_iter()
-            .filter(|s| s.call_id.as_deref() == Some(call_id))
-            .collect()
-    })
-}
-
 /// One document: every call is built first (grouping needs the whole capture), then written
 /// one per line inside the `calls` array.
 fn json(
@@ -205,16 +194,14 @@ fn json(
         &mut |_| {},
     )?;
     let calls = dialog::analyze_all(msgs, &sel.roles);
-    let mut by_call: HashMap<String, Vec<StreamReport>> = HashMap::new();
-    for st in media.as_ref().map(|m| m.streams()).unwrap_or_default() {
-        if let Some(id) = st.call_id.clone() {
-            by_call.entry(id).or_default().push(st);
-        }
-    }
+    let all = media.as_ref().map(|m| m.streams()).unwrap_or_default();
+    let em = ExportMedia {
+        all: &all,
+        capture_end_ns: books.inputs.iter().filter_map(|i| i.last_ts_ns).max(),
+    };
     let mut doc = DocumentWriter::start(out, &books)?;
     for c in calls.iter().filter(|c| sel.filter.matches(c)) {
-        let streams = by_call.get(&c.call_id).map_or(&[][..], |v| v.as_slice());
-        doc.call(&CallJson::build_with_media(c, ctx, Some(streams)))?;
+        doc.call(&CallJson::build_with_media(c, ctx, Some(&em)))?;
     }
     doc.finish()?;
     Ok(())
@@ -234,13 +221,18 @@ fn ndjson(
     // when the media tracker can be asked for their streams.
     let pending: std::cell::RefCell<Vec<Call>> = std::cell::RefCell::new(Vec::new());
     let deliver = |calls: Vec<Call>, media: Option<&MediaTracker>, out: &mut dyn Write| {
+        // One snapshot of the streams for the whole batch of calls that just ended.
+        let all = media.map(|m| m.streams());
+        let em = all.as_ref().map(|all| ExportMedia {
+            all,
+            capture_end_ns: None,
+        });
         for c in calls {
             if failure.borrow().is_some() {
                 return;
             }
             if sel.filter.matches(&c) {
-                let streams = streams_of(media, &c.call_id);
-                let json = CallJson::build_with_media(&c, ctx, streams.as_deref());
+                let json = CallJson::build_with_media(&c, ctx, em.as_ref());
                 if let Err(e) = export::write_line(out, &json) {
                     *failure.borrow_mut() = Some(e);
                 }

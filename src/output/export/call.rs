@@ -59,6 +59,14 @@ pub struct CallJson<'a> {
     pub streams: Option<Vec<StreamJson<'a>>>,
 }
 
+/// What the export knows of the capture's media: every RTP stream found, and when the capture
+/// ended (to judge calls still up at its end).
+#[derive(Debug, Clone, Copy)]
+pub struct ExportMedia<'a> {
+    pub all: &'a [StreamReport],
+    pub capture_end_ns: Option<i64>,
+}
+
 /// A host taking part in the call.
 #[derive(Debug, Serialize)]
 pub struct ParticipantJson<'a> {
@@ -597,14 +605,27 @@ impl<'a> CallJson<'a> {
         Self::build_with_media(call, ctx, None)
     }
 
-    /// Builds the call's object with its RTP streams (media analysed) or `None` (not analysed).
+    /// Builds the call's object with its RTP streams and the media findings of its diagnosis
+    /// (media analysed), or without (`None`: `streams` is null).
     pub fn build_with_media(
         call: &'a Call,
         ctx: &'a ExportContext,
-        streams: Option<&'a [StreamReport]>,
+        media: Option<&ExportMedia<'a>>,
     ) -> CallJson<'a> {
         let s = &call.summary;
-        let diagnosis = diagnose::diagnose(call);
+        let mine: Option<Vec<&'a StreamReport>> =
+            media.map(|m| diagnose::streams_of_call(call, m.all));
+        let diagnosis = match (media, &mine) {
+            (Some(m), Some(mine)) => diagnose::diagnose_with_media(
+                call,
+                &diagnose::MediaView {
+                    streams: mine,
+                    capture: m.all,
+                    capture_end_ns: m.capture_end_ns,
+                },
+            ),
+            _ => diagnose::diagnose(call),
+        };
         let notes = annotations(call);
         let final_generated_by = s
             .final_step
@@ -653,7 +674,7 @@ impl<'a> CallJson<'a> {
                 .map(|(i, m)| message_json(call, i, m, call.info.get(i), &notes, ctx))
                 .collect(),
             diagnosis: DiagnosisJson::new(call, &diagnosis),
-            streams: streams.map(|v| v.iter().map(StreamJson::of).collect()),
+            streams: mine.map(|v| v.into_iter().map(StreamJson::of).collect()),
         }
     }
 }

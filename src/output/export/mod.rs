@@ -23,7 +23,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 pub use call::{
-    AnnotationJson, CallJson, DialogJson, HintJson, LegJson, MediaJson, MessageJson,
+    AnnotationJson, CallJson, DialogJson, ExportMedia, HintJson, LegJson, MediaJson, MessageJson,
     ParticipantJson, PartyJson, ResponseRef, SdpJson, TransactionJson,
 };
 

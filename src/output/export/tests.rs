@@ -174,10 +174,19 @@ fn schema_is_valid_json_and_defines_diagnosis_and_streams() {
     let outcomes = s["$defs"]["diagnosis"]["properties"]["outcome"]["enum"]
         .as_array()
         .unwrap();
-    for word in ["completed", "rejected", "ack_missing", "success", "unanswered"] {
+    for word in [
+        "completed",
+        "rejected",
+        "ack_missing",
+        "success",
+        "unanswered",
+    ] {
         assert!(outcomes.iter().any(|o| o == word), "{word}");
     }
-    assert_eq!(s["$defs"]["stream"]["properties"]["ssrc"]["pattern"], "^0x[0-9A-F]{8}$");
+    assert_eq!(
+        s["$defs"]["stream"]["properties"]["ssrc"]["pattern"],
+        "^0x[0-9A-F]{8}$"
+    );
     assert_eq!(s["$defs"]["schema_version"]["const"], SCHEMA_VERSION);
 }
 
