@@ -2,6 +2,7 @@
 //! writes its output. [`run`] dispatches.
 
 mod calls;
+mod ladder;
 mod stats;
 
 use std::io::Write;
@@ -16,7 +17,7 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::Codes(q) => Ok(crate::output::codes::write(out, q)?),
         Config::Calls { sel, json } => calls::run(&sel, json, out, err),
         Config::View { sel } => calls::run(&sel, false, out, err),
-        Config::Ladder { .. } => Err(not_yet("ladder")),
+        Config::Ladder { sel, ladder } => ladder::run(&sel, &ladder, out, err),
         Config::Export { .. } | Config::Schema => Err(not_yet("export")),
         Config::Diagnose { .. } => Err(not_yet("diagnose")),
         Config::Media { .. } => Err(not_yet("media")),

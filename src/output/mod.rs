@@ -4,6 +4,7 @@
 pub mod calls;
 pub mod codes;
 pub mod escape;
+pub mod ladder;
 pub mod stats;
 pub mod time;
 
