@@ -18,6 +18,7 @@ pub mod analysis;
 pub mod capture;
 pub mod cli;
 pub mod commands;
+pub mod diagnose;
 pub mod dialog;
 pub mod error;
 pub mod ingest;

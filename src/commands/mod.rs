@@ -2,6 +2,7 @@
 //! writes its output. [`run`] dispatches.
 
 mod calls;
+mod diagnose;
 mod ladder;
 mod stats;
 
@@ -19,7 +20,7 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::View { sel } => calls::run(&sel, false, out, err),
         Config::Ladder { sel, ladder } => ladder::run(&sel, &ladder, out, err),
         Config::Export { .. } | Config::Schema => Err(not_yet("export")),
-        Config::Diagnose { .. } => Err(not_yet("diagnose")),
+        Config::Diagnose { sel, json } => diagnose::run(&sel, json, out, err),
         Config::Media { .. } => Err(not_yet("media")),
     }
 }

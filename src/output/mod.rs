@@ -3,6 +3,7 @@
 
 pub mod calls;
 pub mod codes;
+pub mod diagnose;
 pub mod escape;
 pub mod ladder;
 pub mod stats;

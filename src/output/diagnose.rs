@@ -1,0 +1,532 @@
+//! Rendering diagnoses: a compact block per call for people (failed calls first) followed by
+//! the file summary, and `{"calls": [...], "summary": {...}}` for programs.
+//!
+//! [`DiagnosisJson`] is the `diagnosis` object: `diagnose --json` flattens it into each call
+//! and the export embeds it per call, so both say the same thing. It owns its strings, so it
+//! can be built from a call that is dropped right after (streaming export).
+//!
+//! Every capture string printed as text goes through `escape_str`; JSON goes through
+//! `escape::write_json`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::escape::{escape_str, write_json};
+use super::time::{clock_millis, duration, rfc3339_millis};
+use crate::diagnose::{Diagnosis, Finding, LegRef, Severity, Summary, Timings};
+use crate::dialog::{Call, HostIdx};
+
+/// How many causes the summary lists with an example.
+pub const TOP_CAUSES: usize = 10;
+
+/// A host as the diagnosis names it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HostJson {
+    /// `10.0.0.1`, or `127.0.0.1:5060` when the call has several endpoints on one address.
+    pub host: String,
+    pub role: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LegJson {
+    pub from: HostJson,
+    pub to: HostJson,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WhereJson {
+    pub path: Vec<HostJson>,
+    pub generated_by: Option<HostJson>,
+    pub proxied_by: Vec<HostJson>,
+    pub received_by: Option<HostJson>,
+    pub broken_leg: Option<LegJson>,
+}
+
+/// A message a finding points at.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct EvidenceJson {
+    /// Index of the message in the call (0-based, in time order).
+    pub message: usize,
+    /// Input file (0-based) and frame number (1-based) of the frame that completed it.
+    pub file: u16,
+    pub frame: u64,
+    pub time: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FindingJson {
+    pub severity: &'static str,
+    pub code: &'static str,
+    pub text: String,
+    pub evidence: Vec<EvidenceJson>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TxTimingJson {
+    pub method: String,
+    pub cseq: u32,
+    pub final_code: Option<u16>,
+    pub first_response_ns: Option<i64>,
+    pub final_response_ns: Option<i64>,
+    pub request_retransmissions: usize,
+    pub response_retransmissions: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TimingsJson {
+    pub post_dial_delay_ns: Option<i64>,
+    pub setup_ns: Option<i64>,
+    pub final_response_ns: Option<i64>,
+    pub answer_to_ack_ns: Option<i64>,
+    pub duration_ns: Option<i64>,
+    pub transactions: Vec<TxTimingJson>,
+}
+
+/// The `diagnosis` object of one call.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DiagnosisJson {
+    /// One word from the documented vocabulary (docs/outcomes.md).
+    pub outcome: &'static str,
+    /// The same in a few words.
+    pub outcome_text: &'static str,
+    pub final_code: Option<u16>,
+    /// The outcome needs attention (rejected, timeout, auth_failed, ...).
+    pub failed: bool,
+    pub cause: Option<String>,
+    pub ended_by: Option<HostJson>,
+    #[serde(rename = "where")]
+    pub where_: WhereJson,
+    pub why: Vec<FindingJson>,
+    pub sdp: Vec<FindingJson>,
+    pub timings: TimingsJson,
+    pub findings: Vec<FindingJson>,
+}
+
+fn host_json(call: &Call, h: HostIdx) -> HostJson {
+    HostJson {
+        host: call.host_label(h),
+        role: call.hosts.get(h).map_or("unknown", |x| x.role.as_str()),
+    }
+}
+
+fn leg_json(call: &Call, l: LegRef) -> LegJson {
+    LegJson {
+        from: host_json(call, l.from),
+        to: host_json(call, l.to),
+    }
+}
+
+fn finding_json(call: &Call, f: &Finding) -> FindingJson {
+    FindingJson {
+        severity: f.severity.as_str(),
+        code: f.code,
+        text: f.text.clone(),
+        evidence: f
+            .evidence
+            .iter()
+            .filter_map(|&m| {
+                call.messages.get(m).map(|x| EvidenceJson {
+                    message: m,
+                    file: x.frame.file,
+                    frame: x.frame.number,
+                    time: rfc3339_millis(x.frame.ts_ns),
+                })
+            })
+            .collect(),
+    }
+}
+
+fn timings_json(t: &Timings) -> TimingsJson {
+    TimingsJson {
+        post_dial_delay_ns: t.post_dial_delay_ns,
+        setup_ns: t.setup_ns,
+        final_response_ns: t.final_response_ns,
+        answer_to_ack_ns: t.answer_to_ack_ns,
+        duration_ns: t.duration_ns,
+        transactions: t
+            .transactions
+            .iter()
+            .map(|x| TxTimingJson {
+                method: x.method.clone(),
+                cseq: x.cseq,
+                final_code: x.final_code,
+                first_response_ns: x.first_response_ns,
+                final_response_ns: x.final_response_ns,
+                request_retransmissions: x.request_retransmissions,
+                response_retransmissions: x.response_retransmissions,
+            })
+            .collect(),
+    }
+}
+
+impl DiagnosisJson {
+    /// The JSON form of `d`, a diagnosis of `call`.
+    pub fn new(call: &Call, d: &Diagnosis) -> DiagnosisJson {
+        let w = &d.where_;
+        let findings = |v: &[Finding]| v.iter().map(|f| finding_json(call, f)).collect();
+        DiagnosisJson {
+            outcome: d.outcome.as_str(),
+            outcome_text: d.outcome.words(),
+            final_code: d.final_code,
+            failed: d.outcome.is_failure(),
+            cause: d.cause.clone(),
+            ended_by: d.ended_by.map(|h| host_json(call, h)),
+            where_: WhereJson {
+                path: w.path.iter().map(|&h| host_json(call, h)).collect(),
+                generated_by: w.generated_by.map(|h| host_json(call, h)),
+                proxied_by: w.proxied_by.iter().map(|&h| host_json(call, h)).collect(),
+                received_by: w.received_by.map(|h| host_json(call, h)),
+                broken_leg: w.broken_leg.map(|l| leg_json(call, l)),
+            },
+            why: findings(&d.why),
+            sdp: findings(&d.sdp),
+            timings: timings_json(&d.timings),
+            findings: findings(&d.findings),
+        }
+    }
+}
+
+/// One call of `diagnose --json`: who and when, then the diagnosis flattened in.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallDiagnosisJson {
+    /// 1-based position in the full call list (as `calls` numbers it).
+    pub index: usize,
+    pub call_id: String,
+    pub start: String,
+    pub from_user: String,
+    pub to_user: String,
+    pub method: String,
+    pub final_reason: Option<String>,
+    #[serde(flatten)]
+    pub diagnosis: DiagnosisJson,
+}
+
+impl CallDiagnosisJson {
+    pub fn new(index: usize, call: &Call, d: &Diagnosis) -> CallDiagnosisJson {
+        let s = &call.summary;
+        let final_reason = d
+            .final_step
+            .and_then(|f| call.first_msg(f))
+            .and_then(|m| match &m.start {
+                crate::dialog::Start::Response { reason, .. } => Some(reason.clone()),
+                _ => None,
+            });
+        CallDiagnosisJson {
+            index,
+            call_id: call.call_id.clone(),
+            start: rfc3339_millis(s.start_ns),
+            from_user: s.from_user.clone(),
+            to_user: s.to_user.clone(),
+            method: s.first_method.clone(),
+            final_reason,
+            diagnosis: DiagnosisJson::new(call, d),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CauseJson {
+    pub cause: String,
+    pub count: u64,
+    pub example_call_id: String,
+}
+
+/// The file summary object.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SummaryJson {
+    pub calls: u64,
+    pub by_outcome: BTreeMap<&'static str, u64>,
+    pub failures: u64,
+    /// Keys are codes (`"486"`), or `"none"` for failures without a final response.
+    pub failures_by_code: BTreeMap<String, u64>,
+    pub failures_by_host: BTreeMap<String, u64>,
+    /// Every cause, most frequent first, with one example Call-ID.
+    pub failures_by_cause: Vec<CauseJson>,
+    pub seizures: u64,
+    pub answered: u64,
+    /// Answered INVITE calls over all INVITE calls; null without INVITE calls.
+    pub answer_seizure_ratio: Option<f64>,
+    pub top_causes: Vec<CauseJson>,
+}
+
+impl SummaryJson {
+    pub fn new(s: &Summary) -> SummaryJson {
+        let causes = |n: usize| {
+            s.top_causes(n)
+                .into_iter()
+                .map(|c| CauseJson {
+                    cause: c.cause,
+                    count: c.count,
+                    example_call_id: c.example_call_id,
+                })
+                .collect()
+        };
+        SummaryJson {
+            calls: s.calls,
+            by_outcome: s.by_outcome.iter().map(|(o, n)| (o.as_str(), *n)).collect(),
+            failures: s.failures(),
+            failures_by_code: s
+                .failures_by_code
+                .iter()
+                .map(|(c, n)| (c.map_or_else(|| "none".to_string(), |c| c.to_string()), *n))
+                .collect(),
+            failures_by_host: s.failures_by_host.clone(),
+            failures_by_cause: causes(usize::MAX),
+            seizures: s.seizures,
+            answered: s.answered,
+            answer_seizure_ratio: s.answer_seizure_ratio(),
+            top_causes: causes(TOP_CAUSES),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    calls: &'a [CallDiagnosisJson],
+    summary: SummaryJson,
+}
+
+/// `{"calls": [...], "summary": {...}}` and a newline. `calls` holds (1-based index, call,
+/// diagnosis) in the order to print.
+pub fn write_json_doc(
+    out: &mut dyn Write,
+    calls: &[(usize, &Call, &Diagnosis)],
+    summary: &Summary,
+) -> io::Result<()> {
+    let rows: Vec<CallDiagnosisJson> = calls
+        .iter()
+        .map(|(i, c, d)| CallDiagnosisJson::new(*i, c, d))
+        .collect();
+    write_json(
+        out,
+        &Doc {
+            calls: &rows,
+            summary: SummaryJson::new(summary),
+        },
+    )
+}
+
+fn host_text(call: &Call, h: HostIdx) -> String {
+    let role = call.hosts.get(h).map_or("unknown", |x| x.role.as_str());
+    format!("{} ({role})", call.host_label(h))
+}
+
+fn mark(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "-",
+        Severity::Warning => "!",
+        Severity::Error => "X",
+    }
+}
+
+fn evidence_text(call: &Call, f: &Finding) -> String {
+    if f.evidence.is_empty() {
+        return String::new();
+    }
+    let frames: Vec<String> = f
+        .evidence
+        .iter()
+        .take(6)
+        .filter_map(|&m| call.messages.get(m))
+        .map(|m| match m.frame.file {
+            0 => format!("#{}", m.frame.number),
+            n => format!("{n}#{}", m.frame.number),
+        })
+        .collect();
+    let more = if f.evidence.len() > 6 { ",..." } else { "" };
+    format!(" [frames {}{more}]", frames.join(","))
+}
+
+fn where_text(call: &Call, d: &Diagnosis) -> Vec<String> {
+    let w = &d.where_;
+    let mut lines = Vec::new();
+    if let Some(g) = w.generated_by {
+        let mut l = format!("generated by {}", host_text(call, g));
+        if !w.proxied_by.is_empty() {
+            let p: Vec<String> = w.proxied_by.iter().map(|&h| host_text(call, h)).collect();
+            l.push_str(&format!(", proxied by {}", p.join(", ")));
+        }
+        if let Some(r) = w.received_by {
+            l.push_str(&format!(", received by {}", call.host_label(r)));
+        }
+        lines.push(l);
+    }
+    if w.path.len() > 1 {
+        let p: Vec<String> = w.path.iter().map(|&h| call.host_label(h)).collect();
+        lines.push(format!("path {}", p.join(" -> ")));
+    }
+    if let Some(l) = w.broken_leg {
+        lines.push(format!(
+            "broken leg {} -> {}",
+            call.host_label(l.from),
+            call.host_label(l.to)
+        ));
+    }
+    lines
+}
+
+fn ms(ns: Option<i64>) -> Option<String> {
+    ns.map(duration)
+}
+
+fn timings_text(d: &Diagnosis) -> String {
+    let t = &d.timings;
+    let parts: Vec<String> = [
+        ("post-dial", ms(t.post_dial_delay_ns)),
+        ("setup", ms(t.setup_ns)),
+        ("final", ms(t.final_response_ns)),
+        ("2xx->ACK", ms(t.answer_to_ack_ns)),
+        ("duration", ms(t.duration_ns)),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| format!("{k} {v}")))
+    .collect();
+    parts.join(", ")
+}
+
+fn outcome_line(call: &Call, d: &Diagnosis) -> String {
+    let mut l = format!("{} ({})", d.outcome.as_str(), d.outcome.words());
+    if let Some(c) = d.final_code {
+        let reason = d
+            .final_step
+            .and_then(|f| call.first_msg(f))
+            .and_then(|m| match &m.start {
+                crate::dialog::Start::Response { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            })
+            .unwrap_or("");
+        l.push_str(&format!(", final {c} {}", escape_str(reason)));
+    }
+    if let Some(h) = d.ended_by {
+        let who = match d.where_.path.first() {
+            Some(&o) if o == h => "the caller",
+            Some(_) => "the callee side",
+            None => "",
+        };
+        l.push_str(&format!(", ended by {who} {}", call.host_label(h)));
+    }
+    l
+}
+
+/// The block of one call.
+pub fn write_call(out: &mut dyn Write, index: usize, call: &Call, d: &Diagnosis) -> io::Result<()> {
+    let s = &call.summary;
+    let flag = if d.outcome.is_failure() { "!!" } else { "  " };
+    writeln!(
+        out,
+        "{flag} #{index} {} {}  {} -> {}  {}",
+        clock_millis(s.start_ns),
+        escape_str(&call.call_id),
+        escape_str(&s.from_user),
+        escape_str(&s.to_user),
+        escape_str(&s.first_method)
+    )?;
+    writeln!(out, "   outcome  {}", outcome_line(call, d))?;
+    if let Some(c) = &d.cause {
+        writeln!(out, "   cause    {}", escape_str(c))?;
+    }
+    for l in where_text(call, d) {
+        writeln!(out, "   where    {l}")?;
+    }
+    for (label, list) in [("why", &d.why), ("sdp", &d.sdp), ("finding", &d.findings)] {
+        for f in list {
+            writeln!(
+                out,
+                "   {label:<8} {} {}{}",
+                mark(f.severity),
+                escape_str(&f.text),
+                evidence_text(call, f)
+            )?;
+        }
+    }
+    let t = timings_text(d);
+    if !t.is_empty() {
+        writeln!(out, "   timings  {t}")?;
+    }
+    Ok(())
+}
+
+/// The summary block.
+pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
+    writeln!(out, "Summary: {} call(s)", s.calls)?;
+    let outcomes: Vec<String> = s
+        .by_outcome
+        .iter()
+        .map(|(o, n)| format!("{} {n}", o.as_str()))
+        .collect();
+    writeln!(out, "  by outcome        {}", outcomes.join(", "))?;
+    if let Some(r) = s.answer_seizure_ratio() {
+        writeln!(
+            out,
+            "  answer/seizure    {:.1}% ({} of {} INVITE calls answered)",
+            r * 100.0,
+            s.answered,
+            s.seizures
+        )?;
+    }
+    writeln!(out, "  failures          {}", s.failures())?;
+    if s.failures() == 0 {
+        return Ok(());
+    }
+    let codes: Vec<String> = s
+        .failures_by_code
+        .iter()
+        .map(|(c, n)| match c {
+            Some(c) => format!("{c}: {n}"),
+            None => format!("no final: {n}"),
+        })
+        .collect();
+    writeln!(out, "  by code           {}", codes.join(", "))?;
+    let mut hosts: Vec<(&String, &u64)> = s.failures_by_host.iter().collect();
+    hosts.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let hosts: Vec<String> = hosts
+        .iter()
+        .take(TOP_CAUSES)
+        .map(|(h, n)| format!("{}: {n}", escape_str(h)))
+        .collect();
+    writeln!(out, "  by generating host {}", hosts.join(", "))?;
+    writeln!(out, "  top causes")?;
+    for c in s.top_causes(TOP_CAUSES) {
+        writeln!(
+            out,
+            "    {:>6}  {}  (e.g. {})",
+            c.count,
+            escape_str(&c.cause),
+            escape_str(&c.example_call_id)
+        )?;
+    }
+    Ok(())
+}
+
+/// Failed calls first (full blocks), then the others, then the summary.
+pub fn write_text(
+    out: &mut dyn Write,
+    calls: &[(usize, &Call, &Diagnosis)],
+    summary: &Summary,
+) -> io::Result<()> {
+    let failed: Vec<_> = calls
+        .iter()
+        .filter(|(_, _, d)| d.outcome.is_failure())
+        .collect();
+    if !failed.is_empty() {
+        writeln!(out, "Failed calls ({})", failed.len())?;
+        for (i, c, d) in &failed {
+            write_call(out, *i, c, d)?;
+        }
+        writeln!(out)?;
+    }
+    let rest: Vec<_> = calls
+        .iter()
+        .filter(|(_, _, d)| !d.outcome.is_failure())
+        .collect();
+    if !rest.is_empty() {
+        writeln!(out, "Other calls ({})", rest.len())?;
+        for (i, c, d) in &rest {
+            write_call(out, *i, c, d)?;
+        }
+        writeln!(out)?;
+    }
+    write_summary(out, summary)
+}
