@@ -26,6 +26,7 @@ pub mod knowledge;
 pub mod net;
 pub mod output;
 pub mod sip;
+pub mod tui;
 
 use std::io::Write;
 

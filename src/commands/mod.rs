@@ -5,6 +5,7 @@ mod calls;
 mod diagnose;
 mod ladder;
 mod stats;
+mod view;
 
 use std::io::Write;
 
@@ -17,7 +18,7 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::Stats { files, json } => stats::run(&files, json, out, err),
         Config::Codes(q) => Ok(crate::output::codes::write(out, q)?),
         Config::Calls { sel, json } => calls::run(&sel, json, out, err),
-        Config::View { sel } => calls::run(&sel, false, out, err),
+        Config::View { sel } => view::run(&sel, out, err),
         Config::Ladder { sel, ladder } => ladder::run(&sel, &ladder, out, err),
         Config::Export { .. } | Config::Schema => Err(not_yet("export")),
         Config::Diagnose { sel, json } => diagnose::run(&sel, json, out, err),
