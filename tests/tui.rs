@@ -40,18 +40,27 @@ fn samples() -> App {
 fn text(buf: &Buffer) -> String {
     let mut out = String::new();
     for y in 0..buf.area.height {
-        let mut line = String::new();
-        for x in 0..buf.area.width {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
+        out.push_str(line(buf, y).trim_end());
         out.push('\n');
     }
     out
 }
 
+/// One row as the terminal shows it: the cell hidden under a double-width character is
+/// skipped.
 fn line(buf: &Buffer, y: u16) -> String {
-    (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()
+    let mut out = String::new();
+    let mut hidden = 0;
+    for x in 0..buf.area.width {
+        if hidden > 0 {
+            hidden -= 1;
+            continue;
+        }
+        let sym = buf[(x, y)].symbol();
+        hidden = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
+        out.push_str(sym);
+    }
+    out
 }
 
 /// Runs the main loop on a `w` x `h` test terminal with `keys`, returns the terminal.
@@ -513,4 +522,100 @@ fn end_to_end_in_tmux() {
         assert!(Instant::now() < deadline, "the tmux session did not end");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A call with a double-width display name and user (CJK), a very long Call-ID and a
+/// message sent to itself.
+fn odd_capture() -> Vec<u8> {
+    let call_id = format!("{}@example.com", "x".repeat(300));
+    let mut inv = String::from_utf8(request("INVITE", &call_id, 1, "")).unwrap();
+    inv = inv
+        .replace("sip:bob@", "sip:\u{7535}\u{8bdd}\u{53f7}\u{7801}@")
+        .replace("From: <", "From: \"\u{5f20}\u{4f1f}\" <");
+    let ok = response(200, "\u{6210}\u{529f}", &call_id, 1, "INVITE");
+    let a = v4(192, 0, 2, 1);
+    let b = v4(192, 0, 2, 2);
+    let t = 1_700_000_000_000_000_000;
+    pcap_bytes(
+        linktype::ETHERNET,
+        &[
+            (t, eth_udp4(a, 5060, b, 5060, inv.as_bytes())),
+            (t + 1_000_000, eth_udp4(b, 5060, a, 5060, &ok)),
+            (t + 2_000_000, eth_udp4(a, 5060, a, 5062, inv.as_bytes())),
+        ],
+    )
+}
+
+#[test]
+fn every_key_on_every_screen_at_any_size_draws_without_panicking() {
+    let hostile = TempFile::new("keys-hostile.pcap", &hostile_capture());
+    let odd = TempFile::new("keys-odd.pcap", &odd_capture());
+    let mut keys = vec![Key::Char('?'), Key::Down, Key::PageDown, Key::Esc];
+    for k in [
+        Key::Char('s'),
+        Key::Char('r'),
+        Key::Char('f'),
+        Key::Char('f'),
+        Key::End,
+        Key::Home,
+    ] {
+        keys.push(k);
+    }
+    keys.push(Key::Enter);
+    keys.extend(chars("jjjjjjjjjjjjjjjjjjjjkFfftttaalllllllllllhhNn"));
+    keys.extend([Key::PageDown, Key::PageUp, Key::End, Key::Home, Key::Tab]);
+    keys.extend(chars("jjjjjG"));
+    keys.extend([
+        Key::PageDown,
+        Key::Tab,
+        Key::Enter,
+        Key::Down,
+        Key::Char(' '),
+    ]);
+    keys.push(Key::Char('/'));
+    keys.extend(chars("a\u{7535}"));
+    keys.extend([Key::Backspace, Key::Ctrl('u'), Key::Enter, Key::Char('n')]);
+    keys.extend([Key::F(1), Key::Char('j'), Key::Esc, Key::Esc]);
+    keys.push(Key::Char('/'));
+    keys.extend(chars("zz"));
+    keys.push(Key::Esc);
+    for files in [vec![ANSWERED, BUSY], vec![hostile.path()], vec![odd.path()]] {
+        for (w, h) in [
+            (1, 1),
+            (19, 5),
+            (20, 6),
+            (33, 9),
+            (80, 24),
+            (97, 31),
+            (250, 70),
+        ] {
+            let mut app = tui::load_app(&selection(&files)).unwrap();
+            let term = drive(&mut app, w, h, &keys);
+            assert_no_escape(term.backend().buffer());
+        }
+    }
+}
+
+#[test]
+fn double_width_text_keeps_the_ladder_aligned() {
+    let odd = TempFile::new("wide-odd.pcap", &odd_capture());
+    let mut app = tui::load_app(&selection(&[odd.path()])).unwrap();
+    let term = drive(&mut app, 120, 30, &[Key::Enter]);
+    let buf = term.backend().buffer();
+    let s = text(buf);
+    assert!(s.contains("\u{7535}\u{8bdd}"), "{s}");
+    // On the label line of the first INVITE, the lifelines on either side are where they
+    // are on the arrow line below it.
+    let y = (0..buf.area.height)
+        .find(|&y| line(buf, y).contains("INVITE"))
+        .unwrap();
+    let bars = |y: u16| -> Vec<u16> {
+        (0..buf.area.width)
+            .filter(|&x| buf[(x, y)].symbol() == "│")
+            .collect()
+    };
+    let above = bars(y);
+    let below = bars(y + 1);
+    assert!(above.len() >= 2, "{s}");
+    assert_eq!(above[..2], below[..2], "{s}");
 }

@@ -246,8 +246,7 @@ pub struct CallView {
 
 impl CallView {
     fn new(entry: usize, call: &Call) -> CallView {
-        let mut layout = Layout::build(call, &LayoutOptions::default());
-        layout.index = Some(entry + 1);
+        let layout = Layout::build(call, &LayoutOptions::default());
         let selected = first_arrow(&layout).unwrap_or(0);
         CallView {
             entry,
@@ -455,9 +454,24 @@ impl App {
         correlate_b2bua(&mut calls);
         self.entries = calls.into_iter().map(Entry::new).collect();
         let selected = self.list.rows.get(self.list.selected).copied();
-        if let Some(cv) = &mut self.call {
-            cv.entry = renumber.get(cv.entry).copied().unwrap_or(0);
-            cv.layout.index = Some(cv.entry + 1);
+        if let Some(old) = self.call.take() {
+            // B2BUA correlation may have changed roles: lay the open call out again, keeping
+            // where the user was (the rows are the same messages in the same order).
+            let entry = renumber.get(old.entry).copied().unwrap_or(0);
+            self.call = self.entries.get(entry).map(|e| {
+                let mut cv = CallView::new(entry, &e.call);
+                cv.layout.index = Some(entry + 1);
+                cv.selected = old.selected;
+                cv.vscroll = old.vscroll;
+                cv.hscroll = old.hscroll;
+                cv.time = old.time;
+                cv.notes = old.notes;
+                cv.focus = old.focus;
+                cv.zoom = old.zoom;
+                cv.detail_scroll = old.detail_scroll;
+                cv.search = old.search;
+                cv
+            });
         }
         self.load = LoadState::Done { frames, sip_frames };
         self.rebuild(selected.and_then(|s| renumber.get(s).copied()));
@@ -916,5 +930,144 @@ fn compare(col: Column, a: &Entry, b: &Entry) -> std::cmp::Ordering {
         Column::Msgs => x.message_count.cmp(&y.message_count),
         Column::Duration => x.duration_ns.cmp(&y.duration_ns),
         Column::Hosts => a.hosts.cmp(&b.hosts),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialog::analyze_call;
+    use crate::dialog::testkit::*;
+
+    /// A call from host 1 to host 2 at `t_ms`, answered with `code`.
+    fn call(id: &str, t_ms: i64, code: u16) -> Call {
+        let inv = invite(id, 1, 2, t_ms, &format!("z9hG4bK-{id}"), 1);
+        let r = reply(&inv, code, t_ms + 10, Some("t"));
+        analyze_call(vec![inv, r], &[])
+    }
+
+    fn ids(app: &App) -> Vec<String> {
+        app.list
+            .rows
+            .iter()
+            .map(|&i| app.entries[i].call.call_id.clone())
+            .collect()
+    }
+
+    fn typed(app: &mut App, s: &str) {
+        for c in s.chars() {
+            app.handle_key(Key::Char(c));
+        }
+    }
+
+    #[test]
+    fn calls_arriving_out_of_order_are_numbered_by_start_and_the_open_call_stays_open() {
+        let mut app = App::new(&["x.pcap".to_string()]);
+        app.add_calls(vec![call("late", 3000, 200)]);
+        app.refresh();
+        // Opened while loading, before earlier calls arrive.
+        app.handle_key(Key::Enter);
+        app.handle_key(Key::Char('j'));
+        let selected = app.call.as_ref().unwrap().selected;
+        app.add_calls(vec![call("early", 1000, 486), call("middle", 2000, 200)]);
+        app.refresh();
+        assert_eq!(ids(&app), ["early", "middle", "late"]);
+        assert_eq!(app.index_of[0], 3, "the first call in is the last by start");
+        app.finish_loading(6, 6);
+        assert_eq!(ids(&app), ["early", "middle", "late"]);
+        assert_eq!(app.index_of, [1, 2, 3]);
+        let (cv, e) = app.open_call().unwrap();
+        assert_eq!(e.call.call_id, "late");
+        assert_eq!(cv.selected, selected);
+        assert!(matches!(app.load, LoadState::Done { frames: 6, .. }));
+    }
+
+    #[test]
+    fn filter_words_must_all_match_and_esc_clears_before_quitting() {
+        let mut app = App::new(&[]);
+        app.add_calls(vec![
+            call("alpha", 0, 200),
+            call("beta", 10, 486),
+            call("gamma", 20, 503),
+        ]);
+        app.finish_loading(6, 6);
+        app.handle_key(Key::Char('/'));
+        typed(&mut app, "a 48");
+        assert_eq!(ids(&app), ["beta"]);
+        assert_eq!(app.handle_key(Key::Enter), Action::Redraw);
+        assert!(app.prompt.is_none());
+        assert_eq!(app.list.filter, "a 48");
+        // q with a filter in force clears it; a second q quits.
+        assert_eq!(app.handle_key(Key::Char('q')), Action::Redraw);
+        assert_eq!(ids(&app).len(), 3);
+        assert_eq!(app.handle_key(Key::Char('q')), Action::Quit);
+    }
+
+    #[test]
+    fn failed_only_and_sorting_keep_the_selected_call() {
+        let mut app = App::new(&[]);
+        app.add_calls(vec![
+            call("c", 0, 200),
+            call("a", 10, 486),
+            call("b", 20, 603),
+        ]);
+        app.finish_loading(6, 6);
+        app.handle_key(Key::Char('j'));
+        assert_eq!(ids(&app)[app.list.selected], "a");
+        app.handle_key(Key::Char('f'));
+        assert_eq!(ids(&app), ["a", "b"]);
+        assert_eq!(ids(&app)[app.list.selected], "a");
+        app.handle_key(Key::Char('f'));
+        // s: Call-ID.
+        app.handle_key(Key::Char('s'));
+        assert_eq!(app.list.sort, Column::CallId);
+        assert_eq!(ids(&app), ["a", "b", "c"]);
+        assert_eq!(ids(&app)[app.list.selected], "a");
+        app.handle_key(Key::Char('r'));
+        assert_eq!(ids(&app), ["c", "b", "a"]);
+        // < from Call-ID goes back to Start; the index is not a sort of its own.
+        app.handle_key(Key::Char('<'));
+        assert_eq!(app.list.sort, Column::Start);
+        app.handle_key(Key::Char('<'));
+        assert_eq!(app.list.sort, Column::Hosts);
+    }
+
+    #[test]
+    fn next_failure_wraps_and_says_when_there_is_none() {
+        let mut app = App::new(&[]);
+        app.add_calls(vec![call("ok", 0, 200), call("busy", 10, 486)]);
+        app.finish_loading(4, 4);
+        app.handle_key(Key::Enter);
+        app.handle_key(Key::Char('f'));
+        assert_eq!(app.status.as_deref(), Some("no failure in this call"));
+        app.handle_key(Key::Esc);
+        app.handle_key(Key::Char('j'));
+        app.handle_key(Key::Enter);
+        app.handle_key(Key::Char('f'));
+        let (cv, e) = app.open_call().unwrap();
+        let m = cv.selected_msg().unwrap();
+        assert_eq!(e.call.messages[m].status(), Some(486));
+        // From the failure itself, f wraps round to it again.
+        app.handle_key(Key::Char('f'));
+        assert_eq!(app.open_call().unwrap().0.selected_msg(), Some(m));
+        assert!(app.status.is_none());
+    }
+
+    #[test]
+    fn keys_in_an_empty_list_do_nothing_harmful() {
+        let mut app = App::new(&[]);
+        for k in [
+            Key::Enter,
+            Key::Down,
+            Key::End,
+            Key::PageDown,
+            Key::Char('s'),
+            Key::Char('f'),
+            Key::Char('f'),
+        ] {
+            app.handle_key(k);
+        }
+        assert!(app.call.is_none());
+        assert_eq!(app.list.selected, 0);
     }
 }

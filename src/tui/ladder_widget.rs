@@ -22,8 +22,9 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::output::ladder::{fit, width, Arrow, Direction, Geometry, Layout, Mark, Row, Tone};
+use crate::output::ladder::{Arrow, Direction, Geometry, Layout, Mark, Row, Tone};
 use crate::output::time::{clock_millis, duration};
 
 use super::app::{CallView, TimeMode};
@@ -39,6 +40,33 @@ pub fn tone_style(tone: Tone) -> Style {
         Tone::Other => Color::Magenta,
     };
     Style::default().fg(fg)
+}
+
+/// Cells a string takes on a terminal (the layout counts characters; a double-width
+/// character takes two cells).
+fn cells(s: &str) -> usize {
+    s.width()
+}
+
+/// Cuts `s` to at most `n` cells, ending with `…` when cut.
+fn fit_cells(s: &str, n: usize) -> String {
+    if cells(s) <= n {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in s.chars() {
+        let w = ch.width().unwrap_or(0);
+        if used + w + 1 > n {
+            break;
+        }
+        used += w;
+        out.push(ch);
+    }
+    if n > 0 {
+        out.push('…');
+    }
+    out
 }
 
 /// One line of the drawing: the label or the arrow of an arrow row, or a note row.
@@ -91,26 +119,44 @@ struct Painter<'b> {
 }
 
 impl Painter<'_> {
+    /// Writes `text` from cell `x`. A double-width character (CJK in a display name) takes
+    /// two cells, as the terminal will show it, or none when only half of it would fit;
+    /// zero-width characters are dropped.
     fn put(&mut self, x: isize, y: usize, text: &str, style: Style) {
         let Ok(y) = u16::try_from(y) else { return };
         if y >= self.area.height {
             return;
         }
-        for (i, ch) in text.chars().enumerate() {
-            let cx = x.saturating_add(i as isize);
-            let Ok(cx) = usize::try_from(cx) else {
-                continue;
-            };
-            if cx < self.min_x || cx >= usize::from(self.area.width) {
+        let mut cx = x;
+        for ch in text.chars() {
+            let w = ch.width().unwrap_or(0);
+            if w == 0 {
                 continue;
             }
-            let Ok(cx) = u16::try_from(cx) else { continue };
-            let pos = (
-                self.area.x.saturating_add(cx),
-                self.area.y.saturating_add(y),
-            );
-            if let Some(cell) = self.buf.cell_mut(pos) {
-                cell.set_char(ch).set_style(style);
+            let start = cx;
+            cx = cx.saturating_add(w as isize);
+            let Ok(first) = usize::try_from(start) else {
+                continue;
+            };
+            if first < self.min_x || first.saturating_add(w) > usize::from(self.area.width) {
+                continue;
+            }
+            for k in 0..w {
+                let Ok(col) = u16::try_from(first + k) else {
+                    continue;
+                };
+                let pos = (
+                    self.area.x.saturating_add(col),
+                    self.area.y.saturating_add(y),
+                );
+                if let Some(cell) = self.buf.cell_mut(pos) {
+                    if k == 0 {
+                        cell.set_char(ch).set_style(style);
+                    } else {
+                        // Hidden under the wide character.
+                        cell.reset();
+                    }
+                }
             }
         }
     }
@@ -202,7 +248,7 @@ pub fn render(cv: &mut CallView, area: Rect, buf: &mut Buffer) {
                     paint_label(&mut p, a, &g, y, style, &shift);
                 } else {
                     paint_shaft(&mut p, a, &g, y, style, &shift);
-                    let t = fit(&time_text(a, cv.time, start_ns), g.time_width);
+                    let t = fit_cells(&time_text(a, cv.time, start_ns), g.time_width);
                     p.min_x = 0;
                     let tstyle = if selected {
                         Style::default().add_modifier(Modifier::REVERSED)
@@ -218,7 +264,7 @@ pub fn render(cv: &mut CallView, area: Rect, buf: &mut Buffer) {
                 };
                 let x0 = g.x.get(n.from.min(n.to)).copied().unwrap_or(g.left) + 2;
                 let room = (pane_w + cv.hscroll).saturating_sub(x0);
-                let text = fit(&format!("* {}", n.text), room);
+                let text = fit_cells(&format!("* {}", n.text), room);
                 let mut style = if n.brief {
                     Style::default().fg(Color::DarkGray)
                 } else {
@@ -253,8 +299,8 @@ fn paint_header(
     let room = g.spacing.saturating_sub(1).max(1);
     for (c, &x) in layout.columns.iter().zip(&g.x) {
         for (y, t) in c.title_lines().iter().take(header_h).enumerate() {
-            let t = fit(t, room);
-            let half = width(&t) / 2;
+            let t = fit_cells(t, room);
+            let half = cells(&t) / 2;
             let style = if y == 0 {
                 Style::default().add_modifier(Modifier::BOLD)
             } else {
@@ -279,15 +325,15 @@ fn paint_label(
     match a.direction() {
         Direction::SelfLoop => {
             let room = g.spacing.saturating_sub(4).max(8);
-            let t = a.text_within(room);
+            let t = fit_cells(&a.text_within(room), room);
             p.put(shift(xf) + 2, y, &t, style);
         }
         _ => {
             let (lo, hi) = (xf.min(xt), xf.max(xt));
             // A blank each side of the label, between the two lifelines.
             let room = hi.saturating_sub(lo).saturating_sub(3);
-            let t = a.text_within(room);
-            let start = lo + 1 + (hi - lo).saturating_sub(1).saturating_sub(width(&t)) / 2;
+            let t = fit_cells(&a.text_within(room), room);
+            let start = lo + 1 + (hi - lo).saturating_sub(1).saturating_sub(cells(&t)) / 2;
             p.put(shift(start), y, &t, style);
         }
     }
@@ -358,5 +404,16 @@ mod tests {
             time_text(&a, TimeMode::Relative, a.time_ns - 250_000),
             "+0.250ms"
         );
+    }
+
+    #[test]
+    fn cutting_counts_terminal_cells() {
+        assert_eq!(fit_cells("INVITE bob", 20), "INVITE bob");
+        // Four double-width characters are eight cells: cut to six, ellipsis included.
+        let cut = fit_cells("\u{7535}\u{8bdd}\u{53f7}\u{7801}", 6);
+        assert!(cells(&cut) <= 6, "{cut}");
+        assert!(cut.ends_with('…'));
+        assert_eq!(fit_cells("abcdef", 4), "abc…");
+        assert_eq!(fit_cells("abc", 0), "");
     }
 }

@@ -342,7 +342,7 @@ fn draw_list(frame: &mut Frame<'_>, app: &mut App, top: Rect, body: Rect, status
     // Status bar: totals, order, filter, load state.
     let t = app.totals();
     let mut parts = vec![format!(" {} calls", t.calls)];
-    if t.shown != t.calls {
+    if !app.list.filter.is_empty() || app.list.failed_only {
         parts.push(format!("{} shown", t.shown));
     }
     parts.push(format!("{} answered", t.answered));
