@@ -244,7 +244,11 @@ pub fn run_loop<B: Backend>(
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         if app.is_loading() {
-                            app.fail_loading("the reader stopped unexpectedly".into());
+                            let why = term::loader_panic().map_or_else(
+                                || "the reader stopped unexpectedly".to_string(),
+                                |p| format!("internal error while reading: {p}"),
+                            );
+                            app.fail_loading(why);
                         }
                         loader = None;
                         redraw = true;
@@ -290,12 +294,14 @@ pub fn run(sel: &Selection, err: &mut dyn Write) -> Result<(), Error> {
     let names: Vec<String> = inputs.iter().map(|i| i.name.clone()).collect();
     let mut app = App::new(&names);
     app.warnings = warnings;
+    // The terminal (and the panic hook) first, so nothing the loader does can print under
+    // the view's screen.
+    let (mut guard, mut terminal) = term::TerminalGuard::enter()?;
     let (tx, rx) = mpsc::channel();
     let loader_sel = sel.clone();
     std::thread::Builder::new()
-        .name("sipscope-load".into())
+        .name(term::LOADER_THREAD.into())
         .spawn(move || load(&inputs, &loader_sel, &tx))?;
-    let (mut guard, mut terminal) = term::TerminalGuard::enter()?;
     let result = run_loop(&mut terminal, &mut app, &mut TerminalEvents, Some(&rx));
     guard.restore();
     drop(terminal);
@@ -307,6 +313,12 @@ pub fn run(sel: &Selection, err: &mut dyn Write) -> Result<(), Error> {
     // freeing millions of small allocations would.
     std::mem::forget(app);
     result?;
+    if let Some(p) = term::loader_panic() {
+        // Error has no variant for a bug; this message names it for what it is.
+        return Err(Error::Usage(format!(
+            "internal error while reading the capture (please report it): {p}"
+        )));
+    }
     if failed {
         return Err(Error::NothingRead);
     }

@@ -764,6 +764,26 @@ fn detail_lines(call: &Call, cv: &CallView, inputs: &[String]) -> Vec<Line<'stat
                     )),
                 ]));
             }
+            // What the other kinds of box would do with it: the receiver's role is inferred,
+            // and a phone behind a gateway, or the reverse, is a common question.
+            if let Some(info) = crate::knowledge::lookup(a.code) {
+                let others = [
+                    (crate::knowledge::Role::Phone, &info.phone),
+                    (crate::knowledge::Role::Gateway, &info.gateway),
+                    (crate::knowledge::Role::Proxy, &info.proxy),
+                ];
+                for (role, facts) in others {
+                    if Some(role) == a.receiver_role {
+                        continue;
+                    }
+                    if let Some(on) = facts.on_receipt {
+                        out.push(Line::from(vec![
+                            Span::styled(format!("  a {} would: ", role.label()), muted),
+                            Span::raw(on),
+                        ]));
+                    }
+                }
+            }
             if let Some(h) = a.hint {
                 out.push(Line::from(vec![
                     label(plain, "Hint: "),

@@ -6,7 +6,8 @@
 //! restores the terminal first and then lets the usual hook print the panic.
 
 use std::io::{self, Write};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once};
 
 use crossterm::cursor::{Hide, Show};
 use crossterm::execute;
@@ -19,6 +20,11 @@ use ratatui::Terminal;
 /// The real terminal the view draws on (standard output).
 pub type Term = Terminal<CrosstermBackend<io::Stdout>>;
 
+/// Whether this process has the terminal in the view's mode. Restoring twice would leave the
+/// alternate screen twice, and some terminals then jump back to the saved cursor position and
+/// write over a panic message that was just printed.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 /// Holds the terminal in raw mode on the alternate screen until dropped.
 pub struct TerminalGuard {
     restored: bool,
@@ -30,6 +36,7 @@ impl TerminalGuard {
     pub fn enter() -> io::Result<(TerminalGuard, Term)> {
         install_panic_hook();
         enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
         let guard = TerminalGuard { restored: false };
         execute!(io::stdout(), EnterAlternateScreen, Hide)?;
         let term = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -51,22 +58,46 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Leaves the alternate screen, shows the cursor and leaves raw mode. Errors are ignored: this
-/// runs on the way out, when there is nobody left to tell.
+/// Leaves the alternate screen, shows the cursor and leaves raw mode, once (later calls do
+/// nothing). Errors are ignored: this runs on the way out, when there is nobody left to tell.
 pub fn restore_terminal() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let mut out = io::stdout();
     let _ = execute!(out, LeaveAlternateScreen, Show);
     let _ = disable_raw_mode();
     let _ = out.flush();
 }
 
+/// Name of the thread that reads the capture while the view runs.
+pub const LOADER_THREAD: &str = "sipscope-load";
+
+/// The panic message of the loader thread, kept for the view to show and for printing after
+/// the terminal is restored.
+static LOADER_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// What the loader thread panicked with, if it did.
+pub fn loader_panic() -> Option<String> {
+    LOADER_PANIC.lock().ok().and_then(|p| p.clone())
+}
+
 /// Chains a hook in front of the current panic hook that restores the terminal, so the panic
-/// message lands on the normal screen of a usable shell. Installed once per process.
+/// message lands on the normal screen of a usable shell. A panic in the loader thread leaves
+/// the view running (it reports that reading failed): its message is kept, not printed over
+/// the screen. Installed once per process.
 pub fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() == Some(LOADER_THREAD) && ACTIVE.load(Ordering::SeqCst)
+            {
+                if let Ok(mut p) = LOADER_PANIC.lock() {
+                    *p = Some(info.to_string());
+                }
+                return;
+            }
             restore_terminal();
             previous(info);
         }));
