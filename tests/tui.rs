@@ -619,3 +619,17 @@ fn double_width_text_keeps_the_ladder_aligned() {
     assert!(above.len() >= 2, "{s}");
     assert_eq!(above[..2], below[..2], "{s}");
 }
+
+#[test]
+fn without_a_terminal_the_view_prints_the_call_list() {
+    // Output captured by the test: not a terminal.
+    let view = sipscope(&[ANSWERED, BUSY]);
+    let calls = sipscope(&["calls", ANSWERED, BUSY]);
+    assert!(
+        view.status.success(),
+        "{}",
+        String::from_utf8_lossy(&view.stderr)
+    );
+    assert_eq!(view.stdout, calls.stdout);
+    assert!(String::from_utf8_lossy(&view.stdout).contains("486 Busy Here"));
+}
