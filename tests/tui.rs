@@ -633,3 +633,13 @@ fn without_a_terminal_the_view_prints_the_call_list() {
     assert_eq!(view.stdout, calls.stdout);
     assert!(String::from_utf8_lossy(&view.stdout).contains("486 Busy Here"));
 }
+
+#[test]
+fn a_short_ladder_leaves_the_rest_of_the_screen_to_the_message() {
+    let file = TempFile::new("short-ladder.pcap", &hostile_capture());
+    let mut app = tui::load_app(&selection(&[file.path()])).unwrap();
+    let s = screen(&mut app, 80, 24, &[Key::Enter]);
+    // Title, two heading rows, two arrows of two rows and one note: the panes start at row 8.
+    let rule = s.lines().position(|l| l.contains(" Diagnosis ")).unwrap();
+    assert_eq!(rule, 8, "{s}");
+}

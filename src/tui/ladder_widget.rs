@@ -279,6 +279,16 @@ pub fn render(cv: &mut CallView, area: Rect, buf: &mut Buffer) {
     }
 }
 
+/// Rows the whole ladder of the open call takes in a pane `height` rows tall (headings
+/// included), so a short call leaves the rest of the screen to the other panes.
+pub fn wanted_height(cv: &CallView, height: u16) -> u16 {
+    let body = lines(&cv.layout, cv.notes).len();
+    // The product heading line is drawn only in a pane tall enough for it.
+    let tall = u16::try_from(body + 3).unwrap_or(u16::MAX).min(height);
+    let n = header_height(&cv.layout, tall) + body;
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 /// Heading lines: address and role always, the product when the pane is tall enough.
 fn header_height(layout: &Layout, height: u16) -> usize {
     let product = layout.columns.iter().any(|c| c.product.is_some());

@@ -472,7 +472,9 @@ fn draw_call(frame: &mut Frame<'_>, app: &mut App, top: Rect, body: Rect, status
         draw_diagnosis(frame, parts[0], diag);
         draw_detail(frame, cv, parts[1], detail);
     } else {
-        let ladder_h = (body.height.saturating_mul(11) / 20).max(3);
+        let ladder_h = (body.height.saturating_mul(11) / 20)
+            .max(3)
+            .min(ladder_widget::wanted_height(cv, body.height));
         let rest = body.height.saturating_sub(ladder_h);
         let dh = diag_height(&diag, body.width, rest / 2);
         let parts = Split::default()
