@@ -1054,6 +1054,31 @@ mod tests {
     }
 
     #[test]
+    fn tab_moves_the_keys_to_the_message_pane_and_esc_leaves_zoom_first() {
+        let mut app = App::new(&[]);
+        app.add_calls(vec![call("c", 0, 486)]);
+        app.finish_loading(2, 2);
+        app.handle_key(Key::Enter);
+        let selected = app.call.as_ref().unwrap().selected;
+        app.handle_key(Key::Tab);
+        app.handle_key(Key::Char('j'));
+        app.handle_key(Key::Char('j'));
+        let cv = app.call.as_ref().unwrap();
+        assert_eq!((cv.selected, cv.detail_scroll), (selected, 2));
+        app.handle_key(Key::Tab);
+        app.handle_key(Key::Char('j'));
+        let cv = app.call.as_ref().unwrap();
+        assert_ne!(cv.selected, selected);
+        assert_eq!(cv.detail_scroll, 0, "a new message starts at its top");
+        app.handle_key(Key::Enter);
+        assert!(app.call.as_ref().unwrap().zoom);
+        app.handle_key(Key::Esc);
+        assert!(app.call.as_ref().is_some_and(|cv| !cv.zoom));
+        app.handle_key(Key::Esc);
+        assert!(app.call.is_none());
+    }
+
+    #[test]
     fn keys_in_an_empty_list_do_nothing_harmful() {
         let mut app = App::new(&[]);
         for k in [
