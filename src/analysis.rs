@@ -8,12 +8,15 @@ use crate::cli::Selection;
 use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{self, Books};
+use crate::media::MediaTracker;
 
 /// Calls of a whole capture, in order of their first message, and the books of the ingest.
 pub struct Loaded {
     pub books: Books,
     /// Every call (not yet filtered).
     pub calls: Vec<Call>,
+    /// RTP and RTCP streams found (through SDP, or by content).
+    pub media: MediaTracker,
 }
 
 impl Loaded {
@@ -41,13 +44,18 @@ pub fn release(loaded: Loaded) {
 pub fn load(sel: &Selection, keep_raw: bool, err: &mut dyn Write) -> Result<Loaded, Error> {
     let inputs = crate::open_inputs(&sel.files, err)?;
     let mut msgs = Vec::new();
-    let books = ingest::run(&inputs, &mut |m| msgs.push(Msg::from_located(&m, keep_raw)));
+    let (books, media) =
+        ingest::run_with_media(&inputs, &mut |m| msgs.push(Msg::from_located(&m, keep_raw)));
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);
     }
     let calls = dialog::analyze_all(msgs, &sel.roles);
-    Ok(Loaded { books, calls })
+    Ok(Loaded {
+        books,
+        calls,
+        media,
+    })
 }
 
 /// Reads every input and hands each call to `on_call` as soon as it is over (and the rest at

@@ -8,9 +8,12 @@
 use std::collections::BTreeMap;
 
 use crate::capture::{CaptureIssue, Frame, Input, Merged};
-use crate::net::{self, Decoder, Delivery, FrameFate, FrameRef, NetConfig};
+use crate::media::{ExpectedMedia, MediaKind, MediaTracker};
+use crate::net::{
+    self, Decoder, Delivery, DeliveryKind, Endpoint, FrameFate, FrameRef, NetConfig, Transport,
+};
 use crate::sip::framing::{Framer, PayloadClass};
-use crate::sip::SipMessage;
+use crate::sip::{self, SipMessage};
 
 /// Largest SIP message kept whole (larger ones are cut and flagged by framing).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -82,11 +85,64 @@ fn rank(c: PayloadClass) -> u8 {
     }
 }
 
-/// Drives frames through the decoder and framer.
+/// Drives frames through the decoder and framer (and, when asked, the RTP/RTCP tracker).
 pub struct Ingest {
     decoder: Decoder,
     framer: Framer,
+    media: Option<MediaTracker>,
     pub books: Books,
+}
+
+/// Tells the media tracker which address:port pairs an SDP body in `m` announces. Only
+/// messages that carry an SDP media line are parsed here.
+fn announce_sdp(media: &mut MediaTracker, m: &SipMessage) {
+    if memchr::memmem::find(&m.data, b"\nm=").is_none() {
+        return;
+    }
+    let p = sip::parse(&m.data);
+    let Some(sdp) = p.sdp() else { return };
+    let call_id = p
+        .call_id()
+        .map(|c| sip::headers::lossy(c).into_owned())
+        .unwrap_or_default();
+    for md in &sdp.media {
+        let (Some(port), Some(conn)) = (md.port, md.effective_connection) else {
+            continue;
+        };
+        let Some(ip) = std::str::from_utf8(conn.address)
+            .ok()
+            .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+        else {
+            continue;
+        };
+        if port == 0 || ip.is_unspecified() {
+            continue;
+        }
+        let codecs = md
+            .codecs()
+            .iter()
+            .filter_map(|c| {
+                let pt = c.payload_type?;
+                let name = c.name.map(|n| sip::headers::lossy(n).into_owned())?;
+                Some((pt, name, c.clock_rate.unwrap_or(0)))
+            })
+            .collect();
+        let rtcp_port = md
+            .rtcp()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u16>().ok());
+        media.expect(
+            Endpoint { ip, port },
+            ExpectedMedia {
+                call_id: call_id.clone(),
+                codecs,
+                rtcp_port,
+                media: sip::headers::lossy(md.kind).into_owned(),
+                announced_by: Some(m.frame),
+            },
+        );
+    }
 }
 
 impl Default for Ingest {
@@ -100,8 +156,21 @@ impl Ingest {
         Ingest {
             decoder: Decoder::new(NetConfig::default()),
             framer: Framer::new(MAX_MESSAGE),
+            media: None,
             books: Books::default(),
         }
+    }
+
+    /// Also analyses RTP and RTCP: datagrams the SIP layer does not take go to a
+    /// [`MediaTracker`], and SDP bodies tell it which endpoints carry media.
+    pub fn with_media(mut self) -> Self {
+        self.media = Some(MediaTracker::new());
+        self
+    }
+
+    /// The media tracker, when media analysis is on.
+    pub fn media(&self) -> Option<&MediaTracker> {
+        self.media.as_ref()
     }
 
     /// Registers the inputs (for names and per-input figures), in command-line order.
@@ -125,10 +194,40 @@ impl Ingest {
         }
         let me = FrameRef::of(frame);
         let framer = &mut self.framer;
+        let media = &mut self.media;
         // The best class of the current frame over all deliveries it took part in.
         let mut mine: Option<PayloadClass> = None;
         let fate = self.decoder.push(frame, &mut |d: Delivery<'_>| {
-            let class = framer.push(&d, emit);
+            let mut class = match media {
+                Some(tracker) => framer.push(&d, &mut |m| {
+                    announce_sdp(tracker, &m);
+                    emit(m)
+                }),
+                None => framer.push(&d, emit),
+            };
+            // A datagram quoted in an ICMP error never reached its receiver: not media.
+            if let (
+                Some(tracker),
+                PayloadClass::NotSip(_),
+                DeliveryKind::Datagram,
+                Transport::Udp,
+                false,
+            ) = (
+                media.as_mut(),
+                class,
+                d.kind,
+                d.flow.transport,
+                d.flags.bounced,
+            ) {
+                let at = d.completed_by;
+                match tracker.push(&d.flow, at.ts_ns, at, d.data) {
+                    Some(MediaKind::Rtp { .. }) | Some(MediaKind::RtpCandidate) => {
+                        class = PayloadClass::NotSip("rtp")
+                    }
+                    Some(MediaKind::Rtcp) => class = PayloadClass::NotSip("rtcp"),
+                    None => {}
+                }
+            }
             for f in d.frames {
                 if *f == me {
                     if mine.is_none_or(|m| rank(class) > rank(m)) {
@@ -172,7 +271,12 @@ impl Ingest {
     }
 
     /// End of input: flushes streams and fragment pools.
-    pub fn finish(mut self, emit: &mut dyn FnMut(SipMessage)) -> Books {
+    pub fn finish(self, emit: &mut dyn FnMut(SipMessage)) -> Books {
+        self.finish_all(emit).0
+    }
+
+    /// End of input, keeping the media tracker (when media analysis is on).
+    pub fn finish_all(mut self, emit: &mut dyn FnMut(SipMessage)) -> (Books, Option<MediaTracker>) {
         let framer = &mut self.framer;
         let books = &mut self.books;
         let held = self.decoder.finish(&mut |d: Delivery<'_>| {
@@ -197,13 +301,26 @@ impl Ingest {
             }
         }
         framer.finish(emit);
-        self.books
+        (self.books, self.media)
     }
 }
 
 /// Runs every frame of `inputs` (merged by time) through the pipeline.
 pub fn run(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> Books {
-    let mut ing = Ingest::new();
+    drive(Ingest::new(), inputs, emit).0
+}
+
+/// Same as [`run`], with RTP/RTCP analysis; returns the media tracker too.
+pub fn run_with_media(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> (Books, MediaTracker) {
+    let (books, media) = drive(Ingest::new().with_media(), inputs, emit);
+    (books, media.unwrap_or_default())
+}
+
+fn drive(
+    mut ing: Ingest,
+    inputs: &[Input],
+    emit: &mut dyn FnMut(SipMessage),
+) -> (Books, Option<MediaTracker>) {
     ing.add_inputs(inputs);
     let iters = inputs.iter().map(|i| i.frames()).collect();
     for item in Merged::new(iters) {
@@ -212,5 +329,5 @@ pub fn run(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> Books {
             Err(issue) => ing.issue(issue),
         }
     }
-    ing.finish(emit)
+    ing.finish_all(emit)
 }

@@ -23,6 +23,7 @@ pub mod dialog;
 pub mod error;
 pub mod ingest;
 pub mod knowledge;
+pub mod media;
 pub mod net;
 pub mod output;
 pub mod sip;

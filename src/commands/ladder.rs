@@ -52,10 +52,12 @@ pub fn run(
             .collect(),
     };
     if layouts.is_empty() {
-        let _ = writeln!(
-            err,
-            "sipscope: no call to draw (no call matches the filters)"
-        );
+        let why = if loaded.calls.is_empty() {
+            "the input holds no SIP message"
+        } else {
+            "no call matches the filters"
+        };
+        let _ = writeln!(err, "sipscope: no call to draw ({why})");
         return Ok(());
     }
     let to_terminal = cfg.output.is_none() && std::io::stdout().is_terminal();
@@ -66,13 +68,11 @@ pub fn run(
             .unwrap_or(DEFAULT_WIDTH),
         None => DEFAULT_WIDTH,
     };
-    let color = match cfg.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
+    let color = use_color(
+        cfg.color,
+        to_terminal,
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let mut file;
     let sink: &mut dyn Write = match &cfg.output {
         Some(path) => {
@@ -94,4 +94,32 @@ pub fn run(
     }
     sink.flush()?;
     Ok(())
+}
+
+/// Colour or not: as asked, or for `auto` only when writing to a terminal and `NO_COLOR` is
+/// unset or empty (no-color.org).
+fn use_color(choice: ColorChoice, to_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => to_terminal && no_color.is_none_or(|v| v.is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_choice_respects_the_terminal_and_no_color() {
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        assert!(use_color(ColorChoice::Auto, true, None));
+        assert!(use_color(ColorChoice::Auto, true, empty));
+        assert!(!use_color(ColorChoice::Auto, true, set));
+        assert!(!use_color(ColorChoice::Auto, false, None));
+        assert!(use_color(ColorChoice::Always, false, set));
+        assert!(!use_color(ColorChoice::Never, true, None));
+    }
 }

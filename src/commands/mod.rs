@@ -3,7 +3,9 @@
 
 mod calls;
 mod diagnose;
+mod export;
 mod ladder;
+mod media;
 mod stats;
 mod view;
 
@@ -20,12 +22,9 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::Calls { sel, json } => calls::run(&sel, json, out, err),
         Config::View { sel } => view::run(&sel, out, err),
         Config::Ladder { sel, ladder } => ladder::run(&sel, &ladder, out, err),
-        Config::Export { .. } | Config::Schema => Err(not_yet("export")),
+        Config::Export { sel, export: cfg } => export::run(&sel, &cfg, out, err),
+        Config::Schema => export::schema(out),
         Config::Diagnose { sel, json } => diagnose::run(&sel, json, out, err),
-        Config::Media { .. } => Err(not_yet("media")),
+        Config::Media { sel, json } => media::run(&sel, json, out, err),
     }
-}
-
-fn not_yet(what: &str) -> Error {
-    Error::Usage(format!("`{what}` is not available in this build yet"))
 }

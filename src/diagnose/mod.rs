@@ -108,7 +108,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Cancelled => "cancelled by the caller",
             Outcome::Redirected => "redirected",
-            Outcome::Timeout => "no final response (timed out)",
+            Outcome::Timeout => "timed out: no final answer in time",
             Outcome::AuthFailed => "authentication failed",
             Outcome::AckMissing => "answered, but the ACK for the 2xx is missing",
             Outcome::Aborted => "answered, then ended abnormally",

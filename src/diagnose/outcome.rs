@@ -200,6 +200,24 @@ fn cancel_step(call: &Call, tx: &Transaction) -> Option<StepIdx> {
         .iter()
         .copied()
         .find(|&c| call.steps.get(c).is_some_and(|s| s.part == Part::Cancel))
+        .or_else(|| stray_cancel(call, tx))
+}
+
+/// A CANCEL the dialog layer left in a transaction of its own (its Via sent-by spelled
+/// differently, `host` against `host:5060`) but carrying the INVITE's branch and CSeq number.
+fn stray_cancel(call: &Call, tx: &Transaction) -> Option<StepIdx> {
+    let branch = |step: StepIdx| {
+        call.first_msg(step)
+            .and_then(|m| m.top_branch())
+            .map(str::to_string)
+    };
+    let invite_branch = tx.request.and_then(branch)?;
+    call.steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_request() && s.method() == "CANCEL" && s.cseq == tx.cseq)
+        .map(|(i, _)| i)
+        .find(|&i| branch(i).as_deref() == Some(invite_branch.as_str()))
 }
 
 /// The INVITE request was sent with credentials (on any leg).
@@ -226,6 +244,12 @@ fn decide_invite(call: &Call, tx: &Transaction, d: &mut Diagnosis) {
             } else if c == 401 || c == 407 || (c == 403 && carried_credentials(call, tx)) {
                 Outcome::AuthFailed
             } else if c == 408 {
+                // A 408 reports a silence further on: point at the leg that stayed silent.
+                if let Some(l) =
+                    silent_leg(call, tx).filter(|l| Some(l.to) != d.where_.generated_by)
+                {
+                    d.where_.broken_leg = Some(l);
+                }
                 Outcome::Timeout
             } else {
                 Outcome::Rejected
@@ -274,9 +298,9 @@ fn decide_answered(call: &Call, tx: &Transaction, d: &mut Diagnosis) {
         ev
     };
     // The ACK left the caller but never reached the host that sent the 2xx.
-    let ack_reached_generator = ack.and_then(|a| call.steps.get(a)).map(|a| {
-        generator.is_none_or(|g| a.hops.iter().any(|h| h.dst == g))
-    });
+    let ack_reached_generator = ack
+        .and_then(|a| call.steps.get(a))
+        .map(|a| generator.is_none_or(|g| a.hops.iter().any(|h| h.dst == g)));
     match ack_reached_generator {
         None if ok_retx > 0 || bye.is_some() => {
             d.outcome = Outcome::AckMissing;

@@ -226,17 +226,17 @@ fn addresses(call: &Call, d: &mut Diagnosis) {
                 let addr = addr_text.and_then(|a| a.trim().parse::<IpAddr>().ok());
                 if let Some(a) = addr {
                     if let Some(kind) = private_kind(a) {
-                        if a != signalling && once(format!("nat:{a}:{signalling}")) {
-                            let sev = if is_public(signalling) {
-                                Severity::Warning
+                        if a != signalling && once(format!("nat:{a}")) {
+                            let from = if is_public(signalling) {
+                                "the public address "
                             } else {
-                                Severity::Info
+                                ""
                             };
                             d.sdp.push(Finding::new(
-                                sev,
+                                Severity::Warning,
                                 "private_media_address",
                                 format!(
-                                    "{} media address {a} is {kind}, but the SIP message came from {signalling}: the sender is probably behind NAT. Unless something in the path rewrites the SDP or relays the media, audio towards {a} will be one-way or silent.",
+                                    "{} media address {a} is {kind}, but the SIP message came from {from}{signalling}: the sender is probably behind NAT. Unless something in the path rewrites the SDP or relays the media, audio towards {a} will be one-way or silent.",
                                     media.kind
                                 ),
                                 vec![h.msg],

@@ -115,7 +115,7 @@ fn retransmission_finding(call: &Call, s: &Step, h: &Hop, d: &mut Diagnosis) {
         (Some(&a), Some(&b)) => {
             let want = a.saturating_mul(2);
             let cap = 4_000 * MS;
-            let near = |x: i64, y: i64| (x - y).abs() <= y / 4 + 50 * MS;
+            let near = |x: i64, y: i64| x.saturating_sub(y).saturating_abs() <= y / 4 + 50 * MS;
             near(b, want) || (near(b, cap) && a >= 2_000 * MS)
         }
         _ => true,

@@ -113,7 +113,7 @@ pub(crate) fn explain(call: &Call, d: &mut Diagnosis) {
         Severity::Info
     };
     if let (Some(f), Some(code)) = (d.final_step, d.final_code) {
-        if code >= 300 || failed {
+        if code >= 300 {
             if let Some(a) = annotate(call, f) {
                 let phrase = call
                     .summary
@@ -188,7 +188,8 @@ fn headers(call: &Call, d: &mut Diagnosis, failed: bool) {
                 }
                 seen.push(key);
                 let (code, text, cause) = describe_reason(v);
-                d.why.push(Finding::new(Severity::Info, code, text, vec![m]));
+                d.why
+                    .push(Finding::new(Severity::Info, code, text, vec![m]));
                 if let Some(c) = cause.filter(|_| failed || d.outcome == Outcome::Aborted) {
                     d.cause = Some(c);
                 }
@@ -218,11 +219,7 @@ fn headers(call: &Call, d: &mut Diagnosis, failed: bool) {
             let key = format!("ra:{ra}");
             if !seen.contains(&key) {
                 seen.push(key);
-                let secs = ra
-                    .split(|c: char| c == ';' || c == '(')
-                    .next()
-                    .unwrap_or("")
-                    .trim();
+                let secs = ra.split([';', '(']).next().unwrap_or("").trim();
                 d.why.push(Finding::new(
                     Severity::Info,
                     "retry_after",
@@ -263,7 +260,12 @@ fn auth(call: &Call, d: &mut Diagnosis) {
             credentialed = credentialed.saturating_add(1);
         }
         if let Some(r) = t.request {
-            evidence.extend(call.steps.get(r).and_then(|s| s.hops.first()).map(|h| h.msg));
+            evidence.extend(
+                call.steps
+                    .get(r)
+                    .and_then(|s| s.hops.first())
+                    .map(|h| h.msg),
+            );
         }
         if let Some(c @ (401 | 407)) = code {
             challenges.push(c);
@@ -271,7 +273,12 @@ fn auth(call: &Call, d: &mut Diagnosis) {
                 challenged_after_credentials = challenged_after_credentials.saturating_add(1);
             }
             if let Some(f) = t.final_response {
-                evidence.extend(call.steps.get(f).and_then(|s| s.hops.first()).map(|h| h.msg));
+                evidence.extend(
+                    call.steps
+                        .get(f)
+                        .and_then(|s| s.hops.first())
+                        .map(|h| h.msg),
+                );
             }
         }
     }
@@ -305,7 +312,13 @@ fn auth(call: &Call, d: &mut Diagnosis) {
             "auth_loop",
             format!(
                 "Credentials were sent {credentialed} time(s) and challenged again each time ({}): wrong password, wrong realm or user name, or a nonce the server keeps rejecting.",
-                challenges.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+                {
+                    let mut l: Vec<String> = challenges.iter().take(4).map(u16::to_string).collect();
+                    if challenges.len() > 4 {
+                        l.push(format!("... {} in all", challenges.len()));
+                    }
+                    l.join(", ")
+                }
             ),
             evidence,
         ));

@@ -49,11 +49,36 @@ enum Origin {
     },
 }
 
+/// The Via sent-by as a matching key: lower case, with the transport's default port made
+/// explicit (RFC 3261 18.2.1: 5060, or 5061 for TLS), so `192.0.2.1` and `192.0.2.1:5060` are
+/// the same sender.
+fn sent_by_key(v: &super::ViaInfo) -> String {
+    let s = v.sent_by.to_ascii_lowercase();
+    let has_port = match s.rfind(']') {
+        Some(close) => s[close..].contains(':'),
+        // No brackets: a port is there when exactly one colon (IPv4 or a name) is.
+        None => s.matches(':').count() == 1,
+    };
+    if has_port || s.is_empty() {
+        return s;
+    }
+    let default = if v.transport.eq_ignore_ascii_case("TLS") {
+        5061
+    } else {
+        5060
+    };
+    if s.matches(':').count() > 1 && !s.starts_with('[') {
+        format!("[{s}]:{default}")
+    } else {
+        format!("{s}:{default}")
+    }
+}
+
 fn origin_of(m: &Msg) -> (Origin, bool) {
     let from_tag = m.from.tag.clone().unwrap_or_default();
     match m.vias.last() {
         Some(v) => {
-            let sent_by = v.sent_by.to_ascii_lowercase();
+            let sent_by = sent_by_key(v);
             match v.branch.as_deref() {
                 Some(b) if b.starts_with(COOKIE) => (
                     Origin::Branch {
@@ -95,10 +120,7 @@ struct LegKey {
 
 fn leg_key(m: &Msg, cseq: u32, class: &str) -> LegKey {
     let (branch, sent_by) = match m.vias.first() {
-        Some(v) => (
-            v.branch.clone().unwrap_or_default(),
-            v.sent_by.to_ascii_lowercase(),
-        ),
+        Some(v) => (v.branch.clone().unwrap_or_default(), sent_by_key(v)),
         None => (String::new(), String::new()),
     };
     LegKey {
@@ -250,12 +272,10 @@ impl Builder {
         };
         let (origin, legacy) = origin_of(m);
         let hop_local = match kind {
-            StepKind::Response { code: 100 } => m.vias.first().map(|v| {
-                (
-                    v.branch.clone().unwrap_or_default(),
-                    v.sent_by.to_ascii_lowercase(),
-                )
-            }),
+            StepKind::Response { code: 100 } => m
+                .vias
+                .first()
+                .map(|v| (v.branch.clone().unwrap_or_default(), sent_by_key(v))),
             _ => None,
         };
         let key = StepKey {
@@ -763,5 +783,43 @@ fn set_acting(steps: &mut [Step]) {
                 (false, false) => Acting::Client,
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod sent_by_tests {
+    use super::sent_by_key;
+    use crate::dialog::ViaInfo;
+
+    fn via(sent_by: &str, transport: &str) -> ViaInfo {
+        ViaInfo {
+            sent_by: sent_by.into(),
+            transport: transport.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_port_is_implied() {
+        assert_eq!(
+            sent_by_key(&via("192.168.1.2", "UDP")),
+            sent_by_key(&via("192.168.1.2:5060", "UDP"))
+        );
+        assert_eq!(
+            sent_by_key(&via("PBX.example.com", "TLS")),
+            "pbx.example.com:5061"
+        );
+        assert_eq!(
+            sent_by_key(&via("[2001:db8::1]:5070", "UDP")),
+            "[2001:db8::1]:5070"
+        );
+        assert_eq!(
+            sent_by_key(&via("2001:db8::1", "UDP")),
+            "[2001:db8::1]:5060"
+        );
+        assert_ne!(
+            sent_by_key(&via("10.0.0.1:5062", "UDP")),
+            sent_by_key(&via("10.0.0.1", "UDP"))
+        );
     }
 }

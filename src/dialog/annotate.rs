@@ -41,6 +41,26 @@ pub fn knowledge_role(role: Role) -> knowledge::Role {
     }
 }
 
+/// What a success means for the request it answers, where the code's generic meaning (written
+/// with INVITE in mind) would mislead: a 200 to a CANCEL answers nothing and owes no ACK.
+fn success_meaning(method: &str) -> &'static str {
+    match method {
+        "CANCEL" => "The CANCEL was accepted: the server stops the pending INVITE, which should now end with 487.",
+        "BYE" => "The BYE was accepted: the call is over for both sides.",
+        "REGISTER" => "The registration was accepted; Contact and Expires in the response list the bindings now in force.",
+        "OPTIONS" => "The target is alive and answered the capability query.",
+        "SUBSCRIBE" => "The subscription was accepted; NOTIFY requests carry the state from now on.",
+        "NOTIFY" => "The event notification was received.",
+        "PRACK" => "The acknowledgement of the reliable provisional response was received.",
+        "UPDATE" => "The session update was accepted (with an SDP answer if the UPDATE carried an offer).",
+        "REFER" => "The transfer request was accepted; NOTIFY requests report how it goes.",
+        "MESSAGE" => "The instant message was delivered to the receiving side.",
+        "INFO" => "The mid-call information (often DTMF) was received.",
+        "PUBLISH" => "The published event state was accepted.",
+        _ => "The request succeeded.",
+    }
+}
+
 /// Annotates a response step; `None` for requests.
 pub fn annotate(call: &Call, step: StepIdx) -> Option<Annotation> {
     let s = call.steps.get(step)?;
@@ -75,7 +95,11 @@ pub fn annotate(call: &Call, step: StepIdx) -> Option<Annotation> {
         class: d.class,
         known: d.known,
         default_reason: d.reason(),
-        meaning: d.meaning(),
+        meaning: if d.class == Class::Success && s.cseq_method != "INVITE" {
+            success_meaning(&s.cseq_method)
+        } else {
+            d.meaning()
+        },
         generated_by: s.generated_by,
         proxied_by,
         received_by,
@@ -189,5 +213,28 @@ mod tests {
                 .unwrap();
             assert_eq!(annotate(&call, step).unwrap().hint, Some(h));
         }
+    }
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+    use crate::dialog::analyze_call;
+    use crate::dialog::testkit::*;
+
+    #[test]
+    fn a_200_to_cancel_is_not_described_as_an_answered_call() {
+        let inv = invite("ctx", 1, 2, 0, "z9hG4bK-c", 1);
+        let cancel = hop_request(&inv, "CANCEL", 100, None);
+        let ok = reply(&cancel, 200, 110, Some("t"));
+        let call = analyze_call(vec![inv, cancel, ok], &[]);
+        let step = call
+            .steps
+            .iter()
+            .position(|s| s.code() == Some(200))
+            .expect("200 step");
+        let a = annotate(&call, step).expect("annotation");
+        assert!(a.meaning.contains("CANCEL"), "{}", a.meaning);
+        assert!(!a.meaning.contains("owes an ACK"));
     }
 }

@@ -164,6 +164,8 @@ struct CallJson<'a> {
     to_user: &'a str,
     first_method: &'a str,
     state: &'static str,
+    /// The diagnosis outcome word (docs/outcomes.md).
+    outcome: &'static str,
     final_code: Option<u16>,
     final_reason: Option<&'a str>,
     failed: bool,
@@ -211,6 +213,7 @@ pub fn write_json(out: &mut dyn Write, calls: &[Call]) -> io::Result<()> {
                     to_user: &s.to_user,
                     first_method: &s.first_method,
                     state: s.state.as_str(),
+                    outcome: crate::diagnose::diagnose(c).outcome.as_str(),
                     final_code: s.final_code,
                     final_reason: s.final_reason.as_deref(),
                     failed: s.failed,
@@ -311,6 +314,8 @@ mod tests {
         assert_eq!(calls[0]["final_code"], 486);
         assert_eq!(calls[0]["final_reason"], "Busy\u{9b}Here\u{202e}");
         assert_eq!(calls[0]["state"], "rejected");
+        assert_eq!(calls[0]["outcome"], "rejected");
+        assert_eq!(calls[1]["outcome"], "unanswered");
         assert_eq!(calls[0]["failed"], true);
         assert_eq!(calls[1]["start"], "1970-01-02T01:00:00.000Z");
         assert_eq!(calls[0]["hosts"].as_array().unwrap().len(), 2);

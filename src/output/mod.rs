@@ -5,7 +5,9 @@ pub mod calls;
 pub mod codes;
 pub mod diagnose;
 pub mod escape;
+pub mod export;
 pub mod ladder;
+pub mod media;
 pub mod stats;
 pub mod time;
 

@@ -306,10 +306,12 @@ pub struct Geometry {
     pub time_width: usize,
     /// First cell of the diagram.
     pub left: usize,
-    /// Distance between neighbouring lifelines; every column owns a cell band this wide.
+    /// Distance between neighbouring lifelines.
     pub spacing: usize,
     /// The lifeline of every column.
     pub x: Vec<usize>,
+    /// Cells a column title may take, centred on its lifeline.
+    pub title_room: Vec<usize>,
     /// Total width of the drawing.
     pub width: usize,
     /// False when even the smallest spacing was wider than asked: the drawing is then wider
@@ -493,23 +495,65 @@ impl Layout {
             .unwrap_or(0)
             .min(MAX_WANTED_SPACING);
         let wanted = title_want.max(label_want).max(min_spacing);
-        let available = match n {
-            0 => wanted,
-            n => max_width.saturating_sub(left) / n,
+        // Outside the first and last lifeline only half an address band is kept: the room
+        // goes to the gaps between hosts, where the labels are.
+        let margin = min_spacing.div_ceil(2);
+        let (spacing, x, width) = match n {
+            0 => (wanted, Vec::new(), left),
+            1 => {
+                let spacing = wanted.min(max_width.saturating_sub(left)).max(min_spacing);
+                (
+                    spacing,
+                    vec![left.saturating_add(spacing / 2)],
+                    left.saturating_add(spacing),
+                )
+            }
+            n => {
+                let gaps = n - 1;
+                let available = max_width
+                    .saturating_sub(left)
+                    .saturating_sub(margin.saturating_mul(2))
+                    .saturating_sub(1)
+                    / gaps;
+                let spacing = wanted.min(available).max(min_spacing);
+                let x: Vec<usize> = (0..n)
+                    .map(|i| {
+                        left.saturating_add(margin)
+                            .saturating_add(i.saturating_mul(spacing))
+                    })
+                    .collect();
+                let last = x.last().copied().unwrap_or(left);
+                (spacing, x, last.saturating_add(margin).saturating_add(1))
+            }
         };
-        let spacing = wanted.min(available).max(min_spacing);
-        let x = (0..n)
-            .map(|i| {
-                left.saturating_add(i.saturating_mul(spacing))
-                    .saturating_add(spacing / 2)
+        // Column titles are centred on their lifeline: between two lifelines each gets the
+        // spacing less one; the outer ones may also use the margins and the blank time
+        // column of the heading.
+        let total = width.max(max_width);
+        let half = spacing.saturating_sub(2) / 2;
+        let title_room = x
+            .iter()
+            .enumerate()
+            .map(|(i, &xi)| {
+                let left_room = if i == 0 { xi } else { half };
+                let right_room = if i + 1 == n {
+                    total.saturating_sub(xi).saturating_sub(1)
+                } else {
+                    half
+                };
+                left_room
+                    .min(right_room)
+                    .saturating_mul(2)
+                    .saturating_add(1)
+                    .min(MAX_WANTED_SPACING)
             })
             .collect();
-        let width = left.saturating_add(n.saturating_mul(spacing));
         Geometry {
             time_width,
             left,
             spacing,
             x,
+            title_room,
             width,
             fits: width <= max_width,
         }

@@ -73,17 +73,38 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
     let g = layout.geometry(max_width);
     // Notes may use the whole width asked (at most 100 cells), or the drawing's when wider.
     let total_cells = g.width.max(max_width.min(100));
-    let x = |col: usize| MARGIN + px(g.x.get(col).copied().unwrap_or(g.left));
+    // Host boxes are as wide as their text (at most the spacing): the first one may reach
+    // left of its lifeline's cell position, so everything shifts right by what it overhangs.
+    let title_cells = g.spacing.saturating_sub(2);
+    let box_w: Vec<f64> = layout
+        .columns
+        .iter()
+        .map(|c| {
+            let text = c
+                .title_lines()
+                .iter()
+                .map(|l| super::width(l).min(title_cells))
+                .max()
+                .unwrap_or(0);
+            (px(text) + 16.0).min(px(g.spacing.saturating_sub(1)))
+        })
+        .collect();
+    let first_x = px(g.x.first().copied().unwrap_or(g.left));
+    let shift = (box_w.first().copied().unwrap_or(0.0) / 2.0 - first_x).max(0.0);
+    let x = |col: usize| MARGIN + shift + px(g.x.get(col).copied().unwrap_or(g.left));
+    let mut right: f64 = 0.0;
     let mut y = top;
     let title = match layout.index {
         Some(i) => format!("Call {i}  {}", layout.title),
         None => layout.title.clone(),
     };
     y += LINE;
+    let title = super::fit(&title, total_cells);
+    right = right.max(MARGIN + px(super::width(&title)));
     let _ = writeln!(
         body,
         r#"<text class="title" x="{MARGIN}" y="{y:.1}" font-weight="bold">{}</text>"#,
-        xml(&super::fit(&title, total_cells))
+        xml(&title)
     );
     // Host boxes.
     let depth = layout
@@ -94,13 +115,14 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
         .unwrap_or(1);
     let box_top = y + 8.0;
     let box_h = depth as f64 * 14.0 + 8.0;
-    let box_w = px(g.spacing.saturating_sub(1));
     for (i, c) in layout.columns.iter().enumerate() {
         let cx = x(i);
+        let bw = box_w.get(i).copied().unwrap_or(0.0);
+        right = right.max(cx + bw / 2.0);
         let _ = writeln!(
             body,
-            r##"<rect class="host" x="{:.1}" y="{box_top:.1}" width="{box_w:.1}" height="{box_h:.1}" rx="4" fill="#f3f4f6" stroke="#9ca3af"/>"##,
-            cx - box_w / 2.0
+            r##"<rect class="host" x="{:.1}" y="{box_top:.1}" width="{bw:.1}" height="{box_h:.1}" rx="4" fill="#f3f4f6" stroke="#9ca3af"/>"##,
+            cx - bw / 2.0
         );
         for (k, line) in c.title_lines().iter().enumerate() {
             let ty = box_top + 15.0 + k as f64 * 14.0;
@@ -108,7 +130,7 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
             let _ = writeln!(
                 body,
                 r#"<text x="{cx:.1}" y="{ty:.1}" text-anchor="middle"{weight}>{}</text>"#,
-                xml(&super::fit(line, g.spacing.saturating_sub(2)))
+                xml(&super::fit(line, title_cells))
             );
         }
     }
@@ -150,11 +172,13 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
                             line_y - 6.0,
                             a.tone.as_str()
                         );
+                        let label = a.text_within(room);
+                        right = right.max(xf + 30.0 + px(super::width(&label)));
                         let _ = writeln!(
                             rows,
                             r#"<text x="{:.1}" y="{label_y:.1}" fill="{c}">{}</text>"#,
                             xf + 30.0,
-                            xml(&a.text_within(room))
+                            xml(&label)
                         );
                         y += 6.0;
                     }
@@ -199,6 +223,7 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
                     .map(|l| px(super::width(l)))
                     .fold(0.0, f64::max)
                     + 10.0;
+                right = right.max(nx - 5.0 + w);
                 let _ = writeln!(
                     rows,
                     r##"<rect class="note" x="{:.1}" y="{:.1}" width="{w:.1}" height="{h:.1}" fill="#ffffff" fill-opacity="0.9" stroke="{}" stroke-opacity="0.4"/>"##,
@@ -228,8 +253,11 @@ fn call_svg(layout: &Layout, max_width: usize, top: f64, body: &mut String) -> (
             r##"<line class="lifeline" x1="{lx:.1}" y1="{life_top:.1}" x2="{lx:.1}" y2="{y:.1}" stroke="#9ca3af" stroke-width="1"/>"##
         );
     }
+    for i in 0..layout.columns.len() {
+        right = right.max(x(i));
+    }
     body.push_str(&rows);
-    (MARGIN * 2.0 + px(total_cells), y - top)
+    (right + MARGIN, y - top)
 }
 
 /// Writes one SVG picture holding every call, one below the other. `max_width` is in
@@ -250,7 +278,7 @@ pub fn write(out: &mut dyn Write, layouts: &[Layout], max_width: usize) -> io::R
     let mut s = String::new();
     let _ = writeln!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="{FONT}" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" xml:space="preserve" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="{FONT}" font-size="12">"#
     );
     s.push_str("<title>SIP ladder diagram (sipscope)</title>\n<defs>\n");
     for t in TONES {

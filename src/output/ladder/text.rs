@@ -134,11 +134,11 @@ pub fn header_lines(layout: &Layout, g: &Geometry, max_width: usize) -> Vec<Line
         .unwrap_or(0);
     for k in 0..depth {
         let mut canvas = Canvas::new(g.width);
-        for (c, &x) in layout.columns.iter().zip(&g.x) {
+        for ((c, &x), &room) in layout.columns.iter().zip(&g.x).zip(&g.title_room) {
             let Some(t) = c.title_lines().get(k).copied() else {
                 continue;
             };
-            let t = fit(t, g.spacing.saturating_sub(1));
+            let t = fit(t, room);
             let start = x.saturating_sub(width(&t) / 2);
             let ink = if k == 0 { Ink::Title } else { Ink::Plain };
             canvas.text(start, &t, ink);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: runs sipscope's streaming and whole-file commands on generated SIP
+# captures of 100 MB and 1 GB and prints wall time, CPU time, MB/s, SIP messages/s and peak
+# memory for each. When tshark is installed it runs `tshark -q -z sip,stat` on the same file in
+# the same run and prints the ratio.
+#
+# The captures come from ../shared/bench/gen_sip_pcap.py (deterministic; the 1 GB one is the
+# file the speed targets are stated for: --calls 270000 --seed 1000). They are big: they are
+# written to $SIPSCOPE_BENCH_DATA (default /tmp/sipscope-bench), never into the repository.
+#
+# Usage: scripts/bench.sh [100M|1G|all]   (default all)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+gen="$here/../shared/bench/gen_sip_pcap.py"
+data="${SIPSCOPE_BENCH_DATA:-/tmp/sipscope-bench}"
+which="${1:-all}"
+mkdir -p "$data"
+
+[ -f "$gen" ] || { echo "generator not found: $gen (is ../shared beside the checkout?)" >&2; exit 2; }
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (/usr/bin/time): apt-get install -y time" >&2; exit 2; }
+
+echo "building sipscope (release)..."
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+bin="${CARGO_TARGET_DIR:-$here/target}/release/sipscope"
+
+make_file() { # name calls seed
+  local f="$data/sip_$1.pcap"
+  if [ ! -s "$f" ]; then
+    echo "generating $f ..."
+    python3 "$gen" --calls "$2" --seed "$3" --out "$f" >/dev/null
+  fi
+  echo "$f"
+}
+
+# run LABEL FILE MSGS CMD...: prints one line of figures.
+run() {
+  local label="$1" file="$2" msgs="$3"; shift 3
+  local size; size=$(stat -c %s "$file")
+  local tf; tf=$(mktemp)
+  if ! /usr/bin/time -o "$tf" -f '%e %U %S %M' "$@" >/dev/null 2>/dev/null; then
+    echo "  $label: FAILED (exit status non-zero)"
+    rm -f "$tf"; LAST_WALL=0; return 0
+  fi
+  read -r wall user sys rss < <(tail -n 1 "$tf"); rm -f "$tf"
+  awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v b="$size" -v m="$msgs" 'BEGIN {
+    if (w <= 0) w = 0.001;
+    printf "  %-28s wall %7.2f s  cpu %7.2f s  %8.0f MB/s  %10.0f msgs/s  peak %7.1f MB\n",
+      l, w, u + s, b / 1e6 / w, m / w, r / 1024 }'
+  LAST_WALL="$wall"
+}
+
+bench_file() {
+  local f="$1"
+  local msgs; msgs=$("$bin" stats --json "$f" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["sip_messages"])')
+  echo
+  echo "$(basename "$f"): $(($(stat -c %s "$f") / 1000000)) MB, $msgs SIP messages ($(nproc) cores; $(date -u +%F))"
+  run "stats" "$f" "$msgs" "$bin" stats "$f"
+  local stats_wall="$LAST_WALL"
+  run "calls" "$f" "$msgs" "$bin" calls "$f"
+  run "export --format ndjson" "$f" "$msgs" "$bin" export --format ndjson "$f"
+  run "diagnose" "$f" "$msgs" "$bin" diagnose "$f"
+  if command -v tshark >/dev/null; then
+    run "tshark -q -z sip,stat" "$f" "$msgs" tshark -n -r "$f" -q -z sip,stat
+    awk -v t="$LAST_WALL" -v s="$stats_wall" 'BEGIN { if (s <= 0) s = 0.001; printf "  stats is %.1fx faster than tshark on this file\n", t / s }'
+  else
+    echo "  (tshark not installed: no comparison; apt-get install -y tshark)"
+  fi
+}
+
+case "$which" in
+  100M) bench_file "$(make_file 100M 27000 100)" ;;
+  1G) bench_file "$(make_file 1G 270000 1000)" ;;
+  all) bench_file "$(make_file 100M 27000 100)"; bench_file "$(make_file 1G 270000 1000)" ;;
+  *) echo "usage: $0 [100M|1G|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,274 @@
+//! `sipscope export`: calls as one JSON document, as NDJSON (one call per line, streamed as
+//! calls end, so memory is bounded by the calls in progress), or the frames that carry them
+//! as a new capture; `export --schema` prints the published JSON Schema.
+//!
+//! The walk over the inputs is done here rather than through `analysis::load`/`stream`
+//! because it needs two things those do not offer: a progress bar driven by the byte offset
+//! of each frame, and the opened inputs kept after the analysis, so that `--format pcap` can
+//! copy frames from them (standard input cannot be opened a second time). The steps are the
+//! same: ingest, `Msg::from_located`, `analyze_all` or the `CallTracker`, the selection's
+//! filter, `report_books`.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::capture::{Frame, Input, Merged};
+use crate::cli::{ExportConfig, ExportFormat, Selection};
+use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
+use crate::error::Error;
+use crate::ingest::{Books, Ingest};
+use crate::output::escape_str;
+use crate::output::export::pcap::{self, FrameSet};
+use crate::output::export::{self, CallJson, DocumentWriter, ExportContext};
+
+/// Inputs larger than this (in total) get a progress bar when standard error is a terminal.
+const PROGRESS_MIN_BYTES: u64 = 50 * 1024 * 1024;
+/// Frames between two progress updates (keeps the bar out of the hot path).
+const PROGRESS_EVERY: u64 = 4096;
+
+/// `export --schema`: the committed schema, byte for byte.
+pub fn schema(out: &mut dyn Write) -> Result<(), Error> {
+    out.write_all(export::SCHEMA.as_bytes())?;
+    Ok(())
+}
+
+pub fn run(
+    sel: &Selection,
+    cfg: &ExportConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Error> {
+    if cfg.format == ExportFormat::Pcap && cfg.output.is_none() && io::stdout().is_terminal() {
+        return Err(Error::Usage(
+            "refusing to write a capture to the terminal; use -o FILE or a pipe".into(),
+        ));
+    }
+    let inputs = crate::open_inputs(&sel.files, err)?;
+    let ctx = ExportContext {
+        files: file_names(sel, &inputs),
+        raw: cfg.raw,
+    };
+    let mut file_out;
+    let sink: &mut dyn Write = match &cfg.output {
+        Some(path) => {
+            file_out = BufWriter::with_capacity(1 << 16, create(path)?);
+            &mut file_out
+        }
+        None => out,
+    };
+    match cfg.format {
+        ExportFormat::Json => json(sel, &inputs, &ctx, sink, err)?,
+        ExportFormat::Ndjson => ndjson(sel, &inputs, &ctx, sink, err)?,
+        ExportFormat::Pcap => capture(sel, &inputs, sink, err)?,
+    }
+    sink.flush()?;
+    Ok(())
+}
+
+fn create(path: &Path) -> Result<File, Error> {
+    File::create(path).map_err(|e| {
+        Error::Output(io::Error::new(
+            e.kind(),
+            format!("cannot create {}: {e}", path.display()),
+        ))
+    })
+}
+
+/// Input names by command-line position; a file that could not be opened keeps its path.
+fn file_names(sel: &Selection, inputs: &[Input]) -> Vec<String> {
+    let mut names = sel.files.clone();
+    for i in inputs {
+        if let Some(n) = names.get_mut(usize::from(i.file_index)) {
+            n.clone_from(&i.name);
+        }
+    }
+    names
+}
+
+/// A progress bar over the bytes of all inputs, shown only where a person watches.
+struct Progress {
+    bar: Option<ProgressBar>,
+    /// Bytes consumed so far in each input (the offset of the last frame read).
+    done: Vec<u64>,
+    frames: u64,
+}
+
+impl Progress {
+    fn new(inputs: &[Input]) -> Progress {
+        let total: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
+        let bar = (total > PROGRESS_MIN_BYTES && io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} reading [{bar:40}] {bytes}/{total_bytes} ({eta} left)",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        let slots = inputs
+            .iter()
+            .map(|i| usize::from(i.file_index) + 1)
+            .max()
+            .unwrap_or(0);
+        Progress {
+            bar,
+            done: vec![0; slots],
+            frames: 0,
+        }
+    }
+
+    fn frame(&mut self, f: &Frame<'_>) {
+        let Some(bar) = &self.bar else { return };
+        self.frames = self.frames.wrapping_add(1);
+        if let Some(d) = self.done.get_mut(usize::from(f.file)) {
+            *d = f.offset;
+        }
+        if self.frames % PROGRESS_EVERY == 0 {
+            bar.set_position(self.done.iter().sum());
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Runs every frame of `inputs` through the pipeline, handing each message to `on_msg`.
+/// Stops reading early when `stop` says so (the output was closed). Reports the books.
+fn walk(
+    inputs: &[Input],
+    keep_raw: bool,
+    err: &mut dyn Write,
+    stop: &dyn Fn() -> bool,
+    on_msg: &mut dyn FnMut(Msg),
+) -> Result<Books, Error> {
+    let mut progress = Progress::new(inputs);
+    let mut ing = Ingest::new();
+    ing.add_inputs(inputs);
+    let mut emit = |m: crate::sip::SipMessage| on_msg(Msg::from_located(&m, keep_raw));
+    for item in Merged::new(inputs.iter().map(|i| i.frames()).collect()) {
+        match item {
+            Ok(frame) => {
+                progress.frame(&frame);
+                ing.push_frame(&frame, &mut emit);
+                if stop() {
+                    break;
+                }
+            }
+            Err(issue) => ing.issue(issue),
+        }
+    }
+    let books = ing.finish(&mut emit);
+    progress.finish();
+    crate::report_books(&books, err);
+    if books.frames == 0 && !books.issues.is_empty() {
+        return Err(Error::NothingRead);
+    }
+    Ok(books)
+}
+
+/// One document: every call is built first (grouping needs the whole capture), then written
+/// one per line inside the `calls` array.
+fn json(
+    sel: &Selection,
+    inputs: &[Input],
+    ctx: &ExportContext,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Error> {
+    let mut msgs = Vec::new();
+    let books = walk(inputs, ctx.raw, err, &|| false, &mut |m| msgs.push(m))?;
+    let calls = dialog::analyze_all(msgs, &sel.roles);
+    let mut doc = DocumentWriter::start(out, &books)?;
+    for c in calls.iter().filter(|c| sel.filter.matches(c)) {
+        doc.call(&CallJson::build(c, ctx))?;
+    }
+    doc.finish()?;
+    Ok(())
+}
+
+/// One call per line, written as soon as the tracker says the call is over.
+fn ndjson(
+    sel: &Selection,
+    inputs: &[Input],
+    ctx: &ExportContext,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Error> {
+    let failure: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
+    let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
+    let deliver = |calls: Vec<Call>, out: &mut dyn Write| {
+        for c in calls {
+            if failure.borrow().is_some() {
+                return;
+            }
+            if sel.filter.matches(&c) {
+                if let Err(e) = export::write_line(out, &CallJson::build(&c, ctx)) {
+                    *failure.borrow_mut() = Some(e);
+                }
+            }
+        }
+    };
+    walk(
+        inputs,
+        ctx.raw,
+        err,
+        &|| failure.borrow().is_some(),
+        &mut |m| deliver(tracker.push(m), out),
+    )?;
+    deliver(tracker.finish(), out);
+    match failure.into_inner() {
+        Some(e) => Err(Error::Output(e)),
+        None => Ok(()),
+    }
+}
+
+/// The frames of the chosen calls, as a new capture. Calls are grouped with the streaming
+/// tracker: only the frame numbers of chosen calls are kept, not the calls.
+fn capture(
+    sel: &Selection,
+    inputs: &[Input],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Error> {
+    let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
+    let mut wanted = FrameSet::new();
+    let mut calls = 0usize;
+    let mut keep = |done: Vec<Call>, wanted: &mut FrameSet| {
+        for c in done.iter().filter(|c| sel.filter.matches(c)) {
+            calls += 1;
+            wanted.add_call(c);
+        }
+    };
+    walk(inputs, false, err, &|| false, &mut |m| {
+        keep(tracker.push(m), &mut wanted)
+    })?;
+    keep(tracker.finish(), &mut wanted);
+    let report = pcap::write_frames(inputs, &wanted, out)?;
+    if calls == 0 {
+        let _ = writeln!(
+            err,
+            "sipscope: warning: no call matched; the capture written is empty"
+        );
+    }
+    for (file, frame, why) in report.skipped.iter().take(8) {
+        let name = inputs
+            .iter()
+            .find(|i| i.file_index == *file)
+            .map_or_else(|| "?".into(), |i| escape_str(&i.name).into_owned());
+        let _ = writeln!(err, "sipscope: warning: {name}#{frame} not written: {why}");
+    }
+    if report.pcapng {
+        let _ = writeln!(
+            err,
+            "sipscope: note: the frames have {} link types; wrote pcapng (one interface each)",
+            report.linktypes.len()
+        );
+    }
+    Ok(())
+}

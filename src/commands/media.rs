@@ -1,0 +1,43 @@
+//! `sipscope media`: RTP streams per call.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use crate::analysis;
+use crate::cli::Selection;
+use crate::error::Error;
+use crate::output::media;
+
+pub fn run(
+    sel: &Selection,
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), Error> {
+    let loaded = analysis::load(sel, false, err)?;
+    let mut streams = loaded.media.streams();
+    if !sel.filter.is_empty() {
+        // Keep the streams of the calls the filter keeps (and no unannounced ones).
+        let ids: HashSet<&str> = loaded
+            .selected(sel)
+            .map(|(_, c)| c.call_id.as_str())
+            .collect();
+        streams.retain(|s| s.call_id.as_deref().is_some_and(|c| ids.contains(c)));
+    }
+    // Group by call (in order of each call's first stream), unannounced streams last.
+    let mut order: Vec<Option<String>> = Vec::new();
+    for s in &streams {
+        if !order.contains(&s.call_id) {
+            order.push(s.call_id.clone());
+        }
+    }
+    order.sort_by_key(|c| c.is_none());
+    streams.sort_by_key(|s| order.iter().position(|c| *c == s.call_id));
+    if json {
+        media::write_json(out, &streams)?;
+    } else {
+        media::write_text(out, &streams)?;
+    }
+    analysis::release(loaded);
+    Ok(())
+}

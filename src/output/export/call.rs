@@ -1,0 +1,639 @@
+//! The JSON shape of one call and how it is built from the model ([`Call`]) and the annotation
+//! of its responses ([`dialog::annotate`]). Strings are borrowed from the call: building an
+//! export copies little, and escaping for terminals happens in the writer.
+//!
+//! Conventions (the schema says the same): optional facts are present as `null` rather than
+//! left out, so every row loaded into a database has the same columns; only `raw` is left out
+//! when `--raw` was not given. References inside a call are 0-based indices into the call's
+//! own arrays (`messages`, `dialogs`, `transactions`); hosts are named by their participant
+//! `label`.
+
+use serde::Serialize;
+
+use super::{epoch_us, ExportContext, SCHEMA_VERSION};
+use crate::dialog::{
+    self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Msg, MsgInfo,
+    Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Transaction,
+};
+use crate::knowledge::{self, Class};
+use crate::output::time::rfc3339_micros;
+
+/// One call: summary, participants, dialogs, transactions and every message.
+#[derive(Debug, Serialize)]
+pub struct CallJson<'a> {
+    pub schema_version: u32,
+    pub call_id: &'a str,
+    pub start_time: String,
+    pub start_epoch_us: i64,
+    pub end_time: String,
+    pub end_epoch_us: i64,
+    /// Answered: from the 2xx to the BYE (or the last message); otherwise first to last.
+    pub duration_us: i64,
+    pub answered_time: Option<String>,
+    pub ended_time: Option<String>,
+    pub state: &'static str,
+    /// For now the same as `state`; the diagnosis refines it.
+    pub outcome: &'static str,
+    pub failed: bool,
+    pub final_code: Option<u16>,
+    pub final_reason: Option<&'a str>,
+    /// Label of the participant that generated the final response, when captured.
+    pub final_generated_by: Option<String>,
+    pub first_method: &'a str,
+    pub from_user: &'a str,
+    pub to_user: &'a str,
+    pub message_count: usize,
+    pub related_call_ids: &'a [String],
+    pub notes: &'a [String],
+    pub participants: Vec<ParticipantJson<'a>>,
+    pub dialogs: Vec<DialogJson<'a>>,
+    pub transactions: Vec<TransactionJson<'a>>,
+    pub messages: Vec<MessageJson<'a>>,
+}
+
+/// A host taking part in the call.
+#[derive(Debug, Serialize)]
+pub struct ParticipantJson<'a> {
+    /// How messages and annotations name it: `10.0.0.1`, or `127.0.0.1:5060` when the call
+    /// has several endpoints on one address.
+    pub label: String,
+    pub address: String,
+    /// Set when the participant is one address:port (else it is the whole address).
+    pub port: Option<u16>,
+    pub ports: &'a [u16],
+    pub role: &'static str,
+    /// `wire` (inferred from behaviour), `hint` (User-Agent/Server), `override` (--role).
+    pub role_source: &'static str,
+    pub role_hint: Option<&'static str>,
+    pub user_agents: &'a [String],
+    pub servers: &'a [String],
+    pub sent: usize,
+    pub received: usize,
+    pub originated: bool,
+    pub answered: bool,
+    pub forwarded: bool,
+    pub record_routed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DialogJson<'a> {
+    /// Tags as in the request that created the dialog.
+    pub from_tag: &'a str,
+    pub to_tag: &'a str,
+    pub state: &'static str,
+    /// Index of the message (first sighting) that created, confirmed and ended it.
+    pub created_by: Option<usize>,
+    pub confirmed_by: Option<usize>,
+    pub ended_by: Option<usize>,
+    pub created_by_transaction: Option<usize>,
+    pub transactions: &'a [usize],
+    pub seen_mid_way: bool,
+    /// Indices of the messages that belong to this dialog.
+    pub messages: Vec<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResponseRef {
+    pub status: u16,
+    /// Index of its first sighting.
+    pub message: Option<usize>,
+}
+
+/// One RFC 3261 transaction on one leg.
+#[derive(Debug, Serialize)]
+pub struct LegJson<'a> {
+    pub branch: Option<&'a str>,
+    pub sent_by: &'a str,
+    pub client: String,
+    pub server: String,
+    pub request: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TransactionJson<'a> {
+    pub method: &'a str,
+    pub cseq: u32,
+    pub request: Option<usize>,
+    pub responses: Vec<ResponseRef>,
+    pub final_status: Option<u16>,
+    pub final_response: Option<usize>,
+    pub cancels: Vec<usize>,
+    pub acks: Vec<usize>,
+    pub in_dialog: bool,
+    pub rfc2543: bool,
+    pub dialog: Option<usize>,
+    pub dialogs: &'a [usize],
+    pub legs: Vec<LegJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PartyJson<'a> {
+    pub display: &'a str,
+    pub uri: &'a str,
+    pub user: &'a str,
+    pub tag: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HintJson {
+    pub phrase: &'static str,
+    pub cause: &'static str,
+}
+
+/// What a response means here (see [`dialog::annotate`]).
+#[derive(Debug, Serialize)]
+pub struct AnnotationJson {
+    pub class: &'static str,
+    pub class_label: &'static str,
+    pub known: bool,
+    pub default_reason: &'static str,
+    pub meaning: &'static str,
+    pub generated_by: Option<String>,
+    pub proxied_by: Vec<String>,
+    pub received_by: Option<String>,
+    /// The kind of box the receiver is taken as (`phone`, `gateway`, `proxy`).
+    pub receiver_role: Option<&'static str>,
+    /// What that kind of box is expected to do next.
+    pub expected_next: Option<&'static str>,
+    pub hint: Option<HintJson>,
+    pub summary: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MediaJson<'a> {
+    pub kind: &'a str,
+    pub port: u16,
+    pub proto: &'a str,
+    pub codecs: &'a [String],
+    pub direction: &'a str,
+    pub address: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SdpJson<'a> {
+    pub address: Option<&'a str>,
+    pub media: Vec<MediaJson<'a>>,
+}
+
+/// One sighting of a SIP message.
+#[derive(Debug, Serialize)]
+pub struct MessageJson<'a> {
+    pub index: usize,
+    /// Frame that completed the message (1-based, as Wireshark numbers frames).
+    pub frame: u64,
+    /// Every frame that carried part of it (IP fragments, TCP segments), in order.
+    pub frames: Vec<u64>,
+    pub file: &'a str,
+    pub time: String,
+    pub epoch_us: i64,
+    pub src_address: String,
+    pub src_port: u16,
+    pub dst_address: String,
+    pub dst_port: u16,
+    pub sender: String,
+    pub receiver: String,
+    pub transport: &'static str,
+    pub via_transport: Option<&'a str>,
+    pub kind: &'static str,
+    pub method: Option<&'a str>,
+    pub request_uri: Option<&'a str>,
+    pub status: Option<u16>,
+    pub reason: Option<&'a str>,
+    pub cseq: Option<u32>,
+    pub cseq_method: Option<&'a str>,
+    pub branch: Option<&'a str>,
+    pub via_count: usize,
+    pub from: PartyJson<'a>,
+    pub to: PartyJson<'a>,
+    pub step: Option<usize>,
+    pub transaction: Option<usize>,
+    pub dialog: Option<usize>,
+    pub hop: Option<usize>,
+    pub hop_origin: Option<&'static str>,
+    pub sender_acts: Option<&'static str>,
+    pub receiver_acts: Option<&'static str>,
+    pub repeat: &'static str,
+    pub retransmission: bool,
+    pub duplicate: bool,
+    pub original: Option<usize>,
+    pub original_frame: Option<u64>,
+    pub annotation: Option<AnnotationJson>,
+    pub sdp: Option<SdpJson<'a>>,
+    pub anomalies: &'a [String],
+    pub flags: Vec<&'static str>,
+    pub size: usize,
+    pub user_agent: Option<&'a str>,
+    pub server: Option<&'a str>,
+    pub contact: Option<&'a str>,
+    pub reason_header: Option<&'a str>,
+    pub warning: Option<&'a str>,
+    pub retry_after: Option<&'a str>,
+    pub expires: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub max_forwards: Option<u32>,
+    pub has_credentials: bool,
+    pub has_challenge: bool,
+    /// The message text (lossy UTF-8), only with `--raw`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+}
+
+pub(crate) fn state_name(s: CallState) -> &'static str {
+    match s {
+        CallState::Calling => "calling",
+        CallState::Ringing => "ringing",
+        CallState::InCall => "in_call",
+        CallState::Completed => "completed",
+        CallState::Cancelled => "cancelled",
+        CallState::Rejected => "rejected",
+        CallState::Redirected => "redirected",
+        CallState::NoAnswer => "no_answer",
+        CallState::Done => "done",
+        CallState::Failed => "failed",
+        CallState::Unanswered => "unanswered",
+    }
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::UserAgent => "user_agent",
+        Role::Phone => "phone",
+        Role::Gateway => "gateway",
+        Role::Proxy => "proxy",
+        Role::B2bua => "b2bua",
+        Role::Registrar => "registrar",
+        Role::Redirect => "redirect",
+    }
+}
+
+fn knowledge_role_name(r: knowledge::Role) -> &'static str {
+    match r {
+        knowledge::Role::Phone => "phone",
+        knowledge::Role::Gateway => "gateway",
+        knowledge::Role::Proxy => "proxy",
+    }
+}
+
+fn class_name(c: Class) -> &'static str {
+    match c {
+        Class::Provisional => "provisional",
+        Class::Success => "success",
+        Class::Redirection => "redirection",
+        Class::ClientFailure => "client_failure",
+        Class::ServerFailure => "server_failure",
+        Class::GlobalFailure => "global_failure",
+        Class::Unknown(_) => "unknown",
+    }
+}
+
+fn acting_name(a: Acting) -> &'static str {
+    match a {
+        Acting::Client => "uac",
+        Acting::Server => "uas",
+        Acting::Forwarder => "forwarder",
+    }
+}
+
+fn dialog_state_name(s: DialogState) -> &'static str {
+    match s {
+        DialogState::Early => "early",
+        DialogState::Confirmed => "confirmed",
+        DialogState::Terminated => "terminated",
+    }
+}
+
+/// Index of the message a step was first seen in (its first hop's first sighting).
+fn step_msg(call: &Call, step: StepIdx) -> Option<usize> {
+    call.steps.get(step)?.hops.first().map(|h| h.msg)
+}
+
+fn label(call: &Call, host: usize) -> String {
+    call.host_label(host)
+}
+
+fn participant(h: &Host) -> ParticipantJson<'_> {
+    ParticipantJson {
+        label: h.label(),
+        address: h.addr.to_string(),
+        port: h.port,
+        ports: &h.ports,
+        role: role_name(h.role),
+        role_source: match h.role_source {
+            RoleSource::Wire => "wire",
+            RoleSource::Hint => "hint",
+            RoleSource::Override => "override",
+        },
+        role_hint: h.hint.map(role_name),
+        user_agents: &h.user_agents,
+        servers: &h.servers,
+        sent: h.sent,
+        received: h.received,
+        originated: h.behaviour.originated,
+        answered: h.behaviour.answered,
+        forwarded: h.behaviour.forwarded,
+        record_routed: h.behaviour.record_routed,
+    }
+}
+
+fn dialog_json<'a>(call: &'a Call, idx: usize, d: &'a Dialog) -> DialogJson<'a> {
+    let messages = call
+        .info
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            i.step
+                .and_then(|s| call.steps.get(s))
+                .is_some_and(|s| s.dialog == Some(idx))
+        })
+        .map(|(m, _)| m)
+        .collect();
+    DialogJson {
+        from_tag: &d.local_tag,
+        to_tag: &d.remote_tag,
+        state: dialog_state_name(d.state),
+        created_by: step_msg(call, d.created_by),
+        confirmed_by: d.confirmed_by.and_then(|s| step_msg(call, s)),
+        ended_by: d.ended_by.and_then(|s| step_msg(call, s)),
+        created_by_transaction: d.created_by_tx,
+        transactions: &d.transactions,
+        seen_mid_way: d.seen_mid_way,
+        messages,
+    }
+}
+
+fn transaction_json<'a>(call: &'a Call, t: &'a Transaction) -> TransactionJson<'a> {
+    let steps_msgs = |steps: &[StepIdx]| -> Vec<usize> {
+        steps.iter().filter_map(|s| step_msg(call, *s)).collect()
+    };
+    TransactionJson {
+        method: &t.method,
+        cseq: t.cseq,
+        request: t.request.and_then(|s| step_msg(call, s)),
+        responses: t
+            .responses
+            .iter()
+            .filter_map(|s| {
+                Some(ResponseRef {
+                    status: call.steps.get(*s)?.code()?,
+                    message: step_msg(call, *s),
+                })
+            })
+            .collect(),
+        final_status: t
+            .final_response
+            .and_then(|s| call.steps.get(s))
+            .and_then(|s| s.code()),
+        final_response: t.final_response.and_then(|s| step_msg(call, s)),
+        cancels: steps_msgs(&t.cancels),
+        acks: steps_msgs(&t.acks),
+        in_dialog: t.in_dialog,
+        rfc2543: t.rfc2543,
+        dialog: t.dialog,
+        dialogs: &t.dialogs,
+        legs: t
+            .legs
+            .iter()
+            .map(|l| LegJson {
+                branch: l.branch.as_deref(),
+                sent_by: &l.sent_by,
+                client: label(call, l.client),
+                server: label(call, l.server),
+                request: l.request,
+            })
+            .collect(),
+    }
+}
+
+fn annotation_json(call: &Call, a: &Annotation) -> AnnotationJson {
+    AnnotationJson {
+        class: class_name(a.class),
+        class_label: a.class.label(),
+        known: a.known,
+        default_reason: a.default_reason,
+        meaning: a.meaning,
+        generated_by: a.generated_by.map(|h| label(call, h)),
+        proxied_by: a.proxied_by.iter().map(|h| label(call, *h)).collect(),
+        received_by: a.received_by.map(|h| label(call, h)),
+        receiver_role: a.receiver_role.map(knowledge_role_name),
+        expected_next: a.on_receipt,
+        hint: a.hint.map(|h| HintJson {
+            phrase: h.phrase,
+            cause: h.cause,
+        }),
+        summary: a.summary_line(call),
+    }
+}
+
+fn party(p: &Party) -> PartyJson<'_> {
+    PartyJson {
+        display: &p.display,
+        uri: &p.uri,
+        user: &p.user,
+        tag: p.tag.as_deref(),
+    }
+}
+
+fn sdp_json(s: &SdpSummary) -> SdpJson<'_> {
+    SdpJson {
+        address: s.address.as_deref(),
+        media: s
+            .media
+            .iter()
+            .map(|m| MediaJson {
+                kind: &m.kind,
+                port: m.port,
+                proto: &m.proto,
+                codecs: &m.codecs,
+                direction: &m.direction,
+                address: m.address.as_deref(),
+            })
+            .collect(),
+    }
+}
+
+fn flag_names(m: &Msg) -> Vec<&'static str> {
+    let f = &m.flags;
+    [
+        (f.cut, "cut"),
+        (f.bounced, "bounced"),
+        (f.reassembled, "reassembled"),
+        (f.overlap_conflict, "overlap_conflict"),
+        (f.websocket, "websocket"),
+        (f.no_content_length, "no_content_length"),
+        (f.short_body, "short_body"),
+        (f.after_gap, "after_gap"),
+        (f.junk_before, "junk_before"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| name)
+    .collect()
+}
+
+/// Annotations of response steps, computed once per step (every sighting shares it).
+fn annotations(call: &Call) -> Vec<Option<Annotation>> {
+    (0..call.steps.len())
+        .map(|s| dialog::annotate(call, s))
+        .collect()
+}
+
+fn message_json<'a>(
+    call: &'a Call,
+    idx: usize,
+    m: &'a Msg,
+    info: Option<&MsgInfo>,
+    notes: &[Option<Annotation>],
+    ctx: &'a ExportContext,
+) -> MessageJson<'a> {
+    let step_idx = info.and_then(|i| i.step);
+    let step = step_idx.and_then(|s| call.steps.get(s));
+    let hop_idx = info.and_then(|i| i.hop);
+    let hop = step.zip(hop_idx).and_then(|(s, h)| s.hops.get(h));
+    let (method, request_uri, status, reason, kind) = match &m.start {
+        Start::Request { method, uri } => (
+            Some(method.as_str()),
+            Some(uri.as_str()),
+            None,
+            None,
+            "request",
+        ),
+        Start::Response { code, reason } => {
+            (None, None, Some(*code), Some(reason.as_str()), "response")
+        }
+        Start::Invalid => (None, None, None, None, "invalid"),
+    };
+    let (repeat, original) = match info.map(|i| i.repeat) {
+        Some(Repeat::Retransmission { of }) => ("retransmission", Some(of)),
+        Some(Repeat::Duplicate { of }) => ("duplicate", Some(of)),
+        _ => ("first", None),
+    };
+    let flow = &m.flow;
+    MessageJson {
+        index: idx,
+        frame: m.frame.number,
+        frames: m.frames.iter().map(|f| f.number).collect(),
+        file: ctx.file_name(m.frame.file),
+        time: rfc3339_micros(m.frame.ts_ns),
+        epoch_us: epoch_us(m.frame.ts_ns),
+        src_address: flow.src.ip.to_string(),
+        src_port: flow.src.port,
+        dst_address: flow.dst.ip.to_string(),
+        dst_port: flow.dst.port,
+        sender: info.map(|i| label(call, i.src)).unwrap_or_default(),
+        receiver: info.map(|i| label(call, i.dst)).unwrap_or_default(),
+        transport: flow.transport.as_str(),
+        via_transport: m.vias.first().map(|v| v.transport.as_str()),
+        kind,
+        method,
+        request_uri,
+        status,
+        reason,
+        cseq: m.cseq.as_ref().map(|(n, _)| *n),
+        cseq_method: m.cseq.as_ref().map(|(_, s)| s.as_str()),
+        branch: m.top_branch(),
+        via_count: m.vias.len(),
+        from: party(&m.from),
+        to: party(&m.to),
+        step: step_idx,
+        transaction: step.map(|s| s.transaction),
+        dialog: step.and_then(|s| s.dialog),
+        hop: hop_idx,
+        hop_origin: hop.map(|h| match h.origin {
+            HopOrigin::Generated => "generated",
+            HopOrigin::Forwarded => "forwarded",
+        }),
+        sender_acts: hop.map(|h| acting_name(h.sender_acts)),
+        receiver_acts: hop.map(|h| acting_name(h.receiver_acts)),
+        repeat,
+        retransmission: repeat == "retransmission",
+        duplicate: repeat == "duplicate",
+        original,
+        original_frame: original
+            .and_then(|o| call.messages.get(o))
+            .map(|o| o.frame.number),
+        annotation: step_idx
+            .and_then(|s| notes.get(s))
+            .and_then(|a| a.as_ref())
+            .map(|a| annotation_json(call, a)),
+        sdp: m.sdp.as_ref().map(sdp_json),
+        anomalies: &m.anomalies,
+        flags: flag_names(m),
+        size: m.size,
+        user_agent: m.user_agent.as_deref(),
+        server: m.server.as_deref(),
+        contact: m.contact.as_deref(),
+        reason_header: m.reason_header.as_deref(),
+        warning: m.warning.as_deref(),
+        retry_after: m.retry_after.as_deref(),
+        expires: m.expires.as_deref(),
+        content_type: m.content_type.as_deref(),
+        max_forwards: m.max_forwards,
+        has_credentials: m.has_credentials,
+        has_challenge: m.has_challenge,
+        raw: if ctx.raw {
+            Some(
+                m.raw
+                    .as_deref()
+                    .map(|r| String::from_utf8_lossy(r).into_owned())
+                    .unwrap_or_default(),
+            )
+        } else {
+            None
+        },
+    }
+}
+
+impl<'a> CallJson<'a> {
+    /// Builds the export of one call.
+    pub fn build(call: &'a Call, ctx: &'a ExportContext) -> CallJson<'a> {
+        let s = &call.summary;
+        let notes = annotations(call);
+        let final_generated_by = s
+            .final_step
+            .and_then(|st| notes.get(st))
+            .and_then(|a| a.as_ref())
+            .and_then(|a| a.generated_by)
+            .map(|h| label(call, h));
+        CallJson {
+            schema_version: SCHEMA_VERSION,
+            call_id: &call.call_id,
+            start_time: rfc3339_micros(s.start_ns),
+            start_epoch_us: epoch_us(s.start_ns),
+            end_time: rfc3339_micros(s.end_ns),
+            end_epoch_us: epoch_us(s.end_ns),
+            duration_us: epoch_us(s.duration_ns),
+            answered_time: s.answered_ns.map(rfc3339_micros),
+            ended_time: s.ended_ns.map(rfc3339_micros),
+            state: state_name(s.state),
+            outcome: state_name(s.state),
+            failed: s.failed,
+            final_code: s.final_code,
+            final_reason: s.final_reason.as_deref(),
+            final_generated_by,
+            first_method: &s.first_method,
+            from_user: &s.from_user,
+            to_user: &s.to_user,
+            message_count: s.message_count,
+            related_call_ids: &call.related,
+            notes: &call.notes,
+            participants: call.hosts.iter().map(participant).collect(),
+            dialogs: call
+                .dialogs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| dialog_json(call, i, d))
+                .collect(),
+            transactions: call
+                .transactions
+                .iter()
+                .map(|t| transaction_json(call, t))
+                .collect(),
+            messages: call
+                .messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| message_json(call, i, m, call.info.get(i), &notes, ctx))
+                .collect(),
+        }
+    }
+}

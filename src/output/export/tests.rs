@@ -1,0 +1,281 @@
+//! Unit tests of the export builder, the document writer and the frame copier. The binary, the
+//! schema and the real captures are tested in `tests/export.rs`.
+
+use super::pcap::{write_frames, FrameSet};
+use super::*;
+use crate::capture::writer::{pcap_bytes, PcapNgWriter};
+use crate::capture::{linktype, Input};
+use crate::dialog::testkit::*;
+use crate::dialog::{analyze_call, Call};
+use crate::ingest::InputBooks;
+
+fn ctx(raw: bool) -> ExportContext {
+    ExportContext {
+        files: vec!["a.pcap".into()],
+        raw,
+    }
+}
+
+/// Caller 1 -> proxy 2 -> callee 3; the callee answers 486 and the proxy passes it on; the
+/// caller retransmits its INVITE once.
+fn busy_call() -> Call {
+    let inv1 = invite("busy-1", 1, 2, 0, "z9hG4bK-a", 1);
+    let again1 = again(&inv1, 500);
+    let inv2 = fwd(&inv1, 2, "z9hG4bK-b", 3, 5);
+    let r2 = reply(&inv2, 486, 600, Some("callee"));
+    let r1 = reply(&inv1, 486, 602, Some("callee"));
+    analyze_call(vec![inv1, again1, inv2, r2, r1], &[])
+}
+
+fn to_value(c: &CallJson<'_>) -> serde_json::Value {
+    let mut buf = Vec::new();
+    write_line(&mut buf, c).unwrap();
+    assert_eq!(buf.iter().filter(|b| **b == b'\n').count(), 1, "one line");
+    serde_json::from_slice(&buf).unwrap()
+}
+
+#[test]
+fn a_call_carries_its_annotation_roles_and_repeats() {
+    let call = busy_call();
+    let ctx = ctx(false);
+    let v = to_value(&CallJson::build(&call, &ctx));
+    assert_eq!(v["schema_version"], SCHEMA_VERSION);
+    assert_eq!(v["call_id"], "busy-1");
+    assert_eq!(v["final_code"], 486);
+    assert_eq!(v["failed"], true);
+    assert_eq!(v["final_generated_by"], ip(3).to_string());
+    let msgs = v["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), call.messages.len());
+    // Every message names its frame, its file, and its place in the call.
+    for (i, (m, orig)) in msgs.iter().zip(&call.messages).enumerate() {
+        assert_eq!(m["index"], i);
+        assert_eq!(m["frame"], orig.frame.number);
+        assert_eq!(m["file"], "a.pcap");
+        assert_eq!(m["epoch_us"], orig.frame.ts_ns / 1000);
+        assert!(m.get("raw").is_none(), "raw only with --raw");
+    }
+    let retx: Vec<_> = msgs
+        .iter()
+        .filter(|m| m["retransmission"] == true)
+        .collect();
+    assert_eq!(retx.len(), 1);
+    let orig = retx[0]["original"].as_u64().unwrap() as usize;
+    assert_eq!(msgs[orig]["method"], "INVITE");
+    assert_eq!(retx[0]["original_frame"], msgs[orig]["frame"]);
+    // The 486 the proxy passed on says who generated it and who only forwarded it.
+    let busy: Vec<_> = msgs.iter().filter(|m| m["status"] == 486).collect();
+    assert_eq!(busy.len(), 2);
+    for b in &busy {
+        let a = &b["annotation"];
+        assert_eq!(a["class"], "client_failure");
+        assert_eq!(a["generated_by"], ip(3).to_string());
+        assert_eq!(a["proxied_by"], serde_json::json!([ip(2).to_string()]));
+        assert_eq!(a["received_by"], ip(1).to_string());
+        assert!(a["expected_next"].is_string());
+    }
+    let origins: Vec<_> = busy.iter().map(|b| b["hop_origin"].clone()).collect();
+    assert!(origins.contains(&"generated".into()) && origins.contains(&"forwarded".into()));
+    assert!(msgs
+        .iter()
+        .filter(|m| m["kind"] == "request")
+        .all(|m| m["annotation"].is_null() && m["status"].is_null()));
+    // Participants and transactions refer to the same labels and indices.
+    let roles: Vec<_> = v["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["label"].clone(), p["role"].clone()))
+        .collect();
+    assert!(roles.contains(&(ip(2).to_string().into(), "proxy".into())));
+    let tx = &v["transactions"][0];
+    assert_eq!(tx["method"], "INVITE");
+    assert_eq!(tx["final_status"], 486);
+    let fin = tx["final_response"].as_u64().unwrap() as usize;
+    assert_eq!(msgs[fin]["status"], 486);
+}
+
+#[test]
+fn raw_text_is_included_only_when_asked() {
+    let mut call = busy_call();
+    for m in &mut call.messages {
+        m.raw = Some(b"INVITE sip:x SIP/2.0\r\n\xff\r\n".to_vec());
+    }
+    let with = ctx(true);
+    let v = to_value(&CallJson::build(&call, &with));
+    let raw = v["messages"][0]["raw"].as_str().unwrap();
+    assert!(raw.starts_with("INVITE sip:x SIP/2.0\r\n"));
+    assert!(
+        raw.contains('\u{fffd}'),
+        "invalid UTF-8 is replaced: {raw:?}"
+    );
+    let without = ctx(false);
+    let v = to_value(&CallJson::build(&call, &without));
+    assert!(v["messages"][0].get("raw").is_none());
+}
+
+#[test]
+fn capture_text_cannot_reach_the_terminal_raw() {
+    let mut inv = invite("evil\u{1b}]0;x\u{7}\u{9b}", 1, 2, 0, "z9hG4bK-e", 1);
+    inv.user_agent = Some("ua\u{202e}".into());
+    let call = analyze_call(vec![inv], &[]);
+    let ctx = ctx(false);
+    let mut buf = Vec::new();
+    write_line(&mut buf, &CallJson::build(&call, &ctx)).unwrap();
+    let text = String::from_utf8(buf.clone()).unwrap();
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text}");
+    assert!(!text.contains('\u{202e}'));
+    // The data itself is exact once parsed.
+    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(v["call_id"], "evil\u{1b}]0;x\u{7}\u{9b}");
+}
+
+#[test]
+fn document_is_one_valid_json_value_with_every_call() {
+    let books = Books {
+        inputs: vec![InputBooks {
+            name: "a.pcap".into(),
+            frames: 9,
+            first_ts_ns: Some(1_500),
+            last_ts_ns: Some(2_000_000),
+        }],
+        ..Default::default()
+    };
+    let call = busy_call();
+    let ctx = ctx(false);
+    for n in [0usize, 1, 3] {
+        let mut buf = Vec::new();
+        let mut doc = DocumentWriter::start(&mut buf, &books).unwrap();
+        for _ in 0..n {
+            doc.call(&CallJson::build(&call, &ctx)).unwrap();
+        }
+        assert_eq!(doc.finish().unwrap(), n);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+        assert_eq!(v["tool"], "sipscope");
+        assert_eq!(v["calls"].as_array().unwrap().len(), n);
+        assert_eq!(v["inputs"][0]["frames"], 9);
+        assert_eq!(v["inputs"][0]["first_epoch_us"], 1);
+        assert_eq!(v["inputs"][0]["last_epoch_us"], 2000);
+    }
+}
+
+#[test]
+fn schema_is_valid_json_and_declares_the_extension_points() {
+    let s: serde_json::Value = serde_json::from_str(SCHEMA).unwrap();
+    let call = &s["$defs"]["call"]["properties"];
+    assert_eq!(call["diagnosis"]["type"], "object");
+    assert_eq!(call["streams"]["type"], "array");
+    assert_eq!(s["$defs"]["schema_version"]["const"], SCHEMA_VERSION);
+}
+
+/// A frame body that tells frames apart.
+fn body(tag: u8, len: usize) -> Vec<u8> {
+    (0..len).map(|i| tag.wrapping_add(i as u8)).collect()
+}
+
+fn frames_of(bytes: Vec<u8>) -> Vec<(i64, u32, Vec<u8>, u32)> {
+    let input = Input::from_bytes("out", 0, bytes).unwrap();
+    input
+        .frames()
+        .map(|f| {
+            let f = f.unwrap();
+            (f.ts_ns, f.linktype, f.data.to_vec(), f.orig_len)
+        })
+        .collect()
+}
+
+#[test]
+fn wanted_frames_keep_their_order_times_and_link_type() {
+    let pkts: Vec<(i64, Vec<u8>)> = (0..6)
+        .map(|i| {
+            (
+                1_700_000_000_000_000_123 + i * 1_000_017,
+                body(i as u8, 40 + i as usize),
+            )
+        })
+        .collect();
+    let input = Input::from_bytes("in", 0, pcap_bytes(linktype::LINUX_SLL, &pkts)).unwrap();
+    let mut wanted = FrameSet::new();
+    let mut call = busy_call();
+    call.messages.clear();
+    // A message carried by frames 2 and 5 (say two TCP segments), completed by 5.
+    let mut m = invite("x", 1, 2, 0, "b", 1);
+    m.frame.file = 0;
+    m.frame.number = 5;
+    m.frames = vec![
+        m.frame,
+        crate::net::FrameRef {
+            number: 2,
+            ..m.frame
+        },
+    ];
+    call.messages.push(m);
+    wanted.add_call(&call);
+    assert_eq!(wanted.len(), 2);
+    let mut out = Vec::new();
+    let report = write_frames(std::slice::from_ref(&input), &wanted, &mut out).unwrap();
+    assert_eq!(report.written, 2);
+    assert!(!report.pcapng);
+    let got = frames_of(out);
+    let want: Vec<_> = [1usize, 4]
+        .iter()
+        .map(|&i| {
+            (
+                pkts[i].0,
+                linktype::LINUX_SLL,
+                pkts[i].1.clone(),
+                pkts[i].1.len() as u32,
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn several_link_types_give_pcapng_and_cut_frames_keep_their_wire_length() {
+    let mut ng = PcapNgWriter::new(Vec::new()).unwrap();
+    ng.add_interface(linktype::ETHERNET, Some(9), None).unwrap();
+    ng.add_interface(linktype::RAW, Some(6), None).unwrap();
+    ng.write_epb(0, 1_000_000_001, &body(1, 30), 30).unwrap();
+    ng.write_epb(1, 2_000_000_000, &body(2, 20), 900).unwrap();
+    ng.write_epb(0, 3_000_000_005, &body(3, 10), 10).unwrap();
+    let input = Input::from_bytes("in", 3, ng.into_inner()).unwrap();
+    let mut wanted = FrameSet::new();
+    let mut call = busy_call();
+    call.messages.truncate(2);
+    call.messages[0].frame = crate::net::FrameRef {
+        file: 3,
+        number: 2,
+        ts_ns: 0,
+    };
+    call.messages[0].frames = vec![call.messages[0].frame];
+    call.messages[1].frame = crate::net::FrameRef {
+        file: 3,
+        number: 3,
+        ts_ns: 0,
+    };
+    call.messages[1].frames = vec![];
+    wanted.add_call(&call);
+    let mut out = Vec::new();
+    let report = write_frames(std::slice::from_ref(&input), &wanted, &mut out).unwrap();
+    assert!(report.pcapng);
+    assert_eq!(report.linktypes, vec![linktype::RAW, linktype::ETHERNET]);
+    let got = frames_of(out);
+    assert_eq!(
+        got,
+        vec![
+            (2_000_000_000, linktype::RAW, body(2, 20), 900),
+            (3_000_000_005, linktype::ETHERNET, body(3, 10), 10),
+        ]
+    );
+}
+
+#[test]
+fn nothing_wanted_is_still_a_readable_capture() {
+    let input =
+        Input::from_bytes("in", 0, pcap_bytes(linktype::ETHERNET, &[(5, body(0, 9))])).unwrap();
+    let mut out = Vec::new();
+    let report = write_frames(std::slice::from_ref(&input), &FrameSet::new(), &mut out).unwrap();
+    assert_eq!(report.written, 0);
+    assert!(frames_of(out).is_empty());
+}
