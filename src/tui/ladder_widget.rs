@@ -225,7 +225,13 @@ pub fn render(cv: &mut CallView, area: Rect, buf: &mut Buffer) {
         area,
         min_x: g.left,
     };
+    // Headings sit above the time column, so the first one may spread over it (as in the
+    // text ladder) unless the diagram is scrolled, when the time column stays clear.
+    if cv.hscroll == 0 {
+        p.min_x = 0;
+    }
     paint_header(&mut p, layout, &g, header_h, &shift);
+    p.min_x = g.left;
     let start_ns = layout.arrows().next().map_or(0, |a| a.time_ns);
     let selected_msg = layout.rows.get(cv.selected).map(Row::msg);
     for (i, line) in all.iter().skip(cv.vscroll).take(body_h).enumerate() {
@@ -306,8 +312,15 @@ fn paint_header(
     header_h: usize,
     shift: &dyn Fn(usize) -> isize,
 ) {
-    let room = g.spacing.saturating_sub(1).max(1);
-    for (c, &x) in layout.columns.iter().zip(&g.x) {
+    for (i, (c, &x)) in layout.columns.iter().zip(&g.x).enumerate() {
+        // The geometry says how wide a title may be around its lifeline (the outer columns
+        // have less room on their outer side).
+        let room = g
+            .title_room
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| g.spacing.saturating_sub(1))
+            .max(1);
         for (y, t) in c.title_lines().iter().take(header_h).enumerate() {
             let t = fit_cells(t, room);
             let half = cells(&t) / 2;
