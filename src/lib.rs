@@ -27,6 +27,7 @@ pub mod media;
 pub mod net;
 pub mod output;
 pub mod sip;
+pub mod tui;
 
 use std::io::Write;
 

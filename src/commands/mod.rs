@@ -7,6 +7,7 @@ mod export;
 mod ladder;
 mod media;
 mod stats;
+mod view;
 
 use std::io::Write;
 
@@ -19,7 +20,7 @@ pub fn run(config: Config, out: &mut dyn Write, err: &mut dyn Write) -> Result<(
         Config::Stats { files, json } => stats::run(&files, json, out, err),
         Config::Codes(q) => Ok(crate::output::codes::write(out, q)?),
         Config::Calls { sel, json } => calls::run(&sel, json, out, err),
-        Config::View { sel } => calls::run(&sel, false, out, err),
+        Config::View { sel } => view::run(&sel, out, err),
         Config::Ladder { sel, ladder } => ladder::run(&sel, &ladder, out, err),
         Config::Export { sel, export: cfg } => export::run(&sel, &cfg, out, err),
         Config::Schema => export::schema(out),

@@ -1,0 +1,1098 @@
+//! The view's state and what keys do to it: no terminal, no files, no clock.
+//!
+//! [`App`] holds every call (analysed once, with message text kept), the call list's order,
+//! filter and selection, the open call (its ladder layout and diagnosis, computed once when it
+//! is opened), the help overlay and the text prompt. [`App::handle_key`] turns one [`Key`] into
+//! a state change and an [`Action`]; the loader feeds calls in through [`App::add_calls`] and
+//! [`App::finish_loading`]. Drawing (`render.rs`) reads this state and only writes back the
+//! sizes it found (page heights, scroll offsets clamped to the screen).
+
+use crate::diagnose::{self, Diagnosis};
+use crate::dialog::{correlate_b2bua, Call, Role};
+use crate::output::escape_str;
+use crate::output::ladder::{Layout, LayoutOptions, Row};
+
+use super::keys::{self, Command, Context, Key};
+
+/// What the main loop should do after a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing changed.
+    Nothing,
+    Redraw,
+    Quit,
+}
+
+/// Where loading the capture stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadState {
+    /// Frames and bytes read so far; `total` bytes when known (0 for standard input).
+    Loading { frames: u64, bytes: u64, total: u64 },
+    /// Every frame read.
+    Done { frames: u64, sip_frames: u64 },
+    /// The capture could not be read at all.
+    Failed(String),
+}
+
+/// Columns of the call list, in display order. Every one can be sorted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Index,
+    Start,
+    CallId,
+    From,
+    To,
+    Method,
+    State,
+    Final,
+    Msgs,
+    Duration,
+    Hosts,
+}
+
+impl Column {
+    pub const ALL: [Column; 11] = [
+        Column::Index,
+        Column::Start,
+        Column::CallId,
+        Column::From,
+        Column::To,
+        Column::Method,
+        Column::State,
+        Column::Final,
+        Column::Msgs,
+        Column::Duration,
+        Column::Hosts,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Index => "#",
+            Column::Start => "Start",
+            Column::CallId => "Call-ID",
+            Column::From => "From",
+            Column::To => "To",
+            Column::Method => "Method",
+            Column::State => "State",
+            Column::Final => "Final",
+            Column::Msgs => "Msgs",
+            Column::Duration => "Duration",
+            Column::Hosts => "Hosts",
+        }
+    }
+
+    /// The next sort column. The index is the rank by start time, so it is not a sort of
+    /// its own.
+    fn step(self, forward: bool) -> Column {
+        let all: Vec<Column> = Column::ALL
+            .into_iter()
+            .filter(|c| *c != Column::Index)
+            .collect();
+        let i = all.iter().position(|c| *c == self).unwrap_or(0);
+        let n = all.len();
+        let j = if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        };
+        all.get(j).copied().unwrap_or(Column::Start)
+    }
+}
+
+/// One call with the strings the list shows and filters on, made once when it arrives.
+pub struct Entry {
+    pub call: Call,
+    /// `127.0.0.1 127.0.0.2(proxy)`: every host, with its role when it is not a plain UA.
+    pub hosts: String,
+    /// `486 Busy Here` (escaped), `-` without a final response.
+    pub final_text: String,
+    /// Lower-case text the filter searches: Call-ID, users, method, state, final response,
+    /// hosts, products.
+    hay: String,
+}
+
+impl Entry {
+    fn new(call: Call) -> Entry {
+        let s = &call.summary;
+        let hosts = call
+            .hosts
+            .iter()
+            .map(|h| match h.role {
+                Role::UserAgent => h.label(),
+                r => format!("{}({})", h.label(), r.as_str()),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let final_text = match s.final_code {
+            Some(c) => format!(
+                "{c} {}",
+                escape_str(s.final_reason.as_deref().unwrap_or(""))
+            )
+            .trim_end()
+            .to_string(),
+            None => "-".to_string(),
+        };
+        let mut hay = [
+            call.call_id.as_str(),
+            &s.from_user,
+            &s.to_user,
+            &s.first_method,
+            s.state.as_str(),
+            &final_text,
+            &hosts,
+        ]
+        .join("\n");
+        for h in &call.hosts {
+            for p in h.user_agents.iter().chain(&h.servers) {
+                hay.push('\n');
+                hay.push_str(p);
+            }
+        }
+        Entry {
+            hay: hay.to_lowercase(),
+            call,
+            hosts,
+            final_text,
+        }
+    }
+}
+
+/// The call list: which calls show, in which order, which one is selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListState {
+    /// Entry ids (positions in [`App::entries`]) of the calls shown, in display order.
+    pub rows: Vec<usize>,
+    /// Position in `rows` of the selected call.
+    pub selected: usize,
+    /// First row drawn (kept by the renderer so the selection stays on screen).
+    pub offset: usize,
+    pub sort: Column,
+    pub descending: bool,
+    /// What the user typed; every word must appear (case-insensitive).
+    pub filter: String,
+    pub failed_only: bool,
+    /// Rows the last drawing had room for.
+    pub page: usize,
+    /// Natural width of every column (in [`Column::ALL`] order), measured when ordered.
+    pub widths: Vec<usize>,
+    /// The calls span several days (UTC): start times show the date.
+    pub multi_day: bool,
+}
+
+/// How the ladder's time column reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Since the previous message (the first one shows the clock).
+    Delta,
+    /// Since the call's first message.
+    Relative,
+    /// Wall clock, UTC.
+    Absolute,
+}
+
+impl TimeMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeMode::Delta => "delta",
+            TimeMode::Relative => "relative",
+            TimeMode::Absolute => "absolute (UTC)",
+        }
+    }
+
+    fn next(self) -> TimeMode {
+        match self {
+            TimeMode::Delta => TimeMode::Relative,
+            TimeMode::Relative => TimeMode::Absolute,
+            TimeMode::Absolute => TimeMode::Delta,
+        }
+    }
+}
+
+/// Which pane the movement keys act on in the call view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Ladder,
+    Detail,
+}
+
+/// An open call.
+pub struct CallView {
+    /// Entry id of the call.
+    pub entry: usize,
+    /// The ladder, laid out once.
+    pub layout: Layout,
+    /// The diagnosis, made once.
+    pub diagnosis: Diagnosis,
+    /// Index into `layout.rows` of the selected message (always an arrow row when there is
+    /// one).
+    pub selected: usize,
+    /// First ladder line drawn and first cell column of the diagram drawn (the renderer keeps
+    /// them in range and the selection on screen).
+    pub vscroll: usize,
+    pub hscroll: usize,
+    pub time: TimeMode,
+    /// Draw annotation rows under responses.
+    pub notes: bool,
+    pub focus: Focus,
+    /// The message pane fills the screen.
+    pub zoom: bool,
+    /// First line of the message pane drawn.
+    pub detail_scroll: usize,
+    /// The last search, for `n` and `N`.
+    pub search: String,
+    /// Arrows the last drawing had room for.
+    pub page: usize,
+}
+
+impl CallView {
+    fn new(entry: usize, call: &Call) -> CallView {
+        let layout = Layout::build(call, &LayoutOptions::default());
+        let selected = first_arrow(&layout).unwrap_or(0);
+        CallView {
+            entry,
+            diagnosis: diagnose::diagnose(call),
+            layout,
+            selected,
+            vscroll: 0,
+            hscroll: 0,
+            time: TimeMode::Delta,
+            notes: true,
+            focus: Focus::Ladder,
+            zoom: false,
+            detail_scroll: 0,
+            search: String::new(),
+            page: 1,
+        }
+    }
+
+    /// The selected message (index into `Call::messages`).
+    pub fn selected_msg(&self) -> Option<usize> {
+        self.layout.rows.get(self.selected).map(Row::msg)
+    }
+
+    fn arrows(&self) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        self.layout
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, Row::Arrow(_)))
+            .map(|(i, _)| i)
+    }
+
+    fn select(&mut self, row: usize) {
+        if row != self.selected {
+            self.selected = row;
+            self.detail_scroll = 0;
+        }
+    }
+
+    /// Moves the selection `n` arrows down (or up).
+    fn step(&mut self, n: usize, down: bool) {
+        let arrows: Vec<usize> = self.arrows().collect();
+        let Some(pos) = arrows.iter().position(|&r| r == self.selected) else {
+            if let Some(&f) = arrows.first() {
+                self.select(f);
+            }
+            return;
+        };
+        let target = if down {
+            pos.saturating_add(n).min(arrows.len().saturating_sub(1))
+        } else {
+            pos.saturating_sub(n)
+        };
+        if let Some(&r) = arrows.get(target) {
+            self.select(r);
+        }
+    }
+
+    /// The next (or previous) arrow after the selection whose message satisfies `pred`,
+    /// wrapping around; `include_current` starts at the selection itself.
+    fn find(
+        &self,
+        down: bool,
+        include_current: bool,
+        pred: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let arrows: Vec<usize> = self.arrows().collect();
+        let n = arrows.len();
+        let pos = arrows.iter().position(|&r| r == self.selected).unwrap_or(0);
+        let start = usize::from(!include_current);
+        (start..n.saturating_add(start)).find_map(|k| {
+            let i = if down {
+                (pos + k) % n
+            } else {
+                (pos + n - k % n) % n
+            };
+            let row = *arrows.get(i)?;
+            let msg = self.layout.rows.get(row)?.msg();
+            pred(msg).then_some(row)
+        })
+    }
+}
+
+fn first_arrow(layout: &Layout) -> Option<usize> {
+    layout.rows.iter().position(|r| matches!(r, Row::Arrow(_)))
+}
+
+/// What a text prompt is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// The call list filter (applied as it is typed).
+    Filter,
+    /// Search in the open call (jumps as it is typed).
+    Search,
+}
+
+/// A line being typed at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+    /// Selected row when the search started (Esc goes back to it).
+    origin: usize,
+}
+
+/// The whole state of the view.
+pub struct App {
+    /// What is being looked at (input names, escaped, joined).
+    pub source: String,
+    /// Input names, escaped, in command-line order (frames name their file by position).
+    pub inputs: Vec<String>,
+    /// Calls in order of arrival; ids are positions here.
+    pub entries: Vec<Entry>,
+    /// Per entry, its 1-based index in the full list ordered by start time (the numbering of
+    /// `sipscope calls`).
+    pub index_of: Vec<usize>,
+    pub load: LoadState,
+    /// Warnings about the capture (also printed when the view closes).
+    pub warnings: Vec<String>,
+    pub list: ListState,
+    pub call: Option<CallView>,
+    /// Help overlay open, and its scroll.
+    pub help: Option<usize>,
+    pub prompt: Option<Prompt>,
+    /// A one-shot message for the status line (cleared by the next key).
+    pub status: Option<String>,
+    /// Calls arrived (or the filter changed) since the list was last ordered.
+    dirty: bool,
+}
+
+impl App {
+    /// An empty view of the inputs, loading.
+    pub fn new(inputs: &[String]) -> App {
+        let inputs: Vec<String> = inputs.iter().map(|f| escape_str(f).into_owned()).collect();
+        App {
+            source: inputs.join(" "),
+            inputs,
+            entries: Vec::new(),
+            index_of: Vec::new(),
+            load: LoadState::Loading {
+                frames: 0,
+                bytes: 0,
+                total: 0,
+            },
+            warnings: Vec::new(),
+            list: ListState {
+                rows: Vec::new(),
+                selected: 0,
+                offset: 0,
+                sort: Column::Start,
+                descending: false,
+                filter: String::new(),
+                failed_only: false,
+                page: 1,
+                widths: Vec::new(),
+                multi_day: false,
+            },
+            call: None,
+            help: None,
+            prompt: None,
+            status: None,
+            dirty: false,
+        }
+    }
+
+    /// Progress of the loader.
+    pub fn progress(&mut self, frames: u64, bytes: u64, total: u64) {
+        if matches!(self.load, LoadState::Loading { .. }) {
+            self.load = LoadState::Loading {
+                frames,
+                bytes,
+                total,
+            };
+        }
+    }
+
+    /// Calls the loader finished; the list is reordered at the next [`App::refresh`].
+    pub fn add_calls(&mut self, calls: Vec<Call>) {
+        if calls.is_empty() {
+            return;
+        }
+        self.entries.extend(calls.into_iter().map(Entry::new));
+        self.dirty = true;
+    }
+
+    /// Every call is in: order them by start time for good (ids become list indices), find
+    /// B2BUAs across calls as whole-file analysis does, and show the final list.
+    pub fn finish_loading(&mut self, frames: u64, sip_frames: u64) {
+        let mut entries = std::mem::take(&mut self.entries);
+        let mut ids: Vec<usize> = (0..entries.len()).collect();
+        ids.sort_by_key(|&i| entries.get(i).map_or(0, |e| e.call.summary.start_ns));
+        // new id of every old id
+        let mut renumber = vec![0; entries.len()];
+        for (new, &old) in ids.iter().enumerate() {
+            if let Some(slot) = renumber.get_mut(old) {
+                *slot = new;
+            }
+        }
+        let mut slots: Vec<Option<Entry>> = entries.drain(..).map(Some).collect();
+        let mut calls: Vec<Call> = ids
+            .iter()
+            .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
+            .map(|e| e.call)
+            .collect();
+        correlate_b2bua(&mut calls);
+        self.entries = calls.into_iter().map(Entry::new).collect();
+        let selected = self.list.rows.get(self.list.selected).copied();
+        if let Some(old) = self.call.take() {
+            // B2BUA correlation may have changed roles: lay the open call out again, keeping
+            // where the user was (the rows are the same messages in the same order).
+            let entry = renumber.get(old.entry).copied().unwrap_or(0);
+            self.call = self.entries.get(entry).map(|e| {
+                let mut cv = CallView::new(entry, &e.call);
+                cv.layout.index = Some(entry + 1);
+                cv.selected = old.selected;
+                cv.vscroll = old.vscroll;
+                cv.hscroll = old.hscroll;
+                cv.time = old.time;
+                cv.notes = old.notes;
+                cv.focus = old.focus;
+                cv.zoom = old.zoom;
+                cv.detail_scroll = old.detail_scroll;
+                cv.search = old.search;
+                cv
+            });
+        }
+        self.load = LoadState::Done { frames, sip_frames };
+        self.rebuild(selected.and_then(|s| renumber.get(s).copied()));
+    }
+
+    /// The capture could not be read.
+    pub fn fail_loading(&mut self, why: String) {
+        self.load = LoadState::Failed(why);
+    }
+
+    pub fn is_loading(&self) -> bool {
+        matches!(self.load, LoadState::Loading { .. })
+    }
+
+    /// Whether the list needs reordering (new calls, new filter).
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Reorders and refilters the list if anything changed, keeping the selected call.
+    pub fn refresh(&mut self) {
+        if self.dirty {
+            let selected = self.list.rows.get(self.list.selected).copied();
+            self.rebuild(selected);
+        }
+    }
+
+    fn rebuild(&mut self, keep: Option<usize>) {
+        self.dirty = false;
+        let entries = &self.entries;
+        let start = |i: usize| entries.get(i).map_or(0, |e| e.call.summary.start_ns);
+        let mut by_start: Vec<usize> = (0..entries.len()).collect();
+        by_start.sort_by_key(|&i| (start(i), i));
+        self.index_of = vec![0; entries.len()];
+        for (rank, &i) in by_start.iter().enumerate() {
+            if let Some(slot) = self.index_of.get_mut(i) {
+                *slot = rank + 1;
+            }
+        }
+        let words: Vec<String> = self
+            .list
+            .filter
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let failed_only = self.list.failed_only;
+        let mut rows: Vec<usize> = by_start
+            .into_iter()
+            .filter(|&i| {
+                entries.get(i).is_some_and(|e| {
+                    (!failed_only || e.call.summary.failed)
+                        && words.iter().all(|w| e.hay.contains(w.as_str()))
+                })
+            })
+            .collect();
+        let sort = self.list.sort;
+        // Stable sort over rows already in start order: ties stay in start order.
+        match sort {
+            Column::Index | Column::Start => {}
+            _ => rows.sort_by(|&a, &b| {
+                let (Some(x), Some(y)) = (entries.get(a), entries.get(b)) else {
+                    return std::cmp::Ordering::Equal;
+                };
+                compare(sort, x, y)
+            }),
+        }
+        if self.list.descending {
+            rows.reverse();
+        }
+        self.list.selected = keep
+            .and_then(|k| rows.iter().position(|&r| r == k))
+            .unwrap_or(0);
+        let day = |ns: i64| ns.div_euclid(86_400_000_000_000);
+        let first = entries.iter().map(|e| day(e.call.summary.start_ns)).min();
+        let last = entries.iter().map(|e| day(e.call.summary.end_ns)).max();
+        self.list.multi_day = first != last;
+        // Measured over the first rows only: enough to size the columns of any screen.
+        self.list.widths = Column::ALL
+            .iter()
+            .map(|&c| {
+                rows.iter()
+                    .take(10_000)
+                    .filter_map(|&i| entries.get(i).map(|e| (i, e)))
+                    .map(|(i, e)| natural_width(c, e, self.index_of.get(i).copied()))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        self.list.rows = rows;
+    }
+
+    /// The entry with this id.
+    pub fn entry(&self, id: usize) -> Option<&Entry> {
+        self.entries.get(id)
+    }
+
+    /// The call shown in the call view.
+    pub fn open_call(&self) -> Option<(&CallView, &Entry)> {
+        let cv = self.call.as_ref()?;
+        Some((cv, self.entries.get(cv.entry)?))
+    }
+
+    /// Totals for the status bar: calls, shown, failed, answered.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals {
+            calls: self.entries.len(),
+            shown: self.list.rows.len(),
+            ..Totals::default()
+        };
+        for e in &self.entries {
+            let s = &e.call.summary;
+            if s.failed {
+                t.failed += 1;
+            }
+            if s.answered_ns.is_some() {
+                t.answered += 1;
+            }
+        }
+        t
+    }
+
+    /// Applies one key.
+    pub fn handle_key(&mut self, key: Key) -> Action {
+        self.status = None;
+        if self.help.is_some() {
+            return self.help_key(key);
+        }
+        if self.prompt.is_some() {
+            return self.prompt_key(key);
+        }
+        let ctx = if self.call.is_some() {
+            Context::Call
+        } else {
+            Context::List
+        };
+        let Some(cmd) = keys::command(ctx, key) else {
+            return Action::Nothing;
+        };
+        match cmd {
+            Command::Help => {
+                self.help = Some(0);
+                Action::Redraw
+            }
+            Command::Quit => Action::Quit,
+            _ if ctx == Context::List => self.list_command(cmd),
+            _ => self.call_command(cmd),
+        }
+    }
+
+    fn help_key(&mut self, key: Key) -> Action {
+        let scroll = self.help.unwrap_or(0);
+        self.help = match key {
+            Key::Down | Key::Char('j') => Some(scroll.saturating_add(1)),
+            Key::Up | Key::Char('k') => Some(scroll.saturating_sub(1)),
+            Key::PageDown => Some(scroll.saturating_add(10)),
+            Key::PageUp => Some(scroll.saturating_sub(10)),
+            Key::Ctrl('c') => return Action::Quit,
+            _ => None,
+        };
+        Action::Redraw
+    }
+
+    fn prompt_key(&mut self, key: Key) -> Action {
+        let Some(p) = &mut self.prompt else {
+            return Action::Nothing;
+        };
+        let kind = p.kind;
+        match key {
+            Key::Enter => {
+                // What was typed stays: the filter in force, the search for n and N.
+                self.prompt = None;
+                return Action::Redraw;
+            }
+            Key::Esc => {
+                let origin = p.origin;
+                self.prompt = None;
+                match kind {
+                    PromptKind::Filter => self.set_filter(String::new()),
+                    PromptKind::Search => {
+                        if let Some(cv) = &mut self.call {
+                            cv.select(origin);
+                            cv.search.clear();
+                        }
+                    }
+                }
+                return Action::Redraw;
+            }
+            Key::Ctrl('c') => return Action::Quit,
+            Key::Backspace => {
+                p.text.pop();
+            }
+            Key::Ctrl('u') => p.text.clear(),
+            Key::Char(c) if !c.is_control() => p.text.push(c),
+            _ => return Action::Nothing,
+        }
+        let text = p.text.clone();
+        let origin = p.origin;
+        match kind {
+            PromptKind::Filter => self.set_filter(text),
+            PromptKind::Search => self.search(&text, origin),
+        }
+        Action::Redraw
+    }
+
+    fn set_filter(&mut self, text: String) {
+        self.list.filter = text;
+        let selected = self.list.rows.get(self.list.selected).copied();
+        self.rebuild(selected);
+    }
+
+    /// Incremental search: the first arrow from `origin` (inclusive) whose message contains
+    /// `text`.
+    fn search(&mut self, text: &str, origin: usize) {
+        let Some(cv) = &mut self.call else { return };
+        cv.search = text.to_string();
+        let Some(entry) = self.entries.get(cv.entry) else {
+            return;
+        };
+        if text.is_empty() {
+            cv.select(origin);
+            return;
+        }
+        cv.select(origin);
+        match cv.find(true, true, &|m| {
+            message_matches(&entry.call, &cv.layout, m, text)
+        }) {
+            Some(row) => cv.select(row),
+            None => {
+                self.status = Some(format!("no message contains \"{}\"", escape_str(text)));
+            }
+        }
+    }
+
+    fn list_command(&mut self, cmd: Command) -> Action {
+        let n = self.list.rows.len();
+        let last = n.saturating_sub(1);
+        let page = self.list.page.max(1);
+        let sel = &mut self.list.selected;
+        match cmd {
+            Command::Up => *sel = sel.saturating_sub(1),
+            Command::Down => *sel = sel.saturating_add(1).min(last),
+            Command::PageUp => *sel = sel.saturating_sub(page),
+            Command::PageDown => *sel = sel.saturating_add(page).min(last),
+            Command::Top => *sel = 0,
+            Command::Bottom => *sel = last,
+            Command::Open => {
+                let Some(id) = self.list.rows.get(self.list.selected).copied() else {
+                    return Action::Nothing;
+                };
+                let Some(e) = self.entries.get(id) else {
+                    return Action::Nothing;
+                };
+                self.call = Some(CallView::new(id, &e.call));
+                if let Some(cv) = &mut self.call {
+                    cv.layout.index = self.index_of.get(id).copied();
+                }
+            }
+            Command::Find => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Filter,
+                    text: self.list.filter.clone(),
+                    origin: 0,
+                });
+            }
+            Command::FailedOnly => {
+                self.list.failed_only = !self.list.failed_only;
+                let selected = self.list.rows.get(self.list.selected).copied();
+                self.rebuild(selected);
+            }
+            Command::SortNext | Command::SortPrev => {
+                self.list.sort = self.list.sort.step(cmd == Command::SortNext);
+                self.list.descending = false;
+                let selected = self.list.rows.get(self.list.selected).copied();
+                self.rebuild(selected);
+            }
+            Command::SortReverse => {
+                self.list.descending = !self.list.descending;
+                let selected = self.list.rows.get(self.list.selected).copied();
+                self.rebuild(selected);
+            }
+            Command::Back => {
+                if self.list.filter.is_empty() && !self.list.failed_only {
+                    return Action::Quit;
+                }
+                // Esc and q first clear what hides calls; pressed again they quit.
+                self.list.filter.clear();
+                self.list.failed_only = false;
+                let selected = self.list.rows.get(self.list.selected).copied();
+                self.rebuild(selected);
+                self.status = Some("filter cleared; q again to quit".into());
+            }
+            _ => return Action::Nothing,
+        }
+        Action::Redraw
+    }
+
+    fn call_command(&mut self, cmd: Command) -> Action {
+        let Some(cv) = &mut self.call else {
+            return Action::Nothing;
+        };
+        let Some(entry) = self.entries.get(cv.entry) else {
+            self.call = None;
+            return Action::Redraw;
+        };
+        let call = &entry.call;
+        let page = cv.page.max(1);
+        if cv.focus == Focus::Detail || cv.zoom {
+            let d = &mut cv.detail_scroll;
+            match cmd {
+                Command::Up => *d = d.saturating_sub(1),
+                Command::Down => *d = d.saturating_add(1),
+                Command::PageUp => *d = d.saturating_sub(page),
+                Command::PageDown => *d = d.saturating_add(page),
+                Command::Top => *d = 0,
+                Command::Bottom => *d = usize::MAX / 2,
+                _ => {}
+            }
+        } else {
+            match cmd {
+                Command::Up => cv.step(1, false),
+                Command::Down => cv.step(1, true),
+                Command::PageUp => cv.step(page, false),
+                Command::PageDown => cv.step(page, true),
+                Command::Top => cv.step(usize::MAX, false),
+                Command::Bottom => cv.step(usize::MAX, true),
+                _ => {}
+            }
+        }
+        match cmd {
+            Command::ScrollLeft => cv.hscroll = cv.hscroll.saturating_sub(8),
+            Command::ScrollRight => cv.hscroll = cv.hscroll.saturating_add(8),
+            Command::NextFailure | Command::PrevFailure => {
+                let down = cmd == Command::NextFailure;
+                match cv.find(down, false, &|m| is_failure(call, m)) {
+                    Some(r) => cv.select(r),
+                    None => self.status = Some("no failure in this call".into()),
+                }
+            }
+            Command::NextMatch | Command::PrevMatch => {
+                if cv.search.is_empty() {
+                    self.status = Some("nothing searched yet: / to search".into());
+                } else {
+                    let down = cmd == Command::NextMatch;
+                    let text = cv.search.clone();
+                    match cv.find(down, false, &|m| {
+                        message_matches(call, &cv.layout, m, &text)
+                    }) {
+                        Some(r) => cv.select(r),
+                        None => {
+                            self.status =
+                                Some(format!("no message contains \"{}\"", escape_str(&text)))
+                        }
+                    }
+                }
+            }
+            Command::Find => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Search,
+                    text: String::new(),
+                    origin: cv.selected,
+                });
+            }
+            Command::TimeMode => cv.time = cv.time.next(),
+            Command::Notes => cv.notes = !cv.notes,
+            Command::Focus => {
+                cv.focus = match cv.focus {
+                    Focus::Ladder => Focus::Detail,
+                    Focus::Detail => Focus::Ladder,
+                }
+            }
+            Command::Zoom => cv.zoom = !cv.zoom,
+            Command::Back => {
+                if cv.zoom {
+                    cv.zoom = false;
+                } else {
+                    self.call = None;
+                }
+            }
+            _ => {}
+        }
+        Action::Redraw
+    }
+}
+
+/// Counts for the status bar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub calls: usize,
+    pub shown: usize,
+    pub failed: usize,
+    pub answered: usize,
+}
+
+/// A message worth jumping to when looking for what went wrong: a final response of 300 or
+/// more, or a message bounced by ICMP.
+pub fn is_failure(call: &Call, msg: usize) -> bool {
+    call.messages
+        .get(msg)
+        .is_some_and(|m| m.status().is_some_and(|c| c >= 300) || m.flags.bounced)
+}
+
+/// Whether a message's text (or its ladder label) contains `text`, ignoring case.
+fn message_matches(call: &Call, layout: &Layout, msg: usize, text: &str) -> bool {
+    let needle = text.to_lowercase();
+    let label = layout.rows.iter().any(|r| match r {
+        Row::Arrow(a) => a.msg == msg && a.text().to_lowercase().contains(&needle),
+        Row::Note(_) => false,
+    });
+    label
+        || call
+            .messages
+            .get(msg)
+            .and_then(|m| m.raw.as_deref())
+            .is_some_and(|raw| {
+                String::from_utf8_lossy(raw)
+                    .to_lowercase()
+                    .contains(&needle)
+            })
+}
+
+/// Cells a column needs for a call (the list draws the same strings).
+fn natural_width(col: Column, e: &Entry, index: Option<usize>) -> usize {
+    let s = &e.call.summary;
+    let w = |t: &str| escape_str(t).chars().count();
+    match col {
+        Column::Index => index.unwrap_or(0).to_string().len(),
+        Column::Start => 12,
+        Column::CallId => w(&e.call.call_id),
+        Column::From => w(&s.from_user),
+        Column::To => w(&s.to_user),
+        Column::Method => w(&s.first_method),
+        Column::State => s.state.as_str().len(),
+        Column::Final => e.final_text.chars().count(),
+        Column::Msgs => s.message_count.to_string().len(),
+        Column::Duration => crate::output::time::duration(s.duration_ns).len(),
+        Column::Hosts => e.hosts.chars().count(),
+    }
+}
+
+/// Orders two calls by a list column (ties are left to the caller's stable sort).
+fn compare(col: Column, a: &Entry, b: &Entry) -> std::cmp::Ordering {
+    let (x, y) = (&a.call.summary, &b.call.summary);
+    match col {
+        Column::Index | Column::Start => x.start_ns.cmp(&y.start_ns),
+        Column::CallId => a.call.call_id.cmp(&b.call.call_id),
+        Column::From => x.from_user.cmp(&y.from_user),
+        Column::To => x.to_user.cmp(&y.to_user),
+        Column::Method => x.first_method.cmp(&y.first_method),
+        Column::State => x.state.as_str().cmp(y.state.as_str()),
+        // Calls without a final response sort after every code.
+        Column::Final => x
+            .final_code
+            .unwrap_or(u16::MAX)
+            .cmp(&y.final_code.unwrap_or(u16::MAX)),
+        Column::Msgs => x.message_count.cmp(&y.message_count),
+        Column::Duration => x.duration_ns.cmp(&y.duration_ns),
+        Column::Hosts => a.hosts.cmp(&b.hosts),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialog::analyze_call;
+    use crate::dialog::testkit::*;
+
+    /// A call from host 1 to host 2 at `t_ms`, answered with `code`.
+    fn call(id: &str, t_ms: i64, code: u16) -> Call {
+        let inv = invite(id, 1, 2, t_ms, &format!("z9hG4bK-{id}"), 1);
+        let r = reply(&inv, code, t_ms + 10, Some("t"));
+        analyze_call(vec![inv, r], &[])
+    }
+
+    fn ids(app: &App) -> Vec<String> {
+        app.list
+            .rows
+            .iter()
+            .map(|&i| app.entries[i].call.call_id.clone())
+            .collect()
+    }
+
+    fn typed(app: &mut App, s: &str) {
+        for c in s.chars() {
+            app.handle_key(Key::Char(c));
+        }
+    }
+
+    #[test]
+    fn calls_arriving_out_of_order_are_numbered_by_start_and_the_open_call_stays_open() {
+        let mut app = App::new(&["x.pcap".to_string()]);
+        app.add_calls(vec![call("late", 3000, 200)]);
+        app.refresh();
+        // Opened while loading, before earlier calls arrive.
+        app.handle_key(Key::Enter);
+        app.handle_key(Key::Char('j'));
+        let selected = app.call.as_ref().unwrap().selected;
+        app.add_calls(vec![call("early", 1000, 486), call("middle", 2000, 200)]);
+        app.refresh();
+        assert_eq!(ids(&app), ["early", "middle", "late"]);
+        assert_eq!(app.index_of[0], 3, "the first call in is the last by start");
+        app.finish_loading(6, 6);
+        assert_eq!(ids(&app), ["early", "middle", "late"]);
+        assert_eq!(app.index_of, [1, 2, 3]);
+        let (cv, e) = app.open_call().unwrap();
+        assert_eq!(e.call.call_id, "late");
+        assert_eq!(cv.selected, selected);
+        assert!(matches!(app.load, LoadState::Done { frames: 6, .. }));
+    }
+
+    #[test]
+    fn filter_words_must_all_match_and_esc_clears_before_quitting() {
+        let mut app = App::new(&[]);
+        app.add_calls(vec![
+            call("alpha", 0, 200),
+            call("beta", 10, 486),
+            call("gamma", 20, 503),
+        ]);
+        app.finish_loading(6, 6);
+        app.handle_key(Key::Char('/'));
+        typed(&mut app, "a 48");
+        assert_eq!(ids(&app), ["beta"]);
+        assert_eq!(app.handle_key(Key::Enter), Action::Redraw);
+        assert!(app.prompt.is_none());
+        assert_eq!(app.list.filter, "a 48");
+        // q with a filter in force clears it; a second q quits.
+        assert_eq!(app.handle_key(Key::Char('q')), Action::Redraw);
+        assert_eq!(ids(&app).len(), 3);
+        assert_eq!(app.handle_key(Key::Char('q')), Action::Quit);
+    }
+
+    #[test]
+    fn failed_only_and_sorting_keep_the_selected_call() {
+        let mut app = App::new(&[]);
+        app.add_calls(vec![
+            call("c", 0, 200),
+            call("a", 10, 486),
+            call("b", 20, 603),
+        ]);
+        app.finish_loading(6, 6);
+        app.handle_key(Key::Char('j'));
+        assert_eq!(ids(&app)[app.list.selected], "a");
+        app.handle_key(Key::Char('f'));
+        assert_eq!(ids(&app), ["a", "b"]);
+        assert_eq!(ids(&app)[app.list.selected], "a");
+        app.handle_key(Key::Char('f'));
+        // s: Call-ID.
+        app.handle_key(Key::Char('s'));
+        assert_eq!(app.list.sort, Column::CallId);
+        assert_eq!(ids(&app), ["a", "b", "c"]);
+        assert_eq!(ids(&app)[app.list.selected], "a");
+        app.handle_key(Key::Char('r'));
+        assert_eq!(ids(&app), ["c", "b", "a"]);
+        // < from Call-ID goes back to Start; the index is not a sort of its own.
+        app.handle_key(Key::Char('<'));
+        assert_eq!(app.list.sort, Column::Start);
+        app.handle_key(Key::Char('<'));
+        assert_eq!(app.list.sort, Column::Hosts);
+    }
+
+    #[test]
+    fn next_failure_wraps_and_says_when_there_is_none() {
+        let mut app = App::new(&[]);
+        app.add_calls(vec![call("ok", 0, 200), call("busy", 10, 486)]);
+        app.finish_loading(4, 4);
+        app.handle_key(Key::Enter);
+        app.handle_key(Key::Char('f'));
+        assert_eq!(app.status.as_deref(), Some("no failure in this call"));
+        app.handle_key(Key::Esc);
+        app.handle_key(Key::Char('j'));
+        app.handle_key(Key::Enter);
+        app.handle_key(Key::Char('f'));
+        let (cv, e) = app.open_call().unwrap();
+        let m = cv.selected_msg().unwrap();
+        assert_eq!(e.call.messages[m].status(), Some(486));
+        // From the failure itself, f wraps round to it again.
+        app.handle_key(Key::Char('f'));
+        assert_eq!(app.open_call().unwrap().0.selected_msg(), Some(m));
+        assert!(app.status.is_none());
+    }
+
+    #[test]
+    fn tab_moves_the_keys_to_the_message_pane_and_esc_leaves_zoom_first() {
+        let mut app = App::new(&[]);
+        app.add_calls(vec![call("c", 0, 486)]);
+        app.finish_loading(2, 2);
+        app.handle_key(Key::Enter);
+        let selected = app.call.as_ref().unwrap().selected;
+        app.handle_key(Key::Tab);
+        app.handle_key(Key::Char('j'));
+        app.handle_key(Key::Char('j'));
+        let cv = app.call.as_ref().unwrap();
+        assert_eq!((cv.selected, cv.detail_scroll), (selected, 2));
+        app.handle_key(Key::Tab);
+        app.handle_key(Key::Char('j'));
+        let cv = app.call.as_ref().unwrap();
+        assert_ne!(cv.selected, selected);
+        assert_eq!(cv.detail_scroll, 0, "a new message starts at its top");
+        app.handle_key(Key::Enter);
+        assert!(app.call.as_ref().unwrap().zoom);
+        app.handle_key(Key::Esc);
+        assert!(app.call.as_ref().is_some_and(|cv| !cv.zoom));
+        app.handle_key(Key::Esc);
+        assert!(app.call.is_none());
+    }
+
+    #[test]
+    fn keys_in_an_empty_list_do_nothing_harmful() {
+        let mut app = App::new(&[]);
+        for k in [
+            Key::Enter,
+            Key::Down,
+            Key::End,
+            Key::PageDown,
+            Key::Char('s'),
+            Key::Char('f'),
+            Key::Char('f'),
+        ] {
+            app.handle_key(k);
+        }
+        assert!(app.call.is_none());
+        assert_eq!(app.list.selected, 0);
+    }
+}

@@ -1,0 +1,645 @@
+//! The interactive view, driven through its real main loop: the bundled samples are loaded by
+//! the view's own loader, keys are injected, and the screens drawn on ratatui's `TestBackend`
+//! are checked and snapshot-tested (insta; `tests/snapshots/`). Times in the samples are
+//! shown in UTC and the screen sizes are fixed here, so the screens do not depend on the
+//! machine. One end-to-end test runs the real binary inside tmux.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Modifier;
+use ratatui::Terminal;
+
+use sipscope::capture::linktype;
+use sipscope::capture::writer::pcap_bytes;
+use sipscope::cli::Selection;
+use sipscope::tui::{self, App, Key, Script};
+
+use common::*;
+
+const ANSWERED: &str = "samples/answered-call-proxy.pcap";
+const BUSY: &str = "samples/busy-486.pcap";
+
+fn selection(files: &[&str]) -> Selection {
+    Selection {
+        files: files.iter().map(|f| f.to_string()).collect(),
+        ..Selection::default()
+    }
+}
+
+fn samples() -> App {
+    tui::load_app(&selection(&[ANSWERED, BUSY])).expect("the samples load")
+}
+
+/// The screen as text, one line per row, trailing blanks cut.
+fn text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        out.push_str(line(buf, y).trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// One row as the terminal shows it: the cell hidden under a double-width character is
+/// skipped.
+fn line(buf: &Buffer, y: u16) -> String {
+    let mut out = String::new();
+    let mut hidden = 0;
+    for x in 0..buf.area.width {
+        if hidden > 0 {
+            hidden -= 1;
+            continue;
+        }
+        let sym = buf[(x, y)].symbol();
+        hidden = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
+        out.push_str(sym);
+    }
+    out
+}
+
+/// Runs the main loop on a `w` x `h` test terminal with `keys`, returns the terminal.
+fn drive(app: &mut App, w: u16, h: u16, keys: &[Key]) -> Terminal<TestBackend> {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    tui::run_loop(&mut term, app, &mut Script::new(keys.iter().copied()), None).unwrap();
+    term
+}
+
+fn screen(app: &mut App, w: u16, h: u16, keys: &[Key]) -> String {
+    text(drive(app, w, h, keys).backend().buffer())
+}
+
+fn chars(s: &str) -> Vec<Key> {
+    s.chars().map(Key::Char).collect()
+}
+
+#[test]
+fn call_list_80x24() {
+    let mut app = samples();
+    let s = screen(&mut app, 80, 24, &[]);
+    let rows: Vec<&str> = s.lines().collect();
+    assert!(
+        rows[1].starts_with('#') && rows[1].contains("Start^"),
+        "{s}"
+    );
+    assert!(
+        rows[2].starts_with("1 ") && rows[2].contains("200 OK"),
+        "{s}"
+    );
+    assert!(
+        rows[4].starts_with("3 ") && rows[4].contains("486 Busy Here"),
+        "{s}"
+    );
+    assert!(
+        rows[22].contains("3 calls") && rows[22].contains("1 failed"),
+        "{s}"
+    );
+    assert!(rows[23].contains("Enter open"), "{s}");
+    insta::assert_snapshot!("list_80x24", s);
+}
+
+#[test]
+fn call_list_wide_shows_every_column_and_colours_failures() {
+    let mut app = samples();
+    let term = drive(&mut app, 160, 30, &[]);
+    let buf = term.backend().buffer();
+    let s = text(buf);
+    for col in ["Call-ID", "Msgs", "Duration", "Hosts"] {
+        assert!(s.lines().nth(1).unwrap().contains(col), "{col}: {s}");
+    }
+    assert!(s.contains("127.0.0.22(proxy)"), "{s}");
+    // The failed call's row is coloured (yellow: 4xx), the answered ones are not.
+    let failed_row = 4;
+    let x = line(buf, failed_row).find("alice").unwrap() as u16;
+    assert_ne!(buf[(x, failed_row)].fg, ratatui::style::Color::Reset);
+    assert_eq!(buf[(x, 3)].fg, ratatui::style::Color::Reset);
+    // The selected call is drawn reversed.
+    assert!(buf[(x, 2)].modifier.contains(Modifier::REVERSED));
+    assert!(!buf[(x, 3)].modifier.contains(Modifier::REVERSED));
+    insta::assert_snapshot!("list_160x30", s);
+}
+
+#[test]
+fn enter_opens_the_ladder_and_j_k_step_through_messages() {
+    let mut app = samples();
+    let s = screen(&mut app, 80, 24, &[Key::Enter]);
+    assert!(s.contains("Call 1  Call-ID 1-32546@127.0.0.11"), "{s}");
+    assert!(s.contains("127.0.0.11") && s.contains("127.0.0.13"), "{s}");
+    assert!(s.contains("INVITE bob"), "{s}");
+    assert!(s.contains("─>│"), "an arrow: {s}");
+    assert!(s.contains("message 1/13"), "{s}");
+    assert!(
+        s.contains("INVITE sip:bob@127.0.0.12:5060 SIP/2.0"),
+        "raw text: {s}"
+    );
+    insta::assert_snapshot!("call_80x24", s);
+
+    let s = screen(&mut app, 80, 24, &chars("jjjk"));
+    assert!(s.contains("message 3/13"), "{s}");
+    // The third message is the INVITE the proxy forwarded.
+    assert!(s.contains("Forwarded by 127.0.0.12 (proxy)"), "{s}");
+    insta::assert_snapshot!("call_80x24_third_message", s);
+
+    // Back to the list, the same call still selected.
+    let s = screen(&mut app, 80, 24, &[Key::Esc]);
+    assert!(s.contains("3 calls"), "{s}");
+    assert!(app.call.is_none());
+}
+
+#[test]
+fn failed_call_shows_diagnosis_and_f_jumps_to_the_failure() {
+    let mut app = samples();
+    let keys = [Key::Char('G'), Key::Enter, Key::Char('f')];
+    let term = drive(&mut app, 160, 40, &keys);
+    let buf = term.backend().buffer();
+    let s = text(buf);
+    assert!(s.contains("Diagnosis"), "{s}");
+    assert!(s.contains("rejected: 486 Busy Here"), "{s}");
+    assert!(s.contains("broken leg 127.0.0.22 -> 127.0.0.23"), "{s}");
+    // The failure is selected: its annotation and what the caller's phone does are shown.
+    assert!(s.contains("message 4/7"), "{s}");
+    assert!(s.contains("4xx client failure"), "{s}");
+    assert!(s.contains("On receipt:"), "{s}");
+    // The selected arrow is reversed.
+    // The ladder is the left three fifths of a wide screen.
+    let ladder = |y: u16| -> String { line(buf, y).chars().take(96).collect() };
+    let y = (0..buf.area.height)
+        .find(|&y| ladder(y).contains("486 Busy Here"))
+        .unwrap();
+    let x = ladder(y).find("486").unwrap();
+    let x = ladder(y)[..x].chars().count() as u16;
+    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED), "{s}");
+    insta::assert_snapshot!("failed_call_160x40", s);
+}
+
+#[test]
+fn help_overlay_lists_the_keys() {
+    let mut app = samples();
+    let s = screen(&mut app, 80, 24, &[Key::Char('?')]);
+    assert!(s.contains("Keys (any other key closes)"), "{s}");
+    assert!(s.contains("F1 ?") && s.contains("this help"), "{s}");
+    assert!(s.contains("filter as you type"), "{s}");
+    insta::assert_snapshot!("help_80x24", s);
+    // Any other key closes it.
+    let s = screen(&mut app, 80, 24, &[Key::Char('x')]);
+    assert!(!s.contains("this help"), "{s}");
+    // F1 opens it in the call view too, with the call view's keys further down.
+    let s = screen(&mut app, 80, 60, &[Key::Enter, Key::F(1)]);
+    assert!(s.contains("next failure"), "{s}");
+}
+
+#[test]
+fn filter_as_you_type_then_esc_clears() {
+    let mut app = samples();
+    let mut keys = vec![Key::Char('/')];
+    keys.extend(chars("busy"));
+    let s = screen(&mut app, 80, 24, &keys);
+    let rows: Vec<&str> = s.lines().collect();
+    assert!(rows[2].starts_with("3 ") && rows[2].contains("486"), "{s}");
+    assert!(!rows[3].starts_with('1'), "{s}");
+    assert!(s.contains("1 shown") && s.contains("filter: busy"), "{s}");
+    assert!(rows[23].starts_with("Filter: busy"), "{s}");
+    insta::assert_snapshot!("filter_busy_80x24", s);
+    // Enter keeps the filter; Esc clears it (the first Esc does not quit).
+    let s = screen(&mut app, 80, 24, &[Key::Enter]);
+    assert!(s.contains("1 shown"), "{s}");
+    let s = screen(&mut app, 80, 24, &[Key::Esc]);
+    assert!(!s.contains("shown") && s.contains("filter cleared"), "{s}");
+    // Words must all match.
+    let mut keys = vec![Key::Char('/')];
+    keys.extend(chars("alice 200"));
+    let s = screen(&mut app, 80, 24, &keys);
+    assert!(s.contains("2 shown"), "{s}");
+}
+
+#[test]
+fn sort_keys_reorder_the_list() {
+    let mut app = samples();
+    // s: by Call-ID, which puts call 3 (1-303@...) first.
+    let s = screen(&mut app, 80, 24, &[Key::Char('s')]);
+    assert!(s.contains("sort: Call-ID asc"), "{s}");
+    let first = s.lines().nth(2).unwrap();
+    assert!(first.starts_with("3 "), "{s}");
+    insta::assert_snapshot!("sorted_by_call_id_80x24", s);
+    // r reverses it.
+    let s = screen(&mut app, 80, 24, &[Key::Char('r')]);
+    assert!(s.lines().nth(2).unwrap().starts_with("2 "), "{s}");
+    assert!(s.contains("sort: Call-ID desc"), "{s}");
+    // f: failed calls only.
+    let s = screen(&mut app, 80, 24, &[Key::Char('f')]);
+    assert!(s.contains("1 shown") && s.contains("failed only"), "{s}");
+}
+
+#[test]
+fn time_column_modes() {
+    let mut app = samples();
+    let s = screen(&mut app, 120, 40, &[Key::Enter, Key::Char('j')]);
+    assert!(s.contains("time: delta") && s.contains("+0.671ms"), "{s}");
+    let s = screen(&mut app, 120, 40, &[Key::Char('t')]);
+    assert!(
+        s.contains("time: relative") && s.contains("+0.000ms"),
+        "{s}"
+    );
+    let s = screen(&mut app, 120, 40, &[Key::Char('t')]);
+    assert!(
+        s.contains("time: absolute") && s.contains("19:53:46.384"),
+        "{s}"
+    );
+    assert!(!s.contains("+0.671ms"), "{s}");
+}
+
+#[test]
+fn wide_ladders_scroll_sideways() {
+    let mut app = samples();
+    // 44 columns cannot hold three lifelines twelve cells apart after the time column.
+    let s = screen(&mut app, 44, 24, &[Key::Enter]);
+    assert!(!s.contains("127.0.0.13"), "{s}");
+    let s = screen(&mut app, 44, 24, &chars("llll"));
+    assert!(app.call.as_ref().unwrap().hscroll > 0);
+    assert!(s.contains("127.0.0.13"), "{s}");
+    // The time column stays.
+    assert!(s.contains("19:53:46.383"), "{s}");
+    // No scrolling past the drawing: one step left is back at the start.
+    let s = screen(&mut app, 44, 24, &chars("h"));
+    assert_eq!(app.call.as_ref().unwrap().hscroll, 0);
+    assert!(!s.contains("127.0.0.13"), "{s}");
+}
+
+#[test]
+fn search_jumps_to_matching_messages() {
+    let mut app = samples();
+    let mut keys = vec![Key::Enter, Key::Char('/')];
+    // Every message's Allow header names BYE; only BYE requests start with it.
+    keys.extend(chars("bye sip:"));
+    keys.push(Key::Enter);
+    let s = screen(&mut app, 120, 40, &keys);
+    assert!(s.contains("search: bye sip:"), "{s}");
+    let cv = app.call.as_ref().unwrap();
+    let call = &app.entries[cv.entry].call;
+    let first_bye = call
+        .messages
+        .iter()
+        .position(|m| m.method() == Some("BYE"))
+        .unwrap();
+    assert_eq!(cv.selected_msg(), Some(first_bye));
+    // n finds the next message mentioning BYE: the BYE forwarded by the proxy.
+    screen(&mut app, 120, 40, &[Key::Char('n')]);
+    let cv = app.call.as_ref().unwrap();
+    assert!(cv.selected_msg().unwrap() > first_bye);
+    // A search with no match leaves the selection and says so.
+    let before = app.call.as_ref().unwrap().selected;
+    let mut keys = vec![Key::Char('/')];
+    keys.extend(chars("no-such-text"));
+    let s = screen(&mut app, 120, 40, &keys);
+    assert!(s.contains("no message contains"), "{s}");
+    screen(&mut app, 120, 40, &[Key::Esc]);
+    assert_eq!(app.call.as_ref().unwrap().selected, before);
+}
+
+#[test]
+fn loading_screen_shows_progress_before_any_call() {
+    let mut app = App::new(&["big.pcap".to_string()]);
+    app.progress(123_456, 250, 1000);
+    let s = screen(&mut app, 80, 24, &[]);
+    assert!(s.contains("loading 123,456 frames, 0 calls"), "{s}");
+    assert!(s.contains("reading the capture"), "{s}");
+    insta::assert_snapshot!("loading_80x24", s);
+}
+
+#[test]
+fn resizing_redraws_at_the_new_size() {
+    let mut app = samples();
+    let mut term = drive(&mut app, 80, 24, &[Key::Enter]);
+    term.backend_mut().resize(140, 45);
+    tui::run_loop(
+        &mut term,
+        &mut app,
+        &mut Script::new([Key::Char('j')]),
+        None,
+    )
+    .unwrap();
+    let buf = term.backend().buffer();
+    assert_eq!((buf.area.width, buf.area.height), (140, 45));
+    let s = text(buf);
+    assert!(s.lines().nth(44).unwrap().contains("Up/Dn message"), "{s}");
+    assert!(s.contains("message 2/13"), "{s}");
+}
+
+#[test]
+fn q_in_the_call_view_goes_back_and_q_in_the_list_quits() {
+    let mut app = samples();
+    assert_eq!(app.handle_key(Key::Enter), tui::Action::Redraw);
+    assert!(app.call.is_some());
+    assert_eq!(app.handle_key(Key::Char('q')), tui::Action::Redraw);
+    assert!(app.call.is_none());
+    assert_eq!(app.handle_key(Key::Char('q')), tui::Action::Quit);
+    assert_eq!(app.handle_key(Key::Ctrl('c')), tui::Action::Quit);
+}
+
+/// A call whose Call-ID, reason phrase and User-Agent carry terminal escape sequences.
+fn hostile_capture() -> Vec<u8> {
+    let evil = "\x1b]0;pwned\x07\x1b[2J";
+    let call_id = format!("evil{evil}id");
+    let mut inv = String::from_utf8(request("INVITE", &call_id, 1, "")).unwrap();
+    inv = inv.replace(
+        "Max-Forwards: 70\r\n",
+        &format!("Max-Forwards: 70\r\nUser-Agent: phone{evil}\r\n"),
+    );
+    let busy = response(486, &format!("Busy{evil}"), &call_id, 1, "INVITE");
+    let a = v4(192, 0, 2, 1);
+    let b = v4(192, 0, 2, 2);
+    let t = 1_700_000_000_000_000_000;
+    pcap_bytes(
+        linktype::ETHERNET,
+        &[
+            (t, eth_udp4(a, 5060, b, 5060, inv.as_bytes())),
+            (t + 20_000_000, eth_udp4(b, 5060, a, 5060, &busy)),
+        ],
+    )
+}
+
+fn assert_no_escape(buf: &Buffer) {
+    for c in buf.content() {
+        assert!(
+            !c.symbol().chars().any(|ch| ch.is_control()),
+            "control character in a cell: {:?}",
+            c.symbol()
+        );
+    }
+}
+
+#[test]
+fn escape_sequences_from_the_capture_never_reach_the_terminal() {
+    let file = TempFile::new("hostile-escape.pcap", &hostile_capture());
+    let mut app = tui::load_app(&selection(&[file.path()])).unwrap();
+    let term = drive(&mut app, 200, 50, &[]);
+    let s = text(term.backend().buffer());
+    assert_no_escape(term.backend().buffer());
+    // The list cuts long cells, but what it shows is escaped.
+    assert!(s.contains("evil\\x1b]0;"), "{s}");
+    assert!(s.contains("486 Busy\\x1b]0;pwned\\x0"), "{s}");
+
+    let term = drive(&mut app, 200, 50, &[Key::Enter]);
+    let buf = term.backend().buffer();
+    assert_no_escape(buf);
+    let s = text(buf);
+    // In the title, the raw text (User-Agent header) and the ladder's response label.
+    assert!(
+        s.matches("\\x1b]0;pwned").count() >= 3,
+        "escaped everywhere: {s}"
+    );
+    let term = drive(&mut app, 200, 50, &[Key::Char('j')]);
+    assert_no_escape(term.backend().buffer());
+    assert!(text(term.backend().buffer()).contains("Busy\\x1b]0;pwned"));
+}
+
+/// Runs tmux on a private server socket, removed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "view"]).stdout)
+            .into_owned()
+    }
+
+    fn wait_for(&self, what: &str, pred: &dyn Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // The last screen that showed anything: the session may end before the deadline.
+        let mut last = String::new();
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return screen;
+            }
+            if !screen.trim().is_empty() {
+                last = screen;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; last screen:\n{last}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.cmd(&["has-session", "-t", "view"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn end_to_end_in_tmux() {
+    if !tmux_available() {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "tmux is not installed: the end-to-end test of the terminal view cannot run. \
+                 CI must install tmux (apt-get install -y tmux)."
+            );
+        }
+        eprintln!(
+            "\n!!!!!!!! SKIPPED end_to_end_in_tmux: tmux is not installed \
+             (apt-get install -y tmux) !!!!!!!!\n"
+        );
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_sipscope");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join(ANSWERED);
+    let tmux = Tmux {
+        socket: format!("sipscope-e2e-{}", std::process::id()),
+    };
+    // After the view exits, the shell prints its exit status on the normal screen: seeing it
+    // proves the alternate screen was left.
+    let shell = format!(
+        "'{bin}' '{}'; echo \"sipscope exited with $?\"; sleep 2",
+        sample.display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "view",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &shell,
+    ]);
+    assert!(
+        out.status.success(),
+        "tmux new-session: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = tmux.wait_for("the call list", &|s| {
+        s.contains("2 calls") && s.contains("SIP")
+    });
+    assert!(
+        list.contains("alice") && list.contains("completed"),
+        "{list}"
+    );
+
+    tmux.cmd(&["send-keys", "-t", "view", "Enter"]);
+    let ladder = tmux.wait_for("the ladder", &|s| s.contains("message 1/"));
+    assert!(ladder.contains("INVITE bob"), "{ladder}");
+    assert!(ladder.contains("─>│"), "an arrow: {ladder}");
+    assert!(ladder.contains("127.0.0.11"), "{ladder}");
+    assert!(ladder.contains("127.0.0.12"), "{ladder}");
+
+    tmux.cmd(&["send-keys", "-t", "view", "q"]);
+    tmux.wait_for("the list again", &|s| s.contains("2 calls"));
+    tmux.cmd(&["send-keys", "-t", "view", "q"]);
+    let after = tmux.wait_for("the exit status", &|s| s.contains("sipscope exited with"));
+    assert!(after.contains("sipscope exited with 0"), "{after}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() {
+        assert!(Instant::now() < deadline, "the tmux session did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A call with a double-width display name and user (CJK), a very long Call-ID and a
+/// message sent to itself.
+fn odd_capture() -> Vec<u8> {
+    let call_id = format!("{}@example.com", "x".repeat(300));
+    let mut inv = String::from_utf8(request("INVITE", &call_id, 1, "")).unwrap();
+    inv = inv
+        .replace("sip:bob@", "sip:\u{7535}\u{8bdd}\u{53f7}\u{7801}@")
+        .replace("From: <", "From: \"\u{5f20}\u{4f1f}\" <");
+    let ok = response(200, "\u{6210}\u{529f}", &call_id, 1, "INVITE");
+    let a = v4(192, 0, 2, 1);
+    let b = v4(192, 0, 2, 2);
+    let t = 1_700_000_000_000_000_000;
+    pcap_bytes(
+        linktype::ETHERNET,
+        &[
+            (t, eth_udp4(a, 5060, b, 5060, inv.as_bytes())),
+            (t + 1_000_000, eth_udp4(b, 5060, a, 5060, &ok)),
+            (t + 2_000_000, eth_udp4(a, 5060, a, 5062, inv.as_bytes())),
+        ],
+    )
+}
+
+#[test]
+fn every_key_on_every_screen_at_any_size_draws_without_panicking() {
+    let hostile = TempFile::new("keys-hostile.pcap", &hostile_capture());
+    let odd = TempFile::new("keys-odd.pcap", &odd_capture());
+    let mut keys = vec![Key::Char('?'), Key::Down, Key::PageDown, Key::Esc];
+    for k in [
+        Key::Char('s'),
+        Key::Char('r'),
+        Key::Char('f'),
+        Key::Char('f'),
+        Key::End,
+        Key::Home,
+    ] {
+        keys.push(k);
+    }
+    keys.push(Key::Enter);
+    keys.extend(chars("jjjjjjjjjjjjjjjjjjjjkFfftttaalllllllllllhhNn"));
+    keys.extend([Key::PageDown, Key::PageUp, Key::End, Key::Home, Key::Tab]);
+    keys.extend(chars("jjjjjG"));
+    keys.extend([
+        Key::PageDown,
+        Key::Tab,
+        Key::Enter,
+        Key::Down,
+        Key::Char(' '),
+    ]);
+    keys.push(Key::Char('/'));
+    keys.extend(chars("a\u{7535}"));
+    keys.extend([Key::Backspace, Key::Ctrl('u'), Key::Enter, Key::Char('n')]);
+    keys.extend([Key::F(1), Key::Char('j'), Key::Esc, Key::Esc]);
+    keys.push(Key::Char('/'));
+    keys.extend(chars("zz"));
+    keys.push(Key::Esc);
+    for files in [vec![ANSWERED, BUSY], vec![hostile.path()], vec![odd.path()]] {
+        for (w, h) in [
+            (1, 1),
+            (19, 5),
+            (20, 6),
+            (33, 9),
+            (80, 24),
+            (97, 31),
+            (250, 70),
+        ] {
+            let mut app = tui::load_app(&selection(&files)).unwrap();
+            let term = drive(&mut app, w, h, &keys);
+            assert_no_escape(term.backend().buffer());
+        }
+    }
+}
+
+#[test]
+fn double_width_text_keeps_the_ladder_aligned() {
+    let odd = TempFile::new("wide-odd.pcap", &odd_capture());
+    let mut app = tui::load_app(&selection(&[odd.path()])).unwrap();
+    let term = drive(&mut app, 120, 30, &[Key::Enter]);
+    let buf = term.backend().buffer();
+    let s = text(buf);
+    assert!(s.contains("\u{7535}\u{8bdd}"), "{s}");
+    // On the label line of the first INVITE, the lifelines on either side are where they
+    // are on the arrow line below it.
+    let y = (0..buf.area.height)
+        .find(|&y| line(buf, y).contains("INVITE"))
+        .unwrap();
+    let bars = |y: u16| -> Vec<u16> {
+        (0..buf.area.width)
+            .filter(|&x| buf[(x, y)].symbol() == "│")
+            .collect()
+    };
+    let above = bars(y);
+    let below = bars(y + 1);
+    assert!(above.len() >= 2, "{s}");
+    assert_eq!(above[..2], below[..2], "{s}");
+}
+
+#[test]
+fn without_a_terminal_the_view_prints_the_call_list() {
+    // Output captured by the test: not a terminal.
+    let view = sipscope(&[ANSWERED, BUSY]);
+    let calls = sipscope(&["calls", ANSWERED, BUSY]);
+    assert!(
+        view.status.success(),
+        "{}",
+        String::from_utf8_lossy(&view.stderr)
+    );
+    assert_eq!(view.stdout, calls.stdout);
+    assert!(String::from_utf8_lossy(&view.stdout).contains("486 Busy Here"));
+}
+
+#[test]
+fn a_short_ladder_leaves_the_rest_of_the_screen_to_the_message() {
+    let file = TempFile::new("short-ladder.pcap", &hostile_capture());
+    let mut app = tui::load_app(&selection(&[file.path()])).unwrap();
+    let s = screen(&mut app, 80, 24, &[Key::Enter]);
+    // Title, two heading rows, two arrows of two rows and one note: the panes start at row 8.
+    let rule = s.lines().position(|l| l.contains(" Diagnosis ")).unwrap();
+    assert_eq!(rule, 8, "{s}");
+}
