@@ -300,3 +300,79 @@ fn tcp_stream_of_200mb_garbage_keeps_buffers_capped() {
     );
     assert!(took < Duration::from_secs(120), "took {took:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Work stays linear when a message trickles in.
+
+/// Feeds `stream` in `seg`-byte segments through a reassembler and a framer; returns the
+/// messages and how long it took.
+fn trickle(stream: &[u8], seg: usize, max_message: usize) -> (Vec<SipMessage>, Duration) {
+    let started = Instant::now();
+    let mut reasm = Reassembler::new(4 << 20);
+    let mut framer = Framer::new(max_message);
+    let mut out = Vec::new();
+    let mut seq = 1u32;
+    for (i, chunk) in stream.chunks(seg).enumerate() {
+        let s = Segment {
+            flow: tcp_flow(),
+            seq,
+            syn: false,
+            fin: false,
+            rst: false,
+            payload: chunk,
+            frame: FrameRef {
+                file: 0,
+                number: i as u64 + 1,
+                ts_ns: i as i64,
+            },
+            cut: false,
+        };
+        seq = seq.wrapping_add(chunk.len() as u32);
+        reasm.push(&s, &mut |d| {
+            framer.push(&d, &mut |m| out.push(m));
+        });
+    }
+    reasm.finish(&mut |d| {
+        framer.push(&d, &mut |m| out.push(m));
+    });
+    framer.finish(&mut |m| out.push(m));
+    (out, started.elapsed())
+}
+
+#[test]
+fn message_without_content_length_trickling_in_is_linear() {
+    // 512 KB of body lines after headers without Content-Length, 64 bytes per segment, then
+    // a normal message: each segment must not rescan what came before.
+    let mut stream =
+        b"MESSAGE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.1;branch=z9hG4bKt\r\n\
+                       Call-ID: trickle\r\nCSeq: 1 MESSAGE\r\n\r\n"
+            .to_vec();
+    while stream.len() < 512 * 1024 {
+        stream.extend_from_slice(b"body line that is not a start line at all\r\n");
+    }
+    let first_len = stream.len();
+    stream.extend(request("BYE", "after-trickle", 2, ""));
+    let (msgs, took) = trickle(&stream, 64, 1 << 20);
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0].data.len(), first_len);
+    assert!(msgs[0].flags.no_content_length);
+    assert_eq!(parse(&msgs[1].data).call_id(), Some(&b"after-trickle"[..]));
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    eprintln!("no Content-Length, 512 KB in 64-byte segments: {took:?}");
+}
+
+#[test]
+fn endless_headers_trickling_in_are_cut_at_the_cap() {
+    // Headers that never end, 64 bytes per segment: cut at max_message, linear work.
+    let mut stream = b"INVITE sip:bob@192.0.2.2 SIP/2.0\r\n".to_vec();
+    while stream.len() < 600 * 1024 {
+        stream.extend_from_slice(
+            b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+        );
+    }
+    let (msgs, took) = trickle(&stream, 64, 256 * 1024);
+    assert!(!msgs.is_empty());
+    assert!(msgs.iter().all(|m| m.data.len() <= 256 * 1024));
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    eprintln!("endless headers, 600 KB in 64-byte segments: {took:?}");
+}
