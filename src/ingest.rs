@@ -5,7 +5,7 @@
 //! every frame is counted exactly once as carried SIP, not SIP (by protocol), or undecodable
 //! (by reason), and every capture defect is kept as a [`CaptureIssue`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::capture::{CaptureIssue, Frame, Input, Merged};
 use crate::net::{self, Decoder, Delivery, FrameFate, FrameRef, NetConfig};
@@ -86,6 +86,12 @@ fn rank(c: PayloadClass) -> u8 {
 pub struct Ingest {
     decoder: Decoder,
     framer: Framer,
+    /// Frames held for reassembly and not yet counted. A held frame is counted by the first
+    /// delivery that names it, or by the decoder's end-of-input report; later deliveries that
+    /// name it again (a TCP segment buffered as several pieces around other buffered pieces is
+    /// handed out piece by piece) must not count it again. Only frames still held are kept, so
+    /// this is bounded by what the reassemblers hold.
+    held: HashSet<FrameRef>,
     pub books: Books,
 }
 
@@ -100,6 +106,7 @@ impl Ingest {
         Ingest {
             decoder: Decoder::new(NetConfig::default()),
             framer: Framer::new(MAX_MESSAGE),
+            held: HashSet::new(),
             books: Books::default(),
         }
     }
@@ -125,6 +132,7 @@ impl Ingest {
         }
         let me = FrameRef::of(frame);
         let framer = &mut self.framer;
+        let held = &mut self.held;
         // The best class of the current frame over all deliveries it took part in.
         let mut mine: Option<PayloadClass> = None;
         let fate = self.decoder.push(frame, &mut |d: Delivery<'_>| {
@@ -134,7 +142,7 @@ impl Ingest {
                     if mine.is_none_or(|m| rank(class) > rank(m)) {
                         mine = Some(class);
                     }
-                } else {
+                } else if held.remove(f) {
                     // A frame held earlier (fragment, out-of-order segment) handed out now.
                     books.count_class(class);
                 }
@@ -148,8 +156,11 @@ impl Ingest {
             FrameFate::Held => {
                 // Counted when handed out, or reported by `finish`; but a frame that both
                 // completed something and is held cannot happen, so count what we saw.
-                if let Some(c) = mine {
-                    books.count_class(c);
+                match mine {
+                    Some(c) => books.count_class(c),
+                    None => {
+                        self.held.insert(me);
+                    }
                 }
             }
             FrameFate::NotSip(what) => match mine {
@@ -175,13 +186,20 @@ impl Ingest {
     pub fn finish(mut self, emit: &mut dyn FnMut(SipMessage)) -> Books {
         let framer = &mut self.framer;
         let books = &mut self.books;
+        let pending = &mut self.held;
         let held = self.decoder.finish(&mut |d: Delivery<'_>| {
             let class = framer.push(&d, emit);
-            for _ in d.frames {
-                books.count_class(class);
+            for f in d.frames {
+                if pending.remove(f) {
+                    books.count_class(class);
+                }
             }
         });
         for (f, why) in held {
+            if !pending.remove(&f) {
+                // Already counted (when it was decoded, or by a delivery).
+                continue;
+            }
             match why {
                 // Decoded fine, just not SIP: the datagram's protocol is known.
                 net::Undecodable::FragmentOfNonSip(what) => {
@@ -195,6 +213,13 @@ impl Ingest {
                 }
                 other => books.count_undecoded(f, other.as_str().to_string()),
             }
+        }
+        // Held frames neither handed out nor reported would break the books; the decoder
+        // promises there are none, but count them rather than lose them.
+        let mut left: Vec<FrameRef> = pending.drain().collect();
+        left.sort();
+        for f in left {
+            books.count_undecoded(f, "held for reassembly, never handed out".to_string());
         }
         framer.finish(emit);
         self.books
