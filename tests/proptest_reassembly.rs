@@ -2,7 +2,8 @@
 //! come out are the ones that went in.
 //!
 //! - TCP: several SIP messages on one stream, cut at arbitrary points into segments that arrive
-//!   in arbitrary order with arbitrary duplicates (after the SYN), through
+//!   in arbitrary order with arbitrary duplicates and re-sent ranges that straddle other
+//!   segments (after the SYN), through
 //!   `net::tcp::Reassembler` + `sip::framing::Framer`, and through the whole ingest pipeline
 //!   with a pcap built by the project's writer: exactly the original messages, in order.
 //! - IPv4: a UDP datagram cut into fragments at arbitrary 8-byte boundaries, in arbitrary order
@@ -50,6 +51,23 @@ fn cuts(len: usize, raw: &[usize]) -> Vec<(usize, usize)> {
     points.sort_unstable();
     points.dedup();
     points.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+/// Adds re-sent ranges with their own boundaries (retransmissions that straddle other
+/// segments), each consistent with the stream.
+fn with_resends(
+    len: usize,
+    mut pieces: Vec<(usize, usize)>,
+    resends: &[(usize, usize)],
+) -> Vec<(usize, usize)> {
+    for (start, n) in resends {
+        let s = start % len.max(1);
+        let e = (s + n).min(len);
+        if s < e {
+            pieces.push((s, e));
+        }
+    }
+    pieces
 }
 
 /// The delivery order: every piece once, shuffled by `keys`, with the pieces named by `dups`
@@ -176,12 +194,13 @@ proptest! {
     fn tcp_any_order_and_duplicates_give_the_same_messages(
         msgs in sip_messages(),
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..12),
-        keys in proptest::collection::vec(any::<u32>(), 13),
+        keys in proptest::collection::vec(any::<u32>(), 17),
         dups in proptest::collection::vec((any::<usize>(), any::<u32>()), 0..6),
         isn in prop_oneof![any::<u32>(), (u32::MAX - 2000)..=u32::MAX],
+        resends in proptest::collection::vec((any::<usize>(), 1usize..400), 0..4),
     ) {
         let stream: Vec<u8> = msgs.concat();
-        let pieces = cuts(stream.len(), &raw_cuts);
+        let pieces = with_resends(stream.len(), cuts(stream.len(), &raw_cuts), &resends);
         let order = order(pieces.len(), &keys, &dups);
         let got = through_reassembler(isn, &stream, &pieces, &order);
         assert_same(&got, &msgs)?;
@@ -191,12 +210,13 @@ proptest! {
     fn tcp_pipeline_any_order_and_duplicates_give_the_same_messages(
         msgs in sip_messages(),
         raw_cuts in proptest::collection::vec(any::<usize>(), 0..8),
-        keys in proptest::collection::vec(any::<u32>(), 9),
+        keys in proptest::collection::vec(any::<u32>(), 13),
         dups in proptest::collection::vec((any::<usize>(), any::<u32>()), 0..4),
         isn in any::<u32>(),
+        resends in proptest::collection::vec((any::<usize>(), 1usize..400), 0..4),
     ) {
         let stream: Vec<u8> = msgs.concat();
-        let pieces = cuts(stream.len(), &raw_cuts);
+        let pieces = with_resends(stream.len(), cuts(stream.len(), &raw_cuts), &resends);
         let order = order(pieces.len(), &keys, &dups);
         let got = through_pipeline(isn, &stream, &pieces, &order);
         assert_same(&got, &msgs)?;
