@@ -5,7 +5,7 @@
 //! every frame is counted exactly once as carried SIP, not SIP (by protocol), or undecodable
 //! (by reason), and every capture defect is kept as a [`CaptureIssue`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::capture::{CaptureIssue, Frame, Input, Merged};
 use crate::media::{ExpectedMedia, MediaKind, MediaTracker};
@@ -90,6 +90,12 @@ pub struct Ingest {
     decoder: Decoder,
     framer: Framer,
     media: Option<MediaTracker>,
+    /// Frames held for reassembly and not yet counted. A held frame is counted by the first
+    /// delivery that names it, or by the decoder's end-of-input report; later deliveries that
+    /// name it again (a TCP segment buffered as several pieces around other buffered pieces is
+    /// handed out piece by piece) must not count it again. Only frames still held are kept, so
+    /// this is bounded by what the reassemblers hold.
+    held: HashSet<FrameRef>,
     pub books: Books,
 }
 
@@ -157,6 +163,7 @@ impl Ingest {
             decoder: Decoder::new(NetConfig::default()),
             framer: Framer::new(MAX_MESSAGE),
             media: None,
+            held: HashSet::new(),
             books: Books::default(),
         }
     }
@@ -195,6 +202,7 @@ impl Ingest {
         let me = FrameRef::of(frame);
         let framer = &mut self.framer;
         let media = &mut self.media;
+        let held = &mut self.held;
         // The best class of the current frame over all deliveries it took part in.
         let mut mine: Option<PayloadClass> = None;
         let fate = self.decoder.push(frame, &mut |d: Delivery<'_>| {
@@ -233,7 +241,7 @@ impl Ingest {
                     if mine.is_none_or(|m| rank(class) > rank(m)) {
                         mine = Some(class);
                     }
-                } else {
+                } else if held.remove(f) {
                     // A frame held earlier (fragment, out-of-order segment) handed out now.
                     books.count_class(class);
                 }
@@ -247,8 +255,11 @@ impl Ingest {
             FrameFate::Held => {
                 // Counted when handed out, or reported by `finish`; but a frame that both
                 // completed something and is held cannot happen, so count what we saw.
-                if let Some(c) = mine {
-                    books.count_class(c);
+                match mine {
+                    Some(c) => books.count_class(c),
+                    None => {
+                        self.held.insert(me);
+                    }
                 }
             }
             FrameFate::NotSip(what) => match mine {
@@ -279,13 +290,20 @@ impl Ingest {
     pub fn finish_all(mut self, emit: &mut dyn FnMut(SipMessage)) -> (Books, Option<MediaTracker>) {
         let framer = &mut self.framer;
         let books = &mut self.books;
+        let pending = &mut self.held;
         let held = self.decoder.finish(&mut |d: Delivery<'_>| {
             let class = framer.push(&d, emit);
-            for _ in d.frames {
-                books.count_class(class);
+            for f in d.frames {
+                if pending.remove(f) {
+                    books.count_class(class);
+                }
             }
         });
         for (f, why) in held {
+            if !pending.remove(&f) {
+                // Already counted (when it was decoded, or by a delivery).
+                continue;
+            }
             match why {
                 // Decoded fine, just not SIP: the datagram's protocol is known.
                 net::Undecodable::FragmentOfNonSip(what) => {
@@ -299,6 +317,13 @@ impl Ingest {
                 }
                 other => books.count_undecoded(f, other.as_str().to_string()),
             }
+        }
+        // Held frames neither handed out nor reported would break the books; the decoder
+        // promises there are none, but count them rather than lose them.
+        let mut left: Vec<FrameRef> = pending.drain().collect();
+        left.sort();
+        for f in left {
+            books.count_undecoded(f, "held for reassembly, never handed out".to_string());
         }
         framer.finish(emit);
         (self.books, self.media)

@@ -308,6 +308,13 @@ impl Reassembler {
         self.dirs.len()
     }
 
+    /// Bytes currently copied and held out of order, over all directions (in-order bytes are
+    /// never held). Stays at or under 16 x `max_buffer` between calls to [`Reassembler::push`];
+    /// tests and fuzz targets use it to check the memory caps.
+    pub fn buffered_bytes(&self) -> usize {
+        self.dirs.values().map(|d| d.pending_bytes).sum()
+    }
+
     /// Feeds one segment; calls sink with in-order Stream / StreamGap / StreamEnd deliveries.
     pub fn push(&mut self, seg: &Segment<'_>, sink: &mut dyn FnMut(Delivery<'_>)) -> FrameFate {
         self.tick = self.tick.wrapping_add(1);

@@ -969,6 +969,16 @@ impl Framer {
         self.flows.len()
     }
 
+    /// Bytes currently buffered over all stream flows (incomplete messages, lines waited for,
+    /// WebSocket messages being joined). Per flow this stays around `max_message` plus one
+    /// delivery; tests and fuzz targets use it to check that hostile streams cannot grow it.
+    pub fn buffered_bytes(&self) -> usize {
+        self.flows
+            .values()
+            .map(|f| f.buf.len().saturating_add(f.ws.buffered_bytes()))
+            .fold(0usize, usize::saturating_add)
+    }
+
     /// Handles one delivery; emits complete messages; says what the delivered bytes were.
     /// For `StreamGap` and `StreamEnd` the class is that of the flow.
     pub fn push(&mut self, d: &Delivery<'_>, emit: &mut dyn FnMut(SipMessage)) -> PayloadClass {

@@ -156,6 +156,11 @@ impl MessageAssembler {
         }
     }
 
+    /// Payload bytes held for a fragmented message in progress.
+    pub fn buffered_bytes(&self) -> usize {
+        self.partial.len()
+    }
+
     /// True while a fragmented message waits for its last frame.
     pub fn in_progress(&self) -> bool {
         self.opcode.is_some()
