@@ -92,14 +92,43 @@ impl Input {
 /// break (a capture cut during download is still worth reading); one that yields nothing at
 /// all is an error.
 fn inflate(name: &str, raw: &[u8]) -> Result<(Vec<u8>, Option<String>), CaptureError> {
+    inflate_capped(name, raw, MAX_INFLATED)
+}
+
+/// Most bytes a gzip input may inflate to. A compressed capture is inflated in memory; this cap
+/// keeps a hostile "gzip bomb" (kilobytes that inflate to terabytes) from exhausting memory.
+pub const MAX_INFLATED: u64 = 8 << 30;
+
+fn inflate_capped(
+    name: &str,
+    raw: &[u8],
+    cap: u64,
+) -> Result<(Vec<u8>, Option<String>), CaptureError> {
     // The bufread decoder reads straight from the slice, so what is left of the slice after an
     // error tells exactly how far into the compressed bytes it got.
-    let mut dec = flate2::bufread::MultiGzDecoder::new(raw);
-    let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
-    match dec.read_to_end(&mut out) {
+    let dec = flate2::bufread::MultiGzDecoder::new(raw);
+    let mut limited = dec.take(cap);
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(1 << 30));
+    match limited.read_to_end(&mut out) {
+        Ok(_) if out.len() as u64 >= cap => {
+            // The cap was reached: say so, and read what fits.
+            let mut probe = [0u8; 1];
+            let more = limited
+                .into_inner()
+                .read(&mut probe)
+                .map(|n| n > 0)
+                .unwrap_or(false);
+            let why = more.then(|| {
+                format!(
+                    "gzip data inflates to more than {} bytes; only the first {} bytes are read",
+                    cap, cap
+                )
+            });
+            Ok((out, why))
+        }
         Ok(_) => Ok((out, None)),
         Err(e) => {
-            let offset = raw.len().saturating_sub(dec.get_ref().len()) as u64;
+            let offset = raw.len().saturating_sub(limited.get_ref().get_ref().len()) as u64;
             if out.is_empty() {
                 Err(CaptureError::BadGzip {
                     path: name.to_string(),
@@ -389,5 +418,25 @@ mod tests {
             assert_eq!(frames[0].ts_ns, first_ts, "{name}");
             assert_eq!(frames.last().unwrap().number, count as u64, "{name}");
         }
+    }
+}
+
+#[cfg(test)]
+mod bomb_tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gzip_inflation_is_capped_and_said() {
+        // 1 MB of zeros compresses to about a kilobyte: a small bomb against a small cap.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let raw = gz.finish().unwrap();
+        let (out, why) = inflate_capped("bomb.gz", &raw, 64 * 1024).unwrap();
+        assert_eq!(out.len(), 64 * 1024);
+        assert!(why.unwrap().contains("only the first"));
+        let (out, why) = inflate_capped("ok.gz", &raw, 2 << 20).unwrap();
+        assert_eq!(out.len(), 1 << 20);
+        assert!(why.is_none());
     }
 }
