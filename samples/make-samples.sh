@@ -277,6 +277,12 @@ sample_cancel-487() { proxied_call cancel-487 3 1 uac-cancel.xml uas-ring-cancel
 # Registration with a digest challenge, to a registrar played by sipp (no proxy).
 sample_register-401() { direct_call register-401 5 1 uac-register.xml uas-registrar.xml; }
 
+# The same registrar and a caller with the wrong password: 401, REGISTER with bad credentials,
+# 403 Forbidden (an authentication failure).
+sample_register-wrong-password-403() {
+    direct_call register-wrong-password-403 21 1 uac-register-wrong-password.xml uas-registrar.xml
+}
+
 # An OPTIONS ping (no proxy).
 sample_options() { direct_call options 6 1 uac-options.xml uas-options.xml; }
 
@@ -343,6 +349,7 @@ ALL_SAMPLES=(
     cancel-487
     notfound-404
     register-401
+    register-wrong-password-403
     options
     call-tcp
     decline-603

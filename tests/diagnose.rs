@@ -92,6 +92,7 @@ fn samples_each_show_their_outcome_code_and_key_finding() {
         ("unavailable-503-retry-after", Outcome::Rejected, Some(503)),
         ("proxy-503-to-500", Outcome::Rejected, Some(500)),
         ("register-401", Outcome::Success, Some(200)),
+        ("register-wrong-password-403", Outcome::Failure, Some(403)),
         ("options", Outcome::Success, Some(200)),
         ("answered-call-proxy", Outcome::Completed, Some(200)),
         ("timeout-no-answer", Outcome::Timeout, None),
@@ -152,6 +153,9 @@ fn retry_after_and_auth_history_are_reported() {
     assert!(text_of(&d, "auth_challenge").contains("407"));
     let (_, d) = one("register-401");
     assert!(text_of(&d, "auth_challenge").contains("401"));
+    // Wrong password: the credentials were refused, and the diagnosis says so.
+    let (_, d) = one("register-wrong-password-403");
+    assert!(text_of(&d, "credentials_rejected").contains("403"));
 }
 
 #[test]
