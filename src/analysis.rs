@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use crate::cli::Selection;
-use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
+use crate::dialog::{Call, CallTracker, Grouper, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{self, Books};
 use crate::media::MediaTracker;
@@ -40,21 +40,43 @@ pub fn release(loaded: Loaded) {
     std::mem::forget(loaded);
 }
 
-/// Reads every input and builds all calls. `keep_raw` keeps each message's text.
+/// Reads every input and builds all calls, with RTP/RTCP analysis. `keep_raw` keeps each
+/// message's text.
 pub fn load(sel: &Selection, keep_raw: bool, err: &mut dyn Write) -> Result<Loaded, Error> {
+    load_with(sel, keep_raw, true, err)
+}
+
+/// Same as [`load`] without RTP/RTCP analysis (`media` comes back empty): for commands that
+/// only look at SIP, it saves the media tracker's work on every non-SIP datagram.
+pub fn load_calls(sel: &Selection, keep_raw: bool, err: &mut dyn Write) -> Result<Loaded, Error> {
+    load_with(sel, keep_raw, false, err)
+}
+
+/// Decoding and framing run on a helper thread; this thread builds each [`Msg`] and groups
+/// it by Call-ID as it comes; then the calls are analysed on all cores.
+fn load_with(
+    sel: &Selection,
+    keep_raw: bool,
+    media: bool,
+    err: &mut dyn Write,
+) -> Result<Loaded, Error> {
     let inputs = crate::open_inputs(&sel.files, err)?;
-    let mut msgs = Vec::new();
-    let (books, media) =
-        ingest::run_with_media(&inputs, &mut |m| msgs.push(Msg::from_located(&m, keep_raw)));
+    let mut grouper = Grouper::default();
+    let (books, media) = ingest::run_parallel(
+        &inputs,
+        media,
+        &|m| Msg::from_located(&m, keep_raw),
+        &mut |m| grouper.push(m),
+    );
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);
     }
-    let calls = dialog::analyze_all(msgs, &sel.roles);
+    let calls = grouper.finish(&sel.roles);
     Ok(Loaded {
         books,
         calls,
-        media,
+        media: media.unwrap_or_default(),
     })
 }
 

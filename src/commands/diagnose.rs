@@ -15,7 +15,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let loaded = analysis::load(sel, false, err)?;
+    let loaded = analysis::load_calls(sel, false, err)?;
     let mut summary = Summary::new();
     let diagnosed: Vec<_> = loaded
         .selected(sel)

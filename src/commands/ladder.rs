@@ -17,7 +17,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let loaded = analysis::load(sel, false, err)?;
+    let loaded = analysis::load_calls(sel, false, err)?;
     // Numbered as `sipscope calls` numbers them with the same filters (the full list when
     // there are none).
     let picked: Vec<_> = loaded.selected(sel).map(|(_, c)| c).collect();
