@@ -115,3 +115,76 @@ pub fn stream(
     }
     Ok(books)
 }
+
+/// Idle time after which [`stream_ordered`] considers a call over: long, so that a Call-ID
+/// forms one call as in the whole-file grouping ([`load`]) in practice; memory stays bounded
+/// by the calls in progress.
+pub const ORDERED_IDLE_TIMEOUT_NS: i64 = 3_600_000_000_000;
+
+/// Streaming for outputs that number calls as the whole-file list does: every call, the
+/// filter NOT applied (the caller counts every call to number the ones it keeps), is handed
+/// over as it ends with a horizon: every call handed over later starts at or after it. An
+/// output can thus buffer what it renders and write, in start order, everything that started
+/// before the horizon. Decoding and message building run on a helper thread.
+///
+/// Grouping differs from [`load`] only for a Call-ID reused after its call ended (a REGISTER
+/// refreshed with the same Call-ID long after): streaming makes it a second call.
+pub fn stream_ordered(
+    sel: &Selection,
+    keep_raw: bool,
+    err: &mut dyn Write,
+    on_call: &mut dyn FnMut(Call, i64) -> std::io::Result<()>,
+) -> Result<Books, Error> {
+    let inputs = crate::open_inputs(&sel.files, err)?;
+    let cfg = TrackerConfig {
+        idle_timeout_ns: ORDERED_IDLE_TIMEOUT_NS,
+        ..TrackerConfig::default()
+    };
+    let mut tracker = CallTracker::new(cfg, sel.roles.clone());
+    let mut failure: Option<std::io::Error> = None;
+    let (books, _) = ingest::run_parallel(
+        &inputs,
+        false,
+        &|m| Msg::from_located(&m, keep_raw),
+        &mut |m| {
+            let done = tracker.push(m);
+            // The calls handed back together are no longer open: the horizon given with each
+            // must also stay at or before the start of the ones still to be handed over.
+            let mut horizon = tracker.horizon();
+            for c in &done {
+                horizon = horizon.min(c.summary.start_ns);
+            }
+            for c in done {
+                if failure.is_none() {
+                    if let Err(e) = on_call(c, horizon) {
+                        failure = Some(e);
+                    }
+                }
+            }
+        },
+    );
+    let rest = tracker.finish();
+    let last = rest.len();
+    let horizon = rest
+        .iter()
+        .map(|c| c.summary.start_ns)
+        .min()
+        .unwrap_or(i64::MAX);
+    for (n, c) in rest.into_iter().enumerate() {
+        // After the last call, nothing more comes.
+        let horizon = if n + 1 == last { i64::MAX } else { horizon };
+        if failure.is_none() {
+            if let Err(e) = on_call(c, horizon) {
+                failure = Some(e);
+            }
+        }
+    }
+    crate::report_books(&books, err);
+    if let Some(e) = failure {
+        return Err(Error::Output(e));
+    }
+    if books.frames == 0 && !books.issues.is_empty() {
+        return Err(Error::NothingRead);
+    }
+    Ok(books)
+}
