@@ -305,6 +305,10 @@ impl Ingest {
     }
 }
 
+/// Mapped capture bytes are handed back to the OS in steps of this size (a power of two) once
+/// read, so resident memory does not grow with the file (a 1 GB file kept 1 GB resident).
+const RELEASE_STEP: usize = 8 << 20;
+
 /// Runs every frame of `inputs` (merged by time) through the pipeline.
 pub fn run(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> Books {
     drive(Ingest::new(), inputs, emit).0
@@ -323,9 +327,23 @@ fn drive(
 ) -> (Books, Option<MediaTracker>) {
     ing.add_inputs(inputs);
     let iters = inputs.iter().map(|i| i.frames()).collect();
+    // Per input: bytes up to here were handed back to the OS (see Input::release_range).
+    let mut released = vec![0usize; inputs.len()];
     for item in Merged::new(iters) {
         match item {
-            Ok(frame) => ing.push_frame(&frame, emit),
+            Ok(frame) => {
+                ing.push_frame(&frame, emit);
+                let file = usize::from(frame.file);
+                if let (Some(done), Some(input)) = (released.get_mut(file), inputs.get(file)) {
+                    // Everything before this frame is decoded (what the decoder keeps, it
+                    // copied), so its pages need not stay resident.
+                    let upto = usize::try_from(frame.offset).unwrap_or(0) & !(RELEASE_STEP - 1);
+                    if upto >= done.saturating_add(RELEASE_STEP) {
+                        input.release_range(*done, upto);
+                        *done = upto;
+                    }
+                }
+            }
             Err(issue) => ing.issue(issue),
         }
     }
