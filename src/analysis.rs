@@ -65,7 +65,7 @@ fn load_with(
     let (books, media) = ingest::run_parallel(
         &inputs,
         media,
-        &|m| Msg::from_located(&m, keep_raw),
+        &|m| Msg::from_message(m, keep_raw),
         &mut |m| grouper.push(m),
     );
     crate::report_books(&books, err);
@@ -102,7 +102,7 @@ pub fn stream(
         }
     };
     let books = ingest::run(&inputs, &mut |m| {
-        let done = tracker.push(Msg::from_located(&m, keep_raw));
+        let done = tracker.push(Msg::from_message(m, keep_raw));
         deliver(done, &mut failure);
     });
     deliver(tracker.finish(), &mut failure);
@@ -145,7 +145,7 @@ pub fn stream_ordered(
     let (books, _) = ingest::run_parallel(
         &inputs,
         false,
-        &|m| Msg::from_located(&m, keep_raw),
+        &|m| Msg::from_message(m, keep_raw),
         &mut |m| {
             let done = tracker.push(m);
             // The calls handed back together are no longer open: the horizon given with each
