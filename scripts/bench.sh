@@ -9,9 +9,12 @@
 # written to $SIPSCOPE_BENCH_DATA (default /tmp/sipscope-bench), never into the repository.
 #
 # Usage: scripts/bench.sh [100M|1G|all]   (default all)
+# Timing is noisy on a shared machine: compare CPU time (user+sys) first.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-gen="$here/../shared/bench/gen_sip_pcap.py"
+# The generator sits in ../shared beside the main checkout; SIPSCOPE_BENCH_GEN names it from
+# elsewhere (a worktree).
+gen="${SIPSCOPE_BENCH_GEN:-$here/../shared/bench/gen_sip_pcap.py}"
 data="${SIPSCOPE_BENCH_DATA:-/tmp/sipscope-bench}"
 which="${1:-all}"
 mkdir -p "$data"

@@ -330,6 +330,10 @@ impl Ingest {
     }
 }
 
+/// Mapped capture bytes are handed back to the OS in steps of this size (a power of two) once
+/// read, so resident memory does not grow with the file (a 1 GB file kept 1 GB resident).
+const RELEASE_STEP: usize = 8 << 20;
+
 /// Runs every frame of `inputs` (merged by time) through the pipeline.
 pub fn run(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> Books {
     drive(Ingest::new(), inputs, emit).0
@@ -348,11 +352,128 @@ fn drive(
 ) -> (Books, Option<MediaTracker>) {
     ing.add_inputs(inputs);
     let iters = inputs.iter().map(|i| i.frames()).collect();
+    // Per input: bytes up to here were handed back to the OS (see Input::release_range).
+    let mut released = vec![0usize; inputs.len()];
     for item in Merged::new(iters) {
         match item {
-            Ok(frame) => ing.push_frame(&frame, emit),
+            Ok(frame) => {
+                ing.push_frame(&frame, emit);
+                let file = usize::from(frame.file);
+                if let (Some(done), Some(input)) = (released.get_mut(file), inputs.get(file)) {
+                    // Everything before this frame is decoded (what the decoder keeps, it
+                    // copied), so its pages need not stay resident.
+                    let upto = usize::try_from(frame.offset).unwrap_or(0) & !(RELEASE_STEP - 1);
+                    if upto >= done.saturating_add(RELEASE_STEP) {
+                        input.release_range(*done, upto);
+                        *done = upto;
+                    }
+                }
+            }
             Err(issue) => ing.issue(issue),
         }
     }
     ing.finish_all(emit)
+}
+
+/// Messages per batch handed from the ingest thread to the consumer: large enough that the
+/// channel costs nothing per message, small enough to keep little in flight.
+const BATCH: usize = 256;
+/// Batches in flight at most; the ingest thread waits when the consumer lags, so memory
+/// stays bounded (about `BATCH * BATCHES_IN_FLIGHT` messages).
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// Same as [`run`] (and [`run_with_media`] when `media` is set), on two threads: capture
+/// reading, network decoding and framing (plus RTP analysis) run on a helper thread, while
+/// `consume` gets every message, in the same order as [`run`] would hand them, on the calling
+/// thread (so it may write to non-`Send` outputs). `map` runs on the helper thread before
+/// handing over; use it to move work off the consumer when the consumer is the busier side.
+pub fn run_parallel<M: Send>(
+    inputs: &[Input],
+    media: bool,
+    map: &(dyn Fn(SipMessage) -> M + Sync),
+    consume: &mut dyn FnMut(M),
+) -> (Books, Option<MediaTracker>) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<M>>(BATCHES_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let ing = if media {
+                Ingest::new().with_media()
+            } else {
+                Ingest::new()
+            };
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut consumer_gone = false;
+            let result = drive(ing, inputs, &mut |m| {
+                if consumer_gone {
+                    return;
+                }
+                batch.push(map(m));
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    consumer_gone = tx.send(full).is_err();
+                }
+            });
+            if !batch.is_empty() && !consumer_gone {
+                let _ = tx.send(batch);
+            }
+            result
+        });
+        for batch in rx {
+            for m in batch {
+                consume(m);
+            }
+        }
+        match producer.join() {
+            Ok(r) => r,
+            // The helper thread can only fail by a bug that panicked: re-raise it here.
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Input {
+        let path = format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        crate::capture::open(&path, 0).unwrap()
+    }
+
+    /// The two-thread pipeline hands over the same messages, in the same order, with the
+    /// same books, as the single-thread one; more messages than one batch cross threads.
+    #[test]
+    fn parallel_run_matches_the_sequential_one() {
+        for name in [
+            "call-tcp.pcap",
+            "answered-call-proxy.pcap",
+            "fork-parallel.pcap",
+        ] {
+            let inputs = vec![sample(name)];
+            let mut seq = Vec::new();
+            let books = run(&inputs, &mut |m| seq.push((m.frame, m.data)));
+            let mut par = Vec::new();
+            let (pbooks, media) =
+                run_parallel(&inputs, false, &|m| (m.frame, m.data), &mut |x| par.push(x));
+            assert!(!seq.is_empty(), "{name}");
+            assert_eq!(seq, par, "{name}");
+            assert!(media.is_none());
+            assert_eq!(books.frames, pbooks.frames);
+            assert_eq!(books.sip_frames, pbooks.sip_frames);
+            assert_eq!(books.not_sip, pbooks.not_sip);
+        }
+        // Many inputs merged: well over one batch of messages.
+        let inputs: Vec<Input> = (0..40u16)
+            .map(|i| {
+                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
+                crate::capture::open(&path, i).unwrap()
+            })
+            .collect();
+        let mut seq = Vec::new();
+        run(&inputs, &mut |m| seq.push(m.frame));
+        let mut par = Vec::new();
+        run_parallel(&inputs, true, &|m| m.frame, &mut |f| par.push(f));
+        assert!(seq.len() > BATCH, "{}", seq.len());
+        assert_eq!(seq, par);
+    }
 }

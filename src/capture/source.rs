@@ -48,6 +48,27 @@ impl Bytes {
 }
 
 impl Input {
+    /// Tells the OS that the bytes in `from..to` will not be read again, so their pages may
+    /// leave this process's resident memory (they stay in the page cache). Only mapped files
+    /// are concerned; it is a hint: reading those bytes again still works, the pages come
+    /// back from the file. Lets a streaming pass over a file of gigabytes stay small in RSS.
+    pub fn release_range(&self, from: usize, to: usize) {
+        #[cfg(unix)]
+        if let Bytes::Mapped(m) = &self.bytes {
+            let to = to.min(m.len());
+            if from < to {
+                // SAFETY: the map is a read-only private map of a file that this process never
+                // writes to, so discarding its pages loses nothing: the next read of these
+                // bytes faults the same content back in from the file.
+                let _ = unsafe {
+                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+                };
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (from, to);
+    }
+
     /// Builds an input over bytes already in memory (tests, stdin). Gzip is detected and
     /// inflated, and the capture magic checked, exactly as for a file.
     pub fn from_bytes(name: &str, file_index: u16, data: Vec<u8>) -> Result<Input, CaptureError> {

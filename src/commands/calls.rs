@@ -13,7 +13,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let mut loaded = analysis::load(sel, false, err)?;
+    let mut loaded = analysis::load_calls(sel, false, err)?;
     loaded.calls.retain(|c| sel.filter.matches(c));
     if json {
         calls::write_json(out, &loaded.calls)?;

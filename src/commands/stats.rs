@@ -1,4 +1,5 @@
-//! `sipscope stats`: one streaming pass, counting.
+//! `sipscope stats`: one streaming pass, counting. Decoding runs on a helper thread while
+//! this one parses and counts (see [`crate::ingest::run_parallel`]).
 
 use std::io::Write;
 
@@ -13,7 +14,7 @@ pub fn run(
 ) -> Result<(), Error> {
     let inputs = crate::open_inputs(files, err)?;
     let mut s = Stats::default();
-    let books = crate::ingest::run(&inputs, &mut |m| s.add(&m));
+    let (books, _) = crate::ingest::run_parallel(&inputs, false, &|m| m, &mut |m| s.add(&m));
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);

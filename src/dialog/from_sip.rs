@@ -58,8 +58,29 @@ impl Msg {
         Msg::from_parsed(m, &p, keep_raw)
     }
 
+    /// Same as [`Msg::from_located`], taking the message: its frame list (and its text, with
+    /// `keep_raw`) move into the [`Msg`] instead of being copied.
+    pub fn from_message(m: SipMessage, keep_raw: bool) -> Msg {
+        let mut msg = {
+            let p = sip::parse(&m.data);
+            Msg::from_parsed_parts(&m, &p, false)
+        };
+        msg.frames = m.frames;
+        if keep_raw {
+            msg.raw = Some(m.data);
+        }
+        msg
+    }
+
     /// Same as [`Msg::from_located`] when the message is already parsed.
     pub fn from_parsed(m: &SipMessage, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
+        let mut msg = Msg::from_parsed_parts(m, p, keep_raw);
+        msg.frames = m.frames.clone();
+        msg
+    }
+
+    /// Everything but the frame list (left as just the completing frame).
+    fn from_parsed_parts(m: &SipMessage, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
         let start = match p.start {
             StartLine::Request { method, uri, .. } => Start::Request {
                 method: method.as_str().to_string(),
@@ -72,7 +93,6 @@ impl Msg {
             StartLine::Invalid { .. } => Start::Invalid,
         };
         let mut msg = Msg::blank(m.flow, m.frame, start);
-        msg.frames = m.frames.clone();
         msg.flags = m.flags;
         msg.call_id = p.call_id().map(text).unwrap_or_default();
         msg.from = party(p.from());

@@ -45,4 +45,4 @@ pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
 pub use msg::{MediaSummary, Msg, Party, SdpSummary, Start, ViaInfo};
 pub use roles::{correlate_b2bua, hint_from_product, RoleOverride, RoleOverrideError};
-pub use tracker::{analyze_all, CallTracker, TrackerConfig};
+pub use tracker::{analyze_all, CallTracker, Grouper, TrackerConfig};

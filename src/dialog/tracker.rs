@@ -5,47 +5,139 @@
 //! unrelated broken messages together would invent a call nobody made. So the number of calls
 //! is the number of distinct non-empty Call-IDs plus the number of messages without one.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::analyze::analyze_call;
 use super::model::Call;
 use super::msg::Msg;
 use super::roles::{correlate_b2bua, RoleOverride};
 
+/// Hash maps keyed by Call-ID: foldhash is several times faster than the default SipHash on
+/// these short keys, and the keys are only compared within one capture.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
 /// Groups every message by Call-ID and analyses each group. Calls come back ordered by the
 /// time of their first message (ties: order of first appearance). Every message lands in
 /// exactly one call. B2BUAs that change the Call-ID are then found by
 /// [`correlate_b2bua`](super::correlate_b2bua).
 pub fn analyze_all(msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Vec<Call> {
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut groups: Vec<Vec<Msg>> = Vec::new();
+    let mut g = Grouper::default();
     for m in msgs {
-        if m.call_id.is_empty() {
-            groups.push(vec![m]);
-            continue;
+        g.push(m);
+    }
+    g.finish(overrides)
+}
+
+/// Whole-capture grouping, message by message: the same result as [`analyze_all`] without
+/// first collecting every message in one vector (which cost a copy of each and, for a large
+/// capture, reallocations of hundreds of megabytes).
+#[derive(Default)]
+pub struct Grouper {
+    index: FastMap<String, usize>,
+    groups: Vec<Vec<Msg>>,
+}
+
+/// Room reserved for a new call's messages: OPTIONS and REGISTER calls have 2 to 4, calls 5 to
+/// 14 (a Msg is 776 bytes: unused room in every call adds up to hundreds of megabytes).
+const GROUP_START: usize = 4;
+
+impl Grouper {
+    /// Adds one message to its Call-ID's group (a message without a Call-ID is a group of its
+    /// own).
+    pub fn push(&mut self, m: Msg) {
+        if !m.call_id.is_empty() {
+            if let Some(group) = self
+                .index
+                .get(m.call_id.as_str())
+                .and_then(|&g| self.groups.get_mut(g))
+            {
+                group.push(m);
+                return;
+            }
+            self.index.insert(m.call_id.clone(), self.groups.len());
         }
-        match index.get(&m.call_id) {
-            Some(&g) => {
-                if let Some(group) = groups.get_mut(g) {
-                    group.push(m);
-                }
-            }
-            None => {
-                index.insert(m.call_id.clone(), groups.len());
-                groups.push(vec![m]);
-            }
+        let mut group = Vec::with_capacity(if m.call_id.is_empty() { 1 } else { GROUP_START });
+        group.push(m);
+        self.groups.push(group);
+    }
+
+    /// Analyses every group (on all cores; the order of the result does not depend on it),
+    /// orders the calls and correlates B2BUA legs.
+    pub fn finish(self, overrides: &[RoleOverride]) -> Vec<Call> {
+        drop(self.index);
+        let mut calls = analyze_groups(self.groups, overrides);
+        // Stable: equal start times keep their order of first appearance.
+        calls.sort_by_key(|c| c.summary.start_ns);
+        correlate_b2bua(&mut calls);
+        calls
+    }
+}
+
+/// Fewer groups than this are analysed on the calling thread alone.
+const PARALLEL_MIN_GROUPS: usize = 256;
+
+/// `analyze_call` over every group, in order. Calls are independent, so the groups are cut
+/// into one contiguous run per core (of about equal message counts) and the runs' results
+/// are concatenated in order: the same vector as a sequential map.
+fn analyze_groups(groups: Vec<Vec<Msg>>, overrides: &[RoleOverride]) -> Vec<Call> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || groups.len() < PARALLEL_MIN_GROUPS {
+        return groups
+            .into_iter()
+            .map(|g| analyze_call(g, overrides))
+            .collect();
+    }
+    let total: usize = groups.iter().map(Vec::len).sum();
+    let per = total.div_ceil(threads).max(1);
+    let mut runs: Vec<Vec<Vec<Msg>>> = Vec::with_capacity(threads);
+    let mut current = Vec::new();
+    let mut size = 0usize;
+    for g in groups {
+        size = size.saturating_add(g.len());
+        current.push(g);
+        if size >= per && runs.len() + 1 < threads {
+            runs.push(std::mem::take(&mut current));
+            size = 0;
         }
     }
-    drop(index);
-    let mut calls: Vec<Call> = groups
-        .into_iter()
-        .map(|g| analyze_call(g, overrides))
-        .collect();
-    // Stable: equal start times keep their order of first appearance.
-    calls.sort_by_key(|c| c.summary.start_ns);
-    correlate_b2bua(&mut calls);
-    calls
+    runs.push(current);
+    std::thread::scope(|scope| {
+        let mut runs = runs.into_iter();
+        let first = runs.next().unwrap_or_default();
+        let handles: Vec<_> = runs
+            .map(|run| {
+                scope.spawn(move || {
+                    run.into_iter()
+                        .map(|g| analyze_call(g, overrides))
+                        .collect::<Vec<Call>>()
+                })
+            })
+            .collect();
+        let mut calls: Vec<Call> = first
+            .into_iter()
+            .map(|g| analyze_call(g, overrides))
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(mut part) => calls.append(&mut part),
+                // Only a bug panics in analysis: re-raise it on this thread.
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+        calls
+    })
+}
+
+/// `s` in upper case, allocating only when it has lower-case letters (methods rarely do).
+fn upper(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(s.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(s)
+    }
 }
 
 /// When the tracker considers a call over.
@@ -76,25 +168,30 @@ struct Open {
     over_at: Option<i64>,
     /// Generation of the live heap entry; older entries are ignored.
     gen: u64,
+    /// (capture time of the first message, arrival number): the call's place in
+    /// [`CallTracker::oldest_open_start`].
+    start_key: (i64, u64),
     /// Deadline of the live heap entry.
     scheduled: i64,
     /// (CSeq number, method) of requests seen, to tell new activity from retransmissions.
-    seen: HashSet<(u32, String)>,
+    /// Keyed by upper-case method, then CSeq number (looked up without allocating).
+    seen: FastMap<String, FastSet<u32>>,
     /// CSeq numbers of INVITEs that got a final failure (their ACK ends the call).
-    failed_invites: HashSet<u32>,
+    failed_invites: FastSet<u32>,
     has_invite: bool,
 }
 
 impl Open {
-    fn new(ts: i64) -> Open {
+    fn new(ts: i64, arrival: u64) -> Open {
         Open {
-            msgs: Vec::new(),
+            msgs: Vec::with_capacity(GROUP_START),
+            start_key: (ts, arrival),
             last_ns: ts,
             over_at: None,
             gen: 0,
             scheduled: i64::MAX,
-            seen: HashSet::new(),
-            failed_invites: HashSet::new(),
+            seen: FastMap::default(),
+            failed_invites: FastSet::default(),
             has_invite: false,
         }
     }
@@ -106,21 +203,34 @@ impl Open {
         }
     }
 
+    /// Records request `method` (upper case) with CSeq `cseq`; true when not seen before.
+    fn first_sighting(&mut self, method: &str, cseq: u32) -> bool {
+        match self.seen.get_mut(method) {
+            Some(numbers) => numbers.insert(cseq),
+            None => {
+                let mut numbers = FastSet::default();
+                numbers.insert(cseq);
+                self.seen.insert(method.to_string(), numbers);
+                true
+            }
+        }
+    }
+
     /// Updates the "over" state with one more message.
     fn observe(&mut self, m: &Msg) {
         let ts = m.frame.ts_ns;
         self.last_ns = self.last_ns.max(ts);
         let (cseq, cseq_method) = match &m.cseq {
-            Some((n, meth)) => (*n, meth.to_ascii_uppercase()),
-            None => (0, String::new()),
+            Some((n, meth)) => (*n, upper(meth)),
+            None => (0, Cow::Borrowed("")),
         };
         if m.is_request() {
-            let method = m.method().unwrap_or("").to_ascii_uppercase();
+            let method = upper(m.method().unwrap_or(""));
             if method == "ACK" {
                 if self.failed_invites.contains(&cseq) {
                     self.over_at.get_or_insert(ts);
                 }
-            } else if self.seen.insert((cseq, method.clone())) {
+            } else if self.first_sighting(method.as_ref(), cseq) {
                 // A new request: the call goes on.
                 self.over_at = None;
                 if method == "INVITE" {
@@ -131,7 +241,7 @@ impl Open {
             if code < 200 {
                 return;
             }
-            match cseq_method.as_str() {
+            match cseq_method.as_ref() {
                 "BYE" => {
                     self.over_at.get_or_insert(ts);
                 }
@@ -161,11 +271,14 @@ impl Open {
 pub struct CallTracker {
     cfg: TrackerConfig,
     overrides: Vec<RoleOverride>,
-    open: HashMap<String, Open>,
+    open: FastMap<String, Open>,
     /// (deadline, generation, Call-ID): at most one live entry per open call.
     heap: BinaryHeap<Reverse<(i64, u64, String)>>,
     now: i64,
     next_gen: u64,
+    /// Start keys of the open calls, oldest first.
+    open_starts: BTreeSet<(i64, u64)>,
+    arrivals: u64,
 }
 
 impl CallTracker {
@@ -173,10 +286,23 @@ impl CallTracker {
         CallTracker {
             cfg,
             overrides,
-            open: HashMap::new(),
+            open: FastMap::default(),
             heap: BinaryHeap::new(),
             now: i64::MIN,
             next_gen: 0,
+            open_starts: BTreeSet::new(),
+            arrivals: 0,
+        }
+    }
+
+    /// Earliest capture time at which a call still being collected started, or, when none
+    /// is open, the latest capture time seen. Every call handed back later starts at this
+    /// time or after it (for captures in time order): outputs that must come in start order
+    /// can let go of everything that started before.
+    pub fn horizon(&self) -> i64 {
+        match self.open_starts.first() {
+            Some(&(t, _)) => t.min(self.now),
+            None => self.now,
         }
     }
 
@@ -194,8 +320,10 @@ impl CallTracker {
             return out;
         }
         if !self.open.contains_key(&msg.call_id) {
-            self.open
-                .insert(msg.call_id.clone(), Open::new(msg.frame.ts_ns));
+            self.arrivals = self.arrivals.wrapping_add(1);
+            let open = Open::new(msg.frame.ts_ns, self.arrivals);
+            self.open_starts.insert(open.start_key);
+            self.open.insert(msg.call_id.clone(), open);
         }
         let Some(open) = self.open.get_mut(&msg.call_id) else {
             return out;
@@ -249,6 +377,7 @@ impl CallTracker {
                 continue;
             }
             if let Some(open) = self.open.remove(&id) {
+                self.open_starts.remove(&open.start_key);
                 out.push(analyze_call(open.msgs, &self.overrides));
             }
         }

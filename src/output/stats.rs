@@ -7,7 +7,7 @@
 //! count (a 64-bit hash each) and the retransmission window.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::io::{self, Write};
 
 use serde::Serialize;
@@ -20,32 +20,13 @@ use crate::sip::{self, SipMessage, StartLine};
 /// Window in which an identical datagram counts as a retransmission (64 * T1).
 const RETRANSMIT_WINDOW_NS: i64 = 64 * 500_000_000;
 
-/// FNV-1a: fast, good enough for hashing Call-IDs and messages we already hold.
-#[derive(Default)]
-pub struct Fnv(u64);
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf29ce484222325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-        self.0 = h;
-    }
-}
-type FnvBuild = BuildHasherDefault<Fnv>;
+/// Hashing of Call-IDs and whole messages: foldhash with a fixed seed reads 16 bytes per step
+/// (a byte-at-a-time FNV took a third of the `stats` run time) and gives the same figures on
+/// every run.
+type FastBuild = foldhash::fast::FixedState;
 
 fn hash_of(parts: impl Hash) -> u64 {
-    let mut h = Fnv::default();
-    parts.hash(&mut h);
-    h.finish()
+    FastBuild::with_seed(0x5195_c0be).hash_one(parts)
 }
 
 /// Running totals over SIP messages.
@@ -59,8 +40,8 @@ pub struct Stats {
     pub with_anomalies: u64,
     pub retransmissions: u64,
     pub flags: BTreeMap<&'static str, u64>,
-    call_ids: HashSet<u64, FnvBuild>,
-    recent: HashMap<u64, i64, FnvBuild>,
+    call_ids: HashSet<u64, FastBuild>,
+    recent: HashMap<u64, i64, FastBuild>,
     last_prune_ns: i64,
 }
 
@@ -76,10 +57,14 @@ impl Stats {
         let p = sip::parse(&m.data);
         match &p.start {
             StartLine::Request { method, .. } => {
-                *self
-                    .requests
-                    .entry(method.as_str().to_string())
-                    .or_default() += 1
+                // Look up before inserting: a new String per request cost an allocation each.
+                let name = method.as_str();
+                match self.requests.get_mut(name) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.requests.insert(name.to_string(), 1);
+                    }
+                }
             }
             StartLine::Response { code, .. } => *self.responses.entry(*code).or_default() += 1,
             StartLine::Invalid { .. } => self.invalid_start += 1,
