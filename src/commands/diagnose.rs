@@ -19,9 +19,9 @@ use std::io::{self, BufWriter, Seek, Write};
 use crate::analysis;
 use crate::cli::Selection;
 use crate::diagnose::{self, Diagnosis, MediaView, Summary};
-use crate::media::StreamReport;
 use crate::dialog::Call;
 use crate::error::Error;
+use crate::media::StreamReport;
 use crate::output::diagnose as render;
 use crate::output::escape::write_json;
 
