@@ -46,7 +46,12 @@ fn sdp(ip: IpAddr, port: u16, pts: &str) -> String {
 
 /// A SIP message between the two sides; `to_tag` set once the dialog exists.
 fn sip(start: &str, call_id: &str, cseq: &str, to_tag: bool, body: &str) -> Vec<u8> {
-    let tag = if to_tag { ";tag=b2" } else { "" };
+    sip_tagged(start, call_id, cseq, to_tag.then_some("b2"), body)
+}
+
+/// [`sip`] with the To tag given (forks answer with tags of their own).
+fn sip_tagged(start: &str, call_id: &str, cseq: &str, to_tag: Option<&str>, body: &str) -> Vec<u8> {
+    let tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
     let ctype = if body.is_empty() {
         String::new()
     } else {
@@ -897,4 +902,132 @@ fn plain_diagnose_has_no_media_findings() {
     // Everything else is the same diagnosis.
     assert_eq!(full.outcome, plain.outcome);
     assert_eq!(full.sdp, plain.sdp);
+}
+
+/// A forked call: the INVITE (one offer, seen by both forks) reaches two phones through a
+/// proxy; each answers 183 with SDP of its own and plays early media from its own address,
+/// then the first answers 200 and audio flows both ways with it. Each stream must carry the
+/// dialog (From tag + To tag) whose SDP announced it, in `media --json` and in the export,
+/// even the two early streams that go to the same address of the caller; a stream only the
+/// forked offer announced has none.
+#[test]
+fn forked_early_media_streams_stay_with_their_own_dialog() {
+    let a = v4(10, 0, 0, 1);
+    let proxy = v4(10, 0, 0, 10);
+    let (b1, b2) = (v4(10, 0, 0, 2), v4(10, 0, 0, 3));
+    let (pa, p1, p2) = (4000, 6000, 6002);
+    let id = "forked";
+    let mut cap = Cap::default();
+    let to_a = |cap: &mut Cap, t: i64, msg: Vec<u8>| {
+        cap.packets.push((t, eth_udp4(proxy, 5060, a, A_SIP, &msg)));
+    };
+    let inv = sip_tagged(
+        "INVITE sip:bob@10.0.0.10 SIP/2.0",
+        id,
+        "1 INVITE",
+        None,
+        &sdp(a, pa, "0"),
+    );
+    cap.packets
+        .push((T0, eth_udp4(a, A_SIP, proxy, 5060, &inv)));
+    let p183 = |tag: &str, ip: IpAddr, port: u16| {
+        sip_tagged(
+            "SIP/2.0 183 Session Progress",
+            id,
+            "1 INVITE",
+            Some(tag),
+            &sdp(ip, port, "0"),
+        )
+    };
+    to_a(&mut cap, T0 + 20 * MS, p183("fork1", b1, p1));
+    to_a(&mut cap, T0 + 30 * MS, p183("fork2", b2, p2));
+    // Early media from both phones to the caller's one address.
+    cap.stream(T0 + 40 * MS, (b1, p1), (a, pa), 0x11, 0, 1, &seq(60));
+    cap.stream(T0 + 50 * MS, (b2, p2), (a, pa), 0x22, 0, 1, &seq(60));
+    // And from a port no SDP named (a NAT in front of one phone): only the forked offer
+    // announced where it goes, which names no single dialog.
+    cap.stream(T0 + 60 * MS, (b2, 7777), (a, pa), 0x55, 0, 1, &seq(60));
+    let ok = sip_tagged(
+        "SIP/2.0 200 OK",
+        id,
+        "1 INVITE",
+        Some("fork1"),
+        &sdp(b1, p1, "0"),
+    );
+    to_a(&mut cap, T0 + 1500 * MS, ok);
+    let ack = sip_tagged(
+        "ACK sip:bob@10.0.0.2 SIP/2.0",
+        id,
+        "1 ACK",
+        Some("fork1"),
+        "",
+    );
+    cap.packets
+        .push((T0 + 1510 * MS, eth_udp4(a, A_SIP, proxy, 5060, &ack)));
+    cap.stream(T0 + 1520 * MS, (a, pa), (b1, p1), 0x33, 0, 1, &seq(60));
+    cap.stream(T0 + 1525 * MS, (b1, p1), (a, pa), 0x44, 0, 500, &seq(60));
+    let bye = sip_tagged(
+        "BYE sip:bob@10.0.0.2 SIP/2.0",
+        id,
+        "2 BYE",
+        Some("fork1"),
+        "",
+    );
+    cap.packets
+        .push((T0 + 3000 * MS, eth_udp4(a, A_SIP, proxy, 5060, &bye)));
+    let f = cap.write("forked-early-media.pcap");
+
+    let tags = |s: &Value| {
+        (
+            s["dialog"]["from_tag"].as_str().unwrap_or("-").to_string(),
+            s["dialog"]["to_tag"].as_str().unwrap_or("-").to_string(),
+        )
+    };
+    let fork = |t: &str| ("a1".to_string(), t.to_string());
+    let by_ssrc = |all: &[Value], ssrc: &str| {
+        all.iter()
+            .find(|s| s["ssrc"] == ssrc)
+            .cloned()
+            .unwrap_or_else(|| panic!("no stream {ssrc} in {all:#?}"))
+    };
+    let expect = [
+        ("0x00000011", "fork1"),
+        ("0x00000022", "fork2"),
+        ("0x00000033", "fork1"),
+        ("0x00000044", "fork1"),
+    ];
+    let all = streams(f.path());
+    assert_eq!(all.len(), 5, "{all:#?}");
+    for (ssrc, t) in expect {
+        assert_eq!(tags(&by_ssrc(&all, ssrc)), fork(t), "media --json, {ssrc}");
+    }
+    let natted = by_ssrc(&all, "0x00000055");
+    assert_eq!(natted["call_id"], id, "attached to the call by the offer");
+    assert!(natted["dialog"].is_null(), "{natted:#?}");
+    let doc = json(&["export", f.path()]);
+    let c = doc["calls"]
+        .as_array()
+        .and_then(|v| v.iter().find(|c| c["call_id"] == id))
+        .unwrap_or_else(|| panic!("no call {id} in the export"));
+    // Both forks are dialogs of the call; the streams name them by the same tags.
+    let dialogs: Vec<(String, String)> = c["dialogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(tags_of_dialog)
+        .collect();
+    assert!(dialogs.contains(&fork("fork1")) && dialogs.contains(&fork("fork2")));
+    let exported = c["streams"].as_array().cloned().unwrap_or_default();
+    assert_eq!(exported.len(), 5, "{exported:#?}");
+    for (ssrc, t) in expect {
+        assert_eq!(tags(&by_ssrc(&exported, ssrc)), fork(t), "export, {ssrc}");
+    }
+    assert!(by_ssrc(&exported, "0x00000055")["dialog"].is_null());
+}
+
+fn tags_of_dialog(d: &Value) -> (String, String) {
+    (
+        d["from_tag"].as_str().unwrap_or("-").to_string(),
+        d["to_tag"].as_str().unwrap_or("-").to_string(),
+    )
 }

@@ -579,7 +579,12 @@ fn every_key_on_every_screen_at_any_size_draws_without_panicking() {
     keys.push(Key::Char('/'));
     keys.extend(chars("zz"));
     keys.push(Key::Esc);
-    for files in [vec![ANSWERED, BUSY], vec![hostile.path()], vec![odd.path()]] {
+    for files in [
+        vec![ANSWERED, BUSY],
+        vec![RTP, "samples/one-way-rtp.pcap"],
+        vec![hostile.path()],
+        vec![odd.path()],
+    ] {
         for (w, h) in [
             (1, 1),
             (19, 5),
@@ -642,4 +647,124 @@ fn a_short_ladder_leaves_the_rest_of_the_screen_to_the_message() {
     // Title, two heading rows, two arrows of two rows and one note: the panes start at row 8.
     let rule = s.lines().position(|l| l.contains(" Diagnosis ")).unwrap();
     assert_eq!(rule, 8, "{s}");
+}
+
+const RTP: &str = "samples/answered-call-rtp.pcap";
+
+/// The rows of the screen (its first `w` cells) that contain `what`.
+fn rows_with(buf: &Buffer, w: usize, what: &str) -> Vec<u16> {
+    (0..buf.area.height)
+        .filter(|&y| {
+            line(buf, y)
+                .chars()
+                .take(w)
+                .collect::<String>()
+                .contains(what)
+        })
+        .collect()
+}
+
+/// A call with audio both ways: its ladder draws a band per stream after the message at or
+/// before its first packet (as `sipscope ladder` does), in the stream's colour, and the pane
+/// beside it lists the streams with their figures. Moving the selection skips the bands.
+#[test]
+fn rtp_streams_are_bands_in_the_ladder_and_lines_in_the_media_pane() {
+    let mut app = tui::load_app(&selection(&[RTP])).expect("the sample loads");
+    let media = app
+        .media
+        .as_ref()
+        .expect("the loader hands over the streams");
+    assert_eq!(media.streams.len(), 2, "the sample has audio both ways");
+    let term = drive(&mut app, 160, 40, &[Key::Enter]);
+    let buf = term.backend().buffer();
+    let s = text(buf);
+    // The ladder is the left three fifths of a wide screen.
+    let ladder = 96;
+    let right = rows_with(buf, ladder, "════>│");
+    let left = rows_with(buf, ladder, "│<════");
+    assert_eq!((right.len(), left.len()), (1, 1), "one band each way: {s}");
+    let figures = rows_with(buf, ladder, "RTP PCMA 236 pkts");
+    assert_eq!(figures.len(), 2, "{s}");
+    // Each band's figures sit right above it, both between the ACK and the BYE (their first
+    // packets came after the ACK).
+    let ack = rows_with(buf, ladder, "ACK bob")[0];
+    let bye = rows_with(buf, ladder, "BYE bob")[0];
+    for band in [right[0], left[0]] {
+        assert!(figures.contains(&(band - 1)), "{s}");
+        assert!(ack < band && band < bye, "{s}");
+    }
+    // Healthy streams are drawn green.
+    let x = line(buf, right[0]).find('═').unwrap();
+    let x = line(buf, right[0])[..x].chars().count() as u16;
+    assert_eq!(buf[(x, right[0])].fg, ratatui::style::Color::Green, "{s}");
+    // The pane on the right: a healthy call's streams under a quiet "Media" rule.
+    assert!(s.contains(" Media "), "{s}");
+    assert!(!s.contains(" Diagnosis "), "{s}");
+    assert!(
+        s.contains("~ 127.0.0.191:6000 -> 127.0.0.193:6000  RTP PCMA 236 pkts"),
+        "{s}"
+    );
+    assert!(s.contains("~ 127.0.0.193:6000 -> 127.0.0.191:6000"), "{s}");
+    insta::assert_snapshot!("rtp_call_160x40", s);
+
+    // From the ACK (message 4), one step down is the BYE: bands are not messages.
+    let s = screen(&mut app, 160, 40, &chars("jjjj"));
+    assert!(s.contains("message 5/6"), "{s}");
+    assert!(s.contains("BYE sip:bob@127.0.0.193:5060"), "{s}");
+}
+
+/// A call whose audio went one way: the band is red, and the pane, now a "Diagnosis", says
+/// so before listing the stream.
+#[test]
+fn one_way_audio_shows_in_the_ladder_and_the_diagnosis() {
+    let mut app = tui::load_app(&selection(&["samples/one-way-rtp.pcap"])).unwrap();
+    let term = drive(&mut app, 80, 30, &[Key::Enter]);
+    let buf = term.backend().buffer();
+    let s = text(buf);
+    let band = rows_with(buf, 80, "════>│");
+    assert_eq!(band.len(), 1, "{s}");
+    assert!(rows_with(buf, 80, "│<════").is_empty(), "{s}");
+    let x = line(buf, band[0]).find('═').unwrap();
+    let x = line(buf, band[0])[..x].chars().count() as u16;
+    assert_eq!(buf[(x, band[0])].fg, ratatui::style::Color::Red, "{s}");
+    assert!(s.contains(" Diagnosis "), "{s}");
+    assert!(s.contains("! One-way audio: 236 packets"), "{s}");
+    assert!(s.contains("~ 127.0.0.201:6000 -> 127.0.0.203:6000"), "{s}");
+    insta::assert_snapshot!("one_way_rtp_80x30", s);
+}
+
+/// A call opened while the capture is still being read has no media yet; when reading ends
+/// it is laid out again with its bands, the selection kept.
+#[test]
+fn a_call_opened_during_loading_gets_its_bands_when_loading_ends() {
+    let sel = selection(&[RTP]);
+    let inputs = sipscope::open_inputs(&sel.files, &mut Vec::new()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    tui::load(&inputs, &sel, &tx);
+    drop(tx);
+    let events: Vec<tui::LoadEvent> = rx.into_iter().collect();
+    let mut app = App::new(&[RTP.to_string()]);
+    // Everything but the media and the end first, as if the loader were still reading.
+    let (late, early): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| {
+        matches!(
+            e,
+            tui::LoadEvent::Media { .. } | tui::LoadEvent::Done { .. }
+        )
+    });
+    for e in early {
+        tui::apply(&mut app, e);
+    }
+    app.refresh();
+    app.handle_key(Key::Enter);
+    app.handle_key(Key::Char('j'));
+    let before = app.call.as_ref().unwrap();
+    assert!(before.layout.media.is_empty());
+    let selected = before.selected;
+    for e in late {
+        tui::apply(&mut app, e);
+    }
+    let after = app.call.as_ref().unwrap();
+    assert_eq!(after.layout.media.len(), 2);
+    assert_eq!(after.diagnosis.streams.len(), 2);
+    assert_eq!(after.selected, selected);
 }

@@ -1,6 +1,6 @@
 //! `sipscope media`: RTP streams per call.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use crate::analysis;
@@ -34,7 +34,15 @@ pub fn run(
     order.sort_by_key(|c| c.is_none());
     streams.sort_by_key(|s| order.iter().position(|c| *c == s.call_id));
     if json {
-        media::write_json(out, &streams)?;
+        // Each stream's dialog is looked up in the call its Call-ID names.
+        let calls: HashMap<&str, &crate::dialog::Call> = loaded
+            .calls
+            .iter()
+            .map(|c| (c.call_id.as_str(), c))
+            .collect();
+        media::write_json(out, &streams, &|s| {
+            s.call_id.as_deref().and_then(|id| calls.get(id).copied())
+        })?;
     } else {
         media::write_text(out, &streams)?;
     }

@@ -5,7 +5,9 @@
 //! Streams belong to a call when the SDP announcement that made the tracker decode them came
 //! from the call (same Call-ID), or, for streams found by content alone, when one of their
 //! address:port ends is an SDP endpoint of the call and they ran while the call did
-//! ([`streams_of_call`]).
+//! ([`streams_of_call`]). Within its call a stream belongs to the dialog (From tag + To tag)
+//! whose SDP announced its ends ([`stream_dialog`]): with a forked INVITE, each answerer's
+//! early media stays with its own early dialog.
 //!
 //! Every finding's evidence is the SIP messages whose SDP set the stream up. The thresholds are
 //! constants below and are documented in `docs/outcomes.md`:
@@ -25,7 +27,7 @@
 
 use std::net::IpAddr;
 
-use crate::dialog::{Call, MsgIdx, Start};
+use crate::dialog::{Call, DialogIdx, MsgIdx, Start};
 use crate::media::StreamReport;
 use crate::net::Endpoint;
 
@@ -205,6 +207,52 @@ pub fn streams_of_call<'a>(call: &Call, all: &'a [StreamReport]) -> Vec<&'a Stre
             by_addr && after_start && before_end
         })
         .collect()
+}
+
+/// The dialog a stream of `call` belongs to: the dialog of the SDP message that announced
+/// the stream's destination (where its receiver said it takes media), else its source (the
+/// sender's own announcement, which names the fork when the receiver's offer went to several
+/// answerers). Among several such messages the latest before the stream's first packet wins
+/// (a re-INVITE or a later answer moves media), else the earliest after it.
+///
+/// A message names its dialog by its From and To tags. An initial INVITE has no To tag: it
+/// names a dialog only when its transaction created exactly one; the offer of a forked INVITE
+/// goes to every fork and says nothing about which one a stream belongs to. `None` when no
+/// announcement names a dialog (a stream found by content on an address no SDP of the call
+/// carried, a call whose INVITE got no tagged response).
+pub fn stream_dialog(call: &Call, s: &StreamReport) -> Option<DialogIdx> {
+    let ends = sdp_ends(call);
+    let t = s.first.ts_ns;
+    [s.dst_endpoint, s.src_endpoint].into_iter().find_map(|ep| {
+        let named: Vec<(i64, DialogIdx)> = ends
+            .iter()
+            .filter(|e| e.ep == ep)
+            .filter_map(|e| Some((e.time_ns, dialog_of_msg(call, e.msg)?)))
+            .collect();
+        named
+            .iter()
+            .filter(|(at, _)| *at <= t)
+            .max_by_key(|(at, _)| *at)
+            .or_else(|| named.iter().min_by_key(|(at, _)| *at))
+            .map(|&(_, d)| d)
+    })
+}
+
+/// The dialog one message belongs to, by its tags (in either orientation: requests from the
+/// callee swap them), or for a message without a To tag the only dialog its transaction made.
+fn dialog_of_msg(call: &Call, i: MsgIdx) -> Option<DialogIdx> {
+    let m = call.messages.get(i)?;
+    if let (Some(f), Some(t)) = (m.from.tag.as_deref(), m.to.tag.as_deref()) {
+        return call.dialogs.iter().position(|d| {
+            (d.local_tag == f && d.remote_tag == t) || (d.local_tag == t && d.remote_tag == f)
+        });
+    }
+    let step = call.info.get(i)?.step?;
+    let tx = call.steps.get(step)?.transaction;
+    match call.transactions.get(tx)?.dialogs.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    }
 }
 
 /// Diagnoses one call with its media: [`super::diagnose`] plus the media findings.

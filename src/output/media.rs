@@ -1,6 +1,10 @@
 //! `sipscope media`: the RTP streams of every call, as a table like tshark's `rtp,streams`
 //! (plus loss, jitter, MOS, DTMF and the call each stream belongs to) or as JSON
 //! (`{"streams": [...]}`). The JSON shape is defined here, apart from the media model.
+//!
+//! A stream's `dialog` names the dialog of its call whose SDP announced it (see
+//! [`crate::diagnose::stream_dialog`]) by its tags, oriented as in the request that created
+//! the dialog: `{"from_tag": .., "to_tag": ..}`, or `null` when no announcement names one.
 
 use std::io::{self, Write};
 
@@ -8,12 +12,22 @@ use serde::Serialize;
 
 use super::escape::{escape_str, write_json as write_json_value};
 use super::time::rfc3339_micros;
+use crate::dialog::Call;
 use crate::media::StreamReport;
+
+/// The dialog a stream belongs to, by its tags.
+#[derive(Debug, Serialize)]
+pub struct StreamDialogJson<'a> {
+    pub from_tag: &'a str,
+    pub to_tag: &'a str,
+}
 
 /// One stream as exported.
 #[derive(Debug, Serialize)]
 pub struct StreamJson<'a> {
     pub call_id: Option<&'a str>,
+    /// The dialog of the call whose SDP announced the stream.
+    pub dialog: Option<StreamDialogJson<'a>>,
     pub src: &'a str,
     pub dst: &'a str,
     pub ssrc: &'a str,
@@ -52,9 +66,18 @@ pub struct StreamJson<'a> {
 }
 
 impl<'a> StreamJson<'a> {
-    pub fn of(s: &'a StreamReport) -> StreamJson<'a> {
+    /// A stream, with its dialog looked up in `call` (the call it belongs to, when known).
+    pub fn of(s: &'a StreamReport, call: Option<&'a Call>) -> StreamJson<'a> {
+        let dialog = call.and_then(|c| {
+            let d = c.dialogs.get(crate::diagnose::stream_dialog(c, s)?)?;
+            Some(StreamDialogJson {
+                from_tag: &d.local_tag,
+                to_tag: &d.remote_tag,
+            })
+        });
         StreamJson {
             call_id: s.call_id.as_deref(),
+            dialog,
             src: &s.src,
             dst: &s.dst,
             ssrc: &s.ssrc,
@@ -97,10 +120,18 @@ struct StreamsDoc<'a> {
     streams: Vec<StreamJson<'a>>,
 }
 
-/// `{"streams": [...]}` and a newline.
-pub fn write_json(out: &mut dyn Write, streams: &[StreamReport]) -> io::Result<()> {
+/// `{"streams": [...]}` and a newline. `call_of` finds the call a stream belongs to (for its
+/// dialog).
+pub fn write_json<'a>(
+    out: &mut dyn Write,
+    streams: &'a [StreamReport],
+    call_of: &dyn Fn(&StreamReport) -> Option<&'a Call>,
+) -> io::Result<()> {
     let doc = StreamsDoc {
-        streams: streams.iter().map(StreamJson::of).collect(),
+        streams: streams
+            .iter()
+            .map(|s| StreamJson::of(s, call_of(s)))
+            .collect(),
     };
     write_json_value(out, &doc)
 }

@@ -1,14 +1,17 @@
 //! The view's state and what keys do to it: no terminal, no files, no clock.
 //!
-//! [`App`] holds every call (analysed once, with message text kept), the call list's order,
-//! filter and selection, the open call (its ladder layout and diagnosis, computed once when it
-//! is opened), the help overlay and the text prompt. [`App::handle_key`] turns one [`Key`] into
-//! a state change and an [`Action`]; the loader feeds calls in through [`App::add_calls`] and
+//! [`App`] holds every call (analysed once, with message text kept), the capture's RTP streams
+//! (once reading is over), the call list's order, filter and selection, the open call (its
+//! ladder layout with a band per stream, and its diagnosis with what the media say, computed
+//! once when it is opened), the help overlay and the text prompt. [`App::handle_key`] turns
+//! one [`Key`] into a state change and an [`Action`]; the loader feeds calls in through
+//! [`App::add_calls`], the streams through [`App::set_media`], and ends with
 //! [`App::finish_loading`]. Drawing (`render.rs`) reads this state and only writes back the
 //! sizes it found (page heights, scroll offsets clamped to the screen).
 
-use crate::diagnose::{self, Diagnosis};
+use crate::diagnose::{self, Diagnosis, MediaView};
 use crate::dialog::{correlate_b2bua, Call, Role};
+use crate::media::StreamReport;
 use crate::output::escape_str;
 use crate::output::ladder::{Layout, LayoutOptions, Row};
 
@@ -215,13 +218,23 @@ pub enum Focus {
     Detail,
 }
 
+/// What the capture's media analysis found, known once reading is over.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureMedia {
+    /// Every RTP stream of the capture, of any call.
+    pub streams: Vec<StreamReport>,
+    /// Time of the capture's last frame (how long a call still up at the end was seen).
+    pub capture_end_ns: Option<i64>,
+}
+
 /// An open call.
 pub struct CallView {
     /// Entry id of the call.
     pub entry: usize,
-    /// The ladder, laid out once.
+    /// The ladder, laid out once (with a band per RTP stream of the call when the media are
+    /// known).
     pub layout: Layout,
-    /// The diagnosis, made once.
+    /// The diagnosis, made once (with the media findings when the media are known).
     pub diagnosis: Diagnosis,
     /// Index into `layout.rows` of the selected message (always an arrow row when there is
     /// one).
@@ -245,12 +258,29 @@ pub struct CallView {
 }
 
 impl CallView {
-    fn new(entry: usize, call: &Call) -> CallView {
-        let layout = Layout::build(call, &LayoutOptions::default());
+    /// Lays out and diagnoses `call`, with its streams picked among the capture's when
+    /// `media` is known (as `sipscope ladder` and `sipscope diagnose` do).
+    fn new(entry: usize, call: &Call, media: Option<&CaptureMedia>) -> CallView {
+        let opts = LayoutOptions::default();
+        let (layout, diagnosis) = match media {
+            Some(m) => {
+                let mine = diagnose::streams_of_call(call, &m.streams);
+                let view = MediaView {
+                    streams: &mine,
+                    capture: &m.streams,
+                    capture_end_ns: m.capture_end_ns,
+                };
+                (
+                    Layout::build_with_media(call, &opts, &mine),
+                    diagnose::diagnose_with_media(call, &view),
+                )
+            }
+            None => (Layout::build(call, &opts), diagnose::diagnose(call)),
+        };
         let selected = first_arrow(&layout).unwrap_or(0);
         CallView {
             entry,
-            diagnosis: diagnose::diagnose(call),
+            diagnosis,
             layout,
             selected,
             vscroll: 0,
@@ -364,6 +394,8 @@ pub struct App {
     /// `sipscope calls`).
     pub index_of: Vec<usize>,
     pub load: LoadState,
+    /// The capture's RTP streams; `None` until reading is over.
+    pub media: Option<CaptureMedia>,
     /// Warnings about the capture (also printed when the view closes).
     pub warnings: Vec<String>,
     pub list: ListState,
@@ -391,6 +423,7 @@ impl App {
                 bytes: 0,
                 total: 0,
             },
+            media: None,
             warnings: Vec::new(),
             list: ListState {
                 rows: Vec::new(),
@@ -421,6 +454,15 @@ impl App {
                 total,
             };
         }
+    }
+
+    /// The capture's streams, once reading is over. A call opened from now on shows its
+    /// streams; the one open now gets them when loading finishes (it is laid out again then).
+    pub fn set_media(&mut self, streams: Vec<StreamReport>, capture_end_ns: Option<i64>) {
+        self.media = Some(CaptureMedia {
+            streams,
+            capture_end_ns,
+        });
     }
 
     /// Calls the loader finished; the list is reordered at the next [`App::refresh`].
@@ -455,11 +497,13 @@ impl App {
         self.entries = calls.into_iter().map(Entry::new).collect();
         let selected = self.list.rows.get(self.list.selected).copied();
         if let Some(old) = self.call.take() {
-            // B2BUA correlation may have changed roles: lay the open call out again, keeping
-            // where the user was (the rows are the same messages in the same order).
+            // B2BUA correlation may have changed roles, and the media are known now: lay the
+            // open call out again, keeping where the user was (the rows are the same messages
+            // in the same order; bands are not rows).
             let entry = renumber.get(old.entry).copied().unwrap_or(0);
+            let media = self.media.as_ref();
             self.call = self.entries.get(entry).map(|e| {
-                let mut cv = CallView::new(entry, &e.call);
+                let mut cv = CallView::new(entry, &e.call, media);
                 cv.layout.index = Some(entry + 1);
                 cv.selected = old.selected;
                 cv.vscroll = old.vscroll;
@@ -725,7 +769,7 @@ impl App {
                 let Some(e) = self.entries.get(id) else {
                     return Action::Nothing;
                 };
-                self.call = Some(CallView::new(id, &e.call));
+                self.call = Some(CallView::new(id, &e.call, self.media.as_ref()));
                 if let Some(cv) = &mut self.call {
                     cv.layout.index = self.index_of.get(id).copied();
                 }

@@ -1,6 +1,8 @@
 //! Paints a call's ladder ([`crate::output::ladder::Layout`]) into a ratatui buffer: host
 //! headings pinned at the top, lifelines, one arrow per message with its label above it, the
-//! annotation line under each response, the time column pinned on the left. The selected
+//! annotation line under each response, a band per RTP stream after the row at or before its
+//! first packet ([`Layout::bands_after`], as the text ladder places them), the time column
+//! pinned on the left. The selected
 //! message is drawn reversed and kept on screen; a drawing wider than the pane scrolls
 //! sideways by `hscroll` cells (the time column stays).
 //!
@@ -17,14 +19,18 @@
 //!                          │     100 Trying      │
 //!  +0.580ms                │<────────────────────│
 //!                          │ * 1xx provisional: ...      <- note line
+//!                          │ RTP PCMU 150 pkts, lost 0 ...  <- band figures
+//!  19:53:47.001            │════════════════════>│       <- band (first packet's time)
 //! ```
+//!
+//! Bands are not rows of the layout: the selection moves over messages only.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::output::ladder::{Arrow, Direction, Geometry, Layout, Mark, Row, Tone};
+use crate::output::ladder::{Arrow, Direction, Geometry, Layout, Mark, MediaBand, Row, Tone};
 use crate::output::time::{clock_millis, duration};
 
 use super::app::{CallView, TimeMode};
@@ -69,16 +75,39 @@ fn fit_cells(s: &str, n: usize) -> String {
     out
 }
 
-/// One line of the drawing: the label or the arrow of an arrow row, or a note row.
+/// One line of the drawing: the label or the arrow of an arrow row, a note row, or the
+/// figures or the band of an RTP stream (indices into `Layout::media`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Line {
     Label(usize),
     Shaft(usize),
     Note(usize),
+    BandLabel(usize),
+    BandShaft(usize),
 }
 
 fn lines(layout: &Layout, notes: bool) -> Vec<Line> {
-    let mut out = Vec::with_capacity(layout.rows.len() * 2);
+    let mut out = Vec::with_capacity(layout.rows.len() * 2 + layout.media.len() * 2);
+    // Bands by the row they follow, in the layout's order (first packet first).
+    let mut before: Vec<usize> = Vec::new();
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); layout.rows.len()];
+    for (b, band) in layout.media.iter().enumerate() {
+        match band.after_row {
+            None => before.push(b),
+            Some(r) => match after.get_mut(r) {
+                Some(v) => v.push(b),
+                // A band after a row that does not exist goes last rather than nowhere.
+                None => after.last_mut().unwrap_or(&mut before).push(b),
+            },
+        }
+    }
+    let band = |out: &mut Vec<Line>, b: usize| {
+        out.push(Line::BandLabel(b));
+        out.push(Line::BandShaft(b));
+    };
+    for &b in &before {
+        band(&mut out, b);
+    }
     for (i, r) in layout.rows.iter().enumerate() {
         match r {
             Row::Arrow(_) => {
@@ -87,6 +116,10 @@ fn lines(layout: &Layout, notes: bool) -> Vec<Line> {
             }
             Row::Note(_) if notes => out.push(Line::Note(i)),
             Row::Note(_) => {}
+        }
+        // After a hidden note too: the band's place is the time of its first packet.
+        for &b in after.get(i).into_iter().flatten() {
+            band(&mut out, b);
         }
     }
     out
@@ -99,6 +132,23 @@ pub fn time_text(a: &Arrow, mode: TimeMode, call_start_ns: i64) -> String {
         TimeMode::Absolute => clock_millis(a.time_ns),
         TimeMode::Relative => {
             let d = a.time_ns.saturating_sub(call_start_ns).max(0);
+            if d < 1_000_000_000 {
+                let us = d / 1_000;
+                format!("+{}.{:03}ms", us / 1_000, us % 1_000)
+            } else {
+                format!("+{}", duration(d))
+            }
+        }
+    }
+}
+
+/// The time column of a band: when its first packet was seen (the clock in the delta mode, as
+/// the text ladder shows it: a delta from a message would read as a message's).
+fn band_time_text(b: &MediaBand, mode: TimeMode, call_start_ns: i64) -> String {
+    match mode {
+        TimeMode::Delta | TimeMode::Absolute => b.time_text(),
+        TimeMode::Relative => {
+            let d = b.time_ns.saturating_sub(call_start_ns).max(0);
             if d < 1_000_000_000 {
                 let us = d / 1_000;
                 format!("+{}.{:03}ms", us / 1_000, us % 1_000)
@@ -281,6 +331,54 @@ pub fn render(cv: &mut CallView, area: Rect, buf: &mut Buffer) {
                 }
                 p.put(shift(x0), y, &text, style);
             }
+            Line::BandLabel(b) => {
+                let Some(band) = layout.media.get(b) else {
+                    continue;
+                };
+                // The figures start right of the leftmost end, like a note.
+                let x0 = g.x.get(band.from.min(band.to)).copied().unwrap_or(g.left) + 2;
+                let room = (pane_w + cv.hscroll).saturating_sub(x0);
+                let text = fit_cells(&band.text, room);
+                p.put(shift(x0), y, &text, tone_style(band.tone));
+            }
+            Line::BandShaft(b) => {
+                let Some(band) = layout.media.get(b) else {
+                    continue;
+                };
+                paint_band(&mut p, band, &g, y, tone_style(band.tone), &shift);
+                let t = fit_cells(&band_time_text(band, cv.time, start_ns), g.time_width);
+                p.min_x = 0;
+                p.put(0, y, &t, Style::default().fg(Color::DarkGray));
+            }
+        }
+    }
+}
+
+/// A stream's band: a double line from sender to receiver, the head at the receiver.
+fn paint_band(
+    p: &mut Painter<'_>,
+    b: &MediaBand,
+    g: &Geometry,
+    y: usize,
+    style: Style,
+    shift: &dyn Fn(usize) -> isize,
+) {
+    let (Some(&xf), Some(&xt)) = (g.x.get(b.from), g.x.get(b.to)) else {
+        return;
+    };
+    match b.direction() {
+        Direction::SelfLoop => p.put(shift(xf) + 1, y, "══RTP", style),
+        Direction::Right => {
+            let n = xt.saturating_sub(xf).saturating_sub(1);
+            let mut s: String = std::iter::repeat_n('═', n.saturating_sub(1)).collect();
+            s.push('>');
+            p.put(shift(xf) + 1, y, &s, style);
+        }
+        Direction::Left => {
+            let n = xf.saturating_sub(xt).saturating_sub(1);
+            let mut s = String::from("<");
+            s.extend(std::iter::repeat_n('═', n.saturating_sub(1)));
+            p.put(shift(xt) + 1, y, &s, style);
         }
     }
 }

@@ -11,6 +11,9 @@
 //!
 //! The capture is read once, in a background thread ([`load`]): progress and finished calls
 //! come over a channel, so the first screen shows at once and the list fills while reading.
+//! RTP and RTCP are analysed on the way; the capture's streams arrive when reading ends (a
+//! stream is only complete then), and from then on an opened call draws its streams as bands
+//! in its ladder and lists them with what they say in the diagnosis pane.
 //! Messages keep their text (for the raw pane); nothing is parsed again to draw. The main loop
 //! ([`run_loop`]) is generic over the ratatui backend and takes its keys from an
 //! [`EventSource`], so tests drive it with `TestBackend` and scripted keys.
@@ -33,6 +36,7 @@ use crate::cli::Selection;
 use crate::dialog::{Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::Ingest;
+use crate::media::StreamReport;
 
 pub use app::{Action, App};
 pub use keys::Key;
@@ -44,6 +48,12 @@ pub enum LoadEvent {
     Progress { frames: u64, bytes: u64, total: u64 },
     /// Calls that are over (or, at the end, every call still open). Already filtered.
     Calls(Vec<Call>),
+    /// Every RTP stream of the capture (sent once, when reading ends), and the time of its
+    /// last frame.
+    Media {
+        streams: Vec<StreamReport>,
+        capture_end_ns: Option<i64>,
+    },
     /// A line about a damaged capture or undecodable frames.
     Warning(String),
     /// Every frame read.
@@ -57,11 +67,12 @@ const REPORT_EVERY: Duration = Duration::from_millis(100);
 
 /// Reads `inputs` to the end, sending progress and calls to `tx` as it goes. Calls are
 /// streamed out of a [`CallTracker`] as they end (memory holds only the calls in progress
-/// plus what was sent), filtered by the selection, each message with its text kept. Stops
-/// early when the receiver is gone (the user quit).
+/// plus what was sent), filtered by the selection, each message with its text kept. RTP is
+/// analysed on the way (as `sipscope media` does) and every stream is sent at the end, before
+/// the last calls. Stops early when the receiver is gone (the user quit).
 pub fn load(inputs: &[Input], sel: &Selection, tx: &Sender<LoadEvent>) {
     let total: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
-    let mut ing = Ingest::new();
+    let mut ing = Ingest::new().with_media();
     ing.add_inputs(inputs);
     let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
     let mut batch: Vec<Call> = Vec::new();
@@ -103,11 +114,17 @@ pub fn load(inputs: &[Input], sel: &Selection, tx: &Sender<LoadEvent>) {
             }
         }
     }
-    let books = ing.finish(&mut |m| {
+    let (books, media) = ing.finish_all(&mut |m| {
         let done = tracker.push(Msg::from_located(&m, true));
         batch.extend(done.into_iter().filter(|c| filter.matches(c)));
     });
     batch.extend(tracker.finish().into_iter().filter(|c| filter.matches(c)));
+    // Streams before the last calls, so that no call is opened with its media missing once
+    // the list is complete.
+    let _ = tx.send(LoadEvent::Media {
+        streams: media.map(|m| m.streams()).unwrap_or_default(),
+        capture_end_ns: books.inputs.iter().filter_map(|i| i.last_ts_ns).max(),
+    });
     let _ = tx.send(LoadEvent::Calls(batch));
     let mut report = Vec::new();
     crate::report_books(&books, &mut report);
@@ -133,6 +150,10 @@ pub fn apply(app: &mut App, ev: LoadEvent) {
             total,
         } => app.progress(frames, bytes, total),
         LoadEvent::Calls(calls) => app.add_calls(calls),
+        LoadEvent::Media {
+            streams,
+            capture_end_ns,
+        } => app.set_media(streams, capture_end_ns),
         LoadEvent::Warning(w) => app.warnings.push(w),
         LoadEvent::Done { frames, sip_frames } => app.finish_loading(frames, sip_frames),
         LoadEvent::Failed(why) => app.fail_loading(why),

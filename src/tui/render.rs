@@ -9,7 +9,9 @@
 //! | #  Start  From  To  Method ... ^   |      | hosts (pinned)                      |
 //! | 1  19:53  alice bob INVITE ...     |      | time |  ladder, selected reversed   |  ladder
 //! | 2  ...    (failed: class colour)   |      |      |  (scrolls both ways)         |
-//! |                                    |      |-- Diagnosis (failed calls only) ----|
+//! |                                    |      |      |  ==== RTP bands ====>        |
+//! |                                    |      |-- Diagnosis / Media ----------------|  findings
+//! |                                    |      | ~ a:port -> b:port  RTP PCMU ...    |  streams
 //! |                                    |      |-- Message --------------------------|
 //! |                                    |      | frame, hop, annotation, SDP, raw    |  detail
 //! | 3 calls | 1 failed | sort | filter |      | msg 3/13 | time | focus            |  status
@@ -464,7 +466,7 @@ fn draw_call(frame: &mut Frame<'_>, app: &mut App, top: Rect, body: Rect, status
             .split(body);
         ladder_widget::render(cv, cols[0], frame.buffer_mut());
         let side = cols[2];
-        let dh = diag_height(&diag, side.width, side.height / 2);
+        let dh = diag_height(&diag.lines, side.width, side.height / 2);
         let parts = Split::default()
             .direction(Direction::Vertical)
             .constraints([Constraint::Length(dh), Constraint::Min(1)])
@@ -476,7 +478,7 @@ fn draw_call(frame: &mut Frame<'_>, app: &mut App, top: Rect, body: Rect, status
             .max(3)
             .min(ladder_widget::wanted_height(cv, body.height));
         let rest = body.height.saturating_sub(ladder_h);
-        let dh = diag_height(&diag, body.width, rest / 2);
+        let dh = diag_height(&diag.lines, body.width, rest / 2);
         let parts = Split::default()
             .direction(Direction::Vertical)
             .constraints([
@@ -543,13 +545,51 @@ fn severity_style(s: Severity) -> (Style, &'static str) {
     }
 }
 
-/// The diagnosis pane of a failed call: outcome and cause, where it broke, then the
-/// findings, most severe first. Empty for calls that did not fail.
-fn diagnosis_lines(call: &Call, cv: &CallView) -> Vec<Line<'static>> {
+/// What the diagnosis pane shows, and how its rule is titled.
+struct DiagnosisPane {
+    lines: Vec<Line<'static>>,
+    /// The call failed or its media have a warning: the rule is red and says "Diagnosis".
+    alarm: bool,
+}
+
+/// The diagnosis pane: for a failed call its outcome and cause, where it broke, then the
+/// findings, most severe first; for a call that did not fail, what its media say (when they
+/// say anything); then one line per RTP stream of the call (its band's figures: codec,
+/// packets, loss, jitter, MOS, one-way or unannounced). Empty for a call that did not fail
+/// and has no stream.
+fn diagnosis_lines(call: &Call, cv: &CallView) -> DiagnosisPane {
     let d = &cv.diagnosis;
-    if !(d.outcome.is_failure() || call.summary.failed) {
-        return Vec::new();
+    let failed = d.outcome.is_failure() || call.summary.failed;
+    let mut out = if failed {
+        failure_lines(call, cv)
+    } else {
+        let mut findings: Vec<_> = d.media.iter().collect();
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        findings.into_iter().map(finding_line).collect()
+    };
+    let alarm = failed || d.media.iter().any(|f| f.severity >= Severity::Warning);
+    for b in &cv.layout.media {
+        // Band texts and ends are already escaped.
+        out.push(Line::from(vec![
+            Span::styled("~ ", Style::default().fg(Color::DarkGray)),
+            Span::raw(format!("{}  ", b.ends)),
+            Span::styled(b.text.clone(), ladder_widget::tone_style(b.tone)),
+        ]));
     }
+    DiagnosisPane { lines: out, alarm }
+}
+
+fn finding_line(f: &crate::diagnose::Finding) -> Line<'static> {
+    let (style, mark) = severity_style(f.severity);
+    Line::from(vec![
+        Span::styled(format!("{mark} "), style),
+        Span::styled(escape_str(&f.text).into_owned(), style),
+    ])
+}
+
+/// Outcome and cause of a failed call, where it broke, then every finding, most severe first.
+fn failure_lines(call: &Call, cv: &CallView) -> Vec<Line<'static>> {
+    let d = &cv.diagnosis;
     let mut out = Vec::new();
     let cause = d
         .cause
@@ -587,26 +627,25 @@ fn diagnosis_lines(call: &Call, cv: &CallView) -> Vec<Line<'static>> {
     }
     let mut findings: Vec<_> = d.all_findings().collect();
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    for f in findings {
-        let (style, mark) = severity_style(f.severity);
-        out.push(Line::from(vec![
-            Span::styled(format!("{mark} "), style),
-            Span::styled(escape_str(&f.text).into_owned(), style),
-        ]));
-    }
+    out.extend(findings.into_iter().map(finding_line));
     out
 }
 
-fn draw_diagnosis(frame: &mut Frame<'_>, area: Rect, lines: Vec<Line<'static>>) {
-    if area.height == 0 || lines.is_empty() {
+fn draw_diagnosis(frame: &mut Frame<'_>, area: Rect, pane: DiagnosisPane) {
+    if area.height == 0 || pane.lines.is_empty() {
         return;
     }
+    let (title, color) = if pane.alarm {
+        (" Diagnosis ", Color::Red)
+    } else {
+        (" Media ", Color::DarkGray)
+    };
     let block = Block::default()
         .borders(Borders::TOP)
-        .title(" Diagnosis ")
-        .border_style(Style::default().fg(Color::Red));
+        .title(title)
+        .border_style(Style::default().fg(color));
     frame.render_widget(
-        Paragraph::new(lines)
+        Paragraph::new(pane.lines)
             .block(block)
             .wrap(Wrap { trim: false }),
         area,

@@ -674,7 +674,11 @@ impl<'a> CallJson<'a> {
                 .map(|(i, m)| message_json(call, i, m, call.info.get(i), &notes, ctx))
                 .collect(),
             diagnosis: DiagnosisJson::new(call, &diagnosis),
-            streams: mine.map(|v| v.into_iter().map(StreamJson::of).collect()),
+            streams: mine.map(|v| {
+                v.into_iter()
+                    .map(|s| StreamJson::of(s, Some(call)))
+                    .collect()
+            }),
         }
     }
 }
