@@ -356,6 +356,10 @@ struct FlowState {
     ws: MessageAssembler,
     /// Stream offset of the first frame of the WebSocket message in progress.
     ws_start: Option<u64>,
+    /// Frames of the HTTP upgrade that opened this WebSocket direction, handed to its first
+    /// message's frame list: whoever re-reads those frames (an exported pcap in Wireshark)
+    /// needs the upgrade to recognise the stream as WebSocket.
+    handshake: Vec<FrameRef>,
     /// Stream bytes still to throw away (the rest of an oversized WebSocket frame).
     discard: u64,
     tick: u64,
@@ -378,6 +382,7 @@ impl FlowState {
             skipped: 0,
             ws: MessageAssembler::new(max),
             ws_start: None,
+            handshake: Vec::new(),
             discard: 0,
             tick,
         }
@@ -413,7 +418,13 @@ impl FlowState {
         data: Vec<u8>,
         extra: MessageFlags,
     ) {
-        let (frame, frames, dflags) = attribution(&self.srcs, a, b, ctx.fallback);
+        let (frame, mut frames, dflags) = attribution(&self.srcs, a, b, ctx.fallback);
+        if extra.websocket && !self.handshake.is_empty() {
+            let mut all = std::mem::take(&mut self.handshake);
+            all.retain(|f| !frames.contains(f));
+            all.append(&mut frames);
+            frames = all;
+        }
         let mut flags = message_flags(dflags);
         flags.websocket = extra.websocket;
         flags.no_content_length = extra.no_content_length;
@@ -461,7 +472,7 @@ impl FlowState {
                     Mode::Sip if self.resync => self.step_resync(rest),
                     Mode::Sip => self.step_sip(ctx, rest, at),
                     Mode::Tls => Step::Advance(rest.len()),
-                    Mode::Http => self.step_http(ctx, rest),
+                    Mode::Http => self.step_http(ctx, rest, at),
                     Mode::Ws => self.step_ws(ctx, rest, at),
                 }
             };
@@ -537,7 +548,7 @@ impl FlowState {
         self.other(true)
     }
 
-    fn step_http(&mut self, ctx: &mut Ctx<'_>, s: &[u8]) -> Step {
+    fn step_http(&mut self, ctx: &mut Ctx<'_>, s: &[u8], at: u64) -> Step {
         let end = match header_end(s, 0) {
             Ok(e) => e,
             Err(_) if s.len() > HTTP_HEADER_LIMIT => return self.other(false),
@@ -547,6 +558,10 @@ impl FlowState {
         let upgrade = header_has(headers, b"upgrade", b"websocket");
         let is_101 = headers.starts_with(b"HTTP/1.");
         if upgrade || (is_101 && ctx.peer_ws) {
+            let (_, frames, _) =
+                attribution(&self.srcs, at, at.saturating_add(end as u64), ctx.fallback);
+            // A few frames at most; a handshake spread over more is not worth carrying.
+            self.handshake = frames.into_iter().take(8).collect();
             self.mode = Mode::Ws;
             self.ws.reset();
             self.ws_start = None;
@@ -1570,13 +1585,19 @@ mod tests {
         assert_eq!(msgs[0].data, register);
         assert!(msgs[0].flags.websocket);
         assert_eq!(msgs[0].flow.transport, Transport::Tcp);
+        // The first message of a direction carries the upgrade's frame too (a re-read of
+        // its frames needs the handshake); later ones only their own.
+        assert_eq!(numbers(&msgs[0]), vec![1, 3]);
+        let again = ws_frame(true, 1, Some([1, 2, 3, 4]), &register);
+        let (_, msgs) = seg(&mut f, client, &again, 5);
+        assert_eq!(numbers(&msgs[0]), vec![5]);
         let ok = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
         let mut bytes = ws_frame(true, 9, None, b"ping");
         bytes.extend(ws_frame(true, 1, None, ok));
         let (_, msgs) = seg(&mut f, server, &bytes, 4);
         assert_eq!(msgs.len(), 1);
         assert_eq!(msgs[0].data, ok);
-        assert_eq!(numbers(&msgs[0]), vec![4]);
+        assert_eq!(numbers(&msgs[0]), vec![2, 4]);
     }
 
     #[test]
@@ -1601,7 +1622,8 @@ mod tests {
         assert_eq!(msgs.len(), 1);
         assert_eq!(msgs[0].data, invite);
         assert_eq!(msgs[0].frame, fr(5));
-        assert_eq!(numbers(&msgs[0]), vec![3, 4, 5]);
+        // Frame 1 is the upgrade request that opened this direction.
+        assert_eq!(numbers(&msgs[0]), vec![1, 3, 4, 5]);
         // A frame split over two segments.
         let frame = ws_frame(true, 2, key, &req("BYE", ""));
         assert!(seg(&mut f, client, &frame[..9], 6).1.is_empty());
