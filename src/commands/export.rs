@@ -6,9 +6,10 @@
 //! because it needs two things those do not offer: a progress bar driven by the byte offset
 //! of each frame, and the opened inputs kept after the analysis, so that `--format pcap` can
 //! copy frames from them (standard input cannot be opened a second time). The steps are the
-//! same: ingest, `Msg::from_located`, `analyze_all` or the `CallTracker`, the selection's
+//! same: ingest, `Msg::from_message`, `analyze_all` or the `CallTracker`, the selection's
 //! filter, `report_books`.
 
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -20,7 +21,7 @@ use crate::cli::{ExportConfig, ExportFormat, Selection};
 use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
-use crate::media::MediaTracker;
+use crate::media::{MediaTracker, StreamReport};
 use crate::output::escape_str;
 use crate::output::export::pcap::{self, FrameSet};
 use crate::output::export::{self, CallJson, DocumentWriter, ExportContext, ExportMedia};
@@ -140,19 +141,19 @@ impl Progress {
 }
 
 /// Runs every frame of `inputs` through the pipeline, handing each message to `on_msg`.
-/// Stops reading early when `stop` says so (the output was closed). Reports the books.
+/// Stops reading early when `stop` says so (the output was closed). The caller reports the
+/// books with [`report`].
 fn walk(
     inputs: &[Input],
     keep_raw: bool,
-    err: &mut dyn Write,
     stop: &dyn Fn() -> bool,
     on_msg: &mut dyn FnMut(Msg),
     after_frame: &mut dyn FnMut(&Ingest),
-) -> Result<(Books, Option<MediaTracker>), Error> {
+) -> (Books, Option<MediaTracker>) {
     let mut progress = Progress::new(inputs);
     let mut ing = Ingest::new().with_media();
     ing.add_inputs(inputs);
-    let mut emit = |m: crate::sip::SipMessage| on_msg(Msg::from_located(&m, keep_raw));
+    let mut emit = |m: crate::sip::SipMessage| on_msg(Msg::from_message(m, keep_raw));
     for item in Merged::new(inputs.iter().map(|i| i.frames()).collect()) {
         match item {
             Ok(frame) => {
@@ -168,11 +169,16 @@ fn walk(
     }
     let (books, media) = ing.finish_all(&mut emit);
     progress.finish();
-    crate::report_books(&books, err);
+    (books, media)
+}
+
+/// Reports the books of a walk; nothing read at all is an error.
+fn report(books: &Books, err: &mut dyn Write) -> Result<(), Error> {
+    crate::report_books(books, err);
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);
     }
-    Ok((books, media))
+    Ok(())
 }
 
 /// One document: every call is built first (grouping needs the whole capture), then written
@@ -188,11 +194,11 @@ fn json(
     let (books, media) = walk(
         inputs,
         ctx.raw,
-        err,
         &|| false,
         &mut |m| msgs.push(m),
         &mut |_| {},
-    )?;
+    );
+    report(&books, err)?;
     let calls = dialog::analyze_all(msgs, &sel.roles);
     let all = media.as_ref().map(|m| m.streams()).unwrap_or_default();
     let em = ExportMedia {
@@ -207,7 +213,24 @@ fn json(
     Ok(())
 }
 
+/// Calls the reading thread of [`ndjson`] hands to the writing thread at once: those that
+/// ended while one frame was decoded, with the streams known at that moment.
+struct Ended {
+    calls: Vec<Call>,
+    streams: Option<Vec<StreamReport>>,
+}
+
+/// Batches of ended calls in flight between the two threads of [`ndjson`]; the reader waits
+/// when the writer lags, so memory stays bounded by the calls in progress.
+const ENDED_IN_FLIGHT: usize = 64;
+
 /// One call per line, written as soon as the tracker says the call is over.
+///
+/// Two threads: a helper reads, decodes, builds messages, tracks calls and takes the streams
+/// of each batch of ended calls from the media tracker right after the frame that ended them
+/// (as a single thread would); this thread builds and writes the JSON, which costs about as
+/// much. `ingest::run_parallel` is not used: its media tracker stays on its thread until the
+/// end, while each line needs the streams as its call ends.
 fn ndjson(
     sel: &Selection,
     inputs: &[Input],
@@ -215,47 +238,62 @@ fn ndjson(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let failure: std::cell::RefCell<Option<io::Error>> = std::cell::RefCell::new(None);
-    let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
-    // Calls the tracker hands over while a frame is decoded wait here until the frame is done,
-    // when the media tracker can be asked for their streams.
-    let pending: std::cell::RefCell<Vec<Call>> = std::cell::RefCell::new(Vec::new());
-    let deliver = |calls: Vec<Call>, media: Option<&MediaTracker>, out: &mut dyn Write| {
-        // One snapshot of the streams for the whole batch of calls that just ended.
-        let all = media.map(|m| m.streams());
-        let em = all.as_ref().map(|all| ExportMedia {
-            all,
-            capture_end_ns: None,
-        });
-        for c in calls {
-            if failure.borrow().is_some() {
-                return;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Ended>(ENDED_IN_FLIGHT);
+    let mut failure: Option<io::Error> = None;
+    let books = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
+            // Calls the tracker hands over while a frame is decoded wait here until the frame
+            // is done, when the media tracker can be asked for their streams.
+            let pending: RefCell<Vec<Call>> = RefCell::new(Vec::new());
+            let gone = Cell::new(false);
+            let (books, media) = walk(
+                inputs,
+                ctx.raw,
+                &|| gone.get(),
+                &mut |m| pending.borrow_mut().extend(tracker.push(m)),
+                &mut |ing| {
+                    if !pending.borrow().is_empty() {
+                        let calls = std::mem::take(&mut *pending.borrow_mut());
+                        // One snapshot of the streams for the whole batch.
+                        let streams = ing.media().map(|m| m.streams());
+                        gone.set(tx.send(Ended { calls, streams }).is_err());
+                    }
+                },
+            );
+            if !gone.get() {
+                let mut calls = pending.into_inner();
+                calls.extend(tracker.finish());
+                let streams = media.as_ref().map(|m| m.streams());
+                let _ = tx.send(Ended { calls, streams });
             }
-            if sel.filter.matches(&c) {
-                let json = CallJson::build_with_media(&c, ctx, em.as_ref());
+            books
+        });
+        for ended in rx {
+            let em = ended.streams.as_ref().map(|all| ExportMedia {
+                all,
+                capture_end_ns: None,
+            });
+            for c in ended.calls.iter().filter(|c| sel.filter.matches(c)) {
+                let json = CallJson::build_with_media(c, ctx, em.as_ref());
                 if let Err(e) = export::write_line(out, &json) {
-                    *failure.borrow_mut() = Some(e);
+                    failure = Some(e);
+                    break;
                 }
             }
-        }
-    };
-    let (_, media) = walk(
-        inputs,
-        ctx.raw,
-        err,
-        &|| failure.borrow().is_some(),
-        &mut |m| pending.borrow_mut().extend(tracker.push(m)),
-        &mut |ing| {
-            if !pending.borrow().is_empty() {
-                let done = std::mem::take(&mut *pending.borrow_mut());
-                deliver(done, ing.media(), out);
+            if failure.is_some() {
+                // Dropping the receiver stops the reader at its next batch.
+                break;
             }
-        },
-    )?;
-    let mut rest = std::mem::take(&mut *pending.borrow_mut());
-    rest.extend(tracker.finish());
-    deliver(rest, media.as_ref(), out);
-    match failure.into_inner() {
+        }
+        match reader.join() {
+            Ok(books) => books,
+            // The reader can only fail by a bug that panicked: re-raise it here.
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    });
+    report(&books, err)?;
+    match failure {
         Some(e) => Err(Error::Output(e)),
         None => Ok(()),
     }
@@ -278,14 +316,14 @@ fn capture(
             wanted.add_call(c);
         }
     };
-    walk(
+    let (books, _) = walk(
         inputs,
         false,
-        err,
         &|| false,
         &mut |m| keep(tracker.push(m), &mut wanted),
         &mut |_| {},
-    )?;
+    );
+    report(&books, err)?;
     keep(tracker.finish(), &mut wanted);
     let report = pcap::write_frames(inputs, &wanted, out)?;
     if calls == 0 {

@@ -22,6 +22,10 @@
 
 use std::collections::HashMap;
 
+/// Keys here are built from capture text per message: a fast hasher (no denial-of-service
+/// concern for an offline analyzer reading one capture).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use super::model::*;
 use super::msg::{Msg, Start};
 use super::roles::{self, RoleOverride};
@@ -158,10 +162,10 @@ struct Builder {
     /// Per transaction: got a 2xx, got a final of 300 or more.
     tx_outcome: Vec<(bool, bool)>,
     tx_origin_legacy: Vec<bool>,
-    step_map: HashMap<StepKey, StepIdx>,
-    hop_map: HashMap<(StepIdx, Flow, usize), usize>,
-    tx_map: HashMap<(Origin, u32, String), TxIdx>,
-    leg_map: HashMap<LegKey, (TxIdx, usize)>,
+    step_map: FastMap<StepKey, StepIdx>,
+    hop_map: FastMap<(StepIdx, Flow, usize), usize>,
+    tx_map: FastMap<(Origin, u32, String), TxIdx>,
+    leg_map: FastMap<LegKey, (TxIdx, usize)>,
     info: Vec<MsgInfo>,
     missing_cseq: usize,
     invalid: usize,
@@ -186,10 +190,10 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
         txs: Vec::new(),
         tx_outcome: Vec::new(),
         tx_origin_legacy: Vec::new(),
-        step_map: HashMap::new(),
-        hop_map: HashMap::new(),
-        tx_map: HashMap::new(),
-        leg_map: HashMap::new(),
+        step_map: FastMap::default(),
+        hop_map: FastMap::default(),
+        tx_map: FastMap::default(),
+        leg_map: FastMap::default(),
         info: Vec::with_capacity(msgs.len()),
         missing_cseq: 0,
         invalid: 0,
@@ -621,7 +625,7 @@ fn tag_pair(a: &str, b: &str) -> (String, String) {
 /// BYE ends one, and a failed INVITE ends its early dialogs.
 fn build_dialogs(steps: &mut [Step], txs: &mut [Transaction]) -> Vec<Dialog> {
     let mut dialogs: Vec<Dialog> = Vec::new();
-    let mut dmap: HashMap<(String, String), DialogIdx> = HashMap::new();
+    let mut dmap: FastMap<(String, String), DialogIdx> = FastMap::default();
     for s in 0..steps.len() {
         let Some(st) = steps.get(s) else { continue };
         let t = st.transaction;

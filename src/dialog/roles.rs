@@ -11,6 +11,10 @@
 //! override always wins, because a PSTN gateway looks like any user agent on the wire.
 
 use std::collections::HashMap;
+
+/// Keys here are built from capture text per message: a fast hasher (no denial-of-service
+/// concern for an offline analyzer reading one capture).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::{IpAddr, SocketAddr};
 
 use super::model::*;
@@ -84,7 +88,7 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
     split.sort_unstable();
     split.dedup();
     let mut hosts: Vec<Host> = Vec::new();
-    let mut map: HashMap<(IpAddr, Option<u16>), HostIdx> = HashMap::new();
+    let mut map: FastMap<(IpAddr, Option<u16>), HostIdx> = FastMap::default();
     let mut ends = Vec::with_capacity(msgs.len());
     let mut host_of = |ip: IpAddr, port: u16, hosts: &mut Vec<Host>| -> HostIdx {
         let key_port = split.binary_search(&ip).is_ok().then_some(port);
@@ -218,7 +222,7 @@ fn override_for(host: &Host, overrides: &[RoleOverride]) -> Option<Role> {
 /// Fills behaviour, hints and roles of `hosts` from the analysed steps.
 pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides: &[RoleOverride]) {
     // Earliest time each host received an initial INVITE it did not forward.
-    let mut got_invite: HashMap<HostIdx, i64> = HashMap::new();
+    let mut got_invite: FastMap<HostIdx, i64> = FastMap::default();
     let mut sent_invite: Vec<(HostIdx, i64)> = Vec::new();
     for st in steps {
         let initial_invite = st.method() == "INVITE" && st.is_request() && st.to_tag.is_none();
@@ -343,7 +347,7 @@ const B2BUA_SCAN: usize = 64;
 pub fn correlate_b2bua(calls: &mut [Call]) {
     // (address, called number) -> originated initial INVITEs (time, call, host).
     type Sent = Vec<(i64, usize, HostIdx)>;
-    let mut outbound: HashMap<(IpAddr, String), Sent> = HashMap::new();
+    let mut outbound: FastMap<(IpAddr, String), Sent> = FastMap::default();
     let mut inbound: Vec<(IpAddr, String, i64, usize, HostIdx)> = Vec::new();
     for (ci, call) in calls.iter().enumerate() {
         for st in &call.steps {

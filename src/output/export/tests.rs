@@ -301,3 +301,34 @@ fn nothing_wanted_is_still_a_readable_capture() {
     assert_eq!(report.written, 0);
     assert!(frames_of(out).is_empty());
 }
+
+/// The export's own line writer marks exactly the characters the shared terminal escaping
+/// marks, over the whole range where either could act.
+#[test]
+fn line_writer_flags_the_same_characters_as_the_shared_escaping() {
+    for c in (0u32..0x3000).filter_map(char::from_u32) {
+        let s = c.to_string();
+        let shared = crate::output::escape_str(&s) != s;
+        assert_eq!(super::terminal_unsafe(c), shared, "U+{:04X}", c as u32);
+    }
+}
+
+/// The line writer gives the same bytes as the shared JSON writer, hostile text included.
+#[test]
+fn line_writer_matches_the_shared_json_writer() {
+    let mut call = busy_call();
+    call.call_id = "bad\u{7f}\u{9b}\u{202e}id \"q\" \\ \u{1}é漢".into();
+    if let Some(m) = call.messages.first_mut() {
+        m.from.display = "Al\u{200b}ice\u{85}\u{1b}[2J".into();
+    }
+    for raw in [false, true] {
+        let c = ctx(raw);
+        let json = CallJson::build(&call, &c);
+        let mut ours = Vec::new();
+        write_line(&mut ours, &json).unwrap();
+        let mut shared = Vec::new();
+        crate::output::escape::write_json(&mut shared, &json).unwrap();
+        assert_eq!(ours, shared);
+        assert!(ours.windows(6).any(|w| w == b"\\u202e"));
+    }
+}
