@@ -13,6 +13,7 @@ use crate::media::StreamReport;
 use crate::output::diagnose::DiagnosisJson;
 use crate::output::media::StreamJson;
 use serde::Serialize;
+use std::net::IpAddr;
 
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
 use crate::dialog::{
@@ -323,14 +324,72 @@ fn step_msg(call: &Call, step: StepIdx) -> Option<usize> {
     call.steps.get(step)?.hops.first().map(|h| h.msg)
 }
 
-fn label(call: &Call, host: usize) -> String {
-    call.host_label(host)
+/// [`Call::host_label`], with IPv4 written by hand: the standard `Display` of addresses
+/// (which honours width and padding) was a tenth of the NDJSON export, with a label per
+/// message sender and receiver.
+pub(super) fn label(call: &Call, host: usize) -> String {
+    match call.hosts.get(host) {
+        Some(h) => match (h.addr, h.port) {
+            (IpAddr::V4(a), p) => {
+                let mut s = String::with_capacity(21);
+                push_ipv4(&mut s, a);
+                if let Some(p) = p {
+                    s.push(':');
+                    push_decimal(&mut s, u32::from(p));
+                }
+                s
+            }
+            _ => h.label(),
+        },
+        None => String::new(),
+    }
+}
+
+/// An address as `to_string` writes it, IPv4 by hand (see [`label`]).
+pub(super) fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => {
+            let mut s = String::with_capacity(15);
+            push_ipv4(&mut s, a);
+            s
+        }
+        IpAddr::V6(_) => ip.to_string(),
+    }
+}
+
+fn push_ipv4(s: &mut String, a: std::net::Ipv4Addr) {
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        push_decimal(s, u32::from(o));
+    }
+}
+
+fn push_decimal(s: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    let mut n = n;
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            // n % 10 < 10: the cast cannot truncate.
+            *d = b'0' + (n % 10) as u8;
+        }
+        len += 1;
+        n /= 10;
+        if n == 0 || len >= digits.len() {
+            break;
+        }
+    }
+    for d in digits.iter().take(len).rev() {
+        s.push(char::from(*d));
+    }
 }
 
 fn participant(h: &Host) -> ParticipantJson<'_> {
     ParticipantJson {
         label: h.label(),
-        address: h.addr.to_string(),
+        address: ip_text(h.addr),
         port: h.port,
         ports: &h.ports,
         role: role_name(h.role),
@@ -531,9 +590,9 @@ fn message_json<'a>(
         file: ctx.file_name(m.frame.file),
         time: rfc3339_micros(m.frame.ts_ns),
         epoch_us: epoch_us(m.frame.ts_ns),
-        src_address: flow.src.ip.to_string(),
+        src_address: ip_text(flow.src.ip),
         src_port: flow.src.port,
-        dst_address: flow.dst.ip.to_string(),
+        dst_address: ip_text(flow.dst.ip),
         dst_port: flow.dst.port,
         sender: info.map(|i| label(call, i.src)).unwrap_or_default(),
         receiver: info.map(|i| label(call, i.dst)).unwrap_or_default(),

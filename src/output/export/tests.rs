@@ -332,3 +332,29 @@ fn line_writer_matches_the_shared_json_writer() {
         assert!(ours.windows(6).any(|w| w == b"\\u202e"));
     }
 }
+
+/// Addresses and host labels written by hand read exactly as the standard formatting.
+#[test]
+fn hand_written_addresses_and_labels_match_the_standard_ones() {
+    let mut call = busy_call();
+    let samples = [
+        "0.0.0.0",
+        "9.10.99.100",
+        "255.255.255.255",
+        "127.0.0.1",
+        "::1",
+        "2001:db8::5",
+    ];
+    for (i, a) in samples.iter().enumerate() {
+        let addr: std::net::IpAddr = a.parse().unwrap();
+        assert_eq!(super::call::ip_text(addr), addr.to_string());
+        assert!(!call.hosts.is_empty(), "the busy call has hosts");
+        call.hosts[0].addr = addr;
+        for port in [None, Some(0), Some(5060), Some(u16::MAX)] {
+            call.hosts[0].port = port;
+            let want = call.hosts[0].label();
+            assert_eq!(super::call::label(&call, 0), want, "{a} {port:?} #{i}");
+        }
+    }
+    assert_eq!(super::call::label(&call, 999), call.host_label(999));
+}
