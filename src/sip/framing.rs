@@ -936,7 +936,9 @@ fn ws_carries_sip(s: &[u8]) -> Option<bool> {
 
 /// Cuts payloads into SIP messages; holds per-flow stream state.
 pub struct Framer {
-    flows: HashMap<Flow, FlowState>,
+    /// foldhash rather than SipHash: every stream delivery looks its flow up (twice, with the
+    /// reverse direction), and SipHash was a visible share of the decoding thread.
+    flows: HashMap<Flow, FlowState, foldhash::fast::RandomState>,
     max_message: usize,
     max_flows: usize,
     tick: u64,
@@ -960,7 +962,7 @@ impl Framer {
     /// Like [`Framer::new`], with an explicit cap on the number of stream flows tracked.
     pub fn with_limits(max_message: usize, max_flows: usize) -> Self {
         Framer {
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             max_message: max_message.max(64),
             max_flows: max_flows.max(1),
             tick: 0,
