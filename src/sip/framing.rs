@@ -1059,7 +1059,14 @@ impl Framer {
 
     fn stream(&mut self, d: &Delivery<'_>, emit: &mut dyn FnMut(SipMessage)) -> PayloadClass {
         let max = self.max_message;
-        let peer_ws = self.peer_ws(d.flow);
+        // Only a flow still detecting (or reading an HTTP upgrade) asks about the other
+        // direction; skipping that look-up otherwise saves a cache miss per delivery when many
+        // flows are open.
+        let detecting = self
+            .flows
+            .get(&d.flow)
+            .is_none_or(|s| matches!(s.mode, Mode::Detect | Mode::Http));
+        let peer_ws = detecting && self.peer_ws(d.flow);
         let keepalive = d.data.iter().all(|b| matches!(b, b'\r' | b'\n'));
         let st = self.state(d.flow, d.completed_by, emit);
         if d.data.is_empty() {
