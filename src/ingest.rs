@@ -95,7 +95,7 @@ pub struct Ingest {
     /// name it again (a TCP segment buffered as several pieces around other buffered pieces is
     /// handed out piece by piece) must not count it again. Only frames still held are kept, so
     /// this is bounded by what the reassemblers hold.
-    held: HashSet<FrameRef>,
+    held: HashSet<FrameRef, foldhash::fast::RandomState>,
     pub books: Books,
 }
 
@@ -163,7 +163,7 @@ impl Ingest {
             decoder: Decoder::new(NetConfig::default()),
             framer: Framer::new(MAX_MESSAGE),
             media: None,
-            held: HashSet::new(),
+            held: HashSet::default(),
             books: Books::default(),
         }
     }
@@ -241,7 +241,7 @@ impl Ingest {
                     if mine.is_none_or(|m| rank(class) > rank(m)) {
                         mine = Some(class);
                     }
-                } else if held.remove(f) {
+                } else if !held.is_empty() && held.remove(f) {
                     // A frame held earlier (fragment, out-of-order segment) handed out now.
                     books.count_class(class);
                 }

@@ -248,7 +248,7 @@ const MAX_DATAGRAM: u32 = 65_535;
 pub struct Defrag {
     max_bytes: usize,
     timeout_ns: i64,
-    pending: HashMap<FragKey, Pending>,
+    pending: HashMap<FragKey, Pending, foldhash::fast::RandomState>,
     /// Datagrams in arrival order of their first fragment, for timeouts and eviction.
     order: VecDeque<(u64, FragKey)>,
     bytes: usize,
@@ -262,7 +262,7 @@ impl Defrag {
         Defrag {
             max_bytes,
             timeout_ns,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             order: VecDeque::new(),
             bytes: 0,
             serial: 0,

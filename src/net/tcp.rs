@@ -23,6 +23,12 @@
 //! - Memory is bounded three ways: bytes buffered per direction (`max_buffer`), bytes buffered
 //!   over all directions (16 x `max_buffer`), and the number of directions tracked (the least
 //!   recently used are ended and forgotten in batches).
+//! - An ended direction must still be remembered (a retransmitted FIN or segment after the end
+//!   is a retransmission, not a new stream), but only by where it ended: it moves from the map
+//!   of open directions to a compact map of ended ones. The open map, looked up by every
+//!   segment, then stays as small as the set of open connections and in the CPU cache, instead
+//!   of growing with every connection the capture ever saw (on a 1 GB capture its look-ups
+//!   were cache misses that made late segments slower than early ones).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -98,9 +104,22 @@ impl Direction {
     }
 }
 
+/// What is left of an ended direction: all that decides what a later segment on it is.
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    /// Sequence number just after the end (after the FIN, when there was one).
+    next_seq: u32,
+    /// Recency, for eviction (directions, open or ended, are evicted oldest first).
+    tick: u64,
+}
+
 /// Reassembles every TCP direction of a capture.
 pub struct Reassembler {
-    dirs: HashMap<Flow, Direction>,
+    /// foldhash, not the std SipHash: hashing the flow of every segment was a visible share
+    /// of the decoding thread; the random seed still keeps crafted flows from colliding.
+    dirs: HashMap<Flow, Direction, foldhash::fast::RandomState>,
+    /// Ended directions: sequence number after their end, and recency (see [`Ended`]).
+    ended: HashMap<Flow, Ended, foldhash::fast::RandomState>,
     max_buffer: usize,
     max_total: usize,
     max_directions: usize,
@@ -294,7 +313,8 @@ impl Reassembler {
     /// Like [`Reassembler::new`], with an explicit cap on the number of directions tracked.
     pub fn with_limits(max_buffer: usize, max_directions: usize) -> Self {
         Reassembler {
-            dirs: HashMap::new(),
+            dirs: HashMap::default(),
+            ended: HashMap::default(),
             max_buffer,
             max_total: max_buffer.saturating_mul(16),
             max_directions: max_directions.max(1),
@@ -303,9 +323,9 @@ impl Reassembler {
         }
     }
 
-    /// Number of directions currently tracked.
+    /// Number of directions currently tracked (open or ended).
     pub fn directions(&self) -> usize {
-        self.dirs.len()
+        self.dirs.len() + self.ended.len()
     }
 
     /// Bytes currently copied and held out of order, over all directions (in-order bytes are
@@ -331,6 +351,28 @@ impl Reassembler {
 
         let mut fresh = None;
         match self.dirs.get_mut(&seg.flow) {
+            None if self.ended.contains_key(&seg.flow) => {
+                // An ended direction: a SYN starts a new connection; anything else is a
+                // retransmission or control, unless it brings data beyond the end (a new
+                // connection whose SYN was not captured).
+                if !seg.syn {
+                    let next_seq = self.ended.get(&seg.flow).map_or(0, |e| e.next_seq);
+                    let rel = seg.seq.wrapping_sub(next_seq) as i32;
+                    if rel < 0 {
+                        return FrameFate::NotSip("tcp retransmission");
+                    }
+                    if !has_data {
+                        return FrameFate::NotSip("tcp control");
+                    }
+                }
+                self.ended.remove(&seg.flow);
+                let isn = seg.syn.then_some(seg.seq);
+                // Takes the place of the ended one: no room to make.
+                self.dirs.insert(
+                    seg.flow,
+                    Direction::new(data_seq, isn, seg.frame, self.tick),
+                );
+            }
             None => {
                 if !seg.syn && !has_data {
                     // FIN or RST of a direction never seen carrying anything.
@@ -383,6 +425,7 @@ impl Reassembler {
         let before = dir.pending_bytes;
         dir.tick = self.tick;
         let fate = Self::feed(dir, seg, data_seq, max_buffer, sink);
+        let now_ended = dir.ended;
         let after = dir.pending_bytes;
         self.total_pending = self
             .total_pending
@@ -405,6 +448,16 @@ impl Reassembler {
             }
             if self.total_pending > self.max_total {
                 self.flush_all_pending(seg.frame, sink);
+            }
+        }
+        if now_ended {
+            if let Some(dir) = self.dirs.remove(&seg.flow) {
+                self.total_pending = self.total_pending.saturating_sub(dir.pending_bytes);
+                let e = Ended {
+                    next_seq: dir.next_seq,
+                    tick: dir.tick,
+                };
+                self.ended.insert(seg.flow, e);
             }
         }
         fate
@@ -537,15 +590,19 @@ impl Reassembler {
     /// Makes room for one more direction by ending and forgetting the least recently used
     /// eighth when the cap is reached (in a batch, so the cost per new direction stays small).
     fn make_room(&mut self, current: FrameRef, sink: &mut dyn FnMut(Delivery<'_>)) {
-        if self.dirs.len() < self.max_directions {
+        if self.directions() < self.max_directions {
             return;
         }
         let mut ages: Vec<(u64, Flow)> = self.dirs.iter().map(|(f, d)| (d.tick, *f)).collect();
+        ages.extend(self.ended.iter().map(|(f, e)| (e.tick, *f)));
         let evict = (ages.len() / 8).max(1).min(ages.len());
         ages.select_nth_unstable(evict - 1);
         let mut victims: Vec<(u64, Flow)> = ages.get(..evict).unwrap_or(&[]).to_vec();
         victims.sort();
         for (_, flow) in victims {
+            if self.ended.remove(&flow).is_some() {
+                continue;
+            }
             if let Some(mut dir) = self.dirs.remove(&flow) {
                 self.total_pending = self.total_pending.saturating_sub(dir.pending_bytes);
                 if !dir.ended {
@@ -575,6 +632,7 @@ impl Reassembler {
             }
         }
         self.dirs.clear();
+        self.ended.clear();
         self.total_pending = 0;
         Vec::new()
     }
@@ -904,6 +962,53 @@ mod tests {
         assert_eq!(evs, vec![Ev::Gap(6), data(b"q", 5, 6), Ev::End]);
         let (_, evs) = push(&mut r, &seg(43, b"again", 7));
         assert_eq!(evs, vec![data(b"again", 7, 7)]);
+    }
+
+    #[test]
+    fn ended_directions_are_remembered_until_evicted() {
+        // Cap of 4 directions; port 1000 ends after "ab" and its FIN.
+        let mut r = Reassembler::with_limits(1 << 16, 4);
+        push(&mut r, &syn(100, 1));
+        let fin = Seg {
+            fin: true,
+            ..seg(101, b"ab", 2)
+        };
+        assert_eq!(push(&mut r, &fin).1, vec![data(b"ab", 2, 2), Ev::End]);
+        assert_eq!(r.directions(), 1, "an ended direction is still tracked");
+        // After the end, the FIN and the data again are retransmissions; a bare ACK is control.
+        assert_eq!(
+            push(&mut r, &fin),
+            (FrameFate::NotSip("tcp retransmission"), vec![])
+        );
+        let ack = seg(104, b"", 4);
+        assert_eq!(
+            push(&mut r, &ack),
+            (FrameFate::NotSip("tcp control"), vec![])
+        );
+        // Data beyond the end: a new stream whose SYN was not captured.
+        let (fate, evs) = push(&mut r, &seg(200, b"new", 5));
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(evs, vec![data(b"new", 5, 5)]);
+        // It ends again; then four more directions push it out as the least recently used.
+        let rst = Seg {
+            rst: true,
+            ..seg(203, b"", 6)
+        };
+        assert_eq!(push(&mut r, &rst).1, vec![Ev::End]);
+        for i in 0..4u16 {
+            let s = Seg {
+                port: 3000 + i,
+                ..seg(1, b"x", 10 + u64::from(i))
+            };
+            let (_, evs) = push(&mut r, &s);
+            assert!(
+                !evs.contains(&Ev::End),
+                "an ended direction is not ended twice"
+            );
+            assert!(r.directions() <= 4);
+        }
+        // Forgotten: its retransmitted FIN is now a segment of an unknown direction.
+        assert_eq!(push(&mut r, &fin).0, FrameFate::Delivered);
     }
 
     #[test]

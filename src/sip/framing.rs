@@ -171,28 +171,43 @@ fn header_end(s: &[u8], from_pos: usize) -> Result<usize, usize> {
 /// What Content-Length (or compact `l`) says, in a header section. `None`: absent or not a
 /// number. Values too large for u64 saturate (they are over any cap anyway).
 fn content_length(headers: &[u8]) -> Option<u64> {
-    let mut lines = headers.split(|b| *b == b'\n');
-    lines.next(); // start line
-    for line in lines {
-        if matches!(line.first(), Some(b' ' | b'\t')) {
-            continue; // folded continuation of the previous header
-        }
-        let Some(colon) = memchr(b':', line) else {
-            continue;
+    // Lines are found with memchr: a byte-at-a-time `split` was about 3 % of a `stats` run,
+    // since Content-Length usually comes last and every stream message is scanned.
+    let mut rest = headers;
+    let mut start_line = true;
+    loop {
+        let (line, next) = match memchr(b'\n', rest) {
+            Some(nl) => (upto(rest, nl), Some(from(rest, nl + 1))),
+            None => (rest, None),
         };
-        let name = trim(upto(line, colon));
-        if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
-            continue;
+        if let Some(v) = content_length_line(line, std::mem::take(&mut start_line)) {
+            return v;
         }
-        let value = trim(from(line, colon + 1));
-        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-            return None;
+        match next {
+            Some(n) => rest = n,
+            None => return None,
         }
-        return Some(value.iter().fold(0u64, |n, d| {
-            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-        }));
     }
-    None
+}
+
+/// One line of a header section for [`content_length`]: `Some(answer)` when this line
+/// decides it, `None` to go on with the next line.
+fn content_length_line(line: &[u8], start_line: bool) -> Option<Option<u64>> {
+    if start_line || matches!(line.first(), Some(b' ' | b'\t')) {
+        return None; // the start line, or a folded continuation of the previous header
+    }
+    let colon = memchr(b':', line)?;
+    let name = trim(upto(line, colon));
+    if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
+        return None;
+    }
+    let value = trim(from(line, colon + 1));
+    if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+        return Some(None);
+    }
+    Some(Some(value.iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    })))
 }
 
 /// A header named `name` whose value contains `needle` (both ASCII case-insensitive).
@@ -936,7 +951,9 @@ fn ws_carries_sip(s: &[u8]) -> Option<bool> {
 
 /// Cuts payloads into SIP messages; holds per-flow stream state.
 pub struct Framer {
-    flows: HashMap<Flow, FlowState>,
+    /// foldhash rather than SipHash: every stream delivery looks its flow up (twice, with the
+    /// reverse direction), and SipHash was a visible share of the decoding thread.
+    flows: HashMap<Flow, FlowState, foldhash::fast::RandomState>,
     max_message: usize,
     max_flows: usize,
     tick: u64,
@@ -960,7 +977,7 @@ impl Framer {
     /// Like [`Framer::new`], with an explicit cap on the number of stream flows tracked.
     pub fn with_limits(max_message: usize, max_flows: usize) -> Self {
         Framer {
-            flows: HashMap::new(),
+            flows: HashMap::default(),
             max_message: max_message.max(64),
             max_flows: max_flows.max(1),
             tick: 0,
@@ -1042,7 +1059,14 @@ impl Framer {
 
     fn stream(&mut self, d: &Delivery<'_>, emit: &mut dyn FnMut(SipMessage)) -> PayloadClass {
         let max = self.max_message;
-        let peer_ws = self.peer_ws(d.flow);
+        // Only a flow still detecting (or reading an HTTP upgrade) asks about the other
+        // direction; skipping that look-up otherwise saves a cache miss per delivery when many
+        // flows are open.
+        let detecting = self
+            .flows
+            .get(&d.flow)
+            .is_none_or(|s| matches!(s.mode, Mode::Detect | Mode::Http));
+        let peer_ws = detecting && self.peer_ws(d.flow);
         let keepalive = d.data.iter().all(|b| matches!(b, b'\r' | b'\n'));
         let st = self.state(d.flow, d.completed_by, emit);
         if d.data.is_empty() {
@@ -1396,6 +1420,29 @@ mod tests {
         assert!(msgs[0].flags.no_content_length);
         assert!(!msgs[0].flags.short_body);
         assert!(f.flows.is_empty());
+    }
+
+    #[test]
+    fn content_length_read_line_by_line() {
+        // The start line never counts, even when it looks like a header.
+        assert_eq!(content_length(b"l: 9\r\nVia: x\r\n\r\n"), None);
+        // A folded continuation line is not a header of its own.
+        assert_eq!(
+            content_length(b"INVITE a SIP/2.0\r\nX: y\r\n l: 3\r\n\r\n"),
+            None
+        );
+        // The last line needs no line end; LF-only line ends work too.
+        assert_eq!(
+            content_length(b"INVITE a SIP/2.0\nVia: x\nContent-Length: 42"),
+            Some(42)
+        );
+        // The first Content-Length decides, a bad value included.
+        assert_eq!(content_length(b"R\r\nl: 7x\r\nContent-Length: 5\r\n"), None);
+        assert_eq!(
+            content_length(b"R\r\nCONTENT-length :  12 \r\nl: 5\r\n"),
+            Some(12)
+        );
+        assert_eq!(content_length(b""), None);
     }
 
     #[test]
