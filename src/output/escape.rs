@@ -41,14 +41,20 @@ fn needs_escape(c: char) -> bool {
 
 /// Rewrites, inside JSON strings, the characters a terminal could act on (DEL, C1 controls,
 /// bidi and zero-width marks) as `\uXXXX`; serde_json already escapes C0 controls. The data
-/// stays exact, so JSON printed raw to a terminal is harmless.
-struct TerminalSafe;
+/// stays exact, so JSON printed raw to a terminal is harmless. Every JSON output uses it (the
+/// export builds its lines with it directly, into a reused buffer).
+pub struct TerminalSafe;
 
 impl serde_json::ser::Formatter for TerminalSafe {
     fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()>
     where
         W: ?Sized + std::io::Write,
     {
+        // serde_json escapes C0 controls, quotes and backslashes around the fragments it hands
+        // here, so a fragment of ASCII below DEL needs nothing: copy it whole (the common case).
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if needs_escape(c) {

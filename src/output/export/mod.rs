@@ -166,44 +166,10 @@ pub fn write_line(out: &mut dyn Write, call: &CallJson<'_>) -> io::Result<()> {
 const LINE_KEEP: usize = 1 << 20;
 
 fn serialize_line<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *buf, LineSafe);
+    let mut ser = serde_json::Serializer::with_formatter(&mut *buf, super::escape::TerminalSafe);
     value.serialize(&mut ser).map_err(io::Error::other)?;
     buf.push(b'\n');
     Ok(())
-}
-
-/// The terminal-safe JSON formatting of [`super::escape`] (DEL, C1 controls, bidi and
-/// zero-width marks written as `\uXXXX`), with a fast path: serde_json already escapes C0
-/// controls, quotes and backslashes around the fragments it hands here, so a fragment of ASCII
-/// below DEL needs nothing and is copied whole.
-struct LineSafe;
-
-impl serde_json::ser::Formatter for LineSafe {
-    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()>
-    where
-        W: ?Sized + Write,
-    {
-        if fragment.bytes().all(|b| b < 0x7f) {
-            return writer.write_all(fragment.as_bytes());
-        }
-        let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            if terminal_unsafe(c) {
-                writer.write_all(fragment.get(start..i).unwrap_or("").as_bytes())?;
-                // Every such character is in the Basic Multilingual Plane: one \u escape.
-                write!(writer, "\\u{:04x}", c as u32)?;
-                start = i + c.len_utf8();
-            }
-        }
-        writer.write_all(fragment.get(start..).unwrap_or("").as_bytes())
-    }
-}
-
-/// The characters [`super::escape`] treats as unsafe for a terminal (a test keeps the two in
-/// step).
-fn terminal_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]

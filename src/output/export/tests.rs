@@ -302,17 +302,6 @@ fn nothing_wanted_is_still_a_readable_capture() {
     assert!(frames_of(out).is_empty());
 }
 
-/// The export's own line writer marks exactly the characters the shared terminal escaping
-/// marks, over the whole range where either could act.
-#[test]
-fn line_writer_flags_the_same_characters_as_the_shared_escaping() {
-    for c in (0u32..0x3000).filter_map(char::from_u32) {
-        let s = c.to_string();
-        let shared = crate::output::escape_str(&s) != s;
-        assert_eq!(super::terminal_unsafe(c), shared, "U+{:04X}", c as u32);
-    }
-}
-
 /// The line writer gives the same bytes as the shared JSON writer, hostile text included.
 #[test]
 fn line_writer_matches_the_shared_json_writer() {
