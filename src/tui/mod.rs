@@ -74,7 +74,13 @@ pub fn load(inputs: &[Input], sel: &Selection, tx: &Sender<LoadEvent>) {
     let total: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
     let mut ing = Ingest::new().with_media();
     ing.add_inputs(inputs);
-    let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
+    // The same grouping as the streaming commands: a Call-ID stays one call unless it is idle
+    // for an hour, so the list numbers calls as `sipscope calls` does.
+    let cfg = TrackerConfig {
+        idle_timeout_ns: crate::analysis::ORDERED_IDLE_TIMEOUT_NS,
+        ..TrackerConfig::default()
+    };
+    let mut tracker = CallTracker::new(cfg, sel.roles.clone());
     let mut batch: Vec<Call> = Vec::new();
     let mut walked = vec![0u64; inputs.len()];
     let mut last = Instant::now();
