@@ -82,6 +82,20 @@ struct Direction {
 }
 
 impl Direction {
+    /// Buffers `part` of `seg` at stream offset `off` until the bytes before it arrive.
+    fn hold(&mut self, off: u64, part: &[u8], seg: &Segment<'_>, conflict: bool) {
+        self.pending_bytes = self.pending_bytes.saturating_add(part.len());
+        self.pending.insert(
+            off,
+            Piece {
+                data: part.to_vec(),
+                frame: seg.frame,
+                cut: seg.cut,
+                conflict,
+            },
+        );
+    }
+
     fn new(next_seq: u32, isn: Option<u32>, frame: FrameRef, tick: u64) -> Direction {
         Direction {
             next_seq,
@@ -506,14 +520,7 @@ impl Reassembler {
                         delivered |= drain_pending(flow, dir, seg.frame, sink);
                         if off != dir.next_abs {
                             // Cannot happen (parts and pieces tile the range); keep it anyway.
-                            let piece = Piece {
-                                data: part.to_vec(),
-                                frame: seg.frame,
-                                cut: seg.cut,
-                                conflict,
-                            };
-                            dir.pending_bytes = dir.pending_bytes.saturating_add(part.len());
-                            dir.pending.insert(off, piece);
+                            dir.hold(off, part, seg, conflict);
                             held = true;
                             continue;
                         }
@@ -525,14 +532,7 @@ impl Reassembler {
                     delivered |= drain_pending(flow, dir, seg.frame, sink);
                 } else {
                     for (off, part) in parts {
-                        let piece = Piece {
-                            data: part.to_vec(),
-                            frame: seg.frame,
-                            cut: seg.cut,
-                            conflict,
-                        };
-                        dir.pending_bytes = dir.pending_bytes.saturating_add(part.len());
-                        dir.pending.insert(off, piece);
+                        dir.hold(off, part, seg, conflict);
                     }
                     held = true;
                 }
