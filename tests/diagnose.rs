@@ -263,7 +263,7 @@ fn generated_capture_matches_its_truth_file() {
     for c in &calls {
         let d = diagnose::diagnose(c);
         summary.add(c, &d);
-        ours.insert(c.call_id.clone(), (d.outcome, d.final_code));
+        ours.insert(c.call_id.to_string(), (d.outcome, d.final_code));
     }
     let rows = truth["calls"].as_array().expect("calls");
     assert_eq!(rows.len(), 2000);

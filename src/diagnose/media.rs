@@ -155,9 +155,9 @@ fn sdp_ends(call: &Call) -> Vec<SdpEnd> {
                 ep: Endpoint { ip, port: md.port },
                 msg: i,
                 time_ns: m.frame.ts_ns,
-                codecs: md.codecs.clone(),
-                direction: md.direction.to_ascii_lowercase(),
-                kind: md.kind.to_ascii_lowercase(),
+                codecs: md.codecs.iter().map(|c| c.to_string()).collect(),
+                direction: md.direction.to_ascii_lowercase().to_string(),
+                kind: md.kind.to_ascii_lowercase().to_string(),
                 request: m.is_request(),
             });
         }

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::dialog::{Call, MediaSummary, MsgIdx, SdpSummary, StepIdx};
+use crate::dialog::{Call, MediaSummary, MsgIdx, SdpSummary, StepIdx, Text};
 
 use super::outcome::hop_msgs;
 use super::{Diagnosis, Finding, Severity};
@@ -23,13 +23,13 @@ fn same_codec(a: &str, b: &str) -> bool {
 }
 
 /// Real codecs in both lists, as the first list writes them.
-fn common(offer: &MediaSummary, answer: &[String]) -> Vec<String> {
+fn common(offer: &MediaSummary, answer: &[Text]) -> Vec<String> {
     offer
         .codecs
         .iter()
         .filter(|c| !is_auxiliary(c))
         .filter(|c| answer.iter().any(|a| same_codec(a, c)))
-        .cloned()
+        .map(|c| c.to_string())
         .collect()
 }
 
@@ -37,7 +37,7 @@ fn real(m: &MediaSummary) -> Vec<String> {
     m.codecs
         .iter()
         .filter(|c| !is_auxiliary(c))
-        .cloned()
+        .map(|c| c.to_string())
         .collect()
 }
 

@@ -88,7 +88,7 @@ impl Summary {
         let e = self
             .failures_by_cause
             .entry(key)
-            .or_insert_with(|| (0, call.call_id.clone()));
+            .or_insert_with(|| (0, call.call_id.to_string()));
         e.0 = e.0.saturating_add(1);
     }
 

@@ -24,12 +24,12 @@ fn finding<'a>(d: &'a Diagnosis, code: &str) -> &'a Finding {
 
 fn sdp(addr: &str, codecs: &[&str], direction: &str, port: u16) -> SdpSummary {
     SdpSummary {
-        address: Some(addr.to_string()),
+        address: Some(addr.into()),
         media: vec![MediaSummary {
             kind: "audio".into(),
             port,
             proto: "RTP/AVP".into(),
-            codecs: codecs.iter().map(|c| c.to_string()).collect(),
+            codecs: codecs.iter().map(|&c| c.into()).collect(),
             direction: direction.into(),
             address: None,
         }],
@@ -143,7 +143,7 @@ fn answered_then_bye(
     } else {
         request("BYE", id, 1, 2, 5000, "z9hG4bK-y", 2, "a", Some("b"))
     };
-    bye.reason_header = reason.map(str::to_string);
+    bye.reason_header = reason.map(Into::into);
     let bye_ok = reply(&bye, bye_code, 5010, None);
     let call = analyze_call(vec![inv, ok, ack, bye, bye_ok], &[]);
     let d = diagnose(&call);

@@ -82,7 +82,7 @@ fn per_transaction(call: &Call, d: &mut Diagnosis) {
         };
         d.timings.transactions.push(TxTiming {
             tx: i,
-            method: t.method.clone(),
+            method: t.method.to_string(),
             cseq: t.cseq,
             first_response_ns: since(first, req_ns),
             final_response_ns: since(fin, req_ns),

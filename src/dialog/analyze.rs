@@ -27,7 +27,9 @@ use std::collections::HashMap;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::model::*;
-use super::msg::{Msg, Start};
+use compact_str::format_compact;
+
+use super::msg::{Msg, Start, Text};
 use super::roles::{self, RoleOverride};
 use super::summary;
 use crate::net::Flow;
@@ -44,19 +46,19 @@ const DUP_WINDOW_OTHER_FILE_NS: i64 = 200_000_000;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Origin {
     /// RFC 3261: branch (with cookie) and sent-by.
-    Branch { branch: String, sent_by: String },
+    Branch { branch: Text, sent_by: Text },
     /// RFC 2543: no cookie, so sent-by, whatever branch text there is, and the From tag.
     Legacy {
-        sent_by: String,
-        branch: String,
-        from_tag: String,
+        sent_by: Text,
+        branch: Text,
+        from_tag: Text,
     },
 }
 
 /// The Via sent-by as a matching key: lower case, with the transport's default port made
 /// explicit (RFC 3261 18.2.1: 5060, or 5061 for TLS), so `192.0.2.1` and `192.0.2.1:5060` are
 /// the same sender.
-fn sent_by_key(v: &super::ViaInfo) -> String {
+fn sent_by_key(v: &super::ViaInfo) -> Text {
     let s = v.sent_by.to_ascii_lowercase();
     let has_port = match s.rfind(']') {
         Some(close) => s[close..].contains(':'),
@@ -72,9 +74,9 @@ fn sent_by_key(v: &super::ViaInfo) -> String {
         5060
     };
     if s.matches(':').count() > 1 && !s.starts_with('[') {
-        format!("[{s}]:{default}")
+        format_compact!("[{s}]:{default}")
     } else {
-        format!("{s}:{default}")
+        format_compact!("{s}:{default}")
     }
 }
 
@@ -86,7 +88,7 @@ fn origin_of(m: &Msg) -> (Origin, bool) {
             match v.branch.as_deref() {
                 Some(b) if b.starts_with(COOKIE) => (
                     Origin::Branch {
-                        branch: b.to_string(),
+                        branch: Text::from(b),
                         sent_by,
                     },
                     false,
@@ -94,7 +96,7 @@ fn origin_of(m: &Msg) -> (Origin, bool) {
                 b => (
                     Origin::Legacy {
                         sent_by,
-                        branch: b.unwrap_or("").to_string(),
+                        branch: Text::from(b.unwrap_or("")),
                         from_tag,
                     },
                     true,
@@ -103,8 +105,8 @@ fn origin_of(m: &Msg) -> (Origin, bool) {
         }
         None => (
             Origin::Legacy {
-                sent_by: String::new(),
-                branch: String::new(),
+                sent_by: Text::default(),
+                branch: Text::default(),
                 from_tag,
             },
             true,
@@ -115,24 +117,24 @@ fn origin_of(m: &Msg) -> (Origin, bool) {
 /// A per-leg transaction: top Via, CSeq number and the transaction's method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct LegKey {
-    branch: String,
-    sent_by: String,
-    from_tag: String,
+    branch: Text,
+    sent_by: Text,
+    from_tag: Text,
     cseq: u32,
-    class: String,
+    class: Text,
 }
 
 fn leg_key(m: &Msg, cseq: u32, class: &str) -> LegKey {
     let (branch, sent_by) = match m.vias.first() {
         Some(v) => (v.branch.clone().unwrap_or_default(), sent_by_key(v)),
-        None => (String::new(), String::new()),
+        None => (Text::default(), Text::default()),
     };
     LegKey {
         branch,
         sent_by,
         from_tag: m.from.tag.clone().unwrap_or_default(),
         cseq,
-        class: class.to_string(),
+        class: Text::from(class),
     }
 }
 
@@ -140,11 +142,11 @@ fn leg_key(m: &Msg, cseq: u32, class: &str) -> LegKey {
 struct StepKey {
     origin: Origin,
     cseq: u32,
-    cseq_method: String,
+    cseq_method: Text,
     kind: StepKind,
-    to_tag: Option<String>,
+    to_tag: Option<Text>,
     /// Top Via (branch, sent-by) for hop-by-hop responses (100 Trying).
-    hop_local: Option<(String, String)>,
+    hop_local: Option<(Text, Text)>,
 }
 
 /// Identical content, as far as the model can tell: the bytes when both were kept, otherwise
@@ -164,7 +166,7 @@ struct Builder {
     tx_origin_legacy: Vec<bool>,
     step_map: FastMap<StepKey, StepIdx>,
     hop_map: FastMap<(StepIdx, Flow, usize), usize>,
-    tx_map: FastMap<(Origin, u32, String), TxIdx>,
+    tx_map: FastMap<(Origin, u32, Text), TxIdx>,
     leg_map: FastMap<LegKey, (TxIdx, usize)>,
     info: Vec<MsgInfo>,
     missing_cseq: usize,
@@ -269,7 +271,7 @@ impl Builder {
                 self.missing_cseq += 1;
                 let meth = match &kind {
                     StepKind::Request { method } => method.clone(),
-                    StepKind::Response { .. } => String::new(),
+                    StepKind::Response { .. } => Text::default(),
                 };
                 (0, meth)
             }
@@ -390,7 +392,7 @@ impl Builder {
 
     fn new_tx(&mut self, method: &str, cseq: u32, legacy: bool) -> TxIdx {
         self.txs.push(Transaction {
-            method: method.to_string(),
+            method: Text::from(method),
             cseq,
             request: None,
             responses: Vec::new(),
@@ -409,7 +411,7 @@ impl Builder {
     }
 
     fn tx_for(&mut self, origin: &Origin, legacy: bool, cseq: u32, method: &str) -> TxIdx {
-        let k = (origin.clone(), cseq, method.to_string());
+        let k = (origin.clone(), cseq, Text::from(method));
         if let Some(&t) = self.tx_map.get(&k) {
             return t;
         }
@@ -445,7 +447,7 @@ impl Builder {
                 if let Some(&(t, _)) = self.leg_map.get(&leg_key(m, cseq, "INVITE")) {
                     return (t, Part::Cancel);
                 }
-                let k = (origin.clone(), cseq, "INVITE".to_string());
+                let k = (origin.clone(), cseq, Text::const_new("INVITE"));
                 if let Some(&t) = self.tx_map.get(&k) {
                     return (t, Part::Cancel);
                 }
@@ -458,11 +460,11 @@ impl Builder {
                 if let Some(&(t, _)) = self.leg_map.get(&leg_key(m, cseq, "INVITE")) {
                     return (t, Part::CancelResponse);
                 }
-                let k = (origin.clone(), cseq, "CANCEL".to_string());
+                let k = (origin.clone(), cseq, Text::const_new("CANCEL"));
                 if let Some(&t) = self.tx_map.get(&k) {
                     return (t, Part::Response);
                 }
-                let k = (origin.clone(), cseq, "INVITE".to_string());
+                let k = (origin.clone(), cseq, Text::const_new("INVITE"));
                 if let Some(&t) = self.tx_map.get(&k) {
                     return (t, Part::CancelResponse);
                 }
@@ -491,7 +493,7 @@ impl Builder {
             None => return 0,
         };
         let class = match part {
-            Part::Cancel | Part::CancelResponse | Part::Ack => "INVITE".to_string(),
+            Part::Cancel | Part::CancelResponse | Part::Ack => Text::const_new("INVITE"),
             _ => self
                 .txs
                 .get(tx)
@@ -612,11 +614,11 @@ fn decide_final(tx: &Transaction, steps: &[Step]) -> Option<StepIdx> {
         .or_else(|| finals().next())
 }
 
-fn tag_pair(a: &str, b: &str) -> (String, String) {
+fn tag_pair(a: &str, b: &str) -> (Text, Text) {
     if a <= b {
-        (a.to_string(), b.to_string())
+        (Text::from(a), Text::from(b))
     } else {
-        (b.to_string(), a.to_string())
+        (Text::from(b), Text::from(a))
     }
 }
 
@@ -625,7 +627,7 @@ fn tag_pair(a: &str, b: &str) -> (String, String) {
 /// BYE ends one, and a failed INVITE ends its early dialogs.
 fn build_dialogs(steps: &mut [Step], txs: &mut [Transaction]) -> Vec<Dialog> {
     let mut dialogs: Vec<Dialog> = Vec::new();
-    let mut dmap: FastMap<(String, String), DialogIdx> = FastMap::default();
+    let mut dmap: FastMap<(Text, Text), DialogIdx> = FastMap::default();
     for s in 0..steps.len() {
         let Some(st) = steps.get(s) else { continue };
         let t = st.transaction;

@@ -5,10 +5,12 @@
 use crate::sip::headers::lossy;
 use crate::sip::{self, HeaderName, SipMessage, StartLine};
 
-use super::msg::{MediaSummary, Msg, Party, SdpSummary, Start, ViaInfo};
+use compact_str::{format_compact, ToCompactString};
 
-fn text(b: &[u8]) -> String {
-    lossy(b).into_owned()
+use super::msg::{MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
+
+fn text(b: &[u8]) -> Text {
+    Text::from(lossy(b))
 }
 
 fn party(na: Option<sip::NameAddr<'_>>) -> Party {
@@ -37,13 +39,13 @@ fn sdp_summary(s: &sip::Sdp<'_>) -> SdpSummary {
                     .codecs()
                     .iter()
                     .map(|c| match (c.name, c.clock_rate, c.payload_type) {
-                        (Some(n), Some(r), _) => format!("{}/{}", lossy(n), r),
+                        (Some(n), Some(r), _) => format_compact!("{}/{}", lossy(n), r),
                         (Some(n), None, _) => text(n),
-                        (None, _, Some(pt)) => pt.to_string(),
-                        (None, _, None) => "?".to_string(),
+                        (None, _, Some(pt)) => pt.to_compact_string(),
+                        (None, _, None) => Text::const_new("?"),
                     })
                     .collect(),
-                direction: m.effective_direction.as_str().to_string(),
+                direction: Text::const_new(m.effective_direction.as_str()),
                 address: m.effective_connection.map(|c| text(c.address)),
             })
             .collect(),
@@ -83,7 +85,7 @@ impl Msg {
     fn from_parsed_parts(m: &SipMessage, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
         let start = match p.start {
             StartLine::Request { method, uri, .. } => Start::Request {
-                method: method.as_str().to_string(),
+                method: Text::from(method.as_str()),
                 uri: text(uri),
             },
             StartLine::Response { code, reason, .. } => Start::Response {
@@ -97,13 +99,15 @@ impl Msg {
         msg.call_id = p.call_id().map(text).unwrap_or_default();
         msg.from = party(p.from());
         msg.to = party(p.to());
-        msg.cseq = p.cseq().map(|(n, meth)| (n, meth.as_str().to_string()));
+        msg.cseq = p.cseq().map(|(n, meth)| (n, Text::from(meth.as_str())));
         msg.vias = p
             .vias()
             .map(|v| ViaInfo {
                 sent_by: match v.port {
-                    Some(port) if v.host.contains(&b':') => format!("[{}]:{}", lossy(v.host), port),
-                    Some(port) => format!("{}:{}", lossy(v.host), port),
+                    Some(port) if v.host.contains(&b':') => {
+                        format_compact!("[{}]:{}", lossy(v.host), port)
+                    }
+                    Some(port) => format_compact!("{}:{}", lossy(v.host), port),
                     None => text(v.host),
                 },
                 transport: text(v.transport),
@@ -111,7 +115,7 @@ impl Msg {
                 received: v.received().map(text),
                 rport: v
                     .rport()
-                    .map(|p| p.map(|n| n.to_string()).unwrap_or_default()),
+                    .map(|p| p.map(|n| n.to_compact_string()).unwrap_or_default()),
             })
             .collect();
         msg.contact = p.contacts().next().map(|c| text(c.uri.raw));
@@ -130,7 +134,11 @@ impl Msg {
             || p.header(HeaderName::ProxyAuthenticate).is_some();
         msg.content_type = p.content_type().map(text);
         msg.sdp = p.sdp().map(|s| sdp_summary(&s));
-        msg.anomalies = p.anomalies().iter().map(|a| a.to_string()).collect();
+        msg.anomalies = p
+            .anomalies()
+            .iter()
+            .map(|a| a.to_compact_string())
+            .collect();
         msg.size = m.data.len();
         if keep_raw {
             msg.raw = Some(m.data.clone());

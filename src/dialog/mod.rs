@@ -43,6 +43,6 @@ pub use analyze::analyze_call;
 pub use annotate::{annotate, knowledge_role, Annotation};
 pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
-pub use msg::{MediaSummary, Msg, Party, SdpSummary, Start, ViaInfo};
+pub use msg::{MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
 pub use roles::{correlate_b2bua, hint_from_product, RoleOverride, RoleOverrideError};
 pub use tracker::{analyze_all, CallTracker, Grouper, TrackerConfig};

@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use super::msg::Msg;
+use super::msg::{Msg, Text};
 
 /// Index into [`Call::messages`] (and the parallel [`Call::info`]).
 pub type MsgIdx = usize;
@@ -28,7 +28,7 @@ pub type HostIdx = usize;
 pub struct Call {
     /// The Call-ID; empty for a message that carried none (such a message is a call of its own,
     /// see [`analyze_all`](super::analyze_all)).
-    pub call_id: String,
+    pub call_id: Text,
     /// The messages, ordered by capture time (then file and frame number).
     pub messages: Vec<Msg>,
     /// Per message, parallel to `messages`: where it fits.
@@ -115,7 +115,7 @@ pub enum Repeat {
 /// Request or response, as a step is identified.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum StepKind {
-    Request { method: String },
+    Request { method: Text },
     Response { code: u16 },
 }
 
@@ -140,9 +140,9 @@ pub struct Step {
     pub kind: StepKind,
     /// CSeq number and method (0 and the request method when the message had no CSeq).
     pub cseq: u32,
-    pub cseq_method: String,
-    pub from_tag: Option<String>,
-    pub to_tag: Option<String>,
+    pub cseq_method: Text,
+    pub from_tag: Option<Text>,
+    pub to_tag: Option<Text>,
     pub transaction: TxIdx,
     pub part: Part,
     /// Every leg it was seen on. The first hop is where it came from: for a request the
@@ -238,9 +238,9 @@ pub struct Hop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leg {
     /// Top Via branch of the request on this leg (`None` when it had none).
-    pub branch: Option<String>,
+    pub branch: Option<Text>,
     /// Top Via sent-by.
-    pub sent_by: String,
+    pub sent_by: Text,
     pub via_depth: usize,
     /// The request's first sighting on this leg.
     pub request: MsgIdx,
@@ -252,7 +252,7 @@ pub struct Leg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
     /// The request method (CSeq method); `INVITE` for an INVITE with its CANCELs and ACKs.
-    pub method: String,
+    pub method: Text,
     pub cseq: u32,
     /// The request step (`None` when only responses were captured).
     pub request: Option<StepIdx>,
@@ -293,9 +293,9 @@ pub enum DialogState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dialog {
     /// Tag of the side that sent the creating request.
-    pub local_tag: String,
+    pub local_tag: Text,
     /// Tag of the side that answered.
-    pub remote_tag: String,
+    pub remote_tag: Text,
     pub state: DialogState,
     /// The response (or in-dialog request, for a dialog seen mid-way) that created it.
     pub created_by: StepIdx,
@@ -476,10 +476,10 @@ pub struct Summary {
     pub start_ns: i64,
     pub end_ns: i64,
     /// From and To user of the first request (of the first message when no request was seen).
-    pub from_user: String,
-    pub to_user: String,
+    pub from_user: Text,
+    pub to_user: Text,
     /// Method of the first request.
-    pub first_method: String,
+    pub first_method: Text,
     pub state: CallState,
     /// The transaction that decides the outcome: the INVITE that was answered (or the last
     /// out-of-dialog INVITE with a final response, so an auth retry counts), or the last
@@ -489,7 +489,7 @@ pub struct Summary {
     /// Its final response step, code and reason phrase.
     pub final_step: Option<StepIdx>,
     pub final_code: Option<u16>,
-    pub final_reason: Option<String>,
+    pub final_reason: Option<Text>,
     /// Time of the 2xx that answered the call, and of the BYE that ended it.
     pub answered_ns: Option<i64>,
     pub ended_ns: Option<i64>,

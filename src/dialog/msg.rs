@@ -3,18 +3,23 @@
 //! [`SipMessage`](crate::sip::SipMessage) by [`Msg::from_located`].
 
 use crate::net::{Flow, FrameRef};
+
 use crate::sip::MessageFlags;
+/// Text the model keeps from a capture: most values (tags, methods, branches, transports,
+/// hosts) are short, and a string of up to 24 bytes is stored inline without a heap
+/// allocation (a message used to cost about twenty of them). Reads as `&str`.
+pub use compact_str::CompactString as Text;
 
 /// Request or response, as the start line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
     Request {
-        method: String,
-        uri: String,
+        method: Text,
+        uri: Text,
     },
     Response {
         code: u16,
-        reason: String,
+        reason: Text,
     },
     /// The start line could not be read; the message is kept and shown anyway.
     Invalid,
@@ -23,45 +28,45 @@ pub enum Start {
 /// From or To.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Party {
-    pub display: String,
+    pub display: Text,
     /// The whole URI (`sip:alice@example.com`).
-    pub uri: String,
+    pub uri: Text,
     /// User part of the URI (number or name), empty when absent.
-    pub user: String,
-    pub tag: Option<String>,
+    pub user: Text,
+    pub tag: Option<Text>,
 }
 
 /// One Via value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ViaInfo {
     /// `host[:port]` as written.
-    pub sent_by: String,
+    pub sent_by: Text,
     /// `UDP`, `TCP`, `TLS`, `WS`, ...
-    pub transport: String,
-    pub branch: Option<String>,
-    pub received: Option<String>,
-    pub rport: Option<String>,
+    pub transport: Text,
+    pub branch: Option<Text>,
+    pub received: Option<Text>,
+    pub rport: Option<Text>,
 }
 
 /// One media line of an SDP body, reduced to what troubleshooting needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MediaSummary {
     /// `audio`, `video`, `image`, ...
-    pub kind: String,
+    pub kind: Text,
     pub port: u16,
-    pub proto: String,
+    pub proto: Text,
     /// Codec names (`PCMU/8000`, `telephone-event/8000`, or the payload number when unknown).
-    pub codecs: Vec<String>,
+    pub codecs: Vec<Text>,
     /// `sendrecv` (default), `sendonly`, `recvonly`, `inactive`.
-    pub direction: String,
+    pub direction: Text,
     /// Connection address in force for this media (media-level c= over session-level).
-    pub address: Option<String>,
+    pub address: Option<Text>,
 }
 
 /// What an SDP body offers or answers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SdpSummary {
-    pub address: Option<String>,
+    pub address: Option<Text>,
     pub media: Vec<MediaSummary>,
 }
 
@@ -75,33 +80,33 @@ pub struct Msg {
     pub flags: MessageFlags,
     pub start: Start,
     /// Empty when the message has no Call-ID header.
-    pub call_id: String,
+    pub call_id: Text,
     pub from: Party,
     pub to: Party,
     /// CSeq number and method.
-    pub cseq: Option<(u32, String)>,
+    pub cseq: Option<(u32, Text)>,
     /// Via values, top first.
     pub vias: Vec<ViaInfo>,
     /// First Contact URI.
-    pub contact: Option<String>,
-    pub record_route: Vec<String>,
-    pub route: Vec<String>,
+    pub contact: Option<Text>,
+    pub record_route: Vec<Text>,
+    pub route: Vec<Text>,
     pub max_forwards: Option<u32>,
-    pub user_agent: Option<String>,
-    pub server: Option<String>,
+    pub user_agent: Option<Text>,
+    pub server: Option<Text>,
     /// Reason header (e.g. `Q.850;cause=16;text="Normal call clearing"`).
-    pub reason_header: Option<String>,
-    pub warning: Option<String>,
-    pub retry_after: Option<String>,
-    pub expires: Option<String>,
+    pub reason_header: Option<Text>,
+    pub warning: Option<Text>,
+    pub retry_after: Option<Text>,
+    pub expires: Option<Text>,
     /// Carries Authorization or Proxy-Authorization.
     pub has_credentials: bool,
     /// Carries WWW-Authenticate or Proxy-Authenticate.
     pub has_challenge: bool,
-    pub content_type: Option<String>,
+    pub content_type: Option<Text>,
     pub sdp: Option<SdpSummary>,
     /// Parser anomalies, as short descriptions.
-    pub anomalies: Vec<String>,
+    pub anomalies: Vec<Text>,
     /// Size of the message in bytes.
     pub size: usize,
     /// The message text, kept when the caller asks for it (export --raw, the terminal view).
@@ -141,7 +146,7 @@ impl Msg {
             flow,
             flags: MessageFlags::default(),
             start,
-            call_id: String::new(),
+            call_id: Text::default(),
             from: Party::default(),
             to: Party::default(),
             cseq: None,

@@ -18,7 +18,7 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::{IpAddr, SocketAddr};
 
 use super::model::*;
-use super::msg::Msg;
+use super::msg::{Msg, Text};
 
 const MAX_PORTS: usize = 16;
 const MAX_AGENTS: usize = 4;
@@ -131,10 +131,10 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
     (hosts, ends)
 }
 
-fn remember(list: &mut Vec<String>, value: Option<&String>) {
+fn remember(list: &mut Vec<String>, value: Option<&Text>) {
     if let Some(v) = value {
         if list.len() < MAX_AGENTS && !list.iter().any(|x| x == v) {
-            list.push(v.clone());
+            list.push(v.to_string());
         }
     }
 }
@@ -401,8 +401,8 @@ pub fn correlate_b2bua(calls: &mut [Call]) {
     }
     for (ci, h_in, cj, h_out) in pairs {
         let other_ids = (
-            calls.get(cj).map(|c| c.call_id.clone()),
-            calls.get(ci).map(|c| c.call_id.clone()),
+            calls.get(cj).map(|c| c.call_id.to_string()),
+            calls.get(ci).map(|c| c.call_id.to_string()),
         );
         for (c, h, other) in [(ci, h_in, other_ids.0), (cj, h_out, other_ids.1)] {
             let Some(call) = calls.get_mut(c) else {

@@ -6,14 +6,15 @@
 
 use super::model::*;
 use super::msg::Start;
+use super::msg::Text;
 
 pub(crate) fn empty() -> Summary {
     Summary {
         start_ns: 0,
         end_ns: 0,
-        from_user: String::new(),
-        to_user: String::new(),
-        first_method: String::new(),
+        from_user: Text::default(),
+        to_user: Text::default(),
+        first_method: Text::default(),
         state: CallState::Unanswered,
         main_transaction: None,
         final_step: None,
@@ -86,7 +87,7 @@ pub(crate) fn summarize(call: &Call) -> Summary {
     if let Some(m) = first_req.or(call.messages.first()) {
         s.from_user = m.from.user.clone();
         s.to_user = m.to.user.clone();
-        s.first_method = m.method().unwrap_or("").to_ascii_uppercase();
+        s.first_method = m.method().unwrap_or("").to_ascii_uppercase().into();
     }
     let main = main_transaction(call, &s.first_method);
     s.main_transaction = main;

@@ -31,9 +31,9 @@ fn frame(t_ms: i64) -> FrameRef {
 
 pub(crate) fn via(host: u8, branch: &str) -> ViaInfo {
     ViaInfo {
-        sent_by: format!("10.0.0.{host}:5060"),
+        sent_by: compact_str::format_compact!("10.0.0.{host}:5060"),
         transport: "UDP".into(),
-        branch: (!branch.is_empty()).then(|| branch.to_string()),
+        branch: (!branch.is_empty()).then(|| branch.into()),
         received: None,
         rport: None,
     }
@@ -41,10 +41,10 @@ pub(crate) fn via(host: u8, branch: &str) -> ViaInfo {
 
 fn party(user: &str, tag: Option<&str>) -> Party {
     Party {
-        display: String::new(),
-        uri: format!("sip:{user}@example.com"),
-        user: user.to_string(),
-        tag: tag.map(str::to_string),
+        display: Default::default(),
+        uri: compact_str::format_compact!("sip:{user}@example.com"),
+        user: user.into(),
+        tag: tag.map(Into::into),
     }
 }
 
@@ -71,14 +71,14 @@ pub(crate) fn request(
         flow,
         frame(t_ms),
         Start::Request {
-            method: method.to_string(),
+            method: method.into(),
             uri: "sip:bob@example.com".into(),
         },
     );
-    m.call_id = call_id.to_string();
+    m.call_id = call_id.into();
     m.from = party("alice", Some(from_tag));
     m.to = party("bob", to_tag);
-    m.cseq = Some((cseq, method.to_string()));
+    m.cseq = Some((cseq, method.into()));
     m.vias = vec![via(src, branch)];
     m.size = 400 + method.len();
     m
@@ -114,7 +114,7 @@ pub(crate) fn reply(req: &Msg, code: u16, t_ms: i64, to_tag: Option<&str>) -> Ms
         reason: reason(code).into(),
     };
     if let Some(t) = to_tag {
-        r.to.tag = Some(t.to_string());
+        r.to.tag = Some(t.into());
     }
     r.size = 300 + usize::from(code);
     r.has_credentials = false;
@@ -140,13 +140,13 @@ pub(crate) fn hop_request(req: &Msg, method: &str, t_ms: i64, to_tag: Option<&st
     a.frame = frame(t_ms);
     a.frames = vec![a.frame];
     a.start = Start::Request {
-        method: method.to_string(),
+        method: method.into(),
         uri: "sip:bob@example.com".into(),
     };
     a.vias.truncate(1);
-    a.cseq = req.cseq.as_ref().map(|(n, _)| (*n, method.to_string()));
+    a.cseq = req.cseq.as_ref().map(|(n, _)| (*n, method.into()));
     if let Some(t) = to_tag {
-        a.to.tag = Some(t.to_string());
+        a.to.tag = Some(t.into());
     }
     a.size = 250 + method.len();
     a

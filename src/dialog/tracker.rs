@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::analyze::analyze_call;
 use super::model::Call;
-use super::msg::Msg;
+use super::msg::{Msg, Text};
 use super::roles::{correlate_b2bua, RoleOverride};
 
 /// Hash maps keyed by Call-ID: foldhash is several times faster than the default SipHash on
@@ -36,7 +36,7 @@ pub fn analyze_all(msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Vec<Call> {
 /// capture, reallocations of hundreds of megabytes).
 #[derive(Default)]
 pub struct Grouper {
-    index: FastMap<String, usize>,
+    index: FastMap<Text, usize>,
     groups: Vec<Vec<Msg>>,
 }
 
@@ -271,9 +271,9 @@ impl Open {
 pub struct CallTracker {
     cfg: TrackerConfig,
     overrides: Vec<RoleOverride>,
-    open: FastMap<String, Open>,
+    open: FastMap<Text, Open>,
     /// (deadline, generation, Call-ID): at most one live entry per open call.
-    heap: BinaryHeap<Reverse<(i64, u64, String)>>,
+    heap: BinaryHeap<Reverse<(i64, u64, Text)>>,
     now: i64,
     next_gen: u64,
     /// Start keys of the open calls, oldest first.

@@ -251,12 +251,12 @@ impl CallDiagnosisJson {
                 });
         CallDiagnosisJson {
             index,
-            call_id: call.call_id.clone(),
+            call_id: call.call_id.to_string(),
             start: rfc3339_millis(s.start_ns),
-            from_user: s.from_user.clone(),
-            to_user: s.to_user.clone(),
-            method: s.first_method.clone(),
-            final_reason,
+            from_user: s.from_user.to_string(),
+            to_user: s.to_user.to_string(),
+            method: s.first_method.to_string(),
+            final_reason: final_reason.map(|r| r.to_string()),
             diagnosis: DiagnosisJson::new(call, d),
         }
     }

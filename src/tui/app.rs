@@ -994,7 +994,7 @@ mod tests {
         app.list
             .rows
             .iter()
-            .map(|&i| app.entries[i].call.call_id.clone())
+            .map(|&i| app.entries[i].call.call_id.to_string())
             .collect()
     }
 

@@ -833,11 +833,14 @@ fn detail_lines(call: &Call, cv: &CallView, inputs: &[String]) -> Vec<Line<'stat
             }
         }
     }
-    let extras: [(&str, Option<&String>); 4] = [
-        ("Reason", m.reason_header.as_ref()),
-        ("Warning", m.warning.as_ref()),
-        ("Retry-After", m.retry_after.as_ref()),
-        ("User-Agent", m.user_agent.as_ref().or(m.server.as_ref())),
+    let extras: [(&str, Option<&str>); 4] = [
+        ("Reason", m.reason_header.as_deref()),
+        ("Warning", m.warning.as_deref()),
+        ("Retry-After", m.retry_after.as_deref()),
+        (
+            "User-Agent",
+            m.user_agent.as_deref().or(m.server.as_deref()),
+        ),
     ];
     for (name, v) in extras {
         if let Some(v) = v {

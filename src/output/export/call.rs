@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
 use crate::dialog::{
     self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Msg, MsgInfo,
-    Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Transaction,
+    Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Text, Transaction,
 };
 use crate::knowledge::{self, Class};
 use crate::output::time::rfc3339_micros;
@@ -181,7 +181,7 @@ pub struct MediaJson<'a> {
     pub kind: &'a str,
     pub port: u16,
     pub proto: &'a str,
-    pub codecs: &'a [String],
+    pub codecs: &'a [Text],
     pub direction: &'a str,
     pub address: Option<&'a str>,
 }
@@ -236,7 +236,7 @@ pub struct MessageJson<'a> {
     pub original_frame: Option<u64>,
     pub annotation: Option<AnnotationJson>,
     pub sdp: Option<SdpJson<'a>>,
-    pub anomalies: &'a [String],
+    pub anomalies: &'a [Text],
     pub flags: Vec<&'static str>,
     pub size: usize,
     pub user_agent: Option<&'a str>,
