@@ -10,7 +10,12 @@ use compact_str::{format_compact, ToCompactString};
 use super::msg::{MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
 
 fn text(b: &[u8]) -> Text {
-    Text::from(lossy(b))
+    // Capture text is almost always valid UTF-8: the strict check is the fast path, the lossy
+    // decoder (which walks the bytes in chunks) only runs on the rare broken value.
+    match std::str::from_utf8(b) {
+        Ok(s) => Text::from(s),
+        Err(_) => Text::from(lossy(b)),
+    }
 }
 
 fn party(na: Option<sip::NameAddr<'_>>) -> Party {

@@ -217,6 +217,25 @@ impl<'a> Media<'a> {
 
     /// Every format resolved to a codec, in preference order.
     pub fn codecs(&self) -> Vec<Codec<'a>> {
+        // Every rtpmap and fmtp is read once here rather than once per format (a format list
+        // of ten payload types used to parse each rtpmap line ten times). The first line for a
+        // payload type wins, as in `rtpmap` and `fmtp`.
+        let maps: Vec<RtpMap<'a>> = self
+            .attributes
+            .iter()
+            .filter(|a| a.name == b"rtpmap")
+            .filter_map(|a| parse_rtpmap(a.value?))
+            .collect();
+        let fmtps: Vec<(Option<u64>, &'a [u8])> = self
+            .attributes
+            .iter()
+            .filter(|a| a.name == b"fmtp")
+            .filter_map(|a| a.value)
+            .map(|v| {
+                let (pt, rest) = split_first_token(v);
+                (parse_u64(pt), rest)
+            })
+            .collect();
         self.formats()
             .map(|f| {
                 let pt = parse_u64(f).and_then(|n| u8::try_from(n).ok());
@@ -230,8 +249,11 @@ impl<'a> Media<'a> {
                         from_static_table: false,
                     };
                 };
-                let fmtp = self.fmtp(pt);
-                if let Some(map) = self.rtpmap(pt) {
+                let fmtp = fmtps
+                    .iter()
+                    .find(|(n, _)| *n == Some(u64::from(pt)))
+                    .map(|&(_, rest)| rest);
+                if let Some(map) = maps.iter().find(|r| r.payload_type == pt).copied() {
                     return Codec {
                         payload_type: Some(pt),
                         name: Some(map.name),
