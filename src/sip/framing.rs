@@ -32,7 +32,7 @@ use std::collections::{HashMap, VecDeque};
 use memchr::memchr;
 
 use super::websocket::{self, HeaderParse, MessageAssembler};
-use super::{MessageFlags, SipMessage};
+use super::{Located, MessageFlags, SipMessage};
 use crate::net::{Delivery, DeliveryFlags, DeliveryKind, Flow, FrameRef, Transport};
 
 /// A sensible message cap for callers without an opinion.
@@ -232,14 +232,17 @@ struct Src {
     flags: DeliveryFlags,
 }
 
-/// Frames, completing frame and delivery flags of the stream bytes `[a, b)`.
+/// Frames (into `frames`, emptied first), completing frame and delivery flags of the stream
+/// bytes `[a, b)`. The list is written into a buffer the caller reuses: one allocation per
+/// message was a visible share of the decoding thread.
 fn attribution(
     srcs: &VecDeque<Src>,
     a: u64,
     b: u64,
     fallback: FrameRef,
-) -> (FrameRef, Vec<FrameRef>, DeliveryFlags) {
-    let mut frames = Vec::new();
+    frames: &mut Vec<FrameRef>,
+) -> (FrameRef, DeliveryFlags) {
+    frames.clear();
     let mut flags = DeliveryFlags::default();
     let mut last = None;
     let mut i = 0;
@@ -272,7 +275,7 @@ fn attribution(
     if !frames.contains(&frame) {
         frames.push(frame);
     }
-    (frame, frames, flags)
+    (frame, flags)
 }
 
 /// Forgets the sources whose bytes all lie before stream offset `keep_from`.
@@ -348,7 +351,9 @@ struct Ctx<'e> {
     /// The other direction of this connection has upgraded to WebSocket.
     peer_ws: bool,
     fallback: FrameRef,
-    emit: &'e mut dyn FnMut(SipMessage),
+    emit: &'e mut dyn FnMut(Located<'_>),
+    /// Reused for each message's frame list.
+    frames: Vec<FrameRef>,
 }
 
 /// State of one stream flow.
@@ -425,15 +430,9 @@ impl FlowState {
     }
 
     /// Emits the stream bytes `[a, b)` as a message whose bytes are `data`.
-    fn emit_range(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        a: u64,
-        b: u64,
-        data: Vec<u8>,
-        extra: MessageFlags,
-    ) {
-        let (frame, mut frames, dflags) = attribution(&self.srcs, a, b, ctx.fallback);
+    fn emit_range(&mut self, ctx: &mut Ctx<'_>, a: u64, b: u64, data: &[u8], extra: MessageFlags) {
+        let mut frames = std::mem::take(&mut ctx.frames);
+        let (frame, dflags) = attribution(&self.srcs, a, b, ctx.fallback, &mut frames);
         if extra.websocket && !self.handshake.is_empty() {
             let mut all = std::mem::take(&mut self.handshake);
             all.retain(|f| !frames.contains(f));
@@ -446,13 +445,14 @@ impl FlowState {
         flags.short_body = extra.short_body;
         flags.after_gap = std::mem::take(&mut self.after_gap);
         flags.junk_before = std::mem::take(&mut self.junk);
-        (ctx.emit)(SipMessage {
+        (ctx.emit)(Located {
             flow: ctx.flow,
             frame,
-            frames,
+            frames: &frames,
             data,
             flags,
         });
+        ctx.frames = frames;
     }
 
     /// Bytes the buffered message still needs, when its length is known.
@@ -573,8 +573,14 @@ impl FlowState {
         let upgrade = header_has(headers, b"upgrade", b"websocket");
         let is_101 = headers.starts_with(b"HTTP/1.");
         if upgrade || (is_101 && ctx.peer_ws) {
-            let (_, frames, _) =
-                attribution(&self.srcs, at, at.saturating_add(end as u64), ctx.fallback);
+            let mut frames = Vec::new();
+            attribution(
+                &self.srcs,
+                at,
+                at.saturating_add(end as u64),
+                ctx.fallback,
+                &mut frames,
+            );
             // A few frames at most; a handshake spread over more is not worth carrying.
             self.handshake = frames.into_iter().take(8).collect();
             self.mode = Mode::Ws;
@@ -632,8 +638,7 @@ impl FlowState {
                 .or(Some(from(&m.payload, skip)))
                 .is_some_and(is_start_line);
             if is_sip {
-                let mut data = m.payload;
-                data.drain(..skip);
+                let data = from(&m.payload, skip);
                 let extra = MessageFlags {
                     websocket: true,
                     short_body: m.truncated,
@@ -820,7 +825,7 @@ impl FlowState {
             no_content_length: no_cl,
             ..MessageFlags::default()
         };
-        self.emit_range(ctx, at, at.saturating_add(len as u64), data.to_vec(), extra);
+        self.emit_range(ctx, at, at.saturating_add(len as u64), data, extra);
     }
 
     /// Emits what the buffer holds if it is (the beginning of) a SIP message; used when the
@@ -958,6 +963,8 @@ pub struct Framer {
     max_flows: usize,
     tick: u64,
     skipped: u64,
+    /// Frame-list buffer lent to each push (see [`attribution`]).
+    scratch: Vec<FrameRef>,
 }
 
 fn reverse(f: Flow) -> Flow {
@@ -982,6 +989,7 @@ impl Framer {
             max_flows: max_flows.max(1),
             tick: 0,
             skipped: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -1011,9 +1019,19 @@ impl Framer {
             .fold(0usize, usize::saturating_add)
     }
 
-    /// Handles one delivery; emits complete messages; says what the delivered bytes were.
-    /// For `StreamGap` and `StreamEnd` the class is that of the flow.
+    /// Handles one delivery; emits complete messages (owned copies); says what the delivered
+    /// bytes were. For `StreamGap` and `StreamEnd` the class is that of the flow.
     pub fn push(&mut self, d: &Delivery<'_>, emit: &mut dyn FnMut(SipMessage)) -> PayloadClass {
+        self.push_located(d, &mut |m: Located<'_>| emit(m.to_message()))
+    }
+
+    /// Same as [`Framer::push`], handing out borrowed messages: their bytes are the delivery's
+    /// or a stream buffer's, valid during the call only.
+    pub fn push_located(
+        &mut self,
+        d: &Delivery<'_>,
+        emit: &mut dyn FnMut(Located<'_>),
+    ) -> PayloadClass {
         self.tick = self.tick.wrapping_add(1);
         match d.kind {
             DeliveryKind::Datagram => datagram(d, emit),
@@ -1021,6 +1039,7 @@ impl Framer {
             DeliveryKind::StreamGap { missing } => {
                 let max = self.max_message;
                 let peer_ws = self.peer_ws(d.flow);
+                let frames = std::mem::take(&mut self.scratch);
                 let st = self.state(d.flow, d.completed_by, emit);
                 let mut ctx = Ctx {
                     flow: d.flow,
@@ -1028,9 +1047,12 @@ impl Framer {
                     peer_ws,
                     fallback: d.completed_by,
                     emit,
+                    frames,
                 };
                 st.gap(&mut ctx, missing);
-                st.class()
+                let class = st.class();
+                self.scratch = ctx.frames;
+                class
             }
             DeliveryKind::StreamEnd => {
                 let Some(mut st) = self.flows.remove(&d.flow) else {
@@ -1043,8 +1065,10 @@ impl Framer {
                     peer_ws: false,
                     fallback: d.completed_by,
                     emit,
+                    frames: std::mem::take(&mut self.scratch),
                 };
                 st.flush_partial(&mut ctx, false);
+                self.scratch = ctx.frames;
                 self.skipped = self.skipped.saturating_add(st.skipped);
                 class
             }
@@ -1057,7 +1081,7 @@ impl Framer {
             .is_some_and(|s| s.mode == Mode::Ws)
     }
 
-    fn stream(&mut self, d: &Delivery<'_>, emit: &mut dyn FnMut(SipMessage)) -> PayloadClass {
+    fn stream(&mut self, d: &Delivery<'_>, emit: &mut dyn FnMut(Located<'_>)) -> PayloadClass {
         let max = self.max_message;
         // Only a flow still detecting (or reading an HTTP upgrade) asks about the other
         // direction; skipping that look-up otherwise saves a cache miss per delivery when many
@@ -1068,9 +1092,12 @@ impl Framer {
             .is_none_or(|s| matches!(s.mode, Mode::Detect | Mode::Http));
         let peer_ws = detecting && self.peer_ws(d.flow);
         let keepalive = d.data.iter().all(|b| matches!(b, b'\r' | b'\n'));
+        let frames = std::mem::take(&mut self.scratch);
         let st = self.state(d.flow, d.completed_by, emit);
         if d.data.is_empty() {
-            return st.class();
+            let class = st.class();
+            self.scratch = frames;
+            return class;
         }
         let off = st.end_off;
         if d.frames.is_empty() {
@@ -1096,6 +1123,7 @@ impl Framer {
             peer_ws,
             fallback: d.completed_by,
             emit,
+            frames,
         };
         let mut data = d.data;
         let mut at = off;
@@ -1109,10 +1137,13 @@ impl Framer {
         st.feed(&mut ctx, data, at);
         st.keep_sources();
         let sip_like = matches!(st.mode, Mode::Sip | Mode::Detect);
-        if keepalive && sip_like && st.buf.is_empty() {
-            return PayloadClass::NotSip("sip keep-alive");
-        }
-        st.class()
+        let class = if keepalive && sip_like && st.buf.is_empty() {
+            PayloadClass::NotSip("sip keep-alive")
+        } else {
+            st.class()
+        };
+        self.scratch = ctx.frames;
+        class
     }
 
     /// The state of `flow`, created (after evicting old flows if at the cap) when new.
@@ -1120,7 +1151,7 @@ impl Framer {
         &mut self,
         flow: Flow,
         now: FrameRef,
-        emit: &mut dyn FnMut(SipMessage),
+        emit: &mut dyn FnMut(Located<'_>),
     ) -> &mut FlowState {
         if !self.flows.contains_key(&flow) && self.flows.len() >= self.max_flows {
             self.evict(now, emit);
@@ -1135,7 +1166,7 @@ impl Framer {
     }
 
     /// Ends and forgets the least recently used eighth of the flows.
-    fn evict(&mut self, now: FrameRef, emit: &mut dyn FnMut(SipMessage)) {
+    fn evict(&mut self, now: FrameRef, emit: &mut dyn FnMut(Located<'_>)) {
         let mut ages: Vec<(u64, Flow)> = self.flows.iter().map(|(f, s)| (s.tick, *f)).collect();
         let n = (ages.len() / 8).max(1).min(ages.len());
         if n == 0 {
@@ -1153,6 +1184,7 @@ impl Framer {
                     peer_ws: false,
                     fallback,
                     emit: &mut *emit,
+                    frames: Vec::new(),
                 };
                 st.flush_partial(&mut ctx, false);
                 self.skipped = self.skipped.saturating_add(st.skipped);
@@ -1162,6 +1194,11 @@ impl Framer {
 
     /// End of input: emits what is left in stream buffers (flagged), returns nothing else.
     pub fn finish(&mut self, emit: &mut dyn FnMut(SipMessage)) {
+        self.finish_located(&mut |m: Located<'_>| emit(m.to_message()))
+    }
+
+    /// Same as [`Framer::finish`], handing out borrowed messages.
+    pub fn finish_located(&mut self, emit: &mut dyn FnMut(Located<'_>)) {
         let mut flows: Vec<Flow> = self.flows.keys().copied().collect();
         flows.sort();
         for flow in flows {
@@ -1176,6 +1213,7 @@ impl Framer {
                     peer_ws: false,
                     fallback,
                     emit: &mut *emit,
+                    frames: Vec::new(),
                 };
                 st.flush_partial(&mut ctx, false);
                 self.skipped = self.skipped.saturating_add(st.skipped);
@@ -1185,7 +1223,7 @@ impl Framer {
 }
 
 /// A datagram is one message, after optional keep-alive CR/LFs or junk lines.
-fn datagram(d: &Delivery<'_>, emit: &mut dyn FnMut(SipMessage)) -> PayloadClass {
+fn datagram(d: &Delivery<'_>, emit: &mut dyn FnMut(Located<'_>)) -> PayloadClass {
     let other = match d.flow.transport {
         Transport::Udp => "udp other",
         Transport::Sctp => "sctp other",
@@ -1222,17 +1260,23 @@ fn datagram(d: &Delivery<'_>, emit: &mut dyn FnMut(SipMessage)) -> PayloadClass 
     let Some((at, junk)) = start else {
         return PayloadClass::NotSip(other);
     };
-    let mut frames = d.frames.to_vec();
-    if !frames.contains(&d.completed_by) {
-        frames.push(d.completed_by);
-    }
+    // The completing frame is nearly always among the carriers already (a plain datagram is
+    // one frame): the delivery's list is then handed out as it is, without a copy.
+    let mut with_completing = Vec::new();
+    let frames = if d.frames.contains(&d.completed_by) {
+        d.frames
+    } else {
+        with_completing.extend_from_slice(d.frames);
+        with_completing.push(d.completed_by);
+        &with_completing
+    };
     let mut flags = message_flags(d.flags);
     flags.junk_before = junk;
-    emit(SipMessage {
+    emit(Located {
         flow: d.flow,
         frame: d.completed_by,
         frames,
-        data: from(data, at).to_vec(),
+        data: from(data, at),
         flags,
     });
     PayloadClass::Sip
