@@ -561,6 +561,8 @@ struct BatchSender<'i> {
     free: std::sync::mpsc::Receiver<Batch>,
     batch: Batch,
     consumer_gone: bool,
+    /// Per input: bytes up to here were handed back to the OS.
+    released: Vec<usize>,
 }
 
 impl BatchSender<'_> {
@@ -579,6 +581,15 @@ impl BatchSender<'_> {
             return;
         }
         let mut next = self.free.try_recv().unwrap_or_default();
+        // A batch comes back once read: the bytes before its marks are needed by nobody. This
+        // thread hands them back (not the consumer's, which is the busier one).
+        for ((done, input), upto) in self.released.iter_mut().zip(self.inputs).zip(&next.upto) {
+            let upto = upto & !(RELEASE_STEP - 1);
+            if upto >= done.saturating_add(RELEASE_STEP) {
+                input.release_range(*done, upto);
+                *done = upto;
+            }
+        }
         next.clear();
         let mut full = std::mem::replace(&mut self.batch, next);
         full.upto.extend_from_slice(upto);
@@ -591,7 +602,8 @@ impl BatchSender<'_> {
 /// hands them out. Nothing is allocated per message: message bytes that lie in an input's
 /// own bytes (most of them) are handed over as positions there, the others are copied into
 /// batches that are reused. Capture bytes are handed back to the OS (see [`RELEASE_STEP`])
-/// once the consumer has read every message that points into them.
+/// once the consumer has read every message that points into them (a read batch comes back
+/// with the position the decoding thread had reached when it sent it).
 pub fn run_parallel_located(
     inputs: &[Input],
     media: bool,
@@ -613,6 +625,7 @@ pub fn run_parallel_located(
                 free: free_rx,
                 batch: Batch::default(),
                 consumer_gone: false,
+                released: vec![0; inputs.len()],
             };
             let mut upto = vec![0usize; inputs.len()];
             let iters = inputs.iter().map(|i| i.frames()).collect();
@@ -633,16 +646,8 @@ pub fn run_parallel_located(
             sender.send(&upto);
             result
         });
-        let mut released = vec![0usize; inputs.len()];
         for batch in rx {
             batch.each(inputs, consume);
-            for ((done, input), upto) in released.iter_mut().zip(inputs).zip(&batch.upto) {
-                let upto = upto & !(RELEASE_STEP - 1);
-                if upto >= done.saturating_add(RELEASE_STEP) {
-                    input.release_range(*done, upto);
-                    *done = upto;
-                }
-            }
             // The decoding thread may have finished: then the batch is simply dropped.
             let _ = free_tx.send(batch);
         }
