@@ -13,7 +13,7 @@ use crate::net::{
     self, Decoder, Delivery, DeliveryKind, Endpoint, FrameFate, FrameRef, NetConfig, Transport,
 };
 use crate::sip::framing::{Framer, PayloadClass};
-use crate::sip::{self, SipMessage};
+use crate::sip::{self, Located, SipMessage};
 
 /// Largest SIP message kept whole (larger ones are cut and flagged by framing).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -101,11 +101,11 @@ pub struct Ingest {
 
 /// Tells the media tracker which address:port pairs an SDP body in `m` announces. Only
 /// messages that carry an SDP media line are parsed here.
-fn announce_sdp(media: &mut MediaTracker, m: &SipMessage) {
-    if memchr::memmem::find(&m.data, b"\nm=").is_none() {
+fn announce_sdp(media: &mut MediaTracker, m: &Located<'_>) {
+    if memchr::memmem::find(m.data, b"\nm=").is_none() {
         return;
     }
-    let p = sip::parse(&m.data);
+    let p = sip::parse(m.data);
     let Some(sdp) = p.sdp() else { return };
     let call_id = p
         .call_id()
@@ -192,6 +192,11 @@ impl Ingest {
 
     /// Feeds one frame; every SIP message it completes goes to `emit`.
     pub fn push_frame(&mut self, frame: &Frame<'_>, emit: &mut dyn FnMut(SipMessage)) {
+        self.push_frame_located(frame, &mut |m: Located<'_>| emit(m.to_message()))
+    }
+
+    /// Same as [`Ingest::push_frame`], handing out borrowed messages (valid during the call).
+    pub fn push_frame_located(&mut self, frame: &Frame<'_>, emit: &mut dyn FnMut(Located<'_>)) {
         let books = &mut self.books;
         books.frames += 1;
         if let Some(ib) = books.inputs.get_mut(frame.file as usize) {
@@ -207,11 +212,11 @@ impl Ingest {
         let mut mine: Option<PayloadClass> = None;
         let fate = self.decoder.push(frame, &mut |d: Delivery<'_>| {
             let mut class = match media {
-                Some(tracker) => framer.push(&d, &mut |m| {
+                Some(tracker) => framer.push_located(&d, &mut |m| {
                     announce_sdp(tracker, &m);
                     emit(m)
                 }),
-                None => framer.push(&d, emit),
+                None => framer.push_located(&d, emit),
             };
             // A datagram quoted in an ICMP error never reached its receiver: not media.
             if let (
@@ -287,12 +292,20 @@ impl Ingest {
     }
 
     /// End of input, keeping the media tracker (when media analysis is on).
-    pub fn finish_all(mut self, emit: &mut dyn FnMut(SipMessage)) -> (Books, Option<MediaTracker>) {
+    pub fn finish_all(self, emit: &mut dyn FnMut(SipMessage)) -> (Books, Option<MediaTracker>) {
+        self.finish_all_located(&mut |m: Located<'_>| emit(m.to_message()))
+    }
+
+    /// Same as [`Ingest::finish_all`], handing out borrowed messages.
+    pub fn finish_all_located(
+        mut self,
+        emit: &mut dyn FnMut(Located<'_>),
+    ) -> (Books, Option<MediaTracker>) {
         let framer = &mut self.framer;
         let books = &mut self.books;
         let pending = &mut self.held;
         let held = self.decoder.finish(&mut |d: Delivery<'_>| {
-            let class = framer.push(&d, emit);
+            let class = framer.push_located(&d, emit);
             for f in d.frames {
                 if pending.remove(f) {
                     books.count_class(class);
@@ -325,7 +338,7 @@ impl Ingest {
         for f in left {
             books.count_undecoded(f, "held for reassembly, never handed out".to_string());
         }
-        framer.finish(emit);
+        framer.finish_located(emit);
         (self.books, self.media)
     }
 }
@@ -336,19 +349,30 @@ const RELEASE_STEP: usize = 8 << 20;
 
 /// Runs every frame of `inputs` (merged by time) through the pipeline.
 pub fn run(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> Books {
+    drive(Ingest::new(), inputs, &mut |m: Located<'_>| {
+        emit(m.to_message())
+    })
+    .0
+}
+
+/// Same as [`run`], handing out borrowed messages (valid during the call): for a consumer
+/// that only reads them, no copy is made.
+pub fn run_located(inputs: &[Input], emit: &mut dyn FnMut(Located<'_>)) -> Books {
     drive(Ingest::new(), inputs, emit).0
 }
 
 /// Same as [`run`], with RTP/RTCP analysis; returns the media tracker too.
 pub fn run_with_media(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> (Books, MediaTracker) {
-    let (books, media) = drive(Ingest::new().with_media(), inputs, emit);
+    let (books, media) = drive(Ingest::new().with_media(), inputs, &mut |m: Located<'_>| {
+        emit(m.to_message())
+    });
     (books, media.unwrap_or_default())
 }
 
 fn drive(
     mut ing: Ingest,
     inputs: &[Input],
-    emit: &mut dyn FnMut(SipMessage),
+    emit: &mut dyn FnMut(Located<'_>),
 ) -> (Books, Option<MediaTracker>) {
     ing.add_inputs(inputs);
     let iters = inputs.iter().map(|i| i.frames()).collect();
@@ -357,7 +381,7 @@ fn drive(
     for item in Merged::new(iters) {
         match item {
             Ok(frame) => {
-                ing.push_frame(&frame, emit);
+                ing.push_frame_located(&frame, emit);
                 let file = usize::from(frame.file);
                 if let (Some(done), Some(input)) = (released.get_mut(file), inputs.get(file)) {
                     // Everything before this frame is decoded (what the decoder keeps, it
@@ -372,7 +396,7 @@ fn drive(
             Err(issue) => ing.issue(issue),
         }
     }
-    ing.finish_all(emit)
+    ing.finish_all_located(emit)
 }
 
 /// Messages per batch handed from the ingest thread to the consumer: large enough that the
@@ -403,11 +427,11 @@ pub fn run_parallel<M: Send>(
             };
             let mut batch = Vec::with_capacity(BATCH);
             let mut consumer_gone = false;
-            let result = drive(ing, inputs, &mut |m| {
+            let result = drive(ing, inputs, &mut |m: Located<'_>| {
                 if consumer_gone {
                     return;
                 }
-                batch.push(map(m));
+                batch.push(map(m.to_message()));
                 if batch.len() >= BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     consumer_gone = tx.send(full).is_err();
@@ -422,6 +446,210 @@ pub fn run_parallel<M: Send>(
             for m in batch {
                 consume(m);
             }
+        }
+        match producer.join() {
+            Ok(r) => r,
+            // The helper thread can only fail by a bug that panicked: re-raise it here.
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    })
+}
+
+/// Where the bytes of a message sent across threads by [`run_parallel_located`] are.
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    /// Inside input `input`'s own bytes (the memory map, for a file): nothing was copied.
+    /// Datagrams and TCP messages cut straight out of one segment are found there.
+    Input {
+        input: usize,
+        start: usize,
+        len: usize,
+    },
+    /// Copied into the batch: messages from reassembly or stream buffers, which are reused
+    /// once the call that handed them out returns.
+    Copied { start: usize, len: usize },
+}
+
+/// One message of a [`Batch`], its borrowed parts replaced by positions.
+#[derive(Debug, Clone)]
+struct Entry {
+    flow: net::Flow,
+    frame: FrameRef,
+    flags: sip::MessageFlags,
+    data: Span,
+    frames: std::ops::Range<usize>,
+}
+
+/// Messages handed from the decoding thread to the consumer in one go. Batches go back to the
+/// decoding thread once read and are refilled, so that in a steady state no message costs an
+/// allocation (nor a free on the other thread, which mimalloc makes expensive).
+#[derive(Debug, Default)]
+struct Batch {
+    entries: Vec<Entry>,
+    bytes: Vec<u8>,
+    frames: Vec<FrameRef>,
+    /// Per input, the byte offset before which every frame was decoded when the batch was
+    /// sent: once the batch is read, those bytes are needed by nobody.
+    upto: Vec<usize>,
+}
+
+/// Where `part` begins inside `whole`, if it lies entirely inside it. Compares addresses only.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (start.checked_add(part.len())? <= whole.len()).then_some(start)
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes.clear();
+        self.frames.clear();
+        self.upto.clear();
+    }
+
+    fn add(&mut self, inputs: &[Input], m: &Located<'_>) {
+        let input = usize::from(m.frame.file);
+        let data = match inputs.get(input).and_then(|i| offset_in(i.bytes(), m.data)) {
+            Some(start) => Span::Input {
+                input,
+                start,
+                len: m.data.len(),
+            },
+            None => {
+                let start = self.bytes.len();
+                self.bytes.extend_from_slice(m.data);
+                Span::Copied {
+                    start,
+                    len: m.data.len(),
+                }
+            }
+        };
+        let first = self.frames.len();
+        self.frames.extend_from_slice(m.frames);
+        self.entries.push(Entry {
+            flow: m.flow,
+            frame: m.frame,
+            flags: m.flags,
+            data,
+            frames: first..self.frames.len(),
+        });
+    }
+
+    fn each(&self, inputs: &[Input], consume: &mut dyn FnMut(&Located<'_>)) {
+        for e in &self.entries {
+            let data = match e.data {
+                Span::Input { input, start, len } => inputs
+                    .get(input)
+                    .and_then(|i| i.bytes().get(start..start.saturating_add(len))),
+                Span::Copied { start, len } => self.bytes.get(start..start.saturating_add(len)),
+            };
+            consume(&Located {
+                flow: e.flow,
+                frame: e.frame,
+                frames: self.frames.get(e.frames.clone()).unwrap_or(&[]),
+                data: data.unwrap_or(&[]),
+                flags: e.flags,
+            });
+        }
+    }
+}
+
+/// The decoding thread's end of [`run_parallel_located`].
+struct BatchSender<'i> {
+    inputs: &'i [Input],
+    tx: std::sync::mpsc::SyncSender<Batch>,
+    free: std::sync::mpsc::Receiver<Batch>,
+    batch: Batch,
+    consumer_gone: bool,
+    /// Per input: bytes up to here were handed back to the OS.
+    released: Vec<usize>,
+}
+
+impl BatchSender<'_> {
+    fn add(&mut self, m: &Located<'_>, upto: &[usize]) {
+        if self.consumer_gone {
+            return;
+        }
+        self.batch.add(self.inputs, m);
+        if self.batch.entries.len() >= BATCH {
+            self.send(upto);
+        }
+    }
+
+    fn send(&mut self, upto: &[usize]) {
+        if self.batch.entries.is_empty() || self.consumer_gone {
+            return;
+        }
+        let mut next = self.free.try_recv().unwrap_or_default();
+        // A batch comes back once read: the bytes before its marks are needed by nobody. This
+        // thread hands them back (not the consumer's, which is the busier one).
+        for ((done, input), upto) in self.released.iter_mut().zip(self.inputs).zip(&next.upto) {
+            let upto = upto & !(RELEASE_STEP - 1);
+            if upto >= done.saturating_add(RELEASE_STEP) {
+                input.release_range(*done, upto);
+                *done = upto;
+            }
+        }
+        next.clear();
+        let mut full = std::mem::replace(&mut self.batch, next);
+        full.upto.extend_from_slice(upto);
+        self.consumer_gone = self.tx.send(full).is_err();
+    }
+}
+
+/// Same as [`run_parallel`] for a consumer that only reads the messages (counting, parsing):
+/// it gets borrowed messages on the calling thread, in the same order as [`run_located`]
+/// hands them out. Nothing is allocated per message: message bytes that lie in an input's
+/// own bytes (most of them) are handed over as positions there, the others are copied into
+/// batches that are reused. Capture bytes are handed back to the OS (see [`RELEASE_STEP`])
+/// once the consumer has read every message that points into them (a read batch comes back
+/// with the position the decoding thread had reached when it sent it).
+pub fn run_parallel_located(
+    inputs: &[Input],
+    media: bool,
+    consume: &mut dyn FnMut(&Located<'_>),
+) -> (Books, Option<MediaTracker>) {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Batch>();
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut ing = if media {
+                Ingest::new().with_media()
+            } else {
+                Ingest::new()
+            };
+            ing.add_inputs(inputs);
+            let mut sender = BatchSender {
+                inputs,
+                tx,
+                free: free_rx,
+                batch: Batch::default(),
+                consumer_gone: false,
+                released: vec![0; inputs.len()],
+            };
+            let mut upto = vec![0usize; inputs.len()];
+            let iters = inputs.iter().map(|i| i.frames()).collect();
+            for item in Merged::new(iters) {
+                match item {
+                    Ok(frame) => {
+                        if let Some(u) = upto.get_mut(usize::from(frame.file)) {
+                            // Messages pointing into this frame's record may follow; the
+                            // bytes before it are done with on this thread.
+                            *u = usize::try_from(frame.offset).unwrap_or(0);
+                        }
+                        ing.push_frame_located(&frame, &mut |m: Located<'_>| sender.add(&m, &upto));
+                    }
+                    Err(issue) => ing.issue(issue),
+                }
+            }
+            let result = ing.finish_all_located(&mut |m: Located<'_>| sender.add(&m, &upto));
+            sender.send(&upto);
+            result
+        });
+        for batch in rx {
+            batch.each(inputs, consume);
+            // The decoding thread may have finished: then the batch is simply dropped.
+            let _ = free_tx.send(batch);
         }
         match producer.join() {
             Ok(r) => r,
@@ -475,5 +703,116 @@ mod tests {
         run_parallel(&inputs, true, &|m| m.frame, &mut |f| par.push(f));
         assert!(seq.len() > BATCH, "{}", seq.len());
         assert_eq!(seq, par);
+    }
+
+    /// The borrowing two-thread pipeline hands over the same messages (bytes, frames, flags),
+    /// in the same order, as the owned single-thread one: messages pointing into the capture
+    /// (datagrams, whole TCP segments) and copied ones (stream buffers, fragments) alike, over
+    /// several batches and merged inputs.
+    #[test]
+    fn located_parallel_run_matches_the_sequential_one() {
+        type Seen = (
+            FrameRef,
+            Vec<FrameRef>,
+            Vec<u8>,
+            sip::MessageFlags,
+            net::Flow,
+        );
+        let seen = |m: &Located<'_>| -> Seen {
+            (m.frame, m.frames.to_vec(), m.data.to_vec(), m.flags, m.flow)
+        };
+        let mut names: Vec<String> =
+            std::fs::read_dir(format!("{}/samples", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+                .collect();
+        names.sort();
+        assert!(names.len() > 3);
+        let mut mapped = 0;
+        for name in &names {
+            let inputs = vec![sample(name)];
+            let mut seq: Vec<Seen> = Vec::new();
+            let books = run(&inputs, &mut |m| seq.push(seen(&m.located())));
+            let mut par: Vec<Seen> = Vec::new();
+            let (pbooks, _) = run_parallel_located(&inputs, false, &mut |m| {
+                if offset_in(inputs[0].bytes(), m.data).is_some() {
+                    mapped += 1;
+                }
+                par.push(seen(m))
+            });
+            assert_eq!(seq, par, "{name}");
+            assert_eq!(books.frames, pbooks.frames, "{name}");
+            assert_eq!(books.sip_frames, pbooks.sip_frames, "{name}");
+            assert_eq!(books.not_sip, pbooks.not_sip, "{name}");
+            assert_eq!(books.undecoded, pbooks.undecoded, "{name}");
+        }
+        assert!(mapped > 0, "{mapped}");
+        // A hand-made capture whose messages are partly copied: a TCP message split over two
+        // segments (joined in the framer's buffer) between whole ones.
+        let msg = |n: u32| {
+            format!(
+                "OPTIONS sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK{n}\r\n\
+                 Call-ID: c{n}\r\nCSeq: {n} OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        };
+        let tcp = |seq: u32, payload: &[u8]| {
+            let mut v = vec![0x45, 0];
+            v.extend_from_slice(&(40 + payload.len() as u16).to_be_bytes());
+            v.extend_from_slice(&[0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+            v.extend_from_slice(&40000u16.to_be_bytes());
+            v.extend_from_slice(&5060u16.to_be_bytes());
+            v.extend_from_slice(&seq.to_be_bytes());
+            v.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+            v.extend_from_slice(payload);
+            v
+        };
+        let (m1, m2, m3) = (msg(1), msg(2), msg(3));
+        let mut seq = 1000u32;
+        let mut pkts = Vec::new();
+        for part in [&m1[..], &m2[..20], &m2[20..], &m3[..]] {
+            pkts.push((pkts.len() as i64 * 1000, tcp(seq, part)));
+            seq += part.len() as u32;
+        }
+        let bytes = crate::capture::writer::pcap_bytes(crate::capture::linktype::RAW, &pkts);
+        let inputs = vec![Input::from_bytes("split", 0, bytes).unwrap()];
+        let mut seq_msgs: Vec<Seen> = Vec::new();
+        run(&inputs, &mut |m| seq_msgs.push(seen(&m.located())));
+        let mut par: Vec<Seen> = Vec::new();
+        let mut where_: Vec<bool> = Vec::new();
+        run_parallel_located(&inputs, false, &mut |m| {
+            where_.push(offset_in(inputs[0].bytes(), m.data).is_some());
+            par.push(seen(m))
+        });
+        assert_eq!(seq_msgs, par);
+        assert_eq!(par.len(), 3);
+        assert_eq!((&par[0].2, &par[1].2, &par[2].2), (&m1, &m2, &m3));
+        assert_eq!(where_, vec![true, false, true]);
+        let inputs: Vec<Input> = (0..40u16)
+            .map(|i| {
+                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
+                crate::capture::open(&path, i).unwrap()
+            })
+            .collect();
+        let mut seq: Vec<Seen> = Vec::new();
+        run(&inputs, &mut |m| seq.push(seen(&m.located())));
+        let mut par: Vec<Seen> = Vec::new();
+        run_parallel_located(&inputs, true, &mut |m| par.push(seen(m)));
+        assert!(seq.len() > BATCH, "{}", seq.len());
+        assert_eq!(seq, par);
+    }
+
+    #[test]
+    fn offset_in_only_inside() {
+        let whole = [0u8; 16];
+        assert_eq!(offset_in(&whole, &whole[3..9]), Some(3));
+        assert_eq!(offset_in(&whole, &whole[16..]), Some(16));
+        let other = [0u8; 4];
+        let far = offset_in(&whole, &other);
+        // Another buffer is never taken for a part of this one (unless it really lies inside,
+        // which two distinct arrays cannot).
+        assert_eq!(far, None);
+        assert_eq!(offset_in(&whole[4..], &whole[..8]), None);
     }
 }

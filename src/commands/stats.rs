@@ -1,5 +1,6 @@
 //! `sipscope stats`: one streaming pass, counting. Decoding runs on a helper thread while
-//! this one parses and counts (see [`crate::ingest::run_parallel`]).
+//! this one parses and counts, reading the messages where they lie (see
+//! [`crate::ingest::run_parallel_located`]).
 
 use std::io::Write;
 
@@ -14,7 +15,7 @@ pub fn run(
 ) -> Result<(), Error> {
     let inputs = crate::open_inputs(files, err)?;
     let mut s = Stats::default();
-    let (books, _) = crate::ingest::run_parallel(&inputs, false, &|m| m, &mut |m| s.add(&m));
+    let (books, _) = crate::ingest::run_parallel_located(&inputs, false, &mut |m| s.add(m));
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);

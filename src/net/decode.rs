@@ -88,6 +88,7 @@ impl Decoder {
         if !self.defrag.is_empty() {
             self.defrag.expire(frame.ts_ns);
         }
+        self.tcp.expire(frame.ts_ns, sink);
         let me = FrameRef::of(frame);
         let frames = [me];
         let mut ctx = Ctx {

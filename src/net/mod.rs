@@ -196,6 +196,9 @@ pub struct NetConfig {
     pub fragment_timeout_ns: i64,
     /// Bytes buffered out of order per TCP direction.
     pub max_tcp_buffer: usize,
+    /// A TCP direction that carried no segment for this long (capture time) is ended as at the
+    /// end of the capture (see [`tcp::Reassembler::expire`]).
+    pub tcp_idle_timeout_ns: i64,
 }
 
 impl Default for NetConfig {
@@ -204,6 +207,7 @@ impl Default for NetConfig {
             max_fragment_bytes: 64 << 20,
             fragment_timeout_ns: 30_000_000_000,
             max_tcp_buffer: 4 << 20,
+            tcp_idle_timeout_ns: tcp::DEFAULT_IDLE_TIMEOUT_NS,
         }
     }
 }
@@ -225,7 +229,8 @@ impl Decoder {
             // One SCTP message may be as large as a TCP direction's buffer; all messages being
             // built share the fragment pool's budget.
             sctp: sctp::Reassembler::new(cfg.max_tcp_buffer, cfg.max_fragment_bytes),
-            tcp: tcp::Reassembler::new(cfg.max_tcp_buffer),
+            tcp: tcp::Reassembler::new(cfg.max_tcp_buffer)
+                .with_idle_timeout(cfg.tcp_idle_timeout_ns),
             resolved: Vec::new(),
         }
     }

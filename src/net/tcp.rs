@@ -23,6 +23,13 @@
 //! - Memory is bounded three ways: bytes buffered per direction (`max_buffer`), bytes buffered
 //!   over all directions (16 x `max_buffer`), and the number of directions tracked (the least
 //!   recently used are ended and forgotten in batches).
+//! - A direction that carries no segment for [`DEFAULT_IDLE_TIMEOUT_NS`] of capture time is
+//!   ended as the capture's end would end it (holes declared, buffered bytes handed out, then
+//!   `StreamEnd`). Half of the connections of a long capture may never show their FIN (it came
+//!   before or after the capture): without this they stayed open to the end, each with its SIP
+//!   framing state, so memory and look-up costs grew with the capture instead of with the
+//!   connections in use. A segment after the timeout starts the direction afresh, as one whose
+//!   SYN was not captured. Ended directions are forgotten after twice the timeout.
 //! - An ended direction must still be remembered (a retransmitted FIN or segment after the end
 //!   is a retransmission, not a new stream), but only by where it ended: it moves from the map
 //!   of open directions to a compact map of ended ones. The open map, looked up by every
@@ -36,6 +43,11 @@ use super::{Delivery, DeliveryFlags, DeliveryKind, Flow, FrameFate, FrameRef, Un
 
 /// How many directions are tracked before the least recently used ones are evicted.
 pub const DEFAULT_MAX_DIRECTIONS: usize = 100_000;
+
+/// Capture time without a segment after which a direction is ended (five minutes: longer than
+/// any retransmission back-off worth waiting for, and than the keep-alive interval of SIP
+/// outbound flows, RFC 5626).
+pub const DEFAULT_IDLE_TIMEOUT_NS: i64 = 300 * 1_000_000_000;
 
 /// One TCP segment, as decoded from its IP packet.
 #[derive(Debug, Clone, Copy)]
@@ -125,6 +137,8 @@ struct Ended {
     next_seq: u32,
     /// Recency, for eviction (directions, open or ended, are evicted oldest first).
     tick: u64,
+    /// Capture time of its last segment.
+    last_ts_ns: i64,
 }
 
 /// Reassembles every TCP direction of a capture.
@@ -139,6 +153,9 @@ pub struct Reassembler {
     max_directions: usize,
     total_pending: usize,
     tick: u64,
+    idle_timeout_ns: i64,
+    /// Capture time of the next look for idle directions.
+    next_sweep_ns: i64,
 }
 
 /// Hands one piece of stream data to the sink.
@@ -334,7 +351,53 @@ impl Reassembler {
             max_directions: max_directions.max(1),
             total_pending: 0,
             tick: 0,
+            idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
+            next_sweep_ns: i64::MIN,
         }
+    }
+
+    /// Sets the idle timeout (capture time; at least one second).
+    pub fn with_idle_timeout(mut self, ns: i64) -> Self {
+        self.idle_timeout_ns = ns.max(1_000_000_000);
+        self
+    }
+
+    /// Ends the directions that carried no segment for the idle timeout before `now_ns` (in
+    /// flow order, each as [`Reassembler::finish`] would, its last frame completing what is
+    /// handed out), and forgets ended directions idle for twice as long. Looks at most four
+    /// times per timeout of capture time, so a call costs nothing in between.
+    pub fn expire(&mut self, now_ns: i64, sink: &mut dyn FnMut(Delivery<'_>)) {
+        if now_ns < self.next_sweep_ns || (self.dirs.is_empty() && self.ended.is_empty()) {
+            return;
+        }
+        self.next_sweep_ns = now_ns.saturating_add(self.idle_timeout_ns / 4);
+        let cutoff = now_ns.saturating_sub(self.idle_timeout_ns);
+        let mut idle: Vec<Flow> = self
+            .dirs
+            .iter()
+            .filter(|(_, d)| d.last_frame.ts_ns < cutoff)
+            .map(|(f, _)| *f)
+            .collect();
+        idle.sort();
+        for flow in idle {
+            if let Some(mut dir) = self.dirs.remove(&flow) {
+                self.total_pending = self.total_pending.saturating_sub(dir.pending_bytes);
+                if !dir.ended {
+                    let last = dir.last_frame;
+                    close(flow, &mut dir, last, sink);
+                }
+                self.ended.insert(
+                    flow,
+                    Ended {
+                        next_seq: dir.next_seq,
+                        tick: dir.tick,
+                        last_ts_ns: dir.last_frame.ts_ns,
+                    },
+                );
+            }
+        }
+        let forget = now_ns.saturating_sub(self.idle_timeout_ns.saturating_mul(2));
+        self.ended.retain(|_, e| e.last_ts_ns >= forget);
     }
 
     /// Number of directions currently tracked (open or ended).
@@ -470,6 +533,7 @@ impl Reassembler {
                 let e = Ended {
                     next_seq: dir.next_seq,
                     tick: dir.tick,
+                    last_ts_ns: dir.last_frame.ts_ns,
                 };
                 self.ended.insert(seg.flow, e);
             }
@@ -890,6 +954,50 @@ mod tests {
             FrameFate::NotSip("tcp retransmission")
         );
         assert_eq!(finish(&mut r), (vec![], vec![]));
+    }
+
+    /// A direction idle for the timeout is ended at the first frame after it, as the end of
+    /// the capture would end it (hole declared, buffered bytes handed out by its last frame);
+    /// a busy one is left alone; data after the end starts the direction afresh.
+    #[test]
+    fn idle_directions_end_after_the_timeout() {
+        let timeout = 2_000_000_000;
+        let mut r = Reassembler::new(1 << 16).with_idle_timeout(timeout);
+        let at = |n: u64, port: u16, s: Seg| Seg {
+            port,
+            ..Seg { n, ..s }
+        };
+        let mut evs = Vec::new();
+        push(&mut r, &at(1, 1, syn(0, 1)));
+        push(&mut r, &at(2, 1, seg(1, b"ab", 2)));
+        assert_eq!(
+            push(&mut r, &at(3, 1, seg(10, b"zz", 3))).0,
+            FrameFate::Held
+        );
+        push(&mut r, &at(4, 2, seg(500, b"busy", 4)));
+        // Half the timeout later, nothing ends.
+        r.expire(timeout / 2, &mut |d| record(&mut evs, d));
+        assert!(evs.is_empty());
+        assert_eq!(r.directions(), 2);
+        // Port 2 stays busy; port 1 goes quiet past the timeout.
+        push(&mut r, &at(timeout as u64 / 1000, 2, seg(504, b"more", 5)));
+        r.expire(timeout + 4000, &mut |d| record(&mut evs, d));
+        assert_eq!(evs, vec![Ev::Gap(7), data(b"zz", 3, 3), Ev::End]);
+        assert_eq!(r.buffered_bytes(), 0);
+        // The ended direction still knows where it ended: old bytes are a retransmission,
+        // new ones start a fresh stream.
+        assert_eq!(
+            push(&mut r, &at(9, 1, seg(1, b"ab", 9))).0,
+            FrameFate::NotSip("tcp retransmission")
+        );
+        let (fate, fresh) = push(&mut r, &at(10, 1, seg(12, b"new", 10)));
+        assert_eq!(fate, FrameFate::Delivered);
+        assert_eq!(fresh, vec![data(b"new", 10, 10)]);
+        // Long after, everything is forgotten.
+        evs.clear();
+        r.expire(10 * timeout, &mut |d| record(&mut evs, d));
+        assert_eq!(evs, vec![Ev::End, Ev::End]);
+        assert_eq!(r.directions(), 0);
     }
 
     #[test]

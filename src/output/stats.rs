@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::escape;
 use crate::ingest::Books;
 use crate::net::Transport;
-use crate::sip::{self, SipMessage, StartLine};
+use crate::sip::{self, Located, StartLine};
 
 /// Window in which an identical datagram counts as a retransmission (64 * T1).
 const RETRANSMIT_WINDOW_NS: i64 = 64 * 500_000_000;
@@ -52,10 +52,12 @@ pub struct Stats {
     recent_ids: Vec<u64>,
     recent: HashMap<u64, i64, FastBuild>,
     last_prune_ns: i64,
+    /// Parser buffers, reused from message to message.
+    scratch: sip::Scratch,
 }
 
 impl Stats {
-    pub fn add(&mut self, m: &SipMessage) {
+    pub fn add(&mut self, m: &Located<'_>) {
         self.messages += 1;
         let transport = if m.flags.websocket {
             "websocket"
@@ -63,7 +65,7 @@ impl Stats {
             m.flow.transport.as_str()
         };
         *self.by_transport.entry(transport).or_default() += 1;
-        let p = sip::parse(&m.data);
+        let p = sip::parse_with(m.data, std::mem::take(&mut self.scratch));
         match &p.start {
             StartLine::Request { method, .. } => {
                 // Look up before inserting: a new String per request cost an allocation each.
@@ -84,6 +86,7 @@ impl Stats {
         if let Some(id) = p.call_id() {
             self.note_call_id(hash_of(id));
         }
+        self.scratch = p.into_scratch();
         for (on, name) in [
             (m.flags.cut, "cut by snaplen"),
             (m.flags.bounced, "bounced (in ICMP error)"),
@@ -98,7 +101,7 @@ impl Stats {
             }
         }
         if m.flow.transport != Transport::Tcp {
-            let key = hash_of((&m.flow, &m.data));
+            let key = hash_of((&m.flow, m.data));
             let now = m.frame.ts_ns;
             match self.recent.insert(key, now) {
                 Some(t) if now.saturating_sub(t) <= RETRANSMIT_WINDOW_NS => {
@@ -277,7 +280,7 @@ pub fn write_text(out: &mut dyn Write, books: &Books, s: &Stats) -> io::Result<(
 mod tests {
     use super::*;
     use crate::net::{Endpoint, Flow, FrameRef};
-    use crate::sip::MessageFlags;
+    use crate::sip::{MessageFlags, SipMessage};
     use std::net::{IpAddr, Ipv4Addr};
 
     fn message(n: u64, call_id: &str, transport: Transport) -> SipMessage {
@@ -322,7 +325,7 @@ mod tests {
                 // Round 1 sees each Call-ID twice in a row; the others once.
                 let times = if round == 1 { 2 } else { 1 };
                 for _ in 0..times {
-                    s.add(&message(n, &format!("call-{i}@host"), Transport::Tcp));
+                    s.add(&message(n, &format!("call-{i}@host"), Transport::Tcp).located());
                 }
             }
         }
@@ -337,14 +340,14 @@ mod tests {
     fn retransmissions_within_the_window_only() {
         let mut s = Stats::default();
         let first = message(1, "r@host", Transport::Udp);
-        s.add(&first);
+        s.add(&first.located());
         let mut again = first.clone();
         again.frame.ts_ns += RETRANSMIT_WINDOW_NS / 2;
-        s.add(&again);
+        s.add(&again.located());
         assert_eq!(s.retransmissions, 1);
         let mut late = first.clone();
         late.frame.ts_ns = again.frame.ts_ns + RETRANSMIT_WINDOW_NS + 1;
-        s.add(&late);
+        s.add(&late.located());
         assert_eq!(s.retransmissions, 1);
         assert_eq!(s.call_id_count(), 1);
     }

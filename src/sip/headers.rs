@@ -130,6 +130,28 @@ impl HeaderName {
     /// Canonical identity of a header name as written on the wire (case-insensitive; a single
     /// letter is read as an RFC 3261 / IANA compact form).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
+        // Most names come in their usual spelling: an exact match costs a couple of integer
+        // compares, where the case-insensitive one below goes byte by byte (it was about 7 %
+        // of a `stats` run). Any other spelling falls through to it.
+        match name {
+            b"Via" => return HeaderName::Via,
+            b"From" => return HeaderName::From,
+            b"To" => return HeaderName::To,
+            b"Call-ID" => return HeaderName::CallId,
+            b"CSeq" => return HeaderName::CSeq,
+            b"Contact" => return HeaderName::Contact,
+            b"Max-Forwards" => return HeaderName::MaxForwards,
+            b"Content-Type" => return HeaderName::ContentType,
+            b"Content-Length" => return HeaderName::ContentLength,
+            b"User-Agent" => return HeaderName::UserAgent,
+            b"Record-Route" => return HeaderName::RecordRoute,
+            b"Route" => return HeaderName::Route,
+            b"Allow" => return HeaderName::Allow,
+            b"Supported" => return HeaderName::Supported,
+            b"Server" => return HeaderName::Server,
+            b"Expires" => return HeaderName::Expires,
+            _ => {}
+        }
         let first = match name.first() {
             Some(b) => b.to_ascii_lowercase(),
             None => return HeaderName::Other,

@@ -44,6 +44,36 @@ pub struct MessageFlags {
     pub junk_before: bool,
 }
 
+/// One SIP message located in the capture, borrowing its bytes and frame list from where
+/// framing found them (the capture's bytes, a delivery, a stream buffer). This is what the
+/// framer hands out: a consumer that only reads the message (counting, parsing) needs no copy;
+/// [`Located::to_message`] makes the owned [`SipMessage`] for one that keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct Located<'a> {
+    /// Direction and transport it travelled (innermost headers).
+    pub flow: Flow,
+    /// The frame that completed it (its number as Wireshark shows it) and its time.
+    pub frame: FrameRef,
+    /// Every frame that carried a part of it, in order (the completing one included).
+    pub frames: &'a [FrameRef],
+    /// The message bytes: start line, headers, body.
+    pub data: &'a [u8],
+    pub flags: MessageFlags,
+}
+
+impl Located<'_> {
+    /// The owned copy.
+    pub fn to_message(&self) -> SipMessage {
+        SipMessage {
+            flow: self.flow,
+            frame: self.frame,
+            frames: self.frames.to_vec(),
+            data: self.data.to_vec(),
+            flags: self.flags,
+        }
+    }
+}
+
 /// One SIP message located in the capture, with its own copy of the bytes.
 #[derive(Debug, Clone)]
 pub struct SipMessage {
@@ -56,4 +86,17 @@ pub struct SipMessage {
     /// The message bytes: start line, headers, body.
     pub data: Vec<u8>,
     pub flags: MessageFlags,
+}
+
+impl SipMessage {
+    /// The borrowed view of this message.
+    pub fn located(&self) -> Located<'_> {
+        Located {
+            flow: self.flow,
+            frame: self.frame,
+            frames: &self.frames,
+            data: &self.data,
+            flags: self.flags,
+        }
+    }
 }
