@@ -2,13 +2,19 @@
 //! [`Call`]s (all at once, or streamed as calls end), and the selection's filter picks calls.
 //! Shared by every command that works on calls.
 
+use std::collections::{BTreeSet, HashMap};
+use std::hash::BuildHasher;
 use std::io::Write;
 
 use crate::cli::Selection;
-use crate::dialog::{Call, CallTracker, Grouper, Msg, TrackerConfig};
+use crate::dialog::{analyze_call, Call, CallTracker, Grouper, Msg, RoleOverride, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{self, Books};
 use crate::media::MediaTracker;
+use crate::sip;
+
+mod b2bua;
+pub use b2bua::{promote, B2buaLinker};
 
 /// Calls of a whole capture, in order of their first message, and the books of the ingest.
 pub struct Loaded {
@@ -175,6 +181,204 @@ pub fn stream_ordered(
         let horizon = if n + 1 == last { i64::MAX } else { horizon };
         if failure.is_none() {
             if let Err(e) = on_call(c, horizon) {
+                failure = Some(e);
+            }
+        }
+    }
+    crate::report_books(&books, err);
+    if let Some(e) = failure {
+        return Err(Error::Output(e));
+    }
+    if books.frames == 0 && !books.issues.is_empty() {
+        return Err(Error::NothingRead);
+    }
+    Ok(books)
+}
+
+/// A call's place in the whole-file list ([`load`]): its start time, then the position of its
+/// first message in the order messages come out of the ingest (whole-file grouping keeps
+/// calls that start at the same time in order of first appearance). Unique per call.
+pub type CallKey = (i64, u64);
+
+/// Hash of a Call-ID as the model reads it (lossy UTF-8): equal Call-IDs hash equal.
+fn call_id_hash(text: &str) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x5195_c0be).hash_one(text.as_bytes())
+}
+
+/// For every message, in ingest order: whether it is the last one with its Call-ID. Two
+/// different Call-IDs with the same hash only make the earlier one look unfinished (it is
+/// then finished at the end of input): never wrong, only later.
+struct LastMessages {
+    bits: Vec<u64>,
+}
+
+impl LastMessages {
+    /// First pass over `inputs`: frames, decodes and parses every message, notes its
+    /// Call-ID's hash. Memory: one entry per distinct Call-ID, then one bit per message.
+    fn find(inputs: &[crate::capture::Input]) -> LastMessages {
+        let mut last: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
+        let mut seq = 0u64;
+        // Framing runs on the helper thread, parsing the Call-ID on this one.
+        ingest::run_parallel(inputs, false, &|m| m, &mut |m| {
+            let p = sip::parse(&m.data);
+            if let Some(raw) = p.call_id() {
+                let text = sip::headers::lossy(raw);
+                if !text.is_empty() {
+                    last.insert(call_id_hash(&text), seq);
+                }
+            }
+            seq = seq.wrapping_add(1);
+        });
+        let words = usize::try_from(seq.div_ceil(64)).unwrap_or(0);
+        let mut bits = vec![0u64; words];
+        for &n in last.values() {
+            let (w, b) = (n / 64, n % 64);
+            if let Some(word) = usize::try_from(w).ok().and_then(|w| bits.get_mut(w)) {
+                *word |= 1u64 << b;
+            }
+        }
+        LastMessages { bits }
+    }
+
+    fn is_last(&self, seq: u64) -> bool {
+        usize::try_from(seq / 64)
+            .ok()
+            .and_then(|w| self.bits.get(w))
+            .is_some_and(|word| word & (1u64 << (seq % 64)) != 0)
+    }
+}
+
+/// A call whose last message has not come yet.
+struct Gathering {
+    msgs: Vec<Msg>,
+    /// Position of its first message, and the earliest capture time among its messages.
+    first: u64,
+    start: i64,
+}
+
+/// Groups messages by Call-ID exactly as [`Grouper`] does, handing each call over as soon as
+/// its last message (known from a first pass) is in.
+struct ExactGrouper {
+    open: HashMap<String, Gathering, foldhash::fast::RandomState>,
+    /// (start, first message) of the open calls.
+    starts: BTreeSet<(i64, u64)>,
+    /// Latest capture time seen.
+    now: i64,
+    overrides: Vec<RoleOverride>,
+}
+
+impl ExactGrouper {
+    /// Every call handed over later starts at or after this time, up to the reordering of
+    /// messages completed late (TCP reassembly, IP fragments).
+    fn horizon(&self) -> i64 {
+        match self.starts.first() {
+            Some(&(t, _)) => t.min(self.now),
+            None => self.now,
+        }
+    }
+
+    /// Adds message number `seq`; returns its call when it was the call's last message.
+    fn push(&mut self, m: Msg, seq: u64, last: bool) -> Option<(Call, CallKey)> {
+        let ts = m.frame.ts_ns;
+        self.now = self.now.max(ts);
+        if m.call_id.is_empty() {
+            // A message without a Call-ID is a call of its own.
+            let call = analyze_call(vec![m], &self.overrides);
+            let key = (call.summary.start_ns, seq);
+            return Some((call, key));
+        }
+        let g = match self.open.get_mut(m.call_id.as_str()) {
+            Some(g) => g,
+            None => {
+                self.starts.insert((ts, seq));
+                self.open.entry(m.call_id.to_string()).or_insert(Gathering {
+                    msgs: Vec::with_capacity(4),
+                    first: seq,
+                    start: ts,
+                })
+            }
+        };
+        if ts < g.start {
+            self.starts.remove(&(g.start, g.first));
+            g.start = ts;
+            self.starts.insert((ts, g.first));
+        }
+        if !last {
+            g.msgs.push(m);
+            return None;
+        }
+        let id = m.call_id.clone();
+        g.msgs.push(m);
+        let g = self.open.remove(id.as_str())?;
+        self.starts.remove(&(g.start, g.first));
+        let call = analyze_call(g.msgs, &self.overrides);
+        let key = (call.summary.start_ns, g.first);
+        Some((call, key))
+    }
+
+    /// End of input: every call still open (Call-IDs that shared a hash), in list order.
+    fn finish(self) -> Vec<(Call, CallKey)> {
+        let overrides = self.overrides;
+        let mut calls: Vec<(Call, CallKey)> = self
+            .open
+            .into_values()
+            .map(|g| {
+                let call = analyze_call(g.msgs, &overrides);
+                let key = (call.summary.start_ns, g.first);
+                (call, key)
+            })
+            .collect();
+        calls.sort_by_key(|(_, k)| *k);
+        calls
+    }
+}
+
+/// Streaming with exactly the whole-file grouping of [`load`]: a first pass notes, for every
+/// Call-ID, which message is its last; the second builds calls and hands each over (every
+/// call, the filter NOT applied) as soon as its last message is in, with its [`CallKey`] and
+/// a horizon: calls handed over later start at or after it, up to messages completed late
+/// (TCP reassembly, IP fragments: allow a minute). Memory holds the calls in progress and a
+/// bit per message. Decoding and framing run on a helper thread in both passes; the inputs
+/// are read twice (standard input is held in memory, so it can be).
+pub fn stream_exact(
+    sel: &Selection,
+    keep_raw: bool,
+    err: &mut dyn Write,
+    on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
+) -> Result<Books, Error> {
+    let inputs = crate::open_inputs(&sel.files, err)?;
+    let lasts = LastMessages::find(&inputs);
+    let mut grouper = ExactGrouper {
+        open: HashMap::default(),
+        starts: BTreeSet::new(),
+        now: i64::MIN,
+        overrides: sel.roles.clone(),
+    };
+    let mut failure: Option<std::io::Error> = None;
+    let mut seq = 0u64;
+    let (books, _) = ingest::run_parallel(
+        &inputs,
+        false,
+        &|m| Msg::from_message(m, keep_raw),
+        &mut |m| {
+            let done = grouper.push(m, seq, lasts.is_last(seq));
+            seq = seq.wrapping_add(1);
+            if let (Some((call, key)), None) = (done, &failure) {
+                let horizon = grouper.horizon();
+                if let Err(e) = on_call(call, key, horizon) {
+                    failure = Some(e);
+                }
+            }
+        },
+    );
+    let rest = grouper.finish();
+    let last = rest.len();
+    let horizon = rest.first().map_or(i64::MAX, |(_, k)| k.0);
+    for (n, (call, key)) in rest.into_iter().enumerate() {
+        // After the last call, nothing more comes.
+        let horizon = if n + 1 == last { i64::MAX } else { horizon };
+        if failure.is_none() {
+            if let Err(e) = on_call(call, key, horizon) {
                 failure = Some(e);
             }
         }

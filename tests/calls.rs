@@ -213,3 +213,88 @@ fn role_override_names_a_gateway_the_wire_cannot_tell() {
     let bad = common::sipscope(&["calls", "--role", "127.0.0.23=toaster", &f]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Every sample capture, plus the corpus when it is there (`SIPSCOPE_CORPUS` or
+/// `../shared/corpus`).
+fn captures() -> Vec<String> {
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(format!(
+        "{}/samples",
+        env!("CARGO_MANIFEST_DIR")
+    ))];
+    dirs.push(std::env::var_os("SIPSCOPE_CORPUS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+        std::path::PathBuf::from,
+    ));
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = p.to_string_lossy().to_string();
+            if name.ends_with(".pcap") || name.ends_with(".pcapng") || name.ends_with(".gz") {
+                files.push(name);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The streaming `calls` command (rows released as calls end, B2BUAs found across calls on
+/// the fly) writes exactly what the whole-file list writes, as text and JSON, with and without
+/// a filter.
+#[test]
+fn streamed_call_list_equals_the_whole_file_list() {
+    use sipscope::cli::Config;
+    use sipscope::output::calls::{write_json, write_text};
+    let files = captures();
+    assert!(files.len() >= 20, "{files:?}");
+    let mut b2bua_rows = 0;
+    for f in &files {
+        for failed in [false, true] {
+            let mut sel = Selection {
+                files: vec![f.clone()],
+                ..Default::default()
+            };
+            sel.filter.failed = failed;
+            let Ok(mut loaded) = analysis::load_calls(&sel, false, &mut Vec::new()) else {
+                continue;
+            };
+            loaded.calls.retain(|c| sel.filter.matches(c));
+            for json in [false, true] {
+                let mut expected = Vec::new();
+                if json {
+                    write_json(&mut expected, &loaded.calls).unwrap();
+                } else {
+                    write_text(&mut expected, &loaded.calls).unwrap();
+                }
+                let mut got = Vec::new();
+                sipscope::commands::run(
+                    Config::Calls {
+                        sel: sel.clone(),
+                        json,
+                    },
+                    &mut got,
+                    &mut Vec::new(),
+                )
+                .unwrap();
+                assert!(
+                    got == expected,
+                    "{f} json={json} failed={failed}:\n{}\n---\n{}",
+                    String::from_utf8_lossy(&got),
+                    String::from_utf8_lossy(&expected)
+                );
+                if !json {
+                    b2bua_rows += String::from_utf8_lossy(&got).matches("(b2bua)").count();
+                }
+            }
+        }
+    }
+    // Calls of the samples reach a B2BUA only when found across Call-IDs (the corpus has
+    // such captures): when the corpus is there, the cross-call rule was exercised.
+    if files.iter().any(|f| f.contains("gprshome")) {
+        assert!(b2bua_rows > 0);
+    }
+}

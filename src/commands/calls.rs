@@ -1,11 +1,74 @@
 //! `sipscope calls`: the call list, like sngrep's, as text or JSON.
+//!
+//! Streams with bounded memory ([`analysis::stream_exact`]): each call is reduced to its row
+//! ([`CallRow`]) as soon as it ends, then held only until every call that started before it
+//! is known, so rows come out in the order (and with the numbers) of a whole-file run. B2BUAs
+//! found across calls ([`B2buaLinker`]) change the roles a row shows, so a row also waits
+//! until no call still to come can pair with it. JSON rows are written as they are released;
+//! text rows are spooled (the columns are as wide as their widest cell) and laid out at the
+//! end.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
 
-use crate::analysis;
+use crate::analysis::{self, B2buaLinker, CallKey};
 use crate::cli::Selection;
 use crate::error::Error;
-use crate::output::calls;
+use crate::output::calls::{CallRow, JsonList, TextTable};
+
+/// How much later in capture time a call may still show up with an earlier start than calls
+/// already ended (a message is handed over when its last byte arrives: TCP segments held for
+/// reassembly, IP fragments). The same allowance as `sipscope diagnose`.
+const REORDER_SLACK_NS: i64 = 64_000_000_000;
+
+/// An ended call waiting for older calls (and for B2BUA partners).
+struct Waiting {
+    /// The horizon must pass this before the call's B2BUA answer is final.
+    ready_at: i64,
+    /// `None` when the filter drops the call.
+    row: Option<CallRow>,
+}
+
+/// Where released rows go.
+enum Sink {
+    Json(JsonList),
+    Text(TextTable),
+}
+
+impl Sink {
+    fn push(&mut self, out: &mut dyn Write, row: &CallRow) -> io::Result<()> {
+        match self {
+            Sink::Json(j) => j.push(out, row),
+            Sink::Text(t) => t.push(row),
+        }
+    }
+}
+
+/// Releases, in list order, every waiting call that started before `horizon` and whose
+/// B2BUA answer is final (`all`: every call, at the end).
+fn release(
+    pending: &mut BTreeMap<CallKey, Waiting>,
+    linker: &mut B2buaLinker,
+    sink: &mut Sink,
+    out: &mut dyn Write,
+    horizon: i64,
+    all: bool,
+) -> io::Result<()> {
+    while let Some(entry) = pending.first_entry() {
+        if !all && (entry.key().0 >= horizon || entry.get().ready_at >= horizon) {
+            break;
+        }
+        let (key, waiting) = entry.remove_entry();
+        let b2buas = linker.take(key);
+        if let Some(mut row) = waiting.row {
+            for h in b2buas {
+                row.promote(h);
+            }
+            sink.push(out, &row)?;
+        }
+    }
+    Ok(())
+}
 
 pub fn run(
     sel: &Selection,
@@ -13,13 +76,26 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let mut loaded = analysis::load_calls(sel, false, err)?;
-    loaded.calls.retain(|c| sel.filter.matches(c));
-    if json {
-        calls::write_json(out, &loaded.calls)?;
+    let mut sink = if json {
+        Sink::Json(JsonList::new())
     } else {
-        calls::write_text(out, &loaded.calls)?;
+        Sink::Text(TextTable::new())
+    };
+    let mut linker = B2buaLinker::new();
+    let mut pending: BTreeMap<CallKey, Waiting> = BTreeMap::new();
+    analysis::stream_exact(sel, false, err, &mut |call, key, horizon| {
+        let ready_at = linker.add(key, &call);
+        let row = sel.filter.matches(&call).then(|| CallRow::new(&call, json));
+        pending.insert(key, Waiting { ready_at, row });
+        let horizon = horizon.saturating_sub(REORDER_SLACK_NS);
+        linker.advance(horizon);
+        release(&mut pending, &mut linker, &mut sink, out, horizon, false)
+    })?;
+    linker.finish();
+    release(&mut pending, &mut linker, &mut sink, out, i64::MAX, true)?;
+    match sink {
+        Sink::Json(j) => j.finish(out)?,
+        Sink::Text(t) => t.finish(out)?,
     }
-    analysis::release(loaded);
     Ok(())
 }

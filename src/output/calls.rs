@@ -6,13 +6,15 @@
 //! `escape_str`; the JSON view keeps the data exact but writes DEL, C1 controls and bidi /
 //! zero-width characters as `\uXXXX` escapes (valid JSON, harmless when printed raw).
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::net::IpAddr;
 
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json as write_json_value};
 use super::time::{clock_millis, date_clock_millis, duration, rfc3339_millis};
-use crate::dialog::{Call, Role, RoleSource};
+use crate::dialog::{Call, CallState, Role, RoleSource};
 
 const CALL_ID_WIDTH: usize = 24;
 const USER_WIDTH: usize = 20;
@@ -48,24 +50,316 @@ fn day_of(ns: i64) -> i64 {
     ns.div_euclid(86_400_000_000_000)
 }
 
-fn hosts_text(call: &Call) -> String {
-    call.hosts
-        .iter()
-        .map(|h| match h.role {
-            Role::UserAgent => h.label(),
-            r => format!("{}({})", h.label(), r.as_str()),
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// What the list shows of one call, without its messages: what a streaming run keeps while a
+/// call waits for older ones. Only the JSON list needs `outcome`, products and notes
+/// (`details`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRow {
+    call_id: String,
+    start_ns: i64,
+    end_ns: i64,
+    from_user: String,
+    to_user: String,
+    first_method: String,
+    state: CallState,
+    outcome: &'static str,
+    final_code: Option<u16>,
+    final_reason: Option<String>,
+    failed: bool,
+    messages: usize,
+    duration_ns: i64,
+    dialogs: usize,
+    transactions: usize,
+    hosts: Vec<HostRow>,
+    notes: Vec<String>,
 }
 
-fn final_text(call: &Call) -> String {
-    match call.summary.final_code {
-        Some(c) => {
-            let reason = call.summary.final_reason.as_deref().unwrap_or("");
-            fit_end(&format!("{c} {}", escape_str(reason)), FINAL_WIDTH)
+/// A host of a [`CallRow`].
+#[derive(Debug, Clone, PartialEq)]
+struct HostRow {
+    addr: IpAddr,
+    port: Option<u16>,
+    role: Role,
+    role_source: RoleSource,
+    user_agents: Vec<String>,
+    servers: Vec<String>,
+}
+
+impl HostRow {
+    fn label(&self) -> String {
+        match (self.addr, self.port) {
+            (a, None) => a.to_string(),
+            (IpAddr::V4(a), Some(p)) => format!("{a}:{p}"),
+            (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
         }
-        None => "-".to_string(),
+    }
+}
+
+impl CallRow {
+    /// The row of `call`; with `details` also what only the JSON list shows (the outcome
+    /// costs a diagnosis).
+    pub fn new(call: &Call, details: bool) -> CallRow {
+        let s = &call.summary;
+        CallRow {
+            call_id: call.call_id.to_string(),
+            start_ns: s.start_ns,
+            end_ns: s.end_ns,
+            from_user: s.from_user.to_string(),
+            to_user: s.to_user.to_string(),
+            first_method: s.first_method.to_string(),
+            state: s.state,
+            outcome: if details {
+                crate::diagnose::diagnose(call).outcome.as_str()
+            } else {
+                ""
+            },
+            final_code: s.final_code,
+            final_reason: s.final_reason.as_deref().map(str::to_string),
+            failed: s.failed,
+            messages: s.message_count,
+            duration_ns: s.duration_ns,
+            dialogs: call.dialogs.len(),
+            transactions: call.transactions.len(),
+            hosts: call
+                .hosts
+                .iter()
+                .map(|h| HostRow {
+                    addr: h.addr,
+                    port: h.port,
+                    role: h.role,
+                    role_source: h.role_source,
+                    user_agents: if details {
+                        h.user_agents.iter().map(|u| u.to_string()).collect()
+                    } else {
+                        Vec::new()
+                    },
+                    servers: if details {
+                        h.servers.iter().map(|u| u.to_string()).collect()
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect(),
+            notes: if details {
+                call.notes.iter().map(|n| n.to_string()).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Host `host` turned out to be a B2BUA (found across calls): its role changes as
+    /// whole-file correlation changes it (unless the user gave one).
+    pub fn promote(&mut self, host: usize) {
+        if let Some(h) = self.hosts.get_mut(host) {
+            if h.role_source != RoleSource::Override {
+                h.role = Role::B2bua;
+                h.role_source = RoleSource::Wire;
+            }
+        }
+    }
+
+    fn hosts_text(&self) -> String {
+        self.hosts
+            .iter()
+            .map(|h| match h.role {
+                Role::UserAgent => h.label(),
+                r => format!("{}({})", h.label(), r.as_str()),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn final_text(&self) -> String {
+        match self.final_code {
+            Some(c) => {
+                let reason = self.final_reason.as_deref().unwrap_or("");
+                fit_end(&format!("{c} {}", escape_str(reason)), FINAL_WIDTH)
+            }
+            None => "-".to_string(),
+        }
+    }
+}
+
+/// The text columns after `#` and `Start`, in order, with their titles.
+const CELL_TITLES: [&str; 8] = [
+    "Call-ID", "From", "To", "Method", "State", "Final", "Msgs", "Duration",
+];
+
+/// Where rows wait until the table's widths are known: in memory while small, then in an
+/// unlinked temporary file, so a list of millions of calls costs no memory.
+enum Spool {
+    Memory(Vec<u8>),
+    File(BufWriter<File>),
+}
+
+/// Rows above this many bytes go to a temporary file.
+const SPOOL_IN_MEMORY: usize = 4 << 20;
+
+impl Spool {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Spool::Memory(buf) = self {
+            if buf.len().saturating_add(bytes.len()) <= SPOOL_IN_MEMORY {
+                buf.extend_from_slice(bytes);
+                return Ok(());
+            }
+            let mut file = BufWriter::with_capacity(1 << 16, temp_file()?);
+            file.write_all(buf)?;
+            *self = Spool::File(file);
+        }
+        match self {
+            Spool::Memory(buf) => buf.extend_from_slice(bytes),
+            Spool::File(f) => f.write_all(bytes)?,
+        }
+        Ok(())
+    }
+
+    /// Everything written, to read back from the start.
+    fn reader(self) -> io::Result<Box<dyn Read>> {
+        Ok(match self {
+            Spool::Memory(buf) => Box::new(io::Cursor::new(buf)),
+            Spool::File(f) => {
+                let mut f = f.into_inner().map_err(|e| e.into_error())?;
+                f.rewind()?;
+                Box::new(BufReader::with_capacity(1 << 16, f))
+            }
+        })
+    }
+}
+
+/// A temporary file that is gone from the directory as soon as it is open.
+fn temp_file() -> io::Result<File> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("sipscope-calls-{}-{n}.tmp", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(f)
+}
+
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    buf.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    buf.extend_from_slice(s.as_bytes());
+}
+
+fn get_u64(r: &mut dyn Read) -> io::Result<u64> {
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn get_str(r: &mut dyn Read, buf: &mut String) -> io::Result<()> {
+    let n = usize::try_from(get_u64(r)?).map_err(io::Error::other)?;
+    let mut bytes = std::mem::take(buf).into_bytes();
+    bytes.clear();
+    bytes.resize(n, 0);
+    r.read_exact(&mut bytes)?;
+    *buf = String::from_utf8(bytes).map_err(io::Error::other)?;
+    Ok(())
+}
+
+/// The text list, built row by row in list order: every column is as wide as its widest
+/// cell and start times show the date when the calls span several days, so rows are spooled
+/// as cells and laid out once the last one is in ([`TextTable::finish`]).
+pub struct TextTable {
+    spool: Spool,
+    rows: usize,
+    first_day: Option<i64>,
+    last_day: Option<i64>,
+    /// Widest cell of each of [`CELL_TITLES`] (the hosts column is last and not padded).
+    widths: [usize; 8],
+    /// A row being encoded (reused).
+    buf: Vec<u8>,
+}
+
+impl Default for TextTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TextTable {
+    pub fn new() -> TextTable {
+        TextTable {
+            spool: Spool::Memory(Vec::new()),
+            rows: 0,
+            first_day: None,
+            last_day: None,
+            widths: CELL_TITLES.map(|t| t.chars().count()),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Adds the next row.
+    pub fn push(&mut self, row: &CallRow) -> io::Result<()> {
+        self.rows += 1;
+        let day = day_of(row.start_ns);
+        self.first_day = Some(self.first_day.map_or(day, |d| d.min(day)));
+        let day = day_of(row.end_ns);
+        self.last_day = Some(self.last_day.map_or(day, |d| d.max(day)));
+        let cells = [
+            fit_middle(&escape_str(&row.call_id), CALL_ID_WIDTH),
+            fit_end(&escape_str(&row.from_user), USER_WIDTH),
+            fit_end(&escape_str(&row.to_user), USER_WIDTH),
+            fit_end(&escape_str(&row.first_method), METHOD_WIDTH),
+            row.state.as_str().to_string(),
+            row.final_text(),
+            row.messages.to_string(),
+            duration(row.duration_ns),
+        ];
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.extend_from_slice(&row.start_ns.to_le_bytes());
+        for (cell, w) in cells.iter().zip(self.widths.iter_mut()) {
+            *w = (*w).max(cell.chars().count());
+            put_str(buf, cell);
+        }
+        put_str(buf, &row.hosts_text());
+        self.spool.write(buf)
+    }
+
+    /// Writes the table: header, then every row.
+    pub fn finish(self, out: &mut dyn Write) -> io::Result<()> {
+        let with_date = self.first_day != self.last_day;
+        let start = |ns: i64| {
+            if with_date {
+                date_clock_millis(ns)
+            } else {
+                clock_millis(ns)
+            }
+        };
+        let w_idx = self.rows.to_string().len().max(1);
+        // Both clock forms have one width for every representable time.
+        let w_start = if self.rows == 0 {
+            "Start".len()
+        } else {
+            start(0).len().max("Start".len())
+        };
+        let [w_id, w_from, w_to, w_method, w_state, w_fin, w_msgs, w_dur] = self.widths;
+        writeln!(
+            out,
+            "{:>w_idx$}  {:<w_start$}  {:<w_id$}  {:<w_from$}  {:<w_to$}  {:<w_method$}  {:<w_state$}  {:<w_fin$}  {:>w_msgs$}  {:>w_dur$}  Hosts",
+            "#", "Start", "Call-ID", "From", "To", "Method", "State", "Final", "Msgs", "Duration"
+        )?;
+        let mut r = self.spool.reader()?;
+        let mut cells: [String; 9] = Default::default();
+        for i in 0..self.rows {
+            let start_ns = get_u64(&mut r)? as i64;
+            for c in cells.iter_mut() {
+                get_str(&mut r, c)?;
+            }
+            let [id, from, to, method, state, fin, msgs, dur, hosts] = &cells;
+            writeln!(
+                out,
+                "{:>w_idx$}  {:<w_start$}  {:<w_id$}  {:<w_from$}  {:<w_to$}  {:<w_method$}  {:<w_state$}  {:<w_fin$}  {:>w_msgs$}  {:>w_dur$}  {}",
+                i + 1, start(start_ns), id, from, to, method, state, fin, msgs, dur, hosts
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -73,82 +367,11 @@ fn final_text(call: &Call) -> String {
 /// days), Call-ID (shortened), From user, To user, first method, state, final response,
 /// message count, duration, hosts (with their role when not a plain user agent).
 pub fn write_text(out: &mut dyn Write, calls: &[Call]) -> io::Result<()> {
-    let first_day = calls.iter().map(|c| day_of(c.summary.start_ns)).min();
-    let last_day = calls.iter().map(|c| day_of(c.summary.end_ns)).max();
-    let with_date = first_day != last_day;
-    struct Row {
-        idx: String,
-        start: String,
-        call_id: String,
-        from: String,
-        to: String,
-        method: String,
-        state: &'static str,
-        fin: String,
-        msgs: String,
-        dur: String,
-        hosts: String,
+    let mut table = TextTable::new();
+    for c in calls {
+        table.push(&CallRow::new(c, false))?;
     }
-    let rows: Vec<Row> = calls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let s = &c.summary;
-            Row {
-                idx: (i + 1).to_string(),
-                start: if with_date {
-                    date_clock_millis(s.start_ns)
-                } else {
-                    clock_millis(s.start_ns)
-                },
-                call_id: fit_middle(&escape_str(&c.call_id), CALL_ID_WIDTH),
-                from: fit_end(&escape_str(&s.from_user), USER_WIDTH),
-                to: fit_end(&escape_str(&s.to_user), USER_WIDTH),
-                method: fit_end(&escape_str(&s.first_method), METHOD_WIDTH),
-                state: s.state.as_str(),
-                fin: final_text(c),
-                msgs: s.message_count.to_string(),
-                dur: duration(s.duration_ns),
-                hosts: hosts_text(c),
-            }
-        })
-        .collect();
-    let width = |f: &dyn Fn(&Row) -> usize, title: &str| {
-        rows.iter()
-            .map(f)
-            .chain(std::iter::once(title.chars().count()))
-            .max()
-            .unwrap_or(0)
-    };
-    let w_idx = width(&|r| r.idx.len(), "#");
-    let w_start = width(&|r| r.start.len(), "Start");
-    let w_id = width(&|r| r.call_id.chars().count(), "Call-ID");
-    let w_from = width(&|r| r.from.chars().count(), "From");
-    let w_to = width(&|r| r.to.chars().count(), "To");
-    let w_method = width(&|r| r.method.chars().count(), "Method");
-    let w_state = width(&|r| r.state.len(), "State");
-    let w_fin = width(&|r| r.fin.chars().count(), "Final");
-    let w_msgs = width(&|r| r.msgs.len(), "Msgs");
-    let w_dur = width(&|r| r.dur.len(), "Duration");
-    writeln!(
-        out,
-        "{:>w_idx$}  {:<w_start$}  {:<w_id$}  {:<w_from$}  {:<w_to$}  {:<w_method$}  {:<w_state$}  {:<w_fin$}  {:>w_msgs$}  {:>w_dur$}  Hosts",
-        "#", "Start", "Call-ID", "From", "To", "Method", "State", "Final", "Msgs", "Duration"
-    )?;
-    for r in &rows {
-        writeln!(
-            out,
-            "{:>w_idx$}  {:<w_start$}  {:<w_id$}  {:<w_from$}  {:<w_to$}  {:<w_method$}  {:<w_state$}  {:<w_fin$}  {:>w_msgs$}  {:>w_dur$}  {}",
-            r.idx, r.start, r.call_id, r.from, r.to, r.method, r.state, r.fin, r.msgs, r.dur, r.hosts
-        )?;
-    }
-    Ok(())
-}
-
-/// The JSON document of `write_json`.
-#[derive(Serialize)]
-struct CallsDoc<'a> {
-    calls: Vec<CallJson<'a>>,
+    table.finish(out)
 }
 
 /// One call in the JSON list.
@@ -195,50 +418,83 @@ fn role_source(s: RoleSource) -> &'static str {
     }
 }
 
+/// The JSON list, `{"calls": [...]}` followed by a newline, written row by row in list
+/// order as rows come. Nothing is written before the first row or [`JsonList::finish`], so
+/// a run that fails before any call leaves the output empty.
+#[derive(Default)]
+pub struct JsonList {
+    written: usize,
+    buf: Vec<u8>,
+}
+
+impl JsonList {
+    pub fn new() -> JsonList {
+        JsonList::default()
+    }
+
+    /// Writes the next row.
+    pub fn push(&mut self, out: &mut dyn Write, row: &CallRow) -> io::Result<()> {
+        self.written += 1;
+        let doc = CallJson {
+            index: self.written,
+            call_id: &row.call_id,
+            start: rfc3339_millis(row.start_ns),
+            start_ns: row.start_ns,
+            end_ns: row.end_ns,
+            from_user: &row.from_user,
+            to_user: &row.to_user,
+            first_method: &row.first_method,
+            state: row.state.as_str(),
+            outcome: row.outcome,
+            final_code: row.final_code,
+            final_reason: row.final_reason.as_deref(),
+            failed: row.failed,
+            messages: row.messages,
+            duration_ns: row.duration_ns,
+            dialogs: row.dialogs,
+            transactions: row.transactions,
+            hosts: row
+                .hosts
+                .iter()
+                .map(|h| HostJson {
+                    address: h.addr.to_string(),
+                    port: h.port,
+                    role: h.role.as_str(),
+                    role_source: role_source(h.role_source),
+                    user_agents: &h.user_agents,
+                    servers: &h.servers,
+                })
+                .collect(),
+            notes: &row.notes,
+        };
+        self.buf.clear();
+        self.buf.extend_from_slice(if self.written == 1 {
+            b"{\"calls\":["
+        } else {
+            b","
+        });
+        write_json_value(&mut self.buf, &doc)?;
+        // write_json ends the value with a newline; the list goes on.
+        self.buf.pop();
+        out.write_all(&self.buf)
+    }
+
+    /// Closes the list.
+    pub fn finish(self, out: &mut dyn Write) -> io::Result<()> {
+        if self.written == 0 {
+            out.write_all(b"{\"calls\":[")?;
+        }
+        out.write_all(b"]}\n")
+    }
+}
+
 /// `{"calls": [...]}`, one object per call, followed by a newline.
 pub fn write_json(out: &mut dyn Write, calls: &[Call]) -> io::Result<()> {
-    let doc = CallsDoc {
-        calls: calls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let s = &c.summary;
-                CallJson {
-                    index: i + 1,
-                    call_id: &c.call_id,
-                    start: rfc3339_millis(s.start_ns),
-                    start_ns: s.start_ns,
-                    end_ns: s.end_ns,
-                    from_user: &s.from_user,
-                    to_user: &s.to_user,
-                    first_method: &s.first_method,
-                    state: s.state.as_str(),
-                    outcome: crate::diagnose::diagnose(c).outcome.as_str(),
-                    final_code: s.final_code,
-                    final_reason: s.final_reason.as_deref(),
-                    failed: s.failed,
-                    messages: s.message_count,
-                    duration_ns: s.duration_ns,
-                    dialogs: c.dialogs.len(),
-                    transactions: c.transactions.len(),
-                    hosts: c
-                        .hosts
-                        .iter()
-                        .map(|h| HostJson {
-                            address: h.addr.to_string(),
-                            port: h.port,
-                            role: h.role.as_str(),
-                            role_source: role_source(h.role_source),
-                            user_agents: &h.user_agents,
-                            servers: &h.servers,
-                        })
-                        .collect(),
-                    notes: &c.notes,
-                }
-            })
-            .collect(),
-    };
-    write_json_value(out, &doc)
+    let mut list = JsonList::new();
+    for c in calls {
+        list.push(out, &CallRow::new(c, true))?;
+    }
+    list.finish(out)
 }
 
 #[cfg(test)]

@@ -1,0 +1,224 @@
+//! B2BUA correlation across Call-IDs for outputs that see calls one at a time.
+//!
+//! Whole-file analysis pairs calls with [`crate::dialog::correlate_b2bua`] once every call is
+//! built. Streaming outputs never hold every call, so [`B2buaLinker`] keeps only the few facts
+//! that rule reads (per initial INVITE sighting: address, called number, time, host) and finds
+//! the same pairs, in the same way: a host that received an initial INVITE as its final
+//! destination in one call and originated an initial INVITE to the same called number (last
+//! 8 digits) in another call at most 5 s later, looking at no more than 64 candidates. Its
+//! answer for a call is the list of its hosts that become B2BUAs ([`B2buaLinker::take`]).
+//!
+//! A call's answer is final once no call that can still come can pair with it: every
+//! partner's INVITE lies within 5 s of one of the call's own initial INVITEs, so once calls
+//! handed over later all start after the call's latest initial INVITE plus 5 s
+//! ([`B2buaLinker::add`] returns that time), nothing can change it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use super::CallKey;
+use crate::dialog::{Acting, Call, HopOrigin, Host, HostIdx, Role, RoleSource};
+
+/// How long after receiving an INVITE a B2BUA may take to send its own (as in
+/// `dialog::correlate_b2bua`).
+const WINDOW_NS: i64 = 5_000_000_000;
+/// Candidates looked at per incoming INVITE (as in `dialog::correlate_b2bua`).
+const SCAN: usize = 64;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// An address and a called number (last digits).
+type Place = (IpAddr, String);
+/// An originated initial INVITE: time, call, sending host.
+type Sent = (i64, CallKey, HostIdx);
+
+/// Digits of a called user, keeping the last 8 (the rule of `dialog::correlate_b2bua`, which
+/// pairs `+4930123456` with `030123456` across a B2BUA that rewrites the prefix).
+fn number_tail(user: &str) -> Option<String> {
+    let digits = user.chars().filter(char::is_ascii_digit).count();
+    if digits < 3 {
+        return None;
+    }
+    Some(
+        user.chars()
+            .filter(char::is_ascii_digit)
+            .skip(digits.saturating_sub(8))
+            .collect(),
+    )
+}
+
+/// An initial INVITE received by a host as its final destination, waiting for every INVITE
+/// that could answer it.
+struct Inbound {
+    key: CallKey,
+    addr: IpAddr,
+    number: String,
+    host: HostIdx,
+}
+
+/// Finds B2BUAs across calls handed over one by one (see the module header).
+#[derive(Default)]
+pub struct B2buaLinker {
+    /// (address, called number) -> originated initial INVITEs: (time, call, host), kept
+    /// sorted.
+    outbound: FastMap<Place, Vec<Sent>>,
+    /// The keys of `outbound` by the time of each INVITE filed there (then arrival), to
+    /// forget old INVITEs without looking at the others.
+    outbound_times: BTreeMap<(i64, u64), Place>,
+    /// Received initial INVITEs by time (then arrival, for uniqueness).
+    inbound: BTreeMap<(i64, u64), Inbound>,
+    arrivals: u64,
+    /// Hosts found to be B2BUAs, per call not yet taken.
+    found: FastMap<CallKey, Vec<HostIdx>>,
+}
+
+impl B2buaLinker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records what `call` (with its place `key` in the whole-file list) can pair on, and
+    /// returns the time after which its answer is final: once every call still to come
+    /// starts after it.
+    pub fn add(&mut self, key: CallKey, call: &Call) -> i64 {
+        let mut last = i64::MIN;
+        for st in &call.steps {
+            if !(st.is_request() && st.method() == "INVITE" && st.to_tag.is_none()) {
+                continue;
+            }
+            for hop in &st.hops {
+                let Some(m) = call.messages.get(hop.msg) else {
+                    continue;
+                };
+                let Some(number) = number_tail(&m.to.user) else {
+                    continue;
+                };
+                let ts = m.frame.ts_ns;
+                last = last.max(ts);
+                if hop.origin == HopOrigin::Generated && hop.sender_acts == Acting::Client {
+                    if let Some(h) = call.hosts.get(hop.src) {
+                        let list = self.outbound.entry((h.addr, number.clone())).or_default();
+                        let item = (ts, key, hop.src);
+                        let at = list.partition_point(|x| *x <= item);
+                        list.insert(at, item);
+                        self.arrivals = self.arrivals.wrapping_add(1);
+                        self.outbound_times
+                            .insert((ts, self.arrivals), (h.addr, number.clone()));
+                    }
+                }
+                if hop.receiver_acts == Acting::Server {
+                    if let Some(h) = call.hosts.get(hop.dst) {
+                        self.arrivals = self.arrivals.wrapping_add(1);
+                        self.inbound.insert(
+                            (ts, self.arrivals),
+                            Inbound {
+                                key,
+                                addr: h.addr,
+                                number,
+                                host: hop.dst,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        if last == i64::MIN {
+            i64::MIN
+        } else {
+            last.saturating_add(WINDOW_NS)
+        }
+    }
+
+    /// Every call still to come starts at or after `horizon`: pairs every received INVITE
+    /// that no later call can answer any more, and forgets INVITEs no later one can pair with.
+    pub fn advance(&mut self, horizon: i64) {
+        while let Some(entry) = self.inbound.first_entry() {
+            let t = entry.key().0;
+            if t.saturating_add(WINDOW_NS) >= horizon {
+                break;
+            }
+            let inb = entry.remove();
+            self.pair(t, inb);
+        }
+        // Received INVITEs still waiting are at most 5 s older than the horizon, and later
+        // calls' are not older than it: sent INVITEs before that can answer none of them.
+        let cut = horizon.saturating_sub(WINDOW_NS);
+        while let Some(entry) = self.outbound_times.first_entry() {
+            if entry.key().0 >= cut {
+                break;
+            }
+            let place = entry.remove();
+            if let Some(list) = self.outbound.get_mut(&place) {
+                let gone = list.partition_point(|x| x.0 < cut);
+                list.drain(..gone);
+                if list.is_empty() {
+                    self.outbound.remove(&place);
+                }
+            }
+        }
+    }
+
+    /// The whole-file rule for one received INVITE at time `t`: the first INVITE to the same
+    /// number sent by the same address from another call, at `t` or at most 5 s later.
+    fn pair(&mut self, t: i64, inb: Inbound) {
+        let Some(list) = self.outbound.get(&(inb.addr, inb.number)) else {
+            return;
+        };
+        let from = list.partition_point(|x| x.0 < t);
+        let end = t.saturating_add(WINDOW_NS);
+        let found = list
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .take(SCAN)
+            .take_while(|x| x.0 <= end)
+            .find(|x| x.1 != inb.key);
+        if let Some(&(_, other, h_out)) = found {
+            for (key, host) in [(inb.key, inb.host), (other, h_out)] {
+                let hosts = self.found.entry(key).or_default();
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
+            }
+        }
+    }
+
+    /// End of input: pairs everything still waiting.
+    pub fn finish(&mut self) {
+        self.advance(i64::MAX);
+    }
+
+    /// The hosts of call `key` found to be B2BUAs (and forgets them). Final only once the
+    /// horizon passed the time [`B2buaLinker::add`] returned for the call, or after
+    /// [`B2buaLinker::finish`].
+    pub fn take(&mut self, key: CallKey) -> Vec<HostIdx> {
+        self.found.remove(&key).unwrap_or_default()
+    }
+
+    /// Calls with an answer not yet taken (for tests and memory checks).
+    pub fn waiting(&self) -> usize {
+        self.found.len()
+    }
+}
+
+/// Makes `host` a B2BUA as whole-file correlation does: behaviour noted, role changed unless
+/// the user gave one.
+pub fn promote(host: &mut Host) {
+    host.behaviour.b2bua = true;
+    if host.role_source != RoleSource::Override {
+        host.role = Role::B2bua;
+        host.role_source = RoleSource::Wire;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_tail_keeps_the_last_eight_digits() {
+        assert_eq!(number_tail("+49301234567").as_deref(), Some("01234567"));
+        assert_eq!(number_tail("ab12"), None);
+        assert_eq!(number_tail("x123").as_deref(), Some("123"));
+    }
+}
