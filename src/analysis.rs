@@ -71,7 +71,7 @@ fn load_with(
     let (books, media) = ingest::run_parallel(
         &inputs,
         media,
-        &|m| Msg::from_message(m, keep_raw),
+        &|m| Msg::from_borrowed(&m, keep_raw),
         &mut |m| grouper.push(m),
     );
     crate::report_books(&books, err);
@@ -151,7 +151,7 @@ pub fn stream_ordered(
     let (books, _) = ingest::run_parallel(
         &inputs,
         false,
-        &|m| Msg::from_message(m, keep_raw),
+        &|m| Msg::from_borrowed(&m, keep_raw),
         &mut |m| {
             let done = tracker.push(m);
             // The calls handed back together are no longer open: the horizon given with each
@@ -218,14 +218,16 @@ impl LastMessages {
     fn find(inputs: &[crate::capture::Input]) -> LastMessages {
         let mut last: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
         let mut seq = 0u64;
-        // Framing runs on the helper thread, parsing the Call-ID on this one.
-        ingest::run_parallel(inputs, false, &|m| m, &mut |m| {
-            let p = sip::parse(&m.data);
-            if let Some(raw) = p.call_id() {
-                let text = sip::headers::lossy(raw);
-                if !text.is_empty() {
-                    last.insert(call_id_hash(&text), seq);
-                }
+        // Framing and parsing run on the helper thread (nothing of the message crosses but
+        // its Call-ID's hash); this thread only keeps the map.
+        let hash_of = |m: sip::Located<'_>| {
+            let p = sip::parse(m.data);
+            let text = sip::headers::lossy(p.call_id()?);
+            (!text.is_empty()).then(|| call_id_hash(&text))
+        };
+        ingest::run_parallel(inputs, false, &hash_of, &mut |h| {
+            if let Some(h) = h {
+                last.insert(h, seq);
             }
             seq = seq.wrapping_add(1);
         });
@@ -359,7 +361,7 @@ pub fn stream_exact(
     let (books, _) = ingest::run_parallel(
         &inputs,
         false,
-        &|m| Msg::from_message(m, keep_raw),
+        &|m| Msg::from_borrowed(&m, keep_raw),
         &mut |m| {
             let done = grouper.push(m, seq, lasts.is_last(seq));
             seq = seq.wrapping_add(1);

@@ -414,7 +414,7 @@ const BATCHES_IN_FLIGHT: usize = 8;
 pub fn run_parallel<M: Send>(
     inputs: &[Input],
     media: bool,
-    map: &(dyn Fn(SipMessage) -> M + Sync),
+    map: &(dyn Fn(Located<'_>) -> M + Sync),
     consume: &mut dyn FnMut(M),
 ) -> (Books, Option<MediaTracker>) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<M>>(BATCHES_IN_FLIGHT);
@@ -431,7 +431,7 @@ pub fn run_parallel<M: Send>(
                 if consumer_gone {
                     return;
                 }
-                batch.push(map(m.to_message()));
+                batch.push(map(m));
                 if batch.len() >= BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     consumer_gone = tx.send(full).is_err();
@@ -682,7 +682,9 @@ mod tests {
             let books = run(&inputs, &mut |m| seq.push((m.frame, m.data)));
             let mut par = Vec::new();
             let (pbooks, media) =
-                run_parallel(&inputs, false, &|m| (m.frame, m.data), &mut |x| par.push(x));
+                run_parallel(&inputs, false, &|m| (m.frame, m.data.to_vec()), &mut |x| {
+                    par.push(x)
+                });
             assert!(!seq.is_empty(), "{name}");
             assert_eq!(seq, par, "{name}");
             assert!(media.is_none());

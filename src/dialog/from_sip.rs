@@ -3,7 +3,7 @@
 //! at output.
 
 use crate::sip::headers::lossy;
-use crate::sip::{self, HeaderName, SipMessage, StartLine};
+use crate::sip::{self, HeaderName, Located, SipMessage, StartLine};
 
 use compact_str::{format_compact, ToCompactString};
 
@@ -61,8 +61,17 @@ impl Msg {
     /// Reads everything the model needs from a located message. `keep_raw` keeps a copy of the
     /// message text (for `--raw` exports and the terminal view).
     pub fn from_located(m: &SipMessage, keep_raw: bool) -> Msg {
-        let p = sip::parse(&m.data);
-        Msg::from_parsed(m, &p, keep_raw)
+        Msg::from_borrowed(&m.located(), keep_raw)
+    }
+
+    /// Same as [`Msg::from_located`] from the framer's borrowed view: the message bytes are
+    /// only read (copied only with `keep_raw`), so a datagram goes from the capture's pages to
+    /// the model without an intermediate copy.
+    pub fn from_borrowed(m: &Located<'_>, keep_raw: bool) -> Msg {
+        let p = sip::parse(m.data);
+        let mut msg = Msg::from_parsed_parts(m, &p, keep_raw);
+        msg.frames = m.frames.to_vec();
+        msg
     }
 
     /// Same as [`Msg::from_located`], taking the message: its frame list (and its text, with
@@ -70,7 +79,7 @@ impl Msg {
     pub fn from_message(m: SipMessage, keep_raw: bool) -> Msg {
         let mut msg = {
             let p = sip::parse(&m.data);
-            Msg::from_parsed_parts(&m, &p, false)
+            Msg::from_parsed_parts(&m.located(), &p, false)
         };
         msg.frames = m.frames;
         if keep_raw {
@@ -81,13 +90,13 @@ impl Msg {
 
     /// Same as [`Msg::from_located`] when the message is already parsed.
     pub fn from_parsed(m: &SipMessage, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
-        let mut msg = Msg::from_parsed_parts(m, p, keep_raw);
+        let mut msg = Msg::from_parsed_parts(&m.located(), p, keep_raw);
         msg.frames = m.frames.clone();
         msg
     }
 
     /// Everything but the frame list (left as just the completing frame).
-    fn from_parsed_parts(m: &SipMessage, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
+    fn from_parsed_parts(m: &Located<'_>, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
         let start = match p.start {
             StartLine::Request { method, uri, .. } => Start::Request {
                 method: Text::from(method.as_str()),
@@ -146,7 +155,7 @@ impl Msg {
             .collect();
         msg.size = m.data.len();
         if keep_raw {
-            msg.raw = Some(m.data.clone());
+            msg.raw = Some(m.data.to_vec());
         }
         msg
     }
