@@ -140,6 +140,42 @@ impl Progress {
     }
 }
 
+/// Mapped capture bytes are handed back to the OS in steps of this size (a power of two) once
+/// read: resident memory must not grow with the file (the NDJSON export of a 1 GB capture
+/// held 1.3 GB, nearly all of it pages of the map already decoded).
+const RELEASE_STEP: usize = 8 << 20;
+
+/// Hands the pages of mapped inputs back to the OS as a pass moves through them.
+pub(crate) struct Release {
+    /// Per input position: bytes before this offset were released.
+    done: Vec<usize>,
+}
+
+impl Release {
+    pub(crate) fn new(inputs: &[Input]) -> Release {
+        Release {
+            done: vec![0; inputs.len()],
+        }
+    }
+
+    /// Everything before `frame` was decoded (what the decoder keeps, it copied), so the
+    /// pages before it need not stay resident. Reading them again still works (they come
+    /// back from the file): `--format pcap` copies frames afterwards.
+    pub(crate) fn after(&mut self, inputs: &[Input], frame: &Frame<'_>) {
+        let Some(pos) = inputs.iter().position(|i| i.file_index == frame.file) else {
+            return;
+        };
+        let (Some(done), Some(input)) = (self.done.get_mut(pos), inputs.get(pos)) else {
+            return;
+        };
+        let upto = usize::try_from(frame.offset).unwrap_or(0) & !(RELEASE_STEP - 1);
+        if upto >= done.saturating_add(RELEASE_STEP) {
+            input.release_range(*done, upto);
+            *done = upto;
+        }
+    }
+}
+
 /// Runs every frame of `inputs` through the pipeline, handing each message to `on_msg`.
 /// Stops reading early when `stop` says so (the output was closed). The caller reports the
 /// books with [`report`].
@@ -151,6 +187,7 @@ fn walk(
     after_frame: &mut dyn FnMut(&Ingest),
 ) -> (Books, Option<MediaTracker>) {
     let mut progress = Progress::new(inputs);
+    let mut release = Release::new(inputs);
     let mut ing = Ingest::new().with_media();
     ing.add_inputs(inputs);
     let mut emit = |m: crate::sip::SipMessage| on_msg(Msg::from_message(m, keep_raw));
@@ -159,6 +196,7 @@ fn walk(
             Ok(frame) => {
                 progress.frame(&frame);
                 ing.push_frame(&frame, &mut emit);
+                release.after(inputs, &frame);
                 after_frame(&ing);
                 if stop() {
                     break;
