@@ -19,11 +19,11 @@
 //! [`analysis::stream_ordered`] (same tracker settings, same horizon), done here because that
 //! one cannot stop a pass half-way.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::export::Release;
 use crate::analysis;
@@ -33,7 +33,7 @@ use crate::diagnose::{self, Diagnosis, MediaView, Summary, SummaryEntry};
 use crate::dialog::{Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
-use crate::media::StreamReport;
+use crate::media::{MediaTracker, StreamReport};
 use crate::output::diagnose as render;
 use crate::output::escape::write_json;
 
@@ -67,6 +67,8 @@ const JSON_PREFIX: &[u8] = b"{\"index\":0";
 const BATCH: usize = 256;
 /// Batches in flight at most; the reader waits when the diagnosing thread lags.
 const BATCHES_IN_FLIGHT: usize = 8;
+/// Batches of freed messages in flight back to the reader.
+const TRASH_IN_FLIGHT: usize = 4;
 
 /// What a pass knows of the capture's media.
 enum Media {
@@ -195,15 +197,23 @@ fn render_body(json: bool, call: &Call, d: &Diagnosis) -> io::Result<Vec<u8>> {
 /// The reading side of a pass: every frame through the pipeline, messages in batches to
 /// `tx`. `None` when betting on no media and the media tracker found a stream (the pass
 /// stops there).
-fn read(inputs: &[Input], media: &Media, tx: SyncSender<Vec<Msg>>) -> Option<Books> {
+///
+/// Messages come back through `trash` once their call is diagnosed, to be freed here: the
+/// allocator frees fastest on the thread that allocated, and this side has time to spare.
+fn read(
+    inputs: &[Input],
+    media: &Media,
+    tx: SyncSender<Vec<Msg>>,
+    trash: Receiver<Vec<Vec<Msg>>>,
+) -> Option<Books> {
     let bet = matches!(media, Media::Bet);
     let mut ing = if bet {
-        Ingest::new().with_media()
+        Ingest::new().with_media_tracker(MediaTracker::watcher())
     } else {
         Ingest::new()
     };
     ing.add_inputs(inputs);
-    let found = |ing: &Ingest| bet && ing.media().is_some_and(|m| !m.stream_states().is_empty());
+    let found = |ing: &Ingest| bet && ing.media().is_some_and(MediaTracker::saw_rtp);
     let mut release = Release::new(inputs);
     let gone = Cell::new(false);
     let mut batch = Vec::with_capacity(BATCH);
@@ -215,6 +225,9 @@ fn read(inputs: &[Input], media: &Media, tx: SyncSender<Vec<Msg>>) -> Option<Boo
         if batch.len() >= BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             gone.set(tx.send(full).is_err());
+            while let Ok(done) = trash.try_recv() {
+                drop(done);
+            }
         }
     };
     for item in Merged::new(inputs.iter().map(|i| i.frames()).collect()) {
@@ -230,7 +243,7 @@ fn read(inputs: &[Input], media: &Media, tx: SyncSender<Vec<Msg>>) -> Option<Boo
         }
     }
     let (books, tracker) = ing.finish_all(&mut emit);
-    if bet && tracker.is_some_and(|m| !m.stream_states().is_empty()) {
+    if bet && tracker.as_ref().is_some_and(MediaTracker::saw_rtp) {
         return None;
     }
     if !batch.is_empty() && !gone.get() {
@@ -252,7 +265,9 @@ fn pass(
     let none: &[StreamReport] = &[];
     let mut pending: BTreeMap<Key, Option<Held>> = BTreeMap::new();
     let mut arrival = 0u64;
-    let mut on_call = |call: Call, horizon: i64| -> io::Result<()> {
+    // Messages of diagnosed calls, on their way back to the reading thread.
+    let trash: RefCell<Vec<Vec<Msg>>> = RefCell::new(Vec::new());
+    let mut on_call = |mut call: Call, horizon: i64| -> io::Result<()> {
         arrival = arrival.wrapping_add(1);
         let first = call.messages.first().map(|m| m.frame);
         let key = (
@@ -291,6 +306,7 @@ fn pass(
         } else {
             None
         };
+        trash.borrow_mut().push(std::mem::take(&mut call.messages));
         pending.insert(key, held);
         while let Some(entry) = pending.first_entry() {
             if entry.key().0 >= horizon.saturating_sub(REORDER_SLACK_NS) {
@@ -308,7 +324,8 @@ fn pass(
     let mut failure: Option<io::Error> = None;
     let books = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<Msg>>(BATCHES_IN_FLIGHT);
-        let reader = scope.spawn(move || read(inputs, media, tx));
+        let (trash_tx, trash_rx) = sync_channel::<Vec<Vec<Msg>>>(TRASH_IN_FLIGHT);
+        let reader = scope.spawn(move || read(inputs, media, tx, trash_rx));
         for batch in rx {
             for m in batch {
                 let done = tracker.push(m);
@@ -326,7 +343,10 @@ fn pass(
                     }
                 }
             }
+            // Full (the reader is busy) or gone: these are freed here.
+            let _ = trash_tx.try_send(trash.take());
         }
+        drop(trash_tx);
         match reader.join() {
             Ok(books) => books,
             // The reader can only fail by a bug that panicked: re-raise it here.

@@ -150,6 +150,10 @@ pub struct MediaTracker {
     rtcp_flows: FastMap<PairKey, RtcpFlowReport>,
     rtcp_flow_order: Vec<PairKey>,
     counters: MediaCounters,
+    /// Made by [`MediaTracker::watcher`]: only notes whether anything looks like RTP.
+    watch_only: bool,
+    /// A watcher saw a datagram that parses as RTP.
+    saw_rtp: bool,
 }
 
 impl MediaTracker {
@@ -157,9 +161,36 @@ impl MediaTracker {
         MediaTracker::default()
     }
 
+    /// A tracker that keeps no stream and needs no announcement: it only tells
+    /// ([`MediaTracker::saw_rtp`]) whether any datagram it was shown parses as an RTP
+    /// packet. Every stream a full tracker finds starts with such a datagram, so a watcher
+    /// that saw none proves a full tracker would have found no stream, at the cost of a
+    /// header check per datagram (no SDP parsed, nothing kept). It may say yes where a full
+    /// tracker finds nothing (a few stray packets, other protocols that happen to fit).
+    pub fn watcher() -> MediaTracker {
+        MediaTracker {
+            watch_only: true,
+            ..MediaTracker::default()
+        }
+    }
+
+    /// Whether SDP announcements are of use ([`MediaTracker::expect`]); a watcher ignores them.
+    pub fn wants_announcements(&self) -> bool {
+        !self.watch_only
+    }
+
+    /// Whether a datagram parsing as RTP was shown to this tracker (a watcher), or a stream
+    /// was found (a full tracker).
+    pub fn saw_rtp(&self) -> bool {
+        self.saw_rtp || !self.streams.is_empty()
+    }
+
     /// Announces that `endpoint` receives RTP (from SDP). A later announcement of the same
     /// endpoint replaces the earlier one for streams not yet matched.
     pub fn expect(&mut self, endpoint: Endpoint, hint: ExpectedMedia) {
+        if self.watch_only {
+            return;
+        }
         let idx = self.expectations.len();
         let rtcp_port = hint.rtcp_port.or_else(|| endpoint.port.checked_add(1));
         let call_id = match self.expectations.last() {
@@ -212,6 +243,10 @@ impl MediaTracker {
             return self.push_rtcp(flow, at, payload);
         }
         let p = rtp::parse_rtp(payload).ok()?;
+        if self.watch_only {
+            self.saw_rtp = true;
+            return Some(MediaKind::RtpCandidate);
+        }
         let key = StreamKey {
             src: flow.src,
             dst: flow.dst,
