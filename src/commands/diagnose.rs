@@ -22,7 +22,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, Seek, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::export::Release;
@@ -47,8 +47,19 @@ struct Held {
     /// What the summary counts of it.
     entry: SummaryEntry,
     /// Rendered block (text) or object (JSON) after its call number.
-    body: Vec<u8>,
+    body: Body,
 }
+
+/// A rendered call while it waits: in memory, or (past [`HOLD_BUDGET`]) in the spill file.
+enum Body {
+    Mem(Vec<u8>),
+    Spilled { at: u64, len: usize },
+}
+
+/// Bytes of rendered calls held in memory at most; the rest wait in a temporary file. One
+/// call that stays open (an answered call never hung up) holds back every later call for up
+/// to the ordered idle timeout, an hour: on a busy capture that is most of its calls.
+const HOLD_BUDGET: usize = 16 << 20;
 
 /// How much later in capture time a call may still show up with an earlier start than calls
 /// already ended: a message is handed over when its last byte arrives (TCP segments held for
@@ -124,6 +135,13 @@ struct Sink {
     /// Calls numbered so far (selected or not).
     index: usize,
     summary: Summary,
+    /// Capacity of the bodies held in memory, and its limit.
+    held_bytes: usize,
+    budget: usize,
+    /// Bodies past the budget, and the length of the file.
+    spill: Option<(File, u64)>,
+    /// Room to read a spilled body back into.
+    scratch: Vec<u8>,
 }
 
 impl Sink {
@@ -135,12 +153,56 @@ impl Sink {
             others: None,
             index: 0,
             summary: Summary::new(),
+            held_bytes: 0,
+            budget: HOLD_BUDGET,
+            spill: None,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Keeps a rendered call until its turn: in memory within the budget, else in the
+    /// spill file.
+    fn hold(&mut self, body: Vec<u8>) -> io::Result<Body> {
+        if self.held_bytes.saturating_add(body.capacity()) <= self.budget {
+            self.held_bytes += body.capacity();
+            return Ok(Body::Mem(body));
+        }
+        if self.spill.is_none() {
+            let f = spool()?.into_inner().map_err(|e| e.into_error())?;
+            self.spill = Some((f, 0));
+        }
+        let Some((f, end)) = &mut self.spill else {
+            return Err(io::Error::other("no spill file"));
+        };
+        let at = *end;
+        f.seek(io::SeekFrom::Start(at))?;
+        f.write_all(&body)?;
+        *end = at.saturating_add(body.len() as u64);
+        Ok(Body::Spilled {
+            at,
+            len: body.len(),
+        })
     }
 
     fn write(&mut self, held: Option<Held>) -> io::Result<()> {
         self.index += 1;
         let Some(h) = held else { return Ok(()) };
+        let body = match h.body {
+            Body::Mem(v) => {
+                self.held_bytes = self.held_bytes.saturating_sub(v.capacity());
+                v
+            }
+            Body::Spilled { at, len } => {
+                let Some((f, _)) = &mut self.spill else {
+                    return Err(io::Error::other("spilled call without a spill file"));
+                };
+                let mut buf = std::mem::take(&mut self.scratch);
+                buf.resize(len, 0);
+                f.seek(io::SeekFrom::Start(at))?;
+                f.read_exact(&mut buf)?;
+                buf
+            }
+        };
         let failed = h.entry.failed();
         self.summary.add_entry(h.entry);
         let slot = if self.json {
@@ -163,9 +225,11 @@ impl Sink {
                 let flag = if failed { "!!" } else { "  " };
                 write!(w, "{flag} #{}", self.index)?;
             }
-            w.write_all(&h.body)?;
+            w.write_all(&body)?;
             *n += 1;
         }
+        // Kept for the next spilled body (one body at most, rendered calls are small).
+        self.scratch = body;
         Ok(())
     }
 }
@@ -299,8 +363,9 @@ fn pass(
                     },
                 ),
             };
+            let body = render_body(json, &call, &d)?;
             Some(Held {
-                body: render_body(json, &call, &d)?,
+                body: sink.hold(body)?,
                 entry: SummaryEntry::of(&call, &d),
             })
         } else {
@@ -452,4 +517,54 @@ pub fn run(
     }
     render::write_summary(out, &summary)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes three held calls (the middle one filtered out) through a sink and returns the
+    /// text of its "other calls" section.
+    fn section(budget: usize) -> Vec<u8> {
+        let mut sink = Sink::new(false);
+        sink.budget = budget;
+        let call = crate::dialog::analyze_call(
+            vec![crate::dialog::testkit::invite(
+                "a@b", 1, 2, 0, "z9hG4bK1", 1,
+            )],
+            &[],
+        );
+        let entry = SummaryEntry::of(&call, &diagnose::diagnose(&call));
+        let mut held = Vec::new();
+        for text in ["first body\n", "", "third, longer body\n"] {
+            held.push(if text.is_empty() {
+                None
+            } else {
+                Some(Held {
+                    entry: entry.clone(),
+                    body: sink.hold(text.as_bytes().to_vec()).unwrap(),
+                })
+            });
+        }
+        for h in held {
+            sink.write(h).unwrap();
+        }
+        let mut out = Vec::new();
+        let slot = if entry.failed() {
+            sink.failed
+        } else {
+            sink.others
+        };
+        unspool(slot.unwrap().0, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn spilled_bodies_come_back_as_they_went_in() {
+        let kept = section(HOLD_BUDGET);
+        assert_eq!(section(0), kept);
+        let text = String::from_utf8(kept).unwrap();
+        assert!(text.contains("#1first body\n"), "{text}");
+        assert!(text.contains("#3third, longer body\n"), "{text}");
+    }
 }

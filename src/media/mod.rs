@@ -92,8 +92,11 @@ struct Expectation {
     /// Shared by the announcements of one SDP body (one per media line).
     call_id: Arc<str>,
     /// Shared by every announcement with the same list (SDP bodies come from few templates).
-    codecs: Arc<[(u8, String, u32)]>,
+    codecs: CodecList,
 }
+
+/// An announcement's codecs: (payload type, encoding name, clock rate; 0 when none given).
+type CodecList = Arc<[(u8, String, u32)]>;
 
 /// Distinct codec lists shared at most; past this (hostile input) each list is kept alone.
 const MAX_CODEC_LISTS: usize = 1024;
@@ -142,7 +145,7 @@ pub struct MediaTracker {
     candidates: FastMap<PairKey, Candidate>,
     expectations: Vec<Expectation>,
     /// Codec lists shared between expectations (at most [`MAX_CODEC_LISTS`]).
-    codec_lists: HashSet<Arc<[(u8, String, u32)]>, FastState>,
+    codec_lists: HashSet<CodecList, FastState>,
     rtp_at: FastMap<Endpoint, usize>,
     rtcp_at: FastMap<Endpoint, usize>,
     /// Bumped by every [`MediaTracker::expect`], so unannounced streams look again.
@@ -200,7 +203,7 @@ impl MediaTracker {
         let codecs = match self.codec_lists.get(hint.codecs.as_slice()) {
             Some(list) => Arc::clone(list),
             None => {
-                let list: Arc<[(u8, String, u32)]> = Arc::from(hint.codecs);
+                let list: CodecList = Arc::from(hint.codecs);
                 if self.codec_lists.len() < MAX_CODEC_LISTS {
                     self.codec_lists.insert(Arc::clone(&list));
                 }
