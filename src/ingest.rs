@@ -102,7 +102,7 @@ pub struct Ingest {
 /// Tells the media tracker which address:port pairs an SDP body in `m` announces. Only
 /// messages that carry an SDP media line are parsed here.
 fn announce_sdp(media: &mut MediaTracker, m: &Located<'_>) {
-    if memchr::memmem::find(m.data, b"\nm=").is_none() {
+    if !media.wants_announcements() || memchr::memmem::find(m.data, b"\nm=").is_none() {
         return;
     }
     let p = sip::parse(m.data);
@@ -172,6 +172,13 @@ impl Ingest {
     /// [`MediaTracker`], and SDP bodies tell it which endpoints carry media.
     pub fn with_media(mut self) -> Self {
         self.media = Some(MediaTracker::new());
+        self
+    }
+
+    /// Same as [`Ingest::with_media`], with a tracker made by the caller (e.g.
+    /// [`MediaTracker::watcher`], which needs no SDP: announcements are then not parsed).
+    pub fn with_media_tracker(mut self, tracker: MediaTracker) -> Self {
+        self.media = Some(tracker);
         self
     }
 

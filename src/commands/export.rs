@@ -140,6 +140,42 @@ impl Progress {
     }
 }
 
+/// Mapped capture bytes are handed back to the OS in steps of this size (a power of two) once
+/// read: resident memory must not grow with the file (the NDJSON export of a 1 GB capture
+/// held 1.3 GB, nearly all of it pages of the map already decoded).
+const RELEASE_STEP: usize = 8 << 20;
+
+/// Hands the pages of mapped inputs back to the OS as a pass moves through them.
+pub(crate) struct Release {
+    /// Per input position: bytes before this offset were released.
+    done: Vec<usize>,
+}
+
+impl Release {
+    pub(crate) fn new(inputs: &[Input]) -> Release {
+        Release {
+            done: vec![0; inputs.len()],
+        }
+    }
+
+    /// Everything before `frame` was decoded (what the decoder keeps, it copied), so the
+    /// pages before it need not stay resident. Reading them again still works (they come
+    /// back from the file): `--format pcap` copies frames afterwards.
+    pub(crate) fn after(&mut self, inputs: &[Input], frame: &Frame<'_>) {
+        let Some(pos) = inputs.iter().position(|i| i.file_index == frame.file) else {
+            return;
+        };
+        let (Some(done), Some(input)) = (self.done.get_mut(pos), inputs.get(pos)) else {
+            return;
+        };
+        let upto = usize::try_from(frame.offset).unwrap_or(0) & !(RELEASE_STEP - 1);
+        if upto >= done.saturating_add(RELEASE_STEP) {
+            input.release_range(*done, upto);
+            *done = upto;
+        }
+    }
+}
+
 /// Runs every frame of `inputs` through the pipeline, handing each message to `on_msg`.
 /// Stops reading early when `stop` says so (the output was closed). The caller reports the
 /// books with [`report`].
@@ -151,6 +187,7 @@ fn walk(
     after_frame: &mut dyn FnMut(&Ingest),
 ) -> (Books, Option<MediaTracker>) {
     let mut progress = Progress::new(inputs);
+    let mut release = Release::new(inputs);
     let mut ing = Ingest::new().with_media();
     ing.add_inputs(inputs);
     let mut emit = |m: crate::sip::SipMessage| on_msg(Msg::from_message(m, keep_raw));
@@ -159,6 +196,7 @@ fn walk(
             Ok(frame) => {
                 progress.frame(&frame);
                 ing.push_frame(&frame, &mut emit);
+                release.after(inputs, &frame);
                 after_frame(&ing);
                 if stop() {
                     break;
@@ -214,8 +252,10 @@ fn json(
 }
 
 /// Calls the reading thread of [`ndjson`] hands to the writing thread at once: those that
-/// ended while one frame was decoded, with the streams known at that moment.
+/// ended while one frame was decoded (as their messages, analysed by the writer), or the
+/// calls still open at the end (analysed), with the streams known at that moment.
 struct Ended {
+    groups: Vec<Vec<Msg>>,
     calls: Vec<Call>,
     streams: Option<Vec<StreamReport>>,
 }
@@ -223,14 +263,18 @@ struct Ended {
 /// Batches of ended calls in flight between the two threads of [`ndjson`]; the reader waits
 /// when the writer lags, so memory stays bounded by the calls in progress.
 const ENDED_IN_FLIGHT: usize = 64;
+/// Batches of written calls' messages in flight back to the reader.
+const TRASH_IN_FLIGHT: usize = 64;
 
 /// One call per line, written as soon as the tracker says the call is over.
 ///
-/// Two threads: a helper reads, decodes, builds messages, tracks calls and takes the streams
-/// of each batch of ended calls from the media tracker right after the frame that ended them
-/// (as a single thread would); this thread builds and writes the JSON, which costs about as
-/// much. `ingest::run_parallel` is not used: its media tracker stays on its thread until the
-/// end, while each line needs the streams as its call ends.
+/// Two threads: a helper reads, decodes, builds messages, groups them into calls and takes
+/// the streams of each batch of ended calls from the media tracker right after the frame that
+/// ended them (as a single thread would); this thread analyses each call, builds and writes
+/// the JSON, which costs about as much. The messages of written calls go back to the helper
+/// to be freed (the allocator frees fastest on the thread that allocated).
+/// `ingest::run_parallel` is not used: its media tracker stays on its thread until the end,
+/// while each line needs the streams as its call ends.
 fn ndjson(
     sel: &Selection,
     inputs: &[Input],
@@ -239,33 +283,46 @@ fn ndjson(
     err: &mut dyn Write,
 ) -> Result<(), Error> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Ended>(ENDED_IN_FLIGHT);
+    let (trash_tx, trash_rx) = std::sync::mpsc::sync_channel::<Vec<Vec<Msg>>>(TRASH_IN_FLIGHT);
     let mut failure: Option<io::Error> = None;
     let books = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
             // Calls the tracker hands over while a frame is decoded wait here until the frame
             // is done, when the media tracker can be asked for their streams.
-            let pending: RefCell<Vec<Call>> = RefCell::new(Vec::new());
+            let pending: RefCell<Vec<Vec<Msg>>> = RefCell::new(Vec::new());
             let gone = Cell::new(false);
             let (books, media) = walk(
                 inputs,
                 ctx.raw,
                 &|| gone.get(),
-                &mut |m| pending.borrow_mut().extend(tracker.push(m)),
+                &mut |m| pending.borrow_mut().extend(tracker.push_raw(m)),
                 &mut |ing| {
                     if !pending.borrow().is_empty() {
-                        let calls = std::mem::take(&mut *pending.borrow_mut());
+                        let groups = std::mem::take(&mut *pending.borrow_mut());
                         // One snapshot of the streams for the whole batch.
                         let streams = ing.media().map(|m| m.streams());
-                        gone.set(tx.send(Ended { calls, streams }).is_err());
+                        let ended = Ended {
+                            groups,
+                            calls: Vec::new(),
+                            streams,
+                        };
+                        gone.set(tx.send(ended).is_err());
+                        while let Ok(done) = trash_rx.try_recv() {
+                            drop(done);
+                        }
                     }
                 },
             );
             if !gone.get() {
-                let mut calls = pending.into_inner();
-                calls.extend(tracker.finish());
+                let groups = pending.into_inner();
+                let calls = tracker.finish();
                 let streams = media.as_ref().map(|m| m.streams());
-                let _ = tx.send(Ended { calls, streams });
+                let _ = tx.send(Ended {
+                    groups,
+                    calls,
+                    streams,
+                });
             }
             books
         });
@@ -274,13 +331,23 @@ fn ndjson(
                 all,
                 capture_end_ns: None,
             });
-            for c in ended.calls.iter().filter(|c| sel.filter.matches(c)) {
-                let json = CallJson::build_with_media(c, ctx, em.as_ref());
-                if let Err(e) = export::write_line(out, &json) {
-                    failure = Some(e);
-                    break;
+            let analysed = ended
+                .groups
+                .into_iter()
+                .map(|g| dialog::analyze_call(g, &sel.roles));
+            let mut done = Vec::new();
+            for mut c in analysed.chain(ended.calls) {
+                if sel.filter.matches(&c) {
+                    let json = CallJson::build_with_media(&c, ctx, em.as_ref());
+                    if let Err(e) = export::write_line(out, &json) {
+                        failure = Some(e);
+                        break;
+                    }
                 }
+                done.push(std::mem::take(&mut c.messages));
             }
+            // Full (the reader is busy) or gone: these are freed here.
+            let _ = trash_tx.try_send(done);
             if failure.is_some() {
                 // Dropping the receiver stops the reader at its next batch.
                 break;

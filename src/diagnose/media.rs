@@ -258,7 +258,10 @@ fn dialog_of_msg(call: &Call, i: MsgIdx) -> Option<DialogIdx> {
 /// Diagnoses one call with its media: [`super::diagnose`] plus the media findings.
 pub fn diagnose_with_media(call: &Call, media: &MediaView<'_>) -> Diagnosis {
     let mut d = super::diagnose(call);
-    check(call, media, &mut d);
+    // Nothing to judge (a capture without RTP): skip reading the call's SDP.
+    if !(media.streams.is_empty() && media.capture.is_empty()) {
+        check(call, media, &mut d);
+    }
     d
 }
 

@@ -36,7 +36,7 @@ pub use media::{
     JITTER_MAX_MS, JITTER_MEAN_MS, LOSS_ERROR_PERCENT, LOSS_WARN_PERCENT, MIN_PACKETS_FOR_QUALITY,
     MOS_ERROR, MOS_WARN,
 };
-pub use summary::{CauseCount, Summary};
+pub use summary::{CauseCount, Entry as SummaryEntry, Summary};
 
 /// How a call (or a standalone transaction) ended, in one word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

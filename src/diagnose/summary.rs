@@ -48,6 +48,52 @@ fn bump<K: Ord + Clone>(map: &mut BTreeMap<K, u64>, key: K, other: K) {
     *v = v.saturating_add(1);
 }
 
+/// What the summary reads of one diagnosed call: a streaming output that must count calls in
+/// an order other than the one they end in keeps this (a few strings for a failed call,
+/// nothing for another) instead of the call and its diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    outcome: Outcome,
+    final_code: Option<u16>,
+    failure: Option<Failure>,
+}
+
+/// The failed call's deciding host, cause and Call-ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    host: String,
+    cause: String,
+    call_id: String,
+}
+
+impl Entry {
+    pub fn of(call: &Call, d: &Diagnosis) -> Entry {
+        let failure = d.outcome.is_failure().then(|| Failure {
+            host: d
+                .where_
+                .generated_by
+                .or(d.where_.broken_leg.map(|l| l.to))
+                .map(|h| call.host_label(h))
+                .unwrap_or_else(|| "(not captured)".to_string()),
+            cause: d
+                .cause
+                .clone()
+                .unwrap_or_else(|| d.outcome.words().to_string()),
+            call_id: call.call_id.to_string(),
+        });
+        Entry {
+            outcome: d.outcome,
+            final_code: d.final_code,
+            failure,
+        }
+    }
+
+    /// Whether the call failed (see [`Outcome::is_failure`]).
+    pub fn failed(&self) -> bool {
+        self.outcome.is_failure()
+    }
+}
+
 impl Summary {
     pub fn new() -> Summary {
         Summary::default()
@@ -55,40 +101,33 @@ impl Summary {
 
     /// Counts one diagnosed call.
     pub fn add(&mut self, call: &Call, d: &Diagnosis) {
+        self.add_entry(Entry::of(call, d));
+    }
+
+    /// Counts one diagnosed call from what [`Entry::of`] kept of it.
+    pub fn add_entry(&mut self, e: Entry) {
         self.calls = self.calls.saturating_add(1);
-        bump(&mut self.by_outcome, d.outcome, d.outcome);
-        if d.outcome.is_invite() {
+        bump(&mut self.by_outcome, e.outcome, e.outcome);
+        if e.outcome.is_invite() {
             self.seizures = self.seizures.saturating_add(1);
-            if d.outcome.is_answered() {
+            if e.outcome.is_answered() {
                 self.answered = self.answered.saturating_add(1);
             }
         }
-        if !d.outcome.is_failure() {
-            return;
-        }
-        bump(&mut self.failures_by_code, d.final_code, None);
-        let host = d
-            .where_
-            .generated_by
-            .or(d.where_.broken_leg.map(|l| l.to))
-            .map(|h| call.host_label(h))
-            .unwrap_or_else(|| "(not captured)".to_string());
-        bump(&mut self.failures_by_host, host, OTHER.to_string());
-        let cause = d
-            .cause
-            .clone()
-            .unwrap_or_else(|| d.outcome.words().to_string());
+        let Some(failure) = e.failure else { return };
+        bump(&mut self.failures_by_code, e.final_code, None);
+        bump(&mut self.failures_by_host, failure.host, OTHER.to_string());
         let key = if self.failures_by_cause.len() >= MAX_KEYS
-            && !self.failures_by_cause.contains_key(&cause)
+            && !self.failures_by_cause.contains_key(&failure.cause)
         {
             OTHER.to_string()
         } else {
-            cause
+            failure.cause
         };
         let e = self
             .failures_by_cause
             .entry(key)
-            .or_insert_with(|| (0, call.call_id.to_string()));
+            .or_insert_with(|| (0, failure.call_id));
         e.0 = e.0.saturating_add(1);
     }
 

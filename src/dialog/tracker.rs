@@ -313,10 +313,20 @@ impl CallTracker {
 
     /// Adds one message and returns the calls that are over by its capture time (usually none).
     pub fn push(&mut self, msg: Msg) -> Vec<Call> {
+        self.push_raw(msg)
+            .into_iter()
+            .map(|g| analyze_call(g, &self.overrides))
+            .collect()
+    }
+
+    /// [`CallTracker::push`] without the analysis: the calls that are over come back as their
+    /// messages, and [`analyze_call`] with [`CallTracker::overrides`] makes each call, on
+    /// whichever thread has the time.
+    pub fn push_raw(&mut self, msg: Msg) -> Vec<Vec<Msg>> {
         self.now = self.now.max(msg.frame.ts_ns);
         let mut out = self.expire(self.now);
         if msg.call_id.is_empty() {
-            out.push(analyze_call(vec![msg], &self.overrides));
+            out.push(vec![msg]);
             return out;
         }
         if !self.open.contains_key(&msg.call_id) {
@@ -354,8 +364,13 @@ impl CallTracker {
         calls
     }
 
-    /// Hands back the calls whose deadline is not after `now`.
-    fn expire(&mut self, now: i64) -> Vec<Call> {
+    /// The role overrides calls are analysed with.
+    pub fn overrides(&self) -> &[RoleOverride] {
+        &self.overrides
+    }
+
+    /// Hands back the messages of the calls whose deadline is not after `now`.
+    fn expire(&mut self, now: i64) -> Vec<Vec<Msg>> {
         let mut out = Vec::new();
         while let Some(Reverse((deadline, _, _))) = self.heap.peek() {
             if *deadline > now {
@@ -378,7 +393,7 @@ impl CallTracker {
             }
             if let Some(open) = self.open.remove(&id) {
                 self.open_starts.remove(&open.start_key);
-                out.push(analyze_call(open.msgs, &self.overrides));
+                out.push(open.msgs);
             }
         }
         out
