@@ -55,11 +55,30 @@ enum Origin {
     },
 }
 
+/// `t` in lower case; a copy (free for short text) when it has no upper-case letter, as
+/// addresses almost never do: the case-changing path walks and rebuilds the string.
+fn lower(t: &Text) -> Text {
+    if t.bytes().any(|b| b.is_ascii_uppercase()) {
+        t.to_ascii_lowercase()
+    } else {
+        t.clone()
+    }
+}
+
+/// `t` in upper case, copied as is when it has no lower-case letter (methods rarely do).
+fn upper(t: &Text) -> Text {
+    if t.bytes().any(|b| b.is_ascii_lowercase()) {
+        t.to_ascii_uppercase()
+    } else {
+        t.clone()
+    }
+}
+
 /// The Via sent-by as a matching key: lower case, with the transport's default port made
 /// explicit (RFC 3261 18.2.1: 5060, or 5061 for TLS), so `192.0.2.1` and `192.0.2.1:5060` are
 /// the same sender.
 fn sent_by_key(v: &super::ViaInfo) -> Text {
-    let s = v.sent_by.to_ascii_lowercase();
+    let s = lower(&v.sent_by);
     let has_port = match s.rfind(']') {
         Some(close) => s[close..].contains(':'),
         // No brackets: a port is there when exactly one colon (IPv4 or a name) is.
@@ -256,7 +275,7 @@ impl Builder {
         };
         let kind = match &m.start {
             Start::Request { method, .. } => StepKind::Request {
-                method: method.to_ascii_uppercase(),
+                method: upper(method),
             },
             Start::Response { code, .. } => StepKind::Response { code: *code },
             Start::Invalid => {
@@ -266,7 +285,7 @@ impl Builder {
             }
         };
         let (cseq, cseq_method) = match &m.cseq {
-            Some((n, meth)) => (*n, meth.to_ascii_uppercase()),
+            Some((n, meth)) => (*n, upper(meth)),
             None => {
                 self.missing_cseq += 1;
                 let meth = match &kind {
