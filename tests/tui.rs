@@ -280,7 +280,7 @@ fn search_jumps_to_matching_messages() {
     let s = screen(&mut app, 120, 40, &keys);
     assert!(s.contains("search: bye sip:"), "{s}");
     let cv = app.call.as_ref().unwrap();
-    let call = &app.entries[cv.entry].call;
+    let call = &cv.call;
     let first_bye = call
         .messages
         .iter()
@@ -738,7 +738,7 @@ fn one_way_audio_shows_in_the_ladder_and_the_diagnosis() {
 #[test]
 fn a_call_opened_during_loading_gets_its_bands_when_loading_ends() {
     let sel = selection(&[RTP]);
-    let inputs = sipscope::open_inputs(&sel.files, &mut Vec::new()).unwrap();
+    let inputs = std::sync::Arc::new(sipscope::open_inputs(&sel.files, &mut Vec::new()).unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     tui::load(&inputs, &sel, &tx);
     drop(tx);
