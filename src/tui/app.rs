@@ -656,7 +656,7 @@ impl App {
 
     /// The whole call of an entry: kept, recently opened, or rebuilt from the capture.
     /// `None` while the frames are still being indexed.
-    fn whole_call(&mut self, id: usize) -> Option<Arc<Call>> {
+    pub fn whole_call(&mut self, id: usize) -> Option<Arc<Call>> {
         let e = self.entries.get(id)?;
         if let Some(c) = &e.kept {
             return Some(c.clone());

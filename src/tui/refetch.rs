@@ -8,11 +8,14 @@
 //! order the whole-file run read them, through a fresh [`Ingest`], keeps the messages with the
 //! call's Call-ID and analyses them as the whole-file run does.
 //!
-//! Context a subset of frames cannot show is remembered instead: on TCP, other calls' bytes
-//! between two of this call's messages look like lost bytes to a fresh reassembler, and the
-//! framer would flag the next message `after_gap` (and `junk_before` when it had to resync
-//! past another call's tail). Those two flags are kept per message from the whole-file run
-//! and put back before analysis, so an opened call equals the whole-file one.
+//! TCP needs more than the call's own frames: other calls' segments on the same connection
+//! between two of this call's messages would look like lost bytes to a fresh reassembler
+//! (it holds what follows a hole, and the framer resyncs and flags `after_gap`). So for a
+//! call with a TCP message every frame of the capture from its first frame to its last is fed
+//! (a fresh pipeline sees the connection as the whole-file run did from there on); messages
+//! other than the call's own are dropped. As a safeguard for what happened on a connection
+//! before the call's first frame, the two flags only that context decides (`after_gap`,
+//! `junk_before`) are kept per message from the whole-file run and put back before analysis.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -141,6 +144,36 @@ impl FrameIndex {
             .unwrap_or(number)
     }
 
+    /// Every frame from `first` to `last` (inclusive) in reading order, as (position,
+    /// input, number).
+    fn between(
+        &self,
+        first: Option<(u64, u16, u64)>,
+        last: Option<(u64, u16, u64)>,
+    ) -> Vec<(u64, u16, u64)> {
+        let (Some(first), Some(last)) = (first, last) else {
+            return Vec::new();
+        };
+        if self.order.is_empty() {
+            // One input: the frame number is the reading order.
+            let (file, a, b) = (first.1, first.2, last.2);
+            return (a..=b).map(|n| (n, file, n)).collect();
+        }
+        let mut all = Vec::new();
+        for (f, order) in self.order.iter().enumerate() {
+            let Ok(file) = u16::try_from(f) else { break };
+            // Positions grow with the frame number within an input (the merge keeps each
+            // input's order).
+            let from = order.partition_point(|&s| s < first.0);
+            let to = order.partition_point(|&s| s <= last.0);
+            for (i, &s) in order.iter().enumerate().take(to).skip(from) {
+                all.push((s, file, i as u64 + 1));
+            }
+        }
+        all.sort_unstable();
+        all
+    }
+
     fn linktype(&self, file: u16, number: u64) -> u32 {
         let Some(runs) = self.linktypes.get(usize::from(file)) else {
             return 0;
@@ -198,6 +231,9 @@ pub struct CallFrames {
     frames: Box<[u64]>,
     /// Packed completing frame shifted past [`MARK_BITS`] flag bits, one per message.
     marks: Box<[u64]>,
+    /// Some message came over a stream (TCP): other calls' segments on the same connection
+    /// must be fed too.
+    stream: bool,
 }
 
 impl CallFrames {
@@ -229,6 +265,10 @@ impl CallFrames {
         CallFrames {
             frames: frames.into_boxed_slice(),
             marks,
+            stream: call
+                .messages
+                .iter()
+                .any(|m| m.flow.transport == crate::net::Transport::Tcp),
         }
     }
 
@@ -264,16 +304,23 @@ pub fn rebuild(
         })
         .collect();
     order.sort_unstable();
+    if frames.stream {
+        order = index.between(order.first().copied(), order.last().copied());
+    }
     let mut ing = Ingest::new();
     ing.add_inputs(inputs);
     let mut msgs: Vec<Msg> = Vec::new();
     let first = frames.first_message();
+    let completing: std::collections::HashSet<u64> =
+        frames.marks.iter().map(|&m| m >> MARK_BITS).collect();
     let mut keep = |m: crate::sip::SipMessage| {
         let msg = Msg::from_message(m, true);
         let mine = if call_id.is_empty() {
             msg.call_id.is_empty() && Some((msg.frame.file, msg.frame.number)) == first
         } else {
-            msg.call_id == *call_id
+            // Frames of other calls fed for the TCP state complete no message of this call
+            // that the whole-file run did not find.
+            msg.call_id == *call_id && pack(&msg.frame).is_some_and(|p| completing.contains(&p))
         };
         if mine {
             msgs.push(msg);
