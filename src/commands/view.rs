@@ -26,8 +26,19 @@ pub fn run(sel: &Selection, out: &mut dyn Write, err: &mut dyn Write) -> Result<
 /// resident memory the kernel saw (Linux).
 fn measure(sel: &Selection, out: &mut dyn Write) -> Result<(), Error> {
     let t = std::time::Instant::now();
-    let app = crate::tui::load_app(sel)?;
+    let mut app = crate::tui::load_app(sel)?;
     let secs = t.elapsed().as_secs_f64();
+    // Opening calls: the middle one and the last one, rebuilt from the capture.
+    let n = app.entries.len();
+    let mut opened = Vec::new();
+    for id in [n / 2, n.saturating_sub(1)] {
+        let t = std::time::Instant::now();
+        let msgs = app.whole_call(id).map_or(0, |c| c.messages.len());
+        opened.push(format!(
+            "{msgs} msgs in {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        ));
+    }
     let hwm = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -47,10 +58,11 @@ fn measure(sel: &Selection, out: &mut dyn Write) -> Result<(), Error> {
         .unwrap_or_else(|| "?".into());
     writeln!(
         out,
-        "view list: {} calls in {secs:.2} s, peak RSS {hwm}, now {now}, entry {} bytes + {} heap each on average",
+        "view list: {} calls in {secs:.2} s, peak RSS {hwm}, now {now}, entry {} bytes + {} heap each on average; opened {}",
         app.entries.len(),
         std::mem::size_of::<crate::tui::Entry>(),
         app.entries.iter().map(|e| e.heap_bytes()).sum::<usize>() / app.entries.len().max(1),
+        opened.join(", "),
     )?;
     std::mem::forget(app);
     Ok(())
