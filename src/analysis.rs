@@ -349,7 +349,21 @@ pub fn stream_exact(
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
     let inputs = crate::open_inputs(&sel.files, err)?;
-    let lasts = LastMessages::find(&inputs);
+    stream_exact_inputs(&inputs, sel, keep_raw, false, err, on_call).map(|(books, _)| books)
+}
+
+/// [`stream_exact`] over inputs already open (the interactive view keeps them to fetch
+/// frames again), with RTP/RTCP analysis in the second pass when `media` is set (the tracker
+/// comes back at the end). `sel.files` is not looked at.
+pub fn stream_exact_inputs(
+    inputs: &[crate::capture::Input],
+    sel: &Selection,
+    keep_raw: bool,
+    media: bool,
+    err: &mut dyn Write,
+    on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
+) -> Result<(Books, Option<MediaTracker>), Error> {
+    let lasts = LastMessages::find(inputs);
     let mut grouper = ExactGrouper {
         open: HashMap::default(),
         starts: BTreeSet::new(),
@@ -358,9 +372,9 @@ pub fn stream_exact(
     };
     let mut failure: Option<std::io::Error> = None;
     let mut seq = 0u64;
-    let (books, _) = ingest::run_parallel(
-        &inputs,
-        false,
+    let (books, tracker) = ingest::run_parallel(
+        inputs,
+        media,
         &|m| Msg::from_borrowed(&m, keep_raw),
         &mut |m| {
             let done = grouper.push(m, seq, lasts.is_last(seq));
@@ -392,5 +406,5 @@ pub fn stream_exact(
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);
     }
-    Ok(books)
+    Ok((books, tracker))
 }

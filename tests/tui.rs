@@ -280,7 +280,7 @@ fn search_jumps_to_matching_messages() {
     let s = screen(&mut app, 120, 40, &keys);
     assert!(s.contains("search: bye sip:"), "{s}");
     let cv = app.call.as_ref().unwrap();
-    let call = &app.entries[cv.entry].call;
+    let call = &cv.call;
     let first_bye = call
         .messages
         .iter()
@@ -738,7 +738,7 @@ fn one_way_audio_shows_in_the_ladder_and_the_diagnosis() {
 #[test]
 fn a_call_opened_during_loading_gets_its_bands_when_loading_ends() {
     let sel = selection(&[RTP]);
-    let inputs = sipscope::open_inputs(&sel.files, &mut Vec::new()).unwrap();
+    let inputs = std::sync::Arc::new(sipscope::open_inputs(&sel.files, &mut Vec::new()).unwrap());
     let (tx, rx) = std::sync::mpsc::channel();
     tui::load(&inputs, &sel, &tx);
     drop(tx);
@@ -767,4 +767,143 @@ fn a_call_opened_during_loading_gets_its_bands_when_loading_ends() {
     assert_eq!(after.layout.media.len(), 2);
     assert_eq!(after.diagnosis.streams.len(), 2);
     assert_eq!(after.selected, selected);
+}
+
+/// Every sample, and every capture of the shared corpus when it is there (TCP with other
+/// calls' segments in between, IPv6, SCTP, WebSocket, IP-in-IP, pcapng...).
+fn captures_for_rebuild() -> Vec<String> {
+    let mut files = Vec::new();
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+    for dir in ["samples", corpus] {
+        let Ok(list) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in list.flatten() {
+            let p = e.path().to_string_lossy().to_string();
+            if p.ends_with(".pcap") || p.ends_with(".pcapng") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A call opened in the view is rebuilt from its frames only; it must be the call the
+/// whole-file analysis makes: same messages (frames, flags, text), steps, hosts and summary.
+#[test]
+fn every_call_rebuilt_on_open_equals_the_whole_file_call() {
+    let files = captures_for_rebuild();
+    assert!(files.len() >= 20, "samples missing: {files:?}");
+    let mut checked = 0;
+    for f in &files {
+        let sel = selection(&[f]);
+        let Ok(whole) = sipscope::analysis::load(&sel, true, &mut Vec::new()) else {
+            continue;
+        };
+        let mut app = tui::load_app(&sel).unwrap();
+        assert_eq!(app.entries.len(), whole.calls.len(), "{f}");
+        for (id, want) in whole.calls.iter().enumerate() {
+            assert_eq!(app.entries[id].call_id, want.call_id, "{f}: call {id}");
+            let got = app.whole_call(id).expect("the frames are indexed");
+            let what = format!("{f}: call {} ({})", id + 1, want.call_id);
+            if got.messages.len() != want.messages.len() {
+                for m in &want.messages {
+                    eprintln!(
+                        "want {:?} {:?} {:?} {:?}",
+                        m.frame, m.frames, m.flags, m.flow
+                    );
+                }
+                for m in &got.messages {
+                    eprintln!("got  {:?} {:?} {:?}", m.frame, m.frames, m.flags);
+                }
+            }
+            assert_eq!(got.messages.len(), want.messages.len(), "{what}");
+            for (g, w) in got.messages.iter().zip(&want.messages) {
+                assert_eq!(
+                    (g.frame, &g.frames, g.flags),
+                    (w.frame, &w.frames, w.flags),
+                    "{what}"
+                );
+                assert_eq!(g, w, "{what}");
+            }
+            assert_eq!(got.steps, want.steps, "{what}");
+            assert_eq!(got.summary, want.summary, "{what}");
+            assert_eq!(got.hosts, want.hosts, "{what}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "only {checked} calls checked");
+}
+
+/// The view's list shows the calls `sipscope calls` lists, in the same order and numbering,
+/// with the same columns.
+#[test]
+fn list_entries_match_the_calls_command() {
+    for f in captures_for_rebuild() {
+        let sel = selection(&[&f]);
+        let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+            .args(["calls", "--json", &f])
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            continue;
+        }
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = json["calls"].as_array().unwrap();
+        let app = tui::load_app(&sel).unwrap();
+        assert_eq!(app.list.rows.len(), rows.len(), "{f}");
+        for (pos, row) in rows.iter().enumerate() {
+            let id = app.list.rows[pos];
+            let e = &app.entries[id];
+            let s = &e.summary;
+            let what = format!("{f}: row {pos}");
+            assert_eq!(
+                row["index"].as_u64(),
+                Some(app.index_of[id] as u64),
+                "{what}"
+            );
+            assert_eq!(row["call_id"].as_str(), Some(e.call_id.as_str()), "{what}");
+            assert_eq!(row["start_ns"].as_i64(), Some(s.start_ns), "{what}");
+            assert_eq!(
+                row["from_user"].as_str(),
+                Some(s.from_user.as_str()),
+                "{what}"
+            );
+            assert_eq!(row["to_user"].as_str(), Some(s.to_user.as_str()), "{what}");
+            assert_eq!(
+                row["first_method"].as_str(),
+                Some(s.first_method.as_str()),
+                "{what}"
+            );
+            assert_eq!(
+                row["final_code"].as_u64(),
+                s.final_code.map(u64::from),
+                "{what}"
+            );
+            assert_eq!(
+                row["messages"].as_u64(),
+                Some(s.message_count as u64),
+                "{what}"
+            );
+            assert_eq!(row["failed"].as_bool(), Some(s.failed), "{what}");
+            let roles: Vec<String> = row["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|h| h["role"].as_str())
+                .filter(|r| *r != "user agent")
+                .map(|r| format!("({r})"))
+                .collect();
+            assert_eq!(
+                e.hosts.matches('(').count(),
+                roles.len(),
+                "{what}: {}",
+                e.hosts
+            );
+            for r in roles {
+                assert!(e.hosts.contains(&r), "{what}: {} lacks {r}", e.hosts);
+            }
+        }
+    }
 }

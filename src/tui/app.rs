@@ -9,13 +9,19 @@
 //! [`App::finish_loading`]. Drawing (`render.rs`) reads this state and only writes back the
 //! sizes it found (page heights, scroll offsets clamped to the screen).
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::analysis::CallKey;
+use crate::capture::Input;
 use crate::diagnose::{self, Diagnosis, MediaView};
-use crate::dialog::{correlate_b2bua, Call, Role};
+use crate::dialog::{Call, HostIdx, Role, RoleOverride, RoleSource, Summary, Text};
 use crate::media::StreamReport;
 use crate::output::escape_str;
 use crate::output::ladder::{Layout, LayoutOptions, Row};
 
 use super::keys::{self, Command, Context, Key};
+use super::refetch::{self, CallFrames, FrameIndex};
 
 /// What the main loop should do after a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,30 +108,47 @@ impl Column {
     }
 }
 
-/// One call with the strings the list shows and filters on, made once when it arrives.
+/// One call as the list holds it: what the columns, sorting and filtering need, and where
+/// its messages are in the capture (no message text). Opening it rebuilds the call.
+#[derive(Debug)]
 pub struct Entry {
-    pub call: Call,
+    /// Its place in the whole-file list (start time, then first message).
+    pub key: CallKey,
+    pub call_id: Text,
+    pub summary: Summary,
     /// `127.0.0.1 127.0.0.2(proxy)`: every host, with its role when it is not a plain UA.
     pub hosts: String,
     /// `486 Busy Here` (escaped), `-` without a final response.
     pub final_text: String,
-    /// Lower-case text the filter searches: Call-ID, users, method, state, final response,
-    /// hosts, products.
-    hay: String,
+    /// The User-Agent and Server values of its hosts, lower-case, one a line (the filter
+    /// searches them besides the columns).
+    products: Option<Box<str>>,
+    /// Hosts found to be B2BUAs across calls (promoted when the call is rebuilt).
+    pub b2bua: Vec<HostIdx>,
+    /// The frames that carried its messages.
+    pub frames: CallFrames,
+    /// The whole call, for calls handed in whole ([`App::add_calls`]: tests, small inputs).
+    kept: Option<Arc<Call>>,
 }
 
-impl Entry {
-    fn new(call: Call) -> Entry {
+/// An entry waiting for its B2BUA answer: hosts are kept apart so that a late promotion can
+/// still change the roles shown.
+#[derive(Debug)]
+pub struct Draft {
+    key: CallKey,
+    call_id: Text,
+    summary: Summary,
+    final_text: String,
+    /// Label, role and whether the user set it, per host.
+    hosts: Vec<(String, Role, RoleSource)>,
+    /// User-Agent and Server values, for the filter.
+    products: Vec<String>,
+    frames: CallFrames,
+}
+
+impl Draft {
+    pub fn new(call: &Call, key: CallKey) -> Draft {
         let s = &call.summary;
-        let hosts = call
-            .hosts
-            .iter()
-            .map(|h| match h.role {
-                Role::UserAgent => h.label(),
-                r => format!("{}({})", h.label(), r.as_str()),
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
         let final_text = match s.final_code {
             Some(c) => format!(
                 "{c} {}",
@@ -135,30 +158,123 @@ impl Entry {
             .to_string(),
             None => "-".to_string(),
         };
-        let mut hay = [
-            call.call_id.as_str(),
+        Draft {
+            key,
+            call_id: call.call_id.clone(),
+            summary: s.clone(),
+            final_text,
+            hosts: call
+                .hosts
+                .iter()
+                .map(|h| (h.label(), h.role, h.role_source))
+                .collect(),
+            products: call
+                .hosts
+                .iter()
+                .flat_map(|h| h.user_agents.iter().chain(&h.servers).cloned())
+                .collect(),
+            frames: CallFrames::of(call),
+        }
+    }
+
+    /// The entry, with the hosts found to be B2BUAs across calls promoted as whole-file
+    /// correlation does (unless the user gave their role).
+    pub fn finish(mut self, b2bua: Vec<HostIdx>) -> Entry {
+        for &h in &b2bua {
+            if let Some((_, role, source)) = self.hosts.get_mut(h) {
+                if *source != RoleSource::Override {
+                    *role = Role::B2bua;
+                }
+            }
+        }
+        let hosts = self
+            .hosts
+            .iter()
+            .map(|(label, role, _)| match role {
+                Role::UserAgent => label.clone(),
+                r => format!("{label}({})", r.as_str()),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let products = (!self.products.is_empty())
+            .then(|| self.products.join("\n").to_lowercase().into_boxed_str());
+        Entry {
+            key: self.key,
+            products,
+            call_id: self.call_id,
+            summary: self.summary,
+            hosts,
+            final_text: self.final_text,
+            b2bua,
+            frames: self.frames,
+            kept: None,
+        }
+    }
+}
+
+impl Entry {
+    /// Heap bytes it holds (about: the strings' lengths, not their capacity).
+    pub fn heap_bytes(&self) -> usize {
+        let s = &self.summary;
+        let text = |t: &Text| if t.len() > 24 { t.len() } else { 0 };
+        self.hosts.len()
+            + self.final_text.len()
+            + self.products.as_deref().map_or(0, str::len)
+            + self.b2bua.len() * 8
+            + self.frames.heap_bytes()
+            + text(&self.call_id)
+            + text(&s.from_user)
+            + text(&s.to_user)
+            + text(&s.first_method)
+    }
+
+    /// Whether `word` (lower-case) appears, ignoring case, in what the filter searches:
+    /// Call-ID, users, method, state, final response, hosts, products.
+    fn mentions(&self, word: &str) -> bool {
+        let s = &self.summary;
+        [
+            self.call_id.as_str(),
             &s.from_user,
             &s.to_user,
             &s.first_method,
             s.state.as_str(),
-            &final_text,
-            &hosts,
+            &self.final_text,
+            &self.hosts,
         ]
-        .join("\n");
-        for h in &call.hosts {
-            for p in h.user_agents.iter().chain(&h.servers) {
-                hay.push('\n');
-                hay.push_str(p);
-            }
-        }
-        Entry {
-            hay: hay.to_lowercase(),
-            call,
-            hosts,
-            final_text,
-        }
+        .iter()
+        .any(|f| contains_lower(f, word))
+            || self.products.as_deref().is_some_and(|p| p.contains(word))
+    }
+
+    /// An entry that keeps its whole call (nothing to fetch again).
+    pub fn whole(call: Call, key: CallKey) -> Entry {
+        let mut e = Draft::new(&call, key).finish(Vec::new());
+        e.kept = Some(Arc::new(call));
+        e
     }
 }
+
+/// What opening a call needs besides its entry: the inputs, where their frames are, and the
+/// role overrides of the command line.
+pub struct Refetch {
+    pub inputs: Arc<Vec<Input>>,
+    pub index: FrameIndex,
+    pub roles: Vec<RoleOverride>,
+}
+
+impl std::fmt::Debug for Refetch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Refetch({} inputs, {} frames)",
+            self.inputs.len(),
+            self.index.len()
+        )
+    }
+}
+
+/// How many opened calls stay built (going back and forth between a few calls is instant).
+const RECENT: usize = 4;
 
 /// The call list: which calls show, in which order, which one is selected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +347,8 @@ pub struct CaptureMedia {
 pub struct CallView {
     /// Entry id of the call.
     pub entry: usize,
+    /// The call, rebuilt from the capture when it was opened.
+    pub call: Arc<Call>,
     /// The ladder, laid out once (with a band per RTP stream of the call when the media are
     /// known).
     pub layout: Layout,
@@ -260,26 +378,28 @@ pub struct CallView {
 impl CallView {
     /// Lays out and diagnoses `call`, with its streams picked among the capture's when
     /// `media` is known (as `sipscope ladder` and `sipscope diagnose` do).
-    fn new(entry: usize, call: &Call, media: Option<&CaptureMedia>) -> CallView {
+    fn new(entry: usize, call: Arc<Call>, media: Option<&CaptureMedia>) -> CallView {
         let opts = LayoutOptions::default();
+        let c = &*call;
         let (layout, diagnosis) = match media {
             Some(m) => {
-                let mine = diagnose::streams_of_call(call, &m.streams);
+                let mine = diagnose::streams_of_call(c, &m.streams);
                 let view = MediaView {
                     streams: &mine,
                     capture: &m.streams,
                     capture_end_ns: m.capture_end_ns,
                 };
                 (
-                    Layout::build_with_media(call, &opts, &mine),
-                    diagnose::diagnose_with_media(call, &view),
+                    Layout::build_with_media(c, &opts, &mine),
+                    diagnose::diagnose_with_media(c, &view),
                 )
             }
-            None => (Layout::build(call, &opts), diagnose::diagnose(call)),
+            None => (Layout::build(c, &opts), diagnose::diagnose(c)),
         };
         let selected = first_arrow(&layout).unwrap_or(0);
         CallView {
             entry,
+            call,
             diagnosis,
             layout,
             selected,
@@ -389,7 +509,8 @@ pub struct App {
     /// Input names, escaped, in command-line order (frames name their file by position).
     pub inputs: Vec<String>,
     /// Calls in order of arrival; ids are positions here.
-    pub entries: Vec<Entry>,
+    /// Boxed: growing the list moves pointers, and never holds two copies of every entry.
+    pub entries: Vec<Box<Entry>>,
     /// Per entry, its 1-based index in the full list ordered by start time (the numbering of
     /// `sipscope calls`).
     pub index_of: Vec<usize>,
@@ -405,6 +526,12 @@ pub struct App {
     pub prompt: Option<Prompt>,
     /// A one-shot message for the status line (cleared by the next key).
     pub status: Option<String>,
+    /// Where calls are rebuilt from (set by the loader once the frames are indexed).
+    pub refetch: Option<Arc<Refetch>>,
+    /// Calls opened lately, newest last.
+    recent: VecDeque<(CallKey, Arc<Call>)>,
+    /// Calls handed in whole so far (their keys' tie-breaker).
+    whole: u64,
     /// Calls arrived (or the filter changed) since the list was last ordered.
     dirty: bool,
 }
@@ -441,6 +568,9 @@ impl App {
             help: None,
             prompt: None,
             status: None,
+            refetch: None,
+            recent: VecDeque::new(),
+            whole: 0,
             dirty: false,
         }
     }
@@ -465,60 +595,92 @@ impl App {
         });
     }
 
-    /// Calls the loader finished; the list is reordered at the next [`App::refresh`].
+    /// Whole calls (tests, callers with calls in memory): each is kept with its entry. The
+    /// list is reordered at the next [`App::refresh`].
     pub fn add_calls(&mut self, calls: Vec<Call>) {
-        if calls.is_empty() {
+        let entries = calls
+            .into_iter()
+            .map(|c| {
+                self.whole = self.whole.wrapping_add(1);
+                let key = (c.summary.start_ns, self.whole);
+                Entry::whole(c, key)
+            })
+            .collect();
+        self.add_entries(entries);
+    }
+
+    /// Entries the loader finished; the list is reordered at the next [`App::refresh`].
+    pub fn add_entries(&mut self, entries: Vec<Entry>) {
+        if entries.is_empty() {
             return;
         }
-        self.entries.extend(calls.into_iter().map(Entry::new));
+        self.entries.extend(entries.into_iter().map(Box::new));
         self.dirty = true;
     }
 
-    /// Every call is in: order them by start time for good (ids become list indices), find
-    /// B2BUAs across calls as whole-file analysis does, and show the final list.
+    /// Every call is in: order them for good (ids become list indices) and show the final
+    /// list. The open call is laid out again with its media, keeping where the user was.
     pub fn finish_loading(&mut self, frames: u64, sip_frames: u64) {
-        let mut entries = std::mem::take(&mut self.entries);
-        let mut ids: Vec<usize> = (0..entries.len()).collect();
-        ids.sort_by_key(|&i| entries.get(i).map_or(0, |e| e.call.summary.start_ns));
+        let mut ids: Vec<usize> = (0..self.entries.len()).collect();
+        ids.sort_by_key(|&i| self.entries.get(i).map(|e| e.key));
         // new id of every old id
-        let mut renumber = vec![0; entries.len()];
+        let mut renumber = vec![0; self.entries.len()];
         for (new, &old) in ids.iter().enumerate() {
             if let Some(slot) = renumber.get_mut(old) {
                 *slot = new;
             }
         }
-        let mut slots: Vec<Option<Entry>> = entries.drain(..).map(Some).collect();
-        let mut calls: Vec<Call> = ids
-            .iter()
-            .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
-            .map(|e| e.call)
-            .collect();
-        correlate_b2bua(&mut calls);
-        self.entries = calls.into_iter().map(Entry::new).collect();
+        // Keys are unique: sorting in place gives the order of `ids` without a second copy.
+        self.entries.sort_unstable_by_key(|e| e.key);
         let selected = self.list.rows.get(self.list.selected).copied();
         if let Some(old) = self.call.take() {
-            // B2BUA correlation may have changed roles, and the media are known now: lay the
-            // open call out again, keeping where the user was (the rows are the same messages
-            // in the same order; bands are not rows).
+            // The media are known now: lay the open call out again, keeping where the user
+            // was (the rows are the same messages in the same order; bands are not rows).
             let entry = renumber.get(old.entry).copied().unwrap_or(0);
-            let media = self.media.as_ref();
-            self.call = self.entries.get(entry).map(|e| {
-                let mut cv = CallView::new(entry, &e.call, media);
-                cv.layout.index = Some(entry + 1);
-                cv.selected = old.selected;
-                cv.vscroll = old.vscroll;
-                cv.hscroll = old.hscroll;
-                cv.time = old.time;
-                cv.notes = old.notes;
-                cv.focus = old.focus;
-                cv.zoom = old.zoom;
-                cv.detail_scroll = old.detail_scroll;
-                cv.search = old.search;
-                cv
-            });
+            let mut cv = CallView::new(entry, old.call, self.media.as_ref());
+            cv.layout.index = Some(entry + 1);
+            cv.selected = old.selected;
+            cv.vscroll = old.vscroll;
+            cv.hscroll = old.hscroll;
+            cv.time = old.time;
+            cv.notes = old.notes;
+            cv.focus = old.focus;
+            cv.zoom = old.zoom;
+            cv.detail_scroll = old.detail_scroll;
+            cv.search = old.search;
+            self.call = Some(cv);
         }
         self.load = LoadState::Done { frames, sip_frames };
         self.rebuild(selected.and_then(|s| renumber.get(s).copied()));
+    }
+
+    /// The whole call of an entry: kept, recently opened, or rebuilt from the capture.
+    /// `None` while the frames are still being indexed.
+    pub fn whole_call(&mut self, id: usize) -> Option<Arc<Call>> {
+        let e = self.entries.get(id)?;
+        if let Some(c) = &e.kept {
+            return Some(c.clone());
+        }
+        if let Some(pos) = self.recent.iter().position(|(k, _)| *k == e.key) {
+            let hit = self.recent.remove(pos)?;
+            let call = hit.1.clone();
+            self.recent.push_back(hit);
+            return Some(call);
+        }
+        let src = self.refetch.as_ref()?;
+        let call = Arc::new(refetch::rebuild(
+            &src.inputs,
+            &src.index,
+            &e.call_id,
+            &e.frames,
+            &src.roles,
+            &e.b2bua,
+        ));
+        if self.recent.len() >= RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((e.key, call.clone()));
+        Some(call)
     }
 
     /// The capture could not be read.
@@ -546,9 +708,8 @@ impl App {
     fn rebuild(&mut self, keep: Option<usize>) {
         self.dirty = false;
         let entries = &self.entries;
-        let start = |i: usize| entries.get(i).map_or(0, |e| e.call.summary.start_ns);
         let mut by_start: Vec<usize> = (0..entries.len()).collect();
-        by_start.sort_by_key(|&i| (start(i), i));
+        by_start.sort_by_key(|&i| entries.get(i).map(|e| e.key));
         self.index_of = vec![0; entries.len()];
         for (rank, &i) in by_start.iter().enumerate() {
             if let Some(slot) = self.index_of.get_mut(i) {
@@ -567,8 +728,7 @@ impl App {
             .into_iter()
             .filter(|&i| {
                 entries.get(i).is_some_and(|e| {
-                    (!failed_only || e.call.summary.failed)
-                        && words.iter().all(|w| e.hay.contains(w.as_str()))
+                    (!failed_only || e.summary.failed) && words.iter().all(|w| e.mentions(w))
                 })
             })
             .collect();
@@ -590,8 +750,8 @@ impl App {
             .and_then(|k| rows.iter().position(|&r| r == k))
             .unwrap_or(0);
         let day = |ns: i64| ns.div_euclid(86_400_000_000_000);
-        let first = entries.iter().map(|e| day(e.call.summary.start_ns)).min();
-        let last = entries.iter().map(|e| day(e.call.summary.end_ns)).max();
+        let first = entries.iter().map(|e| day(e.summary.start_ns)).min();
+        let last = entries.iter().map(|e| day(e.summary.end_ns)).max();
         self.list.multi_day = first != last;
         // Measured over the first rows only: enough to size the columns of any screen.
         self.list.widths = Column::ALL
@@ -610,7 +770,7 @@ impl App {
 
     /// The entry with this id.
     pub fn entry(&self, id: usize) -> Option<&Entry> {
-        self.entries.get(id)
+        self.entries.get(id).map(|e| &**e)
     }
 
     /// The call shown in the call view.
@@ -627,7 +787,7 @@ impl App {
             ..Totals::default()
         };
         for e in &self.entries {
-            let s = &e.call.summary;
+            let s = &e.summary;
             if s.failed {
                 t.failed += 1;
             }
@@ -732,17 +892,13 @@ impl App {
     fn search(&mut self, text: &str, origin: usize) {
         let Some(cv) = &mut self.call else { return };
         cv.search = text.to_string();
-        let Some(entry) = self.entries.get(cv.entry) else {
-            return;
-        };
+        let call = cv.call.clone();
         if text.is_empty() {
             cv.select(origin);
             return;
         }
         cv.select(origin);
-        match cv.find(true, true, &|m| {
-            message_matches(&entry.call, &cv.layout, m, text)
-        }) {
+        match cv.find(true, true, &|m| message_matches(&call, &cv.layout, m, text)) {
             Some(row) => cv.select(row),
             None => {
                 self.status = Some(format!("no message contains \"{}\"", escape_str(text)));
@@ -766,10 +922,11 @@ impl App {
                 let Some(id) = self.list.rows.get(self.list.selected).copied() else {
                     return Action::Nothing;
                 };
-                let Some(e) = self.entries.get(id) else {
-                    return Action::Nothing;
+                let Some(call) = self.whole_call(id) else {
+                    self.status = Some("still indexing the capture: try again in a moment".into());
+                    return Action::Redraw;
                 };
-                self.call = Some(CallView::new(id, &e.call, self.media.as_ref()));
+                self.call = Some(CallView::new(id, call, self.media.as_ref()));
                 if let Some(cv) = &mut self.call {
                     cv.layout.index = self.index_of.get(id).copied();
                 }
@@ -817,11 +974,8 @@ impl App {
         let Some(cv) = &mut self.call else {
             return Action::Nothing;
         };
-        let Some(entry) = self.entries.get(cv.entry) else {
-            self.call = None;
-            return Action::Redraw;
-        };
-        let call = &entry.call;
+        let call = cv.call.clone();
+        let call = &*call;
         let page = cv.page.max(1);
         if cv.focus == Focus::Detail || cv.zoom {
             let d = &mut cv.detail_scroll;
@@ -937,14 +1091,24 @@ fn message_matches(call: &Call, layout: &Layout, msg: usize, text: &str) -> bool
             })
 }
 
+/// Whether `text` contains `word` (already lower-case), ignoring case; without allocating
+/// for ASCII text.
+fn contains_lower(text: &str, word: &str) -> bool {
+    if !text.is_ascii() {
+        return text.to_lowercase().contains(word);
+    }
+    let (t, w) = (text.as_bytes(), word.as_bytes());
+    w.is_empty() || t.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w))
+}
+
 /// Cells a column needs for a call (the list draws the same strings).
 fn natural_width(col: Column, e: &Entry, index: Option<usize>) -> usize {
-    let s = &e.call.summary;
+    let s = &e.summary;
     let w = |t: &str| escape_str(t).chars().count();
     match col {
         Column::Index => index.unwrap_or(0).to_string().len(),
         Column::Start => 12,
-        Column::CallId => w(&e.call.call_id),
+        Column::CallId => w(&e.call_id),
         Column::From => w(&s.from_user),
         Column::To => w(&s.to_user),
         Column::Method => w(&s.first_method),
@@ -958,10 +1122,10 @@ fn natural_width(col: Column, e: &Entry, index: Option<usize>) -> usize {
 
 /// Orders two calls by a list column (ties are left to the caller's stable sort).
 fn compare(col: Column, a: &Entry, b: &Entry) -> std::cmp::Ordering {
-    let (x, y) = (&a.call.summary, &b.call.summary);
+    let (x, y) = (&a.summary, &b.summary);
     match col {
         Column::Index | Column::Start => x.start_ns.cmp(&y.start_ns),
-        Column::CallId => a.call.call_id.cmp(&b.call.call_id),
+        Column::CallId => a.call_id.cmp(&b.call_id),
         Column::From => x.from_user.cmp(&y.from_user),
         Column::To => x.to_user.cmp(&y.to_user),
         Column::Method => x.first_method.cmp(&y.first_method),
@@ -994,7 +1158,7 @@ mod tests {
         app.list
             .rows
             .iter()
-            .map(|&i| app.entries[i].call.call_id.to_string())
+            .map(|&i| app.entries[i].call_id.to_string())
             .collect()
     }
 
@@ -1021,7 +1185,7 @@ mod tests {
         assert_eq!(ids(&app), ["early", "middle", "late"]);
         assert_eq!(app.index_of, [1, 2, 3]);
         let (cv, e) = app.open_call().unwrap();
-        assert_eq!(e.call.call_id, "late");
+        assert_eq!(e.call_id, "late");
         assert_eq!(cv.selected, selected);
         assert!(matches!(app.load, LoadState::Done { frames: 6, .. }));
     }
@@ -1088,9 +1252,9 @@ mod tests {
         app.handle_key(Key::Char('j'));
         app.handle_key(Key::Enter);
         app.handle_key(Key::Char('f'));
-        let (cv, e) = app.open_call().unwrap();
+        let (cv, _) = app.open_call().unwrap();
         let m = cv.selected_msg().unwrap();
-        assert_eq!(e.call.messages[m].status(), Some(486));
+        assert_eq!(cv.call.messages[m].status(), Some(486));
         // From the failure itself, f wraps round to it again.
         app.handle_key(Key::Char('f'));
         assert_eq!(app.open_call().unwrap().0.selected_msg(), Some(m));

@@ -21,33 +21,40 @@
 pub mod app;
 pub mod keys;
 pub mod ladder_widget;
+pub mod refetch;
 pub mod render;
 pub mod term;
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::thread::ScopedJoinHandle;
 use std::time::{Duration, Instant};
 
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 
-use crate::capture::{Input, Merged};
+use crate::analysis::{self, B2buaLinker, CallKey};
+use crate::capture::Input;
 use crate::cli::Selection;
-use crate::dialog::{Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
-use crate::ingest::Ingest;
 use crate::media::StreamReport;
 
-pub use app::{Action, App};
+pub use app::{Action, App, Draft, Entry, Refetch};
 pub use keys::Key;
+pub use refetch::FrameIndex;
 
 /// What the loader thread reports.
 #[derive(Debug)]
 pub enum LoadEvent {
-    /// Frames read, bytes of the inputs walked, and their total size.
+    /// Frames read, bytes of the inputs walked, and their total size (reading is two
+    /// passes, so `total` counts the inputs twice).
     Progress { frames: u64, bytes: u64, total: u64 },
-    /// Calls that are over (or, at the end, every call still open). Already filtered.
-    Calls(Vec<Call>),
+    /// Calls that are over, in list order (mostly). Already filtered.
+    Calls(Vec<Entry>),
+    /// Where calls are rebuilt from, once the frames are indexed.
+    Source(Arc<Refetch>),
     /// Every RTP stream of the capture (sent once, when reading ends), and the time of its
     /// last frame.
     Media {
@@ -65,84 +72,178 @@ pub enum LoadEvent {
 /// How often the loader reports (and hands over the calls it finished).
 const REPORT_EVERY: Duration = Duration::from_millis(100);
 
-/// Reads `inputs` to the end, sending progress and calls to `tx` as it goes. Calls are
-/// streamed out of a [`CallTracker`] as they end (memory holds only the calls in progress
-/// plus what was sent), filtered by the selection, each message with its text kept. RTP is
-/// analysed on the way (as `sipscope media` does) and every stream is sent at the end, before
-/// the last calls. Stops early when the receiver is gone (the user quit).
-pub fn load(inputs: &[Input], sel: &Selection, tx: &Sender<LoadEvent>) {
-    let total: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
-    let mut ing = Ingest::new().with_media();
-    ing.add_inputs(inputs);
-    // The same grouping as the streaming commands: a Call-ID stays one call unless it is idle
-    // for an hour, so the list numbers calls as `sipscope calls` does.
-    let cfg = TrackerConfig {
-        idle_timeout_ns: crate::analysis::ORDERED_IDLE_TIMEOUT_NS,
-        ..TrackerConfig::default()
-    };
-    let mut tracker = CallTracker::new(cfg, sel.roles.clone());
-    let mut batch: Vec<Call> = Vec::new();
-    let mut walked = vec![0u64; inputs.len()];
-    let mut last = Instant::now();
-    let mut n: u64 = 0;
-    let filter = &sel.filter;
-    let iters = inputs.iter().map(|i| i.frames()).collect();
-    for item in Merged::new(iters) {
-        match item {
-            Ok(frame) => {
-                if let Some(w) = walked.get_mut(usize::from(frame.file)) {
-                    *w = frame.offset.saturating_add(frame.data.len() as u64);
+/// How much later in capture time a call may still show up with an earlier start than calls
+/// already ended (TCP segments held for reassembly, IP fragments): as `sipscope calls`.
+const REORDER_SLACK_NS: i64 = 64_000_000_000;
+
+/// An ended call waiting for older calls and for its B2BUA partners.
+struct Waiting {
+    /// The horizon must pass this before the call's B2BUA answer is final.
+    ready_at: i64,
+    /// `None` when the filter drops the call.
+    draft: Option<Draft>,
+}
+
+/// Moves, in list order, every waiting call that started before `horizon` and whose B2BUA
+/// answer is final (`all`: every call) to `out`.
+fn release(
+    pending: &mut BTreeMap<CallKey, Waiting>,
+    linker: &mut B2buaLinker,
+    out: &mut Vec<Entry>,
+    horizon: i64,
+    all: bool,
+) {
+    while let Some(entry) = pending.first_entry() {
+        if !all && (entry.key().0 >= horizon || entry.get().ready_at >= horizon) {
+            break;
+        }
+        let (key, waiting) = entry.remove_entry();
+        let b2bua = linker.take(key);
+        if let Some(d) = waiting.draft {
+            out.push(d.finish(b2bua));
+        }
+    }
+}
+
+/// Reads `inputs` to the end, sending progress and list entries to `tx` as it goes. Calls
+/// are grouped exactly as `sipscope calls` groups them ([`analysis::stream_exact_inputs`]:
+/// same calls, same numbering, B2BUAs paired across calls the same way); each is reduced to
+/// its [`Entry`] as soon as it ends, so memory holds the calls in progress and the entries.
+/// Meanwhile a helper thread indexes every frame ([`FrameIndex`]), sent as soon as it is
+/// done so calls can be opened. RTP is analysed on the way (as `sipscope media` does) and
+/// every stream is sent at the end, before the last calls. Stops handing over when the
+/// receiver is gone (the user quit).
+pub fn load(inputs: &Arc<Vec<Input>>, sel: &Selection, tx: &Sender<LoadEvent>) {
+    let size: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
+    let total = size.saturating_mul(2);
+    std::thread::scope(|scope| {
+        let index_tx = tx.clone();
+        let indexer = scope.spawn(move || {
+            let mut last = Instant::now();
+            FrameIndex::build_with(inputs, &mut |frames, bytes| {
+                if last.elapsed() >= REPORT_EVERY {
+                    last = Instant::now();
+                    let _ = index_tx.send(LoadEvent::Progress {
+                        frames,
+                        bytes,
+                        total,
+                    });
                 }
-                ing.push_frame(&frame, &mut |m| {
-                    let done = tracker.push(Msg::from_located(&m, true));
-                    batch.extend(done.into_iter().filter(|c| filter.matches(c)));
+            })
+        });
+        let mut indexer = Some(indexer);
+        let mut source: Option<Arc<Refetch>> = None;
+        let take_index = |indexer: &mut Option<ScopedJoinHandle<'_, FrameIndex>>,
+                          source: &mut Option<Arc<Refetch>>,
+                          wait: bool|
+         -> bool {
+            if source.is_some() || !indexer.as_ref().is_some_and(|h| wait || h.is_finished()) {
+                return true;
+            }
+            let Some(h) = indexer.take() else { return true };
+            // A panic in the indexer leaves calls unopenable, not the list unusable.
+            let index = h.join().unwrap_or_default();
+            let src = Arc::new(Refetch {
+                inputs: inputs.clone(),
+                index,
+                roles: sel.roles.clone(),
+            });
+            *source = Some(src.clone());
+            tx.send(LoadEvent::Source(src)).is_ok()
+        };
+        let mut linker = B2buaLinker::new();
+        let mut pending: BTreeMap<CallKey, Waiting> = BTreeMap::new();
+        let mut batch: Vec<Entry> = Vec::new();
+        let mut last = Instant::now();
+        // Per input, the last frame of a handed-over call (for progress).
+        let mut reached = vec![0u64; inputs.len()];
+        let mut report = Vec::new();
+        let result = analysis::stream_exact_inputs(
+            inputs,
+            sel,
+            false,
+            std::env::var_os("SIPSCOPE_VIEW_NOMEDIA").is_none(),
+            &mut report,
+            &mut |call, key, horizon| {
+                for m in &call.messages {
+                    if let Some(r) = reached.get_mut(usize::from(m.frame.file)) {
+                        *r = (*r).max(m.frame.number);
+                    }
+                }
+                let ready_at = linker.add(key, &call);
+                let draft = sel.filter.matches(&call).then(|| Draft::new(&call, key));
+                pending.insert(key, Waiting { ready_at, draft });
+                let horizon = horizon.saturating_sub(REORDER_SLACK_NS);
+                linker.advance(horizon);
+                release(&mut pending, &mut linker, &mut batch, horizon, false);
+                if last.elapsed() < REPORT_EVERY {
+                    return Ok(());
+                }
+                last = Instant::now();
+                let gone = io::Error::other("the view is closed");
+                if !take_index(&mut indexer, &mut source, false) {
+                    return Err(gone);
+                }
+                let (frames, bytes) = match &source {
+                    Some(src) => reached
+                        .iter()
+                        .enumerate()
+                        .map(|(f, &n)| {
+                            let f = u16::try_from(f).unwrap_or(u16::MAX);
+                            (n, src.index.bytes_upto(f, n))
+                        })
+                        .fold((0, 0), |(a, b), (n, x)| (a + n, b + x)),
+                    None => (0, 0),
+                };
+                let progress = LoadEvent::Progress {
+                    frames,
+                    bytes: size.saturating_add(bytes),
+                    total,
+                };
+                if tx.send(progress).is_err() {
+                    return Err(gone);
+                }
+                if !batch.is_empty()
+                    && tx
+                        .send(LoadEvent::Calls(std::mem::take(&mut batch)))
+                        .is_err()
+                {
+                    return Err(gone);
+                }
+                Ok(())
+            },
+        );
+        linker.finish();
+        release(&mut pending, &mut linker, &mut batch, i64::MAX, true);
+        take_index(&mut indexer, &mut source, true);
+        let warnings: Vec<String> = String::from_utf8_lossy(&report)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        match result {
+            Ok((books, media)) => {
+                // Streams before the last calls, so that no call is opened with its media
+                // missing once the list is complete.
+                let _ = tx.send(LoadEvent::Media {
+                    streams: media.map(|m| m.streams()).unwrap_or_default(),
+                    capture_end_ns: books.inputs.iter().filter_map(|i| i.last_ts_ns).max(),
+                });
+                let _ = tx.send(LoadEvent::Calls(batch));
+                for w in warnings {
+                    let _ = tx.send(LoadEvent::Warning(w));
+                }
+                let _ = tx.send(LoadEvent::Done {
+                    frames: books.frames,
+                    sip_frames: books.sip_frames,
                 });
             }
-            Err(issue) => ing.issue(issue),
-        }
-        n = n.wrapping_add(1);
-        if n % 512 == 0 && last.elapsed() >= REPORT_EVERY {
-            last = Instant::now();
-            let progress = LoadEvent::Progress {
-                frames: ing.books.frames,
-                bytes: walked.iter().sum(),
-                total,
-            };
-            if tx.send(progress).is_err() {
-                return;
+            Err(Error::Output(_)) => {}
+            Err(e) => {
+                for w in warnings {
+                    let _ = tx.send(LoadEvent::Warning(w));
+                }
+                let _ = tx.send(LoadEvent::Failed(e.to_string()));
             }
-            if !batch.is_empty()
-                && tx
-                    .send(LoadEvent::Calls(std::mem::take(&mut batch)))
-                    .is_err()
-            {
-                return;
-            }
-        }
-    }
-    let (books, media) = ing.finish_all(&mut |m| {
-        let done = tracker.push(Msg::from_located(&m, true));
-        batch.extend(done.into_iter().filter(|c| filter.matches(c)));
-    });
-    batch.extend(tracker.finish().into_iter().filter(|c| filter.matches(c)));
-    // Streams before the last calls, so that no call is opened with its media missing once
-    // the list is complete.
-    let _ = tx.send(LoadEvent::Media {
-        streams: media.map(|m| m.streams()).unwrap_or_default(),
-        capture_end_ns: books.inputs.iter().filter_map(|i| i.last_ts_ns).max(),
-    });
-    let _ = tx.send(LoadEvent::Calls(batch));
-    let mut report = Vec::new();
-    crate::report_books(&books, &mut report);
-    for line in String::from_utf8_lossy(&report).lines() {
-        let _ = tx.send(LoadEvent::Warning(line.to_string()));
-    }
-    let _ = tx.send(if books.frames == 0 && !books.issues.is_empty() {
-        LoadEvent::Failed(Error::NothingRead.to_string())
-    } else {
-        LoadEvent::Done {
-            frames: books.frames,
-            sip_frames: books.sip_frames,
         }
     });
 }
@@ -155,7 +256,8 @@ pub fn apply(app: &mut App, ev: LoadEvent) {
             bytes,
             total,
         } => app.progress(frames, bytes, total),
-        LoadEvent::Calls(calls) => app.add_calls(calls),
+        LoadEvent::Calls(entries) => app.add_entries(entries),
+        LoadEvent::Source(src) => app.refetch = Some(src),
         LoadEvent::Media {
             streams,
             capture_end_ns,
@@ -168,7 +270,7 @@ pub fn apply(app: &mut App, ev: LoadEvent) {
 
 /// Opens the inputs (failing before any screen is drawn when none can be read) and names
 /// them as the view shows them.
-fn open(sel: &Selection) -> Result<(Vec<Input>, Vec<String>), Error> {
+fn open(sel: &Selection) -> Result<(Arc<Vec<Input>>, Vec<String>), Error> {
     let mut warn = Vec::new();
     let inputs = crate::open_inputs(&sel.files, &mut warn);
     let warnings: Vec<String> = String::from_utf8_lossy(&warn)
@@ -176,7 +278,7 @@ fn open(sel: &Selection) -> Result<(Vec<Input>, Vec<String>), Error> {
         .map(str::to_string)
         .collect();
     match inputs {
-        Ok(i) => Ok((i, warnings)),
+        Ok(i) => Ok((Arc::new(i), warnings)),
         Err(e) => Err(e),
     }
 }
@@ -189,11 +291,15 @@ pub fn load_app(sel: &Selection) -> Result<App, Error> {
     let mut app = App::new(&names);
     app.warnings = warnings;
     let (tx, rx) = mpsc::channel();
-    load(&inputs, sel, &tx);
-    drop(tx);
-    for ev in rx {
-        apply(&mut app, ev);
-    }
+    // Taken in while reading, as the view does, so that finished calls do not pile up in
+    // the channel.
+    std::thread::scope(|scope| {
+        let inputs = &inputs;
+        scope.spawn(move || load(inputs, sel, &tx));
+        for ev in rx {
+            apply(&mut app, ev);
+        }
+    });
     Ok(app)
 }
 

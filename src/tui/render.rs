@@ -137,12 +137,12 @@ fn thousands(n: u64) -> String {
 
 /// The text of one list cell.
 fn cell_text(app: &App, id: usize, e: &Entry, col: Column) -> String {
-    let s = &e.call.summary;
+    let s = &e.summary;
     match col {
         Column::Index => app.index_of.get(id).copied().unwrap_or(0).to_string(),
         Column::Start if app.list.multi_day => date_clock_millis(s.start_ns),
         Column::Start => clock_millis(s.start_ns),
-        Column::CallId => escape_str(&e.call.call_id).into_owned(),
+        Column::CallId => escape_str(&e.call_id).into_owned(),
         Column::From => escape_str(&s.from_user).into_owned(),
         Column::To => escape_str(&s.to_user).into_owned(),
         Column::Method => escape_str(&s.first_method).into_owned(),
@@ -310,7 +310,7 @@ fn draw_list(frame: &mut Frame<'_>, app: &mut App, top: Rect, body: Rect, status
         let Some(e) = app.entries.get(id) else {
             continue;
         };
-        let s = &e.call.summary;
+        let s = &e.summary;
         let row_style = if s.failed {
             Style::default().fg(class_color(s.final_code))
         } else {
@@ -441,10 +441,8 @@ fn draw_hints(frame: &mut Frame<'_>, app: &App, area: Rect) {
 fn draw_call(frame: &mut Frame<'_>, app: &mut App, top: Rect, body: Rect, status: Rect) {
     let inputs = app.inputs.clone();
     let Some(cv) = app.call.as_mut() else { return };
-    let Some(entry) = app.entries.get(cv.entry) else {
-        return;
-    };
-    let call = &entry.call;
+    let call = cv.call.clone();
+    let call = &*call;
     let index = cv.layout.index.unwrap_or(cv.entry + 1);
     // The layout's title is already escaped.
     let title = format!(" Call {index}  {}", cv.layout.title);

@@ -1,0 +1,362 @@
+//! Calls rebuilt on demand from the capture's bytes, so the view's list need not keep any
+//! message.
+//!
+//! While the list loads, a [`FrameIndex`] notes where every frame of every input lies: its
+//! data's byte offset inside the input's bytes (the memory map, or the in-memory copy of
+//! standard input), its lengths and time. Each list entry keeps only [`CallFrames`]: which
+//! frames carried its messages. Opening a call ([`rebuild`]) feeds just those frames, in the
+//! order the whole-file run read them, through a fresh [`Ingest`], keeps the messages with the
+//! call's Call-ID and analyses them as the whole-file run does.
+//!
+//! TCP needs more than the call's own frames: other calls' segments on the same connection
+//! between two of this call's messages would look like lost bytes to a fresh reassembler
+//! (it holds what follows a hole, and the framer resyncs and flags `after_gap`). So for a
+//! call with a TCP message every frame of the capture from its first frame to its last is fed
+//! (a fresh pipeline sees the connection as the whole-file run did from there on); messages
+//! other than the call's own are dropped. As a safeguard for what happened on a connection
+//! before the call's first frame, the two flags only that context decides (`after_gap`,
+//! `junk_before`) are kept per message from the whole-file run and put back before analysis.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::capture::{Frame, Input, Merged};
+use crate::dialog::{analyze_call, Call, HostIdx, Msg, RoleOverride, Text};
+use crate::ingest::Ingest;
+use crate::net::FrameRef;
+
+/// Where one frame is.
+#[derive(Debug, Clone, Copy)]
+struct FrameLoc {
+    /// Offset of the frame's data in its input's bytes.
+    data: u64,
+    ts_ns: i64,
+    caplen: u32,
+    orig_len: u32,
+}
+
+/// Every frame of every input by (input, frame number), with the link type runs of each
+/// input, and (for several inputs) the position of each frame in the merged reading order.
+#[derive(Debug, Default)]
+pub struct FrameIndex {
+    frames: Vec<Vec<FrameLoc>>,
+    /// Per input: (first frame number, link type), ascending.
+    linktypes: Vec<Vec<(u64, u32)>>,
+    /// Per input, per frame: position in the merged order (empty with a single input, where
+    /// the frame number is the order).
+    order: Vec<Vec<u64>>,
+}
+
+impl FrameIndex {
+    /// Walks the records of `inputs` (no decoding) in the same merged order as the ingest.
+    /// Bytes behind the walk are handed back to the OS as the ingest does, so the walk does
+    /// not leave the whole file resident.
+    pub fn build(inputs: &[Input]) -> FrameIndex {
+        Self::build_with(inputs, &mut |_, _| {})
+    }
+
+    /// Same as [`FrameIndex::build`], telling `progress` the frames and bytes walked so far
+    /// after every frame.
+    pub fn build_with(inputs: &[Input], progress: &mut dyn FnMut(u64, u64)) -> FrameIndex {
+        let n = inputs.len();
+        let mut ix = FrameIndex {
+            frames: vec![Vec::new(); n],
+            linktypes: vec![Vec::new(); n],
+            order: vec![Vec::new(); if n > 1 { n } else { 0 }],
+        };
+        let mut released = vec![0usize; n];
+        const STEP: usize = 8 << 20;
+        let iters = inputs.iter().map(|i| i.frames()).collect();
+        let mut seq = 0u64;
+        let mut walked = vec![0u64; n];
+        for frame in Merged::new(iters).flatten() {
+            let file = usize::from(frame.file);
+            let Some(input) = inputs.get(file) else {
+                continue;
+            };
+            let bytes = input.bytes();
+            let data = (frame.data.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+            if let Some(list) = ix.frames.get_mut(file) {
+                // Frame numbers count records from 1 with none skipped: the list's position
+                // is the number. A record the reader skipped would break that, so check.
+                if frame.number != list.len() as u64 + 1 {
+                    continue;
+                }
+                list.push(FrameLoc {
+                    data: data as u64,
+                    ts_ns: frame.ts_ns,
+                    caplen: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
+                    orig_len: frame.orig_len,
+                });
+            }
+            if let Some(runs) = ix.linktypes.get_mut(file) {
+                if runs.last().is_none_or(|&(_, l)| l != frame.linktype) {
+                    runs.push((frame.number, frame.linktype));
+                }
+            }
+            if let Some(order) = ix.order.get_mut(file) {
+                order.push(seq);
+            }
+            seq = seq.wrapping_add(1);
+            if let Some(w) = walked.get_mut(file) {
+                *w = frame.offset.saturating_add(frame.data.len() as u64);
+            }
+            if seq % 4096 == 0 {
+                progress(seq, walked.iter().sum());
+            }
+            if let Some(done) = released.get_mut(file) {
+                let upto = usize::try_from(frame.offset).unwrap_or(0) & !(STEP - 1);
+                if upto >= done.saturating_add(STEP) {
+                    input.release_range(*done, upto);
+                    *done = upto;
+                }
+            }
+        }
+        ix
+    }
+
+    /// Frames indexed over all inputs.
+    pub fn len(&self) -> usize {
+        self.frames.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of input `file` up to the end of frame `number` (for progress).
+    pub fn bytes_upto(&self, file: u16, number: u64) -> u64 {
+        self.loc(file, number)
+            .map_or(0, |l| l.data.saturating_add(u64::from(l.caplen)))
+    }
+
+    fn loc(&self, file: u16, number: u64) -> Option<&FrameLoc> {
+        let i = usize::try_from(number.checked_sub(1)?).ok()?;
+        self.frames.get(usize::from(file))?.get(i)
+    }
+
+    /// Position of a frame in the merged reading order.
+    fn seq(&self, file: u16, number: u64) -> u64 {
+        let i = usize::try_from(number.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.order
+            .get(usize::from(file))
+            .and_then(|o| o.get(i))
+            .copied()
+            .unwrap_or(number)
+    }
+
+    /// Every frame from `first` to `last` (inclusive) in reading order, as (position,
+    /// input, number).
+    fn between(
+        &self,
+        first: Option<(u64, u16, u64)>,
+        last: Option<(u64, u16, u64)>,
+    ) -> Vec<(u64, u16, u64)> {
+        let (Some(first), Some(last)) = (first, last) else {
+            return Vec::new();
+        };
+        if self.order.is_empty() {
+            // One input: the frame number is the reading order.
+            let (file, a, b) = (first.1, first.2, last.2);
+            return (a..=b).map(|n| (n, file, n)).collect();
+        }
+        let mut all = Vec::new();
+        for (f, order) in self.order.iter().enumerate() {
+            let Ok(file) = u16::try_from(f) else { break };
+            // Positions grow with the frame number within an input (the merge keeps each
+            // input's order).
+            let from = order.partition_point(|&s| s < first.0);
+            let to = order.partition_point(|&s| s <= last.0);
+            for (i, &s) in order.iter().enumerate().take(to).skip(from) {
+                all.push((s, file, i as u64 + 1));
+            }
+        }
+        all.sort_unstable();
+        all
+    }
+
+    fn linktype(&self, file: u16, number: u64) -> u32 {
+        let Some(runs) = self.linktypes.get(usize::from(file)) else {
+            return 0;
+        };
+        let at = runs.partition_point(|&(first, _)| first <= number);
+        at.checked_sub(1)
+            .and_then(|i| runs.get(i))
+            .map_or(0, |&(_, l)| l)
+    }
+
+    /// The frame again, borrowing its bytes from `inputs`.
+    fn frame<'a>(&self, inputs: &'a [Input], file: u16, number: u64) -> Option<Frame<'a>> {
+        let loc = self.loc(file, number)?;
+        let bytes = inputs.get(usize::from(file))?.bytes();
+        let start = usize::try_from(loc.data).ok()?;
+        let end = start.checked_add(usize::try_from(loc.caplen).ok()?)?;
+        Some(Frame {
+            file,
+            number,
+            ts_ns: loc.ts_ns,
+            linktype: self.linktype(file, number),
+            data: bytes.get(start..end)?,
+            orig_len: loc.orig_len,
+            offset: loc.data,
+        })
+    }
+}
+
+/// Bits of a packed frame reference: the frame number above the input index.
+const FILE_BITS: u32 = 16;
+/// Flag bits below a packed message mark's frame.
+const MARK_BITS: u32 = 2;
+const AFTER_GAP: u64 = 1;
+const JUNK_BEFORE: u64 = 2;
+
+/// `None` for a frame number too large to pack with its flags (no real capture has 2^46
+/// records).
+fn pack(f: &FrameRef) -> Option<u64> {
+    if f.number >> (64 - FILE_BITS - MARK_BITS) != 0 {
+        return None;
+    }
+    Some((f.number << FILE_BITS) | u64::from(f.file))
+}
+
+fn unpack(p: u64) -> (u16, u64) {
+    ((p & 0xffff) as u16, p >> FILE_BITS)
+}
+
+/// What a list entry keeps to rebuild its call: the frames that carried its messages, and per
+/// message (in the call's order) its completing frame with the flags only the whole capture
+/// could tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallFrames {
+    /// Packed (frame number, input), sorted, without repeats.
+    frames: Box<[u64]>,
+    /// Packed completing frame shifted past [`MARK_BITS`] flag bits, one per message.
+    marks: Box<[u64]>,
+    /// Some message came over a stream (TCP): other calls' segments on the same connection
+    /// must be fed too.
+    stream: bool,
+}
+
+impl CallFrames {
+    /// Notes the frames of a whole-file call.
+    pub fn of(call: &Call) -> CallFrames {
+        let mut frames: Vec<u64> = call
+            .messages
+            .iter()
+            .flat_map(|m| m.frames.iter().chain(std::iter::once(&m.frame)))
+            .filter_map(pack)
+            .collect();
+        frames.sort_unstable();
+        frames.dedup();
+        let marks = call
+            .messages
+            .iter()
+            .map(|m| {
+                let p = pack(&m.frame).map_or(0, |p| p << MARK_BITS);
+                let mut bits = 0;
+                if m.flags.after_gap {
+                    bits |= AFTER_GAP;
+                }
+                if m.flags.junk_before {
+                    bits |= JUNK_BEFORE;
+                }
+                p | bits
+            })
+            .collect();
+        CallFrames {
+            frames: frames.into_boxed_slice(),
+            marks,
+            stream: call
+                .messages
+                .iter()
+                .any(|m| m.flow.transport == crate::net::Transport::Tcp),
+        }
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        (self.frames.len() + self.marks.len()) * 8
+    }
+
+    /// (input, frame number) of the first message's completing frame.
+    fn first_message(&self) -> Option<(u16, u64)> {
+        self.marks.first().map(|&m| unpack(m >> MARK_BITS))
+    }
+}
+
+/// Rebuilds a call from its frames: decoded again through a fresh ingest (message text
+/// kept), the messages with its Call-ID kept (a call without one is its single message), the
+/// whole-capture flags put back, analysed with the same role overrides, and the hosts found
+/// to be B2BUAs across calls promoted.
+pub fn rebuild(
+    inputs: &[Input],
+    index: &FrameIndex,
+    call_id: &Text,
+    frames: &CallFrames,
+    overrides: &[RoleOverride],
+    b2bua: &[HostIdx],
+) -> Call {
+    let mut order: Vec<(u64, u16, u64)> = frames
+        .frames
+        .iter()
+        .map(|&p| {
+            let (file, number) = unpack(p);
+            (index.seq(file, number), file, number)
+        })
+        .collect();
+    order.sort_unstable();
+    if frames.stream {
+        order = index.between(order.first().copied(), order.last().copied());
+    }
+    let mut ing = Ingest::new();
+    ing.add_inputs(inputs);
+    let mut msgs: Vec<Msg> = Vec::new();
+    let first = frames.first_message();
+    let completing: std::collections::HashSet<u64> =
+        frames.marks.iter().map(|&m| m >> MARK_BITS).collect();
+    let mut keep = |m: crate::sip::SipMessage| {
+        let msg = Msg::from_message(m, true);
+        let mine = if call_id.is_empty() {
+            msg.call_id.is_empty() && Some((msg.frame.file, msg.frame.number)) == first
+        } else {
+            // Frames of other calls fed for the TCP state complete no message of this call
+            // that the whole-file run did not find.
+            msg.call_id == *call_id && pack(&msg.frame).is_some_and(|p| completing.contains(&p))
+        };
+        if mine {
+            msgs.push(msg);
+        }
+    };
+    for (_, file, number) in order {
+        if let Some(f) = index.frame(inputs, file, number) {
+            ing.push_frame(&f, &mut keep);
+        }
+    }
+    ing.finish(&mut keep);
+    restore_flags(&mut msgs, &frames.marks);
+    let mut call = analyze_call(msgs, overrides);
+    for &h in b2bua {
+        if let Some(host) = call.hosts.get_mut(h) {
+            crate::analysis::promote(host);
+        }
+    }
+    call
+}
+
+/// Puts back the flags the whole capture gave each message: the n-th message completed by a
+/// frame gets the n-th mark of that frame.
+fn restore_flags(msgs: &mut [Msg], marks: &[u64]) {
+    let mut by_frame: HashMap<u64, VecDeque<u64>> = HashMap::new();
+    for &mk in marks {
+        by_frame
+            .entry(mk >> MARK_BITS)
+            .or_default()
+            .push_back(mk & ((1 << MARK_BITS) - 1));
+    }
+    for m in msgs {
+        let Some(p) = pack(&m.frame) else { continue };
+        if let Some(bits) = by_frame.get_mut(&p).and_then(VecDeque::pop_front) {
+            m.flags.after_gap = bits & AFTER_GAP != 0;
+            m.flags.junk_before = bits & JUNK_BEFORE != 0;
+        }
+    }
+}
