@@ -62,6 +62,9 @@ bench_file() {
   run "calls" "$f" "$msgs" "$bin" calls "$f"
   run "export --format ndjson" "$f" "$msgs" "$bin" export --format ndjson "$f"
   run "diagnose" "$f" "$msgs" "$bin" diagnose "$f"
+  # The interactive view's list, loaded as the view loads it, without a terminal
+  # (SIPSCOPE_VIEW_LOAD: load the list, open two calls, print figures, exit).
+  run "view (full list loaded)" "$f" "$msgs" sh -c 'SIPSCOPE_VIEW_LOAD=1 "$0" "$1" </dev/null' "$bin" "$f"
   if command -v tshark >/dev/null; then
     run "tshark -q -z sip,stat" "$f" "$msgs" tshark -n -r "$f" -q -z sip,stat
     awk -v t="$LAST_WALL" -v s="$stats_wall" 'BEGIN { if (s <= 0) s = 0.001; printf "  stats is %.1fx faster than tshark on this file\n", t / s }'
