@@ -169,6 +169,25 @@ pub fn stream_ordered(
             }
         },
     );
+    hand_over_rest(tracker, &mut failure, on_call);
+    crate::report_books(&books, err);
+    if let Some(e) = failure {
+        return Err(Error::Output(e));
+    }
+    if books.frames == 0 && !books.issues.is_empty() {
+        return Err(Error::NothingRead);
+    }
+    Ok(books)
+}
+
+/// End of a [`stream_ordered`]-style pass: the calls still open are handed to `on_call` with a
+/// horizon (the earliest start among them, then none after the last), unless an output
+/// failure was met already; the first failure is kept in `failure`.
+pub fn hand_over_rest(
+    tracker: CallTracker,
+    failure: &mut Option<std::io::Error>,
+    on_call: &mut dyn FnMut(Call, i64) -> std::io::Result<()>,
+) {
     let rest = tracker.finish();
     let last = rest.len();
     let horizon = rest
@@ -181,18 +200,10 @@ pub fn stream_ordered(
         let horizon = if n + 1 == last { i64::MAX } else { horizon };
         if failure.is_none() {
             if let Err(e) = on_call(c, horizon) {
-                failure = Some(e);
+                *failure = Some(e);
             }
         }
     }
-    crate::report_books(&books, err);
-    if let Some(e) = failure {
-        return Err(Error::Output(e));
-    }
-    if books.frames == 0 && !books.issues.is_empty() {
-        return Err(Error::NothingRead);
-    }
-    Ok(books)
 }
 
 /// A call's place in the whole-file list ([`load`]): its start time, then the position of its

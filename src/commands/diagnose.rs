@@ -421,22 +421,7 @@ fn pass(
     let Some(books) = books else {
         return Ok(None);
     };
-    let rest = tracker.finish();
-    let last = rest.len();
-    let horizon = rest
-        .iter()
-        .map(|c| c.summary.start_ns)
-        .min()
-        .unwrap_or(i64::MAX);
-    for (n, c) in rest.into_iter().enumerate() {
-        // After the last call, nothing more comes.
-        let horizon = if n + 1 == last { i64::MAX } else { horizon };
-        if failure.is_none() {
-            if let Err(e) = on_call(c, horizon) {
-                failure = Some(e);
-            }
-        }
-    }
+    analysis::hand_over_rest(tracker, &mut failure, &mut on_call);
     crate::report_books(&books, err);
     if let Some(e) = failure {
         return Err(Error::Output(e));
