@@ -17,13 +17,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::CallKey;
-use crate::dialog::{Acting, Call, HopOrigin, Host, HostIdx, Role, RoleSource};
-
-/// How long after receiving an INVITE a B2BUA may take to send its own (as in
-/// `dialog::correlate_b2bua`).
-const WINDOW_NS: i64 = 5_000_000_000;
-/// Candidates looked at per incoming INVITE (as in `dialog::correlate_b2bua`).
-const SCAN: usize = 64;
+#[cfg(test)]
+use crate::dialog::number_tail;
+use crate::dialog::{invite_sightings, B2BUA_SCAN as SCAN, B2BUA_WINDOW_NS as WINDOW_NS};
+use crate::dialog::{Call, Host, HostIdx, Role, RoleSource};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -31,21 +28,6 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type Place = (IpAddr, String);
 /// An originated initial INVITE: time, call, sending host.
 type Sent = (i64, CallKey, HostIdx);
-
-/// Digits of a called user, keeping the last 8 (the rule of `dialog::correlate_b2bua`, which
-/// pairs `+4930123456` with `030123456` across a B2BUA that rewrites the prefix).
-fn number_tail(user: &str) -> Option<String> {
-    let digits = user.chars().filter(char::is_ascii_digit).count();
-    if digits < 3 {
-        return None;
-    }
-    Some(
-        user.chars()
-            .filter(char::is_ascii_digit)
-            .skip(digits.saturating_sub(8))
-            .collect(),
-    )
-}
 
 /// An initial INVITE received by a host as its final destination, waiting for every INVITE
 /// that could answer it.
@@ -82,44 +64,32 @@ impl B2buaLinker {
     /// starts after it.
     pub fn add(&mut self, key: CallKey, call: &Call) -> i64 {
         let mut last = i64::MIN;
-        for st in &call.steps {
-            if !(st.is_request() && st.method() == "INVITE" && st.to_tag.is_none()) {
-                continue;
+        for sight in invite_sightings(call) {
+            let ts = sight.ts_ns;
+            last = last.max(ts);
+            if let Some((addr, host)) = sight.originated_by {
+                let list = self
+                    .outbound
+                    .entry((addr, sight.number.clone()))
+                    .or_default();
+                let item = (ts, key, host);
+                let at = list.partition_point(|x| *x <= item);
+                list.insert(at, item);
+                self.arrivals = self.arrivals.wrapping_add(1);
+                self.outbound_times
+                    .insert((ts, self.arrivals), (addr, sight.number.clone()));
             }
-            for hop in &st.hops {
-                let Some(m) = call.messages.get(hop.msg) else {
-                    continue;
-                };
-                let Some(number) = number_tail(&m.to.user) else {
-                    continue;
-                };
-                let ts = m.frame.ts_ns;
-                last = last.max(ts);
-                if hop.origin == HopOrigin::Generated && hop.sender_acts == Acting::Client {
-                    if let Some(h) = call.hosts.get(hop.src) {
-                        let list = self.outbound.entry((h.addr, number.clone())).or_default();
-                        let item = (ts, key, hop.src);
-                        let at = list.partition_point(|x| *x <= item);
-                        list.insert(at, item);
-                        self.arrivals = self.arrivals.wrapping_add(1);
-                        self.outbound_times
-                            .insert((ts, self.arrivals), (h.addr, number.clone()));
-                    }
-                }
-                if hop.receiver_acts == Acting::Server {
-                    if let Some(h) = call.hosts.get(hop.dst) {
-                        self.arrivals = self.arrivals.wrapping_add(1);
-                        self.inbound.insert(
-                            (ts, self.arrivals),
-                            Inbound {
-                                key,
-                                addr: h.addr,
-                                number,
-                                host: hop.dst,
-                            },
-                        );
-                    }
-                }
+            if let Some((addr, host)) = sight.received_by {
+                self.arrivals = self.arrivals.wrapping_add(1);
+                self.inbound.insert(
+                    (ts, self.arrivals),
+                    Inbound {
+                        key,
+                        addr,
+                        number: sight.number,
+                        host,
+                    },
+                );
             }
         }
         if last == i64::MIN {

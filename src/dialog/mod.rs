@@ -44,5 +44,8 @@ pub use annotate::{annotate, knowledge_role, Annotation};
 pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
 pub use msg::{MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
-pub use roles::{correlate_b2bua, hint_from_product, RoleOverride, RoleOverrideError};
+pub use roles::{
+    correlate_b2bua, hint_from_product, invite_sightings, number_tail, InviteSighting,
+    RoleOverride, RoleOverrideError, B2BUA_SCAN, B2BUA_WINDOW_NS,
+};
 pub use tracker::{analyze_all, CallTracker, Grouper, TrackerConfig};
