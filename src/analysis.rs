@@ -154,19 +154,7 @@ pub fn stream_ordered(
         &|m| Msg::from_borrowed(&m, keep_raw),
         &mut |m| {
             let done = tracker.push(m);
-            // The calls handed back together are no longer open: the horizon given with each
-            // must also stay at or before the start of the ones still to be handed over.
-            let mut horizon = tracker.horizon();
-            for c in &done {
-                horizon = horizon.min(c.summary.start_ns);
-            }
-            for c in done {
-                if failure.is_none() {
-                    if let Err(e) = on_call(c, horizon) {
-                        failure = Some(e);
-                    }
-                }
-            }
+            hand_over(&tracker, done, &mut failure, on_call);
         },
     );
     hand_over_rest(tracker, &mut failure, on_call);
@@ -178,6 +166,29 @@ pub fn stream_ordered(
         return Err(Error::NothingRead);
     }
     Ok(books)
+}
+
+/// Hands over the calls a [`stream_ordered`]-style tracker just ended, with a horizon, unless
+/// an output failure was met already (the first failure is kept in `failure`). The calls
+/// handed back together are no longer open: the horizon given with each must also stay at or
+/// before the start of the ones still to be handed over.
+pub fn hand_over(
+    tracker: &CallTracker,
+    done: Vec<Call>,
+    failure: &mut Option<std::io::Error>,
+    on_call: &mut dyn FnMut(Call, i64) -> std::io::Result<()>,
+) {
+    let mut horizon = tracker.horizon();
+    for c in &done {
+        horizon = horizon.min(c.summary.start_ns);
+    }
+    for c in done {
+        if failure.is_none() {
+            if let Err(e) = on_call(c, horizon) {
+                *failure = Some(e);
+            }
+        }
+    }
 }
 
 /// End of a [`stream_ordered`]-style pass: the calls still open are handed to `on_call` with a

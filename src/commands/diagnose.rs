@@ -394,19 +394,7 @@ fn pass(
         for batch in rx {
             for m in batch {
                 let done = tracker.push(m);
-                // The calls handed back together are no longer open: the horizon given with
-                // each must also stay at or before the start of the ones still to come.
-                let mut horizon = tracker.horizon();
-                for c in &done {
-                    horizon = horizon.min(c.summary.start_ns);
-                }
-                for c in done {
-                    if failure.is_none() {
-                        if let Err(e) = on_call(c, horizon) {
-                            failure = Some(e);
-                        }
-                    }
-                }
+                analysis::hand_over(&tracker, done, &mut failure, &mut on_call);
             }
             // Full (the reader is busy) or gone: these are freed here.
             let _ = trash_tx.try_send(trash.take());
