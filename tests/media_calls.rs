@@ -889,11 +889,12 @@ fn plain_diagnose_has_no_media_findings() {
     let plain = sipscope::diagnose::diagnose(c);
     assert!(plain.media.is_empty() && plain.streams.is_empty());
     let streams = loaded.media.streams();
-    let mine = sipscope::diagnose::streams_of_call(c, &streams);
+    let capture = sipscope::diagnose::CaptureStreams::new(&streams);
+    let mine = capture.of_call(c);
     assert_eq!(mine.len(), 1);
     let view = sipscope::diagnose::MediaView {
         streams: &mine,
-        capture: &streams,
+        capture: &capture,
         capture_end_ns: None,
     };
     let full = sipscope::diagnose::diagnose_with_media(c, &view);
@@ -1030,4 +1031,79 @@ fn tags_of_dialog(d: &Value) -> (String, String) {
         d["from_tag"].as_str().unwrap_or("-").to_string(),
         d["to_tag"].as_str().unwrap_or("-").to_string(),
     )
+}
+
+/// The streams of a call found from the media tracker's index of streams near it (what the
+/// streaming export hands over with each batch of ended calls) are exactly those found among
+/// every stream of the capture, with the same capture-wide facts (any stream, addresses seen),
+/// on every sample and corpus capture with RTP.
+#[test]
+fn streams_near_a_call_are_its_streams_among_all() {
+    use sipscope::analysis;
+    use sipscope::cli::Selection;
+    use sipscope::diagnose::{sdp_endpoints, CaptureStreams};
+    use sipscope::dialog::Filter;
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+    match corpus_dir() {
+        Some(dir) => files.extend(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path())),
+        None => {
+            eprintln!("corpus not found: checked on the samples only (set SIPSCOPE_CORPUS)");
+            assert!(std::env::var("CI").is_err(), "corpus missing under CI");
+        }
+    }
+    files.retain(|p| {
+        let n = p.to_string_lossy();
+        n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
+    });
+    files.sort();
+    let mut calls_with_streams = 0;
+    for path in files {
+        let sel = Selection {
+            files: vec![path.to_string_lossy().into_owned()],
+            filter: Filter::default(),
+            roles: Vec::new(),
+        };
+        let Ok(loaded) = analysis::load(&sel, false, &mut Vec::new()) else {
+            continue;
+        };
+        let all = loaded.media.streams();
+        let whole = CaptureStreams::new(&all);
+        for c in &loaded.calls {
+            let ends = sdp_endpoints(&c.messages);
+            let mut near = Vec::new();
+            loaded.media.streams_near(&c.call_id, &ends, &mut near);
+            let some = loaded.media.reports_of(&mut near);
+            let ips = ends
+                .iter()
+                .map(|e| e.ip)
+                .filter(|&ip| loaded.media.has_stream_at(ip))
+                .collect();
+            let part = CaptureStreams::partial(&some, loaded.media.has_streams(), ips);
+            let key = |s: &&sipscope::media::StreamReport| {
+                (s.src.clone(), s.dst.clone(), s.ssrc.clone(), s.first.number)
+            };
+            let a: Vec<_> = whole.of_call(c).iter().map(key).collect();
+            let b: Vec<_> = part.of_call(c).iter().map(key).collect();
+            assert_eq!(a, b, "{}: call {}", path.display(), c.call_id);
+            assert_eq!(whole.is_empty(), part.is_empty(), "{}", path.display());
+            for e in &ends {
+                assert_eq!(
+                    whole.has_rtp_of(e.ip),
+                    part.has_rtp_of(e.ip),
+                    "{}",
+                    path.display()
+                );
+            }
+            calls_with_streams += usize::from(!a.is_empty());
+        }
+    }
+    // The samples alone hold calls with RTP: the comparison must have compared something.
+    assert!(
+        calls_with_streams >= 2,
+        "{calls_with_streams} calls with streams"
+    );
 }

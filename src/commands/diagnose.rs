@@ -29,7 +29,7 @@ use super::export::Release;
 use crate::analysis;
 use crate::capture::{Input, Merged};
 use crate::cli::Selection;
-use crate::diagnose::{self, Diagnosis, MediaView, Summary, SummaryEntry};
+use crate::diagnose::{self, CaptureStreams, Diagnosis, MediaView, Summary, SummaryEntry};
 use crate::dialog::{Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
@@ -326,7 +326,11 @@ fn pass(
     err: &mut dyn Write,
 ) -> Result<Option<Sink>, Error> {
     let mut sink = Sink::new(json);
-    let none: &[StreamReport] = &[];
+    // Indexed once: each call then looks only at the streams near it.
+    let capture = match media {
+        Media::Known { streams, .. } => CaptureStreams::new(streams),
+        Media::Off | Media::Bet => CaptureStreams::default(),
+    };
     let mut pending: BTreeMap<Key, Option<Held>> = BTreeMap::new();
     let mut arrival = 0u64;
     // Messages of diagnosed calls, on their way back to the reading thread.
@@ -342,13 +346,13 @@ fn pass(
         );
         let held = if sel.filter.matches(&call) {
             let d = match media {
-                Media::Known { streams, end } => {
-                    let mine = diagnose::streams_of_call(&call, streams);
+                Media::Known { end, .. } => {
+                    let mine = capture.of_call(&call);
                     diagnose::diagnose_with_media(
                         &call,
                         &MediaView {
                             streams: &mine,
-                            capture: streams,
+                            capture: &capture,
                             capture_end_ns: *end,
                         },
                     )
@@ -358,7 +362,7 @@ fn pass(
                     &call,
                     &MediaView {
                         streams: &[],
-                        capture: none,
+                        capture: &capture,
                         capture_end_ns: None,
                     },
                 ),

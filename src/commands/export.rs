@@ -10,14 +10,17 @@
 //! filter, `report_books`.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::net::IpAddr;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::capture::{Frame, Input, Merged};
 use crate::cli::{ExportConfig, ExportFormat, Selection};
+use crate::diagnose::CaptureStreams;
 use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
@@ -239,8 +242,9 @@ fn json(
     report(&books, err)?;
     let calls = dialog::analyze_all(msgs, &sel.roles);
     let all = media.as_ref().map(|m| m.streams()).unwrap_or_default();
+    let capture = CaptureStreams::new(&all);
     let em = ExportMedia {
-        all: &all,
+        capture: &capture,
         capture_end_ns: books.inputs.iter().filter_map(|i| i.last_ts_ns).max(),
     };
     let mut doc = DocumentWriter::start(out, &books)?;
@@ -253,11 +257,56 @@ fn json(
 
 /// Calls the reading thread of [`ndjson`] hands to the writing thread at once: those that
 /// ended while one frame was decoded (as their messages, analysed by the writer), or the
-/// calls still open at the end (analysed), with the streams known at that moment.
+/// calls still open at the end (analysed), with their streams as known at that moment.
 struct Ended {
     groups: Vec<Vec<Msg>>,
     calls: Vec<Call>,
-    streams: Option<Vec<StreamReport>>,
+    streams: Option<NearStreams>,
+}
+
+/// The streams that can belong to a batch of ended calls (see
+/// [`crate::diagnose::CaptureStreams::partial`]), with what the whole capture says so far.
+/// Only these are reported: reporting every stream of the capture for every batch made the
+/// export quadratic on captures with RTP.
+struct NearStreams {
+    streams: Vec<StreamReport>,
+    /// Whether the capture holds any stream yet.
+    any: bool,
+    /// The addresses of the calls' SDP that are an end of some stream.
+    ips: HashSet<IpAddr>,
+}
+
+impl NearStreams {
+    /// What the media tracker knows now of the streams of these calls (each given by its
+    /// messages).
+    fn of<'m>(media: &MediaTracker, calls: impl Iterator<Item = &'m [Msg]>) -> NearStreams {
+        let mut near = Vec::new();
+        let mut ips = HashSet::new();
+        let mut ids: Vec<&str> = Vec::new();
+        for msgs in calls {
+            let ends = crate::diagnose::sdp_endpoints(msgs);
+            // The model keeps one Call-ID per call; every one seen is looked up all the same.
+            ids.clear();
+            for m in msgs {
+                if !ids.contains(&m.call_id.as_str()) {
+                    ids.push(m.call_id.as_str());
+                }
+            }
+            for id in &ids {
+                media.streams_near(id, &ends, &mut near);
+            }
+            ips.extend(
+                ends.iter()
+                    .map(|e| e.ip)
+                    .filter(|&ip| media.has_stream_at(ip)),
+            );
+        }
+        NearStreams {
+            streams: media.reports_of(&mut near),
+            any: media.has_streams(),
+            ips,
+        }
+    }
 }
 
 /// Batches of ended calls in flight between the two threads of [`ndjson`]; the reader waits
@@ -300,8 +349,10 @@ fn ndjson(
                 &mut |ing| {
                     if !pending.borrow().is_empty() {
                         let groups = std::mem::take(&mut *pending.borrow_mut());
-                        // One snapshot of the streams for the whole batch.
-                        let streams = ing.media().map(|m| m.streams());
+                        // One look at the streams for the whole batch.
+                        let streams = ing
+                            .media()
+                            .map(|m| NearStreams::of(m, groups.iter().map(Vec::as_slice)));
                         let ended = Ended {
                             groups,
                             calls: Vec::new(),
@@ -317,7 +368,15 @@ fn ndjson(
             if !gone.get() {
                 let groups = pending.into_inner();
                 let calls = tracker.finish();
-                let streams = media.as_ref().map(|m| m.streams());
+                let streams = media.as_ref().map(|m| {
+                    NearStreams::of(
+                        m,
+                        groups
+                            .iter()
+                            .map(Vec::as_slice)
+                            .chain(calls.iter().map(|c| c.messages.as_slice())),
+                    )
+                });
                 let _ = tx.send(Ended {
                     groups,
                     calls,
@@ -327,8 +386,13 @@ fn ndjson(
             books
         });
         for ended in rx {
-            let em = ended.streams.as_ref().map(|all| ExportMedia {
-                all,
+            let mut near = ended.streams;
+            let capture = near.as_mut().map(|n| {
+                let ips = std::mem::take(&mut n.ips);
+                CaptureStreams::partial(&n.streams, n.any, ips)
+            });
+            let em = capture.as_ref().map(|c| ExportMedia {
+                capture: c,
                 capture_end_ns: None,
             });
             let analysed = ended

@@ -26,8 +26,9 @@ pub fn run(
     };
     // Each call's RTP streams become bands.
     let streams = loaded.media.streams();
+    let capture = crate::diagnose::CaptureStreams::new(&streams);
     let build = |call: &crate::dialog::Call| {
-        let mine = crate::diagnose::streams_of_call(call, &streams);
+        let mine = capture.of_call(call);
         Layout::build_with_media(call, &opts, &mine)
     };
     let layouts: Vec<Layout> = match cfg.index {

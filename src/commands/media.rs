@@ -24,15 +24,17 @@ pub fn run(
             .collect();
         streams.retain(|s| s.call_id.as_deref().is_some_and(|c| ids.contains(c)));
     }
-    // Group by call (in order of each call's first stream), unannounced streams last.
-    let mut order: Vec<Option<String>> = Vec::new();
+    // Group by call (in order of each call's first stream), unannounced streams last. The
+    // sort is stable: within a call, streams keep their order.
+    let mut rank: HashMap<Option<String>, usize> = HashMap::new();
     for s in &streams {
-        if !order.contains(&s.call_id) {
-            order.push(s.call_id.clone());
-        }
+        let next = rank.len();
+        rank.entry(s.call_id.clone()).or_insert(next);
     }
-    order.sort_by_key(|c| c.is_none());
-    streams.sort_by_key(|s| order.iter().position(|c| *c == s.call_id));
+    streams.sort_by_key(|s| {
+        let r = rank.get(&s.call_id).copied().unwrap_or(usize::MAX);
+        (s.call_id.is_none(), r)
+    });
     if json {
         // Each stream's dialog is looked up in the call its Call-ID names.
         let calls: HashMap<&str, &crate::dialog::Call> = loaded

@@ -5,7 +5,8 @@
 //! Streams belong to a call when the SDP announcement that made the tracker decode them came
 //! from the call (same Call-ID), or, for streams found by content alone, when one of their
 //! address:port ends is an SDP endpoint of the call and they ran while the call did
-//! ([`streams_of_call`]). Within its call a stream belongs to the dialog (From tag + To tag)
+//! ([`CaptureStreams::of_call`], which finds them through an index, not by reading every
+//! stream of the capture for every call). Within its call a stream belongs to the dialog (From tag + To tag)
 //! whose SDP announced its ends ([`stream_dialog`]): with a forked INVITE, each answerer's
 //! early media stays with its own early dialog.
 //!
@@ -25,9 +26,10 @@
 //! - `ssrc_change`: a new SSRC on the same source -> destination pair;
 //! - `low_mos`: estimated MOS under [`MOS_WARN`] (warning) or [`MOS_ERROR`] (error).
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::dialog::{Call, DialogIdx, MsgIdx, Start};
+use crate::dialog::{Call, DialogIdx, Msg, MsgIdx, Start};
 use crate::media::StreamReport;
 use crate::net::Endpoint;
 
@@ -61,16 +63,127 @@ const ATTACH_AFTER_BYE_NS: i64 = 5_000_000_000;
 const SSRC_AFTER_REINVITE_NS: i64 = 2_000_000_000;
 
 /// The media the caller found for one call, and what the capture as a whole could see.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct MediaView<'a> {
-    /// The call's streams (see [`streams_of_call`]).
+    /// The call's streams (see [`CaptureStreams::of_call`]).
     pub streams: &'a [&'a StreamReport],
-    /// Every stream of the capture (of any call): whether the capture point could see media
-    /// at all, and of which addresses. Without any, a call with no RTP says nothing (the
-    /// capture was probably filtered to signalling).
-    pub capture: &'a [StreamReport],
+    /// The capture's streams (of any call): whether the capture point could see media at all,
+    /// and of which addresses. Without any, a call with no RTP says nothing (the capture was
+    /// probably filtered to signalling).
+    pub capture: &'a CaptureStreams<'a>,
     /// Time of the last frame of the capture, to judge how long an unended call was seen.
     pub capture_end_ns: Option<i64>,
+}
+
+/// The RTP streams of a capture, indexed by the Call-ID that announced them and by their
+/// address:port ends, so that finding one call's streams costs what the call has, not what
+/// the capture has (a gigabyte capture holds tens of thousands of streams).
+#[derive(Debug, Clone, Default)]
+pub struct CaptureStreams<'a> {
+    streams: &'a [StreamReport],
+    by_call: HashMap<&'a str, Vec<usize>>,
+    by_endpoint: HashMap<Endpoint, Vec<usize>>,
+    /// Addresses that are an end of some stream of the capture.
+    ips: HashSet<IpAddr>,
+    /// Whether the capture holds any stream.
+    any: bool,
+}
+
+impl<'a> CaptureStreams<'a> {
+    /// Every stream of a capture.
+    pub fn new(all: &'a [StreamReport]) -> CaptureStreams<'a> {
+        let ips = all
+            .iter()
+            .flat_map(|s| [s.src_endpoint.ip, s.dst_endpoint.ip])
+            .collect();
+        CaptureStreams::partial(all, !all.is_empty(), ips)
+    }
+
+    /// Some of a capture's streams (every stream that can belong to the calls that will be
+    /// asked about), with what the whole capture says: whether it holds any stream, and
+    /// which addresses (at least among those of the calls' SDP) are an end of one.
+    pub fn partial(
+        some: &'a [StreamReport],
+        any: bool,
+        ips: HashSet<IpAddr>,
+    ) -> CaptureStreams<'a> {
+        let mut by_call: HashMap<&'a str, Vec<usize>> = HashMap::new();
+        let mut by_endpoint: HashMap<Endpoint, Vec<usize>> = HashMap::new();
+        for (i, s) in some.iter().enumerate() {
+            if let Some(id) = s.call_id.as_deref() {
+                by_call.entry(id).or_default().push(i);
+            }
+            by_endpoint.entry(s.src_endpoint).or_default().push(i);
+            if s.dst_endpoint != s.src_endpoint {
+                by_endpoint.entry(s.dst_endpoint).or_default().push(i);
+            }
+        }
+        CaptureStreams {
+            streams: some,
+            by_call,
+            by_endpoint,
+            ips,
+            any,
+        }
+    }
+
+    /// Whether the capture holds no stream at all.
+    pub fn is_empty(&self) -> bool {
+        !self.any
+    }
+
+    /// Whether some stream of the capture goes to or comes from `ip`.
+    pub fn has_rtp_of(&self, ip: IpAddr) -> bool {
+        self.ips.contains(&ip)
+    }
+
+    /// Picks the streams of `call`, in capture order: those announced by the call's SDP (same
+    /// Call-ID), and any other whose source or destination is an SDP endpoint of the call and
+    /// that ran while the call did (found by content, or announced by another call on the same
+    /// endpoints: the two legs of a B2BUA that moved the media between the phones).
+    pub fn of_call(&self, call: &Call) -> Vec<&'a StreamReport> {
+        let ends = sdp_ends(call);
+        let mut near: Vec<usize> = self
+            .by_call
+            .get(call.call_id.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        for e in &ends {
+            near.extend(self.by_endpoint.get(&e.ep).into_iter().flatten());
+        }
+        near.sort_unstable();
+        near.dedup();
+        let start = call.messages.first().map(|m| m.frame.ts_ns);
+        // A call still up at the end of the capture has no end; any other ended with its last
+        // message (a refused or cancelled call can only have had early media before).
+        let answered = call.messages.iter().any(|m| {
+            m.status().is_some_and(|c| (200..300).contains(&c)) && m.method() == Some("INVITE")
+        });
+        let end = if answered && first_bye_ns(call).is_none() {
+            None
+        } else {
+            call.messages.last().map(|m| m.frame.ts_ns)
+        };
+        let streams = self.streams;
+        near.into_iter()
+            .filter_map(|i| streams.get(i))
+            .filter(|s| {
+                if s.call_id.as_deref() == Some(call.call_id.as_str()) {
+                    return true;
+                }
+                let by_addr = ends
+                    .iter()
+                    .any(|e| e.ep == s.dst_endpoint || e.ep == s.src_endpoint);
+                let after_start =
+                    start.is_none_or(|t| s.last.ts_ns >= t.saturating_sub(ATTACH_SLACK_NS));
+                let before_end =
+                    end.is_none_or(|t| s.first.ts_ns <= t.saturating_add(ATTACH_AFTER_BYE_NS));
+                by_addr && after_start && before_end
+            })
+            .collect()
+    }
 }
 
 /// A stream in one line, for the diagnosis of its call.
@@ -136,8 +249,18 @@ struct SdpEnd {
 }
 
 fn sdp_ends(call: &Call) -> Vec<SdpEnd> {
+    sdp_ends_in(&call.messages)
+}
+
+/// The address:port ends the SDP of these messages (one call's) announces: where a caller of
+/// [`CaptureStreams::partial`] must look for the call's streams.
+pub fn sdp_endpoints(messages: &[Msg]) -> Vec<Endpoint> {
+    sdp_ends_in(messages).into_iter().map(|e| e.ep).collect()
+}
+
+fn sdp_ends_in(messages: &[Msg]) -> Vec<SdpEnd> {
     let mut out = Vec::new();
-    for (i, m) in call.messages.iter().enumerate() {
+    for (i, m) in messages.iter().enumerate() {
         let Some(sdp) = &m.sdp else { continue };
         // Offer/answer happens in these; SDP in OPTIONS answers only lists capabilities.
         if !matches!(m.method(), Some("INVITE" | "ACK" | "PRACK" | "UPDATE")) {
@@ -173,40 +296,6 @@ fn first_bye_ns(call: &Call) -> Option<(MsgIdx, i64)> {
             Start::Request { method, .. } if method == "BYE" => Some((i, m.frame.ts_ns)),
             _ => None,
         })
-}
-
-/// Picks the streams of `call` among every stream of the capture: those announced by the
-/// call's SDP (same Call-ID), and any other whose source or destination is an SDP endpoint of
-/// the call and that ran while the call did (found by content, or announced by another call
-/// on the same endpoints: the two legs of a B2BUA that moved the media between the phones).
-pub fn streams_of_call<'a>(call: &Call, all: &'a [StreamReport]) -> Vec<&'a StreamReport> {
-    let ends = sdp_ends(call);
-    let start = call.messages.first().map(|m| m.frame.ts_ns);
-    // A call still up at the end of the capture has no end; any other ended with its last
-    // message (a refused or cancelled call can only have had early media before).
-    let answered = call.messages.iter().any(|m| {
-        m.status().is_some_and(|c| (200..300).contains(&c)) && m.method() == Some("INVITE")
-    });
-    let end = if answered && first_bye_ns(call).is_none() {
-        None
-    } else {
-        call.messages.last().map(|m| m.frame.ts_ns)
-    };
-    all.iter()
-        .filter(|s| {
-            if s.call_id.as_deref() == Some(call.call_id.as_str()) {
-                return true;
-            }
-            let by_addr = ends
-                .iter()
-                .any(|e| e.ep == s.dst_endpoint || e.ep == s.src_endpoint);
-            let after_start =
-                start.is_none_or(|t| s.last.ts_ns >= t.saturating_sub(ATTACH_SLACK_NS));
-            let before_end =
-                end.is_none_or(|t| s.first.ts_ns <= t.saturating_add(ATTACH_AFTER_BYE_NS));
-            by_addr && after_start && before_end
-        })
-        .collect()
 }
 
 /// The dialog a stream of `call` belongs to: the dialog of the SDP message that announced
@@ -385,12 +474,7 @@ fn no_rtp(
     ev.dedup();
     // Whether the capture point saw RTP of both media addresses (in other calls): if not, it
     // may simply not be on this call's media path (phones sending straight to each other).
-    let seen = |ip: IpAddr| {
-        media
-            .capture
-            .iter()
-            .any(|s| s.src_endpoint.ip == ip || s.dst_endpoint.ip == ip)
-    };
+    let seen = |ip: IpAddr| media.capture.has_rtp_of(ip);
     let unseen: Vec<String> = [offer.ep.ip, reply.ep.ip]
         .into_iter()
         .filter(|&ip| !seen(ip))

@@ -383,10 +383,11 @@ impl CallView {
         let c = &*call;
         let (layout, diagnosis) = match media {
             Some(m) => {
-                let mine = diagnose::streams_of_call(c, &m.streams);
+                let capture = diagnose::CaptureStreams::new(&m.streams);
+                let mine = capture.of_call(c);
                 let view = MediaView {
                     streams: &mine,
-                    capture: &m.streams,
+                    capture: &capture,
                     capture_end_ns: m.capture_end_ns,
                 };
                 (

@@ -60,11 +60,11 @@ pub struct CallJson<'a> {
     pub streams: Option<Vec<StreamJson<'a>>>,
 }
 
-/// What the export knows of the capture's media: every RTP stream found, and when the capture
-/// ended (to judge calls still up at its end).
+/// What the export knows of the capture's media: the RTP streams found (indexed), and when the
+/// capture ended (to judge calls still up at its end).
 #[derive(Debug, Clone, Copy)]
 pub struct ExportMedia<'a> {
-    pub all: &'a [StreamReport],
+    pub capture: &'a diagnose::CaptureStreams<'a>,
     pub capture_end_ns: Option<i64>,
 }
 
@@ -672,14 +672,13 @@ impl<'a> CallJson<'a> {
         media: Option<&ExportMedia<'a>>,
     ) -> CallJson<'a> {
         let s = &call.summary;
-        let mine: Option<Vec<&'a StreamReport>> =
-            media.map(|m| diagnose::streams_of_call(call, m.all));
+        let mine: Option<Vec<&'a StreamReport>> = media.map(|m| m.capture.of_call(call));
         let diagnosis = match (media, &mine) {
             (Some(m), Some(mine)) => diagnose::diagnose_with_media(
                 call,
                 &diagnose::MediaView {
                     streams: mine,
-                    capture: m.all,
+                    capture: m.capture,
                     capture_end_ns: m.capture_end_ns,
                 },
             ),
