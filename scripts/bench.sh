@@ -8,7 +8,12 @@
 # file the speed targets are stated for: --calls 270000 --seed 1000). They are big: they are
 # written to $SIPSCOPE_BENCH_DATA (default /tmp/sipscope-bench), never into the repository.
 #
-# Usage: scripts/bench.sh [100M|1G|all]   (default all)
+# The generator writes SIP only. Media analysis at scale is measured on captures WITH RTP made
+# by scripts/replicate_call.py from the bundled samples/answered-call-rtp.pcap (700 copies:
+# 100 MB, 1,400 streams; 7,000 copies: 1 GB, 14,000 streams), where `media` and the export's
+# streams run too.
+#
+# Usage: scripts/bench.sh [100M|1G|rtp100M|rtp1G|all]   (default all)
 # Timing is noisy on a shared machine: compare CPU time (user+sys) first.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,10 +31,20 @@ echo "building sipscope (release)..."
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 bin="${CARGO_TARGET_DIR:-$here/target}/release/sipscope"
 
+make_rtp_file() { # name copies
+  local f="$data/rtp_$1.pcap"
+  if [ ! -s "$f" ]; then
+    echo "replicating a call with RTP into $f ..." >&2
+    python3 "$here/scripts/replicate_call.py" --input "$here/samples/answered-call-rtp.pcap" \
+      --copies "$2" --out "$f" >/dev/null
+  fi
+  echo "$f"
+}
+
 make_file() { # name calls seed
   local f="$data/sip_$1.pcap"
   if [ ! -s "$f" ]; then
-    echo "generating $f ..."
+    echo "generating $f ..." >&2
     python3 "$gen" --calls "$2" --seed "$3" --out "$f" >/dev/null
   fi
   echo "$f"
@@ -62,6 +77,10 @@ bench_file() {
   run "calls" "$f" "$msgs" "$bin" calls "$f"
   run "export --format ndjson" "$f" "$msgs" "$bin" export --format ndjson "$f"
   run "diagnose" "$f" "$msgs" "$bin" diagnose "$f"
+  if [ "${with_media:-0}" = 1 ]; then
+    run "media" "$f" "$msgs" "$bin" media "$f"
+    run "export --format json" "$f" "$msgs" "$bin" export --format json "$f"
+  fi
   # The interactive view's list, loaded as the view loads it, without a terminal
   # (SIPSCOPE_VIEW_LOAD: load the list, open two calls, print figures, exit).
   run "view (full list loaded)" "$f" "$msgs" sh -c 'SIPSCOPE_VIEW_LOAD=1 "$0" "$1" </dev/null' "$bin" "$f"
@@ -76,6 +95,10 @@ bench_file() {
 case "$which" in
   100M) bench_file "$(make_file 100M 27000 100)" ;;
   1G) bench_file "$(make_file 1G 270000 1000)" ;;
-  all) bench_file "$(make_file 100M 27000 100)"; bench_file "$(make_file 1G 270000 1000)" ;;
-  *) echo "usage: $0 [100M|1G|all]" >&2; exit 2 ;;
+  rtp100M) with_media=1 bench_file "$(make_rtp_file 100M 700)" ;;
+  rtp1G) with_media=1 bench_file "$(make_rtp_file 1G 7000)" ;;
+  all)
+    bench_file "$(make_file 100M 27000 100)"; bench_file "$(make_file 1G 270000 1000)"
+    with_media=1 bench_file "$(make_rtp_file 100M 700)"; with_media=1 bench_file "$(make_rtp_file 1G 7000)" ;;
+  *) echo "usage: $0 [100M|1G|rtp100M|rtp1G|all]" >&2; exit 2 ;;
 esac
