@@ -13,7 +13,10 @@
 # 100 MB, 1,400 streams; 7,000 copies: 1 GB, 14,000 streams), where `media` and the export's
 # streams run too.
 #
-# Usage: scripts/bench.sh [100M|1G|rtp100M|rtp1G|all]   (default all)
+# Millions of distinct Call-IDs: scripts/gen_flood.py writes a scanner flood (1,000,000
+# unanswered OPTIONS, each its own call; 412 MB).
+#
+# Usage: scripts/bench.sh [100M|1G|rtp100M|rtp1G|flood|all]   (default all)
 # Timing is noisy on a shared machine: compare CPU time (user+sys) first.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,6 +40,15 @@ make_rtp_file() { # name copies
     echo "replicating a call with RTP into $f ..." >&2
     python3 "$here/scripts/replicate_call.py" --input "$here/samples/answered-call-rtp.pcap" \
       --copies "$2" --out "$f" >/dev/null
+  fi
+  echo "$f"
+}
+
+make_flood_file() { # messages
+  local f="$data/flood_$1.pcap"
+  if [ ! -s "$f" ]; then
+    echo "writing a scanner flood into $f ..." >&2
+    python3 "$here/scripts/gen_flood.py" --messages "$1" --out "$f"
   fi
   echo "$f"
 }
@@ -97,8 +109,10 @@ case "$which" in
   1G) bench_file "$(make_file 1G 270000 1000)" ;;
   rtp100M) with_media=1 bench_file "$(make_rtp_file 100M 700)" ;;
   rtp1G) with_media=1 bench_file "$(make_rtp_file 1G 7000)" ;;
+  flood) bench_file "$(make_flood_file 1000000)" ;;
   all)
     bench_file "$(make_file 100M 27000 100)"; bench_file "$(make_file 1G 270000 1000)"
-    with_media=1 bench_file "$(make_rtp_file 100M 700)"; with_media=1 bench_file "$(make_rtp_file 1G 7000)" ;;
-  *) echo "usage: $0 [100M|1G|rtp100M|rtp1G|all]" >&2; exit 2 ;;
+    with_media=1 bench_file "$(make_rtp_file 100M 700)"; with_media=1 bench_file "$(make_rtp_file 1G 7000)"
+    bench_file "$(make_flood_file 1000000)" ;;
+  *) echo "usage: $0 [100M|1G|rtp100M|rtp1G|flood|all]" >&2; exit 2 ;;
 esac
