@@ -382,11 +382,8 @@ fn drive(
     emit: &mut dyn FnMut(Located<'_>),
 ) -> (Books, Option<MediaTracker>) {
     let never = |_: Option<&MediaTracker>| false;
-    match drive_until(ing, inputs, emit, &never) {
-        Some(r) => r,
-        // Never stopped, so never here.
-        None => (Books::default(), None),
-    }
+    // Never stopped, so never the default.
+    drive_until(ing, inputs, emit, &never).unwrap_or_default()
 }
 
 /// [`drive`], given a look at the media tracker after every frame and at the end: as soon as
@@ -447,11 +444,8 @@ pub fn run_parallel<M: Send>(
 ) -> (Books, Option<MediaTracker>) {
     let tracker = media.then(MediaTracker::new);
     let never = |_: Option<&MediaTracker>| false;
-    match run_parallel_until(inputs, tracker, &never, map, consume) {
-        Some(r) => r,
-        // Never stopped, so never here.
-        None => (Books::default(), None),
-    }
+    // Never stopped, so never the default.
+    run_parallel_until(inputs, tracker, &never, map, consume).unwrap_or_default()
 }
 
 /// [`run_parallel`] with the media tracker given (`None` for none; e.g. a
