@@ -107,6 +107,23 @@ fn bench_parser(c: &mut Criterion) {
         })
     });
     g.finish();
+    // The first pass of the exact grouping only needs each message's Call-ID: the header
+    // scan against a full parse for it.
+    let mut g = c.benchmark_group("call_id");
+    for (name, msg) in [
+        ("invite_sdp", invite()),
+        ("200_ok", ok200()),
+        ("register", register()),
+    ] {
+        g.throughput(Throughput::Bytes(msg.len() as u64));
+        g.bench_function(format!("{name}_parse"), |b| {
+            b.iter(|| parse(black_box(&msg)).call_id().map(|c| c.len()))
+        });
+        g.bench_function(format!("{name}_scan"), |b| {
+            b.iter(|| sipscope::sip::scan::call_id(black_box(&msg)).map(|c| c.len()))
+        });
+    }
+    g.finish();
 }
 
 fn flow() -> Flow {

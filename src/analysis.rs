@@ -122,101 +122,6 @@ pub fn stream(
     Ok(books)
 }
 
-/// Idle time after which [`stream_ordered`] considers a call over: long, so that a Call-ID
-/// forms one call as in the whole-file grouping ([`load`]) in practice; memory stays bounded
-/// by the calls in progress.
-pub const ORDERED_IDLE_TIMEOUT_NS: i64 = 3_600_000_000_000;
-
-/// Streaming for outputs that number calls as the whole-file list does: every call, the
-/// filter NOT applied (the caller counts every call to number the ones it keeps), is handed
-/// over as it ends with a horizon: every call handed over later starts at or after it. An
-/// output can thus buffer what it renders and write, in start order, everything that started
-/// before the horizon. Decoding and message building run on a helper thread.
-///
-/// Grouping differs from [`load`] only for a Call-ID reused after its call ended (a REGISTER
-/// refreshed with the same Call-ID long after): streaming makes it a second call.
-pub fn stream_ordered(
-    sel: &Selection,
-    keep_raw: bool,
-    err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Call, i64) -> std::io::Result<()>,
-) -> Result<Books, Error> {
-    let inputs = crate::open_inputs(&sel.files, err)?;
-    let cfg = TrackerConfig {
-        idle_timeout_ns: ORDERED_IDLE_TIMEOUT_NS,
-        ..TrackerConfig::default()
-    };
-    let mut tracker = CallTracker::new(cfg, sel.roles.clone());
-    let mut failure: Option<std::io::Error> = None;
-    let (books, _) = ingest::run_parallel(
-        &inputs,
-        false,
-        &|m| Msg::from_borrowed(&m, keep_raw),
-        &mut |m| {
-            let done = tracker.push(m);
-            hand_over(&tracker, done, &mut failure, on_call);
-        },
-    );
-    hand_over_rest(tracker, &mut failure, on_call);
-    crate::report_books(&books, err);
-    if let Some(e) = failure {
-        return Err(Error::Output(e));
-    }
-    if books.frames == 0 && !books.issues.is_empty() {
-        return Err(Error::NothingRead);
-    }
-    Ok(books)
-}
-
-/// Hands over the calls a [`stream_ordered`]-style tracker just ended, with a horizon, unless
-/// an output failure was met already (the first failure is kept in `failure`). The calls
-/// handed back together are no longer open: the horizon given with each must also stay at or
-/// before the start of the ones still to be handed over.
-pub fn hand_over(
-    tracker: &CallTracker,
-    done: Vec<Call>,
-    failure: &mut Option<std::io::Error>,
-    on_call: &mut dyn FnMut(Call, i64) -> std::io::Result<()>,
-) {
-    let mut horizon = tracker.horizon();
-    for c in &done {
-        horizon = horizon.min(c.summary.start_ns);
-    }
-    for c in done {
-        if failure.is_none() {
-            if let Err(e) = on_call(c, horizon) {
-                *failure = Some(e);
-            }
-        }
-    }
-}
-
-/// End of a [`stream_ordered`]-style pass: the calls still open are handed to `on_call` with a
-/// horizon (the earliest start among them, then none after the last), unless an output
-/// failure was met already; the first failure is kept in `failure`.
-pub fn hand_over_rest(
-    tracker: CallTracker,
-    failure: &mut Option<std::io::Error>,
-    on_call: &mut dyn FnMut(Call, i64) -> std::io::Result<()>,
-) {
-    let rest = tracker.finish();
-    let last = rest.len();
-    let horizon = rest
-        .iter()
-        .map(|c| c.summary.start_ns)
-        .min()
-        .unwrap_or(i64::MAX);
-    for (n, c) in rest.into_iter().enumerate() {
-        // After the last call, nothing more comes.
-        let horizon = if n + 1 == last { i64::MAX } else { horizon };
-        if failure.is_none() {
-            if let Err(e) = on_call(c, horizon) {
-                *failure = Some(e);
-            }
-        }
-    }
-}
-
 /// A call's place in the whole-file list ([`load`]): its start time, then the position of its
 /// first message in the order messages come out of the ingest (whole-file grouping keeps
 /// calls that start at the same time in order of first appearance). Unique per call.
@@ -230,29 +135,57 @@ fn call_id_hash(text: &str) -> u64 {
 /// For every message, in ingest order: whether it is the last one with its Call-ID. Two
 /// different Call-IDs with the same hash only make the earlier one look unfinished (it is
 /// then finished at the end of input): never wrong, only later.
-struct LastMessages {
+pub struct LastMessages {
     bits: Vec<u64>,
 }
 
+/// What a first pass ([`LastMessages::find_with_media`]) learnt besides the last messages.
+pub struct FirstPass {
+    pub lasts: LastMessages,
+    /// Books of the pass (not reported: the second pass reports its own).
+    pub books: Books,
+    /// The media tracker it was given, after seeing every datagram.
+    pub media: Option<MediaTracker>,
+}
+
 impl LastMessages {
-    /// First pass over `inputs`: frames, decodes and parses every message, notes its
-    /// Call-ID's hash. Memory: one entry per distinct Call-ID, then one bit per message.
-    fn find(inputs: &[crate::capture::Input]) -> LastMessages {
+    /// First pass over `inputs`: frames and decodes every message, notes its Call-ID's hash.
+    /// Memory: one entry per distinct Call-ID, then one bit per message.
+    pub fn find(inputs: &[crate::capture::Input]) -> LastMessages {
+        let never = |_: Option<&MediaTracker>| false;
+        match LastMessages::find_with_media(inputs, None, &never) {
+            Some(pass) => pass.lasts,
+            // Never stopped, so never here; with no message known as last, every call is
+            // handed over at the end of input, still grouped right.
+            None => LastMessages { bits: Vec::new() },
+        }
+    }
+
+    /// [`LastMessages::find`] with `tracker` (when given) shown every datagram that is not
+    /// SIP, as in a pass with RTP analysis; `stop` looks at it after every frame and at the
+    /// end, and ends the pass early with `None` (e.g. a [`MediaTracker::watcher`] that saw
+    /// RTP). Which messages come out, and in what order, does not depend on the tracker.
+    pub fn find_with_media(
+        inputs: &[crate::capture::Input],
+        tracker: Option<MediaTracker>,
+        stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+    ) -> Option<FirstPass> {
         let mut last: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
         let mut seq = 0u64;
-        // Framing and parsing run on the helper thread (nothing of the message crosses but
-        // its Call-ID's hash); this thread only keeps the map.
+        // Framing and the Call-ID scan run on the helper thread (nothing of the message
+        // crosses but its Call-ID's hash); this thread only keeps the map. The scan stops at
+        // the Call-ID header and returns what a full parse would, for a fraction of its cost.
         let hash_of = |m: sip::Located<'_>| {
-            let p = sip::parse(m.data);
-            let text = sip::headers::lossy(p.call_id()?);
+            let text = sip::headers::lossy(sip::scan::call_id(m.data)?);
             (!text.is_empty()).then(|| call_id_hash(&text))
         };
-        ingest::run_parallel(inputs, false, &hash_of, &mut |h| {
-            if let Some(h) = h {
-                last.insert(h, seq);
-            }
-            seq = seq.wrapping_add(1);
-        });
+        let (books, media) =
+            ingest::run_parallel_until(inputs, tracker, stop, &hash_of, &mut |h| {
+                if let Some(h) = h {
+                    last.insert(h, seq);
+                }
+                seq = seq.wrapping_add(1);
+            })?;
         let words = usize::try_from(seq.div_ceil(64)).unwrap_or(0);
         let mut bits = vec![0u64; words];
         for &n in last.values() {
@@ -261,10 +194,15 @@ impl LastMessages {
                 *word |= 1u64 << b;
             }
         }
-        LastMessages { bits }
+        Some(FirstPass {
+            lasts: LastMessages { bits },
+            books,
+            media,
+        })
     }
 
-    fn is_last(&self, seq: u64) -> bool {
+    /// Whether message number `seq` (0-based, in ingest order) is its Call-ID's last one.
+    pub fn is_last(&self, seq: u64) -> bool {
         usize::try_from(seq / 64)
             .ok()
             .and_then(|w| self.bits.get(w))
@@ -281,8 +219,9 @@ struct Gathering {
 }
 
 /// Groups messages by Call-ID exactly as [`Grouper`] does, handing each call over as soon as
-/// its last message (known from a first pass) is in.
-struct ExactGrouper {
+/// its last message (known from a first pass, [`LastMessages`]) is in. Messages must come in
+/// the order of that pass, numbered from 0.
+pub struct ExactGrouper {
     open: HashMap<String, Gathering, foldhash::fast::RandomState>,
     /// (start, first message) of the open calls.
     starts: BTreeSet<(i64, u64)>,
@@ -292,9 +231,18 @@ struct ExactGrouper {
 }
 
 impl ExactGrouper {
+    pub fn new(overrides: Vec<RoleOverride>) -> ExactGrouper {
+        ExactGrouper {
+            open: HashMap::default(),
+            starts: BTreeSet::new(),
+            now: i64::MIN,
+            overrides,
+        }
+    }
+
     /// Every call handed over later starts at or after this time, up to the reordering of
     /// messages completed late (TCP reassembly, IP fragments).
-    fn horizon(&self) -> i64 {
+    pub fn horizon(&self) -> i64 {
         match self.starts.first() {
             Some(&(t, _)) => t.min(self.now),
             None => self.now,
@@ -302,7 +250,7 @@ impl ExactGrouper {
     }
 
     /// Adds message number `seq`; returns its call when it was the call's last message.
-    fn push(&mut self, m: Msg, seq: u64, last: bool) -> Option<(Call, CallKey)> {
+    pub fn push(&mut self, m: Msg, seq: u64, last: bool) -> Option<(Call, CallKey)> {
         let ts = m.frame.ts_ns;
         self.now = self.now.max(ts);
         if m.call_id.is_empty() {
@@ -341,7 +289,7 @@ impl ExactGrouper {
     }
 
     /// End of input: every call still open (Call-IDs that shared a hash), in list order.
-    fn finish(self) -> Vec<(Call, CallKey)> {
+    pub fn finish(self) -> Vec<(Call, CallKey)> {
         let overrides = self.overrides;
         let mut calls: Vec<(Call, CallKey)> = self
             .open
@@ -386,12 +334,7 @@ pub fn stream_exact_inputs(
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<(Books, Option<MediaTracker>), Error> {
     let lasts = LastMessages::find(inputs);
-    let mut grouper = ExactGrouper {
-        open: HashMap::default(),
-        starts: BTreeSet::new(),
-        now: i64::MIN,
-        overrides: sel.roles.clone(),
-    };
+    let mut grouper = ExactGrouper::new(sel.roles.clone());
     let mut failure: Option<std::io::Error> = None;
     let mut seq = 0u64;
     let (books, tracker) = ingest::run_parallel(

@@ -377,10 +377,23 @@ pub fn run_with_media(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> (Bo
 }
 
 fn drive(
-    mut ing: Ingest,
+    ing: Ingest,
     inputs: &[Input],
     emit: &mut dyn FnMut(Located<'_>),
 ) -> (Books, Option<MediaTracker>) {
+    let never = |_: Option<&MediaTracker>| false;
+    // Never stopped, so never the default.
+    drive_until(ing, inputs, emit, &never).unwrap_or_default()
+}
+
+/// [`drive`], given a look at the media tracker after every frame and at the end: as soon as
+/// `stop` says so, the run ends with `None`.
+fn drive_until(
+    mut ing: Ingest,
+    inputs: &[Input],
+    emit: &mut dyn FnMut(Located<'_>),
+    stop: &dyn Fn(Option<&MediaTracker>) -> bool,
+) -> Option<(Books, Option<MediaTracker>)> {
     ing.add_inputs(inputs);
     let iters = inputs.iter().map(|i| i.frames()).collect();
     // Per input: bytes up to here were handed back to the OS (see Input::release_range).
@@ -399,11 +412,16 @@ fn drive(
                         *done = upto;
                     }
                 }
+                if stop(ing.media()) {
+                    return None;
+                }
             }
             Err(issue) => ing.issue(issue),
         }
     }
-    ing.finish_all_located(emit)
+    let result = ing.finish_all_located(emit);
+    // Datagrams completed at the end (reassembly) were shown to the tracker too.
+    (!stop(result.1.as_ref())).then_some(result)
 }
 
 /// Messages per batch handed from the ingest thread to the consumer: large enough that the
@@ -424,26 +442,47 @@ pub fn run_parallel<M: Send>(
     map: &(dyn Fn(Located<'_>) -> M + Sync),
     consume: &mut dyn FnMut(M),
 ) -> (Books, Option<MediaTracker>) {
+    let tracker = media.then(MediaTracker::new);
+    let never = |_: Option<&MediaTracker>| false;
+    // Never stopped, so never the default.
+    run_parallel_until(inputs, tracker, &never, map, consume).unwrap_or_default()
+}
+
+/// [`run_parallel`] with the media tracker given (`None` for none; e.g. a
+/// [`MediaTracker::watcher`]), which `stop` looks at after every frame and at the end: as soon
+/// as it says so, the helper thread stops reading and the run ends with `None` (the consumer
+/// may have been handed part of the messages).
+pub fn run_parallel_until<M: Send>(
+    inputs: &[Input],
+    tracker: Option<MediaTracker>,
+    stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+    map: &(dyn Fn(Located<'_>) -> M + Sync),
+    consume: &mut dyn FnMut(M),
+) -> Option<(Books, Option<MediaTracker>)> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<M>>(BATCHES_IN_FLIGHT);
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
-            let ing = if media {
-                Ingest::new().with_media()
-            } else {
-                Ingest::new()
+            let ing = match tracker {
+                Some(t) => Ingest::new().with_media_tracker(t),
+                None => Ingest::new(),
             };
             let mut batch = Vec::with_capacity(BATCH);
             let mut consumer_gone = false;
-            let result = drive(ing, inputs, &mut |m: Located<'_>| {
-                if consumer_gone {
-                    return;
-                }
-                batch.push(map(m));
-                if batch.len() >= BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    consumer_gone = tx.send(full).is_err();
-                }
-            });
+            let result = drive_until(
+                ing,
+                inputs,
+                &mut |m: Located<'_>| {
+                    if consumer_gone {
+                        return;
+                    }
+                    batch.push(map(m));
+                    if batch.len() >= BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        consumer_gone = tx.send(full).is_err();
+                    }
+                },
+                stop,
+            );
             if !batch.is_empty() && !consumer_gone {
                 let _ = tx.send(batch);
             }

@@ -323,3 +323,72 @@ fn generated_capture_matches_its_truth_file() {
     assert_eq!(doc["summary"]["calls"], 2000);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `(index, Call-ID, start)` of every call in the `calls` array of a command's JSON output, or
+/// `None` when the command failed (a capture with nothing readable).
+fn numbered_calls(cmd: &str, path: &Path) -> Option<Vec<(u64, String, String)>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+        .args([cmd, "--json"])
+        .arg(path)
+        .output()
+        .expect("run sipscope");
+    if !out.status.success() {
+        return None;
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{cmd} {}: {e}", path.display()));
+    let calls = doc["calls"].as_array().expect("a calls array");
+    Some(
+        calls
+            .iter()
+            .map(|c| {
+                (
+                    c["index"].as_u64().expect("index"),
+                    c["call_id"].as_str().expect("call_id").to_string(),
+                    c["start"].as_str().expect("start").to_string(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Captures (pcap, pcapng) in a folder, sorted.
+fn captures_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read capture folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// An engineer reads "#6" in `diagnose` and opens call 6 of `calls` (or of the interactive
+/// list): it must be the same call. Both group a capture exactly the same way, so every call
+/// has the same number, Call-ID and start in both, in the same order, on every sample and
+/// corpus capture (the corpus holds Call-IDs reused over long spans, where a streaming
+/// grouping split them).
+#[test]
+fn diagnose_numbers_calls_as_the_call_list() {
+    let mut files = captures_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"));
+    match shared("SIPSCOPE_CORPUS", "corpus") {
+        Some(dir) => files.extend(captures_in(&dir)),
+        None => missing("../shared/corpus (diagnose vs calls numbering)"),
+    }
+    let mut compared = 0;
+    for path in &files {
+        let listed = numbered_calls("calls", path);
+        let diagnosed = numbered_calls("diagnose", path);
+        assert_eq!(
+            diagnosed.is_some(),
+            listed.is_some(),
+            "{}: one command failed",
+            path.display()
+        );
+        if let (Some(listed), Some(diagnosed)) = (listed, diagnosed) {
+            assert_eq!(diagnosed, listed, "{}", path.display());
+            compared += listed.len();
+        }
+    }
+    assert!(compared > 100, "only {compared} calls compared");
+}

@@ -1,45 +1,44 @@
 //! `sipscope diagnose`: for every selected call, what happened, where and why (with what its
 //! RTP says), then the file summary; as text or `{"calls": [...], "summary": {...}}`.
 //!
+//! Calls are grouped exactly as `sipscope calls` groups them ([`crate::analysis::ExactGrouper`]):
+//! a first pass notes each Call-ID's last message ([`crate::analysis::LastMessages`]), the second
+//! diagnoses each call as soon as that message is in. Same calls, same numbers, same order.
+//!
 //! Media: each call's diagnosis judges the RTP streams of the whole capture, which are only
-//! all known at its end. Most captures of this size hold signalling only, so one pass is made
-//! with the media tracker watching, betting that it finds no stream: then every call was
-//! rightly diagnosed without media. The moment it finds one, that pass is dropped and two are
-//! made instead: one collecting the streams (memory grows with the number of streams, not
-//! packets), one diagnosing the calls with them. Standard input is diagnosed without media.
+//! all known at its end. Most captures of this size hold signalling only, so the first pass
+//! is made with a media watcher, betting that it finds no stream: then every call is rightly
+//! diagnosed without media. The moment it finds one, that pass is dropped and made again
+//! with the media tracker collecting the streams (memory grows with the number of streams,
+//! not packets); the second pass diagnoses the calls with them. Standard input (held in
+//! memory, so read twice) is diagnosed without media.
 //!
 //! Streams with bounded memory: each call is diagnosed and rendered as soon as it ends, then
 //! held (as rendered bytes and what the summary needs of it) only until every call that
 //! started before it is known, so it gets the same number as in `sipscope calls` and comes
 //! out in the same order as a whole-file run. Both text sections and the JSON array go to
-//! unlinked temporary files, copied out at the end (a dropped pass leaves nothing behind).
+//! unlinked temporary files, copied out at the end.
 //!
-//! Two threads: a helper reads, decodes and builds messages (and runs the media tracker);
-//! this one groups calls, diagnoses and renders them. The grouping is that of
-//! [`analysis::stream_ordered`] (same tracker settings, same horizon), done here because that
-//! one cannot stop a pass half-way.
+//! Two threads in each pass: a helper reads, decodes and builds messages (and runs the media
+//! tracker in the first pass); this one groups calls, diagnoses and renders them.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::export::Release;
-use crate::analysis;
+use crate::analysis::{CallKey, ExactGrouper, LastMessages};
 use crate::capture::{Input, Merged};
 use crate::cli::Selection;
 use crate::diagnose::{self, CaptureStreams, Diagnosis, MediaView, Summary, SummaryEntry};
-use crate::dialog::{Call, CallTracker, Msg, TrackerConfig};
+use crate::dialog::{Call, Msg};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
 use crate::media::{MediaTracker, StreamReport};
 use crate::output::diagnose as render;
 use crate::output::escape::write_json;
-
-/// A call's place in the whole-file list: start time, then order of first appearance (the
-/// first message's frame), then arrival (unique).
-type Key = (i64, u16, u64, u64);
 
 /// An ended call waiting for older calls. `None` when the filter drops it (it still takes
 /// a number).
@@ -57,8 +56,8 @@ enum Body {
 }
 
 /// Bytes of rendered calls held in memory at most; the rest wait in a temporary file. One
-/// call that stays open (an answered call never hung up) holds back every later call for up
-/// to the ordered idle timeout, an hour: on a busy capture that is most of its calls.
+/// call whose messages span the capture (a REGISTER refreshed with the same Call-ID) holds
+/// back every later call until its last message: on a busy capture that is most of its calls.
 const HOLD_BUDGET: usize = 16 << 20;
 
 /// How much later in capture time a call may still show up with an earlier start than calls
@@ -81,24 +80,39 @@ const BATCHES_IN_FLIGHT: usize = 8;
 /// Batches of freed messages in flight back to the reader.
 const TRASH_IN_FLIGHT: usize = 4;
 
-/// What a pass knows of the capture's media.
+/// What the diagnosing pass knows of the capture's media.
 enum Media {
-    /// Nothing (standard input).
+    /// No stream: standard input, or the first pass's watcher saw no RTP.
     Off,
-    /// The media tracker watches the pass: its result holds only if it finds no stream.
-    Bet,
-    /// Every stream of the capture and the time of its last frame, from a first pass.
+    /// Every stream of the capture and the time of its last frame, from the first pass.
     Known {
         streams: Vec<StreamReport>,
         end: Option<i64>,
     },
 }
 
-/// The RTP streams of the whole capture and the time of its last frame.
-fn media_pass(inputs: &[Input]) -> (Vec<StreamReport>, Option<i64>) {
-    let (books, media) = crate::ingest::run_with_media(inputs, &mut |_| {});
-    let end = books.inputs.iter().filter_map(|i| i.last_ts_ns).max();
-    (media.streams(), end)
+/// The first pass: each Call-ID's last message, and what the capture holds of media. A
+/// watcher bets on no RTP; when it sees some, the pass is made again with the full tracker.
+fn first_pass(inputs: &[Input], stdin: bool) -> (LastMessages, Media) {
+    if stdin {
+        return (LastMessages::find(inputs), Media::Off);
+    }
+    let saw_rtp = |t: Option<&MediaTracker>| t.is_some_and(MediaTracker::saw_rtp);
+    if let Some(pass) =
+        LastMessages::find_with_media(inputs, Some(MediaTracker::watcher()), &saw_rtp)
+    {
+        return (pass.lasts, Media::Off);
+    }
+    let never = |_: Option<&MediaTracker>| false;
+    match LastMessages::find_with_media(inputs, Some(MediaTracker::new()), &never) {
+        Some(pass) => {
+            let end = pass.books.inputs.iter().filter_map(|i| i.last_ts_ns).max();
+            let streams = pass.media.map(|m| m.streams()).unwrap_or_default();
+            (pass.lasts, Media::Known { streams, end })
+        }
+        // Never stopped, so never here: grouping still exact (calls end with the input).
+        None => (LastMessages::find(inputs), Media::Off),
+    }
 }
 
 /// A temporary file that is gone from the directory as soon as it is open.
@@ -258,26 +272,14 @@ fn render_body(json: bool, call: &Call, d: &Diagnosis) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// The reading side of a pass: every frame through the pipeline, messages in batches to
-/// `tx`. `None` when betting on no media and the media tracker found a stream (the pass
-/// stops there).
+/// The reading side of the diagnosing pass: every frame through the pipeline, messages in
+/// batches to `tx`.
 ///
 /// Messages come back through `trash` once their call is diagnosed, to be freed here: the
 /// allocator frees fastest on the thread that allocated, and this side has time to spare.
-fn read(
-    inputs: &[Input],
-    media: &Media,
-    tx: SyncSender<Vec<Msg>>,
-    trash: Receiver<Vec<Vec<Msg>>>,
-) -> Option<Books> {
-    let bet = matches!(media, Media::Bet);
-    let mut ing = if bet {
-        Ingest::new().with_media_tracker(MediaTracker::watcher())
-    } else {
-        Ingest::new()
-    };
+fn read(inputs: &[Input], tx: SyncSender<Vec<Msg>>, trash: Receiver<Vec<Vec<Msg>>>) -> Books {
+    let mut ing = Ingest::new();
     ing.add_inputs(inputs);
-    let found = |ing: &Ingest| bet && ing.media().is_some_and(MediaTracker::saw_rtp);
     let mut release = Release::new(inputs);
     let gone = Cell::new(false);
     let mut batch = Vec::with_capacity(BATCH);
@@ -299,109 +301,118 @@ fn read(
             Ok(frame) => {
                 ing.push_frame(&frame, &mut emit);
                 release.after(inputs, &frame);
-                if found(&ing) {
-                    return None;
-                }
             }
             Err(issue) => ing.issue(issue),
         }
     }
-    let (books, tracker) = ing.finish_all(&mut emit);
-    if bet && tracker.as_ref().is_some_and(MediaTracker::saw_rtp) {
-        return None;
-    }
+    let books = ing.finish(&mut emit);
     if !batch.is_empty() && !gone.get() {
         let _ = tx.send(batch);
     }
-    Some(books)
+    books
 }
 
-/// One pass over `inputs`: every call diagnosed, numbered and rendered into the sink.
-/// `Ok(None)` when the bet on no media was lost.
+/// One ended call diagnosed and rendered, held in `sink` until its number is known; `None`
+/// when the filter drops it (it still takes a number).
+/// `capture` is the index of `media`'s streams (empty without media).
+fn diagnose_call(
+    sel: &Selection,
+    json: bool,
+    media: &Media,
+    capture: &CaptureStreams<'_>,
+    sink: &mut Sink,
+    call: &Call,
+) -> io::Result<Option<Held>> {
+    if !sel.filter.matches(call) {
+        return Ok(None);
+    }
+    let d = match media {
+        Media::Known { end, .. } => {
+            let mine = capture.of_call(call);
+            diagnose::diagnose_with_media(
+                call,
+                &MediaView {
+                    streams: &mine,
+                    capture,
+                    capture_end_ns: *end,
+                },
+            )
+        }
+        // Without media, or the capture has none: judged with no stream.
+        Media::Off => diagnose::diagnose_with_media(
+            call,
+            &MediaView {
+                streams: &[],
+                capture,
+                capture_end_ns: None,
+            },
+        ),
+    };
+    let body = render_body(json, call, &d)?;
+    Ok(Some(Held {
+        body: sink.hold(body)?,
+        entry: SummaryEntry::of(call, &d),
+    }))
+}
+
+/// The diagnosing pass over `inputs`: every call grouped as the first pass's `lasts` allow,
+/// diagnosed, numbered and rendered into the sink.
 fn pass(
     sel: &Selection,
     inputs: &[Input],
     json: bool,
+    lasts: &LastMessages,
     media: &Media,
     err: &mut dyn Write,
-) -> Result<Option<Sink>, Error> {
+) -> Result<Sink, Error> {
     let mut sink = Sink::new(json);
     // Indexed once: each call then looks only at the streams near it.
     let capture = match media {
         Media::Known { streams, .. } => CaptureStreams::new(streams),
-        Media::Off | Media::Bet => CaptureStreams::default(),
+        Media::Off => CaptureStreams::default(),
     };
-    let mut pending: BTreeMap<Key, Option<Held>> = BTreeMap::new();
-    let mut arrival = 0u64;
+    let mut pending: BTreeMap<CallKey, Option<Held>> = BTreeMap::new();
     // Messages of diagnosed calls, on their way back to the reading thread.
-    let trash: RefCell<Vec<Vec<Msg>>> = RefCell::new(Vec::new());
-    let mut on_call = |mut call: Call, horizon: i64| -> io::Result<()> {
-        arrival = arrival.wrapping_add(1);
-        let first = call.messages.first().map(|m| m.frame);
-        let key = (
-            call.summary.start_ns,
-            first.map_or(0, |f| f.file),
-            first.map_or(0, |f| f.number),
-            arrival,
-        );
-        let held = if sel.filter.matches(&call) {
-            let d = match media {
-                Media::Known { end, .. } => {
-                    let mine = capture.of_call(&call);
-                    diagnose::diagnose_with_media(
-                        &call,
-                        &MediaView {
-                            streams: &mine,
-                            capture: &capture,
-                            capture_end_ns: *end,
-                        },
-                    )
-                }
-                // Without media, or betting the capture has none: judged with no stream.
-                Media::Off | Media::Bet => diagnose::diagnose_with_media(
-                    &call,
-                    &MediaView {
-                        streams: &[],
-                        capture: &capture,
-                        capture_end_ns: None,
-                    },
-                ),
-            };
-            let body = render_body(json, &call, &d)?;
-            Some(Held {
-                body: sink.hold(body)?,
-                entry: SummaryEntry::of(&call, &d),
-            })
-        } else {
-            None
-        };
-        trash.borrow_mut().push(std::mem::take(&mut call.messages));
-        pending.insert(key, held);
-        while let Some(entry) = pending.first_entry() {
-            if entry.key().0 >= horizon.saturating_sub(REORDER_SLACK_NS) {
-                break;
-            }
-            sink.write(entry.remove())?;
-        }
-        Ok(())
-    };
-    let cfg = TrackerConfig {
-        idle_timeout_ns: analysis::ORDERED_IDLE_TIMEOUT_NS,
-        ..TrackerConfig::default()
-    };
-    let mut tracker = CallTracker::new(cfg, sel.roles.clone());
+    let mut trash: Vec<Vec<Msg>> = Vec::new();
+    let mut grouper = ExactGrouper::new(sel.roles.clone());
+    let mut seq = 0u64;
     let mut failure: Option<io::Error> = None;
     let books = std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Vec<Msg>>(BATCHES_IN_FLIGHT);
         let (trash_tx, trash_rx) = sync_channel::<Vec<Vec<Msg>>>(TRASH_IN_FLIGHT);
-        let reader = scope.spawn(move || read(inputs, media, tx, trash_rx));
+        let reader = scope.spawn(move || read(inputs, tx, trash_rx));
         for batch in rx {
             for m in batch {
-                let done = tracker.push(m);
-                analysis::hand_over(&tracker, done, &mut failure, &mut on_call);
+                let done = grouper.push(m, seq, lasts.is_last(seq));
+                seq = seq.wrapping_add(1);
+                let (Some((mut call, key)), None) = (done, &failure) else {
+                    continue;
+                };
+                match diagnose_call(sel, json, media, &capture, &mut sink, &call) {
+                    Ok(held) => {
+                        pending.insert(key, held);
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        continue;
+                    }
+                }
+                trash.push(std::mem::take(&mut call.messages));
+                // Calls handed over later start at or after the horizon (give or take
+                // messages completed late): older calls can take their numbers.
+                let horizon = grouper.horizon().saturating_sub(REORDER_SLACK_NS);
+                while let Some(entry) = pending.first_entry() {
+                    if entry.key().0 >= horizon {
+                        break;
+                    }
+                    if let Err(e) = sink.write(entry.remove()) {
+                        failure = Some(e);
+                        break;
+                    }
+                }
             }
             // Full (the reader is busy) or gone: these are freed here.
-            let _ = trash_tx.try_send(trash.take());
+            let _ = trash_tx.try_send(std::mem::take(&mut trash));
         }
         drop(trash_tx);
         match reader.join() {
@@ -410,10 +421,16 @@ fn pass(
             Err(p) => std::panic::resume_unwind(p),
         }
     });
-    let Some(books) = books else {
-        return Ok(None);
-    };
-    analysis::hand_over_rest(tracker, &mut failure, &mut on_call);
+    for (call, key) in grouper.finish() {
+        if failure.is_none() {
+            match diagnose_call(sel, json, media, &capture, &mut sink, &call) {
+                Ok(held) => {
+                    pending.insert(key, held);
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+    }
     crate::report_books(&books, err);
     if let Some(e) = failure {
         return Err(Error::Output(e));
@@ -424,7 +441,7 @@ fn pass(
     while let Some((_, held)) = pending.pop_first() {
         sink.write(held)?;
     }
-    Ok(Some(sink))
+    Ok(sink)
 }
 
 pub fn run(
@@ -454,18 +471,8 @@ pub fn run(
     if json {
         out.write_all(b"{\"calls\":[")?;
     }
-    let first = if stdin { Media::Off } else { Media::Bet };
-    let sink = match pass(sel, &inputs, json, &first, err)? {
-        Some(sink) => sink,
-        None => {
-            let (streams, end) = media_pass(&inputs);
-            let known = Media::Known { streams, end };
-            match pass(sel, &inputs, json, &known, err)? {
-                Some(sink) => sink,
-                None => return Err(Error::Output(io::Error::other("diagnosis pass lost"))),
-            }
-        }
-    };
+    let (lasts, media) = first_pass(&inputs, stdin);
+    let sink = pass(sel, &inputs, json, &lasts, &media, err)?;
     let Sink {
         objects,
         failed,

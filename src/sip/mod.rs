@@ -10,6 +10,7 @@
 pub mod framing;
 pub mod headers;
 pub mod parse;
+pub mod scan;
 pub mod sdp;
 pub mod websocket;
 

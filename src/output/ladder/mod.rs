@@ -373,7 +373,7 @@ impl Layout {
     }
 
     /// [`Layout::build`], plus a band per RTP stream of the call (see
-    /// `crate::diagnose::streams_of_call` for picking them).
+    /// `crate::diagnose::CaptureStreams::of_call` for picking them).
     pub fn build_with_media(
         call: &Call,
         opts: &LayoutOptions,
