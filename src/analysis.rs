@@ -10,7 +10,7 @@ use crate::cli::Selection;
 use crate::dialog::{analyze_call, Call, CallTracker, Grouper, Msg, RoleOverride, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{self, Books};
-use crate::media::MediaTracker;
+use crate::media::{MediaTracker, StreamReport};
 use crate::sip;
 
 mod b2bua;
@@ -372,4 +372,90 @@ pub fn stream_exact_inputs(
         return Err(Error::NothingRead);
     }
     Ok((books, tracker))
+}
+
+/// What a first pass found of a capture's media: every RTP stream, and the time of the
+/// capture's last frame (to judge calls still up when it ended).
+pub struct KnownMedia {
+    pub streams: Vec<StreamReport>,
+    pub end_ns: Option<i64>,
+}
+
+/// The first pass of the exact streaming commands that judge media (`diagnose`, the ndjson
+/// export): each Call-ID's last message and, when the capture holds RTP, every stream of it
+/// (`None`: no RTP). A watcher bets on no RTP (no SDP kept, a header check per datagram);
+/// when it sees some, the pass is made again with the full tracker. Inputs are read once or
+/// twice (standard input is held in memory, so it can be).
+pub fn first_pass_with_media(
+    inputs: &[crate::capture::Input],
+) -> (LastMessages, Option<KnownMedia>) {
+    let saw_rtp = |t: Option<&MediaTracker>| t.is_some_and(MediaTracker::saw_rtp);
+    if let Some(pass) =
+        LastMessages::find_with_media(inputs, Some(MediaTracker::watcher()), &saw_rtp)
+    {
+        return (pass.lasts, None);
+    }
+    let never = |_: Option<&MediaTracker>| false;
+    match LastMessages::find_with_media(inputs, Some(MediaTracker::new()), &never) {
+        Some(pass) => {
+            let end_ns = pass.books.inputs.iter().filter_map(|i| i.last_ts_ns).max();
+            let streams = pass.media.map(|m| m.streams()).unwrap_or_default();
+            (pass.lasts, Some(KnownMedia { streams, end_ns }))
+        }
+        // Never stopped, so never here: grouping still exact (calls end with the input).
+        None => (LastMessages::find(inputs), None),
+    }
+}
+
+/// The second pass of [`stream_exact`] with the first pass's `lasts` given: each call (the
+/// filter NOT applied) is handed to `on_call` with its [`CallKey`] and horizon as soon as its
+/// last message is in. When `on_call` fails (the output was closed), reading stops at once.
+pub fn stream_exact_after(
+    inputs: &[crate::capture::Input],
+    sel: &Selection,
+    keep_raw: bool,
+    lasts: &LastMessages,
+    err: &mut dyn Write,
+    on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
+) -> Result<Books, Error> {
+    let mut grouper = ExactGrouper::new(sel.roles.clone());
+    let mut failure: Option<std::io::Error> = None;
+    let gone = std::sync::atomic::AtomicBool::new(false);
+    let stop = |_: Option<&MediaTracker>| gone.load(std::sync::atomic::Ordering::Relaxed);
+    let mut seq = 0u64;
+    let books = ingest::run_parallel_until(
+        inputs,
+        None,
+        &stop,
+        &|m| Msg::from_borrowed(&m, keep_raw),
+        &mut |m| {
+            let done = grouper.push(m, seq, lasts.is_last(seq));
+            seq = seq.wrapping_add(1);
+            if let (Some((call, key)), None) = (done, &failure) {
+                let horizon = grouper.horizon();
+                if let Err(e) = on_call(call, key, horizon) {
+                    failure = Some(e);
+                    gone.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        },
+    );
+    if let Some(e) = failure {
+        return Err(Error::Output(e));
+    }
+    // Not stopped (only a failure stops it), so the books are there.
+    let (books, _) = books.unwrap_or_default();
+    let rest = grouper.finish();
+    let last = rest.len();
+    let horizon = rest.first().map_or(i64::MAX, |(_, k)| k.0);
+    for (n, (call, key)) in rest.into_iter().enumerate() {
+        // After the last call, nothing more comes.
+        let horizon = if n + 1 == last { i64::MAX } else { horizon };
+        on_call(call, key, horizon).map_err(Error::Output)?;
+    }
+    crate::report_books(&books, err);
+    if books.frames == 0 && !books.issues.is_empty() {
+        return Err(Error::NothingRead);
+    }
+    Ok(books)
 }

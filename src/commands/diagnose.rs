@@ -29,6 +29,7 @@ use std::io::{self, BufWriter, Read, Seek, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::export::Release;
+use crate::analysis;
 use crate::analysis::{CallKey, ExactGrouper, LastMessages};
 use crate::capture::{Input, Merged};
 use crate::cli::Selection;
@@ -36,7 +37,7 @@ use crate::diagnose::{self, CaptureStreams, Diagnosis, MediaView, Summary, Summa
 use crate::dialog::{Call, Msg};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
-use crate::media::{MediaTracker, StreamReport};
+use crate::media::StreamReport;
 use crate::output::diagnose as render;
 use crate::output::escape::write_json;
 
@@ -82,7 +83,7 @@ const TRASH_IN_FLIGHT: usize = 4;
 
 /// What the diagnosing pass knows of the capture's media.
 enum Media {
-    /// No stream: standard input, or the first pass's watcher saw no RTP.
+    /// No stream: the first pass's watcher saw no RTP.
     Off,
     /// Every stream of the capture and the time of its last frame, from the first pass.
     Known {
@@ -91,28 +92,17 @@ enum Media {
     },
 }
 
-/// The first pass: each Call-ID's last message, and what the capture holds of media. A
-/// watcher bets on no RTP; when it sees some, the pass is made again with the full tracker.
-fn first_pass(inputs: &[Input], stdin: bool) -> (LastMessages, Media) {
-    if stdin {
-        return (LastMessages::find(inputs), Media::Off);
-    }
-    let saw_rtp = |t: Option<&MediaTracker>| t.is_some_and(MediaTracker::saw_rtp);
-    if let Some(pass) =
-        LastMessages::find_with_media(inputs, Some(MediaTracker::watcher()), &saw_rtp)
-    {
-        return (pass.lasts, Media::Off);
-    }
-    let never = |_: Option<&MediaTracker>| false;
-    match LastMessages::find_with_media(inputs, Some(MediaTracker::new()), &never) {
-        Some(pass) => {
-            let end = pass.books.inputs.iter().filter_map(|i| i.last_ts_ns).max();
-            let streams = pass.media.map(|m| m.streams()).unwrap_or_default();
-            (pass.lasts, Media::Known { streams, end })
-        }
-        // Never stopped, so never here: grouping still exact (calls end with the input).
-        None => (LastMessages::find(inputs), Media::Off),
-    }
+/// The first pass: each Call-ID's last message, and what the capture holds of media.
+fn first_pass(inputs: &[Input]) -> (LastMessages, Media) {
+    let (lasts, media) = analysis::first_pass_with_media(inputs);
+    let media = match media {
+        Some(k) => Media::Known {
+            streams: k.streams,
+            end: k.end_ns,
+        },
+        None => Media::Off,
+    };
+    (lasts, media)
 }
 
 /// A temporary file that is gone from the directory as soon as it is open.
@@ -451,12 +441,6 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<(), Error> {
     let stdin = sel.files.iter().any(|f| f == "-");
-    if stdin {
-        let _ = writeln!(
-            err,
-            "sipscope: note: standard input is read once: calls are diagnosed without their RTP"
-        );
-    }
     // Problems opening files are told once, and (as when a quiet media pass opened them
     // first) not at all when nothing could be opened: the error says it. Standard input
     // always told them.
@@ -471,7 +455,7 @@ pub fn run(
     if json {
         out.write_all(b"{\"calls\":[")?;
     }
-    let (lasts, media) = first_pass(&inputs, stdin);
+    let (lasts, media) = first_pass(&inputs);
     let sink = pass(sel, &inputs, json, &lasts, &media, err)?;
     let Sink {
         objects,

@@ -9,22 +9,20 @@
 //! same: ingest, `Msg::from_message`, `analyze_all` or the `CallTracker`, the selection's
 //! filter, `report_books`.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::net::IpAddr;
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::analysis;
 use crate::capture::{Frame, Input, Merged};
 use crate::cli::{ExportConfig, ExportFormat, Selection};
 use crate::diagnose::CaptureStreams;
 use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
-use crate::media::{MediaTracker, StreamReport};
+use crate::media::MediaTracker;
 use crate::output::escape_str;
 use crate::output::export::pcap::{self, FrameSet};
 use crate::output::export::{self, CallJson, DocumentWriter, ExportContext, ExportMedia};
@@ -255,75 +253,12 @@ fn json(
     Ok(())
 }
 
-/// Calls the reading thread of [`ndjson`] hands to the writing thread at once: those that
-/// ended while one frame was decoded (as their messages, analysed by the writer), or the
-/// calls still open at the end (analysed), with their streams as known at that moment.
-struct Ended {
-    groups: Vec<Vec<Msg>>,
-    calls: Vec<Call>,
-    streams: Option<NearStreams>,
-}
-
-/// The streams that can belong to a batch of ended calls (see
-/// [`crate::diagnose::CaptureStreams::partial`]), with what the whole capture says so far.
-/// Only these are reported: reporting every stream of the capture for every batch made the
-/// export quadratic on captures with RTP.
-struct NearStreams {
-    streams: Vec<StreamReport>,
-    /// Whether the capture holds any stream yet.
-    any: bool,
-    /// The addresses of the calls' SDP that are an end of some stream.
-    ips: HashSet<IpAddr>,
-}
-
-impl NearStreams {
-    /// What the media tracker knows now of the streams of these calls (each given by its
-    /// messages).
-    fn of<'m>(media: &MediaTracker, calls: impl Iterator<Item = &'m [Msg]>) -> NearStreams {
-        let mut near = Vec::new();
-        let mut ips = HashSet::new();
-        let mut ids: Vec<&str> = Vec::new();
-        for msgs in calls {
-            let ends = crate::diagnose::sdp_endpoints(msgs);
-            // The model keeps one Call-ID per call; every one seen is looked up all the same.
-            ids.clear();
-            for m in msgs {
-                if !ids.contains(&m.call_id.as_str()) {
-                    ids.push(m.call_id.as_str());
-                }
-            }
-            for id in &ids {
-                media.streams_near(id, &ends, &mut near);
-            }
-            ips.extend(
-                ends.iter()
-                    .map(|e| e.ip)
-                    .filter(|&ip| media.has_stream_at(ip)),
-            );
-        }
-        NearStreams {
-            streams: media.reports_of(&mut near),
-            any: media.has_streams(),
-            ips,
-        }
-    }
-}
-
-/// Batches of ended calls in flight between the two threads of [`ndjson`]; the reader waits
-/// when the writer lags, so memory stays bounded by the calls in progress.
-const ENDED_IN_FLIGHT: usize = 64;
-/// Batches of written calls' messages in flight back to the reader.
-const TRASH_IN_FLIGHT: usize = 64;
-
-/// One call per line, written as soon as the tracker says the call is over.
-///
-/// Two threads: a helper reads, decodes, builds messages, groups them into calls and takes
-/// the streams of each batch of ended calls from the media tracker right after the frame that
-/// ended them (as a single thread would); this thread analyses each call, builds and writes
-/// the JSON, which costs about as much. The messages of written calls go back to the helper
-/// to be freed (the allocator frees fastest on the thread that allocated).
-/// `ingest::run_parallel` is not used: its media tracker stays on its thread until the end,
-/// while each line needs the streams as its call ends.
+/// One call per line, each written as soon as its last message is in: calls are grouped
+/// exactly as `sipscope calls` and `--format json` group them (a first pass notes each
+/// Call-ID's last message), and each carries its RTP streams and media findings as the JSON
+/// document has them (when the capture holds RTP, the first pass also collects every stream,
+/// so a call's streams are complete when it is written). Memory holds only the calls whose
+/// last message is still to come. Lines come in the order calls complete.
 fn ndjson(
     sel: &Selection,
     inputs: &[Input],
@@ -331,103 +266,24 @@ fn ndjson(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Ended>(ENDED_IN_FLIGHT);
-    let (trash_tx, trash_rx) = std::sync::mpsc::sync_channel::<Vec<Vec<Msg>>>(TRASH_IN_FLIGHT);
-    let mut failure: Option<io::Error> = None;
-    let books = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
-            let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
-            // Calls the tracker hands over while a frame is decoded wait here until the frame
-            // is done, when the media tracker can be asked for their streams.
-            let pending: RefCell<Vec<Vec<Msg>>> = RefCell::new(Vec::new());
-            let gone = Cell::new(false);
-            let (books, media) = walk(
-                inputs,
-                ctx.raw,
-                &|| gone.get(),
-                &mut |m| pending.borrow_mut().extend(tracker.push_raw(m)),
-                &mut |ing| {
-                    if !pending.borrow().is_empty() {
-                        let groups = std::mem::take(&mut *pending.borrow_mut());
-                        // One look at the streams for the whole batch.
-                        let streams = ing
-                            .media()
-                            .map(|m| NearStreams::of(m, groups.iter().map(Vec::as_slice)));
-                        let ended = Ended {
-                            groups,
-                            calls: Vec::new(),
-                            streams,
-                        };
-                        gone.set(tx.send(ended).is_err());
-                        while let Ok(done) = trash_rx.try_recv() {
-                            drop(done);
-                        }
-                    }
-                },
-            );
-            if !gone.get() {
-                let groups = pending.into_inner();
-                let calls = tracker.finish();
-                let streams = media.as_ref().map(|m| {
-                    NearStreams::of(
-                        m,
-                        groups
-                            .iter()
-                            .map(Vec::as_slice)
-                            .chain(calls.iter().map(|c| c.messages.as_slice())),
-                    )
-                });
-                let _ = tx.send(Ended {
-                    groups,
-                    calls,
-                    streams,
-                });
-            }
-            books
-        });
-        for ended in rx {
-            let mut near = ended.streams;
-            let capture = near.as_mut().map(|n| {
-                let ips = std::mem::take(&mut n.ips);
-                CaptureStreams::partial(&n.streams, n.any, ips)
-            });
-            let em = capture.as_ref().map(|c| ExportMedia {
-                capture: c,
-                capture_end_ns: None,
-            });
-            let analysed = ended
-                .groups
-                .into_iter()
-                .map(|g| dialog::analyze_call(g, &sel.roles));
-            let mut done = Vec::new();
-            for mut c in analysed.chain(ended.calls) {
-                if sel.filter.matches(&c) {
-                    let json = CallJson::build_with_media(&c, ctx, em.as_ref());
-                    if let Err(e) = export::write_line(out, &json) {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-                done.push(std::mem::take(&mut c.messages));
-            }
-            // Full (the reader is busy) or gone: these are freed here.
-            let _ = trash_tx.try_send(done);
-            if failure.is_some() {
-                // Dropping the receiver stops the reader at its next batch.
-                break;
-            }
+    let (lasts, media) = analysis::first_pass_with_media(inputs);
+    let (streams, end) = match &media {
+        Some(k) => (k.streams.as_slice(), k.end_ns),
+        None => (&[][..], None),
+    };
+    let capture = CaptureStreams::new(streams);
+    let em = ExportMedia {
+        capture: &capture,
+        capture_end_ns: end,
+    };
+    analysis::stream_exact_after(inputs, sel, ctx.raw, &lasts, err, &mut |call, _, _| {
+        if sel.filter.matches(&call) {
+            let json = CallJson::build_with_media(&call, ctx, Some(&em));
+            export::write_line(out, &json)?;
         }
-        match reader.join() {
-            Ok(books) => books,
-            // The reader can only fail by a bug that panicked: re-raise it here.
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    });
-    report(&books, err)?;
-    match failure {
-        Some(e) => Err(Error::Output(e)),
-        None => Ok(()),
-    }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// The frames of the chosen calls, as a new capture. Calls are grouped with the streaming

@@ -29,7 +29,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::dialog::{Call, DialogIdx, Msg, MsgIdx, Start};
+use crate::dialog::{Call, DialogIdx, MsgIdx, Start};
 use crate::media::StreamReport;
 use crate::net::Endpoint;
 
@@ -90,26 +90,15 @@ pub struct CaptureStreams<'a> {
 }
 
 impl<'a> CaptureStreams<'a> {
-    /// Every stream of a capture.
+    /// Indexes every stream of a capture.
     pub fn new(all: &'a [StreamReport]) -> CaptureStreams<'a> {
         let ips = all
             .iter()
             .flat_map(|s| [s.src_endpoint.ip, s.dst_endpoint.ip])
             .collect();
-        CaptureStreams::partial(all, !all.is_empty(), ips)
-    }
-
-    /// Some of a capture's streams (every stream that can belong to the calls that will be
-    /// asked about), with what the whole capture says: whether it holds any stream, and
-    /// which addresses (at least among those of the calls' SDP) are an end of one.
-    pub fn partial(
-        some: &'a [StreamReport],
-        any: bool,
-        ips: HashSet<IpAddr>,
-    ) -> CaptureStreams<'a> {
         let mut by_call: HashMap<&'a str, Vec<usize>> = HashMap::new();
         let mut by_endpoint: HashMap<Endpoint, Vec<usize>> = HashMap::new();
-        for (i, s) in some.iter().enumerate() {
+        for (i, s) in all.iter().enumerate() {
             if let Some(id) = s.call_id.as_deref() {
                 by_call.entry(id).or_default().push(i);
             }
@@ -119,11 +108,11 @@ impl<'a> CaptureStreams<'a> {
             }
         }
         CaptureStreams {
-            streams: some,
+            streams: all,
             by_call,
             by_endpoint,
             ips,
-            any,
+            any: !all.is_empty(),
         }
     }
 
@@ -249,18 +238,8 @@ struct SdpEnd {
 }
 
 fn sdp_ends(call: &Call) -> Vec<SdpEnd> {
-    sdp_ends_in(&call.messages)
-}
-
-/// The address:port ends the SDP of these messages (one call's) announces: where a caller of
-/// [`CaptureStreams::partial`] must look for the call's streams.
-pub fn sdp_endpoints(messages: &[Msg]) -> Vec<Endpoint> {
-    sdp_ends_in(messages).into_iter().map(|e| e.ep).collect()
-}
-
-fn sdp_ends_in(messages: &[Msg]) -> Vec<SdpEnd> {
     let mut out = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
+    for (i, m) in call.messages.iter().enumerate() {
         let Some(sdp) = &m.sdp else { continue };
         // Offer/answer happens in these; SDP in OPTIONS answers only lists capabilities.
         if !matches!(m.method(), Some("INVITE" | "ACK" | "PRACK" | "UPDATE")) {

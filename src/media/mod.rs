@@ -15,9 +15,7 @@
 //!
 //! Streams are keyed by (source, destination, SSRC). Per packet the work is one hash lookup
 //! and a constant amount of arithmetic; payload bytes are never kept. Memory grows with the
-//! number of streams and announcements, not with packets. Streams are also indexed by their
-//! ends and by the Call-ID that announced them, so that the streams near one call are found
-//! (and reported, [`MediaTracker::streams_near`]) without reading every stream.
+//! number of streams and announcements, not with packets.
 //!
 //! Submodules: [`rtp`] (header, payload tables), [`rtcp`] (compound packets), [`stream`]
 //! (per-stream counters, jitter as tshark computes it), [`dtmf`] (RFC 4733), [`mos`]
@@ -144,12 +142,6 @@ pub struct MediaTracker {
     /// Last stream index per pair (pairs known to carry RTP; SSRC changes are found here).
     pairs: FastMap<PairKey, usize>,
     by_ssrc: FastMap<u32, Vec<usize>>,
-    /// Streams per end (source and destination).
-    by_endpoint: FastMap<Endpoint, Vec<usize>>,
-    /// Streams per Call-ID of the announcement they were matched to.
-    by_call: FastMap<Arc<str>, Vec<usize>>,
-    /// Addresses that are an end of some stream.
-    stream_ips: HashSet<std::net::IpAddr, FastState>,
     candidates: FastMap<PairKey, Candidate>,
     expectations: Vec<Expectation>,
     /// Codec lists shared between expectations (at most [`MAX_CODEC_LISTS`]).
@@ -298,30 +290,10 @@ impl MediaTracker {
         if let Some(prev) = self.pairs.insert(pair, i) {
             s.previous_ssrc = self.streams.get(prev).map(|p| p.ssrc);
         }
-        let matched = s.expectation;
         self.streams.push(s);
         self.index.insert(key, i);
         self.by_ssrc.entry(key.ssrc).or_default().push(i);
-        self.by_endpoint.entry(key.src).or_default().push(i);
-        if key.dst != key.src {
-            self.by_endpoint.entry(key.dst).or_default().push(i);
-        }
-        self.stream_ips.insert(key.src.ip);
-        self.stream_ips.insert(key.dst.ip);
-        if let Some(e) = matched {
-            self.note_match(i, e);
-        }
         i
-    }
-
-    /// Indexes stream `i` under the Call-ID of announcement `e` (a stream is matched once).
-    fn note_match(&mut self, i: usize, e: usize) {
-        if let Some(x) = self.expectations.get(e) {
-            self.by_call
-                .entry(Arc::clone(&x.call_id))
-                .or_default()
-                .push(i);
-        }
     }
 
     fn push_into(&mut self, i: usize, p: &RtpPacket, at: FrameRef) -> MediaKind {
@@ -341,12 +313,8 @@ impl MediaTracker {
                 s.expectation = Some(e);
                 let codecs = self.expectations.get(e).map(|x| &*x.codecs);
                 s.rename_payloads(&|pt| resolve_payload(pt, codecs));
-                self.note_match(i, e);
             }
         }
-        let Some(s) = self.streams.get_mut(i) else {
-            return MediaKind::Rtp { announced: false };
-        };
         let codecs = s
             .expectation
             .and_then(|e| self.expectations.get(e))
@@ -512,50 +480,20 @@ impl MediaTracker {
 
     /// One report per stream, in order of first packet.
     pub fn streams(&self) -> Vec<StreamReport> {
-        self.streams.iter().map(|s| self.report(s)).collect()
-    }
-
-    fn report(&self, s: &Stream) -> StreamReport {
-        let call_id = s
-            .expectation
-            .and_then(|e| self.expectations.get(e))
-            .map(|e| &*e.call_id);
-        let reverse = PairKey {
-            src: s.dst,
-            dst: s.src,
-        };
-        report::stream_report(s, call_id, !self.pairs.contains_key(&reverse))
-    }
-
-    /// Adds to `near` the streams that can belong to one call: those matched to an
-    /// announcement with its Call-ID, and those with an end at one of `endpoints` (its SDP's).
-    pub fn streams_near(&self, call_id: &str, endpoints: &[Endpoint], near: &mut Vec<usize>) {
-        near.extend(self.by_call.get(call_id).into_iter().flatten());
-        for ep in endpoints {
-            near.extend(self.by_endpoint.get(ep).into_iter().flatten());
-        }
-    }
-
-    /// Reports of the streams numbered `indices` (as [`MediaTracker::streams_near`] gives
-    /// them), in order of first packet, each once.
-    pub fn reports_of(&self, indices: &mut Vec<usize>) -> Vec<StreamReport> {
-        indices.sort_unstable();
-        indices.dedup();
-        indices
+        self.streams
             .iter()
-            .filter_map(|&i| self.streams.get(i))
-            .map(|s| self.report(s))
+            .map(|s| {
+                let call_id = s
+                    .expectation
+                    .and_then(|e| self.expectations.get(e))
+                    .map(|e| &*e.call_id);
+                let reverse = PairKey {
+                    src: s.dst,
+                    dst: s.src,
+                };
+                report::stream_report(s, call_id, !self.pairs.contains_key(&reverse))
+            })
             .collect()
-    }
-
-    /// Whether some stream has an end at `ip`.
-    pub fn has_stream_at(&self, ip: std::net::IpAddr) -> bool {
-        self.stream_ips.contains(&ip)
-    }
-
-    /// Whether any stream was found.
-    pub fn has_streams(&self) -> bool {
-        !self.streams.is_empty()
     }
 
     /// RTCP seen per source -> destination pair, in order of first packet.
