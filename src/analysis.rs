@@ -10,6 +10,7 @@ use crate::cli::Selection;
 use crate::dialog::{analyze_call, Call, CallTracker, Grouper, Msg, RoleOverride, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{self, Books};
+use crate::media::endpoints::MediaEndpoints;
 use crate::media::MediaTracker;
 use crate::sip;
 
@@ -237,7 +238,12 @@ struct LastMessages {
 impl LastMessages {
     /// First pass over `inputs`: frames, decodes and parses every message, notes its
     /// Call-ID's hash. Memory: one entry per distinct Call-ID, then one bit per message.
-    fn find(inputs: &[crate::capture::Input]) -> LastMessages {
+    /// With `media`, also the endpoints that may carry media, so that the second pass keeps
+    /// only the SDP announcements a datagram can look up.
+    fn find(
+        inputs: &[crate::capture::Input],
+        media: bool,
+    ) -> (LastMessages, Option<MediaEndpoints>) {
         let mut last: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
         let mut seq = 0u64;
         // Framing and parsing run on the helper thread (nothing of the message crosses but
@@ -247,7 +253,12 @@ impl LastMessages {
             let text = sip::headers::lossy(p.call_id()?);
             (!text.is_empty()).then(|| call_id_hash(&text))
         };
-        ingest::run_parallel(inputs, false, &hash_of, &mut |h| {
+        let ing = if media {
+            ingest::Ingest::new().with_media_endpoints()
+        } else {
+            ingest::Ingest::new()
+        };
+        let (_, _, endpoints) = ingest::run_parallel_on(ing, inputs, &hash_of, &mut |h| {
             if let Some(h) = h {
                 last.insert(h, seq);
             }
@@ -261,7 +272,7 @@ impl LastMessages {
                 *word |= 1u64 << b;
             }
         }
-        LastMessages { bits }
+        (LastMessages { bits }, endpoints)
     }
 
     fn is_last(&self, seq: u64) -> bool {
@@ -385,7 +396,7 @@ pub fn stream_exact_inputs(
     err: &mut dyn Write,
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<(Books, Option<MediaTracker>), Error> {
-    let lasts = LastMessages::find(inputs);
+    let (lasts, endpoints) = LastMessages::find(inputs, media);
     let mut grouper = ExactGrouper {
         open: HashMap::default(),
         starts: BTreeSet::new(),
@@ -394,9 +405,15 @@ pub fn stream_exact_inputs(
     };
     let mut failure: Option<std::io::Error> = None;
     let mut seq = 0u64;
-    let (books, tracker) = ingest::run_parallel(
+    let ing = match (media, endpoints) {
+        (true, Some(found)) => ingest::Ingest::new()
+            .with_media_tracker(MediaTracker::new().announcements_for(std::sync::Arc::new(found))),
+        (true, None) => ingest::Ingest::new().with_media(),
+        (false, _) => ingest::Ingest::new(),
+    };
+    let (books, tracker, _) = ingest::run_parallel_on(
+        ing,
         inputs,
-        media,
         &|m| Msg::from_borrowed(&m, keep_raw),
         &mut |m| {
             let done = grouper.push(m, seq, lasts.is_last(seq));

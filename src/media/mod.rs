@@ -25,6 +25,7 @@
 //! SDP into [`ExpectedMedia`].
 
 pub mod dtmf;
+pub mod endpoints;
 mod hash;
 pub mod mos;
 pub mod report;
@@ -157,6 +158,9 @@ pub struct MediaTracker {
     watch_only: bool,
     /// A watcher saw a datagram that parses as RTP.
     saw_rtp: bool,
+    /// When set, announcements of endpoints outside it are not kept (no datagram can ever
+    /// look them up: see [`endpoints`]).
+    media_endpoints: Option<Arc<endpoints::MediaEndpoints>>,
 }
 
 impl MediaTracker {
@@ -175,6 +179,14 @@ impl MediaTracker {
             watch_only: true,
             ..MediaTracker::default()
         }
+    }
+
+    /// Keeps only the announcements whose RTP or RTCP endpoint is in `found` (endpoints of
+    /// every datagram that could be media, from an earlier pass over the same capture). What
+    /// the tracker finds is the same; the announcements nobody can match are not held.
+    pub fn announcements_for(mut self, found: Arc<endpoints::MediaEndpoints>) -> MediaTracker {
+        self.media_endpoints = Some(found);
+        self
     }
 
     /// Whether SDP announcements are of use ([`MediaTracker::expect`]); a watcher ignores them.
@@ -196,6 +208,17 @@ impl MediaTracker {
         }
         let idx = self.expectations.len();
         let rtcp_port = hint.rtcp_port.or_else(|| endpoint.port.checked_add(1));
+        if let Some(found) = &self.media_endpoints {
+            let rtcp = rtcp_port.map(|port| Endpoint {
+                ip: endpoint.ip,
+                port,
+            });
+            // Nothing can look this one up. `generation` is not bumped either: it only makes
+            // streams without an announcement look again, and they would find nothing new.
+            if !found.contains(&endpoint) && rtcp.is_none_or(|e| !found.contains(&e)) {
+                return;
+            }
+        }
         let call_id = match self.expectations.last() {
             Some(prev) if *prev.call_id == *hint.call_id => Arc::clone(&prev.call_id),
             _ => Arc::from(hint.call_id.as_str()),
