@@ -804,7 +804,7 @@ fn every_call_rebuilt_on_open_equals_the_whole_file_call() {
         let mut app = tui::load_app(&sel).unwrap();
         assert_eq!(app.entries.len(), whole.calls.len(), "{f}");
         for (id, want) in whole.calls.iter().enumerate() {
-            assert_eq!(app.entries[id].call_id, want.call_id, "{f}: call {id}");
+            assert_eq!(app.entries[id].call_id(), want.call_id, "{f}: call {id}");
             let got = app.whole_call(id).expect("the frames are indexed");
             let what = format!("{f}: call {} ({})", id + 1, want.call_id);
             if got.messages.len() != want.messages.len() {
@@ -863,17 +863,13 @@ fn list_entries_match_the_calls_command() {
                 Some(app.index_of[id] as u64),
                 "{what}"
             );
-            assert_eq!(row["call_id"].as_str(), Some(e.call_id.as_str()), "{what}");
+            assert_eq!(row["call_id"].as_str(), Some(e.call_id()), "{what}");
             assert_eq!(row["start_ns"].as_i64(), Some(s.start_ns), "{what}");
-            assert_eq!(
-                row["from_user"].as_str(),
-                Some(s.from_user.as_str()),
-                "{what}"
-            );
-            assert_eq!(row["to_user"].as_str(), Some(s.to_user.as_str()), "{what}");
+            assert_eq!(row["from_user"].as_str(), Some(e.from_user()), "{what}");
+            assert_eq!(row["to_user"].as_str(), Some(e.to_user()), "{what}");
             assert_eq!(
                 row["first_method"].as_str(),
-                Some(s.first_method.as_str()),
+                Some(e.first_method()),
                 "{what}"
             );
             assert_eq!(
@@ -896,13 +892,13 @@ fn list_entries_match_the_calls_command() {
                 .map(|r| format!("({r})"))
                 .collect();
             assert_eq!(
-                e.hosts.matches('(').count(),
+                e.hosts().matches('(').count(),
                 roles.len(),
                 "{what}: {}",
-                e.hosts
+                e.hosts()
             );
             for r in roles {
-                assert!(e.hosts.contains(&r), "{what}: {} lacks {r}", e.hosts);
+                assert!(e.hosts().contains(&r), "{what}: {} lacks {r}", e.hosts());
             }
         }
     }

@@ -20,7 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::capture::{Frame, Input, Merged};
-use crate::dialog::{analyze_call, Call, HostIdx, Msg, RoleOverride, Text};
+use crate::dialog::{analyze_call, Call, HostIdx, Msg, RoleOverride};
 use crate::ingest::Ingest;
 use crate::net::FrameRef;
 
@@ -225,12 +225,18 @@ fn unpack(p: u64) -> (u16, u64) {
 /// What a list entry keeps to rebuild its call: the frames that carried its messages, and per
 /// message (in the call's order) its completing frame with the flags only the whole capture
 /// could tell.
+///
+/// One allocation per call (the list holds one per call of the capture): the messages' marks
+/// first, then the frames that carried bytes of a message without completing one (IP
+/// fragments, TCP segments before the last). Over UDP without fragments there are none: the
+/// frames are the marks' frames.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallFrames {
-    /// Packed (frame number, input), sorted, without repeats.
-    frames: Box<[u64]>,
-    /// Packed completing frame shifted past [`MARK_BITS`] flag bits, one per message.
-    marks: Box<[u64]>,
+    /// Packed completing frame shifted past [`MARK_BITS`] flag bits, one per message; then
+    /// packed (frame number, input) of the other frames, sorted, without repeats.
+    packed: Box<[u64]>,
+    /// How many of `packed` are marks.
+    marks: u32,
     /// Some message came over a stream (TCP): other calls' segments on the same connection
     /// must be fed too.
     stream: bool,
@@ -239,15 +245,7 @@ pub struct CallFrames {
 impl CallFrames {
     /// Notes the frames of a whole-file call.
     pub fn of(call: &Call) -> CallFrames {
-        let mut frames: Vec<u64> = call
-            .messages
-            .iter()
-            .flat_map(|m| m.frames.iter().chain(std::iter::once(&m.frame)))
-            .filter_map(pack)
-            .collect();
-        frames.sort_unstable();
-        frames.dedup();
-        let marks = call
+        let mut packed: Vec<u64> = call
             .messages
             .iter()
             .map(|m| {
@@ -262,8 +260,23 @@ impl CallFrames {
                 p | bits
             })
             .collect();
+        let completing: std::collections::HashSet<u64> =
+            packed.iter().map(|&m| m >> MARK_BITS).collect();
+        let mut others: Vec<u64> = call
+            .messages
+            .iter()
+            .flat_map(|m| m.frames.iter())
+            .filter_map(pack)
+            .filter(|p| !completing.contains(p))
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        // A call has far fewer than 2^32 messages (each is at least a frame of its own).
+        let marks = u32::try_from(packed.len()).unwrap_or(u32::MAX);
+        packed.truncate(marks as usize);
+        packed.extend(others);
         CallFrames {
-            frames: frames.into_boxed_slice(),
+            packed: packed.into_boxed_slice(),
             marks,
             stream: call
                 .messages
@@ -274,12 +287,33 @@ impl CallFrames {
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        (self.frames.len() + self.marks.len()) * 8
+        self.packed.len() * 8
+    }
+
+    /// Packed completing frame and flag bits of each message.
+    fn marks(&self) -> &[u64] {
+        self.packed.get(..self.marks as usize).unwrap_or(&[])
+    }
+
+    /// Packed (frame number, input) of every frame, sorted, without repeats.
+    fn frames(&self) -> Vec<u64> {
+        let others = self.packed.get(self.marks as usize..).unwrap_or(&[]);
+        let mut all: Vec<u64> = self
+            .marks()
+            .iter()
+            .map(|&m| m >> MARK_BITS)
+            // 0: a frame number too large to pack (see `pack`), left out as before.
+            .filter(|&p| p != 0)
+            .chain(others.iter().copied())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
     }
 
     /// (input, frame number) of the first message's completing frame.
     fn first_message(&self) -> Option<(u16, u64)> {
-        self.marks.first().map(|&m| unpack(m >> MARK_BITS))
+        self.marks().first().map(|&m| unpack(m >> MARK_BITS))
     }
 }
 
@@ -290,13 +324,13 @@ impl CallFrames {
 pub fn rebuild(
     inputs: &[Input],
     index: &FrameIndex,
-    call_id: &Text,
+    call_id: &str,
     frames: &CallFrames,
     overrides: &[RoleOverride],
     b2bua: &[HostIdx],
 ) -> Call {
     let mut order: Vec<(u64, u16, u64)> = frames
-        .frames
+        .frames()
         .iter()
         .map(|&p| {
             let (file, number) = unpack(p);
@@ -312,7 +346,7 @@ pub fn rebuild(
     let mut msgs: Vec<Msg> = Vec::new();
     let first = frames.first_message();
     let completing: std::collections::HashSet<u64> =
-        frames.marks.iter().map(|&m| m >> MARK_BITS).collect();
+        frames.marks().iter().map(|&m| m >> MARK_BITS).collect();
     let mut keep = |m: crate::sip::SipMessage| {
         let msg = Msg::from_message(m, true);
         let mine = if call_id.is_empty() {
@@ -320,7 +354,7 @@ pub fn rebuild(
         } else {
             // Frames of other calls fed for the TCP state complete no message of this call
             // that the whole-file run did not find.
-            msg.call_id == *call_id && pack(&msg.frame).is_some_and(|p| completing.contains(&p))
+            msg.call_id == call_id && pack(&msg.frame).is_some_and(|p| completing.contains(&p))
         };
         if mine {
             msgs.push(msg);
@@ -332,7 +366,7 @@ pub fn rebuild(
         }
     }
     ing.finish(&mut keep);
-    restore_flags(&mut msgs, &frames.marks);
+    restore_flags(&mut msgs, frames.marks());
     let mut call = analyze_call(msgs, overrides);
     for &h in b2bua {
         if let Some(host) = call.hosts.get_mut(h) {
