@@ -903,3 +903,33 @@ fn list_entries_match_the_calls_command() {
         }
     }
 }
+
+/// The view's media tracker keeps only the SDP announcements a datagram can look up (its
+/// first pass notes which endpoints may carry media): it must find exactly the streams of a
+/// tracker that keeps every announcement, on every sample and corpus capture (and on the
+/// captures named in `SIPSCOPE_TEST_MORE`, separated by `:`, for large ones by hand).
+#[test]
+fn view_streams_equal_those_of_a_tracker_keeping_every_announcement() {
+    let mut files = captures_for_rebuild();
+    if let Some(more) = std::env::var_os("SIPSCOPE_TEST_MORE") {
+        files.extend(more.to_string_lossy().split(':').map(str::to_string));
+    }
+    let mut with_streams = 0;
+    for f in &files {
+        let sel = selection(&[f]);
+        let Ok(inputs) = sipscope::open_inputs(&sel.files, &mut Vec::new()) else {
+            continue;
+        };
+        let (_, all) = sipscope::ingest::run_with_media(&inputs, &mut |_| {});
+        let app = tui::load_app(&sel).unwrap();
+        let got = app
+            .media
+            .as_ref()
+            .expect("the loader hands over the streams");
+        assert_eq!(got.streams, all.streams(), "{f}");
+        if !got.streams.is_empty() {
+            with_streams += 1;
+        }
+    }
+    assert!(with_streams >= 3, "only {with_streams} captures with RTP");
+}

@@ -99,6 +99,10 @@ struct Expectation {
 /// An announcement's codecs: (payload type, encoding name, clock rate; 0 when none given).
 type CodecList = Arc<[(u8, String, u32)]>;
 
+/// Recent Call-IDs remembered for sharing; past this they are forgotten (and shared again from
+/// the next announcement on).
+const RECENT_CALL_IDS: usize = 4096;
+
 /// Distinct codec lists shared at most; past this (hostile input) each list is kept alone.
 const MAX_CODEC_LISTS: usize = 1024;
 
@@ -147,8 +151,13 @@ pub struct MediaTracker {
     expectations: Vec<Expectation>,
     /// Codec lists shared between expectations (at most [`MAX_CODEC_LISTS`]).
     codec_lists: HashSet<CodecList, FastState>,
-    rtp_at: FastMap<Endpoint, usize>,
-    rtcp_at: FastMap<Endpoint, usize>,
+    /// Call-IDs of recent announcements, shared by the announcements of one call (an offer
+    /// and its answer are two SDP bodies); cleared at [`RECENT_CALL_IDS`].
+    call_ids: HashSet<Arc<str>, FastState>,
+    /// Announcement (index in `expectations`) per endpoint; `u32` keeps these maps, the
+    /// largest part of what announcements cost, a quarter smaller.
+    rtp_at: FastMap<Endpoint, u32>,
+    rtcp_at: FastMap<Endpoint, u32>,
     /// Bumped by every [`MediaTracker::expect`], so unannounced streams look again.
     generation: u64,
     rtcp_flows: FastMap<PairKey, RtcpFlowReport>,
@@ -206,7 +215,10 @@ impl MediaTracker {
         if self.watch_only {
             return;
         }
-        let idx = self.expectations.len();
+        // 2^32 announcements would take a capture of terabytes: past that, none is kept.
+        let Ok(idx) = u32::try_from(self.expectations.len()) else {
+            return;
+        };
         let rtcp_port = hint.rtcp_port.or_else(|| endpoint.port.checked_add(1));
         if let Some(found) = &self.media_endpoints {
             let rtcp = rtcp_port.map(|port| Endpoint {
@@ -219,9 +231,16 @@ impl MediaTracker {
                 return;
             }
         }
-        let call_id = match self.expectations.last() {
-            Some(prev) if *prev.call_id == *hint.call_id => Arc::clone(&prev.call_id),
-            _ => Arc::from(hint.call_id.as_str()),
+        let call_id = match self.call_ids.get(hint.call_id.as_str()) {
+            Some(known) => Arc::clone(known),
+            None => {
+                if self.call_ids.len() >= RECENT_CALL_IDS {
+                    self.call_ids.clear();
+                }
+                let id: Arc<str> = Arc::from(hint.call_id.as_str());
+                self.call_ids.insert(Arc::clone(&id));
+                id
+            }
         };
         let codecs = match self.codec_lists.get(hint.codecs.as_slice()) {
             Some(list) => Arc::clone(list),
@@ -298,7 +317,7 @@ impl MediaTracker {
         self.rtp_at
             .get(&dst)
             .or_else(|| self.rtp_at.get(&src))
-            .copied()
+            .map(|&i| i as usize)
     }
 
     fn new_stream(&mut self, key: StreamKey, at: FrameRef) -> usize {
@@ -331,7 +350,7 @@ impl MediaTracker {
                 .rtp_at
                 .get(&s.dst)
                 .or_else(|| self.rtp_at.get(&s.src))
-                .copied();
+                .map(|&i| i as usize);
             if let Some(e) = found {
                 s.expectation = Some(e);
                 let codecs = self.expectations.get(e).map(|x| &*x.codecs);
