@@ -19,7 +19,8 @@
 //!
 //! Submodules: [`rtp`] (header, payload tables), [`rtcp`] (compound packets), [`stream`]
 //! (per-stream counters, jitter as tshark computes it), [`dtmf`] (RFC 4733), [`mos`]
-//! (E-model), [`report`] (plain output structs), `hash` (fast hasher).
+//! (E-model), [`report`] (plain output structs), [`endpoints`] (the endpoints a first pass
+//! saw carry possible media: announcements of others need not be kept), `hash` (fast hasher).
 //!
 //! May use: `crate::net` (Flow, Endpoint, FrameRef). Knows nothing of SIP: the SIP side turns
 //! SDP into [`ExpectedMedia`].
