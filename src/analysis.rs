@@ -10,6 +10,7 @@ use crate::cli::Selection;
 use crate::dialog::{analyze_call, Call, CallTracker, Grouper, Msg, RoleOverride, TrackerConfig};
 use crate::error::Error;
 use crate::ingest::{self, Books};
+use crate::media::endpoints::MediaEndpoints;
 use crate::media::{MediaTracker, StreamReport};
 use crate::sip;
 
@@ -153,11 +154,25 @@ impl LastMessages {
     /// Memory: one entry per distinct Call-ID, then one bit per message.
     pub fn find(inputs: &[crate::capture::Input]) -> LastMessages {
         let never = |_: Option<&MediaTracker>| false;
-        match LastMessages::find_with_media(inputs, None, &never) {
-            Some(pass) => pass.lasts,
+        match LastMessages::scan(ingest::Ingest::new(), inputs, &never) {
+            Some((lasts, _)) => lasts,
             // Never stopped, so never here; with no message known as last, every call is
             // handed over at the end of input, still grouped right.
             None => LastMessages { bits: Vec::new() },
+        }
+    }
+
+    /// [`LastMessages::find`], noting also the endpoints that may carry media, so that a
+    /// second pass with RTP analysis keeps only the SDP announcements a datagram can look up.
+    pub fn find_with_endpoints(
+        inputs: &[crate::capture::Input],
+    ) -> (LastMessages, Option<MediaEndpoints>) {
+        let never = |_: Option<&MediaTracker>| false;
+        let ing = ingest::Ingest::new().with_media_endpoints();
+        match LastMessages::scan(ing, inputs, &never) {
+            Some((lasts, (_, _, endpoints))) => (lasts, endpoints),
+            // Never stopped, so never here (see `find`).
+            None => (LastMessages { bits: Vec::new() }, None),
         }
     }
 
@@ -170,6 +185,24 @@ impl LastMessages {
         tracker: Option<MediaTracker>,
         stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
     ) -> Option<FirstPass> {
+        let ing = match tracker {
+            Some(t) => ingest::Ingest::new().with_media_tracker(t),
+            None => ingest::Ingest::new(),
+        };
+        let (lasts, (books, media, _)) = LastMessages::scan(ing, inputs, stop)?;
+        Some(FirstPass {
+            lasts,
+            books,
+            media,
+        })
+    }
+
+    /// The pass itself, through the pipeline `ing` the caller set up.
+    fn scan(
+        ing: ingest::Ingest,
+        inputs: &[crate::capture::Input],
+        stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+    ) -> Option<(LastMessages, ingest::Finished)> {
         let mut last: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
         let mut seq = 0u64;
         // Framing and the Call-ID scan run on the helper thread (nothing of the message
@@ -179,13 +212,12 @@ impl LastMessages {
             let text = sip::headers::lossy(sip::scan::call_id(m.data)?);
             (!text.is_empty()).then(|| call_id_hash(&text))
         };
-        let (books, media) =
-            ingest::run_parallel_until(inputs, tracker, stop, &hash_of, &mut |h| {
-                if let Some(h) = h {
-                    last.insert(h, seq);
-                }
-                seq = seq.wrapping_add(1);
-            })?;
+        let finished = ingest::run_parallel_on_until(ing, inputs, stop, &hash_of, &mut |h| {
+            if let Some(h) = h {
+                last.insert(h, seq);
+            }
+            seq = seq.wrapping_add(1);
+        })?;
         let words = usize::try_from(seq.div_ceil(64)).unwrap_or(0);
         let mut bits = vec![0u64; words];
         for &n in last.values() {
@@ -194,11 +226,7 @@ impl LastMessages {
                 *word |= 1u64 << b;
             }
         }
-        Some(FirstPass {
-            lasts: LastMessages { bits },
-            books,
-            media,
-        })
+        Some((LastMessages { bits }, finished))
     }
 
     /// Whether message number `seq` (0-based, in ingest order) is its Call-ID's last one.
@@ -333,13 +361,23 @@ pub fn stream_exact_inputs(
     err: &mut dyn Write,
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<(Books, Option<MediaTracker>), Error> {
-    let lasts = LastMessages::find(inputs);
+    let (lasts, endpoints) = if media {
+        LastMessages::find_with_endpoints(inputs)
+    } else {
+        (LastMessages::find(inputs), None)
+    };
     let mut grouper = ExactGrouper::new(sel.roles.clone());
     let mut failure: Option<std::io::Error> = None;
     let mut seq = 0u64;
-    let (books, tracker) = ingest::run_parallel(
+    let ing = match (media, endpoints) {
+        (true, Some(found)) => ingest::Ingest::new()
+            .with_media_tracker(MediaTracker::new().announcements_for(std::sync::Arc::new(found))),
+        (true, None) => ingest::Ingest::new().with_media(),
+        (false, _) => ingest::Ingest::new(),
+    };
+    let (books, tracker, _) = ingest::run_parallel_on(
+        ing,
         inputs,
-        media,
         &|m| Msg::from_borrowed(&m, keep_raw),
         &mut |m| {
             let done = grouper.push(m, seq, lasts.is_last(seq));

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::capture::{CaptureIssue, Frame, Input, Merged};
+use crate::media::endpoints::MediaEndpoints;
 use crate::media::{ExpectedMedia, MediaKind, MediaTracker};
 use crate::net::{
     self, Decoder, Delivery, DeliveryKind, Endpoint, FrameFate, FrameRef, NetConfig, Transport,
@@ -90,6 +91,9 @@ pub struct Ingest {
     decoder: Decoder,
     framer: Framer,
     media: Option<MediaTracker>,
+    /// Endpoints of datagrams that could be media, when asked to note them
+    /// ([`Ingest::with_media_endpoints`]).
+    endpoints: Option<MediaEndpoints>,
     /// Frames held for reassembly and not yet counted. A held frame is counted by the first
     /// delivery that names it, or by the decoder's end-of-input report; later deliveries that
     /// name it again (a TCP segment buffered as several pieces around other buffered pieces is
@@ -163,6 +167,7 @@ impl Ingest {
             decoder: Decoder::new(NetConfig::default()),
             framer: Framer::new(MAX_MESSAGE),
             media: None,
+            endpoints: None,
             held: HashSet::default(),
             books: Books::default(),
         }
@@ -179,6 +184,14 @@ impl Ingest {
     /// [`MediaTracker::watcher`], which needs no SDP: announcements are then not parsed).
     pub fn with_media_tracker(mut self, tracker: MediaTracker) -> Self {
         self.media = Some(tracker);
+        self
+    }
+
+    /// Notes the endpoints of every datagram the media tracker would look at and could take
+    /// for media ([`MediaEndpoints`]): a first pass that lets the second keep fewer SDP
+    /// announcements ([`MediaTracker::announcements_for`]).
+    pub fn with_media_endpoints(mut self) -> Self {
+        self.endpoints = Some(MediaEndpoints::new());
         self
     }
 
@@ -214,6 +227,7 @@ impl Ingest {
         let me = FrameRef::of(frame);
         let framer = &mut self.framer;
         let media = &mut self.media;
+        let endpoints = &mut self.endpoints;
         let held = &mut self.held;
         // The best class of the current frame over all deliveries it took part in.
         let mut mine: Option<PayloadClass> = None;
@@ -225,6 +239,12 @@ impl Ingest {
                 }),
                 None => framer.push_located(&d, emit),
             };
+            if let (Some(found), PayloadClass::NotSip(_), DeliveryKind::Datagram, false) =
+                (endpoints.as_mut(), class, d.kind, d.flags.bounced)
+            {
+                // The datagrams the tracker below is shown.
+                found.note(&d.flow, d.data);
+            }
             // A datagram quoted in an ICMP error never reached its receiver: not media.
             if let (
                 Some(tracker),
@@ -303,6 +323,14 @@ impl Ingest {
         self.finish_all_located(&mut |m: Located<'_>| emit(m.to_message()))
     }
 
+    /// Same as [`Ingest::finish_all_located`], also handing back the endpoints noted
+    /// ([`Ingest::with_media_endpoints`]).
+    pub fn finish_with_endpoints(mut self, emit: &mut dyn FnMut(Located<'_>)) -> Finished {
+        let endpoints = self.endpoints.take();
+        let (books, media) = self.finish_all_located(emit);
+        (books, media, endpoints)
+    }
+
     /// Same as [`Ingest::finish_all`], handing out borrowed messages.
     pub fn finish_all_located(
         mut self,
@@ -354,6 +382,10 @@ impl Ingest {
 /// read, so resident memory does not grow with the file (a 1 GB file kept 1 GB resident).
 const RELEASE_STEP: usize = 8 << 20;
 
+/// What a finished pass leaves: its books, the media tracker and the endpoints noted (when
+/// asked for).
+pub type Finished = (Books, Option<MediaTracker>, Option<MediaEndpoints>);
+
 /// Runs every frame of `inputs` (merged by time) through the pipeline.
 pub fn run(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> Books {
     drive(Ingest::new(), inputs, &mut |m: Located<'_>| {
@@ -370,17 +402,13 @@ pub fn run_located(inputs: &[Input], emit: &mut dyn FnMut(Located<'_>)) -> Books
 
 /// Same as [`run`], with RTP/RTCP analysis; returns the media tracker too.
 pub fn run_with_media(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> (Books, MediaTracker) {
-    let (books, media) = drive(Ingest::new().with_media(), inputs, &mut |m: Located<'_>| {
+    let (books, media, _) = drive(Ingest::new().with_media(), inputs, &mut |m: Located<'_>| {
         emit(m.to_message())
     });
     (books, media.unwrap_or_default())
 }
 
-fn drive(
-    ing: Ingest,
-    inputs: &[Input],
-    emit: &mut dyn FnMut(Located<'_>),
-) -> (Books, Option<MediaTracker>) {
+fn drive(ing: Ingest, inputs: &[Input], emit: &mut dyn FnMut(Located<'_>)) -> Finished {
     let never = |_: Option<&MediaTracker>| false;
     // Never stopped, so never the default.
     drive_until(ing, inputs, emit, &never).unwrap_or_default()
@@ -393,7 +421,7 @@ fn drive_until(
     inputs: &[Input],
     emit: &mut dyn FnMut(Located<'_>),
     stop: &dyn Fn(Option<&MediaTracker>) -> bool,
-) -> Option<(Books, Option<MediaTracker>)> {
+) -> Option<Finished> {
     ing.add_inputs(inputs);
     let iters = inputs.iter().map(|i| i.frames()).collect();
     // Per input: bytes up to here were handed back to the OS (see Input::release_range).
@@ -419,7 +447,7 @@ fn drive_until(
             Err(issue) => ing.issue(issue),
         }
     }
-    let result = ing.finish_all_located(emit);
+    let result = ing.finish_with_endpoints(emit);
     // Datagrams completed at the end (reassembly) were shown to the tracker too.
     (!stop(result.1.as_ref())).then_some(result)
 }
@@ -442,10 +470,13 @@ pub fn run_parallel<M: Send>(
     map: &(dyn Fn(Located<'_>) -> M + Sync),
     consume: &mut dyn FnMut(M),
 ) -> (Books, Option<MediaTracker>) {
-    let tracker = media.then(MediaTracker::new);
-    let never = |_: Option<&MediaTracker>| false;
-    // Never stopped, so never the default.
-    run_parallel_until(inputs, tracker, &never, map, consume).unwrap_or_default()
+    let ing = if media {
+        Ingest::new().with_media()
+    } else {
+        Ingest::new()
+    };
+    let (books, media, _) = run_parallel_on(ing, inputs, map, consume);
+    (books, media)
 }
 
 /// [`run_parallel`] with the media tracker given (`None` for none; e.g. a
@@ -459,13 +490,37 @@ pub fn run_parallel_until<M: Send>(
     map: &(dyn Fn(Located<'_>) -> M + Sync),
     consume: &mut dyn FnMut(M),
 ) -> Option<(Books, Option<MediaTracker>)> {
+    let ing = match tracker {
+        Some(t) => Ingest::new().with_media_tracker(t),
+        None => Ingest::new(),
+    };
+    run_parallel_on_until(ing, inputs, stop, map, consume).map(|(books, media, _)| (books, media))
+}
+
+/// [`run_parallel`] through a pipeline set up by the caller (a media tracker of its own,
+/// endpoints noted).
+pub fn run_parallel_on<M: Send>(
+    ing: Ingest,
+    inputs: &[Input],
+    map: &(dyn Fn(Located<'_>) -> M + Sync),
+    consume: &mut dyn FnMut(M),
+) -> Finished {
+    let never = |_: Option<&MediaTracker>| false;
+    // Never stopped, so never the default.
+    run_parallel_on_until(ing, inputs, &never, map, consume).unwrap_or_default()
+}
+
+/// [`run_parallel_on`] that `stop` can end early (see [`run_parallel_until`]).
+pub fn run_parallel_on_until<M: Send>(
+    ing: Ingest,
+    inputs: &[Input],
+    stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+    map: &(dyn Fn(Located<'_>) -> M + Sync),
+    consume: &mut dyn FnMut(M),
+) -> Option<Finished> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<M>>(BATCHES_IN_FLIGHT);
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
-            let ing = match tracker {
-                Some(t) => Ingest::new().with_media_tracker(t),
-                None => Ingest::new(),
-            };
             let mut batch = Vec::with_capacity(BATCH);
             let mut consumer_gone = false;
             let result = drive_until(

@@ -804,7 +804,7 @@ fn every_call_rebuilt_on_open_equals_the_whole_file_call() {
         let mut app = tui::load_app(&sel).unwrap();
         assert_eq!(app.entries.len(), whole.calls.len(), "{f}");
         for (id, want) in whole.calls.iter().enumerate() {
-            assert_eq!(app.entries[id].call_id, want.call_id, "{f}: call {id}");
+            assert_eq!(app.entries[id].call_id(), want.call_id, "{f}: call {id}");
             let got = app.whole_call(id).expect("the frames are indexed");
             let what = format!("{f}: call {} ({})", id + 1, want.call_id);
             if got.messages.len() != want.messages.len() {
@@ -863,17 +863,13 @@ fn list_entries_match_the_calls_command() {
                 Some(app.index_of[id] as u64),
                 "{what}"
             );
-            assert_eq!(row["call_id"].as_str(), Some(e.call_id.as_str()), "{what}");
+            assert_eq!(row["call_id"].as_str(), Some(e.call_id()), "{what}");
             assert_eq!(row["start_ns"].as_i64(), Some(s.start_ns), "{what}");
-            assert_eq!(
-                row["from_user"].as_str(),
-                Some(s.from_user.as_str()),
-                "{what}"
-            );
-            assert_eq!(row["to_user"].as_str(), Some(s.to_user.as_str()), "{what}");
+            assert_eq!(row["from_user"].as_str(), Some(e.from_user()), "{what}");
+            assert_eq!(row["to_user"].as_str(), Some(e.to_user()), "{what}");
             assert_eq!(
                 row["first_method"].as_str(),
-                Some(s.first_method.as_str()),
+                Some(e.first_method()),
                 "{what}"
             );
             assert_eq!(
@@ -896,14 +892,44 @@ fn list_entries_match_the_calls_command() {
                 .map(|r| format!("({r})"))
                 .collect();
             assert_eq!(
-                e.hosts.matches('(').count(),
+                e.hosts().matches('(').count(),
                 roles.len(),
                 "{what}: {}",
-                e.hosts
+                e.hosts()
             );
             for r in roles {
-                assert!(e.hosts.contains(&r), "{what}: {} lacks {r}", e.hosts);
+                assert!(e.hosts().contains(&r), "{what}: {} lacks {r}", e.hosts());
             }
         }
     }
+}
+
+/// The view's media tracker keeps only the SDP announcements a datagram can look up (its
+/// first pass notes which endpoints may carry media): it must find exactly the streams of a
+/// tracker that keeps every announcement, on every sample and corpus capture (and on the
+/// captures named in `SIPSCOPE_TEST_MORE`, separated by `:`, for large ones by hand).
+#[test]
+fn view_streams_equal_those_of_a_tracker_keeping_every_announcement() {
+    let mut files = captures_for_rebuild();
+    if let Some(more) = std::env::var_os("SIPSCOPE_TEST_MORE") {
+        files.extend(more.to_string_lossy().split(':').map(str::to_string));
+    }
+    let mut with_streams = 0;
+    for f in &files {
+        let sel = selection(&[f]);
+        let Ok(inputs) = sipscope::open_inputs(&sel.files, &mut Vec::new()) else {
+            continue;
+        };
+        let (_, all) = sipscope::ingest::run_with_media(&inputs, &mut |_| {});
+        let app = tui::load_app(&sel).unwrap();
+        let got = app
+            .media
+            .as_ref()
+            .expect("the loader hands over the streams");
+        assert_eq!(got.streams, all.streams(), "{f}");
+        if !got.streams.is_empty() {
+            with_streams += 1;
+        }
+    }
+    assert!(with_streams >= 3, "only {with_streams} captures with RTP");
 }

@@ -19,12 +19,14 @@
 //!
 //! Submodules: [`rtp`] (header, payload tables), [`rtcp`] (compound packets), [`stream`]
 //! (per-stream counters, jitter as tshark computes it), [`dtmf`] (RFC 4733), [`mos`]
-//! (E-model), [`report`] (plain output structs), `hash` (fast hasher).
+//! (E-model), [`report`] (plain output structs), [`endpoints`] (the endpoints a first pass
+//! saw carry possible media: announcements of others need not be kept), `hash` (fast hasher).
 //!
 //! May use: `crate::net` (Flow, Endpoint, FrameRef). Knows nothing of SIP: the SIP side turns
 //! SDP into [`ExpectedMedia`].
 
 pub mod dtmf;
+pub mod endpoints;
 mod hash;
 pub mod mos;
 pub mod report;
@@ -98,6 +100,10 @@ struct Expectation {
 /// An announcement's codecs: (payload type, encoding name, clock rate; 0 when none given).
 type CodecList = Arc<[(u8, String, u32)]>;
 
+/// Recent Call-IDs remembered for sharing; past this they are forgotten (and shared again from
+/// the next announcement on).
+const RECENT_CALL_IDS: usize = 4096;
+
 /// Distinct codec lists shared at most; past this (hostile input) each list is kept alone.
 const MAX_CODEC_LISTS: usize = 1024;
 
@@ -146,8 +152,13 @@ pub struct MediaTracker {
     expectations: Vec<Expectation>,
     /// Codec lists shared between expectations (at most [`MAX_CODEC_LISTS`]).
     codec_lists: HashSet<CodecList, FastState>,
-    rtp_at: FastMap<Endpoint, usize>,
-    rtcp_at: FastMap<Endpoint, usize>,
+    /// Call-IDs of recent announcements, shared by the announcements of one call (an offer
+    /// and its answer are two SDP bodies); cleared at [`RECENT_CALL_IDS`].
+    call_ids: HashSet<Arc<str>, FastState>,
+    /// Announcement (index in `expectations`) per endpoint; `u32` keeps these maps, the
+    /// largest part of what announcements cost, a quarter smaller.
+    rtp_at: FastMap<Endpoint, u32>,
+    rtcp_at: FastMap<Endpoint, u32>,
     /// Bumped by every [`MediaTracker::expect`], so unannounced streams look again.
     generation: u64,
     rtcp_flows: FastMap<PairKey, RtcpFlowReport>,
@@ -157,6 +168,9 @@ pub struct MediaTracker {
     watch_only: bool,
     /// A watcher saw a datagram that parses as RTP.
     saw_rtp: bool,
+    /// When set, announcements of endpoints outside it are not kept (no datagram can ever
+    /// look them up: see [`endpoints`]).
+    media_endpoints: Option<Arc<endpoints::MediaEndpoints>>,
 }
 
 impl MediaTracker {
@@ -177,6 +191,14 @@ impl MediaTracker {
         }
     }
 
+    /// Keeps only the announcements whose RTP or RTCP endpoint is in `found` (endpoints of
+    /// every datagram that could be media, from an earlier pass over the same capture). What
+    /// the tracker finds is the same; the announcements nobody can match are not held.
+    pub fn announcements_for(mut self, found: Arc<endpoints::MediaEndpoints>) -> MediaTracker {
+        self.media_endpoints = Some(found);
+        self
+    }
+
     /// Whether SDP announcements are of use ([`MediaTracker::expect`]); a watcher ignores them.
     pub fn wants_announcements(&self) -> bool {
         !self.watch_only
@@ -194,11 +216,32 @@ impl MediaTracker {
         if self.watch_only {
             return;
         }
-        let idx = self.expectations.len();
+        // 2^32 announcements would take a capture of terabytes: past that, none is kept.
+        let Ok(idx) = u32::try_from(self.expectations.len()) else {
+            return;
+        };
         let rtcp_port = hint.rtcp_port.or_else(|| endpoint.port.checked_add(1));
-        let call_id = match self.expectations.last() {
-            Some(prev) if *prev.call_id == *hint.call_id => Arc::clone(&prev.call_id),
-            _ => Arc::from(hint.call_id.as_str()),
+        if let Some(found) = &self.media_endpoints {
+            let rtcp = rtcp_port.map(|port| Endpoint {
+                ip: endpoint.ip,
+                port,
+            });
+            // Nothing can look this one up. `generation` is not bumped either: it only makes
+            // streams without an announcement look again, and they would find nothing new.
+            if !found.contains(&endpoint) && rtcp.is_none_or(|e| !found.contains(&e)) {
+                return;
+            }
+        }
+        let call_id = match self.call_ids.get(hint.call_id.as_str()) {
+            Some(known) => Arc::clone(known),
+            None => {
+                if self.call_ids.len() >= RECENT_CALL_IDS {
+                    self.call_ids.clear();
+                }
+                let id: Arc<str> = Arc::from(hint.call_id.as_str());
+                self.call_ids.insert(Arc::clone(&id));
+                id
+            }
         };
         let codecs = match self.codec_lists.get(hint.codecs.as_slice()) {
             Some(list) => Arc::clone(list),
@@ -275,7 +318,7 @@ impl MediaTracker {
         self.rtp_at
             .get(&dst)
             .or_else(|| self.rtp_at.get(&src))
-            .copied()
+            .map(|&i| i as usize)
     }
 
     fn new_stream(&mut self, key: StreamKey, at: FrameRef) -> usize {
@@ -308,7 +351,7 @@ impl MediaTracker {
                 .rtp_at
                 .get(&s.dst)
                 .or_else(|| self.rtp_at.get(&s.src))
-                .copied();
+                .map(|&i| i as usize);
             if let Some(e) = found {
                 s.expectation = Some(e);
                 let codecs = self.expectations.get(e).map(|x| &*x.codecs);

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::analysis::CallKey;
 use crate::capture::Input;
 use crate::diagnose::{self, Diagnosis, MediaView};
-use crate::dialog::{Call, HostIdx, Role, RoleOverride, RoleSource, Summary, Text};
+use crate::dialog::{Call, CallState, HostIdx, Role, RoleOverride, RoleSource, Summary, Text};
 use crate::media::StreamReport;
 use crate::output::escape_str;
 use crate::output::ladder::{Layout, LayoutOptions, Row};
@@ -110,25 +110,65 @@ impl Column {
 
 /// One call as the list holds it: what the columns, sorting and filtering need, and where
 /// its messages are in the capture (no message text). Opening it rebuilds the call.
+///
+/// A list holds one per call of the capture (270,000 for a 1 GB one), so it is kept small:
+/// its texts share one allocation, and of the call's summary only what the list reads.
 #[derive(Debug)]
 pub struct Entry {
     /// Its place in the whole-file list (start time, then first message).
     pub key: CallKey,
-    pub call_id: Text,
-    pub summary: Summary,
-    /// `127.0.0.1 127.0.0.2(proxy)`: every host, with its role when it is not a plain UA.
-    pub hosts: String,
-    /// `486 Busy Here` (escaped), `-` without a final response.
-    pub final_text: String,
-    /// The User-Agent and Server values of its hosts, lower-case, one a line (the filter
-    /// searches them besides the columns).
-    products: Option<Box<str>>,
+    /// What the columns show of the call's summary.
+    pub summary: ListSummary,
+    /// Call-ID, From user, To user, method, final response, hosts and products, one after
+    /// the other (see [`Entry::field`]).
+    text: Box<str>,
+    /// Where each of those but the last ends in `text`.
+    ends: [u32; FIELDS - 1],
     /// Hosts found to be B2BUAs across calls (promoted when the call is rebuilt).
-    pub b2bua: Vec<HostIdx>,
+    pub b2bua: Box<[HostIdx]>,
     /// The frames that carried its messages.
     pub frames: CallFrames,
     /// The whole call, for calls handed in whole ([`App::add_calls`]: tests, small inputs).
     kept: Option<Arc<Call>>,
+}
+
+/// The texts of an [`Entry`], in the order they are stored.
+const FIELDS: usize = 7;
+const CALL_ID: usize = 0;
+const FROM_USER: usize = 1;
+const TO_USER: usize = 2;
+const FIRST_METHOD: usize = 3;
+const FINAL_TEXT: usize = 4;
+const HOSTS: usize = 5;
+const PRODUCTS: usize = 6;
+
+/// What the list reads of a call's [`Summary`] besides its texts (same meaning as there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListSummary {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub duration_ns: i64,
+    pub message_count: usize,
+    pub final_code: Option<u16>,
+    pub state: CallState,
+    pub failed: bool,
+    /// A 2xx answered the call.
+    pub answered: bool,
+}
+
+impl ListSummary {
+    fn of(s: &Summary) -> ListSummary {
+        ListSummary {
+            start_ns: s.start_ns,
+            end_ns: s.end_ns,
+            duration_ns: s.duration_ns,
+            message_count: s.message_count,
+            final_code: s.final_code,
+            state: s.state,
+            failed: s.failed,
+            answered: s.answered_ns.is_some(),
+        }
+    }
 }
 
 /// An entry waiting for its B2BUA answer: hosts are kept apart so that a late promotion can
@@ -196,16 +236,33 @@ impl Draft {
             })
             .collect::<Vec<_>>()
             .join(" ");
-        let products = (!self.products.is_empty())
-            .then(|| self.products.join("\n").to_lowercase().into_boxed_str());
+        let products = self.products.join("\n").to_lowercase();
+        let s = &self.summary;
+        let fields: [&str; FIELDS] = [
+            &self.call_id,
+            &s.from_user,
+            &s.to_user,
+            &s.first_method,
+            &self.final_text,
+            &hosts,
+            &products,
+        ];
+        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
+        let mut ends = [0u32; FIELDS - 1];
+        for (n, f) in fields.iter().enumerate() {
+            text.push_str(f);
+            if let Some(end) = ends.get_mut(n) {
+                // Texts come from one capture's messages (each capped in size): the sum
+                // stays far below 4 GB; were it not, the fields would only show cut.
+                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            }
+        }
         Entry {
             key: self.key,
-            products,
-            call_id: self.call_id,
-            summary: self.summary,
-            hosts,
-            final_text: self.final_text,
-            b2bua,
+            summary: ListSummary::of(s),
+            text: text.into_boxed_str(),
+            ends,
+            b2bua: b2bua.into_boxed_slice(),
             frames: self.frames,
             kept: None,
         }
@@ -213,37 +270,73 @@ impl Draft {
 }
 
 impl Entry {
-    /// Heap bytes it holds (about: the strings' lengths, not their capacity).
+    /// Heap bytes it holds.
     pub fn heap_bytes(&self) -> usize {
-        let s = &self.summary;
-        let text = |t: &Text| if t.len() > 24 { t.len() } else { 0 };
-        self.hosts.len()
-            + self.final_text.len()
-            + self.products.as_deref().map_or(0, str::len)
-            + self.b2bua.len() * 8
+        self.text.len()
+            + self.b2bua.len() * std::mem::size_of::<HostIdx>()
             + self.frames.heap_bytes()
-            + text(&self.call_id)
-            + text(&s.from_user)
-            + text(&s.to_user)
-            + text(&s.first_method)
+    }
+
+    /// Text number `n` (one of the field constants above).
+    fn field(&self, n: usize) -> &str {
+        let start = n
+            .checked_sub(1)
+            .and_then(|p| self.ends.get(p))
+            .map_or(0, |&e| e as usize);
+        let end = self.ends.get(n).map_or(self.text.len(), |&e| e as usize);
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    pub fn call_id(&self) -> &str {
+        self.field(CALL_ID)
+    }
+
+    /// From user of the first request.
+    pub fn from_user(&self) -> &str {
+        self.field(FROM_USER)
+    }
+
+    /// To user of the first request.
+    pub fn to_user(&self) -> &str {
+        self.field(TO_USER)
+    }
+
+    /// Method of the first request.
+    pub fn first_method(&self) -> &str {
+        self.field(FIRST_METHOD)
+    }
+
+    /// `486 Busy Here` (escaped), `-` without a final response.
+    pub fn final_text(&self) -> &str {
+        self.field(FINAL_TEXT)
+    }
+
+    /// `127.0.0.1 127.0.0.2(proxy)`: every host, with its role when it is not a plain UA.
+    pub fn hosts(&self) -> &str {
+        self.field(HOSTS)
+    }
+
+    /// The User-Agent and Server values of its hosts, lower-case, one a line (the filter
+    /// searches them besides the columns).
+    fn products(&self) -> &str {
+        self.field(PRODUCTS)
     }
 
     /// Whether `word` (lower-case) appears, ignoring case, in what the filter searches:
     /// Call-ID, users, method, state, final response, hosts, products.
     fn mentions(&self, word: &str) -> bool {
-        let s = &self.summary;
         [
-            self.call_id.as_str(),
-            &s.from_user,
-            &s.to_user,
-            &s.first_method,
-            s.state.as_str(),
-            &self.final_text,
-            &self.hosts,
+            self.call_id(),
+            self.from_user(),
+            self.to_user(),
+            self.first_method(),
+            self.summary.state.as_str(),
+            self.final_text(),
+            self.hosts(),
         ]
         .iter()
         .any(|f| contains_lower(f, word))
-            || self.products.as_deref().is_some_and(|p| p.contains(word))
+            || self.products().contains(word)
     }
 
     /// An entry that keeps its whole call (nothing to fetch again).
@@ -672,7 +765,7 @@ impl App {
         let call = Arc::new(refetch::rebuild(
             &src.inputs,
             &src.index,
-            &e.call_id,
+            e.call_id(),
             &e.frames,
             &src.roles,
             &e.b2bua,
@@ -792,7 +885,7 @@ impl App {
             if s.failed {
                 t.failed += 1;
             }
-            if s.answered_ns.is_some() {
+            if s.answered {
                 t.answered += 1;
             }
         }
@@ -1109,15 +1202,15 @@ fn natural_width(col: Column, e: &Entry, index: Option<usize>) -> usize {
     match col {
         Column::Index => index.unwrap_or(0).to_string().len(),
         Column::Start => 12,
-        Column::CallId => w(&e.call_id),
-        Column::From => w(&s.from_user),
-        Column::To => w(&s.to_user),
-        Column::Method => w(&s.first_method),
+        Column::CallId => w(e.call_id()),
+        Column::From => w(e.from_user()),
+        Column::To => w(e.to_user()),
+        Column::Method => w(e.first_method()),
         Column::State => s.state.as_str().len(),
-        Column::Final => e.final_text.chars().count(),
+        Column::Final => e.final_text().chars().count(),
         Column::Msgs => s.message_count.to_string().len(),
         Column::Duration => crate::output::time::duration(s.duration_ns).len(),
-        Column::Hosts => e.hosts.chars().count(),
+        Column::Hosts => e.hosts().chars().count(),
     }
 }
 
@@ -1126,10 +1219,10 @@ fn compare(col: Column, a: &Entry, b: &Entry) -> std::cmp::Ordering {
     let (x, y) = (&a.summary, &b.summary);
     match col {
         Column::Index | Column::Start => x.start_ns.cmp(&y.start_ns),
-        Column::CallId => a.call_id.cmp(&b.call_id),
-        Column::From => x.from_user.cmp(&y.from_user),
-        Column::To => x.to_user.cmp(&y.to_user),
-        Column::Method => x.first_method.cmp(&y.first_method),
+        Column::CallId => a.call_id().cmp(b.call_id()),
+        Column::From => a.from_user().cmp(b.from_user()),
+        Column::To => a.to_user().cmp(b.to_user()),
+        Column::Method => a.first_method().cmp(b.first_method()),
         Column::State => x.state.as_str().cmp(y.state.as_str()),
         // Calls without a final response sort after every code.
         Column::Final => x
@@ -1138,7 +1231,7 @@ fn compare(col: Column, a: &Entry, b: &Entry) -> std::cmp::Ordering {
             .cmp(&y.final_code.unwrap_or(u16::MAX)),
         Column::Msgs => x.message_count.cmp(&y.message_count),
         Column::Duration => x.duration_ns.cmp(&y.duration_ns),
-        Column::Hosts => a.hosts.cmp(&b.hosts),
+        Column::Hosts => a.hosts().cmp(b.hosts()),
     }
 }
 
@@ -1159,7 +1252,7 @@ mod tests {
         app.list
             .rows
             .iter()
-            .map(|&i| app.entries[i].call_id.to_string())
+            .map(|&i| app.entries[i].call_id().to_string())
             .collect()
     }
 
@@ -1186,7 +1279,7 @@ mod tests {
         assert_eq!(ids(&app), ["early", "middle", "late"]);
         assert_eq!(app.index_of, [1, 2, 3]);
         let (cv, e) = app.open_call().unwrap();
-        assert_eq!(e.call_id, "late");
+        assert_eq!(e.call_id(), "late");
         assert_eq!(cv.selected, selected);
         assert!(matches!(app.load, LoadState::Done { frames: 6, .. }));
     }

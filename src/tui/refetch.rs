@@ -20,7 +20,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::capture::{Frame, Input, Merged};
-use crate::dialog::{analyze_call, Call, HostIdx, Msg, RoleOverride, Text};
+use crate::dialog::{analyze_call, Call, HostIdx, Msg, RoleOverride};
 use crate::ingest::Ingest;
 use crate::net::FrameRef;
 
@@ -34,11 +34,50 @@ struct FrameLoc {
     orig_len: u32,
 }
 
+/// A [`FrameLoc`] as the index stores it, in 16 bytes (one per frame of the capture: 1.8
+/// million for 1 GB): the data's offset in the low [`OFFSET_BITS`] bits and its length above
+/// them, for a frame that was not cut. Any other frame is [`OTHER`], found in the index's
+/// side table.
+#[derive(Debug, Clone, Copy)]
+struct Packed {
+    place: u64,
+    ts_ns: i64,
+}
+
+const OFFSET_BITS: u32 = 48;
+/// `place` of a frame kept whole in the side table.
+const OTHER: u64 = u64::MAX;
+
+impl Packed {
+    fn of(loc: &FrameLoc) -> Option<Packed> {
+        let fits = loc.data >> OFFSET_BITS == 0
+            && loc.caplen == loc.orig_len
+            && u64::from(loc.caplen) < (1 << (64 - OFFSET_BITS)) - 1;
+        fits.then(|| Packed {
+            place: (u64::from(loc.caplen) << OFFSET_BITS) | loc.data,
+            ts_ns: loc.ts_ns,
+        })
+    }
+
+    fn unpack(self) -> FrameLoc {
+        let caplen = (self.place >> OFFSET_BITS) as u32;
+        FrameLoc {
+            data: self.place & ((1 << OFFSET_BITS) - 1),
+            ts_ns: self.ts_ns,
+            caplen,
+            orig_len: caplen,
+        }
+    }
+}
+
 /// Every frame of every input by (input, frame number), with the link type runs of each
 /// input, and (for several inputs) the position of each frame in the merged reading order.
 #[derive(Debug, Default)]
 pub struct FrameIndex {
-    frames: Vec<Vec<FrameLoc>>,
+    frames: Vec<Vec<Packed>>,
+    /// Per input: frames that do not pack (cut by the snap length, longer than 64 KiB), by
+    /// position in `frames`.
+    others: Vec<HashMap<usize, FrameLoc>>,
     /// Per input: (first frame number, link type), ascending.
     linktypes: Vec<Vec<(u64, u32)>>,
     /// Per input, per frame: position in the merged order (empty with a single input, where
@@ -60,6 +99,7 @@ impl FrameIndex {
         let n = inputs.len();
         let mut ix = FrameIndex {
             frames: vec![Vec::new(); n],
+            others: vec![HashMap::new(); n],
             linktypes: vec![Vec::new(); n],
             order: vec![Vec::new(); if n > 1 { n } else { 0 }],
         };
@@ -81,12 +121,24 @@ impl FrameIndex {
                 if frame.number != list.len() as u64 + 1 {
                     continue;
                 }
-                list.push(FrameLoc {
+                let loc = FrameLoc {
                     data: data as u64,
                     ts_ns: frame.ts_ns,
                     caplen: u32::try_from(frame.data.len()).unwrap_or(u32::MAX),
                     orig_len: frame.orig_len,
-                });
+                };
+                match Packed::of(&loc) {
+                    Some(p) => list.push(p),
+                    None => {
+                        if let Some(others) = ix.others.get_mut(file) {
+                            others.insert(list.len(), loc);
+                        }
+                        list.push(Packed {
+                            place: OTHER,
+                            ts_ns: loc.ts_ns,
+                        });
+                    }
+                }
             }
             if let Some(runs) = ix.linktypes.get_mut(file) {
                 if runs.last().is_none_or(|&(_, l)| l != frame.linktype) {
@@ -129,9 +181,13 @@ impl FrameIndex {
             .map_or(0, |l| l.data.saturating_add(u64::from(l.caplen)))
     }
 
-    fn loc(&self, file: u16, number: u64) -> Option<&FrameLoc> {
+    fn loc(&self, file: u16, number: u64) -> Option<FrameLoc> {
         let i = usize::try_from(number.checked_sub(1)?).ok()?;
-        self.frames.get(usize::from(file))?.get(i)
+        let p = *self.frames.get(usize::from(file))?.get(i)?;
+        if p.place == OTHER {
+            return self.others.get(usize::from(file))?.get(&i).copied();
+        }
+        Some(p.unpack())
     }
 
     /// Position of a frame in the merged reading order.
@@ -225,12 +281,18 @@ fn unpack(p: u64) -> (u16, u64) {
 /// What a list entry keeps to rebuild its call: the frames that carried its messages, and per
 /// message (in the call's order) its completing frame with the flags only the whole capture
 /// could tell.
+///
+/// One allocation per call (the list holds one per call of the capture): the messages' marks
+/// first, then the frames that carried bytes of a message without completing one (IP
+/// fragments, TCP segments before the last). Over UDP without fragments there are none: the
+/// frames are the marks' frames.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallFrames {
-    /// Packed (frame number, input), sorted, without repeats.
-    frames: Box<[u64]>,
-    /// Packed completing frame shifted past [`MARK_BITS`] flag bits, one per message.
-    marks: Box<[u64]>,
+    /// Packed completing frame shifted past [`MARK_BITS`] flag bits, one per message; then
+    /// packed (frame number, input) of the other frames, sorted, without repeats.
+    packed: Box<[u64]>,
+    /// How many of `packed` are marks.
+    marks: u32,
     /// Some message came over a stream (TCP): other calls' segments on the same connection
     /// must be fed too.
     stream: bool,
@@ -239,15 +301,7 @@ pub struct CallFrames {
 impl CallFrames {
     /// Notes the frames of a whole-file call.
     pub fn of(call: &Call) -> CallFrames {
-        let mut frames: Vec<u64> = call
-            .messages
-            .iter()
-            .flat_map(|m| m.frames.iter().chain(std::iter::once(&m.frame)))
-            .filter_map(pack)
-            .collect();
-        frames.sort_unstable();
-        frames.dedup();
-        let marks = call
+        let mut packed: Vec<u64> = call
             .messages
             .iter()
             .map(|m| {
@@ -262,8 +316,23 @@ impl CallFrames {
                 p | bits
             })
             .collect();
+        let completing: std::collections::HashSet<u64> =
+            packed.iter().map(|&m| m >> MARK_BITS).collect();
+        let mut others: Vec<u64> = call
+            .messages
+            .iter()
+            .flat_map(|m| m.frames.iter())
+            .filter_map(pack)
+            .filter(|p| !completing.contains(p))
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        // A call has far fewer than 2^32 messages (each is at least a frame of its own).
+        let marks = u32::try_from(packed.len()).unwrap_or(u32::MAX);
+        packed.truncate(marks as usize);
+        packed.extend(others);
         CallFrames {
-            frames: frames.into_boxed_slice(),
+            packed: packed.into_boxed_slice(),
             marks,
             stream: call
                 .messages
@@ -274,12 +343,33 @@ impl CallFrames {
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        (self.frames.len() + self.marks.len()) * 8
+        self.packed.len() * 8
+    }
+
+    /// Packed completing frame and flag bits of each message.
+    fn marks(&self) -> &[u64] {
+        self.packed.get(..self.marks as usize).unwrap_or(&[])
+    }
+
+    /// Packed (frame number, input) of every frame, sorted, without repeats.
+    fn frames(&self) -> Vec<u64> {
+        let others = self.packed.get(self.marks as usize..).unwrap_or(&[]);
+        let mut all: Vec<u64> = self
+            .marks()
+            .iter()
+            .map(|&m| m >> MARK_BITS)
+            // 0: a frame number too large to pack (see `pack`), left out as before.
+            .filter(|&p| p != 0)
+            .chain(others.iter().copied())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
     }
 
     /// (input, frame number) of the first message's completing frame.
     fn first_message(&self) -> Option<(u16, u64)> {
-        self.marks.first().map(|&m| unpack(m >> MARK_BITS))
+        self.marks().first().map(|&m| unpack(m >> MARK_BITS))
     }
 }
 
@@ -290,13 +380,13 @@ impl CallFrames {
 pub fn rebuild(
     inputs: &[Input],
     index: &FrameIndex,
-    call_id: &Text,
+    call_id: &str,
     frames: &CallFrames,
     overrides: &[RoleOverride],
     b2bua: &[HostIdx],
 ) -> Call {
     let mut order: Vec<(u64, u16, u64)> = frames
-        .frames
+        .frames()
         .iter()
         .map(|&p| {
             let (file, number) = unpack(p);
@@ -312,7 +402,7 @@ pub fn rebuild(
     let mut msgs: Vec<Msg> = Vec::new();
     let first = frames.first_message();
     let completing: std::collections::HashSet<u64> =
-        frames.marks.iter().map(|&m| m >> MARK_BITS).collect();
+        frames.marks().iter().map(|&m| m >> MARK_BITS).collect();
     let mut keep = |m: crate::sip::SipMessage| {
         let msg = Msg::from_message(m, true);
         let mine = if call_id.is_empty() {
@@ -320,7 +410,7 @@ pub fn rebuild(
         } else {
             // Frames of other calls fed for the TCP state complete no message of this call
             // that the whole-file run did not find.
-            msg.call_id == *call_id && pack(&msg.frame).is_some_and(|p| completing.contains(&p))
+            msg.call_id == call_id && pack(&msg.frame).is_some_and(|p| completing.contains(&p))
         };
         if mine {
             msgs.push(msg);
@@ -332,7 +422,7 @@ pub fn rebuild(
         }
     }
     ing.finish(&mut keep);
-    restore_flags(&mut msgs, &frames.marks);
+    restore_flags(&mut msgs, frames.marks());
     let mut call = analyze_call(msgs, overrides);
     for &h in b2bua {
         if let Some(host) = call.hosts.get_mut(h) {
@@ -357,6 +447,44 @@ fn restore_flags(msgs: &mut [Msg], marks: &[u64]) {
         if let Some(bits) = by_frame.get_mut(&p).and_then(VecDeque::pop_front) {
             m.flags.after_gap = bits & AFTER_GAP != 0;
             m.flags.junk_before = bits & JUNK_BEFORE != 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(l: &FrameLoc) -> (u64, i64, u32, u32) {
+        (l.data, l.ts_ns, l.caplen, l.orig_len)
+    }
+
+    #[test]
+    fn frame_places_pack_whole_or_go_to_the_side_table() {
+        let loc = FrameLoc {
+            data: (1 << OFFSET_BITS) - 1,
+            ts_ns: -5,
+            caplen: 65534,
+            orig_len: 65534,
+        };
+        let packed = Packed::of(&loc).expect("fits");
+        assert_ne!(packed.place, OTHER);
+        assert_eq!(parts(&packed.unpack()), parts(&loc));
+        let cut = FrameLoc {
+            orig_len: 70000,
+            ..loc
+        };
+        let far = FrameLoc {
+            data: 1 << OFFSET_BITS,
+            ..loc
+        };
+        let long = FrameLoc {
+            caplen: 65535,
+            orig_len: 65535,
+            ..loc
+        };
+        for other in [cut, far, long] {
+            assert!(Packed::of(&other).is_none(), "{:?}", parts(&other));
         }
     }
 }

@@ -142,15 +142,15 @@ fn cell_text(app: &App, id: usize, e: &Entry, col: Column) -> String {
         Column::Index => app.index_of.get(id).copied().unwrap_or(0).to_string(),
         Column::Start if app.list.multi_day => date_clock_millis(s.start_ns),
         Column::Start => clock_millis(s.start_ns),
-        Column::CallId => escape_str(&e.call_id).into_owned(),
-        Column::From => escape_str(&s.from_user).into_owned(),
-        Column::To => escape_str(&s.to_user).into_owned(),
-        Column::Method => escape_str(&s.first_method).into_owned(),
+        Column::CallId => escape_str(e.call_id()).into_owned(),
+        Column::From => escape_str(e.from_user()).into_owned(),
+        Column::To => escape_str(e.to_user()).into_owned(),
+        Column::Method => escape_str(e.first_method()).into_owned(),
         Column::State => s.state.as_str().to_string(),
-        Column::Final => e.final_text.clone(),
+        Column::Final => e.final_text().to_string(),
         Column::Msgs => s.message_count.to_string(),
         Column::Duration => duration(s.duration_ns),
-        Column::Hosts => e.hosts.clone(),
+        Column::Hosts => e.hosts().to_string(),
     }
 }
 
