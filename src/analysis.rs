@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 use std::io::Write;
 
 use crate::cli::Selection;
-use crate::dialog::{analyze_call, Call, CallTracker, Grouper, Msg, RoleOverride, TrackerConfig};
+use crate::dialog::{analyze_call, Call, Grouper, Msg, RoleOverride};
 use crate::error::Error;
 use crate::ingest::{self, Books};
 use crate::media::endpoints::MediaEndpoints;
@@ -85,42 +85,6 @@ fn load_with(
         calls,
         media: media.unwrap_or_default(),
     })
-}
-
-/// Reads every input and hands each call to `on_call` as soon as it is over (and the rest at
-/// the end), so memory is bounded by the calls in progress. Calls the filter rejects are
-/// dropped here.
-pub fn stream(
-    sel: &Selection,
-    keep_raw: bool,
-    err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Call) -> std::io::Result<()>,
-) -> Result<Books, Error> {
-    let inputs = crate::open_inputs(&sel.files, err)?;
-    let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
-    let mut failure: Option<std::io::Error> = None;
-    let mut deliver = |calls: Vec<Call>, failure: &mut Option<std::io::Error>| {
-        for c in calls {
-            if failure.is_none() && sel.filter.matches(&c) {
-                if let Err(e) = on_call(c) {
-                    *failure = Some(e);
-                }
-            }
-        }
-    };
-    let books = ingest::run(&inputs, &mut |m| {
-        let done = tracker.push(Msg::from_message(m, keep_raw));
-        deliver(done, &mut failure);
-    });
-    deliver(tracker.finish(), &mut failure);
-    crate::report_books(&books, err);
-    if let Some(e) = failure {
-        return Err(Error::Output(e));
-    }
-    if books.frames == 0 && !books.issues.is_empty() {
-        return Err(Error::NothingRead);
-    }
-    Ok(books)
 }
 
 /// A call's place in the whole-file list ([`load`]): its start time, then the position of its

@@ -1,13 +1,11 @@
 //! `sipscope export`: calls as one JSON document, as NDJSON (one call per line, streamed as
-//! calls end, so memory is bounded by the calls in progress), or the frames that carry them
-//! as a new capture; `export --schema` prints the published JSON Schema.
+//! calls complete, so memory is bounded by the calls in progress), or the frames that carry
+//! them as a new capture; `export --schema` prints the published JSON Schema.
 //!
-//! The walk over the inputs is done here rather than through `analysis::load`/`stream`
-//! because it needs two things those do not offer: a progress bar driven by the byte offset
-//! of each frame, and the opened inputs kept after the analysis, so that `--format pcap` can
-//! copy frames from them (standard input cannot be opened a second time). The steps are the
-//! same: ingest, `Msg::from_message`, `analyze_all` or the `CallTracker`, the selection's
-//! filter, `report_books`.
+//! `--format json` walks the inputs here rather than through `analysis::load`, for a progress
+//! bar driven by the byte offset of each frame. NDJSON and pcap stream with the exact
+//! grouping of `analysis` (a first pass notes each Call-ID's last message); pcap then copies
+//! the chosen calls' frames from the inputs kept open (standard input is held in memory).
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -15,11 +13,11 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::analysis;
+use crate::analysis::{self, LastMessages};
 use crate::capture::{Frame, Input, Merged};
 use crate::cli::{ExportConfig, ExportFormat, Selection};
 use crate::diagnose::CaptureStreams;
-use crate::dialog::{self, Call, CallTracker, Msg, TrackerConfig};
+use crate::dialog::{self, Msg};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
 use crate::media::MediaTracker;
@@ -177,15 +175,12 @@ impl Release {
     }
 }
 
-/// Runs every frame of `inputs` through the pipeline, handing each message to `on_msg`.
-/// Stops reading early when `stop` says so (the output was closed). The caller reports the
-/// books with [`report`].
+/// Runs every frame of `inputs` through the pipeline (with RTP analysis and a progress bar),
+/// handing each message to `on_msg`. The caller reports the books with [`report`].
 fn walk(
     inputs: &[Input],
     keep_raw: bool,
-    stop: &dyn Fn() -> bool,
     on_msg: &mut dyn FnMut(Msg),
-    after_frame: &mut dyn FnMut(&Ingest),
 ) -> (Books, Option<MediaTracker>) {
     let mut progress = Progress::new(inputs);
     let mut release = Release::new(inputs);
@@ -198,10 +193,6 @@ fn walk(
                 progress.frame(&frame);
                 ing.push_frame(&frame, &mut emit);
                 release.after(inputs, &frame);
-                after_frame(&ing);
-                if stop() {
-                    break;
-                }
             }
             Err(issue) => ing.issue(issue),
         }
@@ -230,13 +221,7 @@ fn json(
     err: &mut dyn Write,
 ) -> Result<(), Error> {
     let mut msgs = Vec::new();
-    let (books, media) = walk(
-        inputs,
-        ctx.raw,
-        &|| false,
-        &mut |m| msgs.push(m),
-        &mut |_| {},
-    );
+    let (books, media) = walk(inputs, ctx.raw, &mut |m| msgs.push(m));
     report(&books, err)?;
     let calls = dialog::analyze_all(msgs, &sel.roles);
     let all = media.as_ref().map(|m| m.streams()).unwrap_or_default();
@@ -286,32 +271,25 @@ fn ndjson(
     Ok(())
 }
 
-/// The frames of the chosen calls, as a new capture. Calls are grouped with the streaming
-/// tracker: only the frame numbers of chosen calls are kept, not the calls.
+/// The frames of the chosen calls, as a new capture. Calls are grouped exactly as `calls`
+/// groups them, streaming (each handed over at its last message): only the frame numbers of
+/// chosen calls are kept, not the calls.
 fn capture(
     sel: &Selection,
     inputs: &[Input],
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), Error> {
-    let mut tracker = CallTracker::new(TrackerConfig::default(), sel.roles.clone());
     let mut wanted = FrameSet::new();
     let mut calls = 0usize;
-    let mut keep = |done: Vec<Call>, wanted: &mut FrameSet| {
-        for c in done.iter().filter(|c| sel.filter.matches(c)) {
+    let lasts = LastMessages::find(inputs);
+    analysis::stream_exact_after(inputs, sel, false, &lasts, err, &mut |c, _, _| {
+        if sel.filter.matches(&c) {
             calls += 1;
-            wanted.add_call(c);
+            wanted.add_call(&c);
         }
-    };
-    let (books, _) = walk(
-        inputs,
-        false,
-        &|| false,
-        &mut |m| keep(tracker.push(m), &mut wanted),
-        &mut |_| {},
-    );
-    report(&books, err)?;
-    keep(tracker.finish(), &mut wanted);
+        Ok(())
+    })?;
     let report = pcap::write_frames(inputs, &wanted, out)?;
     if calls == 0 {
         let _ = writeln!(

@@ -20,8 +20,9 @@
 //!   overridden by [`RoleOverride`]. Every hop says whether its sender generated or forwarded
 //!   the message ([`HopOrigin`]) and what sender and receiver act as ([`Acting`]).
 //!
-//! Entry points: [`analyze_call`] (one Call-ID's messages), [`analyze_all`] (a whole file),
-//! [`CallTracker`] (streaming, for captures too large to hold), [`Filter`] (choosing calls).
+//! Entry points: [`analyze_call`] (one Call-ID's messages), [`analyze_all`] (a whole file;
+//! streaming commands group with `crate::analysis::ExactGrouper`), [`Filter`] (choosing
+//! calls).
 //! All references between parts are indices into the owning [`Call`]'s vectors.
 
 mod analyze;
@@ -48,4 +49,4 @@ pub use roles::{
     correlate_b2bua, hint_from_product, invite_sightings, number_tail, InviteSighting,
     RoleOverride, RoleOverrideError, B2BUA_SCAN, B2BUA_WINDOW_NS,
 };
-pub use tracker::{analyze_all, CallTracker, Grouper, TrackerConfig};
+pub use tracker::{analyze_all, Grouper};
