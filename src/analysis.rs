@@ -330,50 +330,13 @@ pub fn stream_exact_inputs(
     } else {
         (LastMessages::find(inputs), None)
     };
-    let mut grouper = ExactGrouper::new(sel.roles.clone());
-    let mut failure: Option<std::io::Error> = None;
-    let mut seq = 0u64;
     let ing = match (media, endpoints) {
         (true, Some(found)) => ingest::Ingest::new()
             .with_media_tracker(MediaTracker::new().announcements_for(std::sync::Arc::new(found))),
         (true, None) => ingest::Ingest::new().with_media(),
         (false, _) => ingest::Ingest::new(),
     };
-    let (books, tracker, _) = ingest::run_parallel_on(
-        ing,
-        inputs,
-        &|m| Msg::from_borrowed(&m, keep_raw),
-        &mut |m| {
-            let done = grouper.push(m, seq, lasts.is_last(seq));
-            seq = seq.wrapping_add(1);
-            if let (Some((call, key)), None) = (done, &failure) {
-                let horizon = grouper.horizon();
-                if let Err(e) = on_call(call, key, horizon) {
-                    failure = Some(e);
-                }
-            }
-        },
-    );
-    let rest = grouper.finish();
-    let last = rest.len();
-    let horizon = rest.first().map_or(i64::MAX, |(_, k)| k.0);
-    for (n, (call, key)) in rest.into_iter().enumerate() {
-        // After the last call, nothing more comes.
-        let horizon = if n + 1 == last { i64::MAX } else { horizon };
-        if failure.is_none() {
-            if let Err(e) = on_call(call, key, horizon) {
-                failure = Some(e);
-            }
-        }
-    }
-    crate::report_books(&books, err);
-    if let Some(e) = failure {
-        return Err(Error::Output(e));
-    }
-    if books.frames == 0 && !books.issues.is_empty() {
-        return Err(Error::NothingRead);
-    }
-    Ok((books, tracker))
+    second_pass(inputs, sel, keep_raw, &lasts, ing, err, on_call)
 }
 
 /// What a first pass found of a capture's media: every RTP stream, and the time of the
@@ -420,14 +383,29 @@ pub fn stream_exact_after(
     err: &mut dyn Write,
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
+    let ing = ingest::Ingest::new();
+    second_pass(inputs, sel, keep_raw, lasts, ing, err, on_call).map(|(books, _)| books)
+}
+
+/// The grouping pass of the exact streaming, through the pipeline `ing` the caller set up
+/// (with or without a media tracker, which comes back at the end).
+fn second_pass(
+    inputs: &[crate::capture::Input],
+    sel: &Selection,
+    keep_raw: bool,
+    lasts: &LastMessages,
+    ing: ingest::Ingest,
+    err: &mut dyn Write,
+    on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
+) -> Result<(Books, Option<MediaTracker>), Error> {
     let mut grouper = ExactGrouper::new(sel.roles.clone());
     let mut failure: Option<std::io::Error> = None;
     let gone = std::sync::atomic::AtomicBool::new(false);
     let stop = |_: Option<&MediaTracker>| gone.load(std::sync::atomic::Ordering::Relaxed);
     let mut seq = 0u64;
-    let books = ingest::run_parallel_until(
+    let finished = ingest::run_parallel_on_until(
+        ing,
         inputs,
-        None,
         &stop,
         &|m| Msg::from_borrowed(&m, keep_raw),
         &mut |m| {
@@ -446,7 +424,7 @@ pub fn stream_exact_after(
         return Err(Error::Output(e));
     }
     // Not stopped (only a failure stops it), so the books are there.
-    let (books, _) = books.unwrap_or_default();
+    let (books, tracker, _) = finished.unwrap_or_default();
     let rest = grouper.finish();
     let last = rest.len();
     let horizon = rest.first().map_or(i64::MAX, |(_, k)| k.0);
@@ -459,5 +437,5 @@ pub fn stream_exact_after(
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);
     }
-    Ok(books)
+    Ok((books, tracker))
 }

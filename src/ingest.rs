@@ -479,24 +479,6 @@ pub fn run_parallel<M: Send>(
     (books, media)
 }
 
-/// [`run_parallel`] with the media tracker given (`None` for none; e.g. a
-/// [`MediaTracker::watcher`]), which `stop` looks at after every frame and at the end: as soon
-/// as it says so, the helper thread stops reading and the run ends with `None` (the consumer
-/// may have been handed part of the messages).
-pub fn run_parallel_until<M: Send>(
-    inputs: &[Input],
-    tracker: Option<MediaTracker>,
-    stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
-    map: &(dyn Fn(Located<'_>) -> M + Sync),
-    consume: &mut dyn FnMut(M),
-) -> Option<(Books, Option<MediaTracker>)> {
-    let ing = match tracker {
-        Some(t) => Ingest::new().with_media_tracker(t),
-        None => Ingest::new(),
-    };
-    run_parallel_on_until(ing, inputs, stop, map, consume).map(|(books, media, _)| (books, media))
-}
-
 /// [`run_parallel`] through a pipeline set up by the caller (a media tracker of its own,
 /// endpoints noted).
 pub fn run_parallel_on<M: Send>(
@@ -510,7 +492,9 @@ pub fn run_parallel_on<M: Send>(
     run_parallel_on_until(ing, inputs, &never, map, consume).unwrap_or_default()
 }
 
-/// [`run_parallel_on`] that `stop` can end early (see [`run_parallel_until`]).
+/// [`run_parallel_on`], with `stop` shown the media tracker (if any) after every frame and at
+/// the end: as soon as it says so, the helper thread stops reading and the run ends with
+/// `None` (the consumer may have been handed part of the messages).
 pub fn run_parallel_on_until<M: Send>(
     ing: Ingest,
     inputs: &[Input],
