@@ -10,8 +10,9 @@
 //! is made with a media watcher, betting that it finds no stream: then every call is rightly
 //! diagnosed without media. The moment it finds one, that pass is dropped and made again
 //! with the media tracker collecting the streams (memory grows with the number of streams,
-//! not packets); the second pass diagnoses the calls with them. Standard input (held in
-//! memory, so read twice) is diagnosed without media.
+//! not packets); the second pass diagnoses the calls with them. Standard input is held in
+//! memory, so it is read twice like a file. The first pass is
+//! [`crate::analysis::first_pass_with_media`], shared with the ndjson export.
 //!
 //! Streams with bounded memory: each call is diagnosed and rendered as soon as it ends, then
 //! held (as rendered bytes and what the summary needs of it) only until every call that
@@ -441,9 +442,8 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<(), Error> {
     let stdin = sel.files.iter().any(|f| f == "-");
-    // Problems opening files are told once, and (as when a quiet media pass opened them
-    // first) not at all when nothing could be opened: the error says it. Standard input
-    // always told them.
+    // Problems opening files are told once, and not at all when nothing could be opened
+    // (the error says it); with standard input among the inputs, always.
     let inputs = if stdin {
         crate::open_inputs(&sel.files, err)?
     } else {
