@@ -102,6 +102,8 @@ fn call_id_hash(text: &str) -> u64 {
 /// then finished at the end of input): never wrong, only later.
 pub struct LastMessages {
     bits: Vec<u64>,
+    /// Messages the pass saw.
+    count: u64,
 }
 
 /// What a first pass ([`LastMessages::find_with_media`]) learnt besides the last messages.
@@ -122,7 +124,10 @@ impl LastMessages {
             Some((lasts, _)) => lasts,
             // Never stopped, so never here; with no message known as last, every call is
             // handed over at the end of input, still grouped right.
-            None => LastMessages { bits: Vec::new() },
+            None => LastMessages {
+                bits: Vec::new(),
+                count: 0,
+            },
         }
     }
 
@@ -136,7 +141,13 @@ impl LastMessages {
         match LastMessages::scan(ing, inputs, &never) {
             Some((lasts, (_, _, endpoints))) => (lasts, endpoints),
             // Never stopped, so never here (see `find`).
-            None => (LastMessages { bits: Vec::new() }, None),
+            None => (
+                LastMessages {
+                    bits: Vec::new(),
+                    count: 0,
+                },
+                None,
+            ),
         }
     }
 
@@ -190,7 +201,12 @@ impl LastMessages {
                 *word |= 1u64 << b;
             }
         }
-        Some((LastMessages { bits }, finished))
+        Some((LastMessages { bits, count: seq }, finished))
+    }
+
+    /// How many messages the pass saw (the second pass sees the same).
+    pub fn messages(&self) -> u64 {
+        self.count
     }
 
     /// Whether message number `seq` (0-based, in ingest order) is its Call-ID's last one.

@@ -121,6 +121,21 @@ impl Progress {
         }
     }
 
+    /// A bar counting SIP messages (of `total`), for the streaming formats' second pass,
+    /// which sees calls rather than frames. Shown on the same terms as the byte bar.
+    fn messages(inputs: &[Input], total: u64) -> Option<ProgressBar> {
+        let bytes: u64 = inputs.iter().map(|i| i.bytes().len() as u64).sum();
+        (bytes > PROGRESS_MIN_BYTES && io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} calls [{bar:40}] {pos}/{len} SIP messages ({eta} left)",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        })
+    }
+
     fn frame(&mut self, f: &Frame<'_>) {
         let Some(bar) = &self.bar else { return };
         self.frames = self.frames.wrapping_add(1);
@@ -261,13 +276,20 @@ fn ndjson(
         capture: &capture,
         capture_end_ns: end,
     };
+    let bar = Progress::messages(inputs, lasts.messages());
     analysis::stream_exact_after(inputs, sel, ctx.raw, &lasts, err, &mut |call, _, _| {
+        if let Some(b) = &bar {
+            b.inc(call.messages.len() as u64);
+        }
         if sel.filter.matches(&call) {
             let json = CallJson::build_with_media(&call, ctx, Some(&em));
             export::write_line(out, &json)?;
         }
         Ok(())
     })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     Ok(())
 }
 
@@ -283,13 +305,20 @@ fn capture(
     let mut wanted = FrameSet::new();
     let mut calls = 0usize;
     let lasts = LastMessages::find(inputs);
+    let bar = Progress::messages(inputs, lasts.messages());
     analysis::stream_exact_after(inputs, sel, false, &lasts, err, &mut |c, _, _| {
+        if let Some(b) = &bar {
+            b.inc(c.messages.len() as u64);
+        }
         if sel.filter.matches(&c) {
             calls += 1;
             wanted.add_call(&c);
         }
         Ok(())
     })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let report = pcap::write_frames(inputs, &wanted, out)?;
     if calls == 0 {
         let _ = writeln!(
