@@ -106,18 +106,9 @@ fn first_pass(inputs: &[Input]) -> (LastMessages, Media) {
     (lasts, media)
 }
 
-/// A temporary file that is gone from the directory as soon as it is open.
+/// A spill file for rendered calls (see [`crate::output::spool`]).
 fn spool() -> io::Result<BufWriter<File>> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path =
-        std::env::temp_dir().join(format!("sipscope-diagnose-{}-{n}.tmp", std::process::id()));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    let _ = std::fs::remove_file(&path);
+    let f = crate::output::spool::unlinked_temp_file("diagnose")?;
     Ok(BufWriter::with_capacity(1 << 16, f))
 }
 

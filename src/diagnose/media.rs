@@ -85,8 +85,6 @@ pub struct CaptureStreams<'a> {
     by_endpoint: HashMap<Endpoint, Vec<usize>>,
     /// Addresses that are an end of some stream of the capture.
     ips: HashSet<IpAddr>,
-    /// Whether the capture holds any stream.
-    any: bool,
 }
 
 impl<'a> CaptureStreams<'a> {
@@ -112,13 +110,12 @@ impl<'a> CaptureStreams<'a> {
             by_call,
             by_endpoint,
             ips,
-            any: !all.is_empty(),
         }
     }
 
     /// Whether the capture holds no stream at all.
     pub fn is_empty(&self) -> bool {
-        !self.any
+        self.streams.is_empty()
     }
 
     /// Whether some stream of the capture goes to or comes from `ip`.

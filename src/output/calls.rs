@@ -203,7 +203,8 @@ impl Spool {
                 buf.extend_from_slice(bytes);
                 return Ok(());
             }
-            let mut file = BufWriter::with_capacity(1 << 16, temp_file()?);
+            let mut file =
+                BufWriter::with_capacity(1 << 16, super::spool::unlinked_temp_file("calls")?);
             file.write_all(buf)?;
             *self = Spool::File(file);
         }
@@ -225,20 +226,6 @@ impl Spool {
             }
         })
     }
-}
-
-/// A temporary file that is gone from the directory as soon as it is open.
-fn temp_file() -> io::Result<File> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("sipscope-calls-{}-{n}.tmp", std::process::id()));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    let _ = std::fs::remove_file(&path);
-    Ok(f)
 }
 
 fn put_str(buf: &mut Vec<u8>, s: &str) {

@@ -8,6 +8,7 @@ pub mod escape;
 pub mod export;
 pub mod ladder;
 pub mod media;
+pub mod spool;
 pub mod stats;
 pub mod time;
 
