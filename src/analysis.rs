@@ -15,7 +15,9 @@ use crate::media::{MediaTracker, StreamReport};
 use crate::sip;
 
 mod b2bua;
+mod links;
 pub use b2bua::{promote, B2buaLinker};
+pub use links::LinkedCalls;
 
 /// Calls of a whole capture, in order of their first message, and the books of the ingest.
 pub struct Loaded {
@@ -224,6 +226,25 @@ struct Gathering {
     /// Position of its first message, and the earliest capture time among its messages.
     first: u64,
     start: i64,
+    /// Its INVITEs filed in [`ExactGrouper::open_invites`]: where and when.
+    invites: Vec<(Place, i64)>,
+}
+
+/// An address and a called number (the last digits), where the cross-call B2BUA rule pairs
+/// INVITEs.
+pub type Place = (std::net::IpAddr, String);
+
+/// Where an initial INVITE (no To tag) to a called number may be counted by the cross-call
+/// B2BUA rule once its call is analysed: at its sender's address or its receiver's (which
+/// hop ends it is only known then, so both).
+fn invite_places(m: &Msg) -> Option<[Place; 2]> {
+    let invite = matches!(&m.start, crate::dialog::Start::Request { method, .. }
+        if method.eq_ignore_ascii_case("INVITE"));
+    if !invite || m.to.tag.is_some() {
+        return None;
+    }
+    let number = crate::dialog::number_tail(&m.to.user)?;
+    Some([(m.flow.src.ip, number.clone()), (m.flow.dst.ip, number)])
 }
 
 /// Groups messages by Call-ID exactly as [`Grouper`] does, handing each call over as soon as
@@ -233,6 +254,9 @@ pub struct ExactGrouper {
     open: HashMap<String, Gathering, foldhash::fast::RandomState>,
     /// (start, first message) of the open calls.
     starts: BTreeSet<(i64, u64)>,
+    /// Per place, (capture time, first message of the call) of every initial INVITE of the
+    /// open calls that the B2BUA rule may count there ([`invite_places`]).
+    open_invites: HashMap<Place, BTreeSet<(i64, u64)>, foldhash::fast::RandomState>,
     /// Latest capture time seen.
     now: i64,
     overrides: Vec<RoleOverride>,
@@ -243,6 +267,7 @@ impl ExactGrouper {
         ExactGrouper {
             open: HashMap::default(),
             starts: BTreeSet::new(),
+            open_invites: HashMap::default(),
             now: i64::MIN,
             overrides,
         }
@@ -255,6 +280,29 @@ impl ExactGrouper {
             Some(&(t, _)) => t.min(self.now),
             None => self.now,
         }
+    }
+
+    /// Latest capture time seen.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// An open call (its first message's number) with an initial INVITE at `place` captured
+    /// between `lo` and `hi` (inclusive), if there is one.
+    pub fn open_invite_at(&self, place: &Place, lo: i64, hi: i64) -> Option<u64> {
+        if lo > hi {
+            return None;
+        }
+        self.open_invites
+            .get(place)?
+            .range((lo, 0)..=(hi, u64::MAX))
+            .next()
+            .map(|&(_, first)| first)
+    }
+
+    /// Capture time of the earliest initial INVITE at `place` among the open calls.
+    pub fn first_open_invite_at(&self, place: &Place) -> Option<i64> {
+        self.open_invites.get(place)?.first().map(|&(t, _)| t)
     }
 
     /// Adds message number `seq`; returns its call when it was the call's last message.
@@ -275,6 +323,7 @@ impl ExactGrouper {
                     msgs: Vec::with_capacity(4),
                     first: seq,
                     start: ts,
+                    invites: Vec::new(),
                 })
             }
         };
@@ -284,6 +333,13 @@ impl ExactGrouper {
             self.starts.insert((ts, g.first));
         }
         if !last {
+            if let Some(places) = invite_places(&m) {
+                for place in places {
+                    let at = self.open_invites.entry(place.clone()).or_default();
+                    at.insert((ts, g.first));
+                    g.invites.push((place, ts));
+                }
+            }
             g.msgs.push(m);
             return None;
         }
@@ -291,6 +347,14 @@ impl ExactGrouper {
         g.msgs.push(m);
         let g = self.open.remove(id.as_str())?;
         self.starts.remove(&(g.start, g.first));
+        for (place, t) in &g.invites {
+            if let Some(at) = self.open_invites.get_mut(place) {
+                at.remove(&(*t, g.first));
+                if at.is_empty() {
+                    self.open_invites.remove(place);
+                }
+            }
+        }
         let call = analyze_call(g.msgs, &self.overrides);
         let key = (call.summary.start_ns, g.first);
         Some((call, key))
@@ -352,7 +416,9 @@ pub fn stream_exact_inputs(
         (true, None) => ingest::Ingest::new().with_media(),
         (false, _) => ingest::Ingest::new(),
     };
-    second_pass(inputs, sel, keep_raw, &lasts, ing, err, on_call)
+    second_pass(inputs, sel, keep_raw, &lasts, ing, err, &mut |c, k, st| {
+        on_call(c, k, st.horizon())
+    })
 }
 
 /// What a first pass found of a capture's media: every RTP stream, and the time of the
@@ -400,7 +466,67 @@ pub fn stream_exact_after(
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
     let ing = ingest::Ingest::new();
-    second_pass(inputs, sel, keep_raw, lasts, ing, err, on_call).map(|(books, _)| books)
+    second_pass(inputs, sel, keep_raw, lasts, ing, err, &mut |c, k, st| {
+        on_call(c, k, st.horizon())
+    })
+    .map(|(books, _)| books)
+}
+
+/// [`stream_exact_after`] with the links the whole-file B2BUA rule makes between calls
+/// ([`crate::dialog::correlate_b2bua`]: related Call-IDs, hosts made B2BUAs): each call is
+/// handed to `on_call` (the filter NOT applied) once no call still open or to come can pair
+/// with it ([`LinkedCalls`]), so a call with an initial INVITE waits about a minute of
+/// capture time (longer when a call still open sent an INVITE within seconds of its own).
+pub fn stream_linked_after(
+    inputs: &[crate::capture::Input],
+    sel: &Selection,
+    keep_raw: bool,
+    lasts: &LastMessages,
+    err: &mut dyn Write,
+    on_call: &mut dyn FnMut(Call) -> std::io::Result<()>,
+) -> Result<Books, Error> {
+    let mut linked = LinkedCalls::new();
+    let ing = ingest::Ingest::new();
+    let (books, _) = second_pass(inputs, sel, keep_raw, lasts, ing, err, &mut |c, k, st| {
+        linked.add(c, k, st, on_call)
+    })?;
+    linked.finish(on_call).map_err(Error::Output)?;
+    Ok(books)
+}
+
+/// Where the second pass stands when it hands a call over.
+pub struct Stage<'a> {
+    horizon: i64,
+    /// `None` once the input has ended (the calls still open are handed over one by one).
+    grouper: Option<&'a ExactGrouper>,
+}
+
+impl Stage<'_> {
+    /// Every call handed over later starts at or after this time, up to the reordering of
+    /// messages completed late (see [`ExactGrouper::horizon`]).
+    pub fn horizon(&self) -> i64 {
+        self.horizon
+    }
+
+    /// The input has ended: the calls handed over now are the last, all at once.
+    pub fn at_end(&self) -> bool {
+        self.grouper.is_none()
+    }
+
+    /// Latest capture time seen.
+    pub fn now(&self) -> i64 {
+        self.grouper.map_or(i64::MAX, ExactGrouper::now)
+    }
+
+    /// See [`ExactGrouper::open_invite_at`].
+    pub fn open_invite_at(&self, place: &Place, lo: i64, hi: i64) -> Option<u64> {
+        self.grouper.and_then(|g| g.open_invite_at(place, lo, hi))
+    }
+
+    /// See [`ExactGrouper::first_open_invite_at`].
+    pub fn first_open_invite_at(&self, place: &Place) -> Option<i64> {
+        self.grouper.and_then(|g| g.first_open_invite_at(place))
+    }
 }
 
 /// The grouping pass of the exact streaming, through the pipeline `ing` the caller set up
@@ -412,7 +538,7 @@ fn second_pass(
     lasts: &LastMessages,
     ing: ingest::Ingest,
     err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
+    on_call: &mut dyn FnMut(Call, CallKey, &Stage<'_>) -> std::io::Result<()>,
 ) -> Result<(Books, Option<MediaTracker>), Error> {
     let mut grouper = ExactGrouper::new(sel.roles.clone());
     let mut failure: Option<std::io::Error> = None;
@@ -428,8 +554,11 @@ fn second_pass(
             let done = grouper.push(m, seq, lasts.is_last(seq));
             seq = seq.wrapping_add(1);
             if let (Some((call, key)), None) = (done, &failure) {
-                let horizon = grouper.horizon();
-                if let Err(e) = on_call(call, key, horizon) {
+                let stage = Stage {
+                    horizon: grouper.horizon(),
+                    grouper: Some(&grouper),
+                };
+                if let Err(e) = on_call(call, key, &stage) {
                     failure = Some(e);
                     gone.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
@@ -447,7 +576,11 @@ fn second_pass(
     for (n, (call, key)) in rest.into_iter().enumerate() {
         // After the last call, nothing more comes.
         let horizon = if n + 1 == last { i64::MAX } else { horizon };
-        on_call(call, key, horizon).map_err(Error::Output)?;
+        let stage = Stage {
+            horizon,
+            grouper: None,
+        };
+        on_call(call, key, &stage).map_err(Error::Output)?;
     }
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {

@@ -253,12 +253,13 @@ fn json(
     Ok(())
 }
 
-/// One call per line, each written as soon as its last message is in: calls are grouped
-/// exactly as `sipscope calls` and `--format json` group them (a first pass notes each
-/// Call-ID's last message), and each carries its RTP streams and media findings as the JSON
-/// document has them (when the capture holds RTP, the first pass also collects every stream,
-/// so a call's streams are complete when it is written). Memory holds only the calls whose
-/// last message is still to come. Lines come in the order calls complete.
+/// One call per line: calls are grouped exactly as `sipscope calls` and `--format json`
+/// group them (a first pass notes each Call-ID's last message), and each carries its RTP
+/// streams and media findings as the JSON document has them (when the capture holds RTP, the
+/// first pass also collects every stream, so a call's streams are complete when it is
+/// written) and its B2BUA links across Call-IDs ([`analysis::stream_linked_after`]). Memory
+/// holds the calls whose last message is still to come and the calls with an INVITE waiting
+/// for their B2BUA answer. Lines come in the order calls are released.
 fn ndjson(
     sel: &Selection,
     inputs: &[Input],
@@ -277,7 +278,7 @@ fn ndjson(
         capture_end_ns: end,
     };
     let bar = Progress::messages(inputs, lasts.messages());
-    analysis::stream_exact_after(inputs, sel, ctx.raw, &lasts, err, &mut |call, _, _| {
+    analysis::stream_linked_after(inputs, sel, ctx.raw, &lasts, err, &mut |call| {
         if let Some(b) = &bar {
             b.inc(call.messages.len() as u64);
         }

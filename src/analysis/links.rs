@@ -1,0 +1,555 @@
+//! Cross-call B2BUA links for outputs that stream whole calls in the order they complete (the
+//! NDJSON export): the same pairs, related Call-IDs (in the same order) and promoted hosts as
+//! the whole-file rule ([`crate::dialog::correlate_b2bua`]), with memory bounded by the calls
+//! near an INVITE still open rather than by the oldest call still open.
+//!
+//! The rule pairs an initial INVITE received by a host as final destination at time `t` with
+//! the first initial INVITE to the same called number that the same address originated in
+//! another call between `t` and `t + 5 s` (64 candidates at most). So the answer for a call
+//! depends only on the calls with an initial INVITE at the same place (address and number)
+//! within 5 s of one of its own. It is final once (a) no message still to come can be such an
+//! INVITE: the capture clock is past its last INVITE plus 5 s plus the reordering allowance,
+//! and (b) no call still open has an initial INVITE there (the grouper files every INVITE
+//! without To tag at both its ends' addresses: a superset is safe). A call blocked by an open
+//! call is filed under it and looked at again when that call completes. Until then it waits,
+//! whole; calls without an initial INVITE go out at once. A call kept up for hours holds back
+//! only its other leg, not the calls behind it.
+//!
+//! The INVITEs of calls handed over are indexed by place and time, and forgotten once no call
+//! still waiting, open or to come can look that far back at that place.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+
+use super::{CallKey, Place, Stage};
+use crate::dialog::{invite_sightings, InviteSighting, B2BUA_SCAN as SCAN};
+use crate::dialog::{Call, HostIdx, B2BUA_WINDOW_NS as WINDOW_NS};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// How much later in capture time a message may be handed over than messages already seen
+/// (TCP reassembly, IP fragments): the allowance every streaming command makes.
+const REORDER_SLACK_NS: i64 = 64_000_000_000;
+
+/// Calls added between two sweeps of the index (each sweep walks every place indexed).
+const SWEEP_EVERY: usize = 1024;
+
+/// An originated initial INVITE: time, call, sending host.
+type Sent = (i64, CallKey, HostIdx);
+/// A received initial INVITE: time, call, receiving host, and its rank among the call's
+/// received INVITEs (the whole-file rule walks them in call order, then in this order).
+type Got = (i64, CallKey, HostIdx, u32);
+/// A call ready to go out, with its sightings.
+type Ready = (Call, CallKey, Vec<InviteSighting>);
+
+/// A call waiting for its answer.
+struct Held {
+    call: Call,
+    key: CallKey,
+    sightings: Vec<InviteSighting>,
+}
+
+/// Holds calls until their cross-call B2BUA links are final (see the module header).
+#[derive(Default)]
+pub struct LinkedCalls {
+    outbound: FastMap<Place, Vec<Sent>>,
+    inbound: FastMap<Place, Vec<Got>>,
+    /// Call-IDs of the calls with indexed INVITEs, and how many of those are still indexed.
+    ids: FastMap<CallKey, (String, usize)>,
+    /// Calls waiting for the clock, by the time their window closes.
+    waiting: BTreeMap<(i64, CallKey), Held>,
+    /// Calls waiting for an open call (by the number of its first message) to complete.
+    blocked: FastMap<u64, Vec<Held>>,
+    /// Per place, the sightings of the calls held (waiting or blocked): (time, call) and how
+    /// many.
+    held_at: FastMap<Place, BTreeMap<(i64, CallKey), u32>>,
+    /// Calls held.
+    held: usize,
+    /// Calls added since the index was last swept of old INVITEs.
+    since_sweep: usize,
+}
+
+/// Where a sighting may be paired: where it was sent from, where it was received.
+fn places(s: &InviteSighting) -> impl Iterator<Item = Place> + '_ {
+    [s.originated_by, s.received_by]
+        .into_iter()
+        .flatten()
+        .map(|(addr, _)| (addr, s.number.clone()))
+}
+
+/// The whole-file rule for a received INVITE at `t` in call `key`: the first INVITE to the
+/// same place sent from another call, at `t` or at most 5 s later, among 64.
+fn partner(sent: &[Sent], t: i64, key: CallKey) -> Option<Sent> {
+    let from = sent.partition_point(|x| x.0 < t);
+    let end = t.saturating_add(WINDOW_NS);
+    sent.get(from..)
+        .unwrap_or(&[])
+        .iter()
+        .take(SCAN)
+        .take_while(|x| x.0 <= end)
+        .find(|x| x.1 != key)
+        .copied()
+}
+
+impl LinkedCalls {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls held (waiting or blocked), for tests and memory checks.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// INVITEs indexed, for tests and memory checks.
+    pub fn indexed(&self) -> usize {
+        self.outbound.values().map(Vec::len).sum::<usize>()
+            + self.inbound.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// `call` is complete: files its INVITEs, then hands to `out` every call whose answer
+    /// became final (this one included, when it has no initial INVITE).
+    pub fn add(
+        &mut self,
+        call: Call,
+        key: CallKey,
+        stage: &Stage<'_>,
+        out: &mut dyn FnMut(Call) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let sightings = invite_sightings(&call);
+        self.file(&call, key, &sightings);
+        let mut ready = Vec::new();
+        match sightings.iter().map(|s| s.ts_ns).max() {
+            Some(last) => {
+                self.hold(key, &sightings);
+                let held = Held {
+                    call,
+                    key,
+                    sightings,
+                };
+                self.waiting
+                    .insert((last.saturating_add(WINDOW_NS), key), held);
+            }
+            None => ready.push((call, key, sightings)),
+        }
+        if !stage.at_end() {
+            // Calls this one blocked can go, unless another open call blocks them.
+            for held in self.blocked.remove(&key.1).unwrap_or_default() {
+                self.settle(held, stage, &mut ready);
+            }
+            let clock = stage.now().saturating_sub(REORDER_SLACK_NS);
+            while let Some(entry) = self.waiting.first_entry() {
+                if entry.key().0 >= clock {
+                    break;
+                }
+                let held = entry.remove();
+                self.settle(held, stage, &mut ready);
+            }
+        }
+        for (call, key, sightings) in ready {
+            self.release(call, key, &sightings, out)?;
+        }
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY && !stage.at_end() {
+            self.since_sweep = 0;
+            self.forget(stage);
+        }
+        Ok(())
+    }
+
+    /// End of input: every call held goes, in list order.
+    pub fn finish(&mut self, out: &mut dyn FnMut(Call) -> io::Result<()>) -> io::Result<()> {
+        let mut rest: Vec<Held> = std::mem::take(&mut self.waiting).into_values().collect();
+        for (_, list) in std::mem::take(&mut self.blocked) {
+            rest.extend(list);
+        }
+        rest.sort_by_key(|h| h.key);
+        for h in rest {
+            self.unhold(h.key, &h.sightings);
+            self.release(h.call, h.key, &h.sightings, out)?;
+        }
+        Ok(())
+    }
+
+    /// Indexes the INVITEs of a call just complete.
+    fn file(&mut self, call: &Call, key: CallKey, sightings: &[InviteSighting]) {
+        let mut got = 0u32;
+        let mut filed = 0usize;
+        for s in sightings {
+            if let Some((addr, host)) = s.originated_by {
+                let list = self.outbound.entry((addr, s.number.clone())).or_default();
+                let item = (s.ts_ns, key, host);
+                let at = list.partition_point(|x| *x <= item);
+                list.insert(at, item);
+                filed += 1;
+            }
+            if let Some((addr, host)) = s.received_by {
+                let list = self.inbound.entry((addr, s.number.clone())).or_default();
+                let item = (s.ts_ns, key, host, got);
+                let at = list.partition_point(|x| *x <= item);
+                list.insert(at, item);
+                got = got.saturating_add(1);
+                filed += 1;
+            }
+        }
+        if filed > 0 {
+            self.ids.insert(key, (call.call_id.to_string(), filed));
+        }
+    }
+
+    /// Notes the sightings of a call now held, place by place.
+    fn hold(&mut self, key: CallKey, sightings: &[InviteSighting]) {
+        self.held += 1;
+        for s in sightings {
+            for place in places(s) {
+                *self
+                    .held_at
+                    .entry(place)
+                    .or_default()
+                    .entry((s.ts_ns, key))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    /// Forgets the sightings of a call no longer held.
+    fn unhold(&mut self, key: CallKey, sightings: &[InviteSighting]) {
+        self.held = self.held.saturating_sub(1);
+        for s in sightings {
+            for place in places(s) {
+                let Some(at) = self.held_at.get_mut(&place) else {
+                    continue;
+                };
+                if let Some(n) = at.get_mut(&(s.ts_ns, key)) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        at.remove(&(s.ts_ns, key));
+                    }
+                }
+                if at.is_empty() {
+                    self.held_at.remove(&place);
+                }
+            }
+        }
+    }
+
+    /// A call whose window the clock has passed: ready, unless a call still open has an
+    /// initial INVITE within 5 s of one of its own at the same place (then it waits for
+    /// that call).
+    fn settle(&mut self, held: Held, stage: &Stage<'_>, ready: &mut Vec<Ready>) {
+        let blocker = held.sightings.iter().find_map(|s| {
+            let lo = s.ts_ns.saturating_sub(WINDOW_NS);
+            let hi = s.ts_ns.saturating_add(WINDOW_NS);
+            places(s).find_map(|p| stage.open_invite_at(&p, lo, hi))
+        });
+        match blocker {
+            Some(open) => self.blocked.entry(open).or_default().push(held),
+            None => {
+                self.unhold(held.key, &held.sightings);
+                ready.push((held.call, held.key, held.sightings));
+            }
+        }
+    }
+
+    /// Applies the call's links and hands it out.
+    fn release(
+        &mut self,
+        mut call: Call,
+        key: CallKey,
+        sightings: &[InviteSighting],
+        out: &mut dyn FnMut(Call) -> io::Result<()>,
+    ) -> io::Result<()> {
+        // (received INVITE's call and rank, partner): the whole-file rule's order.
+        let mut pairs: Vec<((CallKey, u32), CallKey)> = Vec::new();
+        let mut hosts: Vec<HostIdx> = Vec::new();
+        let mut got = 0u32;
+        for s in sightings {
+            if let Some((addr, host)) = s.received_by {
+                let place = (addr, s.number.clone());
+                let found = self
+                    .outbound
+                    .get(&place)
+                    .and_then(|sent| partner(sent, s.ts_ns, key));
+                if let Some((_, other, _)) = found {
+                    pairs.push(((key, got), other));
+                    hosts.push(host);
+                }
+                got = got.saturating_add(1);
+            }
+            if let Some((addr, host)) = s.originated_by {
+                // Received INVITEs up to 5 s before this one that the rule answers with it.
+                let place = (addr, s.number.clone());
+                let (Some(sent), Some(recv)) =
+                    (self.outbound.get(&place), self.inbound.get(&place))
+                else {
+                    continue;
+                };
+                let me = (s.ts_ns, key, host);
+                let from = recv.partition_point(|x| x.0 < s.ts_ns.saturating_sub(WINDOW_NS));
+                for &(t, other, _, rank) in recv.get(from..).unwrap_or(&[]) {
+                    if t > s.ts_ns {
+                        break;
+                    }
+                    if other != key && partner(sent, t, other) == Some(me) {
+                        pairs.push(((other, rank), other));
+                        hosts.push(host);
+                    }
+                }
+            }
+        }
+        pairs.sort_by_key(|&(order, _)| order);
+        for (_, other) in pairs {
+            if let Some((id, _)) = self.ids.get(&other) {
+                if !call.related.contains(id) {
+                    call.related.push(id.clone());
+                }
+            }
+        }
+        for h in hosts {
+            if let Some(host) = call.hosts.get_mut(h) {
+                super::promote(host);
+            }
+        }
+        out(call)
+    }
+
+    /// Forgets INVITEs no call still held, open or to come can look back to: at each place,
+    /// every such call's INVITEs there are at or after a floor (the clock less the reordering
+    /// allowance, or the earliest INVITE there of a call open or held), and the rule looks
+    /// 5 s either side.
+    fn forget(&mut self, stage: &Stage<'_>) {
+        let clock = stage.now().saturating_sub(REORDER_SLACK_NS);
+        let held_at = &self.held_at;
+        let cut = |place: &Place| {
+            let mut floor = clock;
+            if let Some(t) = stage.first_open_invite_at(place) {
+                floor = floor.min(t);
+            }
+            if let Some((&(t, _), _)) = held_at.get(place).and_then(|at| at.first_key_value()) {
+                floor = floor.min(t);
+            }
+            floor.saturating_sub(WINDOW_NS)
+        };
+        let mut gone: Vec<CallKey> = Vec::new();
+        self.outbound.retain(|place, list| {
+            let c = cut(place);
+            let n = list.partition_point(|x| x.0 < c);
+            gone.extend(list.drain(..n).map(|x| x.1));
+            !list.is_empty()
+        });
+        self.inbound.retain(|place, list| {
+            let c = cut(place);
+            let n = list.partition_point(|x| x.0 < c);
+            gone.extend(list.drain(..n).map(|x| x.1));
+            !list.is_empty()
+        });
+        for k in gone {
+            if let Some(entry) = self.ids.get_mut(&k) {
+                entry.1 = entry.1.saturating_sub(1);
+                if entry.1 == 0 {
+                    self.ids.remove(&k);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::ExactGrouper;
+    use crate::dialog::testkit::{invite, reply, request};
+    use crate::dialog::{analyze_all, Msg, Role};
+
+    /// Deterministic pseudo-random numbers (a linear congruential generator).
+    struct Dice(u64);
+    impl Dice {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// An answered call from host `src` to host `dst` for `number`, set up at `t` and hung up
+    /// `dur` later.
+    fn call(out: &mut Vec<Msg>, id: &str, src: u8, dst: u8, number: &str, t: i64, dur: i64) {
+        let mut inv = invite(id, src, dst, t, &format!("z9hG4bK-{id}-1"), 1);
+        inv.to.user = number.into();
+        let ok = reply(&inv, 200, t + 100, Some("b"));
+        let mut ack = request(
+            "ACK",
+            id,
+            src,
+            dst,
+            t + 150,
+            &format!("z9hG4bK-{id}-2"),
+            1,
+            "a",
+            Some("b"),
+        );
+        ack.to.user = number.into();
+        let mut bye = request(
+            "BYE",
+            id,
+            src,
+            dst,
+            t + dur,
+            &format!("z9hG4bK-{id}-3"),
+            2,
+            "a",
+            Some("b"),
+        );
+        bye.to.user = number.into();
+        let bye_ok = reply(&bye, 200, t + dur + 20, None);
+        out.extend([inv, ok, ack, bye, bye_ok]);
+    }
+
+    /// Calls through a B2BUA (host 2) that changes the Call-ID, plain calls, keepalives and a
+    /// few calls that stay up for ten minutes, in capture order.
+    fn capture(seed: u64, n: usize) -> Vec<Msg> {
+        let mut dice = Dice(seed);
+        let mut msgs = Vec::new();
+        for i in 0..n {
+            let t = i as i64 * 700;
+            let number = format!("{}", 30_123_000 + dice.next(12));
+            let dur = if dice.next(40) == 0 {
+                600_000
+            } else {
+                2_000 + dice.next(30_000) as i64
+            };
+            match dice.next(5) {
+                0..=2 => {
+                    let phone = 10 + dice.next(5) as u8;
+                    call(
+                        &mut msgs,
+                        &format!("in{i}"),
+                        phone,
+                        2,
+                        &format!("+49{number}"),
+                        t,
+                        dur,
+                    );
+                    // Mostly within the 5 s window, sometimes past it.
+                    let delay = dice.next(6_500) as i64;
+                    let gw = 3 + dice.next(2) as u8;
+                    call(
+                        &mut msgs,
+                        &format!("out{i}"),
+                        2,
+                        gw,
+                        &format!("0{number}"),
+                        t + delay,
+                        dur,
+                    );
+                }
+                3 => call(&mut msgs, &format!("plain{i}"), 20, 2, &number, t, dur),
+                _ => {
+                    let o = request(
+                        "OPTIONS",
+                        &format!("ka{i}"),
+                        2,
+                        3,
+                        t,
+                        &format!("z9hG4bK-ka{i}"),
+                        1,
+                        "k",
+                        None,
+                    );
+                    msgs.push(reply(&o, 200, t + 5, Some("x")));
+                    msgs.push(o);
+                }
+            }
+        }
+        msgs.sort_by_key(|m| m.frame.ts_ns);
+        msgs
+    }
+
+    /// The calls as streaming hands them out, with the most held at once and whether some
+    /// call waited for an open one.
+    fn stream(msgs: &[Msg]) -> (Vec<Call>, usize, bool) {
+        let mut last_of: HashMap<String, usize> = HashMap::new();
+        for (i, m) in msgs.iter().enumerate() {
+            last_of.insert(m.call_id.to_string(), i);
+        }
+        let mut grouper = ExactGrouper::new(Vec::new());
+        let mut linked = LinkedCalls::new();
+        let mut out = Vec::new();
+        let (mut most, mut blocked) = (0, false);
+        for (i, m) in msgs.iter().enumerate() {
+            let last = last_of.get(m.call_id.as_str()) == Some(&i);
+            if let Some((c, key)) = grouper.push(m.clone(), i as u64, last) {
+                let stage = Stage {
+                    horizon: grouper.horizon(),
+                    grouper: Some(&grouper),
+                };
+                linked
+                    .add(c, key, &stage, &mut |c| {
+                        out.push(c);
+                        Ok(())
+                    })
+                    .unwrap();
+                most = most.max(linked.held());
+                blocked |= !linked.blocked.is_empty();
+            }
+        }
+        for (c, key) in grouper.finish() {
+            let stage = Stage {
+                horizon: i64::MAX,
+                grouper: None,
+            };
+            linked
+                .add(c, key, &stage, &mut |c| {
+                    out.push(c);
+                    Ok(())
+                })
+                .unwrap();
+        }
+        linked
+            .finish(&mut |c| {
+                out.push(c);
+                Ok(())
+            })
+            .unwrap();
+        (out, most, blocked)
+    }
+
+    #[test]
+    fn streamed_links_equal_the_whole_file_rule() {
+        for seed in [1, 7, 42] {
+            let msgs = capture(seed, 2000);
+            let whole = analyze_all(msgs.clone(), &[]);
+            let (streamed, most, blocked) = stream(&msgs);
+            assert_eq!(whole.len(), streamed.len());
+            let by_id: HashMap<&str, &Call> =
+                streamed.iter().map(|c| (c.call_id.as_str(), c)).collect();
+            let mut linked = 0;
+            for w in &whole {
+                let s = by_id[w.call_id.as_str()];
+                assert_eq!(w.related, s.related, "seed {seed} call {}", w.call_id);
+                let roles = |c: &Call| -> Vec<(std::net::IpAddr, Role, bool)> {
+                    c.hosts
+                        .iter()
+                        .map(|h| (h.addr, h.role, h.behaviour.b2bua))
+                        .collect()
+                };
+                assert_eq!(roles(w), roles(s), "seed {seed} call {}", w.call_id);
+                linked += usize::from(!w.related.is_empty());
+            }
+            // The rule was exercised, some calls had several candidates, calls waited for
+            // open ones, and the long calls did not hold back every call behind them.
+            assert!(linked > 100, "seed {seed}: {linked} linked");
+            assert!(whole.iter().any(|c| c.related.len() > 1), "seed {seed}");
+            assert!(blocked, "seed {seed}");
+            // About a minute and a half of calls (the reordering allowance), and the few
+            // set up within seconds of a call still up; not the 2 000 s behind the oldest.
+            assert!(
+                most < whole.len() / 5,
+                "seed {seed}: {most} of {} held",
+                whole.len()
+            );
+        }
+    }
+}
