@@ -310,6 +310,9 @@ struct Builder<'a> {
     names: Names<'a>,
     /// Scratch space for rewritten sent-by keys.
     buf: String,
+    /// Sent-by as written, and whether over TLS (the two things its key depends on): the
+    /// number of its key.
+    sent_by_seen: SmallMap<(&'a str, bool), Id>,
     step_map: SmallMap<StepKey, StepIdx>,
     hop_map: SmallMap<(StepIdx, Flow, usize), usize>,
     tx_map: SmallMap<(Origin, u32, Id), TxIdx>,
@@ -347,6 +350,7 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
             tx_method: Vec::new(),
             names: Names::new(),
             buf: String::new(),
+            sent_by_seen: SmallMap::new(),
             step_map: SmallMap::new(),
             hop_map: SmallMap::new(),
             tx_map: SmallMap::new(),
@@ -404,14 +408,21 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
 }
 
 impl<'a> Builder<'a> {
-    /// Number of a Via's sent-by key.
+    /// Number of a Via's sent-by key. The same sent-by comes back on most messages of a call:
+    /// its key is worked out once (see `sent_by_seen`).
     fn sent_by_id(&mut self, v: &'a super::ViaInfo) -> Id {
-        if sent_by_key_into(v, &mut self.buf) {
+        let seen = (v.sent_by.as_str(), v.transport.eq_ignore_ascii_case("TLS"));
+        if let Some(id) = self.sent_by_seen.get(&seen) {
+            return id;
+        }
+        let id = if sent_by_key_into(v, &mut self.buf) {
             let Builder { names, buf, .. } = self;
             names.id_copied(buf)
         } else {
             self.names.id(&v.sent_by)
-        }
+        };
+        self.sent_by_seen.insert(seen, id);
+        id
     }
 
     fn place(&mut self, msgs: &[Msg], i: MsgIdx, m: &'a Msg, src: HostIdx, dst: HostIdx) {
