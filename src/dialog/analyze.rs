@@ -114,12 +114,17 @@ struct Names<'a> {
     map: Option<FastMap<Cow<'a, str>, Id>>,
 }
 
+/// Numbers [`Names`] gives from the start to the texts every call asks for.
+const EMPTY: Id = 0;
+const INVITE: Id = 1;
+
 impl<'a> Names<'a> {
     fn new() -> Self {
-        Names {
-            list: Vec::new(),
-            map: None,
-        }
+        // Room for what a small call numbers, so the list grows at most once or twice.
+        let mut list = Vec::with_capacity(8);
+        list.push(Cow::Borrowed(""));
+        list.push(Cow::Borrowed("INVITE"));
+        Names { list, map: None }
     }
 
     fn id(&mut self, s: &'a str) -> Id {
@@ -450,29 +455,36 @@ impl<'a> Builder<'a> {
             }
         };
         let (cseq, cseq_method, cseq_method_id) = match &m.cseq {
-            Some((n, meth)) => (*n, upper(meth), self.names.upper(meth)),
+            Some((n, meth)) => match (&m.start, &kind, kind_key) {
+                // A request's CSeq names its own method: reuse what was worked out for it.
+                (
+                    Start::Request { method: raw, .. },
+                    StepKind::Request { method },
+                    KindKey::Request(id),
+                ) if raw == meth => (*n, method.clone(), id),
+                _ => (*n, upper(meth), self.names.upper(meth)),
+            },
             None => {
                 self.missing_cseq += 1;
                 match (&kind, kind_key) {
                     (StepKind::Request { method }, KindKey::Request(id)) => (0, method.clone(), id),
-                    _ => (0, Text::default(), self.names.id("")),
+                    _ => (0, Text::default(), EMPTY),
                 }
             }
         };
-        let empty = self.names.id("");
         let from_tag = match m.from.tag.as_deref() {
             Some(t) => self.names.id(t),
-            None => empty,
+            None => EMPTY,
         };
         let (top_branch, top_sent_by) = match m.vias.first() {
             Some(v) => {
                 let b = match v.branch.as_deref() {
                     Some(b) => self.names.id(b),
-                    None => empty,
+                    None => EMPTY,
                 };
                 (b, self.sent_by_id(v))
             }
-            None => (empty, empty),
+            None => (EMPTY, EMPTY),
         };
         let keys = MsgKeys {
             from_tag,
@@ -510,8 +522,8 @@ impl<'a> Builder<'a> {
             None => (
                 Origin {
                     legacy: true,
-                    sent_by: empty,
-                    branch: empty,
+                    sent_by: EMPTY,
+                    branch: EMPTY,
                     from_tag,
                 },
                 true,
@@ -689,10 +701,9 @@ impl<'a> Builder<'a> {
         cseq: u32,
         cseq_method: (&str, Id),
     ) -> (TxIdx, Part) {
-        let invite = self.names.id("INVITE");
         match kind {
             StepKind::Request { method } if method == "ACK" => {
-                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, invite)) {
+                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, INVITE)) {
                     // The ACK of a failure reuses the INVITE's branch; an ACK of a 2xx is a new
                     // transaction (some stacks reuse the branch anyway: tell them apart by what
                     // the INVITE got).
@@ -705,10 +716,10 @@ impl<'a> Builder<'a> {
                 (self.tx_for(origin, legacy, cseq, "ACK", ack), Part::Request)
             }
             StepKind::Request { method } if method == "CANCEL" => {
-                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, invite)) {
+                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, INVITE)) {
                     return (t, Part::Cancel);
                 }
-                if let Some(t) = self.tx_map.get(&(origin, cseq, invite)) {
+                if let Some(t) = self.tx_map.get(&(origin, cseq, INVITE)) {
                     return (t, Part::Cancel);
                 }
                 let cancel = self.names.id("CANCEL");
@@ -725,13 +736,13 @@ impl<'a> Builder<'a> {
                 (self.tx_for(origin, legacy, cseq, method, id), Part::Request)
             }
             StepKind::Response { .. } if cseq_method.0 == "CANCEL" => {
-                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, invite)) {
+                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, INVITE)) {
                     return (t, Part::CancelResponse);
                 }
                 if let Some(t) = self.tx_map.get(&(origin, cseq, cseq_method.1)) {
                     return (t, Part::Response);
                 }
-                if let Some(t) = self.tx_map.get(&(origin, cseq, invite)) {
+                if let Some(t) = self.tx_map.get(&(origin, cseq, INVITE)) {
                     return (t, Part::CancelResponse);
                 }
                 (
@@ -764,10 +775,10 @@ impl<'a> Builder<'a> {
             None => return 0,
         };
         let class = match part {
-            Part::Cancel | Part::CancelResponse | Part::Ack => self.names.id("INVITE"),
+            Part::Cancel | Part::CancelResponse | Part::Ack => INVITE,
             _ => match self.tx_method.get(tx) {
                 Some(&id) => id,
-                None => self.names.id(""),
+                None => EMPTY,
             },
         };
         let lk = keys.leg(cseq, class);
@@ -1103,5 +1114,47 @@ mod sent_by_tests {
             sent_by_key(&via("10.0.0.1:5062", "UDP")),
             sent_by_key(&via("10.0.0.1", "UDP"))
         );
+    }
+}
+
+#[cfg(test)]
+mod small_map_tests {
+    use super::{Names, SmallMap, SMALL};
+
+    #[test]
+    fn small_map_keeps_every_entry_across_the_switch_to_hashing() {
+        let mut m: SmallMap<(u32, u32), usize> = SmallMap::new();
+        let n = SMALL * 4;
+        for i in 0..n {
+            let k = (i as u32 % 7, i as u32);
+            assert_eq!(m.get(&k), None);
+            m.insert(k, i);
+            // Replacing a value keeps one entry.
+            m.insert(k, i + 1);
+        }
+        assert!(m.map.is_some() && m.list.is_empty());
+        for i in 0..n {
+            assert_eq!(m.get(&(i as u32 % 7, i as u32)), Some(i + 1));
+        }
+        assert_eq!(m.get(&(99, 99)), None);
+        assert_eq!(m.get_or_insert_with((99, 99), || 5), 5);
+        assert_eq!(m.get_or_insert_with((99, 99), || 6), 5);
+    }
+
+    #[test]
+    fn names_give_equal_texts_equal_numbers_before_and_after_the_switch() {
+        let texts: Vec<String> = (0..SMALL * 3).map(|i| format!("z9hG4bK-{i}")).collect();
+        let mut names = Names::new();
+        let first: Vec<usize> = texts.iter().map(|t| names.id(t)).collect();
+        assert!(names.map.is_some());
+        for (t, &id) in texts.iter().zip(&first) {
+            assert_eq!(names.id(t), id);
+            assert_eq!(names.id_copied(&t.clone()), id);
+        }
+        let mut sorted = first.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), texts.len());
+        assert_eq!(names.upper("invite"), names.id("INVITE"));
     }
 }

@@ -142,7 +142,7 @@ fn remember(list: &mut Vec<String>, value: Option<&Text>) {
 
 /// Product keywords and the role each suggests. Only phone, gateway and B2BUA hints refine a
 /// user agent: a proxy product answering OPTIONS itself is acting as a user agent in that call.
-/// Lower case ASCII, at most 64 of them (see [`KEYWORDS_BY_FIRST_BYTE`]).
+/// Lower case ASCII, at least two bytes long, at most 64 of them (see [`KEYWORD_BYTES`]).
 const PRODUCT_KEYWORDS: &[(&str, Role)] = &[
     ("asterisk", Role::B2bua),
     ("freeswitch", Role::B2bua),
@@ -189,18 +189,21 @@ const PRODUCT_KEYWORDS: &[(&str, Role)] = &[
 /// When a product matches keywords of several roles, the first of these wins.
 const HINT_PRIORITY: [Role; 4] = [Role::Gateway, Role::B2bua, Role::Proxy, Role::Phone];
 
-/// Per byte value: the set (bit `k` for `PRODUCT_KEYWORDS[k]`) of keywords starting with it, so
-/// a product is read once, trying at each position only the keywords that can start there,
-/// instead of one substring search per keyword.
-static KEYWORDS_BY_FIRST_BYTE: [u64; 256] = keywords_by_first_byte();
+/// Per byte value: the set (bit `k` for `PRODUCT_KEYWORDS[k]`) of keywords whose first byte
+/// (`[0]`) or second byte (`[1]`) it is. A product is read once: at each position only the
+/// keywords both bytes there allow are compared (usually none), instead of one substring search
+/// per keyword.
+static KEYWORD_BYTES: [[u64; 256]; 2] = keyword_bytes();
 
-const fn keywords_by_first_byte() -> [u64; 256] {
+const fn keyword_bytes() -> [[u64; 256]; 2] {
     assert!(PRODUCT_KEYWORDS.len() <= 64);
-    let mut table = [0u64; 256];
+    let mut table = [[0u64; 256]; 2];
     let mut k = 0;
     while k < PRODUCT_KEYWORDS.len() {
-        let first = PRODUCT_KEYWORDS[k].0.as_bytes()[0];
-        table[first as usize] |= 1 << k;
+        let word = PRODUCT_KEYWORDS[k].0.as_bytes();
+        assert!(word.len() >= 2);
+        table[0][word[0] as usize] |= 1 << k;
+        table[1][word[1] as usize] |= 1 << k;
         k += 1;
     }
     table
@@ -211,11 +214,11 @@ const fn keywords_by_first_byte() -> [u64; 256] {
 pub fn hint_from_product(product: &str) -> Option<Role> {
     let p = product.as_bytes();
     let mut found = [false; HINT_PRIORITY.len()];
-    for (i, &b) in p.iter().enumerate() {
-        let mut set = KEYWORDS_BY_FIRST_BYTE
-            .get(usize::from(b.to_ascii_lowercase()))
-            .copied()
-            .unwrap_or(0);
+    let [first, second] = &KEYWORD_BYTES;
+    for (i, pair) in p.windows(2).enumerate() {
+        let &[a, b] = pair else { continue };
+        let [a, b] = [a, b].map(|x| usize::from(x.to_ascii_lowercase()));
+        let mut set = first.get(a).copied().unwrap_or(0) & second.get(b).copied().unwrap_or(0);
         while set != 0 {
             let k = set.trailing_zeros() as usize;
             set &= set - 1;
@@ -375,11 +378,13 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
 /// Digits of a called user, keeping the last 8: enough to pair `+4930123456` with
 /// `030123456` across a B2BUA that rewrites the prefix.
 pub fn number_tail(user: &str) -> Option<String> {
-    let digits: Vec<char> = user.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() < 3 {
+    // ASCII digits are single bytes: count them, then keep the last 8 (no list of chars).
+    let digits = user.bytes().filter(u8::is_ascii_digit);
+    let n = digits.clone().count();
+    if n < 3 {
         return None;
     }
-    Some(digits.iter().skip(digits.len().saturating_sub(8)).collect())
+    Some(digits.skip(n.saturating_sub(8)).map(char::from).collect())
 }
 
 /// How long after receiving an INVITE a B2BUA may take to send its own.
@@ -506,6 +511,17 @@ pub fn correlate_b2bua(calls: &mut [Call]) {
 #[cfg(test)]
 mod hint_tests {
     use super::*;
+
+    #[test]
+    fn number_tail_keeps_the_last_eight_digits() {
+        assert_eq!(number_tail("+4930123456").as_deref(), Some("30123456"));
+        assert_eq!(number_tail("030123456").as_deref(), Some("30123456"));
+        assert_eq!(number_tail("12").as_deref(), None);
+        assert_eq!(number_tail("a1b2c3").as_deref(), Some("123"));
+        assert_eq!(number_tail("alice").as_deref(), None);
+        assert_eq!(number_tail("٣٤٥١٢").as_deref(), None);
+        assert_eq!(number_tail("ü123456789ü0").as_deref(), Some("34567890"));
+    }
 
     /// The plain way: lower-case the product and look for each keyword, role by role.
     fn by_substring_search(product: &str) -> Option<Role> {
