@@ -302,16 +302,23 @@ fn same_content(a: &Msg, b: &Msg) -> bool {
     }
 }
 
+/// A transaction as matching follows it.
+#[derive(Debug, Clone, Copy)]
+struct TxState {
+    got_2xx: bool,
+    /// Got a final response of 300 or more.
+    got_fail: bool,
+    /// Its method's number.
+    method: Id,
+}
+
 struct Builder<'a> {
     steps: Vec<Step>,
     /// Per step: From and To tag numbers (for dialogs).
     step_tags: Vec<(Option<Id>, Option<Id>)>,
     txs: Vec<Transaction>,
-    /// Per transaction: got a 2xx, got a final of 300 or more.
-    tx_outcome: Vec<(bool, bool)>,
-    tx_origin_legacy: Vec<bool>,
-    /// Per transaction: its method's number.
-    tx_method: Vec<Id>,
+    /// Per transaction: what matching needs to know about it.
+    tx_state: Vec<TxState>,
     names: Names<'a>,
     /// Scratch space for rewritten sent-by keys.
     buf: String,
@@ -345,14 +352,12 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
     }
 
     let (mut hosts, ends) = roles::identify_hosts(&msgs);
-    let (mut steps, mut txs, info, step_tags, tx_origin_legacy) = {
+    let (mut steps, mut txs, info, step_tags) = {
         let mut b = Builder {
             steps: Vec::with_capacity(msgs.len()),
             step_tags: Vec::with_capacity(msgs.len()),
             txs: Vec::new(),
-            tx_outcome: Vec::new(),
-            tx_origin_legacy: Vec::new(),
-            tx_method: Vec::new(),
+            tx_state: Vec::new(),
             names: Names::new(),
             buf: String::new(),
             sent_by_seen: SmallMap::new(),
@@ -380,14 +385,14 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
                 b.missing_cseq
             ));
         }
-        (b.steps, b.txs, b.info, b.step_tags, b.tx_origin_legacy)
+        (b.steps, b.txs, b.info, b.step_tags)
     };
     let mut info = info;
 
     order_hops(&mut steps, &mut info);
-    for (t, tx) in txs.iter_mut().enumerate() {
+    // (`rfc2543` was set when each transaction was created.)
+    for tx in txs.iter_mut() {
         tx.final_response = decide_final(tx, &steps);
-        tx.rfc2543 = tx_origin_legacy.get(t).copied().unwrap_or(false);
     }
     let mut dialogs = build_dialogs(&mut steps, &mut txs, &step_tags);
     for d in &mut dialogs {
@@ -612,10 +617,10 @@ impl<'a> Builder<'a> {
             }
         }
         if part == Part::Response {
-            if let (StepKind::Response { code }, Some(o)) = (&kind, self.tx_outcome.get_mut(tx)) {
+            if let (StepKind::Response { code }, Some(o)) = (&kind, self.tx_state.get_mut(tx)) {
                 match code {
-                    200..=299 => o.0 = true,
-                    300..=u16::MAX => o.1 = true,
+                    200..=299 => o.got_2xx = true,
+                    300..=u16::MAX => o.got_fail = true,
                     _ => {}
                 }
             }
@@ -665,9 +670,11 @@ impl<'a> Builder<'a> {
             dialog: None,
             dialogs: Vec::new(),
         });
-        self.tx_outcome.push((false, false));
-        self.tx_origin_legacy.push(legacy);
-        self.tx_method.push(method_id);
+        self.tx_state.push(TxState {
+            got_2xx: false,
+            got_fail: false,
+            method: method_id,
+        });
         self.txs.len() - 1
     }
 
@@ -707,7 +714,10 @@ impl<'a> Builder<'a> {
                     // The ACK of a failure reuses the INVITE's branch; an ACK of a 2xx is a new
                     // transaction (some stacks reuse the branch anyway: tell them apart by what
                     // the INVITE got).
-                    let (got_2xx, got_fail) = self.tx_outcome.get(t).copied().unwrap_or_default();
+                    let (got_2xx, got_fail) = self
+                        .tx_state
+                        .get(t)
+                        .map_or((false, false), |o| (o.got_2xx, o.got_fail));
                     if got_fail || !got_2xx {
                         return (t, Part::Ack);
                     }
@@ -776,8 +786,8 @@ impl<'a> Builder<'a> {
         };
         let class = match part {
             Part::Cancel | Part::CancelResponse | Part::Ack => INVITE,
-            _ => match self.tx_method.get(tx) {
-                Some(&id) => id,
+            _ => match self.tx_state.get(tx) {
+                Some(o) => o.method,
                 None => EMPTY,
             },
         };

@@ -20,6 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::analyze::SmallMap;
 use super::model::*;
 use super::msg::{Msg, Text};
+use crate::net::Flow;
 
 const MAX_PORTS: usize = 16;
 const MAX_AGENTS: usize = 4;
@@ -91,6 +92,9 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
     let mut hosts: Vec<Host> = Vec::new();
     let mut map: SmallMap<(IpAddr, Option<u16>), HostIdx> = SmallMap::new();
     let mut ends = Vec::with_capacity(msgs.len());
+    // Hosts of each flow already seen: most messages of a call repeat a flow, whose hosts
+    // exist and hold its ports already.
+    let mut flows: SmallMap<Flow, (HostIdx, HostIdx)> = SmallMap::new();
     let mut host_of = |ip: IpAddr, port: u16, hosts: &mut Vec<Host>| -> HostIdx {
         let key_port = split.binary_search(&ip).is_ok().then_some(port);
         let h = map.get_or_insert_with((ip, key_port), || {
@@ -119,8 +123,11 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
         h
     };
     for m in msgs {
-        let s = host_of(m.flow.src.ip, m.flow.src.port, &mut hosts);
-        let d = host_of(m.flow.dst.ip, m.flow.dst.port, &mut hosts);
+        let (s, d) = flows.get_or_insert_with(m.flow, || {
+            let s = host_of(m.flow.src.ip, m.flow.src.port, &mut hosts);
+            let d = host_of(m.flow.dst.ip, m.flow.dst.port, &mut hosts);
+            (s, d)
+        });
         if let Some(h) = hosts.get_mut(s) {
             h.sent = h.sent.saturating_add(1);
         }
