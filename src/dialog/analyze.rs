@@ -1,8 +1,11 @@
 //! From the messages of one Call-ID to steps, hops, transactions and dialogs.
 //!
-//! One pass over the messages in time order, with hash maps for every lookup, so the work per
+//! One pass over the messages in time order, with a map for every lookup, so the work per
 //! message does not grow with the size of the call (a keepalive series of thousands of OPTIONS
-//! under one Call-ID stays linear). Then a few passes over the steps fix what only the whole
+//! under one Call-ID stays linear). Most calls have a handful of messages, so the text a key is
+//! made of (branches, sent-bys, tags, methods) is numbered once per call ([`Names`]) and the
+//! maps are short lists until they grow past a few entries ([`SmallMap`]): no hashing of text,
+//! no copies of it per message, no hash table to set up for a call of six messages. Then a few passes over the steps fix what only the whole
 //! picture tells: hop order, who generated what, dialogs, roles and the summary.
 //!
 //! How a message finds its step: a proxy forwarding a request pushes its own Via on top, so the
@@ -27,7 +30,8 @@ use std::collections::HashMap;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 use super::model::*;
-use compact_str::format_compact;
+
+use std::borrow::Cow;
 
 use super::msg::{Msg, Start, Text};
 use super::roles::{self, RoleOverride};
@@ -42,27 +46,138 @@ const DUP_WINDOW_NS: i64 = 5_000_000;
 /// The same, for sightings from two different files (their clocks may differ a little).
 const DUP_WINDOW_OTHER_FILE_NS: i64 = 200_000_000;
 
-/// Who sent a request first: the bottom Via.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Origin {
-    /// RFC 3261: branch (with cookie) and sent-by.
-    Branch { branch: Text, sent_by: Text },
-    /// RFC 2543: no cookie, so sent-by, whatever branch text there is, and the From tag.
-    Legacy {
-        sent_by: Text,
-        branch: Text,
-        from_tag: Text,
-    },
+/// Number of a key text within one call (see [`Names`]).
+type Id = usize;
+
+/// Stands for an absent value where absence must differ from every text (no To tag is not an
+/// empty To tag).
+const ABSENT: Id = usize::MAX;
+
+/// Past this many entries a [`SmallMap`] or [`Names`] moves to a hash map; up to it, scanning a
+/// short list is cheaper than hashing and setting up a table.
+const SMALL: usize = 16;
+
+/// A map kept as a short list while it holds at most [`SMALL`] entries and as a hash map after:
+/// the typical call of a few messages does no hashing, a call of thousands stays linear.
+pub(super) struct SmallMap<K, V> {
+    list: Vec<(K, V)>,
+    map: Option<FastMap<K, V>>,
 }
 
-/// `t` in lower case; a copy (free for short text) when it has no upper-case letter, as
-/// addresses almost never do: the case-changing path walks and rebuilds the string.
-fn lower(t: &Text) -> Text {
-    if t.bytes().any(|b| b.is_ascii_uppercase()) {
-        t.to_ascii_lowercase()
-    } else {
-        t.clone()
+impl<K: Copy + Eq + std::hash::Hash, V: Copy> SmallMap<K, V> {
+    pub(super) fn new() -> Self {
+        SmallMap {
+            list: Vec::new(),
+            map: None,
+        }
     }
+
+    pub(super) fn get(&self, k: &K) -> Option<V> {
+        match &self.map {
+            Some(map) => map.get(k).copied(),
+            None => self.list.iter().find(|(x, _)| x == k).map(|&(_, v)| v),
+        }
+    }
+
+    /// Sets the value of `k`, replacing an earlier one.
+    pub(super) fn insert(&mut self, k: K, v: V) {
+        if let Some(map) = &mut self.map {
+            map.insert(k, v);
+            return;
+        }
+        if let Some(e) = self.list.iter_mut().find(|(x, _)| *x == k) {
+            e.1 = v;
+            return;
+        }
+        self.list.push((k, v));
+        if self.list.len() > SMALL {
+            self.map = Some(std::mem::take(&mut self.list).into_iter().collect());
+        }
+    }
+
+    /// The value of `k`; when absent, `make()` is inserted first.
+    pub(super) fn get_or_insert_with(&mut self, k: K, make: impl FnOnce() -> V) -> V {
+        if let Some(v) = self.get(&k) {
+            return v;
+        }
+        let v = make();
+        self.insert(k, v);
+        v
+    }
+}
+
+/// The key texts of one call, numbered in order of first use: equal texts get equal numbers,
+/// so keys made of them are small integers to compare and hash. Texts of the messages are
+/// borrowed; only a text the matching rewrote (a sent-by with its default port added) is kept.
+struct Names<'a> {
+    list: Vec<Cow<'a, str>>,
+    map: Option<FastMap<Cow<'a, str>, Id>>,
+}
+
+/// Numbers [`Names`] gives from the start to the texts every call asks for.
+const EMPTY: Id = 0;
+const INVITE: Id = 1;
+
+impl<'a> Names<'a> {
+    fn new() -> Self {
+        // Room for what a small call numbers, so the list grows at most once or twice.
+        let mut list = Vec::with_capacity(8);
+        list.push(Cow::Borrowed(""));
+        list.push(Cow::Borrowed("INVITE"));
+        Names { list, map: None }
+    }
+
+    fn id(&mut self, s: &'a str) -> Id {
+        self.find(s).unwrap_or_else(|| self.add(Cow::Borrowed(s)))
+    }
+
+    /// Like [`Names::id`], for a text that lives only as long as the call (copied when new).
+    fn id_copied(&mut self, s: &str) -> Id {
+        self.find(s)
+            .unwrap_or_else(|| self.add(Cow::Owned(s.to_string())))
+    }
+
+    fn find(&self, s: &str) -> Option<Id> {
+        match &self.map {
+            Some(map) => map.get(s).copied(),
+            None => self.list.iter().position(|x| x.as_ref() == s),
+        }
+    }
+
+    fn add(&mut self, s: Cow<'a, str>) -> Id {
+        if let Some(map) = &mut self.map {
+            let id = map.len();
+            map.insert(s, id);
+            return id;
+        }
+        let id = self.list.len();
+        self.list.push(s);
+        if self.list.len() > SMALL {
+            let list = std::mem::take(&mut self.list);
+            self.map = Some(list.into_iter().enumerate().map(|(i, t)| (t, i)).collect());
+        }
+        id
+    }
+
+    /// A method in upper case.
+    fn upper(&mut self, s: &'a str) -> Id {
+        if s.bytes().any(|b| b.is_ascii_lowercase()) {
+            self.id_copied(&s.to_ascii_uppercase())
+        } else {
+            self.id(s)
+        }
+    }
+}
+
+/// Who sent a request first: the bottom Via. RFC 3261: branch (with cookie) and sent-by, with
+/// no From tag (`from_tag` is [`ABSENT`]). RFC 2543 (`legacy`): no cookie, so sent-by, whatever
+/// branch text there is, and the From tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Origin {
+    legacy: bool,
+    sent_by: Id,
+    branch: Id,
+    from_tag: Id,
 }
 
 /// `t` in upper case, copied as is when it has no lower-case letter (methods rarely do).
@@ -76,96 +191,106 @@ fn upper(t: &Text) -> Text {
 
 /// The Via sent-by as a matching key: lower case, with the transport's default port made
 /// explicit (RFC 3261 18.2.1: 5060, or 5061 for TLS), so `192.0.2.1` and `192.0.2.1:5060` are
-/// the same sender.
-fn sent_by_key(v: &super::ViaInfo) -> Text {
-    let s = lower(&v.sent_by);
+/// the same sender. Returns false when the sent-by as written is already its key (lower case
+/// with a port, as almost every one is), else writes the key into `buf`.
+fn sent_by_key_into(v: &super::ViaInfo, buf: &mut String) -> bool {
+    let s = v.sent_by.as_str();
+    let colons = || s.bytes().filter(|&b| b == b':').count();
     let has_port = match s.rfind(']') {
-        Some(close) => s[close..].contains(':'),
+        Some(close) => s.get(close..).is_some_and(|t| t.contains(':')),
         // No brackets: a port is there when exactly one colon (IPv4 or a name) is.
-        None => s.matches(':').count() == 1,
+        None => colons() == 1,
     };
+    let has_upper = s.bytes().any(|b| b.is_ascii_uppercase());
     if has_port || s.is_empty() {
-        return s;
+        if !has_upper {
+            return false;
+        }
+        buf.clear();
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+        return true;
     }
     let default = if v.transport.eq_ignore_ascii_case("TLS") {
-        5061
+        ":5061"
     } else {
-        5060
+        ":5060"
     };
-    if s.matches(':').count() > 1 && !s.starts_with('[') {
-        format_compact!("[{s}]:{default}")
+    buf.clear();
+    let bracket = colons() > 1 && !s.starts_with('[');
+    if bracket {
+        buf.push('[');
+    }
+    buf.push_str(s);
+    buf.make_ascii_lowercase();
+    if bracket {
+        buf.push(']');
+    }
+    buf.push_str(default);
+    true
+}
+
+/// [`sent_by_key_into`] as a string of its own.
+#[cfg(test)]
+fn sent_by_key(v: &super::ViaInfo) -> String {
+    let mut buf = String::new();
+    if sent_by_key_into(v, &mut buf) {
+        buf
     } else {
-        format_compact!("{s}:{default}")
+        v.sent_by.to_string()
     }
 }
 
-fn origin_of(m: &Msg) -> (Origin, bool) {
-    let from_tag = m.from.tag.clone().unwrap_or_default();
-    match m.vias.last() {
-        Some(v) => {
-            let sent_by = sent_by_key(v);
-            match v.branch.as_deref() {
-                Some(b) if b.starts_with(COOKIE) => (
-                    Origin::Branch {
-                        branch: Text::from(b),
-                        sent_by,
-                    },
-                    false,
-                ),
-                b => (
-                    Origin::Legacy {
-                        sent_by,
-                        branch: Text::from(b.unwrap_or("")),
-                        from_tag,
-                    },
-                    true,
-                ),
-            }
-        }
-        None => (
-            Origin::Legacy {
-                sent_by: Text::default(),
-                branch: Text::default(),
-                from_tag,
-            },
-            true,
-        ),
-    }
-}
-
-/// A per-leg transaction: top Via, CSeq number and the transaction's method.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A per-leg transaction: top Via (branch, sent-by), From tag, CSeq number and the
+/// transaction's method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct LegKey {
-    branch: Text,
-    sent_by: Text,
-    from_tag: Text,
+    branch: Id,
+    sent_by: Id,
+    from_tag: Id,
     cseq: u32,
-    class: Text,
+    class: Id,
 }
 
-fn leg_key(m: &Msg, cseq: u32, class: &str) -> LegKey {
-    let (branch, sent_by) = match m.vias.first() {
-        Some(v) => (v.branch.clone().unwrap_or_default(), sent_by_key(v)),
-        None => (Text::default(), Text::default()),
-    };
-    LegKey {
-        branch,
-        sent_by,
-        from_tag: m.from.tag.clone().unwrap_or_default(),
-        cseq,
-        class: Text::from(class),
-    }
+/// Request method, or response code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum KindKey {
+    Request(Id),
+    Response(u16),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct StepKey {
     origin: Origin,
     cseq: u32,
-    cseq_method: Text,
-    kind: StepKind,
-    to_tag: Option<Text>,
-    /// Top Via (branch, sent-by) for hop-by-hop responses (100 Trying).
-    hop_local: Option<(Text, Text)>,
+    cseq_method: Id,
+    kind: KindKey,
+    /// [`ABSENT`] without a To tag.
+    to_tag: Id,
+    /// Top Via (branch, sent-by) for hop-by-hop responses (100 Trying); [`ABSENT`] otherwise.
+    hop_local: (Id, Id),
+}
+
+/// The numbered parts of one message's keys, worked out once per message.
+#[derive(Debug, Clone, Copy)]
+struct MsgKeys {
+    /// From tag, empty when absent.
+    from_tag: Id,
+    /// Top Via branch (empty when absent) and sent-by key; both empty without a Via.
+    top_branch: Id,
+    top_sent_by: Id,
+}
+
+impl MsgKeys {
+    fn leg(&self, cseq: u32, class: Id) -> LegKey {
+        LegKey {
+            branch: self.top_branch,
+            sent_by: self.top_sent_by,
+            from_tag: self.from_tag,
+            cseq,
+            class,
+        }
+    }
 }
 
 /// Identical content, as far as the model can tell: the bytes when both were kept, otherwise
@@ -177,16 +302,33 @@ fn same_content(a: &Msg, b: &Msg) -> bool {
     }
 }
 
-struct Builder {
+/// A transaction as matching follows it.
+#[derive(Debug, Clone, Copy)]
+struct TxState {
+    got_2xx: bool,
+    /// Got a final response of 300 or more.
+    got_fail: bool,
+    /// Its method's number.
+    method: Id,
+}
+
+struct Builder<'a> {
     steps: Vec<Step>,
+    /// Per step: From and To tag numbers (for dialogs).
+    step_tags: Vec<(Option<Id>, Option<Id>)>,
     txs: Vec<Transaction>,
-    /// Per transaction: got a 2xx, got a final of 300 or more.
-    tx_outcome: Vec<(bool, bool)>,
-    tx_origin_legacy: Vec<bool>,
-    step_map: FastMap<StepKey, StepIdx>,
-    hop_map: FastMap<(StepIdx, Flow, usize), usize>,
-    tx_map: FastMap<(Origin, u32, Text), TxIdx>,
-    leg_map: FastMap<LegKey, (TxIdx, usize)>,
+    /// Per transaction: what matching needs to know about it.
+    tx_state: Vec<TxState>,
+    names: Names<'a>,
+    /// Scratch space for rewritten sent-by keys.
+    buf: String,
+    /// Sent-by as written, and whether over TLS (the two things its key depends on): the
+    /// number of its key.
+    sent_by_seen: SmallMap<(&'a str, bool), Id>,
+    step_map: SmallMap<StepKey, StepIdx>,
+    hop_map: SmallMap<(StepIdx, Flow, usize), usize>,
+    tx_map: SmallMap<(Origin, u32, Id), TxIdx>,
+    leg_map: SmallMap<LegKey, (TxIdx, usize)>,
     info: Vec<MsgInfo>,
     missing_cseq: usize,
     invalid: usize,
@@ -195,7 +337,11 @@ struct Builder {
 /// Groups, matches and annotates the messages of one call. `msgs` need not be sorted; they are
 /// put in time order (stable). Overrides name hosts whose role the user knows.
 pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
-    msgs.sort_by_key(|m| (m.frame.ts_ns, m.frame.file, m.frame.number));
+    let order = |m: &Msg| (m.frame.ts_ns, m.frame.file, m.frame.number);
+    // Messages almost always come in order: checking is cheaper than moving them.
+    if !msgs.is_sorted_by_key(order) {
+        msgs.sort_by_key(order);
+    }
     let call_id = msgs.first().map(|m| m.call_id.clone()).unwrap_or_default();
     let mut notes = Vec::new();
     if msgs.iter().any(|m| m.call_id != call_id) {
@@ -206,54 +352,61 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
     }
 
     let (mut hosts, ends) = roles::identify_hosts(&msgs);
-    let mut b = Builder {
-        steps: Vec::new(),
-        txs: Vec::new(),
-        tx_outcome: Vec::new(),
-        tx_origin_legacy: Vec::new(),
-        step_map: FastMap::default(),
-        hop_map: FastMap::default(),
-        tx_map: FastMap::default(),
-        leg_map: FastMap::default(),
-        info: Vec::with_capacity(msgs.len()),
-        missing_cseq: 0,
-        invalid: 0,
+    let (mut steps, mut txs, info, step_tags) = {
+        let mut b = Builder {
+            steps: Vec::with_capacity(msgs.len()),
+            step_tags: Vec::with_capacity(msgs.len()),
+            txs: Vec::new(),
+            tx_state: Vec::new(),
+            names: Names::new(),
+            buf: String::new(),
+            sent_by_seen: SmallMap::new(),
+            step_map: SmallMap::new(),
+            hop_map: SmallMap::new(),
+            tx_map: SmallMap::new(),
+            leg_map: SmallMap::new(),
+            info: Vec::with_capacity(msgs.len()),
+            missing_cseq: 0,
+            invalid: 0,
+        };
+        for (i, m) in msgs.iter().enumerate() {
+            let (src, dst) = ends.get(i).copied().unwrap_or((0, 0));
+            b.place(&msgs, i, m, src, dst);
+        }
+        if b.invalid > 0 {
+            notes.push(format!(
+                "{} message(s) with an unreadable start line are listed but not matched",
+                b.invalid
+            ));
+        }
+        if b.missing_cseq > 0 {
+            notes.push(format!(
+                "{} message(s) without a CSeq were matched with CSeq 0",
+                b.missing_cseq
+            ));
+        }
+        (b.steps, b.txs, b.info, b.step_tags)
     };
-    for (i, m) in msgs.iter().enumerate() {
-        let (src, dst) = ends.get(i).copied().unwrap_or((0, 0));
-        b.place(&msgs, i, m, src, dst);
-    }
-    if b.invalid > 0 {
-        notes.push(format!(
-            "{} message(s) with an unreadable start line are listed but not matched",
-            b.invalid
-        ));
-    }
-    if b.missing_cseq > 0 {
-        notes.push(format!(
-            "{} message(s) without a CSeq were matched with CSeq 0",
-            b.missing_cseq
-        ));
-    }
+    let mut info = info;
 
-    order_hops(&mut b.steps, &mut b.info);
-    for (t, tx) in b.txs.iter_mut().enumerate() {
-        tx.final_response = decide_final(tx, &b.steps);
-        tx.rfc2543 = b.tx_origin_legacy.get(t).copied().unwrap_or(false);
+    order_hops(&mut steps, &mut info);
+    // (`rfc2543` was set when each transaction was created.)
+    for tx in txs.iter_mut() {
+        tx.final_response = decide_final(tx, &steps);
     }
-    let mut dialogs = build_dialogs(&mut b.steps, &mut b.txs);
+    let mut dialogs = build_dialogs(&mut steps, &mut txs, &step_tags);
     for d in &mut dialogs {
         d.transactions.dedup();
     }
-    roles::assign(&mut hosts, &b.steps, &msgs, overrides);
-    set_acting(&mut b.steps);
+    roles::assign(&mut hosts, &steps, &msgs, overrides);
+    set_acting(&mut steps);
 
     let mut call = Call {
         call_id,
         messages: msgs,
-        info: b.info,
-        steps: b.steps,
-        transactions: b.txs,
+        info,
+        steps,
+        transactions: txs,
         dialogs,
         hosts,
         summary: summary::empty(),
@@ -264,8 +417,25 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
     call
 }
 
-impl Builder {
-    fn place(&mut self, msgs: &[Msg], i: MsgIdx, m: &Msg, src: HostIdx, dst: HostIdx) {
+impl<'a> Builder<'a> {
+    /// Number of a Via's sent-by key. The same sent-by comes back on most messages of a call:
+    /// its key is worked out once (see `sent_by_seen`).
+    fn sent_by_id(&mut self, v: &'a super::ViaInfo) -> Id {
+        let seen = (v.sent_by.as_str(), v.transport.eq_ignore_ascii_case("TLS"));
+        if let Some(id) = self.sent_by_seen.get(&seen) {
+            return id;
+        }
+        let id = if sent_by_key_into(v, &mut self.buf) {
+            let Builder { names, buf, .. } = self;
+            names.id_copied(buf)
+        } else {
+            self.names.id(&v.sent_by)
+        };
+        self.sent_by_seen.insert(seen, id);
+        id
+    }
+
+    fn place(&mut self, msgs: &[Msg], i: MsgIdx, m: &'a Msg, src: HostIdx, dst: HostIdx) {
         let mut info = MsgInfo {
             step: None,
             hop: None,
@@ -273,49 +443,115 @@ impl Builder {
             src,
             dst,
         };
-        let kind = match &m.start {
-            Start::Request { method, .. } => StepKind::Request {
-                method: upper(method),
-            },
-            Start::Response { code, .. } => StepKind::Response { code: *code },
+        let (kind, kind_key) = match &m.start {
+            Start::Request { method, .. } => (
+                StepKind::Request {
+                    method: upper(method),
+                },
+                KindKey::Request(self.names.upper(method)),
+            ),
+            Start::Response { code, .. } => {
+                (StepKind::Response { code: *code }, KindKey::Response(*code))
+            }
             Start::Invalid => {
                 self.invalid += 1;
                 self.info.push(info);
                 return;
             }
         };
-        let (cseq, cseq_method) = match &m.cseq {
-            Some((n, meth)) => (*n, upper(meth)),
+        let (cseq, cseq_method, cseq_method_id) = match &m.cseq {
+            Some((n, meth)) => match (&m.start, &kind, kind_key) {
+                // A request's CSeq names its own method: reuse what was worked out for it.
+                (
+                    Start::Request { method: raw, .. },
+                    StepKind::Request { method },
+                    KindKey::Request(id),
+                ) if raw == meth => (*n, method.clone(), id),
+                _ => (*n, upper(meth), self.names.upper(meth)),
+            },
             None => {
                 self.missing_cseq += 1;
-                let meth = match &kind {
-                    StepKind::Request { method } => method.clone(),
-                    StepKind::Response { .. } => Text::default(),
-                };
-                (0, meth)
+                match (&kind, kind_key) {
+                    (StepKind::Request { method }, KindKey::Request(id)) => (0, method.clone(), id),
+                    _ => (0, Text::default(), EMPTY),
+                }
             }
         };
-        let (origin, legacy) = origin_of(m);
-        let hop_local = match kind {
-            StepKind::Response { code: 100 } => m
-                .vias
-                .first()
-                .map(|v| (v.branch.clone().unwrap_or_default(), sent_by_key(v))),
-            _ => None,
+        let from_tag = match m.from.tag.as_deref() {
+            Some(t) => self.names.id(t),
+            None => EMPTY,
         };
+        let (top_branch, top_sent_by) = match m.vias.first() {
+            Some(v) => {
+                let b = match v.branch.as_deref() {
+                    Some(b) => self.names.id(b),
+                    None => EMPTY,
+                };
+                (b, self.sent_by_id(v))
+            }
+            None => (EMPTY, EMPTY),
+        };
+        let keys = MsgKeys {
+            from_tag,
+            top_branch,
+            top_sent_by,
+        };
+        let (origin, legacy) = match m.vias.last() {
+            Some(v) => {
+                let sent_by = if m.vias.len() == 1 {
+                    top_sent_by
+                } else {
+                    self.sent_by_id(v)
+                };
+                match v.branch.as_deref() {
+                    Some(b) if b.starts_with(COOKIE) => (
+                        Origin {
+                            legacy: false,
+                            sent_by,
+                            branch: self.names.id(b),
+                            from_tag: ABSENT,
+                        },
+                        false,
+                    ),
+                    b => (
+                        Origin {
+                            legacy: true,
+                            sent_by,
+                            branch: self.names.id(b.unwrap_or("")),
+                            from_tag,
+                        },
+                        true,
+                    ),
+                }
+            }
+            None => (
+                Origin {
+                    legacy: true,
+                    sent_by: EMPTY,
+                    branch: EMPTY,
+                    from_tag,
+                },
+                true,
+            ),
+        };
+        let hop_local = match kind {
+            StepKind::Response { code: 100 } if !m.vias.is_empty() => (top_branch, top_sent_by),
+            _ => (ABSENT, ABSENT),
+        };
+        let to_tag = m.to.tag.as_deref().map(|t| self.names.id(t));
         let key = StepKey {
-            origin: origin.clone(),
+            origin,
             cseq,
-            cseq_method: cseq_method.clone(),
-            kind: kind.clone(),
-            to_tag: m.to.tag.clone(),
+            cseq_method: cseq_method_id,
+            kind: kind_key,
+            to_tag: to_tag.unwrap_or(ABSENT),
             hop_local,
         };
         let depth = m.vias.len();
 
         // A known step: a repeat on a known hop, a new hop, or different content (a new step).
-        if let Some(&s) = self.step_map.get(&key) {
-            match self.hop_map.get(&(s, m.flow, depth)).copied() {
+        if let Some(s) = self.step_map.get(&key) {
+            match self.hop_map.get(&(s, m.flow, depth)) {
                 Some(h) => {
                     if let Some(repeat) = self.repeat_of(msgs, s, h, m) {
                         info.step = Some(s);
@@ -332,7 +568,7 @@ impl Builder {
                     }
                 }
                 None => {
-                    let h = self.add_hop(s, i, m, src, dst, cseq);
+                    let h = self.add_hop(s, i, m, &keys, src, dst, cseq);
                     info.step = Some(s);
                     info.hop = Some(h);
                     self.info.push(info);
@@ -342,12 +578,20 @@ impl Builder {
         }
 
         // A new step.
-        let (tx, part) = self.classify(m, &kind, &origin, legacy, cseq, &cseq_method);
+        let (tx, part) = self.classify(
+            &keys,
+            &kind,
+            kind_key,
+            origin,
+            legacy,
+            cseq,
+            (&cseq_method, cseq_method_id),
+        );
         let s = self.steps.len();
         self.steps.push(Step {
             kind: kind.clone(),
             cseq,
-            cseq_method: cseq_method.clone(),
+            cseq_method,
             from_tag: m.from.tag.clone(),
             to_tag: m.to.tag.clone(),
             transaction: tx,
@@ -356,6 +600,8 @@ impl Builder {
             generated_by: None,
             dialog: None,
         });
+        self.step_tags
+            .push((m.from.tag.is_some().then_some(from_tag), to_tag));
         self.step_map.insert(key, s);
         if let Some(t) = self.txs.get_mut(tx) {
             match part {
@@ -371,15 +617,15 @@ impl Builder {
             }
         }
         if part == Part::Response {
-            if let (StepKind::Response { code }, Some(o)) = (&kind, self.tx_outcome.get_mut(tx)) {
+            if let (StepKind::Response { code }, Some(o)) = (&kind, self.tx_state.get_mut(tx)) {
                 match code {
-                    200..=299 => o.0 = true,
-                    300..=u16::MAX => o.1 = true,
+                    200..=299 => o.got_2xx = true,
+                    300..=u16::MAX => o.got_fail = true,
                     _ => {}
                 }
             }
         }
-        let h = self.add_hop(s, i, m, src, dst, cseq);
+        let h = self.add_hop(s, i, m, &keys, src, dst, cseq);
         info.step = Some(s);
         info.hop = Some(h);
         self.info.push(info);
@@ -409,7 +655,7 @@ impl Builder {
         None
     }
 
-    fn new_tx(&mut self, method: &str, cseq: u32, legacy: bool) -> TxIdx {
+    fn new_tx(&mut self, method: &str, method_id: Id, cseq: u32, legacy: bool) -> TxIdx {
         self.txs.push(Transaction {
             method: Text::from(method),
             cseq,
@@ -424,84 +670,111 @@ impl Builder {
             dialog: None,
             dialogs: Vec::new(),
         });
-        self.tx_outcome.push((false, false));
-        self.tx_origin_legacy.push(legacy);
+        self.tx_state.push(TxState {
+            got_2xx: false,
+            got_fail: false,
+            method: method_id,
+        });
         self.txs.len() - 1
     }
 
-    fn tx_for(&mut self, origin: &Origin, legacy: bool, cseq: u32, method: &str) -> TxIdx {
-        let k = (origin.clone(), cseq, Text::from(method));
-        if let Some(&t) = self.tx_map.get(&k) {
+    /// The transaction of `method` (text and number) started by `origin` with `cseq`.
+    fn tx_for(
+        &mut self,
+        origin: Origin,
+        legacy: bool,
+        cseq: u32,
+        method: &str,
+        method_id: Id,
+    ) -> TxIdx {
+        let k = (origin, cseq, method_id);
+        if let Some(t) = self.tx_map.get(&k) {
             return t;
         }
-        let t = self.new_tx(method, cseq, legacy);
+        let t = self.new_tx(method, method_id, cseq, legacy);
         self.tx_map.insert(k, t);
         t
     }
 
     /// Which transaction a new step belongs to, and what it does there.
+    #[allow(clippy::too_many_arguments)]
     fn classify(
         &mut self,
-        m: &Msg,
+        keys: &MsgKeys,
         kind: &StepKind,
-        origin: &Origin,
+        kind_key: KindKey,
+        origin: Origin,
         legacy: bool,
         cseq: u32,
-        cseq_method: &str,
+        cseq_method: (&str, Id),
     ) -> (TxIdx, Part) {
         match kind {
             StepKind::Request { method } if method == "ACK" => {
-                if let Some(&(t, _)) = self.leg_map.get(&leg_key(m, cseq, "INVITE")) {
+                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, INVITE)) {
                     // The ACK of a failure reuses the INVITE's branch; an ACK of a 2xx is a new
                     // transaction (some stacks reuse the branch anyway: tell them apart by what
                     // the INVITE got).
-                    let (got_2xx, got_fail) = self.tx_outcome.get(t).copied().unwrap_or_default();
+                    let (got_2xx, got_fail) = self
+                        .tx_state
+                        .get(t)
+                        .map_or((false, false), |o| (o.got_2xx, o.got_fail));
                     if got_fail || !got_2xx {
                         return (t, Part::Ack);
                     }
                 }
-                (self.tx_for(origin, legacy, cseq, "ACK"), Part::Request)
+                let ack = self.names.id("ACK");
+                (self.tx_for(origin, legacy, cseq, "ACK", ack), Part::Request)
             }
             StepKind::Request { method } if method == "CANCEL" => {
-                if let Some(&(t, _)) = self.leg_map.get(&leg_key(m, cseq, "INVITE")) {
+                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, INVITE)) {
                     return (t, Part::Cancel);
                 }
-                let k = (origin.clone(), cseq, Text::const_new("INVITE"));
-                if let Some(&t) = self.tx_map.get(&k) {
+                if let Some(t) = self.tx_map.get(&(origin, cseq, INVITE)) {
                     return (t, Part::Cancel);
                 }
-                (self.tx_for(origin, legacy, cseq, "CANCEL"), Part::Request)
+                let cancel = self.names.id("CANCEL");
+                (
+                    self.tx_for(origin, legacy, cseq, "CANCEL", cancel),
+                    Part::Request,
+                )
             }
             StepKind::Request { method } => {
-                (self.tx_for(origin, legacy, cseq, method), Part::Request)
+                let id = match kind_key {
+                    KindKey::Request(id) => id,
+                    KindKey::Response(_) => self.names.id_copied(method),
+                };
+                (self.tx_for(origin, legacy, cseq, method, id), Part::Request)
             }
-            StepKind::Response { .. } if cseq_method == "CANCEL" => {
-                if let Some(&(t, _)) = self.leg_map.get(&leg_key(m, cseq, "INVITE")) {
+            StepKind::Response { .. } if cseq_method.0 == "CANCEL" => {
+                if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, INVITE)) {
                     return (t, Part::CancelResponse);
                 }
-                let k = (origin.clone(), cseq, Text::const_new("CANCEL"));
-                if let Some(&t) = self.tx_map.get(&k) {
+                if let Some(t) = self.tx_map.get(&(origin, cseq, cseq_method.1)) {
                     return (t, Part::Response);
                 }
-                let k = (origin.clone(), cseq, Text::const_new("INVITE"));
-                if let Some(&t) = self.tx_map.get(&k) {
+                if let Some(t) = self.tx_map.get(&(origin, cseq, INVITE)) {
                     return (t, Part::CancelResponse);
                 }
-                (self.tx_for(origin, legacy, cseq, "CANCEL"), Part::Response)
+                (
+                    self.tx_for(origin, legacy, cseq, "CANCEL", cseq_method.1),
+                    Part::Response,
+                )
             }
             StepKind::Response { .. } => (
-                self.tx_for(origin, legacy, cseq, cseq_method),
+                self.tx_for(origin, legacy, cseq, cseq_method.0, cseq_method.1),
                 Part::Response,
             ),
         }
     }
 
     /// Adds a hop to step `s` and ties it to its per-leg transaction.
+    #[allow(clippy::too_many_arguments)]
     fn add_hop(
         &mut self,
         s: StepIdx,
         i: MsgIdx,
         m: &Msg,
+        keys: &MsgKeys,
         src: HostIdx,
         dst: HostIdx,
         cseq: u32,
@@ -512,16 +785,15 @@ impl Builder {
             None => return 0,
         };
         let class = match part {
-            Part::Cancel | Part::CancelResponse | Part::Ack => Text::const_new("INVITE"),
-            _ => self
-                .txs
-                .get(tx)
-                .map(|t| t.method.clone())
-                .unwrap_or_default(),
+            Part::Cancel | Part::CancelResponse | Part::Ack => INVITE,
+            _ => match self.tx_state.get(tx) {
+                Some(o) => o.method,
+                None => EMPTY,
+            },
         };
-        let lk = leg_key(m, cseq, &class);
+        let lk = keys.leg(cseq, class);
         let leg = match self.leg_map.get(&lk) {
-            Some(&(t, l)) if t == tx => Some(l),
+            Some((t, l)) if t == tx => Some(l),
             Some(_) => None,
             None if part == Part::Request => self.txs.get_mut(tx).map(|t| {
                 t.legs.push(Leg {
@@ -633,33 +905,39 @@ fn decide_final(tx: &Transaction, steps: &[Step]) -> Option<StepIdx> {
         .or_else(|| finals().next())
 }
 
-fn tag_pair(a: &str, b: &str) -> (Text, Text) {
+/// A dialog's key from its two tag numbers, the same whichever side sent the request.
+fn tag_pair(a: Id, b: Id) -> (Id, Id) {
     if a <= b {
-        (Text::from(a), Text::from(b))
+        (a, b)
     } else {
-        (Text::from(b), Text::from(a))
+        (b, a)
     }
 }
 
 /// Dialogs from tags: INVITE responses with a To tag create them (several when forked), a 2xx
 /// confirms one, in-dialog requests join them (or reveal one whose start was not captured), a
 /// BYE ends one, and a failed INVITE ends its early dialogs.
-fn build_dialogs(steps: &mut [Step], txs: &mut [Transaction]) -> Vec<Dialog> {
+/// `tags` holds each step's From and To tag numbers.
+fn build_dialogs(
+    steps: &mut [Step],
+    txs: &mut [Transaction],
+    tags: &[(Option<Id>, Option<Id>)],
+) -> Vec<Dialog> {
     let mut dialogs: Vec<Dialog> = Vec::new();
-    let mut dmap: FastMap<(Text, Text), DialogIdx> = FastMap::default();
+    let mut dmap: SmallMap<(Id, Id), DialogIdx> = SmallMap::new();
     for s in 0..steps.len() {
         let Some(st) = steps.get(s) else { continue };
         let t = st.transaction;
         let Some(tx) = txs.get(t) else { continue };
-        let tags = match (&st.from_tag, &st.to_tag) {
-            (Some(f), Some(to)) => Some((f.clone(), to.clone())),
+        let tags = match (&st.from_tag, &st.to_tag, tags.get(s)) {
+            (Some(f), Some(to), Some(&(Some(fi), Some(ti)))) => Some((f, to, tag_pair(fi, ti))),
             _ => None,
         };
         let mut dialog = None;
         match (st.part, st.code()) {
             (Part::Request, _) => {
-                if let Some((f, to)) = tags.filter(|_| st.method() != "REGISTER") {
-                    let d = *dmap.entry(tag_pair(&f, &to)).or_insert_with(|| {
+                if let Some((f, to, key)) = tags.filter(|_| st.method() != "REGISTER") {
+                    let d = dmap.get_or_insert_with(key, || {
                         dialogs.push(Dialog {
                             local_tag: f.clone(),
                             remote_tag: to.clone(),
@@ -690,8 +968,8 @@ fn build_dialogs(steps: &mut [Step], txs: &mut [Transaction]) -> Vec<Dialog> {
                 if tx.in_dialog {
                     dialog = tx.dialog;
                 } else if tx.method == "INVITE" && (101..300).contains(&code) {
-                    if let Some((f, to)) = tags {
-                        let d = *dmap.entry(tag_pair(&f, &to)).or_insert_with(|| {
+                    if let Some((f, to, key)) = tags {
+                        let d = dmap.get_or_insert_with(key, || {
                             dialogs.push(Dialog {
                                 local_tag: f.clone(),
                                 remote_tag: to.clone(),
@@ -736,8 +1014,8 @@ fn build_dialogs(steps: &mut [Step], txs: &mut [Transaction]) -> Vec<Dialog> {
                 } else if tx.method == "INVITE" && code >= 300 {
                     // A fork that failed (487 after another fork answered, 486, ...) ends the
                     // early dialog its provisional responses made.
-                    if let Some((f, to)) = tags {
-                        if let Some(&d) = dmap.get(&tag_pair(&f, &to)) {
+                    if let Some((_, _, key)) = tags {
+                        if let Some(d) = dmap.get(&key) {
                             if let Some(dl) = dialogs.get_mut(d) {
                                 if dl.confirmed_by.is_none() {
                                     dl.state = DialogState::Terminated;
@@ -748,8 +1026,8 @@ fn build_dialogs(steps: &mut [Step], txs: &mut [Transaction]) -> Vec<Dialog> {
                     }
                 } else if tx.request.is_none() {
                     // A response whose request was not captured: join a known dialog by tags.
-                    if let Some((f, to)) = tags {
-                        dialog = dmap.get(&tag_pair(&f, &to)).copied();
+                    if let Some((_, _, key)) = tags {
+                        dialog = dmap.get(&key);
                     }
                 }
             }
@@ -846,5 +1124,47 @@ mod sent_by_tests {
             sent_by_key(&via("10.0.0.1:5062", "UDP")),
             sent_by_key(&via("10.0.0.1", "UDP"))
         );
+    }
+}
+
+#[cfg(test)]
+mod small_map_tests {
+    use super::{Names, SmallMap, SMALL};
+
+    #[test]
+    fn small_map_keeps_every_entry_across_the_switch_to_hashing() {
+        let mut m: SmallMap<(u32, u32), usize> = SmallMap::new();
+        let n = SMALL * 4;
+        for i in 0..n {
+            let k = (i as u32 % 7, i as u32);
+            assert_eq!(m.get(&k), None);
+            m.insert(k, i);
+            // Replacing a value keeps one entry.
+            m.insert(k, i + 1);
+        }
+        assert!(m.map.is_some() && m.list.is_empty());
+        for i in 0..n {
+            assert_eq!(m.get(&(i as u32 % 7, i as u32)), Some(i + 1));
+        }
+        assert_eq!(m.get(&(99, 99)), None);
+        assert_eq!(m.get_or_insert_with((99, 99), || 5), 5);
+        assert_eq!(m.get_or_insert_with((99, 99), || 6), 5);
+    }
+
+    #[test]
+    fn names_give_equal_texts_equal_numbers_before_and_after_the_switch() {
+        let texts: Vec<String> = (0..SMALL * 3).map(|i| format!("z9hG4bK-{i}")).collect();
+        let mut names = Names::new();
+        let first: Vec<usize> = texts.iter().map(|t| names.id(t)).collect();
+        assert!(names.map.is_some());
+        for (t, &id) in texts.iter().zip(&first) {
+            assert_eq!(names.id(t), id);
+            assert_eq!(names.id_copied(&t.clone()), id);
+        }
+        let mut sorted = first.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), texts.len());
+        assert_eq!(names.upper("invite"), names.id("INVITE"));
     }
 }

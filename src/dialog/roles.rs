@@ -17,8 +17,10 @@ use std::collections::HashMap;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::{IpAddr, SocketAddr};
 
+use super::analyze::SmallMap;
 use super::model::*;
 use super::msg::{Msg, Text};
+use crate::net::Flow;
 
 const MAX_PORTS: usize = 16;
 const MAX_AGENTS: usize = 4;
@@ -88,11 +90,14 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
     split.sort_unstable();
     split.dedup();
     let mut hosts: Vec<Host> = Vec::new();
-    let mut map: FastMap<(IpAddr, Option<u16>), HostIdx> = FastMap::default();
+    let mut map: SmallMap<(IpAddr, Option<u16>), HostIdx> = SmallMap::new();
     let mut ends = Vec::with_capacity(msgs.len());
+    // Hosts of each flow already seen: most messages of a call repeat a flow, whose hosts
+    // exist and hold its ports already.
+    let mut flows: SmallMap<Flow, (HostIdx, HostIdx)> = SmallMap::new();
     let mut host_of = |ip: IpAddr, port: u16, hosts: &mut Vec<Host>| -> HostIdx {
         let key_port = split.binary_search(&ip).is_ok().then_some(port);
-        let h = *map.entry((ip, key_port)).or_insert_with(|| {
+        let h = map.get_or_insert_with((ip, key_port), || {
             hosts.push(Host {
                 addr: ip,
                 port: key_port,
@@ -118,8 +123,11 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
         h
     };
     for m in msgs {
-        let s = host_of(m.flow.src.ip, m.flow.src.port, &mut hosts);
-        let d = host_of(m.flow.dst.ip, m.flow.dst.port, &mut hosts);
+        let (s, d) = flows.get_or_insert_with(m.flow, || {
+            let s = host_of(m.flow.src.ip, m.flow.src.port, &mut hosts);
+            let d = host_of(m.flow.dst.ip, m.flow.dst.port, &mut hosts);
+            (s, d)
+        });
         if let Some(h) = hosts.get_mut(s) {
             h.sent = h.sent.saturating_add(1);
         }
@@ -139,64 +147,108 @@ fn remember(list: &mut Vec<String>, value: Option<&Text>) {
     }
 }
 
-/// What a product name suggests. Only phone, gateway and B2BUA hints refine a user agent: a
-/// proxy product answering OPTIONS itself is acting as a user agent in that call.
-pub fn hint_from_product(product: &str) -> Option<Role> {
-    const B2BUA: &[&str] = &[
-        "asterisk",
-        "freeswitch",
-        "3cx",
-        "b2bua",
-        "sbc",
-        "session border",
-        "yate",
-        "fusionpbx",
-        "issabel",
-        "freepbx",
-    ];
-    const GATEWAY: &[&str] = &[
-        "gateway",
-        "mediant",
-        "audiocodes",
-        "patton",
-        "sipgw",
-        "-gw",
-        "media gateway",
-    ];
-    const PROXY: &[&str] = &["kamailio", "opensips", "openser", "sip-router", "repro"];
-    const PHONE: &[&str] = &[
-        "yealink",
-        "polycom",
-        "snom",
-        "grandstream",
-        "linphone",
-        "zoiper",
-        "microsip",
-        "baresip",
-        "cisco-cp",
-        "fanvil",
-        "gigaset",
-        "obihai",
-        "x-lite",
-        "bria",
-        "jitsi",
-        "pjsua",
-        "sipphone",
-        "softphone",
-    ];
-    let p = product.to_ascii_lowercase();
-    let has = |list: &[&str]| list.iter().any(|k| p.contains(k));
-    if has(GATEWAY) {
-        Some(Role::Gateway)
-    } else if has(B2BUA) {
-        Some(Role::B2bua)
-    } else if has(PROXY) {
-        Some(Role::Proxy)
-    } else if has(PHONE) {
-        Some(Role::Phone)
-    } else {
-        None
+/// Product keywords and the role each suggests. Only phone, gateway and B2BUA hints refine a
+/// user agent: a proxy product answering OPTIONS itself is acting as a user agent in that call.
+/// Lower case ASCII, at least two bytes long, at most 64 of them (see [`KEYWORD_BYTES`]).
+const PRODUCT_KEYWORDS: &[(&str, Role)] = &[
+    ("asterisk", Role::B2bua),
+    ("freeswitch", Role::B2bua),
+    ("3cx", Role::B2bua),
+    ("b2bua", Role::B2bua),
+    ("sbc", Role::B2bua),
+    ("session border", Role::B2bua),
+    ("yate", Role::B2bua),
+    ("fusionpbx", Role::B2bua),
+    ("issabel", Role::B2bua),
+    ("freepbx", Role::B2bua),
+    ("gateway", Role::Gateway),
+    ("mediant", Role::Gateway),
+    ("audiocodes", Role::Gateway),
+    ("patton", Role::Gateway),
+    ("sipgw", Role::Gateway),
+    ("-gw", Role::Gateway),
+    ("media gateway", Role::Gateway),
+    ("kamailio", Role::Proxy),
+    ("opensips", Role::Proxy),
+    ("openser", Role::Proxy),
+    ("sip-router", Role::Proxy),
+    ("repro", Role::Proxy),
+    ("yealink", Role::Phone),
+    ("polycom", Role::Phone),
+    ("snom", Role::Phone),
+    ("grandstream", Role::Phone),
+    ("linphone", Role::Phone),
+    ("zoiper", Role::Phone),
+    ("microsip", Role::Phone),
+    ("baresip", Role::Phone),
+    ("cisco-cp", Role::Phone),
+    ("fanvil", Role::Phone),
+    ("gigaset", Role::Phone),
+    ("obihai", Role::Phone),
+    ("x-lite", Role::Phone),
+    ("bria", Role::Phone),
+    ("jitsi", Role::Phone),
+    ("pjsua", Role::Phone),
+    ("sipphone", Role::Phone),
+    ("softphone", Role::Phone),
+];
+
+/// When a product matches keywords of several roles, the first of these wins.
+const HINT_PRIORITY: [Role; 4] = [Role::Gateway, Role::B2bua, Role::Proxy, Role::Phone];
+
+/// Per byte value: the set (bit `k` for `PRODUCT_KEYWORDS[k]`) of keywords whose first byte
+/// (`[0]`) or second byte (`[1]`) it is. A product is read once: at each position only the
+/// keywords both bytes there allow are compared (usually none), instead of one substring search
+/// per keyword.
+static KEYWORD_BYTES: [[u64; 256]; 2] = keyword_bytes();
+
+const fn keyword_bytes() -> [[u64; 256]; 2] {
+    assert!(PRODUCT_KEYWORDS.len() <= 64);
+    let mut table = [[0u64; 256]; 2];
+    let mut k = 0;
+    while k < PRODUCT_KEYWORDS.len() {
+        let word = PRODUCT_KEYWORDS[k].0.as_bytes();
+        assert!(word.len() >= 2);
+        table[0][word[0] as usize] |= 1 << k;
+        table[1][word[1] as usize] |= 1 << k;
+        k += 1;
     }
+    table
+}
+
+/// What a product name (User-Agent or Server value) suggests, by keywords found in it in any
+/// case; see [`PRODUCT_KEYWORDS`] and [`HINT_PRIORITY`].
+pub fn hint_from_product(product: &str) -> Option<Role> {
+    let p = product.as_bytes();
+    let mut found = [false; HINT_PRIORITY.len()];
+    let [first, second] = &KEYWORD_BYTES;
+    for (i, pair) in p.windows(2).enumerate() {
+        let &[a, b] = pair else { continue };
+        let [a, b] = [a, b].map(|x| usize::from(x.to_ascii_lowercase()));
+        let mut set = first.get(a).copied().unwrap_or(0) & second.get(b).copied().unwrap_or(0);
+        while set != 0 {
+            let k = set.trailing_zeros() as usize;
+            set &= set - 1;
+            let Some(&(word, role)) = PRODUCT_KEYWORDS.get(k) else {
+                continue;
+            };
+            let here = p
+                .get(i..i.saturating_add(word.len()))
+                .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()));
+            if here {
+                if let Some(slot) = HINT_PRIORITY.iter().position(|&r| r == role) {
+                    if let Some(f) = found.get_mut(slot) {
+                        *f = true;
+                    }
+                }
+            }
+        }
+    }
+    HINT_PRIORITY
+        .iter()
+        .zip(found)
+        .find(|&(_, f)| f)
+        .map(|(&r, _)| r)
 }
 
 fn override_for(host: &Host, overrides: &[RoleOverride]) -> Option<Role> {
@@ -221,8 +273,8 @@ fn override_for(host: &Host, overrides: &[RoleOverride]) -> Option<Role> {
 
 /// Fills behaviour, hints and roles of `hosts` from the analysed steps.
 pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides: &[RoleOverride]) {
-    // Earliest time each host received an initial INVITE it did not forward.
-    let mut got_invite: FastMap<HostIdx, i64> = FastMap::default();
+    // Per host: earliest time it received an initial INVITE it did not forward.
+    let mut got_invite: Vec<Option<i64>> = vec![None; hosts.len()];
     let mut sent_invite: Vec<(HostIdx, i64)> = Vec::new();
     for st in steps {
         let initial_invite = st.method() == "INVITE" && st.is_request() && st.to_tag.is_none();
@@ -283,14 +335,20 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
                 }
                 let forwarded_on = senders.binary_search(&hop.dst).is_ok();
                 if !forwarded_on {
-                    let e = got_invite.entry(hop.dst).or_insert(ts);
-                    *e = (*e).min(ts);
+                    if let Some(e) = got_invite.get_mut(hop.dst) {
+                        *e = Some(e.map_or(ts, |t| t.min(ts)));
+                    }
                 }
             }
         }
     }
     for (h, ts) in sent_invite {
-        if got_invite.get(&h).is_some_and(|&t| t <= ts) {
+        if got_invite
+            .get(h)
+            .copied()
+            .flatten()
+            .is_some_and(|t| t <= ts)
+        {
             if let Some(host) = hosts.get_mut(h) {
                 host.behaviour.b2bua = true;
             }
@@ -327,11 +385,13 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
 /// Digits of a called user, keeping the last 8: enough to pair `+4930123456` with
 /// `030123456` across a B2BUA that rewrites the prefix.
 pub fn number_tail(user: &str) -> Option<String> {
-    let digits: Vec<char> = user.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() < 3 {
+    // ASCII digits are single bytes: count them, then keep the last 8 (no list of chars).
+    let digits = user.bytes().filter(u8::is_ascii_digit);
+    let n = digits.clone().count();
+    if n < 3 {
         return None;
     }
-    Some(digits.iter().skip(digits.len().saturating_sub(8)).collect())
+    Some(digits.skip(n.saturating_sub(8)).map(char::from).collect())
 }
 
 /// How long after receiving an INVITE a B2BUA may take to send its own.
@@ -451,6 +511,98 @@ pub fn correlate_b2bua(calls: &mut [Call]) {
                     host.role_source = RoleSource::Wire;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    #[test]
+    fn number_tail_keeps_the_last_eight_digits() {
+        assert_eq!(number_tail("+4930123456").as_deref(), Some("30123456"));
+        assert_eq!(number_tail("030123456").as_deref(), Some("30123456"));
+        assert_eq!(number_tail("12").as_deref(), None);
+        assert_eq!(number_tail("a1b2c3").as_deref(), Some("123"));
+        assert_eq!(number_tail("alice").as_deref(), None);
+        assert_eq!(number_tail("٣٤٥١٢").as_deref(), None);
+        assert_eq!(number_tail("ü123456789ü0").as_deref(), Some("34567890"));
+    }
+
+    /// The plain way: lower-case the product and look for each keyword, role by role.
+    fn by_substring_search(product: &str) -> Option<Role> {
+        let p = product.to_ascii_lowercase();
+        HINT_PRIORITY.iter().copied().find(|&role| {
+            PRODUCT_KEYWORDS
+                .iter()
+                .any(|&(k, r)| r == role && p.contains(k))
+        })
+    }
+
+    #[test]
+    fn table_search_agrees_with_substring_search() {
+        let products = [
+            "Yealink SIP-T46S 66.85.0.5",
+            "Asterisk PBX 18.9.0",
+            "FPBX-16.0.33(18.13.0)",
+            "Kamailio (5.6.2 (x86_64/linux))",
+            "OpenSIPS (3.2.2 (x86_64/linux))",
+            "Mediant 1000 - MSBG/v.7.20A",
+            "AudioCodes-Sip-Gateway-Mediant",
+            "Patton SN4960",
+            "my-GW 1.0",
+            "Linphone/5.0 (belle-sip/5.0)",
+            "Cisco-CP8845/14.1",
+            "snom D785",
+            "Grandstream GXP2170",
+            "X-Lite release 5.8",
+            "session border controller",
+            "SBC-1",
+            "repro 1.12",
+            "Zoiper rv2.10",
+            "MicroSIP/3.21.3",
+            "baresip v2.0",
+            "pjsua 2.13",
+            "unknown agent",
+            "",
+            "g",
+            "-g",
+            "ÄÖ yealink ü",
+            "freeswitch sofia gateway",
+            "3CX Phone System",
+            "Bria 6 softphone",
+            "Gigaset N870",
+            "obihai OBi202",
+            "Fanvil X6U",
+            "Jitsi Meet",
+            "sipgw-7",
+            "media gateway",
+            "SIPPHONE",
+        ];
+        for p in products {
+            assert_eq!(hint_from_product(p), by_substring_search(p), "{p:?}");
+        }
+        assert_eq!(hint_from_product("Yealink SIP-T46S"), Some(Role::Phone));
+        assert_eq!(
+            hint_from_product("Asterisk via AudioCodes"),
+            Some(Role::Gateway)
+        );
+        assert_eq!(hint_from_product("kamailio"), Some(Role::Proxy));
+        assert_eq!(hint_from_product("nothing here"), None);
+    }
+
+    #[test]
+    fn every_keyword_is_found_alone_and_in_upper_case() {
+        for &(k, role) in PRODUCT_KEYWORDS {
+            let found = hint_from_product(k);
+            assert_eq!(found, by_substring_search(k), "{k}");
+            assert!(found.is_some(), "{k}");
+            let upper = format!("x{}x", k.to_ascii_uppercase());
+            assert_eq!(hint_from_product(&upper), by_substring_search(&upper));
+            // A keyword never hints at a role ranked below its own.
+            let rank = |r: Role| HINT_PRIORITY.iter().position(|&x| x == r);
+            assert!(found.and_then(rank) <= rank(role), "{k}");
         }
     }
 }

@@ -87,7 +87,13 @@ pub(crate) fn summarize(call: &Call) -> Summary {
     if let Some(m) = first_req.or(call.messages.first()) {
         s.from_user = m.from.user.clone();
         s.to_user = m.to.user.clone();
-        s.first_method = m.method().unwrap_or("").to_ascii_uppercase().into();
+        let method = m.method().unwrap_or("");
+        // Methods are almost always upper case already: no copy through a String then.
+        s.first_method = if method.bytes().any(|b| b.is_ascii_lowercase()) {
+            method.to_ascii_uppercase().into()
+        } else {
+            method.into()
+        };
     }
     let main = main_transaction(call, &s.first_method);
     s.main_transaction = main;
