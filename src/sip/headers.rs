@@ -754,87 +754,90 @@ pub struct NameAddr<'a> {
     pub params: &'a [u8],
 }
 
+/// The parts of a name-addr or addr-spec value: the trimmed whole value, the display name, the
+/// URI as written (untrimmed) and the header parameters. Shared by [`NameAddr::parse`] and
+/// [`NameAddr::uri_raw`].
+#[allow(clippy::type_complexity)]
+fn split_name_addr(value: &[u8]) -> (&[u8], Option<&[u8]>, &[u8], &[u8]) {
+    let raw = trim_lws(value);
+    let mut display_name = None;
+    let mut after_display = raw;
+    if raw.first() == Some(&b'"') {
+        // Quoted display name: find the closing quote, honouring backslash escapes.
+        let mut escaped = false;
+        let mut close = None;
+        for (i, &b) in raw.iter().enumerate().skip(1) {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                close = Some(i);
+                break;
+            }
+        }
+        match close {
+            Some(c) => {
+                display_name = Some(raw.get(1..c).unwrap_or(&[]));
+                after_display = raw.get(c + 1..).unwrap_or(&[]);
+            }
+            // Unclosed quote: everything is display name, there is no URI.
+            None => return (raw, Some(raw.get(1..).unwrap_or(&[])), &[], &[]),
+        }
+    }
+    match memchr::memchr(b'<', after_display) {
+        Some(lt) => {
+            if display_name.is_none() {
+                let name = trim_lws(after_display.get(..lt).unwrap_or(&[]));
+                if !name.is_empty() {
+                    display_name = Some(name);
+                }
+            }
+            let inner = after_display.get(lt + 1..).unwrap_or(&[]);
+            let (uri, after) = match memchr::memchr(b'>', inner) {
+                Some(gt) => (
+                    inner.get(..gt).unwrap_or(&[]),
+                    inner.get(gt + 1..).unwrap_or(&[]),
+                ),
+                None => (inner, &[][..]),
+            };
+            let params = match find_top_level(after, b";") {
+                Some(i) => after.get(i + 1..).unwrap_or(&[]),
+                None => &[],
+            };
+            (raw, display_name, uri, params)
+        }
+        None => {
+            let spec = trim_lws(after_display);
+            let (uri, params) = match find_top_level(spec, b";") {
+                Some(i) => (
+                    spec.get(..i).unwrap_or(&[]),
+                    spec.get(i + 1..).unwrap_or(&[]),
+                ),
+                None => (spec, &[][..]),
+            };
+            (raw, display_name, uri, params)
+        }
+    }
+}
+
 impl<'a> NameAddr<'a> {
     /// Splits one name-addr or addr-spec value (one element of a list). Never fails.
     pub fn parse(value: &'a [u8]) -> NameAddr<'a> {
-        let raw = trim_lws(value);
-        let mut display_name = None;
-        let mut after_display = raw;
-        if raw.first() == Some(&b'"') {
-            // Quoted display name: find the closing quote, honouring backslash escapes.
-            let mut escaped = false;
-            let mut close = None;
-            for (i, &b) in raw.iter().enumerate().skip(1) {
-                if escaped {
-                    escaped = false;
-                } else if b == b'\\' {
-                    escaped = true;
-                } else if b == b'"' {
-                    close = Some(i);
-                    break;
-                }
-            }
-            match close {
-                Some(c) => {
-                    display_name = Some(raw.get(1..c).unwrap_or(&[]));
-                    after_display = raw.get(c + 1..).unwrap_or(&[]);
-                }
-                None => {
-                    // Unclosed quote: everything is display name, there is no URI.
-                    return NameAddr {
-                        raw,
-                        display_name: Some(raw.get(1..).unwrap_or(&[])),
-                        uri: Uri::parse(&[]),
-                        params: &[],
-                    };
-                }
-            }
+        let (raw, display_name, uri, params) = split_name_addr(value);
+        NameAddr {
+            raw,
+            display_name,
+            uri: Uri::parse(uri),
+            params,
         }
-        let lt = memchr::memchr(b'<', after_display);
-        match lt {
-            Some(lt) => {
-                if display_name.is_none() {
-                    let name = trim_lws(after_display.get(..lt).unwrap_or(&[]));
-                    if !name.is_empty() {
-                        display_name = Some(name);
-                    }
-                }
-                let inner = after_display.get(lt + 1..).unwrap_or(&[]);
-                let (uri, after) = match memchr::memchr(b'>', inner) {
-                    Some(gt) => (
-                        inner.get(..gt).unwrap_or(&[]),
-                        inner.get(gt + 1..).unwrap_or(&[]),
-                    ),
-                    None => (inner, &[][..]),
-                };
-                let params = match find_top_level(after, b";") {
-                    Some(i) => after.get(i + 1..).unwrap_or(&[]),
-                    None => &[],
-                };
-                NameAddr {
-                    raw,
-                    display_name,
-                    uri: Uri::parse(uri),
-                    params,
-                }
-            }
-            None => {
-                let spec = trim_lws(after_display);
-                let (uri, params) = match find_top_level(spec, b";") {
-                    Some(i) => (
-                        spec.get(..i).unwrap_or(&[]),
-                        spec.get(i + 1..).unwrap_or(&[]),
-                    ),
-                    None => (spec, &[][..]),
-                };
-                NameAddr {
-                    raw,
-                    display_name,
-                    uri: Uri::parse(uri),
-                    params,
-                }
-            }
-        }
+    }
+
+    /// The URI of a name-addr or addr-spec value as [`NameAddr::parse`] gives it in
+    /// `uri.raw`, without splitting the URI into its parts (for callers that keep only the
+    /// whole URI, such as Contact and Route lists).
+    pub fn uri_raw(value: &'a [u8]) -> &'a [u8] {
+        trim_lws(split_name_addr(value).2)
     }
 
     /// The header parameters.
@@ -934,6 +937,32 @@ impl<'a> Via<'a> {
     pub fn rport(&self) -> Option<Option<u16>> {
         self.param("rport").map(parse_port)
     }
+
+    /// [`Via::branch`], [`Via::received`] and [`Via::rport`] from one walk over the
+    /// parameters instead of one walk each (the first parameter of each name counts).
+    pub fn hop_params(&self) -> ViaHopParams<'a> {
+        let mut out = ViaHopParams::default();
+        for (name, value) in self.params() {
+            let value = value.unwrap_or(&[]);
+            if out.branch.is_none() && name.eq_ignore_ascii_case(b"branch") {
+                out.branch = Some(value);
+            } else if out.received.is_none() && name.eq_ignore_ascii_case(b"received") {
+                out.received = Some(value);
+            } else if out.rport.is_none() && name.eq_ignore_ascii_case(b"rport") {
+                out.rport = Some(parse_port(value));
+            }
+        }
+        out
+    }
+}
+
+/// The Via parameters a hop adds or reads, as [`Via::hop_params`] returns them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ViaHopParams<'a> {
+    pub branch: Option<&'a [u8]>,
+    pub received: Option<&'a [u8]>,
+    /// `Some(None)` for the bare flag, as in [`Via::rport`].
+    pub rport: Option<Option<u16>>,
 }
 
 #[cfg(test)]
@@ -1097,6 +1126,17 @@ mod tests {
 
         let unclosed = NameAddr::parse(b"\"oops <sip:a@b>");
         assert_eq!(unclosed.uri.raw, b"");
+
+        for v in [
+            &br#" "Doe, John" <sip:j@a.com;transport=udp>;tag=abc"#[..],
+            b"sip:j@a.com;tag=xyz",
+            b"Alice Smith <sip: alice@x >",
+            b"*",
+            b"\"oops <sip:a@b>",
+            b"<sip:unclosed@x",
+        ] {
+            assert_eq!(NameAddr::uri_raw(v), NameAddr::parse(v).uri.raw);
+        }
     }
 
     #[test]
@@ -1119,6 +1159,22 @@ mod tests {
         assert_eq!(spaced.port, Some(5060));
         assert_eq!(spaced.rport(), Some(None));
         assert_eq!(spaced.branch(), Some(&b"z9hG4bKx"[..]));
+
+        let hop = v.hop_params();
+        assert_eq!(
+            (hop.branch, hop.received, hop.rport),
+            (v.branch(), v.received(), v.rport())
+        );
+        let hop = spaced.hop_params();
+        assert_eq!(
+            (hop.branch, hop.received, hop.rport),
+            (spaced.branch(), None, Some(None))
+        );
+        // The first parameter of a name counts, as with `param`.
+        let twice = Via::parse(b"SIP/2.0/UDP h;BRANCH=one;branch=two;rport=1;rport=2");
+        let hop = twice.hop_params();
+        assert_eq!((hop.branch, hop.rport), (Some(&b"one"[..]), Some(Some(1))));
+        assert_eq!((twice.branch(), twice.rport()), (hop.branch, hop.rport));
 
         let junk = Via::parse(b"garbage");
         assert_eq!(junk.host, b"");

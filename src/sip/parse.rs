@@ -698,8 +698,8 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// `number method` of a CSeq value.
-fn parse_cseq(value: &[u8]) -> Option<(u32, Method<'_>)> {
+/// `number method` of a CSeq value (what [`Message::cseq`] reads from the first CSeq header).
+pub(crate) fn parse_cseq(value: &[u8]) -> Option<(u32, Method<'_>)> {
     let (num, rest) = split_token(trim_lws(value));
     let num = u32::try_from(parse_u64(num)?).ok()?;
     let (method, _) = split_token(trim_lws(rest));
