@@ -110,8 +110,7 @@ fn sdp_summary(s: &sip::Sdp<'_>) -> SdpSummary {
                 port: m.port.unwrap_or(0),
                 proto: region.text(m.proto),
                 codecs: m
-                    .codecs()
-                    .iter()
+                    .codec_names()
                     .map(|c| match (c.name, c.clock_rate, c.payload_type) {
                         (Some(n), Some(r), _) => {
                             let name = region.str(n);

@@ -384,31 +384,50 @@ pub fn unfold(value: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// Scans `s` and returns the index of the first `target` byte that is outside double quotes
-/// and outside `<...>`. Backslash escapes inside quotes are honoured.
-fn find_top_level(s: &[u8], targets: &[u8]) -> Option<usize> {
-    let mut in_quotes = false;
-    let mut escaped = false;
+/// and outside `<...>`. Backslash escapes inside quotes are honoured. `target` is a separator
+/// (`,` or `;`), never a quote or an angle bracket.
+///
+/// Every list element and every parameter is cut with this, several times per header: it
+/// jumps from one byte that matters to the next with memchr instead of stepping through
+/// every byte.
+fn find_top_level(s: &[u8], target: u8) -> Option<usize> {
+    let mut i = 0;
     let mut angle = false;
-    for (i, &b) in s.iter().enumerate() {
-        if in_quotes {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_quotes = false;
+    loop {
+        let rest = s.get(i..)?;
+        let at = if angle {
+            // Inside <...> only a quote or the closing bracket changes anything.
+            memchr::memchr2(b'"', b'>', rest)?
+        } else {
+            memchr::memchr3(b'"', b'<', target, rest)?
+        };
+        let pos = i + at;
+        match rest.get(at) {
+            Some(b'"') => {
+                // Skip the quoted string: up to the closing quote not escaped by a backslash.
+                let mut j = pos + 1;
+                loop {
+                    let q = memchr::memchr2(b'"', b'\\', s.get(j..)?)?;
+                    if s.get(j + q) == Some(&b'\\') {
+                        j += q + 2;
+                    } else {
+                        j += q + 1;
+                        break;
+                    }
+                }
+                i = j;
             }
-            continue;
-        }
-        match b {
-            b'"' => in_quotes = true,
-            b'<' => angle = true,
-            b'>' => angle = false,
-            _ if !angle && targets.contains(&b) => return Some(i),
-            _ => {}
+            Some(b'<') => {
+                angle = true;
+                i = pos + 1;
+            }
+            Some(b'>') => {
+                angle = false;
+                i = pos + 1;
+            }
+            _ => return Some(pos),
         }
     }
-    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -432,7 +451,7 @@ impl<'a> Iterator for CommaSplit<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
         while !self.rest.is_empty() {
-            let (item, rest) = match find_top_level(self.rest, b",") {
+            let (item, rest) = match find_top_level(self.rest, b',') {
                 Some(i) => (
                     self.rest.get(..i).unwrap_or(&[]),
                     self.rest.get(i + 1..).unwrap_or(&[]),
@@ -485,7 +504,7 @@ impl<'a> Iterator for Params<'a> {
     type Item = (&'a [u8], Option<&'a [u8]>);
     fn next(&mut self) -> Option<Self::Item> {
         while !self.rest.is_empty() {
-            let (item, rest) = match find_top_level(self.rest, b";") {
+            let (item, rest) = match find_top_level(self.rest, b';') {
                 Some(i) => (
                     self.rest.get(..i).unwrap_or(&[]),
                     self.rest.get(i + 1..).unwrap_or(&[]),
@@ -513,11 +532,11 @@ impl<'a> Iterator for Params<'a> {
 /// quotes and `<...>`, up to the first such `,` (so on a list value, the first element's).
 /// For `<sip:a@b;lr>;tag=1` that is `tag=1`; for `1800;refresher=uac` it is `refresher=uac`.
 pub fn header_params(value: &[u8]) -> Params<'_> {
-    let value = match find_top_level(value, b",") {
+    let value = match find_top_level(value, b',') {
         Some(i) => value.get(..i).unwrap_or(&[]),
         None => value,
     };
-    match find_top_level(value, b";") {
+    match find_top_level(value, b';') {
         Some(i) => Params::new(value.get(i + 1..).unwrap_or(&[])),
         None => Params::new(&[]),
     }
@@ -532,7 +551,7 @@ pub fn param<'a>(value: &'a [u8], name: &str) -> Option<&'a [u8]> {
 /// The part of a value before its parameters, trimmed: `1800` for `1800;refresher=uac`,
 /// `application/sdp` for `application/sdp; charset=x`.
 pub fn value_without_params(value: &[u8]) -> &[u8] {
-    match find_top_level(value, b";") {
+    match find_top_level(value, b';') {
         Some(i) => trim_lws(value.get(..i).unwrap_or(&[])),
         None => trim_lws(value),
     }
@@ -801,7 +820,7 @@ fn split_name_addr(value: &[u8]) -> (&[u8], Option<&[u8]>, &[u8], &[u8]) {
                 ),
                 None => (inner, &[][..]),
             };
-            let params = match find_top_level(after, b";") {
+            let params = match find_top_level(after, b';') {
                 Some(i) => after.get(i + 1..).unwrap_or(&[]),
                 None => &[],
             };
@@ -809,7 +828,7 @@ fn split_name_addr(value: &[u8]) -> (&[u8], Option<&[u8]>, &[u8], &[u8]) {
         }
         None => {
             let spec = trim_lws(after_display);
-            let (uri, params) = match find_top_level(spec, b";") {
+            let (uri, params) = match find_top_level(spec, b';') {
                 Some(i) => (
                     spec.get(..i).unwrap_or(&[]),
                     spec.get(i + 1..).unwrap_or(&[]),
@@ -1039,6 +1058,73 @@ mod tests {
         );
         let escaped = br#""a\", b" <sip:x@y>, <sip:z@w>"#;
         assert_eq!(CommaSplit::new(escaped).count(), 2);
+    }
+
+    /// The byte-by-byte scan `find_top_level` replaced, kept as the reference it must agree with.
+    fn find_top_level_reference(s: &[u8], target: u8) -> Option<usize> {
+        let (mut in_quotes, mut escaped, mut angle) = (false, false, false);
+        for (i, &b) in s.iter().enumerate() {
+            if in_quotes {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_quotes = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_quotes = true,
+                b'<' => angle = true,
+                b'>' => angle = false,
+                _ if !angle && b == target => return Some(i),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn find_top_level_agrees_with_a_plain_scan() {
+        let fixed: [&[u8]; 8] = [
+            br#""a;b" <sip:x;y>;tag=1"#,
+            br#""a\";b";c"#,
+            b"<sip:a;b>>;c",
+            b"\"unclosed;x",
+            b"\"ends with escape\\",
+            b"<<a;b>;c",
+            b"",
+            b";",
+        ];
+        for s in fixed {
+            for t in [b';', b','] {
+                assert_eq!(
+                    find_top_level(s, t),
+                    find_top_level_reference(s, t),
+                    "{s:?}"
+                );
+            }
+        }
+        // Pseudo-random strings over the bytes that matter (xorshift, no dependency).
+        let alphabet = b"\";,<>\\ab";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 12) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|k| alphabet[((state >> (4 * k)) % alphabet.len() as u64) as usize])
+                .collect();
+            for t in [b';', b','] {
+                assert_eq!(
+                    find_top_level(&s, t),
+                    find_top_level_reference(&s, t),
+                    "{s:?}"
+                );
+            }
+        }
     }
 
     #[test]
