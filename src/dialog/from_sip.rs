@@ -57,7 +57,8 @@ impl<'a> Region<'a> {
         let Some(value) = value else {
             return Party::default();
         };
-        let na = NameAddr::parse(value);
+        // Only the whole URI and its user are kept: the host and port scan is skipped.
+        let na = NameAddr::parse_user(value);
         Party {
             display: na.display_name.map(|d| self.text(d)).unwrap_or_default(),
             uri: self.text(na.uri.raw),

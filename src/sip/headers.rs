@@ -642,6 +642,17 @@ pub struct Uri<'a> {
 impl<'a> Uri<'a> {
     /// Splits a URI. Never fails; unrecognised forms keep `raw` only.
     pub fn parse(raw: &'a [u8]) -> Uri<'a> {
+        Uri::split(raw, true)
+    }
+
+    /// [`Uri::parse`] up to the user part: the `host`, `port` and `params` of a SIP URI stay
+    /// empty. For callers that keep only the whole URI and its user (the From and To of every
+    /// message), which saves the host and port scan.
+    pub fn parse_user(raw: &'a [u8]) -> Uri<'a> {
+        Uri::split(raw, false)
+    }
+
+    fn split(raw: &'a [u8], with_host: bool) -> Uri<'a> {
         let raw = trim_lws(raw);
         let mut uri = Uri {
             raw,
@@ -701,6 +712,9 @@ impl<'a> Uri<'a> {
             }
             None => rest,
         };
+        if !with_host {
+            return uri;
+        }
         let (hostport, params) = split_at_byte(hostpart, b';');
         let (host, port) = split_hostport(hostport);
         uri.host = host;
@@ -848,6 +862,18 @@ impl<'a> NameAddr<'a> {
             raw,
             display_name,
             uri: Uri::parse(uri),
+            params,
+        }
+    }
+
+    /// [`NameAddr::parse`] with the URI read by [`Uri::parse_user`] (no host, port or URI
+    /// parameters of a SIP URI).
+    pub fn parse_user(value: &'a [u8]) -> NameAddr<'a> {
+        let (raw, display_name, uri, params) = split_name_addr(value);
+        NameAddr {
+            raw,
+            display_name,
+            uri: Uri::parse_user(uri),
             params,
         }
     }
@@ -1161,6 +1187,19 @@ mod tests {
         let p = Uri::parse(b"sip:+15551234@gw.example.com;user=phone");
         assert_eq!(p.user_param(), Some(&b"phone"[..]));
         assert_eq!(p.port, None);
+        for raw in [
+            &b"sip:alice:secret@example.com:5070;transport=tcp"[..],
+            b"tel:+1555;phone-context=x",
+            b"sips:host.only",
+            b"http://x",
+            b"nocolon",
+        ] {
+            let (full, light) = (Uri::parse(raw), Uri::parse_user(raw));
+            assert_eq!(
+                (light.raw, light.scheme, light.user, light.password, light.headers),
+                (full.raw, full.scheme, full.user, full.password, full.headers)
+            );
+        }
         let h = Uri::parse(b"sips:proxy.example.com");
         assert_eq!(h.user, None);
         assert_eq!(h.host, b"proxy.example.com");
@@ -1222,6 +1261,15 @@ mod tests {
             b"<sip:unclosed@x",
         ] {
             assert_eq!(NameAddr::uri_raw(v), NameAddr::parse(v).uri.raw);
+            let (full, light) = (NameAddr::parse(v), NameAddr::parse_user(v));
+            assert_eq!(
+                (light.raw, light.display_name, light.params, light.tag()),
+                (full.raw, full.display_name, full.params, full.tag())
+            );
+            assert_eq!(
+                (light.uri.raw, light.uri.scheme, light.uri.user, light.uri.password),
+                (full.uri.raw, full.uri.scheme, full.uri.user, full.uri.password)
+            );
         }
     }
 

@@ -501,7 +501,9 @@ pub fn parse_sdp(raw: &[u8]) -> Sdp<'_> {
                     effective_connection: None,
                     direction: None,
                     effective_direction: Direction::SendRecv,
-                    attributes: Vec::new(),
+                    // A media section nearly always has attributes (rtpmap, fmtp, ptime,
+                    // direction): one allocation for the usual count instead of two growths.
+                    attributes: Vec::with_capacity(8),
                     rtpmaps: Vec::new(),
                 });
             }
