@@ -6,7 +6,6 @@ use std::borrow::Cow;
 
 use crate::net::FrameRef;
 use crate::sip::headers::{leading_u32, lossy, CommaSplit};
-use crate::sip::parse::parse_cseq;
 use crate::sip::sdp::find_sdp;
 use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via};
 
@@ -193,7 +192,6 @@ impl Msg {
         let mut call_id = None;
         let mut from = None;
         let mut to = None;
-        let mut cseq = None;
         let mut max_forwards = None;
         let mut user_agent = None;
         let mut server = None;
@@ -216,7 +214,6 @@ impl Msg {
                 HeaderName::From => _ = from.get_or_insert(v),
                 HeaderName::To => _ = to.get_or_insert(v),
                 HeaderName::CallId => _ = call_id.get_or_insert(v),
-                HeaderName::CSeq => _ = cseq.get_or_insert(v),
                 HeaderName::Contact if contact.is_none() => {
                     contact = CommaSplit::new(v)
                         .next()
@@ -253,9 +250,7 @@ impl Msg {
             call_id: text(call_id).unwrap_or_default(),
             from: head.party(from),
             to: head.party(to),
-            cseq: cseq
-                .and_then(parse_cseq)
-                .map(|(n, meth)| (n, Text::from(meth.as_str()))),
+            cseq: p.cseq().map(|(n, meth)| (n, Text::from(meth.as_str()))),
             vias,
             contact,
             record_route,

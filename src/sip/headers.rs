@@ -1196,8 +1196,20 @@ mod tests {
         ] {
             let (full, light) = (Uri::parse(raw), Uri::parse_user(raw));
             assert_eq!(
-                (light.raw, light.scheme, light.user, light.password, light.headers),
-                (full.raw, full.scheme, full.user, full.password, full.headers)
+                (
+                    light.raw,
+                    light.scheme,
+                    light.user,
+                    light.password,
+                    light.headers
+                ),
+                (
+                    full.raw,
+                    full.scheme,
+                    full.user,
+                    full.password,
+                    full.headers
+                )
             );
         }
         let h = Uri::parse(b"sips:proxy.example.com");
@@ -1267,8 +1279,18 @@ mod tests {
                 (full.raw, full.display_name, full.params, full.tag())
             );
             assert_eq!(
-                (light.uri.raw, light.uri.scheme, light.uri.user, light.uri.password),
-                (full.uri.raw, full.uri.scheme, full.uri.user, full.uri.password)
+                (
+                    light.uri.raw,
+                    light.uri.scheme,
+                    light.uri.user,
+                    light.uri.password
+                ),
+                (
+                    full.uri.raw,
+                    full.uri.scheme,
+                    full.uri.user,
+                    full.uri.password
+                )
             );
         }
     }
