@@ -276,3 +276,120 @@ impl Msg {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{Endpoint, Flow, Transport};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn located(data: &[u8]) -> SipMessage {
+        let end = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            port: 5060,
+        };
+        let frame = FrameRef {
+            file: 0,
+            number: 7,
+            ts_ns: 1,
+        };
+        SipMessage {
+            flow: Flow {
+                transport: Transport::Udp,
+                src: end,
+                dst: end,
+            },
+            frame,
+            frames: vec![frame],
+            data: data.to_vec(),
+            flags: Default::default(),
+        }
+    }
+
+    const INVITE: &[u8] = b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bKa;rport\r\n\
+v: SIP/2.0/TCP 10.0.0.2:5060;received=192.0.2.9;rport=4000;branch=z9hG4bKb, SIP/2.0/UDP h\r\n\
+From: \"Alice\" <sip:alice@example.com>;tag=first\r\n\
+From: <sip:mallory@example.com>;tag=second\r\n\
+To: <tel:+15551234>\r\n\
+Call-ID: abc@h\r\n\
+CSeq: 7 INVITE\r\n\
+Contact: \r\n\
+m: <sip:alice@10.0.0.1:5060;transport=udp>;expires=60, <sip:other@h>\r\n\
+Record-Route: <sip:p1;lr>, <sip:p2;lr>\r\n\
+Route: <sip:r1;lr>\r\n\
+Max-Forwards: 69\r\n\
+Proxy-Authorization: Digest x\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 90\r\n\
+\r\n\
+v=0\r\n\
+c=IN IP4 10.0.0.1\r\n\
+m=audio 4000 RTP/AVP 0 101 96\r\n\
+a=rtpmap:101 telephone-event/8000\r\n";
+
+    #[test]
+    fn one_walk_reads_what_the_accessors_read() {
+        let sip = located(INVITE);
+        let msg = Msg::from_located(&sip, false);
+        let p = sip::parse(INVITE);
+        assert_eq!(msg.call_id, "abc@h");
+        // The first From counts, as `Message::from` has it.
+        assert_eq!(msg.from.tag.as_deref(), Some("first"));
+        assert_eq!(msg.from.display, "Alice");
+        assert_eq!(msg.from.user, "alice");
+        assert_eq!(msg.from.uri, "sip:alice@example.com");
+        assert_eq!(
+            (msg.to.user.as_str(), msg.to.tag.as_ref()),
+            ("+15551234", None)
+        );
+        assert_eq!(msg.cseq, Some((7, Text::from("INVITE"))));
+        // The empty Contact header yields no value: the next one does.
+        assert_eq!(
+            msg.contact.as_deref(),
+            p.contacts()
+                .next()
+                .map(|c| String::from_utf8_lossy(c.uri.raw).into_owned())
+                .as_deref()
+        );
+        assert_eq!(
+            msg.contact.as_deref(),
+            Some("sip:alice@10.0.0.1:5060;transport=udp")
+        );
+        assert_eq!(msg.record_route, ["sip:p1;lr", "sip:p2;lr"]);
+        assert_eq!(msg.route, ["sip:r1;lr"]);
+        assert_eq!(msg.max_forwards, Some(69));
+        assert!(msg.has_credentials && !msg.has_challenge);
+        let sent_by: Vec<&str> = msg.vias.iter().map(|v| v.sent_by.as_str()).collect();
+        assert_eq!(sent_by, ["[2001:db8::1]:5062", "10.0.0.2:5060", "h"]);
+        assert_eq!(msg.vias.len(), p.vias().count());
+        assert_eq!(msg.vias[0].rport.as_deref(), Some(""));
+        assert_eq!(msg.vias[1].rport.as_deref(), Some("4000"));
+        assert_eq!(msg.vias[1].received.as_deref(), Some("192.0.2.9"));
+        assert_eq!(msg.top_branch(), Some("z9hG4bKa"));
+        let sdp = msg.sdp.as_ref().expect("an SDP body");
+        assert_eq!(sdp.address.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            sdp.media[0].codecs,
+            ["PCMU/8000", "telephone-event/8000", "96"]
+        );
+        assert_eq!(msg.frames, sip.frames);
+        assert_eq!(msg.size, INVITE.len());
+    }
+
+    #[test]
+    fn broken_bytes_in_the_head_are_replaced_value_by_value() {
+        let mut raw = INVITE.to_vec();
+        let at = raw.windows(5).position(|w| w == b"Alice").unwrap();
+        raw[at + 1] = 0xff;
+        let msg = Msg::from_located(&located(&raw), true);
+        assert_eq!(msg.from.display, "A\u{fffd}ice");
+        // Values elsewhere in the head read as before.
+        assert_eq!(msg.call_id, "abc@h");
+        assert_eq!(msg.from.tag.as_deref(), Some("first"));
+        assert_eq!(msg.raw.as_deref(), Some(&raw[..]));
+        let borrowed = Msg::from_borrowed(&located(&raw).located(), true);
+        assert_eq!(borrowed, msg);
+        assert_eq!(Msg::from_message(located(&raw), true), msg);
+    }
+}
