@@ -2,56 +2,131 @@
 //! dialog model reads parser types. Text is decoded lossily here; escaping for terminals happens
 //! at output.
 
-use crate::sip::headers::lossy;
-use crate::sip::{self, HeaderName, Located, SipMessage, StartLine};
+use std::borrow::Cow;
 
-use compact_str::{format_compact, ToCompactString};
+use crate::net::FrameRef;
+use crate::sip::headers::{leading_u32, lossy, CommaSplit};
+use crate::sip::sdp::find_sdp;
+use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via};
+
+use compact_str::ToCompactString;
 
 use super::msg::{MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
 
-fn text(b: &[u8]) -> Text {
-    // Capture text is almost always valid UTF-8: the strict check is the fast path, the lossy
-    // decoder (which walks the bytes in chunks) only runs on the rare broken value.
-    match std::str::from_utf8(b) {
-        Ok(s) => Text::from(s),
-        Err(_) => Text::from(lossy(b)),
-    }
+/// One region of a message (its head, or its SDP body) checked for UTF-8 once. Every value
+/// the model keeps is cut out of such a region at ASCII delimiters, so a value of a valid
+/// region needs only a boundary check instead of its own UTF-8 validation (that was one call
+/// per value, about fifteen per message).
+struct Region<'a> {
+    bytes: &'a [u8],
+    valid: Option<&'a str>,
 }
 
-fn party(na: Option<sip::NameAddr<'_>>) -> Party {
-    let Some(na) = na else {
-        return Party::default();
-    };
-    Party {
-        display: na.display_name.map(text).unwrap_or_default(),
-        uri: text(na.uri.raw),
-        user: na.uri.user.map(text).unwrap_or_default(),
-        tag: na.tag().map(text),
+impl<'a> Region<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Region {
+            bytes,
+            valid: std::str::from_utf8(bytes).ok(),
+        }
+    }
+
+    /// `b` as text: borrowed from the checked region when it lies inside it on character
+    /// boundaries, otherwise decoded on its own (lossily; U+FFFD for broken bytes).
+    fn str(&self, b: &'a [u8]) -> Cow<'a, str> {
+        if let Some(valid) = self.valid {
+            let off = (b.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+            let inside = off
+                .checked_add(b.len())
+                .filter(|&end| off <= self.bytes.len() && end <= self.bytes.len());
+            if let Some(s) = inside.and_then(|end| valid.get(off..end)) {
+                return Cow::Borrowed(s);
+            }
+        }
+        lossy(b)
+    }
+
+    fn text(&self, b: &'a [u8]) -> Text {
+        match self.str(b) {
+            Cow::Borrowed(s) => Text::from(s),
+            Cow::Owned(s) => Text::from(s),
+        }
+    }
+
+    fn party(&self, value: Option<&'a [u8]>) -> Party {
+        let Some(value) = value else {
+            return Party::default();
+        };
+        // Only the whole URI and its user are kept: the host and port scan is skipped.
+        let na = NameAddr::parse_user(value);
+        Party {
+            display: na.display_name.map(|d| self.text(d)).unwrap_or_default(),
+            uri: self.text(na.uri.raw),
+            user: na.uri.user.map(|u| self.text(u)).unwrap_or_default(),
+            tag: na.tag().map(|t| self.text(t)),
+        }
+    }
+
+    fn via(&self, value: &'a [u8]) -> ViaInfo {
+        let v = Via::parse(value);
+        let hop = v.hop_params();
+        ViaInfo {
+            sent_by: match v.port {
+                Some(port) => {
+                    let host = self.str(v.host);
+                    let bracket = v.host.contains(&b':');
+                    let mut s = Text::with_capacity(host.len() + 8);
+                    if bracket {
+                        s.push('[');
+                    }
+                    s.push_str(&host);
+                    if bracket {
+                        s.push(']');
+                    }
+                    s.push(':');
+                    s.push_str(&port.to_compact_string());
+                    s
+                }
+                None => self.text(v.host),
+            },
+            transport: self.text(v.transport),
+            branch: hop.branch.map(|b| self.text(b)),
+            received: hop.received.map(|r| self.text(r)),
+            rport: hop
+                .rport
+                .map(|p| p.map(|n| n.to_compact_string()).unwrap_or_default()),
+        }
     }
 }
 
 fn sdp_summary(s: &sip::Sdp<'_>) -> SdpSummary {
+    let region = Region::new(s.raw);
     SdpSummary {
-        address: s.connection.map(|c| text(c.address)),
+        address: s.connection.map(|c| region.text(c.address)),
         media: s
             .media
             .iter()
             .map(|m| MediaSummary {
-                kind: text(m.kind),
+                kind: region.text(m.kind),
                 port: m.port.unwrap_or(0),
-                proto: text(m.proto),
+                proto: region.text(m.proto),
                 codecs: m
-                    .codecs()
-                    .iter()
+                    .codec_names()
                     .map(|c| match (c.name, c.clock_rate, c.payload_type) {
-                        (Some(n), Some(r), _) => format_compact!("{}/{}", lossy(n), r),
-                        (Some(n), None, _) => text(n),
+                        (Some(n), Some(r), _) => {
+                            let name = region.str(n);
+                            let mut t = Text::with_capacity(name.len() + 11);
+                            t.push_str(&name);
+                            t.push('/');
+                            t.push_str(&r.to_compact_string());
+                            t
+                        }
+                        (Some(n), None, _) => region.text(n),
                         (None, _, Some(pt)) => pt.to_compact_string(),
                         (None, _, None) => Text::const_new("?"),
                     })
                     .collect(),
                 direction: Text::const_new(m.effective_direction.as_str()),
-                address: m.effective_connection.map(|c| text(c.address)),
+                address: m.effective_connection.map(|c| region.text(c.address)),
             })
             .collect(),
     }
@@ -69,19 +144,18 @@ impl Msg {
     /// the model without an intermediate copy.
     pub fn from_borrowed(m: &Located<'_>, keep_raw: bool) -> Msg {
         let p = sip::parse(m.data);
-        let mut msg = Msg::from_parsed_parts(m, &p, keep_raw);
-        msg.frames = m.frames.to_vec();
-        msg
+        let raw = keep_raw.then(|| m.data.to_vec());
+        Msg::from_parsed_parts(m, &p, m.frames.to_vec(), raw)
     }
 
     /// Same as [`Msg::from_located`], taking the message: its frame list (and its text, with
     /// `keep_raw`) move into the [`Msg`] instead of being copied.
-    pub fn from_message(m: SipMessage, keep_raw: bool) -> Msg {
+    pub fn from_message(mut m: SipMessage, keep_raw: bool) -> Msg {
+        let frames = std::mem::take(&mut m.frames);
         let mut msg = {
             let p = sip::parse(&m.data);
-            Msg::from_parsed_parts(&m.located(), &p, false)
+            Msg::from_parsed_parts(&m.located(), &p, frames, None)
         };
-        msg.frames = m.frames;
         if keep_raw {
             msg.raw = Some(m.data);
         }
@@ -90,73 +164,232 @@ impl Msg {
 
     /// Same as [`Msg::from_located`] when the message is already parsed.
     pub fn from_parsed(m: &SipMessage, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
-        let mut msg = Msg::from_parsed_parts(&m.located(), p, keep_raw);
-        msg.frames = m.frames.clone();
-        msg
+        let raw = keep_raw.then(|| m.data.clone());
+        Msg::from_parsed_parts(&m.located(), p, m.frames.clone(), raw)
     }
 
-    /// Everything but the frame list (left as just the completing frame).
-    fn from_parsed_parts(m: &Located<'_>, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
+    /// The model's message from a parsed one. The headers are read in one walk over the
+    /// header list (each accessor of [`sip::Message`] walks it again: about fifteen walks per
+    /// message), taking the first header of each single-valued kind as the accessors do.
+    fn from_parsed_parts(
+        m: &Located<'_>,
+        p: &sip::Message<'_>,
+        frames: Vec<FrameRef>,
+        raw: Option<Vec<u8>>,
+    ) -> Msg {
+        let head = Region::new(p.head());
         let start = match p.start {
             StartLine::Request { method, uri, .. } => Start::Request {
                 method: Text::from(method.as_str()),
-                uri: text(uri),
+                uri: head.text(uri),
             },
             StartLine::Response { code, reason, .. } => Start::Response {
                 code,
-                reason: text(reason),
+                reason: head.text(reason),
             },
             StartLine::Invalid { .. } => Start::Invalid,
         };
-        let mut msg = Msg::blank(m.flow, m.frame, start);
-        msg.flags = m.flags;
-        msg.call_id = p.call_id().map(text).unwrap_or_default();
-        msg.from = party(p.from());
-        msg.to = party(p.to());
-        msg.cseq = p.cseq().map(|(n, meth)| (n, Text::from(meth.as_str())));
-        msg.vias = p
-            .vias()
-            .map(|v| ViaInfo {
-                sent_by: match v.port {
-                    Some(port) if v.host.contains(&b':') => {
-                        format_compact!("[{}]:{}", lossy(v.host), port)
-                    }
-                    Some(port) => format_compact!("{}:{}", lossy(v.host), port),
-                    None => text(v.host),
-                },
-                transport: text(v.transport),
-                branch: v.branch().map(text),
-                received: v.received().map(text),
-                rport: v
-                    .rport()
-                    .map(|p| p.map(|n| n.to_compact_string()).unwrap_or_default()),
-            })
-            .collect();
-        msg.contact = p.contacts().next().map(|c| text(c.uri.raw));
-        msg.record_route = p.record_routes().map(|r| text(r.uri.raw)).collect();
-        msg.route = p.routes().map(|r| text(r.uri.raw)).collect();
-        msg.max_forwards = p.max_forwards();
-        msg.user_agent = p.user_agent().map(text);
-        msg.server = p.server().map(text);
-        msg.reason_header = p.reason().map(text);
-        msg.warning = p.warning().map(text);
-        msg.retry_after = p.header(HeaderName::RetryAfter).map(text);
-        msg.expires = p.header(HeaderName::Expires).map(text);
-        msg.has_credentials = p.header(HeaderName::Authorization).is_some()
-            || p.header(HeaderName::ProxyAuthorization).is_some();
-        msg.has_challenge = p.header(HeaderName::WwwAuthenticate).is_some()
-            || p.header(HeaderName::ProxyAuthenticate).is_some();
-        msg.content_type = p.content_type().map(text);
-        msg.sdp = p.sdp().map(|s| sdp_summary(&s));
-        msg.anomalies = p
-            .anomalies()
-            .iter()
-            .map(|a| a.to_compact_string())
-            .collect();
-        msg.size = m.data.len();
-        if keep_raw {
-            msg.raw = Some(m.data.to_vec());
+        let mut call_id = None;
+        let mut from = None;
+        let mut to = None;
+        let mut max_forwards = None;
+        let mut user_agent = None;
+        let mut server = None;
+        let mut reason = None;
+        let mut warning = None;
+        let mut retry_after = None;
+        let mut expires = None;
+        let mut content_type = None;
+        let mut contact: Option<Text> = None;
+        let mut has_credentials = false;
+        let mut has_challenge = false;
+        let mut vias = Vec::new();
+        let mut record_route = Vec::new();
+        let mut route = Vec::new();
+        // `get_or_insert`: the first header of a kind wins, as `Message::header` has it.
+        for h in p.all_headers() {
+            let v = h.value;
+            match h.id {
+                HeaderName::Via => vias.extend(CommaSplit::new(v).map(|e| head.via(e))),
+                HeaderName::From => _ = from.get_or_insert(v),
+                HeaderName::To => _ = to.get_or_insert(v),
+                HeaderName::CallId => _ = call_id.get_or_insert(v),
+                HeaderName::Contact if contact.is_none() => {
+                    contact = CommaSplit::new(v)
+                        .next()
+                        .map(|c| head.text(NameAddr::uri_raw(c)));
+                }
+                HeaderName::RecordRoute => {
+                    record_route.extend(CommaSplit::new(v).map(|e| head.text(NameAddr::uri_raw(e))))
+                }
+                HeaderName::Route => {
+                    route.extend(CommaSplit::new(v).map(|e| head.text(NameAddr::uri_raw(e))))
+                }
+                HeaderName::MaxForwards => _ = max_forwards.get_or_insert(v),
+                HeaderName::UserAgent => _ = user_agent.get_or_insert(v),
+                HeaderName::Server => _ = server.get_or_insert(v),
+                HeaderName::Reason => _ = reason.get_or_insert(v),
+                HeaderName::Warning => _ = warning.get_or_insert(v),
+                HeaderName::RetryAfter => _ = retry_after.get_or_insert(v),
+                HeaderName::Expires => _ = expires.get_or_insert(v),
+                HeaderName::ContentType => _ = content_type.get_or_insert(v),
+                HeaderName::Authorization | HeaderName::ProxyAuthorization => {
+                    has_credentials = true
+                }
+                HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate => has_challenge = true,
+                _ => {}
+            }
         }
-        msg
+        let text = |v: Option<&[u8]>| v.map(|v| head.text(v));
+        Msg {
+            frame: m.frame,
+            frames,
+            flow: m.flow,
+            flags: m.flags,
+            start,
+            call_id: text(call_id).unwrap_or_default(),
+            from: head.party(from),
+            to: head.party(to),
+            cseq: p.cseq().map(|(n, meth)| (n, Text::from(meth.as_str()))),
+            vias,
+            contact,
+            record_route,
+            route,
+            max_forwards: max_forwards.and_then(leading_u32),
+            user_agent: text(user_agent),
+            server: text(server),
+            reason_header: text(reason),
+            warning: text(warning),
+            retry_after: text(retry_after),
+            expires: text(expires),
+            has_credentials,
+            has_challenge,
+            content_type: text(content_type),
+            sdp: find_sdp(content_type, p.body()).map(|b| sdp_summary(&sip::parse_sdp(b))),
+            anomalies: p
+                .anomalies()
+                .iter()
+                .map(|a| a.to_compact_string())
+                .collect(),
+            size: m.data.len(),
+            raw,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{Endpoint, Flow, Transport};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn located(data: &[u8]) -> SipMessage {
+        let end = Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            port: 5060,
+        };
+        let frame = FrameRef {
+            file: 0,
+            number: 7,
+            ts_ns: 1,
+        };
+        SipMessage {
+            flow: Flow {
+                transport: Transport::Udp,
+                src: end,
+                dst: end,
+            },
+            frame,
+            frames: vec![frame],
+            data: data.to_vec(),
+            flags: Default::default(),
+        }
+    }
+
+    const INVITE: &[u8] = b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bKa;rport\r\n\
+v: SIP/2.0/TCP 10.0.0.2:5060;received=192.0.2.9;rport=4000;branch=z9hG4bKb, SIP/2.0/UDP h\r\n\
+From: \"Alice\" <sip:alice@example.com>;tag=first\r\n\
+From: <sip:mallory@example.com>;tag=second\r\n\
+To: <tel:+15551234>\r\n\
+Call-ID: abc@h\r\n\
+CSeq: 7 INVITE\r\n\
+Contact: \r\n\
+m: <sip:alice@10.0.0.1:5060;transport=udp>;expires=60, <sip:other@h>\r\n\
+Record-Route: <sip:p1;lr>, <sip:p2;lr>\r\n\
+Route: <sip:r1;lr>\r\n\
+Max-Forwards: 69\r\n\
+Proxy-Authorization: Digest x\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 90\r\n\
+\r\n\
+v=0\r\n\
+c=IN IP4 10.0.0.1\r\n\
+m=audio 4000 RTP/AVP 0 101 96\r\n\
+a=rtpmap:101 telephone-event/8000\r\n";
+
+    #[test]
+    fn one_walk_reads_what_the_accessors_read() {
+        let sip = located(INVITE);
+        let msg = Msg::from_located(&sip, false);
+        let p = sip::parse(INVITE);
+        assert_eq!(msg.call_id, "abc@h");
+        // The first From counts, as `Message::from` has it.
+        assert_eq!(msg.from.tag.as_deref(), Some("first"));
+        assert_eq!(msg.from.display, "Alice");
+        assert_eq!(msg.from.user, "alice");
+        assert_eq!(msg.from.uri, "sip:alice@example.com");
+        assert_eq!(
+            (msg.to.user.as_str(), msg.to.tag.as_ref()),
+            ("+15551234", None)
+        );
+        assert_eq!(msg.cseq, Some((7, Text::from("INVITE"))));
+        // The empty Contact header yields no value: the next one does.
+        assert_eq!(
+            msg.contact.as_deref(),
+            p.contacts()
+                .next()
+                .map(|c| String::from_utf8_lossy(c.uri.raw).into_owned())
+                .as_deref()
+        );
+        assert_eq!(
+            msg.contact.as_deref(),
+            Some("sip:alice@10.0.0.1:5060;transport=udp")
+        );
+        assert_eq!(msg.record_route, ["sip:p1;lr", "sip:p2;lr"]);
+        assert_eq!(msg.route, ["sip:r1;lr"]);
+        assert_eq!(msg.max_forwards, Some(69));
+        assert!(msg.has_credentials && !msg.has_challenge);
+        let sent_by: Vec<&str> = msg.vias.iter().map(|v| v.sent_by.as_str()).collect();
+        assert_eq!(sent_by, ["[2001:db8::1]:5062", "10.0.0.2:5060", "h"]);
+        assert_eq!(msg.vias.len(), p.vias().count());
+        assert_eq!(msg.vias[0].rport.as_deref(), Some(""));
+        assert_eq!(msg.vias[1].rport.as_deref(), Some("4000"));
+        assert_eq!(msg.vias[1].received.as_deref(), Some("192.0.2.9"));
+        assert_eq!(msg.top_branch(), Some("z9hG4bKa"));
+        let sdp = msg.sdp.as_ref().expect("an SDP body");
+        assert_eq!(sdp.address.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            sdp.media[0].codecs,
+            ["PCMU/8000", "telephone-event/8000", "96"]
+        );
+        assert_eq!(msg.frames, sip.frames);
+        assert_eq!(msg.size, INVITE.len());
+    }
+
+    #[test]
+    fn broken_bytes_in_the_head_are_replaced_value_by_value() {
+        let mut raw = INVITE.to_vec();
+        let at = raw.windows(5).position(|w| w == b"Alice").unwrap();
+        raw[at + 1] = 0xff;
+        let msg = Msg::from_located(&located(&raw), true);
+        assert_eq!(msg.from.display, "A\u{fffd}ice");
+        // Values elsewhere in the head read as before.
+        assert_eq!(msg.call_id, "abc@h");
+        assert_eq!(msg.from.tag.as_deref(), Some("first"));
+        assert_eq!(msg.raw.as_deref(), Some(&raw[..]));
+        let borrowed = Msg::from_borrowed(&located(&raw).located(), true);
+        assert_eq!(borrowed, msg);
+        assert_eq!(Msg::from_message(located(&raw), true), msg);
     }
 }

@@ -384,31 +384,50 @@ pub fn unfold(value: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// Scans `s` and returns the index of the first `target` byte that is outside double quotes
-/// and outside `<...>`. Backslash escapes inside quotes are honoured.
-fn find_top_level(s: &[u8], targets: &[u8]) -> Option<usize> {
-    let mut in_quotes = false;
-    let mut escaped = false;
+/// and outside `<...>`. Backslash escapes inside quotes are honoured. `target` is a separator
+/// (`,` or `;`), never a quote or an angle bracket.
+///
+/// Every list element and every parameter is cut with this, several times per header: it
+/// jumps from one byte that matters to the next with memchr instead of stepping through
+/// every byte.
+fn find_top_level(s: &[u8], target: u8) -> Option<usize> {
+    let mut i = 0;
     let mut angle = false;
-    for (i, &b) in s.iter().enumerate() {
-        if in_quotes {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_quotes = false;
+    loop {
+        let rest = s.get(i..)?;
+        let at = if angle {
+            // Inside <...> only a quote or the closing bracket changes anything.
+            memchr::memchr2(b'"', b'>', rest)?
+        } else {
+            memchr::memchr3(b'"', b'<', target, rest)?
+        };
+        let pos = i + at;
+        match rest.get(at) {
+            Some(b'"') => {
+                // Skip the quoted string: up to the closing quote not escaped by a backslash.
+                let mut j = pos + 1;
+                loop {
+                    let q = memchr::memchr2(b'"', b'\\', s.get(j..)?)?;
+                    if s.get(j + q) == Some(&b'\\') {
+                        j += q + 2;
+                    } else {
+                        j += q + 1;
+                        break;
+                    }
+                }
+                i = j;
             }
-            continue;
-        }
-        match b {
-            b'"' => in_quotes = true,
-            b'<' => angle = true,
-            b'>' => angle = false,
-            _ if !angle && targets.contains(&b) => return Some(i),
-            _ => {}
+            Some(b'<') => {
+                angle = true;
+                i = pos + 1;
+            }
+            Some(b'>') => {
+                angle = false;
+                i = pos + 1;
+            }
+            _ => return Some(pos),
         }
     }
-    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -432,7 +451,7 @@ impl<'a> Iterator for CommaSplit<'a> {
     type Item = &'a [u8];
     fn next(&mut self) -> Option<&'a [u8]> {
         while !self.rest.is_empty() {
-            let (item, rest) = match find_top_level(self.rest, b",") {
+            let (item, rest) = match find_top_level(self.rest, b',') {
                 Some(i) => (
                     self.rest.get(..i).unwrap_or(&[]),
                     self.rest.get(i + 1..).unwrap_or(&[]),
@@ -485,7 +504,7 @@ impl<'a> Iterator for Params<'a> {
     type Item = (&'a [u8], Option<&'a [u8]>);
     fn next(&mut self) -> Option<Self::Item> {
         while !self.rest.is_empty() {
-            let (item, rest) = match find_top_level(self.rest, b";") {
+            let (item, rest) = match find_top_level(self.rest, b';') {
                 Some(i) => (
                     self.rest.get(..i).unwrap_or(&[]),
                     self.rest.get(i + 1..).unwrap_or(&[]),
@@ -513,11 +532,11 @@ impl<'a> Iterator for Params<'a> {
 /// quotes and `<...>`, up to the first such `,` (so on a list value, the first element's).
 /// For `<sip:a@b;lr>;tag=1` that is `tag=1`; for `1800;refresher=uac` it is `refresher=uac`.
 pub fn header_params(value: &[u8]) -> Params<'_> {
-    let value = match find_top_level(value, b",") {
+    let value = match find_top_level(value, b',') {
         Some(i) => value.get(..i).unwrap_or(&[]),
         None => value,
     };
-    match find_top_level(value, b";") {
+    match find_top_level(value, b';') {
         Some(i) => Params::new(value.get(i + 1..).unwrap_or(&[])),
         None => Params::new(&[]),
     }
@@ -532,7 +551,7 @@ pub fn param<'a>(value: &'a [u8], name: &str) -> Option<&'a [u8]> {
 /// The part of a value before its parameters, trimmed: `1800` for `1800;refresher=uac`,
 /// `application/sdp` for `application/sdp; charset=x`.
 pub fn value_without_params(value: &[u8]) -> &[u8] {
-    match find_top_level(value, b";") {
+    match find_top_level(value, b';') {
         Some(i) => trim_lws(value.get(..i).unwrap_or(&[])),
         None => trim_lws(value),
     }
@@ -623,6 +642,17 @@ pub struct Uri<'a> {
 impl<'a> Uri<'a> {
     /// Splits a URI. Never fails; unrecognised forms keep `raw` only.
     pub fn parse(raw: &'a [u8]) -> Uri<'a> {
+        Uri::split(raw, true)
+    }
+
+    /// [`Uri::parse`] up to the user part: the `host`, `port` and `params` of a SIP URI stay
+    /// empty. For callers that keep only the whole URI and its user (the From and To of every
+    /// message), which saves the host and port scan.
+    pub fn parse_user(raw: &'a [u8]) -> Uri<'a> {
+        Uri::split(raw, false)
+    }
+
+    fn split(raw: &'a [u8], with_host: bool) -> Uri<'a> {
         let raw = trim_lws(raw);
         let mut uri = Uri {
             raw,
@@ -682,6 +712,9 @@ impl<'a> Uri<'a> {
             }
             None => rest,
         };
+        if !with_host {
+            return uri;
+        }
         let (hostport, params) = split_at_byte(hostpart, b';');
         let (host, port) = split_hostport(hostport);
         uri.host = host;
@@ -754,87 +787,102 @@ pub struct NameAddr<'a> {
     pub params: &'a [u8],
 }
 
+/// The parts of a name-addr or addr-spec value: the trimmed whole value, the display name, the
+/// URI as written (untrimmed) and the header parameters. Shared by [`NameAddr::parse`] and
+/// [`NameAddr::uri_raw`].
+#[allow(clippy::type_complexity)]
+fn split_name_addr(value: &[u8]) -> (&[u8], Option<&[u8]>, &[u8], &[u8]) {
+    let raw = trim_lws(value);
+    let mut display_name = None;
+    let mut after_display = raw;
+    if raw.first() == Some(&b'"') {
+        // Quoted display name: find the closing quote, honouring backslash escapes.
+        let mut escaped = false;
+        let mut close = None;
+        for (i, &b) in raw.iter().enumerate().skip(1) {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                close = Some(i);
+                break;
+            }
+        }
+        match close {
+            Some(c) => {
+                display_name = Some(raw.get(1..c).unwrap_or(&[]));
+                after_display = raw.get(c + 1..).unwrap_or(&[]);
+            }
+            // Unclosed quote: everything is display name, there is no URI.
+            None => return (raw, Some(raw.get(1..).unwrap_or(&[])), &[], &[]),
+        }
+    }
+    match memchr::memchr(b'<', after_display) {
+        Some(lt) => {
+            if display_name.is_none() {
+                let name = trim_lws(after_display.get(..lt).unwrap_or(&[]));
+                if !name.is_empty() {
+                    display_name = Some(name);
+                }
+            }
+            let inner = after_display.get(lt + 1..).unwrap_or(&[]);
+            let (uri, after) = match memchr::memchr(b'>', inner) {
+                Some(gt) => (
+                    inner.get(..gt).unwrap_or(&[]),
+                    inner.get(gt + 1..).unwrap_or(&[]),
+                ),
+                None => (inner, &[][..]),
+            };
+            let params = match find_top_level(after, b';') {
+                Some(i) => after.get(i + 1..).unwrap_or(&[]),
+                None => &[],
+            };
+            (raw, display_name, uri, params)
+        }
+        None => {
+            let spec = trim_lws(after_display);
+            let (uri, params) = match find_top_level(spec, b';') {
+                Some(i) => (
+                    spec.get(..i).unwrap_or(&[]),
+                    spec.get(i + 1..).unwrap_or(&[]),
+                ),
+                None => (spec, &[][..]),
+            };
+            (raw, display_name, uri, params)
+        }
+    }
+}
+
 impl<'a> NameAddr<'a> {
     /// Splits one name-addr or addr-spec value (one element of a list). Never fails.
     pub fn parse(value: &'a [u8]) -> NameAddr<'a> {
-        let raw = trim_lws(value);
-        let mut display_name = None;
-        let mut after_display = raw;
-        if raw.first() == Some(&b'"') {
-            // Quoted display name: find the closing quote, honouring backslash escapes.
-            let mut escaped = false;
-            let mut close = None;
-            for (i, &b) in raw.iter().enumerate().skip(1) {
-                if escaped {
-                    escaped = false;
-                } else if b == b'\\' {
-                    escaped = true;
-                } else if b == b'"' {
-                    close = Some(i);
-                    break;
-                }
-            }
-            match close {
-                Some(c) => {
-                    display_name = Some(raw.get(1..c).unwrap_or(&[]));
-                    after_display = raw.get(c + 1..).unwrap_or(&[]);
-                }
-                None => {
-                    // Unclosed quote: everything is display name, there is no URI.
-                    return NameAddr {
-                        raw,
-                        display_name: Some(raw.get(1..).unwrap_or(&[])),
-                        uri: Uri::parse(&[]),
-                        params: &[],
-                    };
-                }
-            }
+        let (raw, display_name, uri, params) = split_name_addr(value);
+        NameAddr {
+            raw,
+            display_name,
+            uri: Uri::parse(uri),
+            params,
         }
-        let lt = memchr::memchr(b'<', after_display);
-        match lt {
-            Some(lt) => {
-                if display_name.is_none() {
-                    let name = trim_lws(after_display.get(..lt).unwrap_or(&[]));
-                    if !name.is_empty() {
-                        display_name = Some(name);
-                    }
-                }
-                let inner = after_display.get(lt + 1..).unwrap_or(&[]);
-                let (uri, after) = match memchr::memchr(b'>', inner) {
-                    Some(gt) => (
-                        inner.get(..gt).unwrap_or(&[]),
-                        inner.get(gt + 1..).unwrap_or(&[]),
-                    ),
-                    None => (inner, &[][..]),
-                };
-                let params = match find_top_level(after, b";") {
-                    Some(i) => after.get(i + 1..).unwrap_or(&[]),
-                    None => &[],
-                };
-                NameAddr {
-                    raw,
-                    display_name,
-                    uri: Uri::parse(uri),
-                    params,
-                }
-            }
-            None => {
-                let spec = trim_lws(after_display);
-                let (uri, params) = match find_top_level(spec, b";") {
-                    Some(i) => (
-                        spec.get(..i).unwrap_or(&[]),
-                        spec.get(i + 1..).unwrap_or(&[]),
-                    ),
-                    None => (spec, &[][..]),
-                };
-                NameAddr {
-                    raw,
-                    display_name,
-                    uri: Uri::parse(uri),
-                    params,
-                }
-            }
+    }
+
+    /// [`NameAddr::parse`] with the URI read by [`Uri::parse_user`] (no host, port or URI
+    /// parameters of a SIP URI).
+    pub fn parse_user(value: &'a [u8]) -> NameAddr<'a> {
+        let (raw, display_name, uri, params) = split_name_addr(value);
+        NameAddr {
+            raw,
+            display_name,
+            uri: Uri::parse_user(uri),
+            params,
         }
+    }
+
+    /// The URI of a name-addr or addr-spec value as [`NameAddr::parse`] gives it in
+    /// `uri.raw`, without splitting the URI into its parts (for callers that keep only the
+    /// whole URI, such as Contact and Route lists).
+    pub fn uri_raw(value: &'a [u8]) -> &'a [u8] {
+        trim_lws(split_name_addr(value).2)
     }
 
     /// The header parameters.
@@ -934,6 +982,32 @@ impl<'a> Via<'a> {
     pub fn rport(&self) -> Option<Option<u16>> {
         self.param("rport").map(parse_port)
     }
+
+    /// [`Via::branch`], [`Via::received`] and [`Via::rport`] from one walk over the
+    /// parameters instead of one walk each (the first parameter of each name counts).
+    pub fn hop_params(&self) -> ViaHopParams<'a> {
+        let mut out = ViaHopParams::default();
+        for (name, value) in self.params() {
+            let value = value.unwrap_or(&[]);
+            if out.branch.is_none() && name.eq_ignore_ascii_case(b"branch") {
+                out.branch = Some(value);
+            } else if out.received.is_none() && name.eq_ignore_ascii_case(b"received") {
+                out.received = Some(value);
+            } else if out.rport.is_none() && name.eq_ignore_ascii_case(b"rport") {
+                out.rport = Some(parse_port(value));
+            }
+        }
+        out
+    }
+}
+
+/// The Via parameters a hop adds or reads, as [`Via::hop_params`] returns them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ViaHopParams<'a> {
+    pub branch: Option<&'a [u8]>,
+    pub received: Option<&'a [u8]>,
+    /// `Some(None)` for the bare flag, as in [`Via::rport`].
+    pub rport: Option<Option<u16>>,
 }
 
 #[cfg(test)]
@@ -1012,6 +1086,73 @@ mod tests {
         assert_eq!(CommaSplit::new(escaped).count(), 2);
     }
 
+    /// The byte-by-byte scan `find_top_level` replaced, kept as the reference it must agree with.
+    fn find_top_level_reference(s: &[u8], target: u8) -> Option<usize> {
+        let (mut in_quotes, mut escaped, mut angle) = (false, false, false);
+        for (i, &b) in s.iter().enumerate() {
+            if in_quotes {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_quotes = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_quotes = true,
+                b'<' => angle = true,
+                b'>' => angle = false,
+                _ if !angle && b == target => return Some(i),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn find_top_level_agrees_with_a_plain_scan() {
+        let fixed: [&[u8]; 8] = [
+            br#""a;b" <sip:x;y>;tag=1"#,
+            br#""a\";b";c"#,
+            b"<sip:a;b>>;c",
+            b"\"unclosed;x",
+            b"\"ends with escape\\",
+            b"<<a;b>;c",
+            b"",
+            b";",
+        ];
+        for s in fixed {
+            for t in [b';', b','] {
+                assert_eq!(
+                    find_top_level(s, t),
+                    find_top_level_reference(s, t),
+                    "{s:?}"
+                );
+            }
+        }
+        // Pseudo-random strings over the bytes that matter (xorshift, no dependency).
+        let alphabet = b"\";,<>\\ab";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 12) as usize;
+            let s: Vec<u8> = (0..len)
+                .map(|k| alphabet[((state >> (4 * k)) % alphabet.len() as u64) as usize])
+                .collect();
+            for t in [b';', b','] {
+                assert_eq!(
+                    find_top_level(&s, t),
+                    find_top_level_reference(&s, t),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn params_flags_values_and_quotes() {
         let p = Params::new(b";lr ; Transport = TCP;q=\"0.5\";maddr");
@@ -1046,6 +1187,31 @@ mod tests {
         let p = Uri::parse(b"sip:+15551234@gw.example.com;user=phone");
         assert_eq!(p.user_param(), Some(&b"phone"[..]));
         assert_eq!(p.port, None);
+        for raw in [
+            &b"sip:alice:secret@example.com:5070;transport=tcp"[..],
+            b"tel:+1555;phone-context=x",
+            b"sips:host.only",
+            b"http://x",
+            b"nocolon",
+        ] {
+            let (full, light) = (Uri::parse(raw), Uri::parse_user(raw));
+            assert_eq!(
+                (
+                    light.raw,
+                    light.scheme,
+                    light.user,
+                    light.password,
+                    light.headers
+                ),
+                (
+                    full.raw,
+                    full.scheme,
+                    full.user,
+                    full.password,
+                    full.headers
+                )
+            );
+        }
         let h = Uri::parse(b"sips:proxy.example.com");
         assert_eq!(h.user, None);
         assert_eq!(h.host, b"proxy.example.com");
@@ -1097,6 +1263,36 @@ mod tests {
 
         let unclosed = NameAddr::parse(b"\"oops <sip:a@b>");
         assert_eq!(unclosed.uri.raw, b"");
+
+        for v in [
+            &br#" "Doe, John" <sip:j@a.com;transport=udp>;tag=abc"#[..],
+            b"sip:j@a.com;tag=xyz",
+            b"Alice Smith <sip: alice@x >",
+            b"*",
+            b"\"oops <sip:a@b>",
+            b"<sip:unclosed@x",
+        ] {
+            assert_eq!(NameAddr::uri_raw(v), NameAddr::parse(v).uri.raw);
+            let (full, light) = (NameAddr::parse(v), NameAddr::parse_user(v));
+            assert_eq!(
+                (light.raw, light.display_name, light.params, light.tag()),
+                (full.raw, full.display_name, full.params, full.tag())
+            );
+            assert_eq!(
+                (
+                    light.uri.raw,
+                    light.uri.scheme,
+                    light.uri.user,
+                    light.uri.password
+                ),
+                (
+                    full.uri.raw,
+                    full.uri.scheme,
+                    full.uri.user,
+                    full.uri.password
+                )
+            );
+        }
     }
 
     #[test]
@@ -1119,6 +1315,22 @@ mod tests {
         assert_eq!(spaced.port, Some(5060));
         assert_eq!(spaced.rport(), Some(None));
         assert_eq!(spaced.branch(), Some(&b"z9hG4bKx"[..]));
+
+        let hop = v.hop_params();
+        assert_eq!(
+            (hop.branch, hop.received, hop.rport),
+            (v.branch(), v.received(), v.rport())
+        );
+        let hop = spaced.hop_params();
+        assert_eq!(
+            (hop.branch, hop.received, hop.rport),
+            (spaced.branch(), None, Some(None))
+        );
+        // The first parameter of a name counts, as with `param`.
+        let twice = Via::parse(b"SIP/2.0/UDP h;BRANCH=one;branch=two;rport=1;rport=2");
+        let hop = twice.hop_params();
+        assert_eq!((hop.branch, hop.rport), (Some(&b"one"[..]), Some(Some(1))));
+        assert_eq!((twice.branch(), twice.rport()), (hop.branch, hop.rport));
 
         let junk = Via::parse(b"garbage");
         assert_eq!(junk.host, b"");

@@ -296,6 +296,9 @@ pub struct Message<'a> {
     head_end: usize,
     body: Range<usize>,
     content_length: Option<u64>,
+    /// The first CSeq header, read: the parser reads it anyway to check it against the
+    /// method, and every consumer asks for it.
+    cseq: Option<(u32, Method<'a>)>,
 }
 
 /// Parses one SIP message. Never fails and never panics; see [`Message::anomalies`] for what
@@ -440,6 +443,7 @@ impl<'a> Parser<'a> {
                 head_end: raw.len(),
                 body: raw.len()..raw.len(),
                 content_length: None,
+                cseq: None,
             };
         }
         let head_start = pos;
@@ -541,7 +545,7 @@ impl<'a> Parser<'a> {
             }
         }
 
-        let content_length = self.check_headers(&start);
+        let (content_length, cseq) = self.check_headers(&start);
         let body = self.body_range(body_start, content_length);
         Message {
             raw,
@@ -551,6 +555,7 @@ impl<'a> Parser<'a> {
             head_end,
             body,
             content_length,
+            cseq,
         }
     }
 
@@ -612,7 +617,8 @@ impl<'a> Parser<'a> {
     }
 
     /// One walk over the stored entries: mandatory headers, Content-Length, CSeq.
-    fn check_headers(&mut self, start: &StartLine<'a>) -> Option<u64> {
+    /// Returns the Content-Length in force and the first CSeq header, read.
+    fn check_headers(&mut self, start: &StartLine<'a>) -> (Option<u64>, Option<(u32, Method<'a>)>) {
         const MANDATORY: [HeaderName; 5] = [
             HeaderName::Via,
             HeaderName::From,
@@ -653,8 +659,9 @@ impl<'a> Parser<'a> {
                 self.note(Anomaly::MissingHeader(*m));
             }
         }
-        if let Some(value) = cseq {
-            match parse_cseq(value) {
+        let cseq = cseq.and_then(|value| {
+            let parsed = parse_cseq(value);
+            match parsed {
                 None => self.note(Anomaly::BadCSeq),
                 Some((_, m)) => {
                     if let StartLine::Request { method, .. } = start {
@@ -664,8 +671,9 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-        }
-        content_length
+            parsed
+        });
+        (content_length, cseq)
     }
 
     fn body_range(&mut self, body_start: Option<usize>, declared: Option<u64>) -> Range<usize> {
@@ -844,7 +852,7 @@ impl<'a> Message<'a> {
 
     /// CSeq number and method; `None` if absent or malformed.
     pub fn cseq(&self) -> Option<(u32, Method<'a>)> {
-        self.header(HeaderName::CSeq).and_then(parse_cseq)
+        self.cseq
     }
 
     /// The From value, split.

@@ -159,6 +159,9 @@ pub struct Media<'a> {
     pub effective_direction: Direction,
     /// Every `a=` line of this section, in order.
     pub attributes: Vec<Attribute<'a>>,
+    /// The readable `a=rtpmap` lines of `attributes`, in order: read once while parsing (the
+    /// parser reads them anyway to report broken ones) instead of again for every use.
+    rtpmaps: Vec<RtpMap<'a>>,
 }
 
 impl<'a> Media<'a> {
@@ -179,11 +182,10 @@ impl<'a> Media<'a> {
 
     /// The rtpmap of a payload type.
     pub fn rtpmap(&self, payload_type: u8) -> Option<RtpMap<'a>> {
-        self.attributes
+        self.rtpmaps
             .iter()
-            .filter(|a| a.name == b"rtpmap")
-            .filter_map(|a| parse_rtpmap(a.value?))
             .find(|r| r.payload_type == payload_type)
+            .copied()
     }
 
     /// The fmtp parameters of a payload type (`0-16`, `mode=30`, ...).
@@ -217,15 +219,8 @@ impl<'a> Media<'a> {
 
     /// Every format resolved to a codec, in preference order.
     pub fn codecs(&self) -> Vec<Codec<'a>> {
-        // Every rtpmap and fmtp is read once here rather than once per format (a format list
-        // of ten payload types used to parse each rtpmap line ten times). The first line for a
-        // payload type wins, as in `rtpmap` and `fmtp`.
-        let maps: Vec<RtpMap<'a>> = self
-            .attributes
-            .iter()
-            .filter(|a| a.name == b"rtpmap")
-            .filter_map(|a| parse_rtpmap(a.value?))
-            .collect();
+        // Every fmtp is read once here rather than once per format; the first line for a
+        // payload type wins, as in `fmtp`. The rtpmap lines were read by the parser.
         let fmtps: Vec<(Option<u64>, &'a [u8])> = self
             .attributes
             .iter()
@@ -238,51 +233,65 @@ impl<'a> Media<'a> {
             .collect();
         self.formats()
             .map(|f| {
-                let pt = parse_u64(f).and_then(|n| u8::try_from(n).ok());
-                let Some(pt) = pt else {
-                    return Codec {
-                        payload_type: None,
-                        name: Some(f),
-                        clock_rate: None,
-                        channels: None,
-                        fmtp: None,
-                        from_static_table: false,
-                    };
-                };
-                let fmtp = fmtps
-                    .iter()
-                    .find(|(n, _)| *n == Some(u64::from(pt)))
-                    .map(|&(_, rest)| rest);
-                if let Some(map) = maps.iter().find(|r| r.payload_type == pt).copied() {
-                    return Codec {
-                        payload_type: Some(pt),
-                        name: Some(map.name),
-                        clock_rate: map.clock_rate,
-                        channels: map.channels,
-                        fmtp,
-                        from_static_table: false,
-                    };
+                let mut codec = self.resolve(f);
+                if let Some(pt) = codec.payload_type {
+                    codec.fmtp = fmtps
+                        .iter()
+                        .find(|(n, _)| *n == Some(u64::from(pt)))
+                        .map(|&(_, rest)| rest);
                 }
-                match static_payload_type(pt) {
-                    Some((name, rate, channels)) => Codec {
-                        payload_type: Some(pt),
-                        name: Some(name.as_bytes()),
-                        clock_rate: Some(rate),
-                        channels: Some(channels),
-                        fmtp,
-                        from_static_table: true,
-                    },
-                    None => Codec {
-                        payload_type: Some(pt),
-                        name: None,
-                        clock_rate: None,
-                        channels: None,
-                        fmtp,
-                        from_static_table: false,
-                    },
-                }
+                codec
             })
             .collect()
+    }
+
+    /// [`Media::codecs`] without the fmtp parameters (`fmtp` is always `None`), and without
+    /// building a list: for callers that only name the codecs.
+    pub fn codec_names(&self) -> impl Iterator<Item = Codec<'a>> + '_ {
+        self.formats().map(|f| self.resolve(f))
+    }
+
+    /// One format resolved to a codec (rtpmap first, then the static table), fmtp left out.
+    fn resolve(&self, f: &'a [u8]) -> Codec<'a> {
+        let pt = parse_u64(f).and_then(|n| u8::try_from(n).ok());
+        let Some(pt) = pt else {
+            return Codec {
+                payload_type: None,
+                name: Some(f),
+                clock_rate: None,
+                channels: None,
+                fmtp: None,
+                from_static_table: false,
+            };
+        };
+        if let Some(map) = self.rtpmap(pt) {
+            return Codec {
+                payload_type: Some(pt),
+                name: Some(map.name),
+                clock_rate: map.clock_rate,
+                channels: map.channels,
+                fmtp: None,
+                from_static_table: false,
+            };
+        }
+        match static_payload_type(pt) {
+            Some((name, rate, channels)) => Codec {
+                payload_type: Some(pt),
+                name: Some(name.as_bytes()),
+                clock_rate: Some(rate),
+                channels: Some(channels),
+                fmtp: None,
+                from_static_table: true,
+            },
+            None => Codec {
+                payload_type: Some(pt),
+                name: None,
+                clock_rate: None,
+                channels: None,
+                fmtp: None,
+                from_static_table: false,
+            },
+        }
     }
 }
 
@@ -492,7 +501,10 @@ pub fn parse_sdp(raw: &[u8]) -> Sdp<'_> {
                     effective_connection: None,
                     direction: None,
                     effective_direction: Direction::SendRecv,
-                    attributes: Vec::new(),
+                    // A media section nearly always has attributes (rtpmap, fmtp, ptime,
+                    // direction): one allocation for the usual count instead of two growths.
+                    attributes: Vec::with_capacity(8),
+                    rtpmaps: Vec::new(),
                 });
             }
             b'a' => {
@@ -506,13 +518,20 @@ pub fn parse_sdp(raw: &[u8]) -> Sdp<'_> {
                         value: None,
                     },
                 };
-                if attr.name == b"rtpmap" && attr.value.and_then(parse_rtpmap).is_none() {
-                    sdp.anomalies.push(SdpAnomaly::BadRtpmap { offset });
-                }
+                let rtpmap = if attr.name == b"rtpmap" {
+                    let map = attr.value.and_then(parse_rtpmap);
+                    if map.is_none() {
+                        sdp.anomalies.push(SdpAnomaly::BadRtpmap { offset });
+                    }
+                    map
+                } else {
+                    None
+                };
                 let direction = Direction::from_attr(attr.name);
                 match sdp.media.last_mut() {
                     Some(m) => {
                         m.attributes.push(attr);
+                        m.rtpmaps.extend(rtpmap);
                         if direction.is_some() {
                             m.direction = direction;
                         }
@@ -539,7 +558,7 @@ pub fn parse_sdp(raw: &[u8]) -> Sdp<'_> {
         if m.effective_connection.is_none() {
             sdp.anomalies.push(SdpAnomaly::NoConnection { media: i });
         }
-        for c in m.codecs() {
+        for c in m.codec_names() {
             if let (Some(pt), None) = (c.payload_type, c.name) {
                 sdp.anomalies.push(SdpAnomaly::UnknownPayloadType {
                     media: i,
