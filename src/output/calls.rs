@@ -6,6 +6,8 @@
 //! `escape_str`; the JSON view keeps the data exact but writes DEL, C1 controls and bidi /
 //! zero-width characters as `\uXXXX` escapes (valid JSON, harmless when printed raw).
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::net::IpAddr;
@@ -21,21 +23,30 @@ const USER_WIDTH: usize = 20;
 const METHOD_WIDTH: usize = 10;
 const FINAL_WIDTH: usize = 28;
 
+/// Characters in `s` (what the table pads by); plain ASCII, the usual case, without decoding.
+fn width(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
 /// Cuts `s` to `w` characters, ending with `..` when cut.
-fn fit_end(s: &str, w: usize) -> String {
-    if s.chars().count() <= w {
-        return s.to_string();
+fn fit_end(s: &str, w: usize) -> Cow<'_, str> {
+    if width(s) <= w {
+        return Cow::Borrowed(s);
     }
     let mut out: String = s.chars().take(w.saturating_sub(2)).collect();
     out.push_str("..");
-    out
+    Cow::Owned(out)
 }
 
 /// Cuts `s` to `w` characters keeping both ends (a Call-ID's tail is often its host).
-fn fit_middle(s: &str, w: usize) -> String {
-    let n = s.chars().count();
+fn fit_middle(s: &str, w: usize) -> Cow<'_, str> {
+    let n = width(s);
     if n <= w {
-        return s.to_string();
+        return Cow::Borrowed(s);
     }
     let keep = w.saturating_sub(2);
     let head = keep / 2;
@@ -43,7 +54,7 @@ fn fit_middle(s: &str, w: usize) -> String {
     let mut out: String = s.chars().take(head).collect();
     out.push_str("..");
     out.extend(s.chars().skip(n.saturating_sub(tail)));
-    out
+    Cow::Owned(out)
 }
 
 fn day_of(ns: i64) -> i64 {
@@ -86,12 +97,14 @@ struct HostRow {
 }
 
 impl HostRow {
-    fn label(&self) -> String {
-        match (self.addr, self.port) {
-            (a, None) => a.to_string(),
-            (IpAddr::V4(a), Some(p)) => format!("{a}:{p}"),
-            (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
-        }
+    /// Writes its label (`10.0.0.1`, `127.0.0.1:5060`, `[::1]:5060`) into `out`.
+    fn write_label(&self, out: &mut String) {
+        // Writing into a String cannot fail.
+        let _ = match (self.addr, self.port) {
+            (a, None) => write!(out, "{a}"),
+            (IpAddr::V4(a), Some(p)) => write!(out, "{a}:{p}"),
+            (IpAddr::V6(a), Some(p)) => write!(out, "[{a}]:{p}"),
+        };
     }
 }
 
@@ -159,24 +172,32 @@ impl CallRow {
         }
     }
 
-    fn hosts_text(&self) -> String {
-        self.hosts
-            .iter()
-            .map(|h| match h.role {
-                Role::UserAgent => h.label(),
-                r => format!("{}({})", h.label(), r.as_str()),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+    /// The hosts cell, written into `out`: labels, with the role when not a user agent.
+    fn hosts_text(&self, out: &mut String) {
+        for (i, h) in self.hosts.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            h.write_label(out);
+            if h.role != Role::UserAgent {
+                out.push('(');
+                out.push_str(h.role.as_str());
+                out.push(')');
+            }
+        }
     }
 
-    fn final_text(&self) -> String {
+    /// The final response cell, written into `out`.
+    fn final_text(&self, out: &mut String) {
         match self.final_code {
             Some(c) => {
                 let reason = self.final_reason.as_deref().unwrap_or("");
-                fit_end(&format!("{c} {}", escape_str(reason)), FINAL_WIDTH)
+                let _ = write!(out, "{c} {}", escape_str(reason));
+                if width(out) > FINAL_WIDTH {
+                    *out = fit_end(out, FINAL_WIDTH).into_owned();
+                }
             }
-            None => "-".to_string(),
+            None => out.push('-'),
         }
     }
 }
@@ -228,25 +249,43 @@ impl Spool {
     }
 }
 
+/// Appends a cell to a spooled row: its length, then its bytes.
 fn put_str(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(&(s.len() as u64).to_le_bytes());
     buf.extend_from_slice(s.as_bytes());
 }
 
-fn get_u64(r: &mut dyn Read) -> io::Result<u64> {
-    let mut b = [0u8; 8];
-    r.read_exact(&mut b)?;
-    Ok(u64::from_le_bytes(b))
+/// Cuts the next 8-byte number off the front of a spooled row.
+fn take_u64(rec: &mut &[u8]) -> io::Result<u64> {
+    let (head, rest) = rec
+        .split_first_chunk::<8>()
+        .ok_or_else(|| io::Error::other("spooled row cut short"))?;
+    *rec = rest;
+    Ok(u64::from_le_bytes(*head))
 }
 
-fn get_str(r: &mut dyn Read, buf: &mut String) -> io::Result<()> {
-    let n = usize::try_from(get_u64(r)?).map_err(io::Error::other)?;
-    let mut bytes = std::mem::take(buf).into_bytes();
-    bytes.clear();
-    bytes.resize(n, 0);
-    r.read_exact(&mut bytes)?;
-    *buf = String::from_utf8(bytes).map_err(io::Error::other)?;
-    Ok(())
+/// Cuts the next cell off the front of a spooled row.
+fn take_str<'a>(rec: &mut &'a [u8]) -> io::Result<&'a str> {
+    let n = usize::try_from(take_u64(rec)?).map_err(io::Error::other)?;
+    if n > rec.len() {
+        return Err(io::Error::other("spooled row cut short"));
+    }
+    let (cell, rest) = rec.split_at(n);
+    *rec = rest;
+    std::str::from_utf8(cell).map_err(io::Error::other)
+}
+
+/// Appends `s` to `line`, padded with spaces to `w` characters on the right (`left`: text
+/// flush left) or on the left (flush right), as `{:<w$}` / `{:>w$}` would.
+fn pad(line: &mut Vec<u8>, s: &str, w: usize, left: bool) {
+    let fill = w.saturating_sub(width(s));
+    if !left {
+        line.resize(line.len() + fill, b' ');
+    }
+    line.extend_from_slice(s.as_bytes());
+    if left {
+        line.resize(line.len() + fill, b' ');
+    }
 }
 
 /// The text list, built row by row in list order: every column is as wide as its widest
@@ -261,6 +300,8 @@ pub struct TextTable {
     widths: [usize; 8],
     /// A row being encoded (reused).
     buf: Vec<u8>,
+    /// A cell being built (reused).
+    cell: String,
 }
 
 impl Default for TextTable {
@@ -278,6 +319,7 @@ impl TextTable {
             last_day: None,
             widths: CELL_TITLES.map(|t| t.chars().count()),
             buf: Vec::new(),
+            cell: String::new(),
         }
     }
 
@@ -288,24 +330,37 @@ impl TextTable {
         self.first_day = Some(self.first_day.map_or(day, |d| d.min(day)));
         let day = day_of(row.end_ns);
         self.last_day = Some(self.last_day.map_or(day, |d| d.max(day)));
-        let cells = [
-            fit_middle(&escape_str(&row.call_id), CALL_ID_WIDTH),
-            fit_end(&escape_str(&row.from_user), USER_WIDTH),
-            fit_end(&escape_str(&row.to_user), USER_WIDTH),
-            fit_end(&escape_str(&row.first_method), METHOD_WIDTH),
-            row.state.as_str().to_string(),
-            row.final_text(),
-            row.messages.to_string(),
-            duration(row.duration_ns),
-        ];
+        // A row is spooled as one record: its length, the start time, then each cell.
         let buf = &mut self.buf;
         buf.clear();
+        buf.extend_from_slice(&0u64.to_le_bytes());
         buf.extend_from_slice(&row.start_ns.to_le_bytes());
-        for (cell, w) in cells.iter().zip(self.widths.iter_mut()) {
-            *w = (*w).max(cell.chars().count());
+        let mut put = |i: usize, cell: &str| {
+            if let Some(w) = self.widths.get_mut(i) {
+                *w = (*w).max(width(cell));
+            }
             put_str(buf, cell);
+        };
+        put(0, &fit_middle(&escape_str(&row.call_id), CALL_ID_WIDTH));
+        put(1, &fit_end(&escape_str(&row.from_user), USER_WIDTH));
+        put(2, &fit_end(&escape_str(&row.to_user), USER_WIDTH));
+        put(3, &fit_end(&escape_str(&row.first_method), METHOD_WIDTH));
+        put(4, row.state.as_str());
+        let cell = &mut self.cell;
+        cell.clear();
+        row.final_text(cell);
+        put(5, cell);
+        cell.clear();
+        let _ = write!(cell, "{}", row.messages);
+        put(6, cell);
+        put(7, &duration(row.duration_ns));
+        cell.clear();
+        row.hosts_text(cell);
+        put(8, cell);
+        let len = (buf.len() - 8) as u64;
+        if let Some(head) = buf.get_mut(..8) {
+            head.copy_from_slice(&len.to_le_bytes());
         }
-        put_str(buf, &row.hosts_text());
         self.spool.write(buf)
     }
 
@@ -333,18 +388,39 @@ impl TextTable {
             "#", "Start", "Call-ID", "From", "To", "Method", "State", "Final", "Msgs", "Duration"
         )?;
         let mut r = self.spool.reader()?;
-        let mut cells: [String; 9] = Default::default();
+        let (mut rec, mut line, mut index) = (Vec::new(), Vec::new(), String::new());
+        // (width, flush left) of each spooled cell; the hosts cell is last and not padded.
+        let layout = [
+            (w_id, true),
+            (w_from, true),
+            (w_to, true),
+            (w_method, true),
+            (w_state, true),
+            (w_fin, true),
+            (w_msgs, false),
+            (w_dur, false),
+            (0, true),
+        ];
         for i in 0..self.rows {
-            let start_ns = get_u64(&mut r)? as i64;
-            for c in cells.iter_mut() {
-                get_str(&mut r, c)?;
+            let mut len = [0u8; 8];
+            r.read_exact(&mut len)?;
+            let len = usize::try_from(u64::from_le_bytes(len)).map_err(io::Error::other)?;
+            rec.resize(len, 0);
+            r.read_exact(&mut rec)?;
+            let mut cells: &[u8] = &rec;
+            let start_ns = take_u64(&mut cells)? as i64;
+            line.clear();
+            index.clear();
+            let _ = write!(index, "{}", i + 1);
+            pad(&mut line, &index, w_idx, false);
+            line.extend_from_slice(b"  ");
+            pad(&mut line, &start(start_ns), w_start, true);
+            for &(w, left) in &layout {
+                line.extend_from_slice(b"  ");
+                pad(&mut line, take_str(&mut cells)?, w, left);
             }
-            let [id, from, to, method, state, fin, msgs, dur, hosts] = &cells;
-            writeln!(
-                out,
-                "{:>w_idx$}  {:<w_start$}  {:<w_id$}  {:<w_from$}  {:<w_to$}  {:<w_method$}  {:<w_state$}  {:<w_fin$}  {:>w_msgs$}  {:>w_dur$}  {}",
-                i + 1, start(start_ns), id, from, to, method, state, fin, msgs, dur, hosts
-            )?;
+            line.push(b'\n');
+            out.write_all(&line)?;
         }
         Ok(())
     }
@@ -509,6 +585,46 @@ mod tests {
             analyze_call(vec![inv, busy], &[]),
             analyze_call(vec![o], &[]),
         ]
+    }
+
+    #[test]
+    fn cells_are_padded_and_cut_by_characters_as_format_would() {
+        for text in [
+            "",
+            "abc",
+            "Jos\u{e9}",
+            "\u{65e5}\u{672c}\u{8a9e}",
+            "a\u{301}bc",
+        ] {
+            for w in 0..8 {
+                let mut line = Vec::new();
+                pad(&mut line, text, w, true);
+                assert_eq!(line, format!("{text:<w$}").into_bytes(), "{text:?} {w}");
+                line.clear();
+                pad(&mut line, text, w, false);
+                assert_eq!(line, format!("{text:>w$}").into_bytes(), "{text:?} {w}");
+            }
+            for w in 2..6 {
+                let cut: String = if text.chars().count() <= w {
+                    text.to_string()
+                } else {
+                    text.chars().take(w - 2).chain("..".chars()).collect()
+                };
+                assert_eq!(fit_end(text, w), cut, "{text:?} {w}");
+                assert!(width(&fit_middle(text, w)) <= w.max(2), "{text:?} {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_spooled_row_cut_short_is_an_error_not_a_panic() {
+        let mut rec: &[u8] = &[1, 2, 3];
+        assert!(take_u64(&mut rec).is_err());
+        let mut buf = Vec::new();
+        put_str(&mut buf, "hello");
+        buf.truncate(10);
+        let mut rec: &[u8] = &buf;
+        assert!(take_str(&mut rec).is_err());
     }
 
     #[test]
