@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use super::CallKey;
 #[cfg(test)]
 use crate::dialog::number_tail;
-use crate::dialog::{invite_sightings, B2BUA_SCAN as SCAN, B2BUA_WINDOW_NS as WINDOW_NS};
+use crate::dialog::{b2bua_partner, invite_sightings, B2BUA_WINDOW_NS as WINDOW_NS};
 use crate::dialog::{Call, Host, HostIdx, Role, RoleSource};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -134,16 +134,7 @@ impl B2buaLinker {
         let Some(list) = self.outbound.get(&(inb.addr, inb.number)) else {
             return;
         };
-        let from = list.partition_point(|x| x.0 < t);
-        let end = t.saturating_add(WINDOW_NS);
-        let found = list
-            .get(from..)
-            .unwrap_or(&[])
-            .iter()
-            .take(SCAN)
-            .take_while(|x| x.0 <= end)
-            .find(|x| x.1 != inb.key);
-        if let Some(&(_, other, h_out)) = found {
+        if let Some((_, other, h_out)) = b2bua_partner(list, t, inb.key) {
             for (key, host) in [(inb.key, inb.host), (other, h_out)] {
                 let hosts = self.found.entry(key).or_default();
                 if !hosts.contains(&host) {

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 
 use super::{CallKey, Place, Stage};
-use crate::dialog::{invite_sightings, InviteSighting, B2BUA_SCAN as SCAN};
+use crate::dialog::{b2bua_partner, invite_sightings, InviteSighting};
 use crate::dialog::{Call, HostIdx, B2BUA_WINDOW_NS as WINDOW_NS};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -75,20 +75,6 @@ fn places(s: &InviteSighting) -> impl Iterator<Item = Place> + '_ {
         .into_iter()
         .flatten()
         .map(|(addr, _)| (addr, s.number.clone()))
-}
-
-/// The whole-file rule for a received INVITE at `t` in call `key`: the first INVITE to the
-/// same place sent from another call, at `t` or at most 5 s later, among 64.
-fn partner(sent: &[Sent], t: i64, key: CallKey) -> Option<Sent> {
-    let from = sent.partition_point(|x| x.0 < t);
-    let end = t.saturating_add(WINDOW_NS);
-    sent.get(from..)
-        .unwrap_or(&[])
-        .iter()
-        .take(SCAN)
-        .take_while(|x| x.0 <= end)
-        .find(|x| x.1 != key)
-        .copied()
 }
 
 impl LinkedCalls {
@@ -269,7 +255,7 @@ impl LinkedCalls {
                 let found = self
                     .outbound
                     .get(&place)
-                    .and_then(|sent| partner(sent, s.ts_ns, key));
+                    .and_then(|sent| b2bua_partner(sent, s.ts_ns, key));
                 if let Some((_, other, _)) = found {
                     pairs.push(((key, got), other));
                     hosts.push(host);
@@ -290,7 +276,7 @@ impl LinkedCalls {
                     if t > s.ts_ns {
                         break;
                     }
-                    if other != key && partner(sent, t, other) == Some(me) {
+                    if other != key && b2bua_partner(sent, t, other) == Some(me) {
                         pairs.push(((other, rank), other));
                         hosts.push(host);
                     }

@@ -446,6 +446,27 @@ pub fn invite_sightings(call: &Call) -> Vec<InviteSighting> {
     out
 }
 
+/// The pairing rule for an initial INVITE received (as final destination) at `t` in call
+/// `call`: among the initial INVITEs its receiver's address originated to the same number,
+/// sorted by time (then call, host), the first from another call at `t` or at most 5 s later,
+/// looking at no more than [`B2BUA_SCAN`] of them. Shared by the whole-file rule and the
+/// streaming ones, which name calls differently (`K`).
+pub fn b2bua_partner<K: Copy + PartialEq>(
+    sent: &[(i64, K, HostIdx)],
+    t: i64,
+    call: K,
+) -> Option<(i64, K, HostIdx)> {
+    let from = sent.partition_point(|x| x.0 < t);
+    let end = t.saturating_add(B2BUA_WINDOW_NS);
+    sent.get(from..)
+        .unwrap_or(&[])
+        .iter()
+        .take(B2BUA_SCAN)
+        .take_while(|x| x.0 <= end)
+        .find(|x| x.1 != call)
+        .copied()
+}
+
 /// Finds B2BUAs across Call-IDs: a host that received an initial INVITE as its final
 /// destination in one call and originated an initial INVITE to the same called number (last 8
 /// digits) in another call within 5 s. Both calls then list each other in
@@ -477,16 +498,7 @@ pub fn correlate_b2bua(calls: &mut [Call]) {
         let Some(list) = outbound.get(&(addr, num)) else {
             continue;
         };
-        let from = list.partition_point(|&(ts, _, _)| ts < t);
-        let end = t.saturating_add(B2BUA_WINDOW_NS);
-        let found = list
-            .get(from..)
-            .unwrap_or(&[])
-            .iter()
-            .take(B2BUA_SCAN)
-            .take_while(|&&(ts, _, _)| ts <= end)
-            .find(|&&(_, cj, _)| cj != ci);
-        if let Some(&(_, cj, h_out)) = found {
+        if let Some((_, cj, h_out)) = b2bua_partner(list, t, ci) {
             pairs.push((ci, h_in, cj, h_out));
         }
     }
