@@ -73,8 +73,8 @@ pub fn write_json<T: serde::Serialize + ?Sized>(
     out: &mut dyn std::io::Write,
     value: &T,
 ) -> std::io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, TerminalSafe);
-    value.serialize(&mut ser).map_err(std::io::Error::other)?;
+    // The same bytes as serde_json with `TerminalSafe`, with plain strings copied whole.
+    super::json::write_value(&mut *out, value).map_err(std::io::Error::other)?;
     out.write_all(b"\n")
 }
 
