@@ -21,8 +21,10 @@ use crate::dialog::{
     self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Msg, MsgInfo,
     Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Text, Transaction,
 };
+use crate::json_fields;
 use crate::knowledge::{self, Class};
 use crate::net::FrameRef;
+use crate::output::json::ObjectWriter;
 use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
 use crate::sip::MessageFlags;
 
@@ -759,6 +761,67 @@ fn message_json<'a>(
         } else {
             None
         },
+    }
+}
+
+impl PartyJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        let mut w = ObjectWriter::begin(buf);
+        json_fields!(w, self; display, uri, user, tag);
+        w.end();
+        Ok(())
+    }
+}
+
+impl MessageJson<'_> {
+    /// Writes the message exactly as its derived `Serialize` would through
+    /// [`append_value`](crate::output::json::append_value) (the export tests compare both), with the keys as literals.
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        let mut w = ObjectWriter::begin(buf);
+        json_fields!(w, self;
+            index, frame, frames, file, time, epoch_us, src_address, src_port, dst_address,
+            dst_port, sender, receiver, transport, via_transport, kind, method, request_uri,
+            status, reason, cseq, cseq_method, branch, via_count);
+        self.from.append_json(w.key("\"from\":"))?;
+        self.to.append_json(w.key("\"to\":"))?;
+        json_fields!(w, self;
+            step, transaction, dialog, hop, hop_origin, sender_acts, receiver_acts, repeat,
+            retransmission, duplicate, original, original_frame);
+        w.field("\"annotation\":", &self.annotation.as_deref())?;
+        json_fields!(w, self;
+            sdp, anomalies, flags, size, user_agent, server, contact, reason_header, warning,
+            retry_after, expires, content_type, max_forwards, has_credentials, has_challenge);
+        if self.raw.is_some() {
+            json_fields!(w, self; raw);
+        }
+        w.end();
+        Ok(())
+    }
+}
+
+impl CallJson<'_> {
+    /// Writes the call exactly as its derived `Serialize` would through
+    /// [`append_value`](crate::output::json::append_value) (the export tests compare both); the messages, most of the
+    /// output, are written by hand.
+    pub(super) fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        let mut w = ObjectWriter::begin(buf);
+        json_fields!(w, self;
+            schema_version, call_id, start_time, start_epoch_us, end_time, end_epoch_us,
+            duration_us, answered_time, ended_time, state, outcome, failed, final_code,
+            final_reason, final_generated_by, first_method, from_user, to_user, message_count,
+            related_call_ids, notes, participants, dialogs, transactions);
+        let list = w.key("\"messages\":");
+        list.push(b'[');
+        for (i, m) in self.messages.iter().enumerate() {
+            if i > 0 {
+                list.push(b',');
+            }
+            m.append_json(list)?;
+        }
+        list.push(b']');
+        json_fields!(w, self; diagnosis, streams);
+        w.end();
+        Ok(())
     }
 }
 

@@ -165,8 +165,8 @@ pub fn write_line(out: &mut dyn Write, call: &CallJson<'_>) -> io::Result<()> {
 /// Capacity of the line buffer kept between calls.
 const LINE_KEEP: usize = 1 << 20;
 
-fn serialize_line<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> io::Result<()> {
-    super::json::append_value(buf, value).map_err(io::Error::other)?;
+fn serialize_line(buf: &mut Vec<u8>, call: &CallJson<'_>) -> io::Result<()> {
+    call.append_json(buf).map_err(io::Error::other)?;
     buf.push(b'\n');
     Ok(())
 }
