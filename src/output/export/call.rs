@@ -383,6 +383,17 @@ impl InlineText {
         }
     }
 
+    /// An octet in decimal, as `Display` writes it.
+    fn push_octet(&mut self, n: u8) {
+        if n >= 100 {
+            self.push(b'0' + n / 100);
+        }
+        if n >= 10 {
+            self.push(b'0' + n / 10 % 10);
+        }
+        self.push(b'0' + n % 10);
+    }
+
     /// `n` in decimal, as `Display` writes it.
     fn push_decimal(&mut self, n: u16) {
         if n >= 10_000 {
@@ -406,7 +417,7 @@ impl InlineText {
             if i > 0 {
                 t.push(b'.');
             }
-            t.push_decimal(u16::from(o));
+            t.push_octet(o);
         }
         if let Some(p) = port {
             t.push(b':');
@@ -667,6 +678,7 @@ fn message_json<'a>(
     m: &'a Msg,
     info: Option<&MsgInfo>,
     notes: &[Option<Rc<AnnotationJson>>],
+    labels: &[HostText],
     ctx: &'a ExportContext,
 ) -> MessageJson<'a> {
     let step_idx = info.and_then(|i| i.step);
@@ -703,8 +715,14 @@ fn message_json<'a>(
         src_port: flow.src.port,
         dst_address: ip_text(flow.dst.ip),
         dst_port: flow.dst.port,
-        sender: info.map(|i| label(call, i.src)).unwrap_or_default(),
-        receiver: info.map(|i| label(call, i.dst)).unwrap_or_default(),
+        sender: info
+            .and_then(|i| labels.get(i.src))
+            .cloned()
+            .unwrap_or_default(),
+        receiver: info
+            .and_then(|i| labels.get(i.dst))
+            .cloned()
+            .unwrap_or_default(),
         transport: flow.transport.as_str(),
         via_transport: m.vias.first().map(|v| v.transport.as_str()),
         kind,
@@ -853,6 +871,8 @@ impl<'a> CallJson<'a> {
         };
         let notes = annotations(call);
         let note_jsons = annotation_jsons(call, &notes);
+        // Every message names its sender and receiver: label each host once.
+        let labels: Vec<HostText> = call.hosts.iter().map(host_label).collect();
         let final_generated_by = s
             .final_step
             .and_then(|st| notes.get(st))
@@ -897,7 +917,7 @@ impl<'a> CallJson<'a> {
                 .messages
                 .iter()
                 .enumerate()
-                .map(|(i, m)| message_json(call, i, m, call.info.get(i), &note_jsons, ctx))
+                .map(|(i, m)| message_json(call, i, m, call.info.get(i), &note_jsons, &labels, ctx))
                 .collect(),
             diagnosis: DiagnosisJson::new(call, &diagnosis),
             streams: mine.map(|v| {
