@@ -23,6 +23,67 @@ pub fn write_value<W: Write + ?Sized, T: Serialize + ?Sized>(out: &mut W, value:
     value.serialize(&mut Fast { out: &mut Io(out) })
 }
 
+/// [`write_value`] through a buffer reused by the thread, handed to `out` in pieces of
+/// [`CHUNK`] bytes: the serializer's many small writes become inlined copies instead of calls
+/// through `dyn Write`, and memory stays bounded whatever the size of the value. Errors are
+/// reported as `write_value` reports them (the writer's error inside a serde_json error).
+pub fn write_chunked<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> Result<()> {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|cell| {
+        let mut buf = cell.take();
+        buf.clear();
+        let mut chunked = Chunked { buf: &mut buf, out };
+        let done = value
+            .serialize(&mut Fast { out: &mut chunked })
+            .and_then(|()| chunked.out.write_all(chunked.buf).map_err(Error::io));
+        cell.replace(buf);
+        done
+    })
+}
+
+/// Size of the pieces [`write_chunked`] hands on.
+const CHUNK: usize = 64 * 1024;
+
+/// A buffer in front of a writer, emptied into it whenever it holds [`CHUNK`] bytes.
+struct Chunked<'a> {
+    buf: &'a mut Vec<u8>,
+    out: &'a mut dyn Write,
+}
+
+impl Chunked<'_> {
+    fn spill(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.out.write_all(self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Write for Chunked<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.write_all(data)?;
+        Ok(data.len())
+    }
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(data);
+        self.spill()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        // What is buffered goes out at the end of the value.
+        Ok(())
+    }
+}
+
+impl Out for Chunked<'_> {
+    fn quoted(&mut self, text: &[u8]) -> std::io::Result<()> {
+        self.buf.quoted(text)?;
+        self.spill()
+    }
+}
+
 /// [`write_value`] appending to a buffer: the many small writes become inlined copies.
 pub fn append_value<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<()> {
     value.serialize(&mut Fast { out: buf })

@@ -20,6 +20,12 @@ fn fast<T: Serialize + ?Sized>(value: &T) -> std::result::Result<Vec<u8>, String
     let mut buf = b"kept ".to_vec();
     let appended = append_value(&mut buf, value).map_err(|e| e.to_string());
     assert_eq!(through_writer.is_ok(), appended.is_ok());
+    let mut chunked = Vec::new();
+    let through_chunks = write_chunked(&mut chunked, value).map_err(|e| e.to_string());
+    assert_eq!(through_writer.is_ok(), through_chunks.is_ok());
+    if through_chunks.is_ok() {
+        assert_eq!(chunked, out);
+    }
     if appended.is_ok() {
         assert_eq!(buf.get(5..), Some(out.as_slice()));
     }
@@ -250,4 +256,14 @@ fn refused_keys_are_refused_like_serde_json() {
     if let (Ok(a), Ok(b)) = (fast(&opt), reference(&opt)) {
         assert_eq!(a, b);
     }
+}
+
+/// A value larger than the chunk size goes out whole and in order.
+#[test]
+fn large_values_go_out_in_chunks_unchanged() {
+    let strings: Vec<String> = (0..20_000)
+        .map(|i| format!("value {i} \u{202e}\"{}", "x".repeat(i % 50)))
+        .collect();
+    assert!(reference(&strings).is_ok_and(|r| r.len() > 3 * CHUNK));
+    same(&strings);
 }
