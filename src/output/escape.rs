@@ -41,8 +41,9 @@ fn needs_escape(c: char) -> bool {
 
 /// Rewrites, inside JSON strings, the characters a terminal could act on (DEL, C1 controls,
 /// bidi and zero-width marks) as `\uXXXX`; serde_json already escapes C0 controls. The data
-/// stays exact, so JSON printed raw to a terminal is harmless. Every JSON output uses it (the
-/// export builds its lines with it directly, into a reused buffer).
+/// stays exact, so JSON printed raw to a terminal is harmless. Every JSON output is written
+/// as serde_json with this formatter writes it: [`super::json`] copies plain strings itself
+/// and hands everything else to serde_json with this formatter.
 pub struct TerminalSafe;
 
 impl serde_json::ser::Formatter for TerminalSafe {
@@ -73,8 +74,8 @@ pub fn write_json<T: serde::Serialize + ?Sized>(
     out: &mut dyn std::io::Write,
     value: &T,
 ) -> std::io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, TerminalSafe);
-    value.serialize(&mut ser).map_err(std::io::Error::other)?;
+    // The same bytes as serde_json with `TerminalSafe`, with plain strings copied whole.
+    super::json::write_chunked(&mut *out, value).map_err(std::io::Error::other)?;
     out.write_all(b"\n")
 }
 

@@ -6,6 +6,7 @@ pub mod codes;
 pub mod diagnose;
 pub mod escape;
 pub mod export;
+pub mod json;
 pub mod ladder;
 pub mod media;
 pub mod spool;

@@ -14,14 +14,19 @@ use crate::output::diagnose::DiagnosisJson;
 use crate::output::media::StreamJson;
 use serde::Serialize;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
 use crate::dialog::{
     self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Msg, MsgInfo,
     Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Text, Transaction,
 };
+use crate::json_fields;
 use crate::knowledge::{self, Class};
-use crate::output::time::rfc3339_micros;
+use crate::net::FrameRef;
+use crate::output::json::ObjectWriter;
+use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
+use crate::sip::MessageFlags;
 
 /// One call: summary, participants, dialogs, transactions and every message.
 #[derive(Debug, Serialize)]
@@ -43,7 +48,7 @@ pub struct CallJson<'a> {
     pub final_code: Option<u16>,
     pub final_reason: Option<&'a str>,
     /// Label of the participant that generated the final response, when captured.
-    pub final_generated_by: Option<String>,
+    pub final_generated_by: Option<HostText>,
     pub first_method: &'a str,
     pub from_user: &'a str,
     pub to_user: &'a str,
@@ -121,8 +126,8 @@ pub struct ResponseRef {
 pub struct LegJson<'a> {
     pub branch: Option<&'a str>,
     pub sent_by: &'a str,
-    pub client: String,
-    pub server: String,
+    pub client: HostText,
+    pub server: HostText,
     pub request: usize,
 }
 
@@ -165,9 +170,9 @@ pub struct AnnotationJson {
     pub known: bool,
     pub default_reason: &'static str,
     pub meaning: &'static str,
-    pub generated_by: Option<String>,
-    pub proxied_by: Vec<String>,
-    pub received_by: Option<String>,
+    pub generated_by: Option<HostText>,
+    pub proxied_by: Vec<HostText>,
+    pub received_by: Option<HostText>,
     /// The kind of box the receiver is taken as (`phone`, `gateway`, `proxy`).
     pub receiver_role: Option<&'static str>,
     /// What that kind of box is expected to do next.
@@ -199,16 +204,16 @@ pub struct MessageJson<'a> {
     /// Frame that completed the message (1-based, as Wireshark numbers frames).
     pub frame: u64,
     /// Every frame that carried part of it (IP fragments, TCP segments), in order.
-    pub frames: Vec<u64>,
+    pub frames: FrameNumbers<'a>,
     pub file: &'a str,
-    pub time: String,
+    pub time: Rfc3339Micros,
     pub epoch_us: i64,
-    pub src_address: String,
+    pub src_address: HostText,
     pub src_port: u16,
-    pub dst_address: String,
+    pub dst_address: HostText,
     pub dst_port: u16,
-    pub sender: String,
-    pub receiver: String,
+    pub sender: HostText,
+    pub receiver: HostText,
     pub transport: &'static str,
     pub via_transport: Option<&'a str>,
     pub kind: &'static str,
@@ -234,10 +239,12 @@ pub struct MessageJson<'a> {
     pub duplicate: bool,
     pub original: Option<usize>,
     pub original_frame: Option<u64>,
-    pub annotation: Option<AnnotationJson>,
+    /// Shared by every sighting of the response (built once per step).
+    #[serde(serialize_with = "shared")]
+    pub annotation: Option<Rc<AnnotationJson>>,
     pub sdp: Option<SdpJson<'a>>,
     pub anomalies: &'a [Text],
-    pub flags: Vec<&'static str>,
+    pub flags: FlagNames,
     pub size: usize,
     pub user_agent: Option<&'a str>,
     pub server: Option<&'a str>,
@@ -324,72 +331,195 @@ fn step_msg(call: &Call, step: StepIdx) -> Option<usize> {
     call.steps.get(step)?.hops.first().map(|h| h.msg)
 }
 
-/// [`Call::host_label`], with IPv4 written by hand: the standard `Display` of addresses
+/// A host label or address as JSON text: IPv4 (with or without a port) written by hand on
+/// the stack, anything else as the standard library writes it. Four per exported message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostText {
+    Inline(InlineText),
+    Owned(String),
+}
+
+impl Default for HostText {
+    fn default() -> Self {
+        HostText::Inline(InlineText::default())
+    }
+}
+
+impl HostText {
+    pub fn as_str(&self) -> &str {
+        match self {
+            HostText::Inline(t) => t.as_str(),
+            HostText::Owned(s) => s,
+        }
+    }
+}
+
+impl Serialize for HostText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Up to 21 ASCII bytes (`255.255.255.255:65535`) kept without a heap allocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InlineText {
+    bytes: [u8; 21],
+    len: u8,
+}
+
+impl InlineText {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, dots and colons are ever put in.
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// An octet in decimal, as `Display` writes it.
+    fn push_octet(&mut self, n: u8) {
+        if n >= 100 {
+            self.push(b'0' + n / 100);
+        }
+        if n >= 10 {
+            self.push(b'0' + n / 10 % 10);
+        }
+        self.push(b'0' + n % 10);
+    }
+
+    /// `n` in decimal, as `Display` writes it.
+    fn push_decimal(&mut self, n: u16) {
+        if n >= 10_000 {
+            self.push(digit(n / 10_000));
+        }
+        if n >= 1000 {
+            self.push(digit(n / 1000));
+        }
+        if n >= 100 {
+            self.push(digit(n / 100));
+        }
+        if n >= 10 {
+            self.push(digit(n / 10));
+        }
+        self.push(digit(n));
+    }
+
+    fn ipv4(a: std::net::Ipv4Addr, port: Option<u16>) -> InlineText {
+        let mut t = InlineText::default();
+        for (i, o) in a.octets().into_iter().enumerate() {
+            if i > 0 {
+                t.push(b'.');
+            }
+            t.push_octet(o);
+        }
+        if let Some(p) = port {
+            t.push(b':');
+            t.push_decimal(p);
+        }
+        t
+    }
+}
+
+/// The last decimal digit of `n`.
+fn digit(n: u16) -> u8 {
+    // n % 10 is 0..=9: the cast cannot truncate.
+    b'0' + (n % 10) as u8
+}
+
+/// [`Host::label`], with IPv4 written by hand: the standard `Display` of addresses
 /// (which honours width and padding) was a tenth of the NDJSON export, with a label per
 /// message sender and receiver.
-pub(super) fn label(call: &Call, host: usize) -> String {
+pub(super) fn label(call: &Call, host: usize) -> HostText {
     match call.hosts.get(host) {
-        Some(h) => match (h.addr, h.port) {
-            (IpAddr::V4(a), p) => {
-                let mut s = String::with_capacity(21);
-                push_ipv4(&mut s, a);
-                if let Some(p) = p {
-                    s.push(':');
-                    push_decimal(&mut s, u32::from(p));
-                }
-                s
-            }
-            _ => h.label(),
-        },
-        None => String::new(),
+        Some(h) => host_label(h),
+        None => HostText::default(),
+    }
+}
+
+fn host_label(h: &Host) -> HostText {
+    match h.addr {
+        IpAddr::V4(a) => HostText::Inline(InlineText::ipv4(a, h.port)),
+        IpAddr::V6(_) => HostText::Owned(h.label()),
     }
 }
 
 /// An address as `to_string` writes it, IPv4 by hand (see [`label`]).
-pub(super) fn ip_text(ip: IpAddr) -> String {
+pub(super) fn ip_text(ip: IpAddr) -> HostText {
     match ip {
-        IpAddr::V4(a) => {
-            let mut s = String::with_capacity(15);
-            push_ipv4(&mut s, a);
-            s
-        }
-        IpAddr::V6(_) => ip.to_string(),
+        IpAddr::V4(a) => HostText::Inline(InlineText::ipv4(a, None)),
+        IpAddr::V6(_) => HostText::Owned(ip.to_string()),
     }
 }
 
-fn push_ipv4(s: &mut String, a: std::net::Ipv4Addr) {
-    for (i, o) in a.octets().into_iter().enumerate() {
-        if i > 0 {
-            s.push('.');
-        }
-        push_decimal(s, u32::from(o));
+/// Writes a shared annotation as the annotation itself.
+fn shared<S: serde::Serializer>(a: &Option<Rc<AnnotationJson>>, s: S) -> Result<S::Ok, S::Error> {
+    a.as_deref().serialize(s)
+}
+
+/// A message's frame numbers, written as an array straight from the message.
+#[derive(Debug)]
+pub struct FrameNumbers<'a>(pub &'a [FrameRef]);
+
+impl Serialize for FrameNumbers<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|f| f.number))
     }
 }
 
-fn push_decimal(s: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
-    let mut len = 0;
-    let mut n = n;
-    loop {
-        if let Some(d) = digits.get_mut(len) {
-            // n % 10 < 10: the cast cannot truncate.
-            *d = b'0' + (n % 10) as u8;
-        }
-        len += 1;
-        n /= 10;
-        if n == 0 || len >= digits.len() {
-            break;
-        }
+/// The names of a message's flags, written as an array without collecting them first.
+#[derive(Debug)]
+pub struct FlagNames(pub MessageFlags);
+
+impl FlagNames {
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        let f = &self.0;
+        [
+            (f.cut, "cut"),
+            (f.bounced, "bounced"),
+            (f.reassembled, "reassembled"),
+            (f.overlap_conflict, "overlap_conflict"),
+            (f.websocket, "websocket"),
+            (f.no_content_length, "no_content_length"),
+            (f.short_body, "short_body"),
+            (f.after_gap, "after_gap"),
+            (f.junk_before, "junk_before"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| name)
     }
-    for d in digits.iter().take(len).rev() {
-        s.push(char::from(*d));
+}
+
+impl Serialize for FlagNames {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
+/// A time written as [`rfc3339_micros`] does, formatted on the stack while serialising.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rfc3339Micros(pub i64);
+
+impl Serialize for Rfc3339Micros {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match rfc3339_micros_bytes(self.0) {
+            Some(b) => s.serialize_str(std::str::from_utf8(&b).unwrap_or("")),
+            None => s.serialize_str(&rfc3339_micros(self.0)),
+        }
     }
 }
 
 fn participant(h: &Host) -> ParticipantJson<'_> {
     ParticipantJson {
-        label: h.label(),
-        address: ip_text(h.addr),
+        label: host_label(h).as_str().to_string(),
+        address: ip_text(h.addr).as_str().to_string(),
         port: h.port,
         ports: &h.ports,
         role: role_name(h.role),
@@ -526,29 +656,19 @@ fn sdp_json(s: &SdpSummary) -> SdpJson<'_> {
     }
 }
 
-fn flag_names(m: &Msg) -> Vec<&'static str> {
-    let f = &m.flags;
-    [
-        (f.cut, "cut"),
-        (f.bounced, "bounced"),
-        (f.reassembled, "reassembled"),
-        (f.overlap_conflict, "overlap_conflict"),
-        (f.websocket, "websocket"),
-        (f.no_content_length, "no_content_length"),
-        (f.short_body, "short_body"),
-        (f.after_gap, "after_gap"),
-        (f.junk_before, "junk_before"),
-    ]
-    .into_iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, name)| name)
-    .collect()
-}
-
 /// Annotations of response steps, computed once per step (every sighting shares it).
 fn annotations(call: &Call) -> Vec<Option<Annotation>> {
     (0..call.steps.len())
         .map(|s| dialog::annotate(call, s))
+        .collect()
+}
+
+/// The JSON of each step's annotation, built once per step: the sightings of a response
+/// (one per hop, plus retransmissions) share it.
+fn annotation_jsons(call: &Call, notes: &[Option<Annotation>]) -> Vec<Option<Rc<AnnotationJson>>> {
+    notes
+        .iter()
+        .map(|a| a.as_ref().map(|a| Rc::new(annotation_json(call, a))))
         .collect()
 }
 
@@ -557,7 +677,8 @@ fn message_json<'a>(
     idx: usize,
     m: &'a Msg,
     info: Option<&MsgInfo>,
-    notes: &[Option<Annotation>],
+    notes: &[Option<Rc<AnnotationJson>>],
+    labels: &[HostText],
     ctx: &'a ExportContext,
 ) -> MessageJson<'a> {
     let step_idx = info.and_then(|i| i.step);
@@ -586,16 +707,22 @@ fn message_json<'a>(
     MessageJson {
         index: idx,
         frame: m.frame.number,
-        frames: m.frames.iter().map(|f| f.number).collect(),
+        frames: FrameNumbers(&m.frames),
         file: ctx.file_name(m.frame.file),
-        time: rfc3339_micros(m.frame.ts_ns),
+        time: Rfc3339Micros(m.frame.ts_ns),
         epoch_us: epoch_us(m.frame.ts_ns),
         src_address: ip_text(flow.src.ip),
         src_port: flow.src.port,
         dst_address: ip_text(flow.dst.ip),
         dst_port: flow.dst.port,
-        sender: info.map(|i| label(call, i.src)).unwrap_or_default(),
-        receiver: info.map(|i| label(call, i.dst)).unwrap_or_default(),
+        sender: info
+            .and_then(|i| labels.get(i.src))
+            .cloned()
+            .unwrap_or_default(),
+        receiver: info
+            .and_then(|i| labels.get(i.dst))
+            .cloned()
+            .unwrap_or_default(),
         transport: flow.transport.as_str(),
         via_transport: m.vias.first().map(|v| v.transport.as_str()),
         kind,
@@ -626,13 +753,10 @@ fn message_json<'a>(
         original_frame: original
             .and_then(|o| call.messages.get(o))
             .map(|o| o.frame.number),
-        annotation: step_idx
-            .and_then(|s| notes.get(s))
-            .and_then(|a| a.as_ref())
-            .map(|a| annotation_json(call, a)),
+        annotation: step_idx.and_then(|s| notes.get(s)).and_then(Clone::clone),
         sdp: m.sdp.as_ref().map(sdp_json),
         anomalies: &m.anomalies,
-        flags: flag_names(m),
+        flags: FlagNames(m.flags),
         size: m.size,
         user_agent: m.user_agent.as_deref(),
         server: m.server.as_deref(),
@@ -655,6 +779,67 @@ fn message_json<'a>(
         } else {
             None
         },
+    }
+}
+
+impl PartyJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        let mut w = ObjectWriter::begin(buf);
+        json_fields!(w, self; display, uri, user, tag);
+        w.end();
+        Ok(())
+    }
+}
+
+impl MessageJson<'_> {
+    /// Writes the message exactly as its derived `Serialize` would through
+    /// [`append_value`](crate::output::json::append_value) (the export tests compare both), with the keys as literals.
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        let mut w = ObjectWriter::begin(buf);
+        json_fields!(w, self;
+            index, frame, frames, file, time, epoch_us, src_address, src_port, dst_address,
+            dst_port, sender, receiver, transport, via_transport, kind, method, request_uri,
+            status, reason, cseq, cseq_method, branch, via_count);
+        self.from.append_json(w.key("\"from\":"))?;
+        self.to.append_json(w.key("\"to\":"))?;
+        json_fields!(w, self;
+            step, transaction, dialog, hop, hop_origin, sender_acts, receiver_acts, repeat,
+            retransmission, duplicate, original, original_frame);
+        w.field("\"annotation\":", &self.annotation.as_deref())?;
+        json_fields!(w, self;
+            sdp, anomalies, flags, size, user_agent, server, contact, reason_header, warning,
+            retry_after, expires, content_type, max_forwards, has_credentials, has_challenge);
+        if self.raw.is_some() {
+            json_fields!(w, self; raw);
+        }
+        w.end();
+        Ok(())
+    }
+}
+
+impl CallJson<'_> {
+    /// Writes the call exactly as its derived `Serialize` would through
+    /// [`append_value`](crate::output::json::append_value) (the export tests compare both); the messages, most of the
+    /// output, are written by hand.
+    pub(super) fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        let mut w = ObjectWriter::begin(buf);
+        json_fields!(w, self;
+            schema_version, call_id, start_time, start_epoch_us, end_time, end_epoch_us,
+            duration_us, answered_time, ended_time, state, outcome, failed, final_code,
+            final_reason, final_generated_by, first_method, from_user, to_user, message_count,
+            related_call_ids, notes, participants, dialogs, transactions);
+        let list = w.key("\"messages\":");
+        list.push(b'[');
+        for (i, m) in self.messages.iter().enumerate() {
+            if i > 0 {
+                list.push(b',');
+            }
+            m.append_json(list)?;
+        }
+        list.push(b']');
+        json_fields!(w, self; diagnosis, streams);
+        w.end();
+        Ok(())
     }
 }
 
@@ -685,6 +870,9 @@ impl<'a> CallJson<'a> {
             _ => diagnose::diagnose(call),
         };
         let notes = annotations(call);
+        let note_jsons = annotation_jsons(call, &notes);
+        // Every message names its sender and receiver: label each host once.
+        let labels: Vec<HostText> = call.hosts.iter().map(host_label).collect();
         let final_generated_by = s
             .final_step
             .and_then(|st| notes.get(st))
@@ -729,7 +917,7 @@ impl<'a> CallJson<'a> {
                 .messages
                 .iter()
                 .enumerate()
-                .map(|(i, m)| message_json(call, i, m, call.info.get(i), &notes, ctx))
+                .map(|(i, m)| message_json(call, i, m, call.info.get(i), &note_jsons, &labels, ctx))
                 .collect(),
             diagnosis: DiagnosisJson::new(call, &diagnosis),
             streams: mine.map(|v| {

@@ -144,8 +144,8 @@ impl<'w> DocumentWriter<'w> {
 ///
 /// The same bytes as [`write_json`](super::escape::write_json), faster: the call is
 /// serialised into a buffer reused by the thread (the serialiser's many small writes become
-/// inlined copies instead of calls through `dyn Write`), with a formatter that passes plain
-/// ASCII runs through whole; then the line goes out in one write.
+/// inlined copies instead of calls through `dyn Write`) by [`super::json`], which copies plain
+/// strings whole; then the line goes out in one write.
 pub fn write_line(out: &mut dyn Write, call: &CallJson<'_>) -> io::Result<()> {
     thread_local! {
         static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -165,9 +165,8 @@ pub fn write_line(out: &mut dyn Write, call: &CallJson<'_>) -> io::Result<()> {
 /// Capacity of the line buffer kept between calls.
 const LINE_KEEP: usize = 1 << 20;
 
-fn serialize_line<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *buf, super::escape::TerminalSafe);
-    value.serialize(&mut ser).map_err(io::Error::other)?;
+fn serialize_line(buf: &mut Vec<u8>, call: &CallJson<'_>) -> io::Result<()> {
+    call.append_json(buf).map_err(io::Error::other)?;
     buf.push(b'\n');
     Ok(())
 }

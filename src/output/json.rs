@@ -1,0 +1,763 @@
+//! A compact JSON serializer with a fast path for plain strings, writing exactly the bytes of
+//! `serde_json` with the [`TerminalSafe`] formatter.
+//!
+//! Why: serde_json walks every string byte by byte through its escape table and hands each
+//! clean run to the formatter, which checks it again for characters a terminal could act on.
+//! Almost every string of a SIP export is printable ASCII without quotes or backslashes; this
+//! serializer checks a whole string at once for any byte that could need escaping and copies
+//! it in one go when there is none. Anything else (a string needing escapes, numbers, keys
+//! that are not strings) is handed to serde_json's own serializer with the same formatter,
+//! so the output cannot drift from what serde_json would write: the tests compare both.
+
+use std::io::Write;
+
+use serde::ser::{self, Impossible, Serialize};
+
+use super::escape::TerminalSafe;
+
+type Error = serde_json::Error;
+type Result<T> = std::result::Result<T, Error>;
+
+/// Writes `value` as compact, terminal-safe JSON (no trailing newline).
+pub fn write_value<W: Write + ?Sized, T: Serialize + ?Sized>(out: &mut W, value: &T) -> Result<()> {
+    value.serialize(&mut Fast { out: &mut Io(out) })
+}
+
+/// [`write_value`] through a buffer reused by the thread, handed to `out` in pieces of
+/// [`CHUNK`] bytes: the serializer's many small writes become inlined copies instead of calls
+/// through `dyn Write`, and memory stays bounded whatever the size of the value. Errors are
+/// reported as `write_value` reports them (the writer's error inside a serde_json error).
+pub fn write_chunked<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> Result<()> {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|cell| {
+        let mut buf = cell.take();
+        buf.clear();
+        let mut chunked = Chunked { buf: &mut buf, out };
+        let done = value
+            .serialize(&mut Fast { out: &mut chunked })
+            .and_then(|()| chunked.out.write_all(chunked.buf).map_err(Error::io));
+        cell.replace(buf);
+        done
+    })
+}
+
+/// Size of the pieces [`write_chunked`] hands on.
+const CHUNK: usize = 64 * 1024;
+
+/// A buffer in front of a writer, emptied into it whenever it holds [`CHUNK`] bytes.
+struct Chunked<'a> {
+    buf: &'a mut Vec<u8>,
+    out: &'a mut dyn Write,
+}
+
+impl Chunked<'_> {
+    fn spill(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= CHUNK {
+            self.out.write_all(self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl Write for Chunked<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.write_all(data)?;
+        Ok(data.len())
+    }
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(data);
+        self.spill()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        // What is buffered goes out at the end of the value.
+        Ok(())
+    }
+}
+
+impl Out for Chunked<'_> {
+    fn quoted(&mut self, text: &[u8]) -> std::io::Result<()> {
+        self.buf.quoted(text)?;
+        self.spill()
+    }
+}
+
+/// [`write_value`] appending to a buffer: the many small writes become inlined copies.
+pub fn append_value<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<()> {
+    value.serialize(&mut Fast { out: buf })
+}
+
+/// Writes an object by hand into a buffer: keys are literals checked at compile time
+/// (`"name":`, see [`ObjectWriter::field`]), values go through the fast serializer. For the
+/// objects written millions of times (exported messages), where serde's per-field key
+/// handling was a large share of the time.
+pub struct ObjectWriter<'b> {
+    buf: &'b mut Vec<u8>,
+    first: bool,
+}
+
+impl<'b> ObjectWriter<'b> {
+    pub fn begin(buf: &'b mut Vec<u8>) -> Self {
+        buf.push(b'{');
+        ObjectWriter { buf, first: true }
+    }
+
+    /// Writes `key_colon` (the key already quoted, followed by `:`; it must be plain text,
+    /// as field names are) and the value.
+    pub fn field<T: Serialize + ?Sized>(
+        &mut self,
+        key_colon: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        value.serialize(&mut Fast {
+            out: self.key(key_colon),
+        })
+    }
+
+    /// Writes the separator and `key_colon`; the caller writes the value into the buffer
+    /// returned.
+    pub fn key(&mut self, key_colon: &'static str) -> &mut Vec<u8> {
+        if self.first {
+            self.first = false;
+        } else {
+            self.buf.push(b',');
+        }
+        self.buf.extend_from_slice(key_colon.as_bytes());
+        self.buf
+    }
+
+    pub fn end(self) {
+        self.buf.push(b'}');
+    }
+}
+
+/// Writes the fields of an object by hand in the given order, each under its own name:
+/// `fields!(w, self; a, b, c)` writes `"a":..,"b":..,"c":..` from `self.a` etc.
+#[macro_export]
+macro_rules! json_fields {
+    ($w:expr, $obj:expr; $($name:ident),* $(,)?) => {
+        $( $w.field(concat!("\"", stringify!($name), "\":"), &$obj.$name)?; )*
+    };
+}
+
+/// Where the JSON goes: any writer, with a faster path for a buffer in memory.
+trait Out: Write {
+    /// Writes `"text"`.
+    fn quoted(&mut self, text: &[u8]) -> std::io::Result<()> {
+        self.write_all(b"\"")?;
+        self.write_all(text)?;
+        self.write_all(b"\"")
+    }
+}
+
+impl Out for Vec<u8> {
+    fn quoted(&mut self, text: &[u8]) -> std::io::Result<()> {
+        self.reserve(text.len() + 2);
+        self.push(b'"');
+        self.extend_from_slice(text);
+        self.push(b'"');
+        Ok(())
+    }
+}
+
+/// Any writer, as an [`Out`].
+struct Io<'w, W: Write + ?Sized>(&'w mut W);
+
+impl<W: Write + ?Sized> Write for Io<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write + ?Sized> Out for Io<'_, W> {}
+
+/// True when no byte of `s` needs an escape: printable ASCII other than `"` and `\`.
+/// (Non-ASCII text may need `\u` escapes for C1, bidi or zero-width characters; it takes the
+/// slow path.) Long strings are checked 16 bytes at a time (a fixed-size block the compiler
+/// turns into a few vector instructions), the last block overlapping the one before; shorter
+/// ones 8 bytes at a time in a `u64`.
+fn is_plain(s: &[u8]) -> bool {
+    if s.len() >= 16 {
+        let mut blocks = s.chunks_exact(16);
+        let whole = blocks.by_ref().all(|b| b.try_into().is_ok_and(block_plain));
+        let tail = s
+            .get(s.len() - 16..)
+            .and_then(|t| <&[u8; 16]>::try_from(t).ok())
+            .is_some_and(block_plain);
+        whole && tail
+    } else if s.len() >= 8 {
+        let first = s.get(..8).and_then(|w| w.try_into().ok());
+        let last = s.get(s.len() - 8..).and_then(|w| w.try_into().ok());
+        match (first, last) {
+            (Some(a), Some(b)) => {
+                word_plain(u64::from_le_bytes(a)) && word_plain(u64::from_le_bytes(b))
+            }
+            _ => false,
+        }
+    } else if s.len() >= 4 {
+        // Two overlapping 4-byte halves make one word.
+        let first = s.get(..4).and_then(|w| w.try_into().ok());
+        let last = s.get(s.len() - 4..).and_then(|w| w.try_into().ok());
+        match (first, last) {
+            (Some(a), Some(b)) => word_plain(
+                u64::from(u32::from_le_bytes(a)) | u64::from(u32::from_le_bytes(b)) << 32,
+            ),
+            _ => false,
+        }
+    } else {
+        // 0 to 3 bytes: the first, middle and last byte cover them all; the rest of the word
+        // is filled with a plain byte.
+        match (s.first(), s.get(s.len() / 2), s.last()) {
+            (Some(&a), Some(&b), Some(&c)) => {
+                word_plain(u64::from_le_bytes([a, b, c, b'a', b'a', b'a', b'a', b'a']))
+            }
+            _ => true,
+        }
+    }
+}
+
+fn byte_plain(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'
+}
+
+/// Every byte of the block is plain; no early exit inside, so it vectorises.
+fn block_plain(block: &[u8; 16]) -> bool {
+    block.iter().fold(true, |ok, &b| ok & byte_plain(b))
+}
+
+/// Every byte of the word is plain, tested on all eight bytes at once: for each byte, its
+/// high bit in `mask` is set if it is >= 0x80, < 0x20, DEL, `"` or `\`. (The classic
+/// "has a zero byte" and "has a byte below n" tests: exact as a yes/no answer.)
+fn word_plain(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let bad = (w & HIGH)
+        | below_space
+        | has_zero(w ^ (ONES * 0x7f))
+        | has_zero(w ^ (ONES * u64::from(b'"')))
+        | has_zero(w ^ (ONES * u64::from(b'\\')));
+    bad == 0
+}
+
+/// Writes `s` as a JSON string: one copy when plain, serde_json's escaping otherwise.
+fn write_str<W: Out + ?Sized>(out: &mut W, s: &str) -> Result<()> {
+    if is_plain(s.as_bytes()) {
+        out.quoted(s.as_bytes()).map_err(Error::io)
+    } else {
+        ser::Serializer::serialize_str(&mut slow(out), s)
+    }
+}
+
+/// serde_json's serializer on the same writer, for everything without a fast path.
+fn slow<W: Out + ?Sized>(out: &mut W) -> serde_json::Serializer<&mut W, TerminalSafe> {
+    serde_json::Serializer::with_formatter(out, TerminalSafe)
+}
+
+fn put<W: Out + ?Sized>(out: &mut W, bytes: &[u8]) -> Result<()> {
+    out.write_all(bytes).map_err(Error::io)
+}
+
+struct Fast<'w, W: Out + ?Sized> {
+    out: &'w mut W,
+}
+
+/// An array or object being written: whether the next element is the first.
+struct Compound<'a, 'w, W: Out + ?Sized> {
+    ser: &'a mut Fast<'w, W>,
+    first: bool,
+    /// What closes it: `]`, `}`, or `}}` for a variant wrapping an object or array (`]}`).
+    close: &'static [u8],
+}
+
+impl<'w, W: Out + ?Sized> Fast<'w, W> {
+    /// Opens `{"variant":` as serde_json does for non-unit enum variants.
+    fn open_variant(&mut self, variant: &'static str) -> Result<()> {
+        put(self.out, b"{")?;
+        write_str(self.out, variant)?;
+        put(self.out, b":")
+    }
+}
+
+macro_rules! delegate {
+    ($($name:ident: $t:ty),* $(,)?) => {
+        $(fn $name(self, v: $t) -> Result<()> {
+            ser::Serializer::$name(&mut slow(self.out), v)
+        })*
+    };
+}
+
+impl<'a, 'w, W: Out + ?Sized> ser::Serializer for &'a mut Fast<'w, W> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'a, 'w, W>;
+    type SerializeTuple = Compound<'a, 'w, W>;
+    type SerializeTupleStruct = Compound<'a, 'w, W>;
+    type SerializeTupleVariant = Compound<'a, 'w, W>;
+    type SerializeMap = Compound<'a, 'w, W>;
+    type SerializeStruct = Compound<'a, 'w, W>;
+    type SerializeStructVariant = Compound<'a, 'w, W>;
+
+    delegate!(
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+        serialize_f32: f32,
+        serialize_f64: f64,
+        serialize_char: char,
+        serialize_bytes: &[u8],
+    );
+
+    fn serialize_str(self, v: &str) -> Result<()> {
+        write_str(self.out, v)
+    }
+
+    fn serialize_none(self) -> Result<()> {
+        put(self.out, b"null")
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<()> {
+        put(self.out, b"null")
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<()> {
+        put(self.out, b"null")
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<()> {
+        write_str(self.out, variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        self.open_variant(variant)?;
+        value.serialize(&mut *self)?;
+        put(self.out, b"}")
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq> {
+        put(self.out, b"[")?;
+        Ok(Compound {
+            ser: self,
+            first: true,
+            close: b"]",
+        })
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        self.open_variant(variant)?;
+        put(self.out, b"[")?;
+        Ok(Compound {
+            ser: self,
+            first: true,
+            close: b"]}",
+        })
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap> {
+        put(self.out, b"{")?;
+        Ok(Compound {
+            ser: self,
+            first: true,
+            close: b"}",
+        })
+    }
+
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<Self::SerializeStruct> {
+        self.serialize_map(Some(len))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        self.open_variant(variant)?;
+        put(self.out, b"{")?;
+        Ok(Compound {
+            ser: self,
+            first: true,
+            close: b"}}",
+        })
+    }
+
+    fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<()> {
+        ser::Serializer::collect_str(&mut slow(self.out), value)
+    }
+}
+
+impl<W: Out + ?Sized> Compound<'_, '_, W> {
+    /// Writes the separator before an element or entry.
+    fn next(&mut self) -> Result<()> {
+        if self.first {
+            self.first = false;
+            Ok(())
+        } else {
+            put(self.ser.out, b",")
+        }
+    }
+
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.next()?;
+        value.serialize(&mut *self.ser)
+    }
+
+    fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<()> {
+        self.next()?;
+        write_str(self.ser.out, key)?;
+        put(self.ser.out, b":")?;
+        value.serialize(&mut *self.ser)
+    }
+
+    fn close(self) -> Result<()> {
+        put(self.ser.out, self.close)
+    }
+}
+
+impl<W: Out + ?Sized> ser::SerializeSeq for Compound<'_, '_, W> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.element(value)
+    }
+    fn end(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl<W: Out + ?Sized> ser::SerializeTuple for Compound<'_, '_, W> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.element(value)
+    }
+    fn end(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl<W: Out + ?Sized> ser::SerializeTupleStruct for Compound<'_, '_, W> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.element(value)
+    }
+    fn end(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl<W: Out + ?Sized> ser::SerializeTupleVariant for Compound<'_, '_, W> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.element(value)
+    }
+    fn end(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl<W: Out + ?Sized> ser::SerializeStruct for Compound<'_, '_, W> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl<W: Out + ?Sized> ser::SerializeStructVariant for Compound<'_, '_, W> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        self.field(key, value)
+    }
+    fn end(self) -> Result<()> {
+        self.close()
+    }
+}
+
+impl<W: Out + ?Sized> ser::SerializeMap for Compound<'_, '_, W> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<()> {
+        self.next()?;
+        match key.serialize(StrKey {
+            out: &mut *self.ser.out,
+        }) {
+            Ok(()) => Ok(()),
+            Err(KeyError::Write(e)) => Err(e),
+            // Not a string: serde_json decides how the key is written (numbers are quoted,
+            // other kinds refused). Its map writes `{` then the key; only the key is wanted,
+            // so the key goes to a scratch buffer first.
+            Err(KeyError::NotStr) => {
+                let mut scratch = Vec::new();
+                let mut json = slow(&mut scratch);
+                let mut map = ser::Serializer::serialize_map(&mut json, None)?;
+                ser::SerializeMap::serialize_key(&mut map, key)?;
+                put(self.ser.out, scratch.get(1..).unwrap_or_default())
+            }
+        }
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        put(self.ser.out, b":")?;
+        value.serialize(&mut *self.ser)
+    }
+
+    fn end(self) -> Result<()> {
+        self.close()
+    }
+}
+
+/// Why a map key was not written by [`StrKey`].
+#[derive(Debug)]
+enum KeyError {
+    /// The key is not a string (nothing was written).
+    NotStr,
+    /// Writing failed.
+    Write(Error),
+}
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyError::NotStr => f.write_str("map key is not a string"),
+            KeyError::Write(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+impl ser::Error for KeyError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        KeyError::Write(Error::custom(msg))
+    }
+}
+
+/// Writes a map key that is a string (or a newtype or unit variant of one, as serde_json
+/// takes them); refuses anything else before writing a byte.
+struct StrKey<'w, W: Out + ?Sized> {
+    out: &'w mut W,
+}
+
+macro_rules! not_str {
+    ($($name:ident: $t:ty),* $(,)?) => {
+        $(fn $name(self, _v: $t) -> std::result::Result<(), KeyError> {
+            Err(KeyError::NotStr)
+        })*
+    };
+}
+
+impl<W: Out + ?Sized> ser::Serializer for StrKey<'_, W> {
+    type Ok = ();
+    type Error = KeyError;
+    type SerializeSeq = Impossible<(), KeyError>;
+    type SerializeTuple = Impossible<(), KeyError>;
+    type SerializeTupleStruct = Impossible<(), KeyError>;
+    type SerializeTupleVariant = Impossible<(), KeyError>;
+    type SerializeMap = Impossible<(), KeyError>;
+    type SerializeStruct = Impossible<(), KeyError>;
+    type SerializeStructVariant = Impossible<(), KeyError>;
+
+    not_str!(
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128,
+        serialize_f32: f32,
+        serialize_f64: f64,
+        serialize_char: char,
+        serialize_bytes: &[u8],
+    );
+
+    fn serialize_str(self, v: &str) -> std::result::Result<(), KeyError> {
+        write_str(self.out, v).map_err(KeyError::Write)
+    }
+
+    fn serialize_none(self) -> std::result::Result<(), KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _v: &T) -> std::result::Result<(), KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_unit(self) -> std::result::Result<(), KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> std::result::Result<(), KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> std::result::Result<(), KeyError> {
+        self.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> std::result::Result<(), KeyError> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> std::result::Result<(), KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_seq(
+        self,
+        _len: Option<usize>,
+    ) -> std::result::Result<Self::SerializeSeq, KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_tuple(self, _len: usize) -> std::result::Result<Self::SerializeTuple, KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> std::result::Result<Self::SerializeTupleStruct, KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> std::result::Result<Self::SerializeTupleVariant, KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_map(
+        self,
+        _len: Option<usize>,
+    ) -> std::result::Result<Self::SerializeMap, KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> std::result::Result<Self::SerializeStruct, KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> std::result::Result<Self::SerializeStructVariant, KeyError> {
+        Err(KeyError::NotStr)
+    }
+
+    fn collect_str<T: std::fmt::Display + ?Sized>(
+        self,
+        _value: &T,
+    ) -> std::result::Result<(), KeyError> {
+        Err(KeyError::NotStr)
+    }
+}
+
+#[cfg(test)]
+mod tests;
