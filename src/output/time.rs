@@ -183,7 +183,8 @@ mod tests {
         let day: i64 = 86_400_000_000_000;
         let odd = 45_296_789_123_457; // 12:34:56.789123457
         let mut t = i64::MIN / day * day;
-        while t < i64::MAX / day * day - day {
+        let last = i64::MAX / day * day - 8 * day;
+        while t < last {
             values.extend([t, t + odd, t - 1, t + day - 1]);
             t += day * 7 + 1;
         }
