@@ -472,6 +472,24 @@ pub fn stream_exact_after(
     .map(|(books, _)| books)
 }
 
+/// How much later in capture time a message may be handed over than messages already seen:
+/// a message goes out when its last byte arrives (TCP segments held for reassembly, IP
+/// fragments), so arrival order is not quite start order. The allowance every streaming
+/// command makes before it takes a call's place in the list as known.
+pub const REORDER_SLACK_NS: i64 = 64_000_000_000;
+
+/// What [`stream_linked_after`] hands over.
+// Moved once into a callback, never stored: boxing the call would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Linked {
+    /// A call complete with its links, and its place in the list.
+    Call(Call, CallKey),
+    /// Every call handed over from now on starts at or after this time (the reordering
+    /// allowance [`REORDER_SLACK_NS`] made): said after each batch of calls, so that a caller
+    /// numbering calls knows which ones it may number.
+    Settled(i64),
+}
+
 /// [`stream_exact_after`] with the links the whole-file B2BUA rule makes between calls
 /// ([`crate::dialog::correlate_b2bua`]: related Call-IDs, hosts made B2BUAs): each call is
 /// handed to `on_call` (the filter NOT applied) once no call still open or to come can pair
@@ -483,14 +501,23 @@ pub fn stream_linked_after(
     keep_raw: bool,
     lasts: &LastMessages,
     err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Call) -> std::io::Result<()>,
+    on_call: &mut dyn FnMut(Linked) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
     let mut linked = LinkedCalls::new();
     let ing = ingest::Ingest::new();
     let (books, _) = second_pass(inputs, sel, keep_raw, lasts, ing, err, &mut |c, k, st| {
-        linked.add(c, k, st, on_call)
+        linked.add(c, k, st, &mut |call, key| on_call(Linked::Call(call, key)))?;
+        // Calls not added yet start at or after the horizon, give or take the reordering
+        // allowance; those held, at or after the oldest of them (exactly).
+        let held = linked.oldest_held().map_or(i64::MAX, |k| k.0);
+        on_call(Linked::Settled(
+            st.horizon().saturating_sub(REORDER_SLACK_NS).min(held),
+        ))
     })?;
-    linked.finish(on_call).map_err(Error::Output)?;
+    linked
+        .finish(&mut |call, key| on_call(Linked::Call(call, key)))
+        .map_err(Error::Output)?;
+    on_call(Linked::Settled(i64::MAX)).map_err(Error::Output)?;
     Ok(books)
 }
 

@@ -392,3 +392,58 @@ fn diagnose_numbers_calls_as_the_call_list() {
     }
     assert!(compared > 100, "only {compared} calls compared");
 }
+
+/// `sipscope diagnose` streams, `export --format json` reads the whole file: both must tell
+/// the same story of every call, host roles included. Roles depend on the other calls of the
+/// capture (a host that takes a call and places another to the same number within seconds is
+/// a B2BUA), so this holds only if the streaming diagnosis links calls across Call-IDs as the
+/// whole-file analysis does.
+#[test]
+fn diagnose_agrees_with_the_whole_file_export() {
+    let mut files = captures_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"));
+    match shared("SIPSCOPE_CORPUS", "corpus") {
+        Some(dir) => files.extend(captures_in(&dir)),
+        None => missing("../shared/corpus (diagnose vs the JSON export)"),
+    }
+    let run = |args: &[&str], path: &Path| -> Option<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_sipscope"))
+            .args(args)
+            .arg(path)
+            .output()
+            .expect("run sipscope");
+        out.status.success().then(|| {
+            serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{args:?} {}: {e}", path.display()))
+        })
+    };
+    let (mut compared, mut b2bua) = (0, 0);
+    for path in &files {
+        let (Some(export), Some(diagnosed)) = (
+            run(&["export", "--format", "json"], path),
+            run(&["diagnose", "--json"], path),
+        ) else {
+            continue;
+        };
+        let mut whole = std::collections::HashMap::new();
+        for c in export["calls"].as_array().expect("calls") {
+            let id = c["call_id"].as_str().expect("call_id");
+            assert!(whole.insert(id, &c["diagnosis"]).is_none(), "{id} twice");
+        }
+        for c in diagnosed["calls"].as_array().expect("calls") {
+            let id = c["call_id"].as_str().expect("call_id");
+            let w = whole[id].as_object().expect("a diagnosis object");
+            for (k, v) in w {
+                if let Some(mine) = c.get(k) {
+                    assert_eq!(mine, v, "{} call {id}: {k}", path.display());
+                }
+            }
+            compared += 1;
+            b2bua += usize::from(c["where"].to_string().contains("\"b2bua\""));
+        }
+    }
+    assert!(compared > 100, "only {compared} calls compared");
+    // The corpus has calls through B2BUAs found only across Call-IDs.
+    if shared("SIPSCOPE_CORPUS", "corpus").is_some() {
+        assert!(b2bua > 10, "only {b2bua} calls with a B2BUA on their path");
+    }
+}

@@ -18,18 +18,14 @@
 //! The INVITEs of calls handed over are indexed by place and time, and forgotten once no call
 //! still waiting, open or to come can look that far back at that place.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 
-use super::{CallKey, Place, Stage};
+use super::{CallKey, Place, Stage, REORDER_SLACK_NS};
 use crate::dialog::{b2bua_partner, invite_sightings, InviteSighting};
 use crate::dialog::{Call, HostIdx, B2BUA_WINDOW_NS as WINDOW_NS};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-/// How much later in capture time a message may be handed over than messages already seen
-/// (TCP reassembly, IP fragments): the allowance every streaming command makes.
-const REORDER_SLACK_NS: i64 = 64_000_000_000;
 
 /// Calls added between two sweeps of the index (each sweep walks every place indexed).
 const SWEEP_EVERY: usize = 1024;
@@ -63,8 +59,8 @@ pub struct LinkedCalls {
     /// Per place, the sightings of the calls held (waiting or blocked): (time, call) and how
     /// many.
     held_at: FastMap<Place, BTreeMap<(i64, CallKey), u32>>,
-    /// Calls held.
-    held: usize,
+    /// Calls held (waiting or blocked).
+    held_keys: BTreeSet<CallKey>,
     /// Calls added since the index was last swept of old INVITEs.
     since_sweep: usize,
 }
@@ -84,7 +80,13 @@ impl LinkedCalls {
 
     /// Calls held (waiting or blocked), for tests and memory checks.
     pub fn held(&self) -> usize {
-        self.held
+        self.held_keys.len()
+    }
+
+    /// The first call in list order still held: every call handed out from now on is this
+    /// one or later in the list, or a call not added yet.
+    pub fn oldest_held(&self) -> Option<CallKey> {
+        self.held_keys.first().copied()
     }
 
     /// INVITEs indexed, for tests and memory checks.
@@ -100,7 +102,7 @@ impl LinkedCalls {
         call: Call,
         key: CallKey,
         stage: &Stage<'_>,
-        out: &mut dyn FnMut(Call) -> io::Result<()>,
+        out: &mut dyn FnMut(Call, CallKey) -> io::Result<()>,
     ) -> io::Result<()> {
         let sightings = invite_sightings(&call);
         self.file(&call, key, &sightings);
@@ -144,7 +146,10 @@ impl LinkedCalls {
     }
 
     /// End of input: every call held goes, in list order.
-    pub fn finish(&mut self, out: &mut dyn FnMut(Call) -> io::Result<()>) -> io::Result<()> {
+    pub fn finish(
+        &mut self,
+        out: &mut dyn FnMut(Call, CallKey) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut rest: Vec<Held> = std::mem::take(&mut self.waiting).into_values().collect();
         for (_, list) in std::mem::take(&mut self.blocked) {
             rest.extend(list);
@@ -185,7 +190,7 @@ impl LinkedCalls {
 
     /// Notes the sightings of a call now held, place by place.
     fn hold(&mut self, key: CallKey, sightings: &[InviteSighting]) {
-        self.held += 1;
+        self.held_keys.insert(key);
         for s in sightings {
             for place in places(s) {
                 *self
@@ -200,7 +205,7 @@ impl LinkedCalls {
 
     /// Forgets the sightings of a call no longer held.
     fn unhold(&mut self, key: CallKey, sightings: &[InviteSighting]) {
-        self.held = self.held.saturating_sub(1);
+        self.held_keys.remove(&key);
         for s in sightings {
             for place in places(s) {
                 let Some(at) = self.held_at.get_mut(&place) else {
@@ -243,7 +248,7 @@ impl LinkedCalls {
         mut call: Call,
         key: CallKey,
         sightings: &[InviteSighting],
-        out: &mut dyn FnMut(Call) -> io::Result<()>,
+        out: &mut dyn FnMut(Call, CallKey) -> io::Result<()>,
     ) -> io::Result<()> {
         // (received INVITE's call and rank, partner): the whole-file rule's order.
         let mut pairs: Vec<((CallKey, u32), CallKey)> = Vec::new();
@@ -296,7 +301,7 @@ impl LinkedCalls {
                 super::promote(host);
             }
         }
-        out(call)
+        out(call, key)
     }
 
     /// Forgets INVITEs no call still held, open or to come can look back to: at each place,
@@ -454,7 +459,9 @@ mod tests {
     }
 
     /// The calls as streaming hands them out, with the most held at once and whether some
-    /// call waited for an open one.
+    /// call waited for an open one. Checks on the way what `diagnose` relies on to number
+    /// calls: after every `add`, each call handed out later that was already added then is
+    /// at or after [`LinkedCalls::oldest_held`] in list order.
     fn stream(msgs: &[Msg]) -> (Vec<Call>, usize, bool) {
         let mut last_of: HashMap<String, usize> = HashMap::new();
         for (i, m) in msgs.iter().enumerate() {
@@ -464,6 +471,29 @@ mod tests {
         let mut linked = LinkedCalls::new();
         let mut out = Vec::new();
         let (mut most, mut blocked) = (0, false);
+        // Per call added: after which add it came in; per add: the oldest held after it.
+        let mut added_at: HashMap<CallKey, usize> = HashMap::new();
+        let mut floors: Vec<Option<CallKey>> = Vec::new();
+        let check = |key: CallKey, floors: &[Option<CallKey>], added_at: &HashMap<_, _>| {
+            let from = added_at.get(&key).copied().unwrap_or(floors.len());
+            for f in floors.get(from..).unwrap_or(&[]).iter().flatten() {
+                assert!(
+                    key >= *f,
+                    "{key:?} handed out after {f:?} was the oldest held"
+                );
+            }
+        };
+        let mut add = |c: Call, key: CallKey, stage: &Stage<'_>, linked: &mut LinkedCalls| {
+            added_at.insert(key, floors.len());
+            linked
+                .add(c, key, stage, &mut |c, k| {
+                    check(k, &floors, &added_at);
+                    out.push(c);
+                    Ok(())
+                })
+                .unwrap();
+            floors.push(linked.oldest_held());
+        };
         for (i, m) in msgs.iter().enumerate() {
             let last = last_of.get(m.call_id.as_str()) == Some(&i);
             if let Some((c, key)) = grouper.push(m.clone(), i as u64, last) {
@@ -471,12 +501,7 @@ mod tests {
                     horizon: grouper.horizon(),
                     grouper: Some(&grouper),
                 };
-                linked
-                    .add(c, key, &stage, &mut |c| {
-                        out.push(c);
-                        Ok(())
-                    })
-                    .unwrap();
+                add(c, key, &stage, &mut linked);
                 most = most.max(linked.held());
                 blocked |= !linked.blocked.is_empty();
             }
@@ -486,15 +511,11 @@ mod tests {
                 horizon: i64::MAX,
                 grouper: None,
             };
-            linked
-                .add(c, key, &stage, &mut |c| {
-                    out.push(c);
-                    Ok(())
-                })
-                .unwrap();
+            add(c, key, &stage, &mut linked);
         }
         linked
-            .finish(&mut |c| {
+            .finish(&mut |c, k| {
+                check(k, &floors, &added_at);
                 out.push(c);
                 Ok(())
             })

@@ -11,15 +11,10 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use crate::analysis::{self, B2buaLinker, CallKey};
+use crate::analysis::{self, B2buaLinker, CallKey, REORDER_SLACK_NS};
 use crate::cli::Selection;
 use crate::error::Error;
 use crate::output::calls::{CallRow, JsonList, TextTable};
-
-/// How much later in capture time a call may still show up with an earlier start than calls
-/// already ended (a message is handed over when its last byte arrives: TCP segments held for
-/// reassembly, IP fragments). The same allowance as `sipscope diagnose`.
-const REORDER_SLACK_NS: i64 = 64_000_000_000;
 
 /// An ended call waiting for older calls (and for B2BUA partners).
 struct Waiting {

@@ -3,7 +3,9 @@
 //!
 //! Calls are grouped exactly as `sipscope calls` groups them ([`crate::analysis::ExactGrouper`]):
 //! a first pass notes each Call-ID's last message ([`crate::analysis::LastMessages`]), the second
-//! diagnoses each call as soon as that message is in. Same calls, same numbers, same order.
+//! diagnoses each call as soon as that message is in and its B2BUA links to other calls are
+//! final ([`crate::analysis::stream_linked_after`], as the ndjson export has them). Same
+//! calls, same numbers, same order, same host roles.
 //!
 //! Media: each call's diagnosis judges the RTP streams of the whole capture, which are only
 //! all known at its end. Most captures of this size hold signalling only, so the first pass
@@ -14,30 +16,27 @@
 //! memory, so it is read twice like a file. The first pass is
 //! [`crate::analysis::first_pass_with_media`], shared with the ndjson export.
 //!
-//! Streams with bounded memory: each call is diagnosed and rendered as soon as it ends, then
-//! held (as rendered bytes and what the summary needs of it) only until every call that
-//! started before it is known, so it gets the same number as in `sipscope calls` and comes
+//! Streams with bounded memory: each call is diagnosed and rendered as soon as it is handed
+//! over, then held (as rendered bytes and what the summary needs of it) only until every call
+//! that started before it is known, so it gets the same number as in `sipscope calls` and comes
 //! out in the same order as a whole-file run. Both text sections and the JSON array go to
 //! unlinked temporary files, copied out at the end.
 //!
-//! Two threads in each pass: a helper reads, decodes and builds messages (and runs the media
-//! tracker in the first pass); this one groups calls, diagnoses and renders them.
+//! Two threads in each pass (the shared pipeline of [`crate::ingest`]): a helper reads and
+//! decodes (and runs the media tracker in the first pass); this one groups calls, diagnoses
+//! and renders them; both build messages.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use super::export::Release;
 use crate::analysis;
-use crate::analysis::{CallKey, ExactGrouper, LastMessages};
-use crate::capture::{Input, Merged};
+use crate::analysis::{CallKey, LastMessages, Linked};
+use crate::capture::Input;
 use crate::cli::Selection;
 use crate::diagnose::{self, CaptureStreams, Diagnosis, MediaView, Summary, SummaryEntry};
-use crate::dialog::{Call, Msg};
+use crate::dialog::Call;
 use crate::error::Error;
-use crate::ingest::{Books, Ingest};
 use crate::media::StreamReport;
 use crate::output::diagnose as render;
 use crate::output::escape::write_json;
@@ -60,27 +59,12 @@ enum Body {
 /// Bytes of rendered calls held in memory at most; the rest wait in a temporary file. One
 /// call whose messages span the capture (a REGISTER refreshed with the same Call-ID) holds
 /// back every later call until its last message: on a busy capture that is most of its calls.
-const HOLD_BUDGET: usize = 16 << 20;
-
-/// How much later in capture time a call may still show up with an earlier start than calls
-/// already ended: a message is handed over when its last byte arrives (TCP segments held for
-/// reassembly, IP fragments), so arrival order is not quite start order. Calls are held this
-/// much longer than the tracker's horizon says, at a small cost in memory (rendered text of
-/// about a minute of calls).
-const REORDER_SLACK_NS: i64 = 64_000_000_000;
+const HOLD_BUDGET: usize = 4 << 20;
 
 /// Prefix of a rendered text block with call number 0: flag, space, `#0`.
 const TEXT_PREFIX: usize = 5;
 /// Prefix of a rendered JSON object with index 0: `{"index":0`.
 const JSON_PREFIX: &[u8] = b"{\"index\":0";
-
-/// Messages per batch handed from the reading thread to the diagnosing one: large enough
-/// that the channel costs nothing per message, small enough to keep little in flight.
-const BATCH: usize = 256;
-/// Batches in flight at most; the reader waits when the diagnosing thread lags.
-const BATCHES_IN_FLIGHT: usize = 8;
-/// Batches of freed messages in flight back to the reader.
-const TRASH_IN_FLIGHT: usize = 4;
 
 /// What the diagnosing pass knows of the capture's media.
 enum Media {
@@ -254,46 +238,6 @@ fn render_body(json: bool, call: &Call, d: &Diagnosis) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// The reading side of the diagnosing pass: every frame through the pipeline, messages in
-/// batches to `tx`.
-///
-/// Messages come back through `trash` once their call is diagnosed, to be freed here: the
-/// allocator frees fastest on the thread that allocated, and this side has time to spare.
-fn read(inputs: &[Input], tx: SyncSender<Vec<Msg>>, trash: Receiver<Vec<Vec<Msg>>>) -> Books {
-    let mut ing = Ingest::new();
-    ing.add_inputs(inputs);
-    let mut release = Release::new(inputs);
-    let gone = Cell::new(false);
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut emit = |m: crate::sip::SipMessage| {
-        if gone.get() {
-            return;
-        }
-        batch.push(Msg::from_message(m, false));
-        if batch.len() >= BATCH {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-            gone.set(tx.send(full).is_err());
-            while let Ok(done) = trash.try_recv() {
-                drop(done);
-            }
-        }
-    };
-    for item in Merged::new(inputs.iter().map(|i| i.frames()).collect()) {
-        match item {
-            Ok(frame) => {
-                ing.push_frame(&frame, &mut emit);
-                release.after(inputs, &frame);
-            }
-            Err(issue) => ing.issue(issue),
-        }
-    }
-    let books = ing.finish(&mut emit);
-    if !batch.is_empty() && !gone.get() {
-        let _ = tx.send(batch);
-    }
-    books
-}
-
 /// One ended call diagnosed and rendered, held in `sink` until its number is known; `None`
 /// when the filter drops it (it still takes a number).
 /// `capture` is the index of `media`'s streams (empty without media).
@@ -338,7 +282,8 @@ fn diagnose_call(
 }
 
 /// The diagnosing pass over `inputs`: every call grouped as the first pass's `lasts` allow,
-/// diagnosed, numbered and rendered into the sink.
+/// linked to its B2BUA partners as the whole-file rule links them (so hosts show the same
+/// roles as in `sipscope calls`), diagnosed, numbered and rendered into the sink.
 fn pass(
     sel: &Selection,
     inputs: &[Input],
@@ -354,72 +299,26 @@ fn pass(
         Media::Off => CaptureStreams::default(),
     };
     let mut pending: BTreeMap<CallKey, Option<Held>> = BTreeMap::new();
-    // Messages of diagnosed calls, on their way back to the reading thread.
-    let mut trash: Vec<Vec<Msg>> = Vec::new();
-    let mut grouper = ExactGrouper::new(sel.roles.clone());
-    let mut seq = 0u64;
-    let mut failure: Option<io::Error> = None;
-    let books = std::thread::scope(|scope| {
-        let (tx, rx) = sync_channel::<Vec<Msg>>(BATCHES_IN_FLIGHT);
-        let (trash_tx, trash_rx) = sync_channel::<Vec<Vec<Msg>>>(TRASH_IN_FLIGHT);
-        let reader = scope.spawn(move || read(inputs, tx, trash_rx));
-        for batch in rx {
-            for m in batch {
-                let done = grouper.push(m, seq, lasts.is_last(seq));
-                seq = seq.wrapping_add(1);
-                let (Some((mut call, key)), None) = (done, &failure) else {
-                    continue;
-                };
-                match diagnose_call(sel, json, media, &capture, &mut sink, &call) {
-                    Ok(held) => {
-                        pending.insert(key, held);
-                    }
-                    Err(e) => {
-                        failure = Some(e);
-                        continue;
-                    }
-                }
-                trash.push(std::mem::take(&mut call.messages));
-                // Calls handed over later start at or after the horizon (give or take
-                // messages completed late): older calls can take their numbers.
-                let horizon = grouper.horizon().saturating_sub(REORDER_SLACK_NS);
+    analysis::stream_linked_after(inputs, sel, false, lasts, err, &mut |handed| {
+        match handed {
+            Linked::Call(call, key) => {
+                let held = diagnose_call(sel, json, media, &capture, &mut sink, &call)?;
+                pending.insert(key, held);
+            }
+            Linked::Settled(floor) => {
+                // Calls handed over later start at or after the floor: older calls can
+                // take their numbers (costs rendered text of about a minute of calls).
                 while let Some(entry) = pending.first_entry() {
-                    if entry.key().0 >= horizon {
+                    if entry.key().0 >= floor {
                         break;
                     }
-                    if let Err(e) = sink.write(entry.remove()) {
-                        failure = Some(e);
-                        break;
-                    }
+                    sink.write(entry.remove())?;
                 }
             }
-            // Full (the reader is busy) or gone: these are freed here.
-            let _ = trash_tx.try_send(std::mem::take(&mut trash));
         }
-        drop(trash_tx);
-        match reader.join() {
-            Ok(books) => books,
-            // The reader can only fail by a bug that panicked: re-raise it here.
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    });
-    for (call, key) in grouper.finish() {
-        if failure.is_none() {
-            match diagnose_call(sel, json, media, &capture, &mut sink, &call) {
-                Ok(held) => {
-                    pending.insert(key, held);
-                }
-                Err(e) => failure = Some(e),
-            }
-        }
-    }
-    crate::report_books(&books, err);
-    if let Some(e) = failure {
-        return Err(Error::Output(e));
-    }
-    if books.frames == 0 && !books.issues.is_empty() {
-        return Err(Error::NothingRead);
-    }
+        Ok(())
+    })?;
+    // The last word was `Settled(i64::MAX)`: nothing is left but what the slack kept.
     while let Some((_, held)) = pending.pop_first() {
         sink.write(held)?;
     }

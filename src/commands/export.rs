@@ -160,13 +160,13 @@ impl Progress {
 const RELEASE_STEP: usize = 8 << 20;
 
 /// Hands the pages of mapped inputs back to the OS as a pass moves through them.
-pub(crate) struct Release {
+struct Release {
     /// Per input position: bytes before this offset were released.
     done: Vec<usize>,
 }
 
 impl Release {
-    pub(crate) fn new(inputs: &[Input]) -> Release {
+    fn new(inputs: &[Input]) -> Release {
         Release {
             done: vec![0; inputs.len()],
         }
@@ -175,7 +175,7 @@ impl Release {
     /// Everything before `frame` was decoded (what the decoder keeps, it copied), so the
     /// pages before it need not stay resident. Reading them again still works (they come
     /// back from the file): `--format pcap` copies frames afterwards.
-    pub(crate) fn after(&mut self, inputs: &[Input], frame: &Frame<'_>) {
+    fn after(&mut self, inputs: &[Input], frame: &Frame<'_>) {
         let Some(pos) = inputs.iter().position(|i| i.file_index == frame.file) else {
             return;
         };
@@ -278,7 +278,10 @@ fn ndjson(
         capture_end_ns: end,
     };
     let bar = Progress::messages(inputs, lasts.messages());
-    analysis::stream_linked_after(inputs, sel, ctx.raw, &lasts, err, &mut |call| {
+    analysis::stream_linked_after(inputs, sel, ctx.raw, &lasts, err, &mut |handed| {
+        let analysis::Linked::Call(call, _) = handed else {
+            return Ok(());
+        };
         if let Some(b) = &bar {
             b.inc(call.messages.len() as u64);
         }

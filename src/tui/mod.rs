@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 
-use crate::analysis::{self, B2buaLinker, CallKey};
+use crate::analysis::{self, B2buaLinker, CallKey, REORDER_SLACK_NS};
 use crate::capture::Input;
 use crate::cli::Selection;
 use crate::error::Error;
@@ -71,10 +71,6 @@ pub enum LoadEvent {
 
 /// How often the loader reports (and hands over the calls it finished).
 const REPORT_EVERY: Duration = Duration::from_millis(100);
-
-/// How much later in capture time a call may still show up with an earlier start than calls
-/// already ended (TCP segments held for reassembly, IP fragments): as `sipscope calls`.
-const REORDER_SLACK_NS: i64 = 64_000_000_000;
 
 /// An ended call waiting for older calls and for its B2BUA partners.
 struct Waiting {
