@@ -30,6 +30,14 @@ impl<'a> Region<'a> {
         }
     }
 
+    /// The head of a parsed message: the parser has already checked it for UTF-8.
+    fn head(p: &sip::Message<'a>) -> Self {
+        Region {
+            bytes: p.head(),
+            valid: p.head_str(),
+        }
+    }
+
     /// `b` as text: borrowed from the checked region when it lies inside it on character
     /// boundaries, otherwise decoded on its own (lossily; U+FFFD for broken bytes).
     fn str(&self, b: &'a [u8]) -> Cow<'a, str> {
@@ -56,13 +64,13 @@ impl<'a> Region<'a> {
         let Some(value) = value else {
             return Party::default();
         };
-        // Only the whole URI and its user are kept: the host and port scan is skipped.
-        let na = NameAddr::parse_user(value);
+        // Only the whole URI, its user and the tag are kept: one pass reads them.
+        let p = NameAddr::party(value);
         Party {
-            display: na.display_name.map(|d| self.text(d)).unwrap_or_default(),
-            uri: self.text(na.uri.raw),
-            user: na.uri.user.map(|u| self.text(u)).unwrap_or_default(),
-            tag: na.tag().map(|t| self.text(t)),
+            display: p.display_name.map(|d| self.text(d)).unwrap_or_default(),
+            uri: self.text(p.uri),
+            user: p.user.map(|u| self.text(u)).unwrap_or_default(),
+            tag: p.tag.map(|t| self.text(t)),
         }
     }
 
@@ -177,7 +185,7 @@ impl Msg {
         frames: Vec<FrameRef>,
         raw: Option<Vec<u8>>,
     ) -> Msg {
-        let head = Region::new(p.head());
+        let head = Region::head(p);
         let start = match p.start {
             StartLine::Request { method, uri, .. } => Start::Request {
                 method: Text::from(method.as_str()),
