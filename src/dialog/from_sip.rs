@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use crate::net::FrameRef;
 use crate::sip::headers::{leading_u32, lossy, CommaSplit};
-use crate::sip::sdp::find_sdp;
+use crate::sip::sdp::{find_sdp, parse_sdp_media};
 use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via};
 
 use compact_str::ToCompactString;
@@ -314,7 +314,7 @@ impl Msg {
             has_credentials,
             has_challenge,
             content_type: text(content_type),
-            sdp: find_sdp(content_type, p.body()).map(|b| sdp_summary(&sip::parse_sdp(b))),
+            sdp: find_sdp(content_type, p.body()).map(|b| sdp_summary(&parse_sdp_media(b))),
             anomalies: p
                 .anomalies()
                 .iter()
