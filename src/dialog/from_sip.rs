@@ -3,6 +3,7 @@
 //! at output.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use crate::net::FrameRef;
 use crate::sip::headers::{leading_u32, lossy, CommaSplit};
@@ -192,9 +193,23 @@ impl Msg {
     /// only read (copied only with `keep_raw`), so a datagram goes from the capture's pages to
     /// the model without an intermediate copy.
     pub fn from_borrowed(m: &Located<'_>, keep_raw: bool) -> Msg {
-        let p = sip::parse(m.data);
+        // The parser's header list is reused from one message to the next on this thread
+        // (an allocation and a free per message otherwise).
+        thread_local! {
+            static SCRATCH: Cell<sip::Scratch> = Cell::new(sip::Scratch::default());
+        }
+        /// Hands the buffers back when dropped, after the result is built: the result is
+        /// then built where the caller wants it instead of being copied there.
+        struct GiveBack<'a>(sip::Message<'a>);
+        impl Drop for GiveBack<'_> {
+            fn drop(&mut self) {
+                let scratch = self.0.take_scratch();
+                SCRATCH.with(|s| s.set(scratch));
+            }
+        }
+        let p = GiveBack(sip::parse_with(m.data, SCRATCH.with(Cell::take)));
         let raw = keep_raw.then(|| m.data.to_vec());
-        Msg::from_parsed_parts(m, &p, m.frames.to_vec(), raw)
+        Msg::from_parsed_parts(m, &p.0, m.frames.to_vec(), raw)
     }
 
     /// Same as [`Msg::from_located`], taking the message: its frame list (and its text, with

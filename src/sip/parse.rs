@@ -974,6 +974,15 @@ impl<'a> Message<'a> {
         (end <= self.raw.len()).then_some(start..end)
     }
 
+    /// [`Message::into_scratch`] through a mutable reference (for a drop guard): the
+    /// message keeps its spans but no longer has headers or anomalies.
+    pub fn take_scratch(&mut self) -> Scratch {
+        Scratch {
+            entries: std::mem::take(&mut self.entries),
+            anomalies: std::mem::take(&mut self.anomalies),
+        }
+    }
+
     /// Gives the buffers back for [`parse_with`].
     pub fn into_scratch(self) -> Scratch {
         Scratch {
