@@ -144,6 +144,29 @@ impl<'a> Region<'a> {
     }
 }
 
+thread_local! {
+    /// The parser's buffers, reused from one message to the next on this thread (an
+    /// allocation and a free per message otherwise).
+    static SCRATCH: Cell<sip::Scratch> = Cell::new(sip::Scratch::default());
+}
+
+/// A message parsed with this thread's buffers, which it hands back when dropped: after the
+/// caller's result is built, so that result is built in place instead of being copied.
+struct Parsed<'a>(sip::Message<'a>);
+
+impl<'a> Parsed<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Parsed(sip::parse_with(data, SCRATCH.with(Cell::take)))
+    }
+}
+
+impl Drop for Parsed<'_> {
+    fn drop(&mut self) {
+        let scratch = self.0.take_scratch();
+        SCRATCH.with(|s| s.set(scratch));
+    }
+}
+
 fn sdp_summary(s: &sip::Sdp<'_>) -> SdpSummary {
     let region = Region::new(s.raw);
     SdpSummary {
@@ -193,21 +216,7 @@ impl Msg {
     /// only read (copied only with `keep_raw`), so a datagram goes from the capture's pages to
     /// the model without an intermediate copy.
     pub fn from_borrowed(m: &Located<'_>, keep_raw: bool) -> Msg {
-        // The parser's header list is reused from one message to the next on this thread
-        // (an allocation and a free per message otherwise).
-        thread_local! {
-            static SCRATCH: Cell<sip::Scratch> = Cell::new(sip::Scratch::default());
-        }
-        /// Hands the buffers back when dropped, after the result is built: the result is
-        /// then built where the caller wants it instead of being copied there.
-        struct GiveBack<'a>(sip::Message<'a>);
-        impl Drop for GiveBack<'_> {
-            fn drop(&mut self) {
-                let scratch = self.0.take_scratch();
-                SCRATCH.with(|s| s.set(scratch));
-            }
-        }
-        let p = GiveBack(sip::parse_with(m.data, SCRATCH.with(Cell::take)));
+        let p = Parsed::new(m.data);
         let raw = keep_raw.then(|| m.data.to_vec());
         Msg::from_parsed_parts(m, &p.0, m.frames.to_vec(), raw)
     }
@@ -217,8 +226,8 @@ impl Msg {
     pub fn from_message(mut m: SipMessage, keep_raw: bool) -> Msg {
         let frames = std::mem::take(&mut m.frames);
         let mut msg = {
-            let p = sip::parse(&m.data);
-            Msg::from_parsed_parts(&m.located(), &p, frames, None)
+            let p = Parsed::new(&m.data);
+            Msg::from_parsed_parts(&m.located(), &p.0, frames, None)
         };
         if keep_raw {
             msg.raw = Some(m.data);
