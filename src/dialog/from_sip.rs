@@ -3,10 +3,11 @@
 //! at output.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use crate::net::FrameRef;
 use crate::sip::headers::{leading_u32, lossy, CommaSplit};
-use crate::sip::sdp::find_sdp;
+use crate::sip::sdp::{find_sdp, parse_sdp_media};
 use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via};
 
 use compact_str::ToCompactString;
@@ -30,6 +31,14 @@ impl<'a> Region<'a> {
         }
     }
 
+    /// The head of a parsed message: the parser has already checked it for UTF-8.
+    fn head(p: &sip::Message<'a>) -> Self {
+        Region {
+            bytes: p.head(),
+            valid: p.head_str(),
+        }
+    }
+
     /// `b` as text: borrowed from the checked region when it lies inside it on character
     /// boundaries, otherwise decoded on its own (lossily; U+FFFD for broken bytes).
     fn str(&self, b: &'a [u8]) -> Cow<'a, str> {
@@ -45,6 +54,34 @@ impl<'a> Region<'a> {
         lossy(b)
     }
 
+    /// `a` with the separator and number that follow it in the region, when they are written
+    /// there exactly as `n` prints (`host:5060`, `PCMU/8000`): that span reads as the text
+    /// built from its parts would, without building it. `None` otherwise (the caller builds).
+    fn with_number(&self, a: &'a [u8], sep: u8, n: u32) -> Option<&'a [u8]> {
+        if a.is_empty() {
+            return None;
+        }
+        let off = (a.as_ptr() as usize).checked_sub(self.bytes.as_ptr() as usize)?;
+        let end = off.checked_add(a.len())?;
+        let digits = match self.bytes.get(end..)? {
+            [s, rest @ ..] if *s == sep => rest,
+            _ => return None,
+        };
+        let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+        let d = digits.get(..len)?;
+        // No leading zero and the same value: the digits are what `n` prints.
+        if len == 0 || len > 10 || (len > 1 && d.first() == Some(&b'0')) {
+            return None;
+        }
+        let value = d
+            .iter()
+            .fold(0u64, |acc, &b| acc * 10 + u64::from(b - b'0'));
+        if value != u64::from(n) {
+            return None;
+        }
+        self.bytes.get(off..end + 1 + len)
+    }
+
     fn text(&self, b: &'a [u8]) -> Text {
         match self.str(b) {
             Cow::Borrowed(s) => Text::from(s),
@@ -56,13 +93,13 @@ impl<'a> Region<'a> {
         let Some(value) = value else {
             return Party::default();
         };
-        // Only the whole URI and its user are kept: the host and port scan is skipped.
-        let na = NameAddr::parse_user(value);
+        // Only the whole URI, its user and the tag are kept: one pass reads them.
+        let p = NameAddr::party(value);
         Party {
-            display: na.display_name.map(|d| self.text(d)).unwrap_or_default(),
-            uri: self.text(na.uri.raw),
-            user: na.uri.user.map(|u| self.text(u)).unwrap_or_default(),
-            tag: na.tag().map(|t| self.text(t)),
+            display: p.display_name.map(|d| self.text(d)).unwrap_or_default(),
+            uri: self.text(p.uri),
+            user: p.user.map(|u| self.text(u)).unwrap_or_default(),
+            tag: p.tag.map(|t| self.text(t)),
         }
     }
 
@@ -71,21 +108,13 @@ impl<'a> Region<'a> {
         let hop = v.hop_params();
         ViaInfo {
             sent_by: match v.port {
-                Some(port) => {
-                    let host = self.str(v.host);
-                    let bracket = v.host.contains(&b':');
-                    let mut s = Text::with_capacity(host.len() + 8);
-                    if bracket {
-                        s.push('[');
+                Some(port) if !v.host.contains(&b':') => {
+                    match self.with_number(v.host, b':', u32::from(port)) {
+                        Some(span) => self.text(span),
+                        None => self.host_port(v.host, port),
                     }
-                    s.push_str(&host);
-                    if bracket {
-                        s.push(']');
-                    }
-                    s.push(':');
-                    s.push_str(&port.to_compact_string());
-                    s
                 }
+                Some(port) => self.host_port(v.host, port),
                 None => self.text(v.host),
             },
             transport: self.text(v.transport),
@@ -95,6 +124,46 @@ impl<'a> Region<'a> {
                 .rport
                 .map(|p| p.map(|n| n.to_compact_string()).unwrap_or_default()),
         }
+    }
+
+    /// `host:port`, an IPv6 host in brackets.
+    fn host_port(&self, host: &'a [u8], port: u16) -> Text {
+        let bracket = host.contains(&b':');
+        let host = self.str(host);
+        let mut s = Text::with_capacity(host.len() + 8);
+        if bracket {
+            s.push('[');
+        }
+        s.push_str(&host);
+        if bracket {
+            s.push(']');
+        }
+        s.push(':');
+        s.push_str(&port.to_compact_string());
+        s
+    }
+}
+
+thread_local! {
+    /// The parser's buffers, reused from one message to the next on this thread (an
+    /// allocation and a free per message otherwise).
+    static SCRATCH: Cell<sip::Scratch> = Cell::new(sip::Scratch::default());
+}
+
+/// A message parsed with this thread's buffers, which it hands back when dropped: after the
+/// caller's result is built, so that result is built in place instead of being copied.
+struct Parsed<'a>(sip::Message<'a>);
+
+impl<'a> Parsed<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Parsed(sip::parse_with(data, SCRATCH.with(Cell::take)))
+    }
+}
+
+impl Drop for Parsed<'_> {
+    fn drop(&mut self) {
+        let scratch = self.0.take_scratch();
+        SCRATCH.with(|s| s.set(scratch));
     }
 }
 
@@ -113,6 +182,10 @@ fn sdp_summary(s: &sip::Sdp<'_>) -> SdpSummary {
                     .codec_names()
                     .map(|c| match (c.name, c.clock_rate, c.payload_type) {
                         (Some(n), Some(r), _) => {
+                            // An rtpmap written `name/rate` is that text already.
+                            if let Some(span) = region.with_number(n, b'/', r) {
+                                return region.text(span);
+                            }
                             let name = region.str(n);
                             let mut t = Text::with_capacity(name.len() + 11);
                             t.push_str(&name);
@@ -143,9 +216,9 @@ impl Msg {
     /// only read (copied only with `keep_raw`), so a datagram goes from the capture's pages to
     /// the model without an intermediate copy.
     pub fn from_borrowed(m: &Located<'_>, keep_raw: bool) -> Msg {
-        let p = sip::parse(m.data);
+        let p = Parsed::new(m.data);
         let raw = keep_raw.then(|| m.data.to_vec());
-        Msg::from_parsed_parts(m, &p, m.frames.to_vec(), raw)
+        Msg::from_parsed_parts(m, &p.0, m.frames.to_vec(), raw)
     }
 
     /// Same as [`Msg::from_located`], taking the message: its frame list (and its text, with
@@ -153,8 +226,8 @@ impl Msg {
     pub fn from_message(mut m: SipMessage, keep_raw: bool) -> Msg {
         let frames = std::mem::take(&mut m.frames);
         let mut msg = {
-            let p = sip::parse(&m.data);
-            Msg::from_parsed_parts(&m.located(), &p, frames, None)
+            let p = Parsed::new(&m.data);
+            Msg::from_parsed_parts(&m.located(), &p.0, frames, None)
         };
         if keep_raw {
             msg.raw = Some(m.data);
@@ -177,7 +250,7 @@ impl Msg {
         frames: Vec<FrameRef>,
         raw: Option<Vec<u8>>,
     ) -> Msg {
-        let head = Region::new(p.head());
+        let head = Region::head(p);
         let start = match p.start {
             StartLine::Request { method, uri, .. } => Start::Request {
                 method: Text::from(method.as_str()),
@@ -265,7 +338,7 @@ impl Msg {
             has_credentials,
             has_challenge,
             content_type: text(content_type),
-            sdp: find_sdp(content_type, p.body()).map(|b| sdp_summary(&sip::parse_sdp(b))),
+            sdp: find_sdp(content_type, p.body()).map(|b| sdp_summary(&parse_sdp_media(b))),
             anomalies: p
                 .anomalies()
                 .iter()
@@ -375,6 +448,40 @@ a=rtpmap:101 telephone-event/8000\r\n";
         );
         assert_eq!(msg.frames, sip.frames);
         assert_eq!(msg.size, INVITE.len());
+    }
+
+    #[test]
+    fn spans_as_written_read_like_the_built_text() {
+        let raw = b"INVITE sip:b@h SIP/2.0\r\n\
+Via: SIP/2.0/UDP h1:05060;branch=a, SIP/2.0/UDP h2: 5060, SIP/2.0/UDP h3:5060 ;rport\r\n\
+Via: SIP/2.0/UDP [::1]:5062, SIP/2.0/UDP [h4]:70, SIP/2.0/TCP :9, SIP/2.0/UDP h5:0\r\n\
+Via: SIP/2.0/UDP h6:99999, SIP/2.0/UDP h\xff7:5060\r\n\
+From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+Content-Type: application/sdp\r\n\r\n\
+v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 96 97 98 99 0\r\n\
+a=rtpmap:96 X/08000\r\na=rtpmap:97 Y / 8000\r\na=rtpmap:98 Z/16000/2\r\n\
+a=rtpmap:99 W/8000x\r\n";
+        let msg = Msg::from_located(&located(raw), false);
+        let sent_by: Vec<&str> = msg.vias.iter().map(|v| v.sent_by.as_str()).collect();
+        assert_eq!(
+            sent_by,
+            [
+                "h1:5060",
+                "h2:5060",
+                "h3:5060",
+                "[::1]:5062",
+                "h4:70",
+                ":9",
+                "h5:0",
+                "h6",
+                "h\u{fffd}7:5060"
+            ]
+        );
+        let codecs = &msg.sdp.as_ref().expect("an SDP body").media[0].codecs;
+        assert_eq!(
+            codecs,
+            &["X/8000", "Y/8000", "Z/16000", "W/8000", "PCMU/8000"]
+        );
     }
 
     #[test]

@@ -909,6 +909,154 @@ impl<'a> NameAddr<'a> {
     pub fn display_name_str(&self) -> Option<Cow<'a, str>> {
         self.display_name.map(lossy)
     }
+
+    /// What the dialog model keeps of a From or To value: the same display name, URI, user
+    /// and tag as [`NameAddr::parse_user`] followed by [`NameAddr::tag`] give, read in one
+    /// pass for the usual `["name"] <uri>[;params]` shape (every message has two of these).
+    /// Other shapes (bare addr-spec, escapes in the display name, quotes or brackets among
+    /// the header parameters, a missing `>`) take the general path.
+    pub fn party(value: &'a [u8]) -> PartyParts<'a> {
+        party_fast(value).unwrap_or_else(|| {
+            let na = NameAddr::parse_user(value);
+            PartyParts {
+                display_name: na.display_name,
+                uri: na.uri.raw,
+                user: na.uri.user,
+                tag: na.tag(),
+            }
+        })
+    }
+}
+
+/// The parts of a From or To value returned by [`NameAddr::party`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartyParts<'a> {
+    /// As [`NameAddr::display_name`].
+    pub display_name: Option<&'a [u8]>,
+    /// As `uri.raw` of [`NameAddr::parse`].
+    pub uri: &'a [u8],
+    /// As `uri.user` of [`NameAddr::parse`].
+    pub user: Option<&'a [u8]>,
+    /// As [`NameAddr::tag`].
+    pub tag: Option<&'a [u8]>,
+}
+
+/// [`NameAddr::party`] for the `["name"] <uri>[;params]` shape; `None` for anything else,
+/// which the general path reads. Each step mirrors `split_name_addr`, `Uri::split` and
+/// `Params` on the inputs it accepts.
+fn party_fast(value: &[u8]) -> Option<PartyParts<'_>> {
+    let raw = trim_lws(value);
+    let (display_name, lt) = if raw.first() == Some(&b'"') {
+        // Quoted display name without escapes; what lies between it and `<` is ignored, as
+        // the general path does.
+        let close = 1 + raw
+            .get(1..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
+        if raw.get(close) != Some(&b'"') {
+            return None;
+        }
+        let lt = close + 1 + raw.get(close + 1..)?.iter().position(|&b| b == b'<')?;
+        (Some(raw.get(1..close)?), lt)
+    } else {
+        let lt = raw.iter().position(|&b| b == b'<')?;
+        let name = trim_lws(raw.get(..lt)?);
+        ((!name.is_empty()).then_some(name), lt)
+    };
+    let inner = raw.get(lt + 1..)?;
+    let gt = memchr::memchr(b'>', inner)?;
+    let uri = trim_lws(inner.get(..gt)?);
+    let after = inner.get(gt + 1..)?;
+    // Header parameters: only the bytes up to the end of the tag parameter matter (the
+    // general path stops at the first `tag`). Without quotes or brackets among them,
+    // top-level separators are plain ones and values carry no quotes to strip.
+    let semi = after.iter().position(|&b| matches!(b, b';' | b'"' | b'<'));
+    let tag = match semi {
+        None => None,
+        Some(i) if after.get(i) != Some(&b';') => return None,
+        Some(i) => tag_param(after.get(i + 1..)?)?,
+    };
+    Some(PartyParts {
+        display_name,
+        uri,
+        user: uri_user(uri),
+        tag,
+    })
+}
+
+/// The `tag` among header parameters (after the first `;`) as `Params::get` finds it, or
+/// `None` (the outer option) when quotes or brackets before its end need the general path.
+fn tag_param(params: &[u8]) -> Option<Option<&[u8]>> {
+    // The usual case: `tag=value` comes first.
+    if params
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"tag="))
+    {
+        let rest = params.get(4..)?;
+        let end = rest.iter().position(|&b| matches!(b, b';' | b'"' | b'<'));
+        let value = match end {
+            None => rest,
+            Some(e) if rest.get(e) == Some(&b';') => rest.get(..e)?,
+            Some(_) => return None,
+        };
+        return Some(Some(trim_lws(value)));
+    }
+    for item in params.split(|&b| b == b';') {
+        if item.iter().any(|&b| b == b'"' || b == b'<') {
+            return None;
+        }
+        let item = trim_lws(item);
+        let (name, v) = match item.iter().position(|&b| b == b'=') {
+            Some(eq) => (trim_lws(item.get(..eq)?), trim_lws(item.get(eq + 1..)?)),
+            None => (item, &[][..]),
+        };
+        if name.eq_ignore_ascii_case(b"tag") {
+            return Some(Some(v));
+        }
+    }
+    Some(None)
+}
+
+/// The `user` [`Uri::parse_user`] finds in a trimmed URI.
+fn uri_user(uri: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = match uri.strip_prefix(b"sip:") {
+        Some(rest) => (&b"sip"[..], rest),
+        None => {
+            let mut colon = None;
+            for (i, &b) in uri.iter().enumerate() {
+                if b == b':' {
+                    colon = Some(i);
+                    break;
+                }
+                if !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) {
+                    return None;
+                }
+            }
+            let colon = colon.filter(|&c| c > 0)?;
+            (uri.get(..colon)?, uri.get(colon + 1..)?)
+        }
+    };
+    if scheme.eq_ignore_ascii_case(b"tel") {
+        let end = rest
+            .iter()
+            .position(|&b| b == b';' || b == b'?')
+            .unwrap_or(rest.len());
+        return rest.get(..end);
+    }
+    if !(scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips")) {
+        return None;
+    }
+    // The user part ends at the first `@`, unless URI headers (`?`) start before it; a `:`
+    // before the `@` starts a password.
+    let stop = memchr::memchr3(b'@', b'?', b':', rest)?;
+    match rest.get(stop)? {
+        b'@' => rest.get(..stop),
+        b':' => {
+            let at = stop + 1 + memchr::memchr2(b'@', b'?', rest.get(stop + 1..)?)?;
+            (rest.get(at) == Some(&b'@')).then_some(rest.get(..stop)?)
+        }
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -935,9 +1083,21 @@ impl<'a> Via<'a> {
     /// Splits one Via value (one element of the comma list). Never fails.
     pub fn parse(value: &'a [u8]) -> Via<'a> {
         let raw = trim_lws(value);
-        // sent-protocol: name LWS? "/" LWS? version LWS? "/" LWS? transport
-        let (protocol, rest) = split_at_byte(raw, b'/');
-        let (version, rest) = split_at_byte(rest, b'/');
+        // sent-protocol: name LWS? "/" LWS? version LWS? "/" LWS? transport. Nearly every
+        // Via starts `SIP/2.0/`, which needs no search.
+        let (protocol, version, rest) = match raw.strip_prefix(b"SIP/2.0/") {
+            // Slices of the value itself, like every other part.
+            Some(rest) => (
+                raw.get(..3).unwrap_or(&[]),
+                raw.get(4..7).unwrap_or(&[]),
+                rest,
+            ),
+            None => {
+                let (protocol, rest) = split_at_byte(raw, b'/');
+                let (version, rest) = split_at_byte(rest, b'/');
+                (protocol, version, rest)
+            }
+        };
         let rest = trim_lws(rest);
         let t_end = rest.iter().position(|&b| is_lws(b) || b == b';');
         let (transport, rest) = match t_end {
@@ -1150,6 +1310,131 @@ mod tests {
                     "{s:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn find_top_level_agrees_with_a_plain_scan_on_longer_strings() {
+        // Long enough for several quoted strings and bracket pairs in one value.
+        let alphabet = b"\";,<>\\abc ";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 70) as usize;
+            let mut seed = state;
+            let s: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    alphabet[((seed >> 33) % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            for t in [b';', b','] {
+                assert_eq!(
+                    find_top_level(&s, t),
+                    find_top_level_reference(&s, t),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
+    /// What [`NameAddr::party`] must equal: the general parse.
+    fn party_general(v: &[u8]) -> PartyParts<'_> {
+        let na = NameAddr::parse(v);
+        PartyParts {
+            display_name: na.display_name,
+            uri: na.uri.raw,
+            user: na.uri.user,
+            tag: na.tag(),
+        }
+    }
+
+    #[test]
+    fn party_fast_path_agrees_with_the_general_parse() {
+        let tricky: &[&[u8]] = &[
+            b"\"Victor B.\" <sip:victor0457@example.net>;tag=622bf1a1",
+            b"<sip:peggy0533@example.org>",
+            b"  <sip:a@b>  ;  TAG = x1 ; other=2 ",
+            b"<sip:a@b>;Tag=x2;tag=x3",
+            b"\"a <b>; c, d\" <sip:u@h>;tag=t",
+            b"\"a \\\" <q>\" <sip:u@h>;tag=t",
+            b"\"\" <sip:u@h>;tag=t",
+            b"\"unclosed <sip:u@h>;tag=t",
+            b"\"name\" junk <sip:u@h>;tag=t",
+            b"Bob Smith <sip:bob@h;tag=inuri>;tag=outside",
+            b"<sip:bob@h;tag=inuri>",
+            b"<sip:bob@h;tag=inuri>;foo;tag",
+            b"<sip:bob@h>;tag=\"quoted\"",
+            b"<sip:bob@h>;tag=a\"b\";x",
+            b"<sip:bob@h>;tag=a;x=\"unclosed",
+            b"<sip:bob@h>;x=\"a;tag=no\";tag=yes",
+            b"<sip:bob@h>;x=<y;tag=no>;tag=yes",
+            b"<sip:bob@h>\"q\";tag=no",
+            b"sip:bare@h;tag=1",
+            b"sip:bare@h",
+            b"<tel:+15551234;phone-context=x>;tag=9",
+            b"<tel:+1555?x=y>",
+            b"<TEL:+1555>",
+            b"<sip:[2001:db8::1]:5060>;tag=v6",
+            b"<sip:user:pw@[2001:db8::1]>;tag=v6",
+            b"<sip:user:pw?x@h>",
+            b"<sip:h?subject=a@b>;tag=q",
+            b"<SIP:U@h>",
+            b"<sips:u@h?x>",
+            b"<mailto:u@h>;tag=m",
+            b"<sip:u@h",
+            b"<:u@h>;tag=1",
+            b"<s!p:u@h>;tag=1",
+            b"<>;tag=",
+            b"<sip:u@h>;tag=a\r\n ;tag=b",
+            b"<sip:u@h>;tag\r\n =\r\n folded",
+            b"\"Al\xffce\" <sip:al\xfe@h>;tag=\xff1",
+            b"<sip:u@h>;;;tag=x;",
+            b"*",
+            b"",
+            b"   ",
+            b"<",
+            b"\"",
+            b"\"\\",
+        ];
+        for v in tricky {
+            assert_eq!(NameAddr::party(v), party_general(v), "{:?}", lossy(v));
+        }
+        // Random values over the bytes that matter.
+        let alphabet = b"\";,<>\\:@?= \r\nsiptelgaTAG";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let mut seed = state;
+            let mut s: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    alphabet[((seed >> 33) % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            // Most get the usual skeleton around them, so the fast path is taken often.
+            match state % 4 {
+                0 => {
+                    let mut framed = b"<sip:".to_vec();
+                    framed.extend_from_slice(&s);
+                    framed.extend_from_slice(b">;tag=");
+                    framed.extend_from_slice(&s);
+                    s = framed;
+                }
+                1 => {
+                    let mut framed = b"\"D\" <".to_vec();
+                    framed.extend_from_slice(&s);
+                    framed.extend_from_slice(b">;x;tag");
+                    s = framed;
+                }
+                _ => {}
+            }
+            assert_eq!(NameAddr::party(&s), party_general(&s), "{:?}", lossy(&s));
         }
     }
 

@@ -299,6 +299,8 @@ pub struct Message<'a> {
     /// The first CSeq header, read: the parser reads it anyway to check it against the
     /// method, and every consumer asks for it.
     cseq: Option<(u32, Method<'a>)>,
+    /// [`Message::head`] as text when it is valid UTF-8 (the parser checks it anyway).
+    head_text: Option<&'a str>,
 }
 
 /// Parses one SIP message. Never fails and never panics; see [`Message::anomalies`] for what
@@ -444,9 +446,10 @@ impl<'a> Parser<'a> {
                 body: raw.len()..raw.len(),
                 content_length: None,
                 cseq: None,
+                // Only CR and LF: ASCII.
+                head_text: std::str::from_utf8(raw).ok(),
             };
         }
-        let head_start = pos;
         let first = self.line(pos, limit);
         let start = self.start_line(self.bytes(first.start, first.end));
         pos = first.next;
@@ -535,15 +538,18 @@ impl<'a> Parser<'a> {
         if dropped > 0 {
             self.note(Anomaly::TooManyHeaders { dropped });
         }
-        // Headers are nearly always ASCII, which is cheaper to confirm than UTF-8.
-        let head = self.bytes(head_start, head_end);
-        if !head.is_ascii() {
-            if let Err(e) = std::str::from_utf8(head) {
+        // Checked from the very start: what precedes `head_start` is CR and LF, so offsets
+        // and validity are those of the header section, and the checked text serves
+        // [`Message::head_str`] (the dialog model would otherwise check it again).
+        let head_text = match std::str::from_utf8(self.bytes(0, head_end)) {
+            Ok(s) => Some(s),
+            Err(e) => {
                 self.note(Anomaly::NonUtf8 {
-                    offset: head_start + e.valid_up_to(),
+                    offset: e.valid_up_to(),
                 });
+                None
             }
-        }
+        };
 
         let (content_length, cseq) = self.check_headers(&start);
         let body = self.body_range(body_start, content_length);
@@ -556,6 +562,7 @@ impl<'a> Parser<'a> {
             body,
             content_length,
             cseq,
+            head_text,
         }
     }
 
@@ -946,6 +953,12 @@ impl<'a> Message<'a> {
         self.raw.get(..self.head_end).unwrap_or(self.raw)
     }
 
+    /// [`Message::head`] as text, `None` when it is not valid UTF-8 (then the anomalies say
+    /// [`Anomaly::NonUtf8`], unless they were capped).
+    pub fn head_str(&self) -> Option<&'a str> {
+        self.head_text
+    }
+
     /// Defects found, in the order they were noticed.
     pub fn anomalies(&self) -> &[Anomaly] {
         &self.anomalies
@@ -959,6 +972,15 @@ impl<'a> Message<'a> {
         let start = p.checked_sub(base)?;
         let end = start.checked_add(part.len())?;
         (end <= self.raw.len()).then_some(start..end)
+    }
+
+    /// [`Message::into_scratch`] through a mutable reference (for a drop guard): the
+    /// message keeps its spans but no longer has headers or anomalies.
+    pub fn take_scratch(&mut self) -> Scratch {
+        Scratch {
+            entries: std::mem::take(&mut self.entries),
+            anomalies: std::mem::take(&mut self.anomalies),
+        }
     }
 
     /// Gives the buffers back for [`parse_with`].
@@ -1364,6 +1386,17 @@ From: sip:a@h;tag=t1\r\nTo: tel:+15551234567\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c
             m.header_str(HeaderName::UserAgent).as_deref(),
             Some("caf\u{fffd}")
         );
+        assert_eq!(m.head_str(), None);
+        // Blank lines before the start line do not shift the reported offset.
+        let mut led = b"\r\n\n".to_vec();
+        led.extend_from_slice(&raw);
+        let m = parse(&led);
+        assert!(has(&m, |a| *a == Anomaly::NonUtf8 { offset: at + 3 }));
+        let clean = request("", "");
+        assert_eq!(
+            parse(&clean).head_str().map(str::as_bytes),
+            Some(parse(&clean).head())
+        );
     }
 
     #[test]
@@ -1651,6 +1684,8 @@ From: sip:a@h;tag=t1\r\nTo: tel:+15551234567\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c
             assert!(inside(c.uri.raw) && inside(c.uri.host) && inside(c.params));
         }
         let _ = (m.cseq(), m.from(), m.to(), m.request_uri(), m.retry_after());
+        // The text the parser keeps is the head, exactly when the head is UTF-8.
+        assert_eq!(m.head_str(), std::str::from_utf8(m.head()).ok());
         let r = m.body_range();
         assert!(r.start <= r.end && r.end <= m.raw.len());
     }
