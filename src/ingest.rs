@@ -6,6 +6,7 @@
 //! (by reason), and every capture defect is kept as a [`CaptureIssue`].
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::capture::{CaptureIssue, Frame, Input, Merged};
 use crate::media::endpoints::MediaEndpoints;
@@ -411,7 +412,22 @@ pub fn run_with_media(inputs: &[Input], emit: &mut dyn FnMut(SipMessage)) -> (Bo
 fn drive(ing: Ingest, inputs: &[Input], emit: &mut dyn FnMut(Located<'_>)) -> Finished {
     let never = |_: Option<&MediaTracker>| false;
     // Never stopped, so never the default.
-    drive_until(ing, inputs, emit, &never).unwrap_or_default()
+    drive_until(ing, inputs, emit, &never, Release::AsRead).unwrap_or_default()
+}
+
+/// When [`drive_until`] hands the bytes of frames it has read back to the OS.
+#[derive(Clone, Copy)]
+enum Release<'a> {
+    /// As soon as the next frame is reached: nothing handed out points into them any more.
+    AsRead,
+    /// Messages handed out may still point into the bytes read (raw batches of
+    /// [`run_parallel_on_until`] in flight): per input, `reached` is set to each frame's
+    /// offset before it is pushed (so that a batch can be stamped with it), and only bytes
+    /// before `acked` (what the consumer has finished with) are released.
+    Acked {
+        reached: &'a [std::cell::Cell<usize>],
+        acked: &'a [AtomicUsize],
+    },
 }
 
 /// [`drive`], given a look at the media tracker after every frame and at the end: as soon as
@@ -421,6 +437,7 @@ fn drive_until(
     inputs: &[Input],
     emit: &mut dyn FnMut(Located<'_>),
     stop: &dyn Fn(Option<&MediaTracker>) -> bool,
+    release: Release<'_>,
 ) -> Option<Finished> {
     ing.add_inputs(inputs);
     let iters = inputs.iter().map(|i| i.frames()).collect();
@@ -429,12 +446,25 @@ fn drive_until(
     for item in Merged::new(iters) {
         match item {
             Ok(frame) => {
-                ing.push_frame_located(&frame, emit);
                 let file = usize::from(frame.file);
+                let at = usize::try_from(frame.offset).unwrap_or(0);
+                // Everything before this frame is decoded (what the decoder keeps, it
+                // copied), so its pages need not stay resident, unless messages in flight
+                // still point there.
+                let limit = match release {
+                    Release::AsRead => at,
+                    Release::Acked { reached, acked } => {
+                        if let Some(r) = reached.get(file) {
+                            r.set(at);
+                        }
+                        acked
+                            .get(file)
+                            .map_or(0, |a| a.load(Ordering::Acquire).min(at))
+                    }
+                };
+                ing.push_frame_located(&frame, emit);
                 if let (Some(done), Some(input)) = (released.get_mut(file), inputs.get(file)) {
-                    // Everything before this frame is decoded (what the decoder keeps, it
-                    // copied), so its pages need not stay resident.
-                    let upto = usize::try_from(frame.offset).unwrap_or(0) & !(RELEASE_STEP - 1);
+                    let upto = limit & !(RELEASE_STEP - 1);
                     if upto >= done.saturating_add(RELEASE_STEP) {
                         input.release_range(*done, upto);
                         *done = upto;
@@ -495,6 +525,12 @@ pub fn run_parallel_on<M: Send>(
 /// [`run_parallel_on`], with `stop` shown the media tracker (if any) after every frame and at
 /// the end: as soon as it says so, the helper thread stops reading and the run ends with
 /// `None` (the consumer may have been handed part of the messages).
+///
+/// `map` runs on whichever thread has time for it (see [`MAP_WHEN_QUEUED`]): the helper
+/// thread maps a batch itself when the consumer has a backlog, and otherwise hands the
+/// messages over unmapped (as positions, like [`run_parallel_located`]) for the consumer to
+/// map just before consuming them. The order of the messages handed to `consume` is the same
+/// either way.
 pub fn run_parallel_on_until<M: Send>(
     ing: Ingest,
     inputs: &[Input],
@@ -502,11 +538,79 @@ pub fn run_parallel_on_until<M: Send>(
     map: &(dyn Fn(Located<'_>) -> M + Sync),
     consume: &mut dyn FnMut(M),
 ) -> Option<Finished> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<M>>(BATCHES_IN_FLIGHT);
+    run_parallel_split(ing, inputs, stop, map, consume, MAP_WHEN_QUEUED)
+}
+
+/// The helper thread maps a batch itself when at least this many batches wait for the
+/// consumer as the batch is begun; with fewer, the consumer may soon run dry, so the batch
+/// goes unmapped and the consumer maps it. The feedback keeps the queue near this length, so
+/// the busier side gets less of the mapping (a consumer that is the slower side anyway, as in
+/// the ndjson export, keeps the queue full and gets everything mapped). Half the channel's
+/// depth leaves room both ways: the consumer does not run dry while the helper maps a batch,
+/// and the helper does not wait on a full channel while it sends raw ones. On `calls` over
+/// 100 MB, 2 to 6 measured alike (wall about a quarter below mapping everything on the
+/// helper thread); callgrind splits the instructions about evenly between the threads.
+const MAP_WHEN_QUEUED: usize = BATCHES_IN_FLIGHT / 2;
+
+/// One batch of messages from the helper thread of [`run_parallel_split`]: mapped (`mapped`)
+/// or raw (`raw`, positions and copies), never both. Parcels go back to the helper thread once
+/// read and are refilled, so their buffers are reused.
+struct Parcel<M> {
+    mapped: Vec<M>,
+    raw: Batch,
+}
+
+impl<M> Default for Parcel<M> {
+    fn default() -> Self {
+        Parcel {
+            mapped: Vec::new(),
+            raw: Batch::default(),
+        }
+    }
+}
+
+impl<M> Parcel<M> {
+    fn len(&self) -> usize {
+        self.mapped.len() + self.raw.entries.len()
+    }
+}
+
+/// [`run_parallel_on_until`] with the helper thread mapping a batch when at least
+/// `map_when_queued` batches wait for the consumer (0: always; `usize::MAX`: never).
+fn run_parallel_split<M: Send>(
+    ing: Ingest,
+    inputs: &[Input],
+    stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+    map: &(dyn Fn(Located<'_>) -> M + Sync),
+    consume: &mut dyn FnMut(M),
+    map_when_queued: usize,
+) -> Option<Finished> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Parcel<M>>(BATCHES_IN_FLIGHT);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Parcel<M>>();
+    // Batches sent and not yet taken by the consumer (std's channel does not tell).
+    let queued = AtomicUsize::new(0);
+    // Per input: the consumer is done with every message pointing before here.
+    let acked: Vec<AtomicUsize> = inputs.iter().map(|_| AtomicUsize::new(0)).collect();
+    let (queued, acked) = (&queued, &acked[..]);
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
+            let reached: Vec<std::cell::Cell<usize>> =
+                inputs.iter().map(|_| std::cell::Cell::new(0)).collect();
+            let mut parcel = Parcel::default();
+            let mut mapping = map_when_queued == 0;
             let mut consumer_gone = false;
+            let send = |parcel: &mut Parcel<M>, mapping: &mut bool| {
+                let mut next = free_rx.try_recv().unwrap_or_default();
+                next.mapped.clear();
+                next.raw.clear();
+                let mut full = std::mem::replace(parcel, next);
+                full.raw.upto.extend(reached.iter().map(|r| r.get()));
+                queued.fetch_add(1, Ordering::Relaxed);
+                let gone = tx.send(full).is_err();
+                // The next batch: mapped here only when the consumer has enough to do.
+                *mapping = queued.load(Ordering::Relaxed) >= map_when_queued;
+                gone
+            };
             let result = drive_until(
                 ing,
                 inputs,
@@ -514,23 +618,37 @@ pub fn run_parallel_on_until<M: Send>(
                     if consumer_gone {
                         return;
                     }
-                    batch.push(map(m));
-                    if batch.len() >= BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        consumer_gone = tx.send(full).is_err();
+                    if mapping {
+                        parcel.mapped.push(map(m));
+                    } else {
+                        parcel.raw.add(inputs, &m);
+                    }
+                    if parcel.len() >= BATCH {
+                        consumer_gone = send(&mut parcel, &mut mapping);
                     }
                 },
                 stop,
+                Release::Acked {
+                    reached: &reached,
+                    acked,
+                },
             );
-            if !batch.is_empty() && !consumer_gone {
-                let _ = tx.send(batch);
+            if parcel.len() > 0 && !consumer_gone {
+                send(&mut parcel, &mut mapping);
             }
             result
         });
-        for batch in rx {
-            for m in batch {
+        for mut parcel in rx {
+            queued.fetch_sub(1, Ordering::Relaxed);
+            for m in parcel.mapped.drain(..) {
                 consume(m);
             }
+            parcel.raw.each(inputs, &mut |m| consume(map(*m)));
+            for (a, &upto) in acked.iter().zip(&parcel.raw.upto) {
+                a.store(upto, Ordering::Release);
+            }
+            // The helper thread may have finished: then the parcel is simply dropped.
+            let _ = free_tx.send(parcel);
         }
         match producer.join() {
             Ok(r) => r,
@@ -837,33 +955,8 @@ mod tests {
         assert!(mapped > 0, "{mapped}");
         // A hand-made capture whose messages are partly copied: a TCP message split over two
         // segments (joined in the framer's buffer) between whole ones.
-        let msg = |n: u32| {
-            format!(
-                "OPTIONS sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK{n}\r\n\
-                 Call-ID: c{n}\r\nCSeq: {n} OPTIONS\r\nContent-Length: 0\r\n\r\n"
-            )
-            .into_bytes()
-        };
-        let tcp = |seq: u32, payload: &[u8]| {
-            let mut v = vec![0x45, 0];
-            v.extend_from_slice(&(40 + payload.len() as u16).to_be_bytes());
-            v.extend_from_slice(&[0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-            v.extend_from_slice(&40000u16.to_be_bytes());
-            v.extend_from_slice(&5060u16.to_be_bytes());
-            v.extend_from_slice(&seq.to_be_bytes());
-            v.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
-            v.extend_from_slice(payload);
-            v
-        };
-        let (m1, m2, m3) = (msg(1), msg(2), msg(3));
-        let mut seq = 1000u32;
-        let mut pkts = Vec::new();
-        for part in [&m1[..], &m2[..20], &m2[20..], &m3[..]] {
-            pkts.push((pkts.len() as i64 * 1000, tcp(seq, part)));
-            seq += part.len() as u32;
-        }
-        let bytes = crate::capture::writer::pcap_bytes(crate::capture::linktype::RAW, &pkts);
-        let inputs = vec![Input::from_bytes("split", 0, bytes).unwrap()];
+        let (input, [m1, m2, m3]) = split_tcp_capture();
+        let inputs = vec![input];
         let mut seq_msgs: Vec<Seen> = Vec::new();
         run(&inputs, &mut |m| seq_msgs.push(seen(&m.located())));
         let mut par: Vec<Seen> = Vec::new();
@@ -888,6 +981,163 @@ mod tests {
         run_parallel_located(&inputs, true, &mut |m| par.push(seen(m)));
         assert!(seq.len() > BATCH, "{}", seq.len());
         assert_eq!(seq, par);
+    }
+
+    /// A hand-made capture of three TCP messages, the middle one split over two segments (so
+    /// joined in the framer's buffer, handed over copied), with the three messages' bytes.
+    fn split_tcp_capture() -> (Input, [Vec<u8>; 3]) {
+        let msg = |n: u32| {
+            format!(
+                "OPTIONS sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK{n}\r\n\
+             Call-ID: c{n}\r\nCSeq: {n} OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        };
+        let tcp = |seq: u32, payload: &[u8]| {
+            let mut v = vec![0x45, 0];
+            v.extend_from_slice(&(40 + payload.len() as u16).to_be_bytes());
+            v.extend_from_slice(&[0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+            v.extend_from_slice(&40000u16.to_be_bytes());
+            v.extend_from_slice(&5060u16.to_be_bytes());
+            v.extend_from_slice(&seq.to_be_bytes());
+            v.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+            v.extend_from_slice(payload);
+            v
+        };
+        let (m1, m2, m3) = (msg(1), msg(2), msg(3));
+        let mut seq = 1000u32;
+        let mut pkts = Vec::new();
+        for part in [&m1[..], &m2[..20], &m2[20..], &m3[..]] {
+            pkts.push((pkts.len() as i64 * 1000, tcp(seq, part)));
+            seq += part.len() as u32;
+        }
+        let bytes = crate::capture::writer::pcap_bytes(crate::capture::linktype::RAW, &pkts);
+        (Input::from_bytes("split", 0, bytes).unwrap(), [m1, m2, m3])
+    }
+
+    /// Both ways of handing messages over in [`run_parallel_split`] (mapped on the helper
+    /// thread, or raw and mapped by the consumer) and their mix give the consumer the same
+    /// messages in the same order as the single-thread run, with the same books: every
+    /// sample, a message copied out of a stream buffer, and many merged inputs (well over one
+    /// batch, with media on).
+    #[test]
+    fn split_run_matches_the_sequential_one_whoever_maps() {
+        type Seen = (
+            FrameRef,
+            Vec<FrameRef>,
+            Vec<u8>,
+            sip::MessageFlags,
+            net::Flow,
+        );
+        let seen = |m: &Located<'_>| -> Seen {
+            (m.frame, m.frames.to_vec(), m.data.to_vec(), m.flags, m.flow)
+        };
+        let mut cases: Vec<(String, Vec<Input>, bool)> = Vec::new();
+        let mut names: Vec<String> =
+            std::fs::read_dir(format!("{}/samples", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+                .collect();
+        names.sort();
+        for name in names {
+            let inputs = vec![sample(&name)];
+            cases.push((name, inputs, false));
+        }
+        cases.push(("split".into(), vec![split_tcp_capture().0], false));
+        let many: Vec<Input> = (0..40u16)
+            .map(|i| {
+                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
+                crate::capture::open(&path, i).unwrap()
+            })
+            .collect();
+        cases.push(("many".into(), many, true));
+        let consumer = std::thread::current().id();
+        // (threshold, whether the helper must map everything, whether the consumer must).
+        let modes = [
+            (0, true, false),
+            (usize::MAX, false, true),
+            (1, false, false),
+            (MAP_WHEN_QUEUED, false, false),
+        ];
+        let mut longest = 0;
+        for (name, inputs, media) in &cases {
+            let mut seq: Vec<Seen> = Vec::new();
+            let books = run(inputs, &mut |m| seq.push(seen(&m.located())));
+            assert!(!seq.is_empty(), "{name}");
+            longest = longest.max(seq.len());
+            for (threshold, helper_only, consumer_only) in modes {
+                let ing = if *media {
+                    Ingest::new().with_media()
+                } else {
+                    Ingest::new()
+                };
+                let never = |_: Option<&MediaTracker>| false;
+                let mut par: Vec<Seen> = Vec::new();
+                let (mut on_helper, mut on_consumer) = (0, 0);
+                let (pbooks, tracker, _) = run_parallel_split(
+                    ing,
+                    inputs,
+                    &never,
+                    &|m| (seen(&m), std::thread::current().id() == consumer),
+                    &mut |(m, here)| {
+                        if here {
+                            on_consumer += 1;
+                        } else {
+                            on_helper += 1;
+                        }
+                        par.push(m)
+                    },
+                    threshold,
+                )
+                .unwrap();
+                assert_eq!(seq, par, "{name} {threshold}");
+                assert_eq!(books.frames, pbooks.frames, "{name} {threshold}");
+                assert_eq!(books.sip_frames, pbooks.sip_frames, "{name} {threshold}");
+                assert_eq!(books.not_sip, pbooks.not_sip, "{name} {threshold}");
+                assert_eq!(books.undecoded, pbooks.undecoded, "{name} {threshold}");
+                assert_eq!(tracker.is_some(), *media, "{name} {threshold}");
+                if helper_only {
+                    assert_eq!(on_consumer, 0, "{name} {threshold}");
+                }
+                if consumer_only {
+                    assert_eq!(on_helper, 0, "{name} {threshold}");
+                }
+            }
+        }
+        assert!(longest > BATCH * 3, "{longest}");
+    }
+
+    /// Stopping still ends the run with `None` whoever maps, and the consumer gets no message
+    /// after the stop was seen on the helper thread (only ones already sent).
+    #[test]
+    fn split_run_stops_whoever_maps() {
+        let inputs: Vec<Input> = (0..40u16)
+            .map(|i| {
+                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
+                crate::capture::open(&path, i).unwrap()
+            })
+            .collect();
+        let mut all = 0usize;
+        run(&inputs, &mut |_| all += 1);
+        for threshold in [0, 1, usize::MAX] {
+            let gone = std::sync::atomic::AtomicBool::new(false);
+            let stop = |_: Option<&MediaTracker>| gone.load(Ordering::Relaxed);
+            let mut got = 0usize;
+            let r = run_parallel_split(
+                Ingest::new(),
+                &inputs,
+                &stop,
+                &|m| m.frame,
+                &mut |_| {
+                    got += 1;
+                    gone.store(true, Ordering::Relaxed);
+                },
+                threshold,
+            );
+            assert!(r.is_none(), "{threshold}");
+            assert!(got >= 1 && got < all, "{threshold}: {got} of {all}");
+        }
     }
 
     #[test]
