@@ -1174,6 +1174,32 @@ pub struct ViaHopParams<'a> {
 mod tests {
     use super::*;
 
+    /// `count` pseudo-random byte strings over `alphabet`, each shorter than `max_len`, from
+    /// a fixed seed (xorshift for the length, a linear congruential step per byte; no
+    /// dependency). Each comes with the xorshift state it was drawn from, for tests that
+    /// shape some values further.
+    fn random_values(
+        alphabet: &'static [u8],
+        seed: u64,
+        count: usize,
+        max_len: u64,
+    ) -> impl Iterator<Item = (u64, Vec<u8>)> {
+        let mut state = seed;
+        (0..count).map(move |_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut byte_seed = state;
+            let s = (0..state % max_len)
+                .map(|_| {
+                    byte_seed = byte_seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    alphabet[((byte_seed >> 33) % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            (state, s)
+        })
+    }
+
     #[test]
     fn names_are_case_insensitive_and_compact_forms_map() {
         assert_eq!(HeaderName::from_bytes(b"call-id"), HeaderName::CallId);
@@ -1292,17 +1318,8 @@ mod tests {
                 );
             }
         }
-        // Pseudo-random strings over the bytes that matter (xorshift, no dependency).
-        let alphabet = b"\";,<>\\ab";
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let len = (state % 12) as usize;
-            let s: Vec<u8> = (0..len)
-                .map(|k| alphabet[((state >> (4 * k)) % alphabet.len() as u64) as usize])
-                .collect();
+        // Pseudo-random strings over the bytes that matter.
+        for (_, s) in random_values(b"\";,<>\\ab", 0x2545_f491_4f6c_dd1d, 20_000, 12) {
             for t in [b';', b','] {
                 assert_eq!(
                     find_top_level(&s, t),
@@ -1316,20 +1333,7 @@ mod tests {
     #[test]
     fn find_top_level_agrees_with_a_plain_scan_on_longer_strings() {
         // Long enough for several quoted strings and bracket pairs in one value.
-        let alphabet = b"\";,<>\\abc ";
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let len = (state % 70) as usize;
-            let mut seed = state;
-            let s: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    alphabet[((seed >> 33) % alphabet.len() as u64) as usize]
-                })
-                .collect();
+        for (_, s) in random_values(b"\";,<>\\abc ", 0x9e37_79b9_7f4a_7c15, 20_000, 70) {
             for t in [b';', b','] {
                 assert_eq!(
                     find_top_level(&s, t),
@@ -1404,19 +1408,7 @@ mod tests {
         }
         // Random values over the bytes that matter.
         let alphabet = b"\";,<>\\:@?= \r\nsiptelgaTAG";
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..50_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let len = (state % 40) as usize;
-            let mut seed = state;
-            let mut s: Vec<u8> = (0..len)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-                    alphabet[((seed >> 33) % alphabet.len() as u64) as usize]
-                })
-                .collect();
+        for (state, mut s) in random_values(alphabet, 0x2545_f491_4f6c_dd1d, 50_000, 40) {
             // Most get the usual skeleton around them, so the fast path is taken often.
             match state % 4 {
                 0 => {
