@@ -3,13 +3,14 @@
 #   capture_reader, pipeline: the captures of samples/ and $SIPSCOPE_CORPUS (default
 #     /work/shared/corpus), cut to their first 16 KiB (fuzzing large inputs is slow and the
 #     interesting parts are the headers and first records); for pipeline also as pcap bodies.
+#   commands: the same seeds as pipeline (the same input layout).
 #   sip_parse: SIP messages cut out of those captures' bytes by start line.
 #   tcp_reassembly: a few SIP streams split into segments in the target's input layout.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src_dirs=("$here/../samples" "${SIPSCOPE_CORPUS:-/work/shared/corpus}")
 out="$here/corpus"
-mkdir -p "$out"/{capture_reader,pipeline,sip_parse,tcp_reassembly}
+mkdir -p "$out"/{capture_reader,commands,pipeline,sip_parse,tcp_reassembly}
 
 python3 - "$out" "${src_dirs[@]}" <<'PY'
 import hashlib, os, re, struct, sys
@@ -81,6 +82,7 @@ for si, stream in enumerate(streams):
         data = bytes([mode, 0xff, 0xff, 0xff, 0x00, len(ops)]) + b"".join(ops) + stream
         put("tcp_reassembly", data)
 PY
-for t in capture_reader pipeline sip_parse tcp_reassembly; do
+cp "$out"/pipeline/* "$out"/commands/
+for t in capture_reader commands pipeline sip_parse tcp_reassembly; do
     echo "$t: $(ls "$out/$t" | wc -l) seeds"
 done

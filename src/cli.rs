@@ -282,6 +282,20 @@ impl SelectArgs {
     }
 }
 
+impl Config {
+    /// Parses a whole command line (program name first) as the binary does, for callers that
+    /// have no process arguments of their own (tests, the fuzz targets).
+    pub fn from_args<I, T>(args: I) -> Result<Config, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Args::try_parse_from(args)
+            .map_err(|e| e.to_string())?
+            .into_config()
+    }
+}
+
 impl Args {
     /// Turns raw arguments into a configuration, or a usage error.
     pub fn into_config(self) -> Result<Config, String> {

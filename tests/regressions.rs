@@ -450,3 +450,40 @@ fn fuzz_pipeline_held_segment_counted_twice() {
     assert_eq!(books.issues.len(), 1, "the file ends inside a record");
     assert!(msgs.iter().all(|m| !m.frames.is_empty()));
 }
+
+/// The `commands` input that found a half-written JSON document: a capture whose first record
+/// is already cut, so no frame can be read. `diagnose --json` had printed `{"calls":[` before
+/// finding that out. Every command must fail with status 2 and an error naming the file, and
+/// print on its output either nothing or a whole JSON document.
+#[test]
+fn fuzz_commands_no_frame_leaves_no_half_open_json() {
+    let path = format!(
+        "{}/tests/regressions/commands-no-frame-half-open-json.pcap",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let runs: &[&[&str]] = &[
+        &["diagnose", "--json"],
+        &["diagnose"],
+        &["calls", "--json"],
+        &["stats", "--json"],
+        &["media", "--json"],
+        &["export", "--format", "json"],
+        &["export", "--format", "ndjson"],
+        &["ladder", "--format", "svg"],
+    ];
+    for args in runs {
+        let mut line = args.to_vec();
+        line.push(&path);
+        let out = sipscope(&line);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("commands-no-frame-half-open-json.pcap") && err.contains("no frame"),
+            "{args:?}: {err}"
+        );
+        if !out.stdout.is_empty() {
+            let parsed = serde_json::from_slice::<serde_json::Value>(&out.stdout);
+            assert!(parsed.is_ok(), "{args:?}: half a document on the output");
+        }
+    }
+}

@@ -342,10 +342,9 @@ pub fn run(
         err.write_all(&told)?;
         inputs
     };
-    if json {
-        out.write_all(b"{\"calls\":[")?;
-    }
     let (lasts, media) = first_pass(&inputs);
+    // Nothing reaches the output before the pass succeeds (the calls are spooled): a run that
+    // reads no frame prints no half-open JSON.
     let sink = pass(sel, &inputs, json, &lasts, &media, err)?;
     let Sink {
         objects,
@@ -355,6 +354,7 @@ pub fn run(
         ..
     } = sink;
     if json {
+        out.write_all(b"{\"calls\":[")?;
         if let Some((w, _)) = objects {
             unspool(w, out)?;
         }
