@@ -24,7 +24,9 @@
 //!
 //! Two threads in each pass (the shared pipeline of [`crate::ingest`]): a helper reads and
 //! decodes (and runs the media tracker in the first pass); this one groups calls, diagnoses
-//! and renders them; both build messages.
+//! and renders them. In the second pass the helper also builds every message, and frees the
+//! messages of the calls diagnosed (they come back to it in bins, see
+//! [`crate::ingest::run_parallel_on_until_recycling`]): this side is the busier one.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -302,7 +304,7 @@ fn pass(
     analysis::stream_linked_after(inputs, sel, false, lasts, err, &mut |handed| {
         match handed {
             Linked::Call(call, key) => {
-                let held = diagnose_call(sel, json, media, &capture, &mut sink, &call)?;
+                let held = diagnose_call(sel, json, media, &capture, &mut sink, call)?;
                 pending.insert(key, held);
             }
             Linked::Settled(floor) => {
