@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json};
-use super::time::{clock_millis, duration, rfc3339_millis};
+use super::time::{clock_millis, push_duration, rfc3339_millis};
 use crate::diagnose::{Diagnosis, Finding, LegRef, Severity, Summary, Timings};
 use crate::dialog::{Call, HostIdx};
 
@@ -403,23 +403,26 @@ fn where_text(call: &Call, d: &Diagnosis) -> Vec<String> {
     lines
 }
 
-fn ms(ns: Option<i64>) -> Option<String> {
-    ns.map(duration)
-}
-
+/// `post-dial 1.234s, setup ...`: the timings known, written into one string.
 fn timings_text(d: &Diagnosis) -> String {
     let t = &d.timings;
-    let parts: Vec<String> = [
-        ("post-dial", ms(t.post_dial_delay_ns)),
-        ("setup", ms(t.setup_ns)),
-        ("final", ms(t.final_response_ns)),
-        ("2xx->ACK", ms(t.answer_to_ack_ns)),
-        ("duration", ms(t.duration_ns)),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| format!("{k} {v}")))
-    .collect();
-    parts.join(", ")
+    let mut text = String::new();
+    for (k, v) in [
+        ("post-dial", t.post_dial_delay_ns),
+        ("setup", t.setup_ns),
+        ("final", t.final_response_ns),
+        ("2xx->ACK", t.answer_to_ack_ns),
+        ("duration", t.duration_ns),
+    ] {
+        let Some(v) = v else { continue };
+        if !text.is_empty() {
+            text.push_str(", ");
+        }
+        text.push_str(k);
+        text.push(' ');
+        push_duration(&mut text, v);
+    }
+    text
 }
 
 fn outcome_line(call: &Call, d: &Diagnosis) -> String {
