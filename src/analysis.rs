@@ -416,9 +416,16 @@ pub fn stream_exact_inputs(
         (true, None) => ingest::Ingest::new().with_media(),
         (false, _) => ingest::Ingest::new(),
     };
-    second_pass(inputs, sel, keep_raw, &lasts, ing, err, &mut |c, k, st| {
-        on_call(c, k, st.horizon())
-    })
+    second_pass(
+        inputs,
+        sel,
+        keep_raw,
+        &lasts,
+        ing,
+        false,
+        err,
+        &mut |c, k, st, _| on_call(c, k, st.horizon()),
+    )
 }
 
 /// What a first pass found of a capture's media: every RTP stream, and the time of the
@@ -466,9 +473,16 @@ pub fn stream_exact_after(
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
     let ing = ingest::Ingest::new();
-    second_pass(inputs, sel, keep_raw, lasts, ing, err, &mut |c, k, st| {
-        on_call(c, k, st.horizon())
-    })
+    second_pass(
+        inputs,
+        sel,
+        keep_raw,
+        lasts,
+        ing,
+        false,
+        err,
+        &mut |c, k, st, _| on_call(c, k, st.horizon()),
+    )
     .map(|(books, _)| books)
 }
 
@@ -479,11 +493,10 @@ pub fn stream_exact_after(
 pub const REORDER_SLACK_NS: i64 = 64_000_000_000;
 
 /// What [`stream_linked_after`] hands over.
-// Moved once into a callback, never stored: boxing the call would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-pub enum Linked {
-    /// A call complete with its links, and its place in the list.
-    Call(Call, CallKey),
+pub enum Linked<'a> {
+    /// A call complete with its links, and its place in the list. Lent: its messages go back
+    /// to the thread that built them, to be freed there.
+    Call(&'a Call, CallKey),
     /// Every call handed over from now on starts at or after this time (the reordering
     /// allowance [`REORDER_SLACK_NS`] made): said after each batch of calls, so that a caller
     /// numbering calls knows which ones it may number.
@@ -501,21 +514,34 @@ pub fn stream_linked_after(
     keep_raw: bool,
     lasts: &LastMessages,
     err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Linked) -> std::io::Result<()>,
+    on_call: &mut dyn FnMut(Linked<'_>) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
     let mut linked = LinkedCalls::new();
     let ing = ingest::Ingest::new();
-    let (books, _) = second_pass(inputs, sel, keep_raw, lasts, ing, err, &mut |c, k, st| {
-        linked.add(c, k, st, &mut |call, key| on_call(Linked::Call(call, key)))?;
-        // Calls not added yet start at or after the horizon, give or take the reordering
-        // allowance; those held, at or after the oldest of them (exactly).
-        let held = linked.oldest_held().map_or(i64::MAX, |k| k.0);
-        on_call(Linked::Settled(
-            st.horizon().saturating_sub(REORDER_SLACK_NS).min(held),
-        ))
-    })?;
+    let (books, _) = second_pass(
+        inputs,
+        sel,
+        keep_raw,
+        lasts,
+        ing,
+        true,
+        err,
+        &mut |c, k, st, bin| {
+            linked.add(c, k, st, &mut |mut call, key| {
+                on_call(Linked::Call(&call, key))?;
+                bin.push(std::mem::take(&mut call.messages));
+                Ok(())
+            })?;
+            // Calls not added yet start at or after the horizon, give or take the reordering
+            // allowance; those held, at or after the oldest of them (exactly).
+            let held = linked.oldest_held().map_or(i64::MAX, |k| k.0);
+            on_call(Linked::Settled(
+                st.horizon().saturating_sub(REORDER_SLACK_NS).min(held),
+            ))
+        },
+    )?;
     linked
-        .finish(&mut |call, key| on_call(Linked::Call(call, key)))
+        .finish(&mut |call, key| on_call(Linked::Call(&call, key)))
         .map_err(Error::Output)?;
     on_call(Linked::Settled(i64::MAX)).map_err(Error::Output)?;
     Ok(books)
@@ -556,42 +582,57 @@ impl Stage<'_> {
     }
 }
 
+/// The messages of calls a consumer of [`second_pass`] is done with, to be freed on the
+/// thread that built them.
+type Bin = Vec<Vec<Msg>>;
+
 /// The grouping pass of the exact streaming, through the pipeline `ing` the caller set up
-/// (with or without a media tracker, which comes back at the end).
+/// (with or without a media tracker, which comes back at the end). `on_call` may put the
+/// messages of a call it is done with in the bin it is given: with `recycle`, every message
+/// is built on the helper thread and the bin is freed there
+/// ([`ingest::run_parallel_on_until_recycling`]); otherwise messages are built on either
+/// thread and the bin is freed here.
+#[allow(clippy::too_many_arguments)]
 fn second_pass(
     inputs: &[crate::capture::Input],
     sel: &Selection,
     keep_raw: bool,
     lasts: &LastMessages,
     ing: ingest::Ingest,
+    recycle: bool,
     err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Call, CallKey, &Stage<'_>) -> std::io::Result<()>,
+    on_call: &mut dyn FnMut(Call, CallKey, &Stage<'_>, &mut Bin) -> std::io::Result<()>,
 ) -> Result<(Books, Option<MediaTracker>), Error> {
     let mut grouper = ExactGrouper::new(sel.roles.clone());
     let mut failure: Option<std::io::Error> = None;
     let gone = std::sync::atomic::AtomicBool::new(false);
     let stop = |_: Option<&MediaTracker>| gone.load(std::sync::atomic::Ordering::Relaxed);
     let mut seq = 0u64;
-    let finished = ingest::run_parallel_on_until(
-        ing,
-        inputs,
-        &stop,
-        &|m| Msg::from_borrowed(&m, keep_raw),
-        &mut |m| {
-            let done = grouper.push(m, seq, lasts.is_last(seq));
-            seq = seq.wrapping_add(1);
-            if let (Some((call, key)), None) = (done, &failure) {
-                let stage = Stage {
-                    horizon: grouper.horizon(),
-                    grouper: Some(&grouper),
-                };
-                if let Err(e) = on_call(call, key, &stage) {
-                    failure = Some(e);
-                    gone.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
+    let map = |m: sip::Located<'_>| Msg::from_borrowed(&m, keep_raw);
+    let mut consume = |m, bin: &mut Bin| {
+        let done = grouper.push(m, seq, lasts.is_last(seq));
+        seq = seq.wrapping_add(1);
+        if let (Some((call, key)), None) = (done, &failure) {
+            let stage = Stage {
+                horizon: grouper.horizon(),
+                grouper: Some(&grouper),
+            };
+            if let Err(e) = on_call(call, key, &stage, bin) {
+                failure = Some(e);
+                gone.store(true, std::sync::atomic::Ordering::Relaxed);
             }
-        },
-    );
+        }
+    };
+    let finished = if recycle {
+        ingest::run_parallel_on_until_recycling(ing, inputs, &stop, &map, &mut consume)
+    } else {
+        // Messages mapped on whichever thread has time: what goes in the bin is freed here.
+        let mut bin = Vec::new();
+        ingest::run_parallel_on_until(ing, inputs, &stop, &map, &mut |m| {
+            consume(m, &mut bin);
+            bin.clear();
+        })
+    };
     if let Some(e) = failure {
         return Err(Error::Output(e));
     }
@@ -607,7 +648,8 @@ fn second_pass(
             horizon,
             grouper: None,
         };
-        on_call(call, key, &stage).map_err(Error::Output)?;
+        // The helper thread is gone: what goes in the bin is freed here.
+        on_call(call, key, &stage, &mut Vec::new()).map_err(Error::Output)?;
     }
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {

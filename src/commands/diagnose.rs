@@ -24,7 +24,9 @@
 //!
 //! Two threads in each pass (the shared pipeline of [`crate::ingest`]): a helper reads and
 //! decodes (and runs the media tracker in the first pass); this one groups calls, diagnoses
-//! and renders them; both build messages.
+//! and renders them. In the second pass the helper also builds every message, and frees the
+//! messages of the calls diagnosed (they come back to it in bins, see
+//! [`crate::ingest::run_parallel_on_until_recycling`]): this side is the busier one.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -104,6 +106,126 @@ fn unspool(spool: BufWriter<File>, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// Bytes of spilled bodies written, and read back, in one go.
+const SPILL_CHUNK: usize = 1 << 16;
+
+/// Chunks read back kept at once: bodies go in in the order calls are released and come back
+/// in list order, which interleaves a few runs of the file (calls with an INVITE are released
+/// about a minute after the others that started with them).
+const SPILL_READ_CHUNKS: usize = 4;
+
+/// The spill file of [`Sink`]: bodies are appended in chunks of [`SPILL_CHUNK`] and read back
+/// a chunk at a time, so that a capture whose every call spills (one call left open holds
+/// back all the others) costs a few system calls per chunk, not a seek, a write, a seek and a
+/// read per call.
+struct Spill {
+    file: File,
+    /// Bytes written to the file.
+    flushed: u64,
+    /// Bodies put after `flushed`, not written yet.
+    pending: Vec<u8>,
+    /// Chunks read back (where each starts, its bytes), the most recently used last.
+    read: Vec<(u64, Vec<u8>)>,
+    /// Where the file's cursor stands.
+    cursor: u64,
+}
+
+impl Spill {
+    fn new(file: File) -> Spill {
+        Spill {
+            file,
+            flushed: 0,
+            pending: Vec::new(),
+            read: Vec::new(),
+            cursor: 0,
+        }
+    }
+
+    /// Appends a body; returns where it starts.
+    fn put(&mut self, body: &[u8]) -> io::Result<u64> {
+        let at = self.flushed.saturating_add(self.pending.len() as u64);
+        self.pending.extend_from_slice(body);
+        if self.pending.len() >= SPILL_CHUNK {
+            self.flush()?;
+        }
+        Ok(at)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.seek(self.flushed)?;
+        self.file.write_all(&self.pending)?;
+        self.flushed = self.flushed.saturating_add(self.pending.len() as u64);
+        self.cursor = self.flushed;
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn seek(&mut self, to: u64) -> io::Result<()> {
+        if self.cursor != to {
+            self.file.seek(io::SeekFrom::Start(to))?;
+            self.cursor = to;
+        }
+        Ok(())
+    }
+
+    /// The `len` bytes put at `at`, into `out`.
+    fn get(&mut self, at: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
+        let lost = || io::Error::other("spilled body out of the spill file");
+        out.clear();
+        let end = at.checked_add(len as u64).ok_or_else(lost)?;
+        if at >= self.flushed {
+            // Not written yet.
+            let from = usize::try_from(at - self.flushed).map_err(|_| lost())?;
+            let bytes = from
+                .checked_add(len)
+                .and_then(|to| self.pending.get(from..to))
+                .ok_or_else(lost)?;
+            out.extend_from_slice(bytes);
+            return Ok(());
+        }
+        if end > self.flushed {
+            // Partly written (bodies go in whole, so never): write the rest first.
+            self.flush()?;
+        }
+        let holds = |&(start, ref bytes): &(u64, Vec<u8>)| {
+            at >= start && end <= start.saturating_add(bytes.len() as u64)
+        };
+        match self.read.iter().position(holds) {
+            Some(i) => {
+                let chunk = self.read.remove(i);
+                self.read.push(chunk);
+            }
+            None => {
+                // A chunk from `at`: the body at least, no further than the file's end; in
+                // the room of the least recently used one when all are taken.
+                let mut bytes = if self.read.len() >= SPILL_READ_CHUNKS {
+                    self.read.remove(0).1
+                } else {
+                    Vec::new()
+                };
+                let room = usize::try_from(self.flushed - at).unwrap_or(usize::MAX);
+                let want = len.max(SPILL_CHUNK).min(room);
+                bytes.resize(want, 0);
+                self.seek(at)?;
+                self.file.read_exact(&mut bytes)?;
+                self.cursor = at.saturating_add(want as u64);
+                self.read.push((at, bytes));
+            }
+        }
+        let (start, bytes) = self.read.last().ok_or_else(lost)?;
+        let from = usize::try_from(at - start).map_err(|_| lost())?;
+        let bytes = from
+            .checked_add(len)
+            .and_then(|to| bytes.get(from..to))
+            .ok_or_else(lost)?;
+        out.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 /// Where numbered calls go: spools, with their counts.
 struct Sink {
     json: bool,
@@ -118,8 +240,8 @@ struct Sink {
     /// Capacity of the bodies held in memory, and its limit.
     held_bytes: usize,
     budget: usize,
-    /// Bodies past the budget, and the length of the file.
-    spill: Option<(File, u64)>,
+    /// Bodies past the budget.
+    spill: Option<Spill>,
     /// Room to read a spilled body back into.
     scratch: Vec<u8>,
 }
@@ -149,15 +271,12 @@ impl Sink {
         }
         if self.spill.is_none() {
             let f = spool()?.into_inner().map_err(|e| e.into_error())?;
-            self.spill = Some((f, 0));
+            self.spill = Some(Spill::new(f));
         }
-        let Some((f, end)) = &mut self.spill else {
+        let Some(spill) = &mut self.spill else {
             return Err(io::Error::other("no spill file"));
         };
-        let at = *end;
-        f.seek(io::SeekFrom::Start(at))?;
-        f.write_all(&body)?;
-        *end = at.saturating_add(body.len() as u64);
+        let at = spill.put(&body)?;
         Ok(Body::Spilled {
             at,
             len: body.len(),
@@ -173,13 +292,11 @@ impl Sink {
                 v
             }
             Body::Spilled { at, len } => {
-                let Some((f, _)) = &mut self.spill else {
+                let Some(spill) = &mut self.spill else {
                     return Err(io::Error::other("spilled call without a spill file"));
                 };
                 let mut buf = std::mem::take(&mut self.scratch);
-                buf.resize(len, 0);
-                f.seek(io::SeekFrom::Start(at))?;
-                f.read_exact(&mut buf)?;
+                spill.get(at, len, &mut buf)?;
                 buf
             }
         };
@@ -302,7 +419,7 @@ fn pass(
     analysis::stream_linked_after(inputs, sel, false, lasts, err, &mut |handed| {
         match handed {
             Linked::Call(call, key) => {
-                let held = diagnose_call(sel, json, media, &capture, &mut sink, &call)?;
+                let held = diagnose_call(sel, json, media, &capture, &mut sink, call)?;
                 pending.insert(key, held);
             }
             Linked::Settled(floor) => {
@@ -415,6 +532,49 @@ mod tests {
         };
         unspool(slot.unwrap().0, &mut out).unwrap();
         out
+    }
+
+    /// Bodies of every size put in a spill file come back whole in any order: from the
+    /// bytes not written yet, from the chunk read last, or read again.
+    #[test]
+    fn spill_gives_back_every_body_in_any_order() {
+        let mut spill = Spill::new(spool().unwrap().into_inner().unwrap());
+        let mut bodies: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut x: u64 = 7;
+        for i in 0..3000usize {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let len = match i % 97 {
+                0 => SPILL_CHUNK * 2 + 3,
+                1 => 0,
+                _ => (x >> 40) as usize % 900,
+            };
+            let body: Vec<u8> = (0..len).map(|k| (k as u64 ^ x) as u8).collect();
+            let at = spill.put(&body).unwrap();
+            bodies.push((at, body));
+            // Some come back at once (before the chunk they are in is written).
+            if i % 13 == 0 {
+                let (at, body) = bodies.swap_remove(bodies.len() / 2);
+                let mut out = Vec::new();
+                spill.get(at, body.len(), &mut out).unwrap();
+                assert_eq!(out, body, "{i}");
+            }
+        }
+        // Mostly in order, with some swapped, as list order is to release order.
+        for i in (0..bodies.len()).step_by(7) {
+            let j = (i + 5).min(bodies.len() - 1);
+            bodies.swap(i, j);
+        }
+        let mut out = Vec::new();
+        for (n, (at, body)) in bodies.iter().enumerate() {
+            spill.get(*at, body.len(), &mut out).unwrap();
+            assert_eq!(&out, body, "{n}");
+        }
+        assert!(spill.get(u64::MAX - 1, 5, &mut out).is_err());
+        assert!(spill
+            .get(spill.flushed + spill.pending.len() as u64, 1, &mut out)
+            .is_err());
     }
 
     #[test]

@@ -285,8 +285,8 @@ fn ndjson(
         if let Some(b) = &bar {
             b.inc(call.messages.len() as u64);
         }
-        if sel.filter.matches(&call) {
-            let json = CallJson::build_with_media(&call, ctx, Some(&em));
+        if sel.filter.matches(call) {
+            let json = CallJson::build_with_media(call, ctx, Some(&em));
             export::write_line(out, &json)?;
         }
         Ok(())

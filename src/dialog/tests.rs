@@ -666,3 +666,49 @@ fn a_long_keepalive_series_stays_linear() {
     // Generous bound for a debug build on a slow machine; quadratic work would take minutes.
     assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
 }
+
+/// Host labels read as the standard formatting writes the address (and port), for IPv4
+/// octets and ports of every length, and for IPv6.
+#[test]
+fn host_label_matches_display() {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let mut addrs: Vec<IpAddr> = Vec::new();
+    for o in [0u8, 1, 9, 10, 42, 99, 100, 199, 200, 255] {
+        addrs.push(IpAddr::V4(Ipv4Addr::new(o, 255 - o, o / 2, 7)));
+    }
+    addrs.push(IpAddr::V6(Ipv6Addr::LOCALHOST));
+    addrs.push(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)));
+    for addr in addrs {
+        for port in [
+            None,
+            Some(0u16),
+            Some(5),
+            Some(10),
+            Some(99),
+            Some(100),
+            Some(5060),
+            Some(10000),
+            Some(65535),
+        ] {
+            let h = Host {
+                addr,
+                port,
+                ports: Vec::new(),
+                role: Role::UserAgent,
+                role_source: RoleSource::Wire,
+                behaviour: Behaviour::default(),
+                hint: None,
+                user_agents: Vec::new(),
+                servers: Vec::new(),
+                sent: 0,
+                received: 0,
+            };
+            let want = match (addr, port) {
+                (a, None) => a.to_string(),
+                (IpAddr::V4(a), Some(p)) => format!("{a}:{p}"),
+                (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+            };
+            assert_eq!(h.label(), want);
+        }
+    }
+}

@@ -26,7 +26,9 @@ pub fn escape(bytes: &[u8]) -> Cow<'_, str> {
 
 /// Escapes a string for display (control characters made visible).
 pub fn escape_str(s: &str) -> Cow<'_, str> {
-    if s.chars().all(|c| !needs_escape(c)) {
+    // Printable ASCII (the common case) needs nothing: checked a byte at a time, without
+    // decoding characters.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || s.chars().all(|c| !needs_escape(c)) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -94,6 +96,20 @@ fn push_escaped(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The printable-ASCII shortcut borrows exactly the strings the character rule borrows.
+    #[test]
+    fn ascii_shortcut_agrees_with_the_character_rule() {
+        for b in 0u8..=0x7f {
+            let s = format!("ab{}cd", char::from(b));
+            let borrowed = matches!(escape_str(&s), Cow::Borrowed(_));
+            assert_eq!(borrowed, !needs_escape(char::from(b)), "{b:#x}");
+        }
+        for s in ["", "plain", "caf\u{e9}", "\u{202e}x", "a\u{85}b", "\u{7f}"] {
+            let by_chars = s.chars().all(|c| !needs_escape(c));
+            assert_eq!(matches!(escape_str(s), Cow::Borrowed(_)), by_chars, "{s:?}");
+        }
+    }
 
     #[test]
     fn plain_text_is_borrowed() {

@@ -82,8 +82,23 @@ pub fn rfc3339_millis(ns: i64) -> String {
     }
 }
 
-/// `22:13:20.123` (UTC).
+/// `22:13:20.123` (UTC). Written by hand (one per call in lists and diagnoses); only the
+/// time of day is needed, so every `i64` of nanoseconds has one.
 pub fn clock_millis(ns: i64) -> String {
+    const NS_PER_S: i64 = 1_000_000_000;
+    let of_day = ns.div_euclid(NS_PER_S).rem_euclid(86_400);
+    let millis = ns.rem_euclid(NS_PER_S) / 1_000_000;
+    let mut out = *b"00:00:00.000";
+    put_digits(&mut out[0..2], of_day / 3600);
+    put_digits(&mut out[3..5], of_day % 3600 / 60);
+    put_digits(&mut out[6..8], of_day % 60);
+    put_digits(&mut out[9..12], millis);
+    out.iter().map(|&c| char::from(c)).collect()
+}
+
+/// [`clock_millis`] through jiff: the reference the tests compare with.
+#[cfg(test)]
+fn slow_clock_millis(ns: i64) -> String {
     match ts(ns) {
         Some(t) => t.strftime("%H:%M:%S%.3f").to_string(),
         None => "??:??:??.???".to_string(),
@@ -100,17 +115,38 @@ pub fn date_clock_millis(ns: i64) -> String {
 
 /// A duration for people: `12.345s` under a minute, `m:ss` under an hour, `h:mm:ss` beyond.
 pub fn duration(ns: i64) -> String {
+    let mut text = String::new();
+    push_duration(&mut text, ns);
+    text
+}
+
+/// [`duration`], appended to `out`; under a minute (the common case) written by hand.
+pub fn push_duration(out: &mut String, ns: i64) {
+    use std::fmt::Write;
     let ns = ns.max(0);
     let secs = ns / 1_000_000_000;
     if secs < 60 {
-        return format!("{}.{:03}s", secs, ns % 1_000_000_000 / 1_000_000);
+        // secs is 0..=59 and millis 0..=999: each digit is 0..=9, no cast truncates.
+        let millis = ns % 1_000_000_000 / 1_000_000;
+        let digit = |n: i64| char::from(b'0' + (n % 10) as u8);
+        if secs >= 10 {
+            out.push(digit(secs / 10));
+        }
+        out.push(digit(secs));
+        out.push('.');
+        out.push(digit(millis / 100));
+        out.push(digit(millis / 10));
+        out.push(digit(millis));
+        out.push('s');
+        return;
     }
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
+    // Writing to a String cannot fail.
+    let _ = if h > 0 {
+        write!(out, "{h}:{m:02}:{s:02}")
     } else {
-        format!("{m}:{s:02}")
-    }
+        write!(out, "{m}:{s:02}")
+    };
 }
 
 /// Reads a time given on the command line: RFC 3339 (`2023-11-14T22:13:20Z`, offsets allowed)
@@ -134,6 +170,64 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written clock reads as jiff writes it, before 1970 and at the ends of the
+    /// range too.
+    #[test]
+    fn clock_as_jiff_writes_it() {
+        let mut cases = vec![i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            cases.push(x as i64);
+            // Near now, with round seconds and milliseconds.
+            let near = 1_700_000_000_000_000_000 + (x % 100_000_000_000_000_000) as i64;
+            cases.extend([near, near - near % 1_000_000_000, near - near % 1_000_000]);
+            cases.push(-near);
+        }
+        for ns in cases {
+            assert_eq!(clock_millis(ns), slow_clock_millis(ns), "{ns}");
+        }
+    }
+
+    /// The hand-written short form reads as the formatting it replaced, the long forms too.
+    #[test]
+    fn durations_as_formatted() {
+        let reference = |ns: i64| {
+            let ns = ns.max(0);
+            let secs = ns / 1_000_000_000;
+            if secs < 60 {
+                return format!("{}.{:03}s", secs, ns % 1_000_000_000 / 1_000_000);
+            }
+            let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+            if h > 0 {
+                format!("{h}:{m:02}:{s:02}")
+            } else {
+                format!("{m}:{s:02}")
+            }
+        };
+        let mut cases = vec![i64::MIN, -1, 0, 1, 999_999, 1_000_000, i64::MAX];
+        for secs in [0i64, 1, 9, 10, 59, 60, 61, 3599, 3600, 86_400, 1_000_000] {
+            for extra in [
+                0i64,
+                1_000_000,
+                9_000_000,
+                10_000_000,
+                99_000_000,
+                100_000_000,
+            ] {
+                for sub in [0i64, 999_999] {
+                    cases.push(secs * 1_000_000_000 + extra * 9 + sub);
+                    cases.push(secs * 1_000_000_000 + extra + sub);
+                }
+            }
+        }
+        for ns in cases {
+            assert_eq!(duration(ns), reference(ns), "{ns}");
+        }
+    }
 
     #[test]
     fn formats_and_parses() {
