@@ -65,28 +65,24 @@ impl Stats {
             m.flow.transport.as_str()
         };
         *self.by_transport.entry(transport).or_default() += 1;
-        let p = sip::parse_with(m.data, std::mem::take(&mut self.scratch));
-        match &p.start {
-            StartLine::Request { method, .. } => {
-                // Look up before inserting: a new String per request cost an allocation each.
-                let name = method.as_str();
-                match self.requests.get_mut(name) {
-                    Some(n) => *n += 1,
-                    None => {
-                        self.requests.insert(name.to_string(), 1);
-                    }
-                }
+        // Most messages have no defect: read those in one walk that stores nothing, and parse
+        // in full only the others.
+        if let Some(c) = sip::scan::clean(m.data) {
+            self.count_start(&c.start);
+            if let Some(id) = c.call_id {
+                self.note_call_id(hash_of(id));
             }
-            StartLine::Response { code, .. } => *self.responses.entry(*code).or_default() += 1,
-            StartLine::Invalid { .. } => self.invalid_start += 1,
+        } else {
+            let p = sip::parse_with(m.data, std::mem::take(&mut self.scratch));
+            self.count_start(&p.start);
+            if !p.anomalies().is_empty() {
+                self.with_anomalies += 1;
+            }
+            if let Some(id) = p.call_id() {
+                self.note_call_id(hash_of(id));
+            }
+            self.scratch = p.into_scratch();
         }
-        if !p.anomalies().is_empty() {
-            self.with_anomalies += 1;
-        }
-        if let Some(id) = p.call_id() {
-            self.note_call_id(hash_of(id));
-        }
-        self.scratch = p.into_scratch();
         for (on, name) in [
             (m.flags.cut, "cut by snaplen"),
             (m.flags.bounced, "bounced (in ICMP error)"),
@@ -114,6 +110,24 @@ impl Stats {
                     .retain(|_, t| now.saturating_sub(*t) <= RETRANSMIT_WINDOW_NS);
                 self.last_prune_ns = now;
             }
+        }
+    }
+
+    /// Counts a start line: request by method, response by code, or invalid.
+    fn count_start(&mut self, start: &StartLine<'_>) {
+        match start {
+            StartLine::Request { method, .. } => {
+                // Look up before inserting: a new String per request cost an allocation each.
+                let name = method.as_str();
+                match self.requests.get_mut(name) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.requests.insert(name.to_string(), 1);
+                    }
+                }
+            }
+            StartLine::Response { code, .. } => *self.responses.entry(*code).or_default() += 1,
+            StartLine::Invalid { .. } => self.invalid_start += 1,
         }
     }
 

@@ -6,8 +6,15 @@
 //! The walk reads lines exactly as the parser does (same line ends, same folding rule, same
 //! cap on stored headers), so it returns the very bytes `parse(raw).call_id()` returns, for
 //! any input: a unit test and a property test compare the two.
+//!
+//! Counting (`sipscope stats`) needs of each message its start line, its Call-ID and whether
+//! the parser would find any defect. [`clean`] answers for a message without defects in one
+//! walk that stores nothing, and gives up (`None`) on anything it is not sure of, so a caller
+//! falls back to [`super::parse`]; a property test checks that whatever it answers is what the
+//! parser says.
 
-use super::parse::MAX_HEADERS;
+use super::headers::{parse_u64, trim_lws, HeaderName, Method};
+use super::parse::{parse_cseq, start_line, StartLine, MAX_HEADERS};
 
 #[inline]
 fn is_wsp(b: u8) -> bool {
@@ -115,6 +122,184 @@ pub fn call_id(raw: &[u8]) -> Option<&[u8]> {
     }
     let (vs, ve) = found?;
     Some(head.get(vs..ve).unwrap_or(&[]))
+}
+
+/// What [`clean`] reads of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clean<'a> {
+    /// The start line, as `parse(raw).start`.
+    pub start: StartLine<'a>,
+    /// The first Call-ID value, as `parse(raw).call_id()`.
+    pub call_id: Option<&'a [u8]>,
+}
+
+/// Bytes 0x01 and 0x7f in every lane of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// 0x80 in each byte of `x` that is zero, 0 in the others (exact: no carry between lanes).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// Position of the first `:` or LF in `s`. Header names are short: eight bytes at a step
+/// finds most in one step, where a byte loop or a `memchr2` call costs several times more.
+#[inline]
+fn colon_or_lf(s: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(w) = s.get(at..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*w);
+        let m =
+            zero_bytes(w ^ (ONES * u64::from(b':'))) | zero_bytes(w ^ (ONES * u64::from(b'\n')));
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = s.get(at..)?;
+    tail.iter()
+        .position(|&b| b == b':' || b == b'\n')
+        .map(|i| at + i)
+}
+
+/// `s` cut at its first line end, which must be CRLF: the line without it, and what follows.
+#[inline]
+fn crlf_line(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let lf = memchr::memchr(b'\n', s)?;
+    let end = lf.checked_sub(1)?;
+    if s.get(end) != Some(&b'\r') {
+        return None;
+    }
+    Some((s.get(..end)?, s.get(lf + 1..)?))
+}
+
+/// Whether [`parse_cseq`] reads `value` and, for a request, finds its method. The usual form
+/// (`digits SP method`, nothing else) is checked directly; any other goes to `parse_cseq`.
+fn cseq_agrees(value: &[u8], request: Option<&Method<'_>>) -> bool {
+    if let Some(sp) = value.iter().position(|&b| b == b' ') {
+        let (num, method) = (
+            value.get(..sp).unwrap_or(&[]),
+            value.get(sp + 1..).unwrap_or(&[]),
+        );
+        // At most 9 digits fit a u32; a method token here is printable ASCII (no space,
+        // tab, CR or LF), so `parse_cseq` would read exactly these two parts.
+        if (1..=9).contains(&num.len())
+            && num.iter().all(u8::is_ascii_digit)
+            && !method.is_empty()
+            && method.iter().all(|&b| b > b' ' && b < 0x7f)
+        {
+            return request.is_none_or(|m| m.as_str().as_bytes() == method);
+        }
+    }
+    match parse_cseq(value) {
+        None => false,
+        Some((_, m)) => request.is_none_or(|r| *r == m),
+    }
+}
+
+/// Start line and Call-ID of a message the parser finds no defect in, read in one walk that
+/// stores nothing. `Some` only when `parse(raw).anomalies()` is empty (and then with the
+/// parser's own start line and Call-ID); `None` for any message it does not read as plainly
+/// well-formed (defects, but also legal oddities such as folded headers, whitespace-only
+/// lines, a bare CR starting a line, non-ASCII bytes in the headers), which the caller then
+/// parses in full.
+///
+/// A clean message: no blank line before the start line; a start line without defect (read
+/// by the parser's own function); header lines ending in CRLF, each `name: value` with a
+/// name and not starting with whitespace, at most [`MAX_HEADERS`] of them; a CRLF blank line
+/// ending the headers; ASCII up to it; Via, From, To, Call-ID and CSeq present; the first
+/// CSeq well-formed and (in a request) of the request's method; every Content-Length a
+/// number, all the same, and the body exactly that long.
+pub fn clean(raw: &[u8]) -> Option<Clean<'_>> {
+    // The parser looks at no more than 4 GiB; such a message is not read here.
+    if raw.len() > u32::MAX as usize || matches!(raw.first(), None | Some(b'\r' | b'\n')) {
+        return None;
+    }
+    // Every head line, the start line first, must end with CRLF (else LF-only or mixed).
+    let (first, mut rest) = crlf_line(raw)?;
+    let mut defect = false;
+    let start = start_line(first, &mut |_| defect = true);
+    if defect {
+        return None;
+    }
+    // Mandatory headers seen: Via, From, To, Call-ID, CSeq (one bit each).
+    let mut mandatory = 0u8;
+    let mut call_id: Option<&[u8]> = None;
+    let mut cseq: Option<&[u8]> = None;
+    let mut content_length: Option<u64> = None;
+    let mut stored = 0usize;
+    let body = loop {
+        match rest {
+            [b'\r', b'\n', body @ ..] => break body,
+            // No blank line (truncated), an LF-only line, a fold or a whitespace-only line,
+            // a line that starts with a bare CR: left to the parser.
+            [] | [b'\r' | b'\n' | b' ' | b'\t', ..] => return None,
+            _ => {}
+        }
+        // A line end before any colon is a junk line; a colon first, an empty name.
+        let colon = colon_or_lf(rest)?;
+        let (name_part, tail) = rest.split_at_checked(colon)?;
+        let [b':', after_colon @ ..] = tail else {
+            return None;
+        };
+        if name_part.is_empty() {
+            return None;
+        }
+        // The rest of the line, and the lines after it. A line that ends right after the
+        // colon with LF alone is caught too: the byte before that LF is the colon, not CR.
+        let (after, next) = crlf_line(after_colon)?;
+        rest = next;
+        stored += 1;
+        if stored > MAX_HEADERS {
+            return None;
+        }
+        let name_end = name_part
+            .iter()
+            .rposition(|&b| !is_wsp(b))
+            .map_or(0, |p| p + 1);
+        let id = HeaderName::from_bytes(name_part.get(..name_end)?);
+        let bit = match id {
+            HeaderName::Via => 1,
+            HeaderName::From => 2,
+            HeaderName::To => 4,
+            HeaderName::CallId => 8,
+            HeaderName::CSeq => 16,
+            HeaderName::ContentLength => 0,
+            _ => continue,
+        };
+        mandatory |= bit;
+        // The value as the parser stores it: the rest of the line without surrounding
+        // spaces and tabs (empty when there is nothing else).
+        let value = match after.iter().position(|&b| !is_wsp(b)) {
+            Some(l) => {
+                let tail = after.iter().rposition(|&b| !is_wsp(b)).map_or(l, |p| p + 1);
+                after.get(l..tail)?
+            }
+            None => &[],
+        };
+        match id {
+            HeaderName::CallId if call_id.is_none() => call_id = Some(value),
+            HeaderName::CSeq if cseq.is_none() => cseq = Some(value),
+            HeaderName::ContentLength => {
+                let n = parse_u64(trim_lws(value))?;
+                if content_length.is_some_and(|first| first != n) {
+                    return None;
+                }
+                content_length = Some(n);
+            }
+            _ => {}
+        }
+    };
+    // The head is what precedes the blank line (two bytes before the body).
+    let head = raw.get(..raw.len() - body.len() - 2)?;
+    if mandatory != 31 || !head.is_ascii() || !cseq_agrees(cseq?, start.method().as_ref()) {
+        return None;
+    }
+    if content_length.is_some_and(|n| n != body.len() as u64) {
+        return None;
+    }
+    Some(Clean { start, call_id })
 }
 
 #[cfg(test)]
