@@ -6,16 +6,18 @@
 //! messages with parser anomalies, and capture defects. Memory stays bounded by the Call-ID
 //! count (a 64-bit hash each) and the retransmission window.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash};
 use std::io::{self, Write};
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use super::escape;
 use crate::ingest::Books;
 use crate::net::Transport;
-use crate::sip::{self, Located, StartLine};
+use crate::sip::{self, Located, MessageFlags, StartLine};
 
 /// Window in which an identical datagram counts as a retransmission (64 * T1).
 const RETRANSMIT_WINDOW_NS: i64 = 64 * 500_000_000;
@@ -52,53 +54,128 @@ pub struct Stats {
     recent_ids: Vec<u64>,
     recent: HashMap<u64, i64, FastBuild>,
     last_prune_ns: i64,
-    /// Parser buffers, reused from message to message.
-    scratch: sip::Scratch,
 }
 
-impl Stats {
-    pub fn add(&mut self, m: &Located<'_>) {
-        self.messages += 1;
+/// What `stats` counts of one message, read from it by [`Facts::of`]. That reading (the
+/// start line, defects, hashes) is most of the work, and it needs nothing but the message:
+/// it may run on the decoding thread when that one has time (see
+/// [`crate::ingest::run_parallel`]), and the consumer only counts.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    transport: &'static str,
+    flags: MessageFlags,
+    start: Start,
+    anomalous: bool,
+    /// Hash of the Call-ID, if there is one.
+    call_id: Option<u64>,
+    /// Off TCP: hash of the flow and the bytes, and the time (for retransmissions).
+    datagram: Option<(u64, i64)>,
+}
+
+/// A start line as counted.
+#[derive(Debug, Clone)]
+enum Start {
+    Request(CompactString),
+    Response(u16),
+    Invalid,
+}
+
+impl Start {
+    fn of(start: &StartLine<'_>) -> Start {
+        match start {
+            // Method names are short: kept inline, no allocation.
+            StartLine::Request { method, .. } => {
+                Start::Request(CompactString::new(method.as_str()))
+            }
+            StartLine::Response { code, .. } => Start::Response(*code),
+            StartLine::Invalid { .. } => Start::Invalid,
+        }
+    }
+}
+
+thread_local! {
+    /// The parser's buffers, reused from one message to the next on this thread.
+    static SCRATCH: Cell<sip::Scratch> = Cell::new(sip::Scratch::default());
+}
+
+impl Facts {
+    /// Reads a message. Most messages have no defect: those are read in one walk that stores
+    /// nothing ([`sip::scan::clean`]); the others are parsed in full.
+    pub fn of(m: &Located<'_>) -> Facts {
         let transport = if m.flags.websocket {
             "websocket"
         } else {
             m.flow.transport.as_str()
         };
-        *self.by_transport.entry(transport).or_default() += 1;
-        // Most messages have no defect: read those in one walk that stores nothing, and parse
-        // in full only the others.
-        if let Some(c) = sip::scan::clean(m.data) {
-            self.count_start(&c.start);
-            if let Some(id) = c.call_id {
-                self.note_call_id(hash_of(id));
+        let (start, anomalous, call_id) = match sip::scan::clean(m.data) {
+            Some(c) => (Start::of(&c.start), false, c.call_id.map(hash_of)),
+            None => {
+                let p = sip::parse_with(m.data, SCRATCH.with(Cell::take));
+                let facts = (
+                    Start::of(&p.start),
+                    !p.anomalies().is_empty(),
+                    p.call_id().map(hash_of),
+                );
+                SCRATCH.with(|s| s.set(p.into_scratch()));
+                facts
             }
-        } else {
-            let p = sip::parse_with(m.data, std::mem::take(&mut self.scratch));
-            self.count_start(&p.start);
-            if !p.anomalies().is_empty() {
-                self.with_anomalies += 1;
+        };
+        let datagram = (m.flow.transport != Transport::Tcp)
+            .then(|| (hash_of((&m.flow, m.data)), m.frame.ts_ns));
+        Facts {
+            transport,
+            flags: m.flags,
+            start,
+            anomalous,
+            call_id,
+            datagram,
+        }
+    }
+}
+
+impl Stats {
+    /// Reads and counts one message.
+    pub fn add(&mut self, m: &Located<'_>) {
+        self.count(Facts::of(m));
+    }
+
+    /// Counts one message read by [`Facts::of`].
+    pub fn count(&mut self, f: Facts) {
+        self.messages += 1;
+        *self.by_transport.entry(f.transport).or_default() += 1;
+        match f.start {
+            Start::Request(name) => {
+                // Look up before inserting: a new String per request cost an allocation each.
+                match self.requests.get_mut(name.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.requests.insert(name.into_string(), 1);
+                    }
+                }
             }
-            if let Some(id) = p.call_id() {
-                self.note_call_id(hash_of(id));
-            }
-            self.scratch = p.into_scratch();
+            Start::Response(code) => *self.responses.entry(code).or_default() += 1,
+            Start::Invalid => self.invalid_start += 1,
+        }
+        if f.anomalous {
+            self.with_anomalies += 1;
+        }
+        if let Some(h) = f.call_id {
+            self.note_call_id(h);
         }
         for (on, name) in [
-            (m.flags.cut, "cut by snaplen"),
-            (m.flags.bounced, "bounced (in ICMP error)"),
-            (m.flags.reassembled, "reassembled from IP fragments"),
-            (m.flags.overlap_conflict, "overlapping data disagreed"),
-            (m.flags.no_content_length, "no Content-Length on a stream"),
-            (m.flags.short_body, "body shorter than Content-Length"),
-            (m.flags.after_gap, "after lost TCP bytes"),
+            (f.flags.cut, "cut by snaplen"),
+            (f.flags.bounced, "bounced (in ICMP error)"),
+            (f.flags.reassembled, "reassembled from IP fragments"),
+            (f.flags.overlap_conflict, "overlapping data disagreed"),
+            (f.flags.no_content_length, "no Content-Length on a stream"),
+            (f.flags.short_body, "body shorter than Content-Length"),
+            (f.flags.after_gap, "after lost TCP bytes"),
         ] {
             if on {
                 *self.flags.entry(name).or_default() += 1;
             }
         }
-        if m.flow.transport != Transport::Tcp {
-            let key = hash_of((&m.flow, m.data));
-            let now = m.frame.ts_ns;
+        if let Some((key, now)) = f.datagram {
             match self.recent.insert(key, now) {
                 Some(t) if now.saturating_sub(t) <= RETRANSMIT_WINDOW_NS => {
                     self.retransmissions += 1
@@ -110,24 +187,6 @@ impl Stats {
                     .retain(|_, t| now.saturating_sub(*t) <= RETRANSMIT_WINDOW_NS);
                 self.last_prune_ns = now;
             }
-        }
-    }
-
-    /// Counts a start line: request by method, response by code, or invalid.
-    fn count_start(&mut self, start: &StartLine<'_>) {
-        match start {
-            StartLine::Request { method, .. } => {
-                // Look up before inserting: a new String per request cost an allocation each.
-                let name = method.as_str();
-                match self.requests.get_mut(name) {
-                    Some(n) => *n += 1,
-                    None => {
-                        self.requests.insert(name.to_string(), 1);
-                    }
-                }
-            }
-            StartLine::Response { code, .. } => *self.responses.entry(*code).or_default() += 1,
-            StartLine::Invalid { .. } => self.invalid_start += 1,
         }
     }
 
