@@ -17,6 +17,7 @@ pub fn run(
     let mut s = Stats::default();
     let (books, _) =
         crate::ingest::run_parallel(&inputs, false, &|m| Facts::of(&m), &mut |f| s.count(f));
+    s.finish();
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::escape;
 use crate::ingest::Books;
 use crate::net::Transport;
-use crate::sip::{self, Located, MessageFlags, StartLine};
+use crate::sip::{self, Located, MessageFlags, Method, StartLine};
 
 /// Window in which an identical datagram counts as a retransmission (64 * T1).
 const RETRANSMIT_WINDOW_NS: i64 = 64 * 500_000_000;
@@ -34,7 +34,33 @@ fn hash_of(parts: impl Hash) -> u64 {
     FastBuild::with_seed(0x5195_c0be).hash_one(parts)
 }
 
-/// Running totals over SIP messages.
+/// Transports as named in the figures, in the order of [`Facts::transport`].
+const TRANSPORTS: [&str; 4] = ["udp", "tcp", "sctp", "websocket"];
+
+/// The methods sipscope knows by name, in the order of [`Start::Known`].
+const METHODS: [Method<'static>; 14] = [
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Register,
+    Method::Options,
+    Method::Prack,
+    Method::Subscribe,
+    Method::Notify,
+    Method::Publish,
+    Method::Info,
+    Method::Refer,
+    Method::Message,
+    Method::Update,
+];
+
+/// Status codes below this are counted in an array, the others in [`Stats::responses`] itself.
+const CODES: usize = 700;
+
+/// Running totals over SIP messages. The maps are complete once [`Stats::finish`] has run:
+/// the commonest figures are counted in small arrays meanwhile (a map look-up per message,
+/// comparing strings, cost more than the rest of the counting).
 #[derive(Default)]
 pub struct Stats {
     pub messages: u64,
@@ -54,6 +80,11 @@ pub struct Stats {
     recent_ids: Vec<u64>,
     recent: HashMap<u64, i64, FastBuild>,
     last_prune_ns: i64,
+    /// Messages by [`TRANSPORTS`] index, requests by [`METHODS`] index and responses by code
+    /// (below [`CODES`]; empty until the first response), until [`Stats::finish`].
+    transport_counts: [u64; 4],
+    method_counts: [u64; 14],
+    code_counts: Vec<u64>,
 }
 
 /// What `stats` counts of one message, read from it by [`Facts::of`]. That reading (the
@@ -62,7 +93,8 @@ pub struct Stats {
 /// [`crate::ingest::run_parallel`]), and the consumer only counts.
 #[derive(Debug, Clone)]
 pub struct Facts {
-    transport: &'static str,
+    /// Index into [`TRANSPORTS`].
+    transport: u8,
     flags: MessageFlags,
     start: Start,
     anomalous: bool,
@@ -75,7 +107,10 @@ pub struct Facts {
 /// A start line as counted.
 #[derive(Debug, Clone)]
 enum Start {
-    Request(CompactString),
+    /// A request with a method of [`METHODS`] (its index).
+    Known(u8),
+    /// A request with another method.
+    Other(CompactString),
     Response(u16),
     Invalid,
 }
@@ -83,10 +118,11 @@ enum Start {
 impl Start {
     fn of(start: &StartLine<'_>) -> Start {
         match start {
-            // Method names are short: kept inline, no allocation.
-            StartLine::Request { method, .. } => {
-                Start::Request(CompactString::new(method.as_str()))
-            }
+            StartLine::Request { method, .. } => match METHODS.iter().position(|m| m == method) {
+                Some(i) => Start::Known(i as u8),
+                // Method names are short: kept inline, no allocation.
+                None => Start::Other(CompactString::new(method.as_str())),
+            },
             StartLine::Response { code, .. } => Start::Response(*code),
             StartLine::Invalid { .. } => Start::Invalid,
         }
@@ -103,9 +139,13 @@ impl Facts {
     /// nothing ([`sip::scan::clean`]); the others are parsed in full.
     pub fn of(m: &Located<'_>) -> Facts {
         let transport = if m.flags.websocket {
-            "websocket"
+            3
         } else {
-            m.flow.transport.as_str()
+            match m.flow.transport {
+                Transport::Udp => 0,
+                Transport::Tcp => 1,
+                Transport::Sctp => 2,
+            }
         };
         let (start, anomalous, call_id) = match sip::scan::clean(m.data) {
             Some(c) => (Start::of(&c.start), false, c.call_id.map(hash_of)),
@@ -134,7 +174,7 @@ impl Facts {
 }
 
 impl Stats {
-    /// Reads and counts one message.
+    /// Reads and counts one message (see [`Stats::finish`]).
     pub fn add(&mut self, m: &Located<'_>) {
         self.count(Facts::of(m));
     }
@@ -142,9 +182,16 @@ impl Stats {
     /// Counts one message read by [`Facts::of`].
     pub fn count(&mut self, f: Facts) {
         self.messages += 1;
-        *self.by_transport.entry(f.transport).or_default() += 1;
+        if let Some(n) = self.transport_counts.get_mut(usize::from(f.transport)) {
+            *n += 1;
+        }
         match f.start {
-            Start::Request(name) => {
+            Start::Known(i) => {
+                if let Some(n) = self.method_counts.get_mut(usize::from(i)) {
+                    *n += 1;
+                }
+            }
+            Start::Other(name) => {
                 // Look up before inserting: a new String per request cost an allocation each.
                 match self.requests.get_mut(name.as_str()) {
                     Some(n) => *n += 1,
@@ -153,7 +200,15 @@ impl Stats {
                     }
                 }
             }
-            Start::Response(code) => *self.responses.entry(code).or_default() += 1,
+            Start::Response(code) => {
+                if self.code_counts.is_empty() {
+                    self.code_counts = vec![0; CODES];
+                }
+                match self.code_counts.get_mut(usize::from(code)) {
+                    Some(n) => *n += 1,
+                    None => *self.responses.entry(code).or_default() += 1,
+                }
+            }
             Start::Invalid => self.invalid_start += 1,
         }
         if f.anomalous {
@@ -162,6 +217,14 @@ impl Stats {
         if let Some(h) = f.call_id {
             self.note_call_id(h);
         }
+        let fl = &f.flags;
+        let any = fl.cut
+            | fl.bounced
+            | fl.reassembled
+            | fl.overlap_conflict
+            | fl.no_content_length
+            | fl.short_body
+            | fl.after_gap;
         for (on, name) in [
             (f.flags.cut, "cut by snaplen"),
             (f.flags.bounced, "bounced (in ICMP error)"),
@@ -171,7 +234,7 @@ impl Stats {
             (f.flags.short_body, "body shorter than Content-Length"),
             (f.flags.after_gap, "after lost TCP bytes"),
         ] {
-            if on {
+            if any && on {
                 *self.flags.entry(name).or_default() += 1;
             }
         }
@@ -204,6 +267,32 @@ impl Stats {
         if let Some(s) = self.recent_ids.get_mut(slot) {
             *s = h;
         }
+    }
+
+    /// Moves the array counts into the maps (idempotent). Call it once every message is counted.
+    pub fn finish(&mut self) {
+        for (name, n) in TRANSPORTS.iter().zip(&mut self.transport_counts) {
+            if *n > 0 {
+                *self.by_transport.entry(name).or_default() += std::mem::take(n);
+            }
+        }
+        for (m, n) in METHODS.iter().zip(&mut self.method_counts) {
+            if *n > 0 {
+                *self.requests.entry(m.as_str().to_string()).or_default() += std::mem::take(n);
+            }
+        }
+        for (code, n) in (0u16..).zip(&mut self.code_counts) {
+            if *n > 0 {
+                *self.responses.entry(code).or_default() += std::mem::take(n);
+            }
+        }
+    }
+
+    /// Whether every array count is in the maps (see [`Stats::finish`]).
+    fn finished(&self) -> bool {
+        self.transport_counts.iter().all(|&n| n == 0)
+            && self.method_counts.iter().all(|&n| n == 0)
+            && self.code_counts.iter().all(|&n| n == 0)
     }
 
     pub fn call_id_count(&self) -> usize {
@@ -248,8 +337,9 @@ struct JsonStats<'a> {
     capture_issues: Vec<String>,
 }
 
-/// Writes the figures as one JSON object.
+/// Writes the figures as one JSON object (after [`Stats::finish`]).
 pub fn write_json(out: &mut dyn Write, books: &Books, s: &Stats) -> io::Result<()> {
+    debug_assert!(s.finished(), "Stats::finish not called");
     let j = JsonStats {
         inputs: books
             .inputs
@@ -291,8 +381,9 @@ pub fn write_json(out: &mut dyn Write, books: &Books, s: &Stats) -> io::Result<(
     escape::write_json(out, &j)
 }
 
-/// Writes the figures for people.
+/// Writes the figures for people (after [`Stats::finish`]).
 pub fn write_text(out: &mut dyn Write, books: &Books, s: &Stats) -> io::Result<()> {
+    debug_assert!(s.finished(), "Stats::finish not called");
     for i in &books.inputs {
         writeln!(
             out,
@@ -404,6 +495,10 @@ mod tests {
         }
         assert_eq!(s.call_id_count(), distinct);
         assert_eq!(s.messages, 4 * distinct as u64);
+        // Counted in an array until `finish`.
+        assert!(s.requests.is_empty());
+        s.finish();
+        s.finish();
         assert_eq!(s.requests.get("OPTIONS"), Some(&(4 * distinct as u64)));
     }
 
