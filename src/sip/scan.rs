@@ -207,10 +207,22 @@ fn all_ascii(s: &[u8]) -> bool {
     s.iter().fold(0u8, |acc, &b| acc | b) < 0x80
 }
 
+/// Position of the first `needle` in `s`. Header lines are short (tens of bytes):
+/// on x86_64 the SSE2 searcher is called directly (SSE2 is part of the architecture), which
+/// saves the run-time choice `memchr::memchr` makes on every call.
+#[inline]
+fn find_byte(needle: u8, s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(needle) {
+        return one.find(s);
+    }
+    memchr::memchr(needle, s)
+}
+
 /// `s` cut at its first line end, which must be CRLF: the line without it, and what follows.
 #[inline]
 fn crlf_line(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let lf = memchr::memchr(b'\n', s)?;
+    let lf = find_byte(b'\n', s)?;
     let end = lf.checked_sub(1)?;
     if s.get(end) != Some(&b'\r') {
         return None;
