@@ -29,8 +29,6 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use memchr::memchr;
-
 use super::websocket::{self, HeaderParse, MessageAssembler};
 use super::{Located, MessageFlags, SipMessage};
 use crate::net::{Delivery, DeliveryFlags, DeliveryKind, Flow, FrameRef, Transport};
@@ -155,6 +153,18 @@ fn is_uri(u: &[u8]) -> bool {
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
         && colon + 1 < u.len()
+}
+
+/// Position of the first `needle` in `s`. Most searches here cover one line (tens of bytes):
+/// on x86_64 the SSE2 searcher is called directly (SSE2 is part of the architecture), which
+/// saves the run-time choice `memchr::memchr` makes on every call.
+#[inline]
+fn memchr(needle: u8, s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(needle) {
+        return one.find(s);
+    }
+    memchr::memchr(needle, s)
 }
 
 fn trim_end(mut s: &[u8]) -> &[u8] {
