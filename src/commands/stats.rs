@@ -1,11 +1,11 @@
 //! `sipscope stats`: one streaming pass, counting. Decoding runs on a helper thread while
-//! this one parses and counts, reading the messages where they lie (see
-//! [`crate::ingest::run_parallel_located`]).
+//! this one counts; reading each message (start line, defects, hashes: [`Facts::of`]) is done
+//! by whichever of the two has time for it (see [`crate::ingest::run_parallel`]).
 
 use std::io::Write;
 
 use crate::error::Error;
-use crate::output::stats::{self, Stats};
+use crate::output::stats::{self, Facts, Stats};
 
 pub fn run(
     files: &[String],
@@ -15,7 +15,9 @@ pub fn run(
 ) -> Result<(), Error> {
     let inputs = crate::open_inputs(files, err)?;
     let mut s = Stats::default();
-    let (books, _) = crate::ingest::run_parallel_located(&inputs, false, &mut |m| s.add(m));
+    let (books, _) =
+        crate::ingest::run_parallel(&inputs, false, &|m| Facts::of(&m), &mut |f| s.count(f));
+    s.finish();
     crate::report_books(&books, err);
     if books.frames == 0 && !books.issues.is_empty() {
         return Err(Error::NothingRead);

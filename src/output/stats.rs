@@ -6,16 +6,18 @@
 //! messages with parser anomalies, and capture defects. Memory stays bounded by the Call-ID
 //! count (a 64-bit hash each) and the retransmission window.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasher, Hash};
 use std::io::{self, Write};
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use super::escape;
 use crate::ingest::Books;
 use crate::net::Transport;
-use crate::sip::{self, Located, StartLine};
+use crate::sip::{self, Located, MessageFlags, Method, StartLine};
 
 /// Window in which an identical datagram counts as a retransmission (64 * T1).
 const RETRANSMIT_WINDOW_NS: i64 = 64 * 500_000_000;
@@ -32,7 +34,33 @@ fn hash_of(parts: impl Hash) -> u64 {
     FastBuild::with_seed(0x5195_c0be).hash_one(parts)
 }
 
-/// Running totals over SIP messages.
+/// Transports as named in the figures, in the order of [`Facts::transport`].
+const TRANSPORTS: [&str; 4] = ["udp", "tcp", "sctp", "websocket"];
+
+/// The methods sipscope knows by name, in the order of [`Start::Known`].
+const METHODS: [Method<'static>; 14] = [
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Register,
+    Method::Options,
+    Method::Prack,
+    Method::Subscribe,
+    Method::Notify,
+    Method::Publish,
+    Method::Info,
+    Method::Refer,
+    Method::Message,
+    Method::Update,
+];
+
+/// Status codes below this are counted in an array, the others in [`Stats::responses`] itself.
+const CODES: usize = 700;
+
+/// Running totals over SIP messages. The maps are complete once [`Stats::finish`] has run:
+/// the commonest figures are counted in small arrays meanwhile (a map look-up per message,
+/// comparing strings, cost more than the rest of the counting).
 #[derive(Default)]
 pub struct Stats {
     pub messages: u64,
@@ -52,57 +80,165 @@ pub struct Stats {
     recent_ids: Vec<u64>,
     recent: HashMap<u64, i64, FastBuild>,
     last_prune_ns: i64,
-    /// Parser buffers, reused from message to message.
-    scratch: sip::Scratch,
+    /// Messages by [`TRANSPORTS`] index, requests by [`METHODS`] index and responses by code
+    /// (below [`CODES`]; empty until the first response), until [`Stats::finish`].
+    transport_counts: [u64; 4],
+    method_counts: [u64; 14],
+    code_counts: Vec<u64>,
+}
+
+/// What `stats` counts of one message, read from it by [`Facts::of`]. That reading (the
+/// start line, defects, hashes) is most of the work, and it needs nothing but the message:
+/// it may run on the decoding thread when that one has time (see
+/// [`crate::ingest::run_parallel`]), and the consumer only counts.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// Index into [`TRANSPORTS`].
+    transport: u8,
+    flags: MessageFlags,
+    start: Start,
+    anomalous: bool,
+    /// Hash of the Call-ID, if there is one.
+    call_id: Option<u64>,
+    /// Off TCP: hash of the flow and the bytes, and the time (for retransmissions).
+    datagram: Option<(u64, i64)>,
+}
+
+/// A start line as counted.
+#[derive(Debug, Clone)]
+enum Start {
+    /// A request with a method of [`METHODS`] (its index).
+    Known(u8),
+    /// A request with another method.
+    Other(CompactString),
+    Response(u16),
+    Invalid,
+}
+
+impl Start {
+    fn of(start: &StartLine<'_>) -> Start {
+        match start {
+            StartLine::Request { method, .. } => match METHODS.iter().position(|m| m == method) {
+                Some(i) => Start::Known(i as u8),
+                // Method names are short: kept inline, no allocation.
+                None => Start::Other(CompactString::new(method.as_str())),
+            },
+            StartLine::Response { code, .. } => Start::Response(*code),
+            StartLine::Invalid { .. } => Start::Invalid,
+        }
+    }
+}
+
+thread_local! {
+    /// The parser's buffers, reused from one message to the next on this thread.
+    static SCRATCH: Cell<sip::Scratch> = Cell::new(sip::Scratch::default());
+}
+
+impl Facts {
+    /// Reads a message. Most messages have no defect: those are read in one walk that stores
+    /// nothing ([`sip::scan::clean`]); the others are parsed in full.
+    pub fn of(m: &Located<'_>) -> Facts {
+        let transport = if m.flags.websocket {
+            3
+        } else {
+            match m.flow.transport {
+                Transport::Udp => 0,
+                Transport::Tcp => 1,
+                Transport::Sctp => 2,
+            }
+        };
+        let (start, anomalous, call_id) = match sip::scan::clean(m.data) {
+            Some(c) => (Start::of(&c.start), false, c.call_id.map(hash_of)),
+            None => {
+                let p = sip::parse_with(m.data, SCRATCH.with(Cell::take));
+                let facts = (
+                    Start::of(&p.start),
+                    !p.anomalies().is_empty(),
+                    p.call_id().map(hash_of),
+                );
+                SCRATCH.with(|s| s.set(p.into_scratch()));
+                facts
+            }
+        };
+        let datagram = (m.flow.transport != Transport::Tcp)
+            .then(|| (hash_of((&m.flow, m.data)), m.frame.ts_ns));
+        Facts {
+            transport,
+            flags: m.flags,
+            start,
+            anomalous,
+            call_id,
+            datagram,
+        }
+    }
 }
 
 impl Stats {
+    /// Reads and counts one message (see [`Stats::finish`]).
     pub fn add(&mut self, m: &Located<'_>) {
+        self.count(Facts::of(m));
+    }
+
+    /// Counts one message read by [`Facts::of`].
+    pub fn count(&mut self, f: Facts) {
         self.messages += 1;
-        let transport = if m.flags.websocket {
-            "websocket"
-        } else {
-            m.flow.transport.as_str()
-        };
-        *self.by_transport.entry(transport).or_default() += 1;
-        let p = sip::parse_with(m.data, std::mem::take(&mut self.scratch));
-        match &p.start {
-            StartLine::Request { method, .. } => {
+        if let Some(n) = self.transport_counts.get_mut(usize::from(f.transport)) {
+            *n += 1;
+        }
+        match f.start {
+            Start::Known(i) => {
+                if let Some(n) = self.method_counts.get_mut(usize::from(i)) {
+                    *n += 1;
+                }
+            }
+            Start::Other(name) => {
                 // Look up before inserting: a new String per request cost an allocation each.
-                let name = method.as_str();
-                match self.requests.get_mut(name) {
+                match self.requests.get_mut(name.as_str()) {
                     Some(n) => *n += 1,
                     None => {
-                        self.requests.insert(name.to_string(), 1);
+                        self.requests.insert(name.into_string(), 1);
                     }
                 }
             }
-            StartLine::Response { code, .. } => *self.responses.entry(*code).or_default() += 1,
-            StartLine::Invalid { .. } => self.invalid_start += 1,
+            Start::Response(code) => {
+                if self.code_counts.is_empty() {
+                    self.code_counts = vec![0; CODES];
+                }
+                match self.code_counts.get_mut(usize::from(code)) {
+                    Some(n) => *n += 1,
+                    None => *self.responses.entry(code).or_default() += 1,
+                }
+            }
+            Start::Invalid => self.invalid_start += 1,
         }
-        if !p.anomalies().is_empty() {
+        if f.anomalous {
             self.with_anomalies += 1;
         }
-        if let Some(id) = p.call_id() {
-            self.note_call_id(hash_of(id));
+        if let Some(h) = f.call_id {
+            self.note_call_id(h);
         }
-        self.scratch = p.into_scratch();
+        let fl = &f.flags;
+        let any = fl.cut
+            | fl.bounced
+            | fl.reassembled
+            | fl.overlap_conflict
+            | fl.no_content_length
+            | fl.short_body
+            | fl.after_gap;
         for (on, name) in [
-            (m.flags.cut, "cut by snaplen"),
-            (m.flags.bounced, "bounced (in ICMP error)"),
-            (m.flags.reassembled, "reassembled from IP fragments"),
-            (m.flags.overlap_conflict, "overlapping data disagreed"),
-            (m.flags.no_content_length, "no Content-Length on a stream"),
-            (m.flags.short_body, "body shorter than Content-Length"),
-            (m.flags.after_gap, "after lost TCP bytes"),
+            (f.flags.cut, "cut by snaplen"),
+            (f.flags.bounced, "bounced (in ICMP error)"),
+            (f.flags.reassembled, "reassembled from IP fragments"),
+            (f.flags.overlap_conflict, "overlapping data disagreed"),
+            (f.flags.no_content_length, "no Content-Length on a stream"),
+            (f.flags.short_body, "body shorter than Content-Length"),
+            (f.flags.after_gap, "after lost TCP bytes"),
         ] {
-            if on {
+            if any && on {
                 *self.flags.entry(name).or_default() += 1;
             }
         }
-        if m.flow.transport != Transport::Tcp {
-            let key = hash_of((&m.flow, m.data));
-            let now = m.frame.ts_ns;
+        if let Some((key, now)) = f.datagram {
             match self.recent.insert(key, now) {
                 Some(t) if now.saturating_sub(t) <= RETRANSMIT_WINDOW_NS => {
                     self.retransmissions += 1
@@ -131,6 +267,32 @@ impl Stats {
         if let Some(s) = self.recent_ids.get_mut(slot) {
             *s = h;
         }
+    }
+
+    /// Moves the array counts into the maps (idempotent). Call it once every message is counted.
+    pub fn finish(&mut self) {
+        for (name, n) in TRANSPORTS.iter().zip(&mut self.transport_counts) {
+            if *n > 0 {
+                *self.by_transport.entry(name).or_default() += std::mem::take(n);
+            }
+        }
+        for (m, n) in METHODS.iter().zip(&mut self.method_counts) {
+            if *n > 0 {
+                *self.requests.entry(m.as_str().to_string()).or_default() += std::mem::take(n);
+            }
+        }
+        for (code, n) in (0u16..).zip(&mut self.code_counts) {
+            if *n > 0 {
+                *self.responses.entry(code).or_default() += std::mem::take(n);
+            }
+        }
+    }
+
+    /// Whether every array count is in the maps (see [`Stats::finish`]).
+    fn finished(&self) -> bool {
+        self.transport_counts.iter().all(|&n| n == 0)
+            && self.method_counts.iter().all(|&n| n == 0)
+            && self.code_counts.iter().all(|&n| n == 0)
     }
 
     pub fn call_id_count(&self) -> usize {
@@ -175,8 +337,9 @@ struct JsonStats<'a> {
     capture_issues: Vec<String>,
 }
 
-/// Writes the figures as one JSON object.
+/// Writes the figures as one JSON object (after [`Stats::finish`]).
 pub fn write_json(out: &mut dyn Write, books: &Books, s: &Stats) -> io::Result<()> {
+    debug_assert!(s.finished(), "Stats::finish not called");
     let j = JsonStats {
         inputs: books
             .inputs
@@ -218,8 +381,9 @@ pub fn write_json(out: &mut dyn Write, books: &Books, s: &Stats) -> io::Result<(
     escape::write_json(out, &j)
 }
 
-/// Writes the figures for people.
+/// Writes the figures for people (after [`Stats::finish`]).
 pub fn write_text(out: &mut dyn Write, books: &Books, s: &Stats) -> io::Result<()> {
+    debug_assert!(s.finished(), "Stats::finish not called");
     for i in &books.inputs {
         writeln!(
             out,
@@ -331,6 +495,10 @@ mod tests {
         }
         assert_eq!(s.call_id_count(), distinct);
         assert_eq!(s.messages, 4 * distinct as u64);
+        // Counted in an array until `finish`.
+        assert!(s.requests.is_empty());
+        s.finish();
+        s.finish();
         assert_eq!(s.requests.get("OPTIONS"), Some(&(4 * distinct as u64)));
     }
 

@@ -567,60 +567,7 @@ impl<'a> Parser<'a> {
     }
 
     fn start_line(&mut self, line: &'a [u8]) -> StartLine<'a> {
-        let is_response = line
-            .get(..4)
-            .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"));
-        if is_response {
-            let (version, rest) = split_token(line);
-            let (code, reason) = split_token(rest);
-            if !version.eq_ignore_ascii_case(b"SIP/2.0") {
-                self.note(Anomaly::BadVersion);
-            }
-            let digits = code.iter().take_while(|b| b.is_ascii_digit()).count();
-            let value = code
-                .get(..digits)
-                .and_then(parse_u64)
-                .and_then(|n| u16::try_from(n).ok());
-            let Some(value) = value else {
-                self.note(Anomaly::BadStatusCode);
-                self.note(Anomaly::InvalidStartLine);
-                return StartLine::Invalid { line };
-            };
-            if digits != 3 || code.len() != 3 || !(100..=699).contains(&value) {
-                self.note(Anomaly::BadStatusCode);
-            }
-            return StartLine::Response {
-                version,
-                code: value,
-                reason: trim_lws(reason),
-            };
-        }
-        let (method, rest) = split_token(line);
-        let (uri, version) = split_token(rest);
-        let version = trim_lws(version);
-        let method =
-            if method.is_empty() || uri.is_empty() || !method.iter().all(|&b| is_token_char(b)) {
-                None
-            } else {
-                Method::from_bytes(method)
-            };
-        let Some(method) = method else {
-            self.note(Anomaly::InvalidStartLine);
-            return StartLine::Invalid { line };
-        };
-        if !method.is_known() {
-            self.note(Anomaly::UnknownMethod);
-        }
-        if version.is_empty() {
-            self.note(Anomaly::MissingVersion);
-        } else if !version.eq_ignore_ascii_case(b"SIP/2.0") {
-            self.note(Anomaly::BadVersion);
-        }
-        StartLine::Request {
-            method,
-            uri,
-            version,
-        }
+        start_line(line, &mut |a| self.note(a))
     }
 
     /// One walk over the stored entries: mandatory headers, Content-Length, CSeq.
@@ -713,8 +660,67 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Reads a start line (without its line ending), reporting each defect to `note`. Shared
+/// with [`super::scan::clean`], which must read start lines exactly as the parser does.
+pub(super) fn start_line<'a>(line: &'a [u8], note: &mut impl FnMut(Anomaly)) -> StartLine<'a> {
+    let is_response = line
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"));
+    if is_response {
+        let (version, rest) = split_token(line);
+        let (code, reason) = split_token(rest);
+        if !version.eq_ignore_ascii_case(b"SIP/2.0") {
+            note(Anomaly::BadVersion);
+        }
+        let digits = code.iter().take_while(|b| b.is_ascii_digit()).count();
+        let value = code
+            .get(..digits)
+            .and_then(parse_u64)
+            .and_then(|n| u16::try_from(n).ok());
+        let Some(value) = value else {
+            note(Anomaly::BadStatusCode);
+            note(Anomaly::InvalidStartLine);
+            return StartLine::Invalid { line };
+        };
+        if digits != 3 || code.len() != 3 || !(100..=699).contains(&value) {
+            note(Anomaly::BadStatusCode);
+        }
+        return StartLine::Response {
+            version,
+            code: value,
+            reason: trim_lws(reason),
+        };
+    }
+    let (method, rest) = split_token(line);
+    let (uri, version) = split_token(rest);
+    let version = trim_lws(version);
+    let method = if method.is_empty() || uri.is_empty() || !method.iter().all(|&b| is_token_char(b))
+    {
+        None
+    } else {
+        Method::from_bytes(method)
+    };
+    let Some(method) = method else {
+        note(Anomaly::InvalidStartLine);
+        return StartLine::Invalid { line };
+    };
+    if !method.is_known() {
+        note(Anomaly::UnknownMethod);
+    }
+    if version.is_empty() {
+        note(Anomaly::MissingVersion);
+    } else if !version.eq_ignore_ascii_case(b"SIP/2.0") {
+        note(Anomaly::BadVersion);
+    }
+    StartLine::Request {
+        method,
+        uri,
+        version,
+    }
+}
+
 /// `number method` of a CSeq value.
-fn parse_cseq(value: &[u8]) -> Option<(u32, Method<'_>)> {
+pub(super) fn parse_cseq(value: &[u8]) -> Option<(u32, Method<'_>)> {
     let (num, rest) = split_token(trim_lws(value));
     let num = u32::try_from(parse_u64(num)?).ok()?;
     let (method, _) = split_token(trim_lws(rest));
