@@ -6,9 +6,12 @@
 //! When it is absent the test says so loudly and fails under CI (`CI` set), because a
 //! conformance run that checked nothing must not look green there.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use common::corpus_dir;
 use sipscope::capture;
 use sipscope::cli::Selection;
 use sipscope::ingest;
@@ -21,14 +24,6 @@ const EXCEPTIONS: &[(&str, u64, &str, &str)] = &[
     // zeek-sip-junk-before-request.pcap has no Call-ID, CSeq or tags at all: tshark's empty
     // columns there are right.)
 ];
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SIPSCOPE_CORPUS") {
-        return Some(PathBuf::from(p));
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    p.is_dir().then_some(p)
-}
 
 /// One SIP message as the TSV and sipscope both describe it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,10 +6,13 @@
 //! the corpus `../shared/corpus` (or `SIPSCOPE_CORPUS`). When either is absent the test says so
 //! loudly and fails under CI (`CI` set): a run that checked nothing must not look green there.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::captures_in;
 use sipscope::analysis;
 use sipscope::cli::Selection;
 use sipscope::diagnose::{self, Diagnosis, Outcome, Summary};
@@ -350,17 +353,6 @@ fn numbered_calls(cmd: &str, path: &Path) -> Option<Vec<(u64, String, String)>> 
             })
             .collect(),
     )
-}
-
-/// Captures (pcap, pcapng) in a folder, sorted.
-fn captures_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("read capture folder")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// An engineer reads "#6" in `diagnose` and opens call 6 of `calls` (or of the interactive

@@ -11,7 +11,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::{sipscope, TempFile};
+use common::{corpus_dir, sipscope, TempFile};
 use serde_json::Value;
 
 fn manifest() -> &'static Path {
@@ -27,14 +27,6 @@ fn samples() -> Vec<PathBuf> {
     v.sort();
     assert!(!v.is_empty(), "no sample captures");
     v
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SIPSCOPE_CORPUS") {
-        return Some(PathBuf::from(p));
-    }
-    let p = manifest().join("../shared/corpus");
-    p.is_dir().then_some(p)
 }
 
 /// Corpus captures that have a tshark TSV, or `None` (said loudly; an error under CI).

@@ -3,8 +3,11 @@
 //! source, destination and SSRC, the same packet and lost counts, and a mean jitter within 5%
 //! of tshark's.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::corpus_dir;
 use sipscope::capture;
 use sipscope::ingest;
 
@@ -17,14 +20,6 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[(
     // the stream really has 32.
     "tshark stops decoding RTP after a STUN check on the same ports",
 )];
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SIPSCOPE_CORPUS") {
-        return Some(PathBuf::from(p));
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    p.is_dir().then_some(p)
-}
 
 #[derive(Debug)]
 struct Expected {

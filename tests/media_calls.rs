@@ -8,9 +8,8 @@
 mod common;
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 
-use common::{eth_udp4, sipscope, v4, TempFile};
+use common::{corpus_dir, eth_udp4, sipscope, v4, TempFile};
 use serde_json::Value;
 use sipscope::capture::writer::pcap_bytes;
 
@@ -606,14 +605,6 @@ fn codec_mismatch_and_silence_gap() {
         .find(|f| f["code"] == "codec_mismatch")
         .unwrap();
     assert!(mismatch["text"].as_str().unwrap().contains("PCMA"));
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SIPSCOPE_CORPUS") {
-        return Some(PathBuf::from(p));
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    p.is_dir().then_some(p)
 }
 
 /// Real calls with audio both ways: every answered call with streams gets no `no_rtp` and no

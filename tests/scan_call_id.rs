@@ -3,8 +3,11 @@
 //! folds and line-ending quirks, and on every SIP message of the samples and of the corpus
 //! (`SIPSCOPE_CORPUS`, else `../shared/corpus`; said loudly when absent, an error under CI).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{captures_in, corpus_dir};
 use proptest::prelude::*;
 use sipscope::{capture, ingest, sip};
 
@@ -60,33 +63,6 @@ proptest! {
         }
         agree(&data)?;
     }
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SIPSCOPE_CORPUS") {
-        return Some(PathBuf::from(p));
-    }
-    // Beside the crate, or beside a worktree's folder.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        root.join("../shared/corpus"),
-        root.join("../../shared/corpus"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
-}
-
-fn captures_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("read capture dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// Every message of `files` (as framing hands them out); returns how many were compared.

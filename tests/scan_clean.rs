@@ -6,8 +6,11 @@
 //! samples and of the corpus (`SIPSCOPE_CORPUS`, else `../shared/corpus`; said loudly when
 //! absent, an error under CI). The samples also show that it does not decline plain messages.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{captures_in, corpus_dir};
 use proptest::prelude::*;
 use sipscope::{capture, ingest, sip};
 
@@ -230,33 +233,6 @@ fn plain_messages_are_read_and_defects_declined() {
     assert!(sip::scan::clean(&req).is_none());
     let req = String::from_utf8(req).unwrap().replace("1 INVITE", "1 BYE");
     assert!(sip::scan::clean(req.as_bytes()).is_some());
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SIPSCOPE_CORPUS") {
-        return Some(PathBuf::from(p));
-    }
-    // Beside the crate, or beside a worktree's folder.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        root.join("../shared/corpus"),
-        root.join("../../shared/corpus"),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
-}
-
-fn captures_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("read capture dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// Every message of `files` (as framing hands them out): how many there were, how many the

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const ETH_IPV4: u16 = 0x0800;
@@ -270,4 +270,33 @@ pub fn messages(bytes: Vec<u8>) -> Vec<(u64, String, String)> {
         out.push((m.frame.number, what, cid));
     });
     out
+}
+
+/// The corpus of real captures: `$SIPSCOPE_CORPUS`, or `../shared/corpus` beside the crate (or
+/// beside a worktree's folder). `None` when there is none; each test says so loudly.
+pub fn corpus_dir() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("SIPSCOPE_CORPUS") {
+        return Some(PathBuf::from(p));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        root.join("../shared/corpus"),
+        root.join("../../shared/corpus"),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
+}
+
+/// The captures (pcap, pcapng, cap) directly in `dir`, sorted by name.
+pub fn captures_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read capture folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "pcap" || e == "pcapng" || e == "cap")
+        })
+        .collect();
+    files.sort();
+    files
 }
