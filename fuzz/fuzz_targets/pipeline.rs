@@ -5,6 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "pcap_body.rs"]
+mod pcap_body;
 use sipscope::capture::{linktype, Input};
 
 const LINKTYPES: [u32; 9] = [
@@ -51,16 +54,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let lt = LINKTYPES[usize::from(pick) % LINKTYPES.len()];
-    // Classic little-endian microsecond pcap header, snaplen 65535.
-    let mut file = Vec::with_capacity(24 + body.len());
-    file.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    file.extend_from_slice(&2u16.to_le_bytes());
-    file.extend_from_slice(&4u16.to_le_bytes());
-    file.extend_from_slice(&0i32.to_le_bytes());
-    file.extend_from_slice(&0u32.to_le_bytes());
-    file.extend_from_slice(&65535u32.to_le_bytes());
-    file.extend_from_slice(&lt.to_le_bytes());
-    file.extend_from_slice(body);
+    let file = pcap_body::with_pcap_header(lt, body);
     run(file);
     run(data.to_vec());
 });

@@ -414,6 +414,24 @@ pub struct Host {
 }
 
 impl Host {
+    /// A host as first seen on the wire: a user agent until its behaviour says otherwise, with
+    /// nothing counted yet.
+    pub fn seen(addr: IpAddr, port: Option<u16>) -> Host {
+        Host {
+            addr,
+            port,
+            ports: Vec::new(),
+            role: Role::UserAgent,
+            role_source: RoleSource::Wire,
+            behaviour: Behaviour::default(),
+            hint: None,
+            user_agents: Vec::new(),
+            servers: Vec::new(),
+            sent: 0,
+            received: 0,
+        }
+    }
+
     /// `10.0.0.1`, `127.0.0.1:5060`, `[::1]:5060`. IPv4 is written by hand, as `Display`
     /// writes it: the standard formatting (which honours width and padding) took about 1 400
     /// instructions per label, and `diagnose` writes several labels per call.

@@ -98,19 +98,7 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
     let mut host_of = |ip: IpAddr, port: u16, hosts: &mut Vec<Host>| -> HostIdx {
         let key_port = split.binary_search(&ip).is_ok().then_some(port);
         let h = map.get_or_insert_with((ip, key_port), || {
-            hosts.push(Host {
-                addr: ip,
-                port: key_port,
-                ports: Vec::new(),
-                role: Role::UserAgent,
-                role_source: RoleSource::Wire,
-                behaviour: Behaviour::default(),
-                hint: None,
-                user_agents: Vec::new(),
-                servers: Vec::new(),
-                sent: 0,
-                received: 0,
-            });
+            hosts.push(Host::seen(ip, key_port));
             hosts.len() - 1
         });
         if let Some(host) = hosts.get_mut(h) {

@@ -690,19 +690,7 @@ fn host_label_matches_display() {
             Some(10000),
             Some(65535),
         ] {
-            let h = Host {
-                addr,
-                port,
-                ports: Vec::new(),
-                role: Role::UserAgent,
-                role_source: RoleSource::Wire,
-                behaviour: Behaviour::default(),
-                hint: None,
-                user_agents: Vec::new(),
-                servers: Vec::new(),
-                sent: 0,
-                received: 0,
-            };
+            let h = Host::seen(addr, port);
             let want = match (addr, port) {
                 (a, None) => a.to_string(),
                 (IpAddr::V4(a), Some(p)) => format!("{a}:{p}"),
