@@ -899,6 +899,14 @@ mod tests {
         crate::capture::open(&path, 0).unwrap()
     }
 
+    /// `n` copies of a sample, as `n` inputs of one run (merged by time).
+    fn copies(name: &str, n: u16) -> Vec<Input> {
+        let path = format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        (0..n)
+            .map(|i| crate::capture::open(&path, i).unwrap())
+            .collect()
+    }
+
     /// The two-thread pipeline hands over the same messages, in the same order, with the
     /// same books, as the single-thread one; more messages than one batch cross threads.
     #[test]
@@ -924,12 +932,7 @@ mod tests {
             assert_eq!(books.not_sip, pbooks.not_sip);
         }
         // Many inputs merged: well over one batch of messages.
-        let inputs: Vec<Input> = (0..40u16)
-            .map(|i| {
-                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
-                crate::capture::open(&path, i).unwrap()
-            })
-            .collect();
+        let inputs: Vec<Input> = copies("fork-parallel.pcap", 40);
         let mut seq = Vec::new();
         run(&inputs, &mut |m| seq.push(m.frame));
         let mut par = Vec::new();
@@ -997,12 +1000,7 @@ mod tests {
         assert_eq!(par.len(), 3);
         assert_eq!((&par[0].2, &par[1].2, &par[2].2), (&m1, &m2, &m3));
         assert_eq!(where_, vec![true, false, true]);
-        let inputs: Vec<Input> = (0..40u16)
-            .map(|i| {
-                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
-                crate::capture::open(&path, i).unwrap()
-            })
-            .collect();
+        let inputs: Vec<Input> = copies("fork-parallel.pcap", 40);
         let mut seq: Vec<Seen> = Vec::new();
         run(&inputs, &mut |m| seq.push(seen(&m.located())));
         let mut par: Vec<Seen> = Vec::new();
@@ -1073,12 +1071,7 @@ mod tests {
             cases.push((name, inputs, false));
         }
         cases.push(("split".into(), vec![split_tcp_capture().0], false));
-        let many: Vec<Input> = (0..40u16)
-            .map(|i| {
-                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
-                crate::capture::open(&path, i).unwrap()
-            })
-            .collect();
+        let many: Vec<Input> = copies("fork-parallel.pcap", 40);
         cases.push(("many".into(), many, true));
         let consumer = std::thread::current().id();
         // (threshold, whether the helper must map everything, whether the consumer must).
@@ -1150,12 +1143,7 @@ mod tests {
                 }
             }
         }
-        let inputs: Vec<Input> = (0..400u16)
-            .map(|i| {
-                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
-                crate::capture::open(&path, i).unwrap()
-            })
-            .collect();
+        let inputs: Vec<Input> = copies("fork-parallel.pcap", 400);
         let mut want: Vec<FrameRef> = Vec::new();
         run(&inputs, &mut |m| want.push(m.frame));
         let dropped = Mutex::new(Vec::new());
@@ -1195,12 +1183,7 @@ mod tests {
     /// consumer has seen a message (with 40 copies it sometimes was, on a loaded machine).
     #[test]
     fn split_run_stops_whoever_maps() {
-        let inputs: Vec<Input> = (0..400u16)
-            .map(|i| {
-                let path = format!("{}/samples/fork-parallel.pcap", env!("CARGO_MANIFEST_DIR"));
-                crate::capture::open(&path, i).unwrap()
-            })
-            .collect();
+        let inputs: Vec<Input> = copies("fork-parallel.pcap", 400);
         let mut all = 0usize;
         run(&inputs, &mut |_| all += 1);
         for threshold in [0, 1, usize::MAX] {
