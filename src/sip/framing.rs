@@ -30,7 +30,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::websocket::{self, HeaderParse, MessageAssembler};
-use super::{Located, MessageFlags, SipMessage};
+use super::{find_byte, Located, MessageFlags, SipMessage};
 use crate::net::{Delivery, DeliveryFlags, DeliveryKind, Flow, FrameRef, Transport};
 
 /// A sensible message cap for callers without an opinion.
@@ -109,7 +109,7 @@ fn usual_start_line(line: &[u8]) -> Option<bool> {
             _ => None,
         };
     }
-    let sp = memchr(b' ', line)?;
+    let sp = find_byte(b' ', line)?;
     let method = upto(line, sp);
     if method.is_empty() || !method.iter().all(u8::is_ascii_uppercase) {
         return None;
@@ -144,7 +144,7 @@ fn is_token_char(b: u8) -> bool {
 
 /// `scheme ":" something`, with an RFC 3986 scheme.
 fn is_uri(u: &[u8]) -> bool {
-    let Some(colon) = memchr(b':', u) else {
+    let Some(colon) = find_byte(b':', u) else {
         return false;
     };
     let scheme = u.get(..colon).unwrap_or(&[]);
@@ -153,18 +153,6 @@ fn is_uri(u: &[u8]) -> bool {
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
         && colon + 1 < u.len()
-}
-
-/// Position of the first `needle` in `s`. Most searches here cover one line (tens of bytes):
-/// on x86_64 the SSE2 searcher is called directly (SSE2 is part of the architecture), which
-/// saves the run-time choice `memchr::memchr` makes on every call.
-#[inline]
-fn memchr(needle: u8, s: &[u8]) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(needle) {
-        return one.find(s);
-    }
-    memchr::memchr(needle, s)
 }
 
 fn trim_end(mut s: &[u8]) -> &[u8] {
@@ -198,7 +186,7 @@ fn upto(s: &[u8], b: usize) -> &[u8] {
 
 /// The first line of `s` without its LF, if the LF is there.
 fn first_line(s: &[u8]) -> Option<&[u8]> {
-    memchr(b'\n', s).map(|nl| upto(s, nl))
+    find_byte(b'\n', s).map(|nl| upto(s, nl))
 }
 
 /// Where the header section of `s` ends (just after the empty line), looking for the empty
@@ -206,7 +194,7 @@ fn first_line(s: &[u8]) -> Option<&[u8]> {
 /// Tolerates bare LF line ends.
 fn header_end(s: &[u8], from_pos: usize) -> Result<usize, usize> {
     let mut at = from_pos;
-    while let Some(i) = memchr(b'\n', from(s, at)).map(|i| i + at) {
+    while let Some(i) = find_byte(b'\n', from(s, at)).map(|i| i + at) {
         match s.get(i + 1) {
             Some(b'\n') => return Ok(i + 2),
             Some(b'\r') => match s.get(i + 2) {
@@ -230,7 +218,7 @@ fn content_length(headers: &[u8]) -> Option<u64> {
     let mut rest = headers;
     let mut start_line = true;
     loop {
-        let (line, next) = match memchr(b'\n', rest) {
+        let (line, next) = match find_byte(b'\n', rest) {
             Some(nl) => (upto(rest, nl), Some(from(rest, nl + 1))),
             None => (rest, None),
         };
@@ -255,7 +243,7 @@ fn content_length_line(line: &[u8], start_line: bool) -> Option<Option<u64>> {
     if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
         return None;
     }
-    let colon = memchr(b':', line)?;
+    let colon = find_byte(b':', line)?;
     let name = trim(upto(line, colon));
     if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
         return None;
@@ -272,7 +260,7 @@ fn content_length_line(line: &[u8], start_line: bool) -> Option<Option<u64>> {
 /// A header named `name` whose value contains `needle` (both ASCII case-insensitive).
 fn header_has(headers: &[u8], name: &[u8], needle: &[u8]) -> bool {
     headers.split(|b| *b == b'\n').skip(1).any(|line| {
-        let Some(colon) = memchr(b':', line) else {
+        let Some(colon) = find_byte(b':', line) else {
             return false;
         };
         trim(upto(line, colon)).eq_ignore_ascii_case(name)
@@ -722,7 +710,7 @@ impl FlowState {
                 break;
             }
             if self.line_start {
-                match memchr(b'\n', rest) {
+                match find_byte(b'\n', rest) {
                     None => {
                         if rest.len() > LINE_LIMIT {
                             self.line_start = false;
@@ -739,7 +727,7 @@ impl FlowState {
                     }
                 }
             } else {
-                match memchr(b'\n', rest) {
+                match find_byte(b'\n', rest) {
                     None => {
                         i = s.len();
                         break;
@@ -834,7 +822,7 @@ impl FlowState {
             BodyRule::UntilStartLine { no_cl } => {
                 let mut ls = m.body_scan;
                 let mut found = None;
-                while let Some(nl) = memchr(b'\n', from(s, ls)) {
+                while let Some(nl) = find_byte(b'\n', from(s, ls)) {
                     if is_start_line(upto(from(s, ls), nl)) {
                         found = Some(ls);
                         break;
@@ -1306,7 +1294,7 @@ fn datagram(d: &Delivery<'_>, emit: &mut dyn FnMut(Located<'_>)) -> PayloadClass
         // Junk before the request: look for a start line at a later line start.
         let mut at = skip;
         let mut found = None;
-        while let Some(nl) = memchr(b'\n', from(data, at)) {
+        while let Some(nl) = find_byte(b'\n', from(data, at)) {
             at += nl + 1;
             let crlf = leading_crlf(from(data, at));
             if at + crlf < data.len() && starts_at(at + crlf) {

@@ -13,6 +13,7 @@
 //! falls back to [`super::parse`]; a property test checks that whatever it answers is what the
 //! parser says.
 
+use super::find_byte;
 use super::headers::{parse_u64, trim_lws, HeaderName, Method};
 use super::parse::{parse_cseq, start_line, StartLine, MAX_HEADERS};
 
@@ -205,18 +206,6 @@ fn usual_start_line(line: &[u8]) -> Option<StartLine<'_>> {
 #[inline]
 fn all_ascii(s: &[u8]) -> bool {
     s.iter().fold(0u8, |acc, &b| acc | b) < 0x80
-}
-
-/// Position of the first `needle` in `s`. Header lines are short (tens of bytes):
-/// on x86_64 the SSE2 searcher is called directly (SSE2 is part of the architecture), which
-/// saves the run-time choice `memchr::memchr` makes on every call.
-#[inline]
-fn find_byte(needle: u8, s: &[u8]) -> Option<usize> {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(needle) {
-        return one.find(s);
-    }
-    memchr::memchr(needle, s)
 }
 
 /// `s` cut at its first line end, which must be CRLF: the line without it, and what follows.
