@@ -11,7 +11,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::{corpus_dir, sipscope, TempFile};
+use common::{corpus_or_say, sipscope, TempFile};
 use serde_json::Value;
 
 fn manifest() -> &'static Path {
@@ -31,13 +31,7 @@ fn samples() -> Vec<PathBuf> {
 
 /// Corpus captures that have a tshark TSV, or `None` (said loudly; an error under CI).
 fn corpus_files() -> Option<(PathBuf, Vec<PathBuf>)> {
-    let Some(dir) = corpus_dir() else {
-        eprintln!(
-            "\n!!!!!! CORPUS NOT FOUND (../shared/corpus): export NOT checked on it !!!!!!\n"
-        );
-        assert!(std::env::var_os("CI").is_none(), "corpus missing under CI");
-        return None;
-    };
+    let dir = corpus_or_say("export")?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("read corpus dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -514,9 +508,7 @@ fn nothing_selected_gives_an_empty_document_and_an_empty_capture() {
 /// 39 of 39 messages found in the export of this capture, 28 without the upgrade frames).
 #[test]
 fn websocket_export_keeps_the_upgrade_handshake() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("\n!!!!!! CORPUS NOT FOUND: WebSocket export NOT checked !!!!!!\n");
-        assert!(std::env::var_os("CI").is_none(), "corpus missing under CI");
+    let Some(dir) = corpus_or_say("WebSocket export") else {
         return;
     };
     let input = dir.join("heplify-sip-tcp-websocket.pcap");

@@ -287,6 +287,18 @@ pub fn corpus_dir() -> Option<PathBuf> {
     .find(|p| p.is_dir())
 }
 
+/// [`corpus_dir`] for a test that checks `what` on the corpus. Without a corpus it says loudly
+/// that `what` was not checked, and fails under CI (`CI` set): a corpus test that checked
+/// nothing must not look green there.
+pub fn corpus_or_say(what: &str) -> Option<PathBuf> {
+    let dir = corpus_dir();
+    if dir.is_none() {
+        eprintln!("\n!!!!!! CORPUS NOT FOUND (../shared/corpus): {what} NOT checked !!!!!!\n");
+        assert!(std::env::var_os("CI").is_none(), "corpus missing under CI");
+    }
+    dir
+}
+
 /// The captures (pcap, pcapng, cap) directly in `dir`, sorted by name.
 pub fn captures_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
