@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 use std::io::Write;
 
 use crate::cli::Selection;
-use crate::dialog::{analyze_call, Call, Grouper, Msg, RoleOverride};
+use crate::dialog::{analyze_call, Call, Detail, Grouper, Msg, RoleOverride};
 use crate::error::Error;
 use crate::ingest::{self, Books};
 use crate::media::endpoints::MediaEndpoints;
@@ -74,7 +74,7 @@ fn load_with(
     let (books, media) = ingest::run_parallel(
         &inputs,
         media,
-        &|m| Msg::from_borrowed(&m, keep_raw),
+        &|m| Msg::from_borrowed(&m, Detail::full(keep_raw)),
         &mut |m| grouper.push(m),
     );
     crate::report_books(&books, err);
@@ -386,12 +386,12 @@ impl ExactGrouper {
 /// are read twice (standard input is held in memory, so it can be).
 pub fn stream_exact(
     sel: &Selection,
-    keep_raw: bool,
+    detail: Detail,
     err: &mut dyn Write,
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
     let inputs = crate::open_inputs(&sel.files, err)?;
-    stream_exact_inputs(&inputs, sel, keep_raw, false, err, on_call).map(|(books, _)| books)
+    stream_exact_inputs(&inputs, sel, detail, false, err, on_call).map(|(books, _)| books)
 }
 
 /// [`stream_exact`] over inputs already open (the interactive view keeps them to fetch
@@ -400,7 +400,7 @@ pub fn stream_exact(
 pub fn stream_exact_inputs(
     inputs: &[crate::capture::Input],
     sel: &Selection,
-    keep_raw: bool,
+    detail: Detail,
     media: bool,
     err: &mut dyn Write,
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
@@ -419,7 +419,7 @@ pub fn stream_exact_inputs(
     second_pass(
         inputs,
         sel,
-        keep_raw,
+        detail,
         &lasts,
         ing,
         false,
@@ -467,7 +467,7 @@ pub fn first_pass_with_media(
 pub fn stream_exact_after(
     inputs: &[crate::capture::Input],
     sel: &Selection,
-    keep_raw: bool,
+    detail: Detail,
     lasts: &LastMessages,
     err: &mut dyn Write,
     on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
@@ -476,7 +476,7 @@ pub fn stream_exact_after(
     second_pass(
         inputs,
         sel,
-        keep_raw,
+        detail,
         lasts,
         ing,
         false,
@@ -511,7 +511,7 @@ pub enum Linked<'a> {
 pub fn stream_linked_after(
     inputs: &[crate::capture::Input],
     sel: &Selection,
-    keep_raw: bool,
+    detail: Detail,
     lasts: &LastMessages,
     err: &mut dyn Write,
     on_call: &mut dyn FnMut(Linked<'_>) -> std::io::Result<()>,
@@ -521,7 +521,7 @@ pub fn stream_linked_after(
     let (books, _) = second_pass(
         inputs,
         sel,
-        keep_raw,
+        detail,
         lasts,
         ing,
         true,
@@ -596,7 +596,7 @@ type Bin = Vec<Vec<Msg>>;
 fn second_pass(
     inputs: &[crate::capture::Input],
     sel: &Selection,
-    keep_raw: bool,
+    detail: Detail,
     lasts: &LastMessages,
     ing: ingest::Ingest,
     recycle: bool,
@@ -608,7 +608,7 @@ fn second_pass(
     let gone = std::sync::atomic::AtomicBool::new(false);
     let stop = |_: Option<&MediaTracker>| gone.load(std::sync::atomic::Ordering::Relaxed);
     let mut seq = 0u64;
-    let map = |m: sip::Located<'_>| Msg::from_borrowed(&m, keep_raw);
+    let map = |m: sip::Located<'_>| Msg::from_borrowed(&m, detail);
     let mut consume = |m, bin: &mut Bin| {
         let done = grouper.push(m, seq, lasts.is_last(seq));
         seq = seq.wrapping_add(1);

@@ -13,6 +13,7 @@ use std::io::{self, Write};
 
 use crate::analysis::{self, B2buaLinker, CallKey, REORDER_SLACK_NS};
 use crate::cli::Selection;
+use crate::dialog::Detail;
 use crate::error::Error;
 use crate::output::calls::{CallRow, JsonList, TextTable};
 
@@ -78,7 +79,9 @@ pub fn run(
     };
     let mut linker = B2buaLinker::new();
     let mut pending: BTreeMap<CallKey, Waiting> = BTreeMap::new();
-    analysis::stream_exact(sel, false, err, &mut |call, key, horizon| {
+    // The JSON rows' outcome is a diagnosis, which reads every field.
+    let detail = if json { Detail::Full } else { Detail::Summary };
+    analysis::stream_exact(sel, detail, err, &mut |call, key, horizon| {
         let ready_at = linker.add(key, &call);
         let row = sel.filter.matches(&call).then(|| CallRow::new(&call, json));
         pending.insert(key, Waiting { ready_at, row });

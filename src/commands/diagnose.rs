@@ -37,7 +37,7 @@ use crate::analysis::{CallKey, LastMessages, Linked};
 use crate::capture::Input;
 use crate::cli::Selection;
 use crate::diagnose::{self, CaptureStreams, Diagnosis, MediaView, Summary, SummaryEntry};
-use crate::dialog::Call;
+use crate::dialog::{Call, Detail};
 use crate::error::Error;
 use crate::media::StreamReport;
 use crate::output::diagnose as render;
@@ -416,7 +416,7 @@ fn pass(
         Media::Off => CaptureStreams::default(),
     };
     let mut pending: BTreeMap<CallKey, Option<Held>> = BTreeMap::new();
-    analysis::stream_linked_after(inputs, sel, false, lasts, err, &mut |handed| {
+    analysis::stream_linked_after(inputs, sel, Detail::Full, lasts, err, &mut |handed| {
         match handed {
             Linked::Call(call, key) => {
                 let held = diagnose_call(sel, json, media, &capture, &mut sink, call)?;

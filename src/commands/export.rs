@@ -17,7 +17,7 @@ use crate::analysis::{self, LastMessages};
 use crate::capture::{Frame, Input, Merged};
 use crate::cli::{ExportConfig, ExportFormat, Selection};
 use crate::diagnose::CaptureStreams;
-use crate::dialog::{self, Msg};
+use crate::dialog::{self, Detail, Msg};
 use crate::error::Error;
 use crate::ingest::{Books, Ingest};
 use crate::media::MediaTracker;
@@ -278,19 +278,26 @@ fn ndjson(
         capture_end_ns: end,
     };
     let bar = Progress::messages(inputs, lasts.messages());
-    analysis::stream_linked_after(inputs, sel, ctx.raw, &lasts, err, &mut |handed| {
-        let analysis::Linked::Call(call, _) = handed else {
-            return Ok(());
-        };
-        if let Some(b) = &bar {
-            b.inc(call.messages.len() as u64);
-        }
-        if sel.filter.matches(call) {
-            let json = CallJson::build_with_media(call, ctx, Some(&em));
-            export::write_line(out, &json)?;
-        }
-        Ok(())
-    })?;
+    analysis::stream_linked_after(
+        inputs,
+        sel,
+        Detail::full(ctx.raw),
+        &lasts,
+        err,
+        &mut |handed| {
+            let analysis::Linked::Call(call, _) = handed else {
+                return Ok(());
+            };
+            if let Some(b) = &bar {
+                b.inc(call.messages.len() as u64);
+            }
+            if sel.filter.matches(call) {
+                let json = CallJson::build_with_media(call, ctx, Some(&em));
+                export::write_line(out, &json)?;
+            }
+            Ok(())
+        },
+    )?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -310,7 +317,7 @@ fn capture(
     let mut calls = 0usize;
     let lasts = LastMessages::find(inputs);
     let bar = Progress::messages(inputs, lasts.messages());
-    analysis::stream_exact_after(inputs, sel, false, &lasts, err, &mut |c, _, _| {
+    analysis::stream_exact_after(inputs, sel, Detail::Summary, &lasts, err, &mut |c, _, _| {
         if let Some(b) = &bar {
             b.inc(c.messages.len() as u64);
         }

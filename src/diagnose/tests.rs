@@ -37,6 +37,7 @@ fn sdp(addr: &str, codecs: &[&str], direction: &str, port: u16) -> SdpSummary {
 }
 
 fn with_sdp(mut m: Msg, s: Option<SdpSummary>) -> Msg {
+    m.has_sdp = s.is_some();
     m.sdp = s;
     m
 }

@@ -298,7 +298,7 @@ impl MsgKeys {
 fn same_content(a: &Msg, b: &Msg) -> bool {
     match (&a.raw, &b.raw) {
         (Some(x), Some(y)) => x == y,
-        _ => a.size == b.size && a.sdp.is_some() == b.sdp.is_some() && a.start == b.start,
+        _ => a.size == b.size && a.has_sdp == b.has_sdp && a.start == b.start,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via
 
 use compact_str::ToCompactString;
 
-use super::msg::{MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
+use super::msg::{Detail, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
 
 /// One region of a message (its head, or its SDP body) checked for UTF-8 once. Every value
 /// the model keeps is cut out of such a region at ASCII delimiters, so a value of a valid
@@ -209,16 +209,17 @@ impl Msg {
     /// Reads everything the model needs from a located message. `keep_raw` keeps a copy of the
     /// message text (for `--raw` exports and the terminal view).
     pub fn from_located(m: &SipMessage, keep_raw: bool) -> Msg {
-        Msg::from_borrowed(&m.located(), keep_raw)
+        Msg::from_borrowed(&m.located(), Detail::full(keep_raw))
     }
 
-    /// Same as [`Msg::from_located`] from the framer's borrowed view: the message bytes are
-    /// only read (copied only with `keep_raw`), so a datagram goes from the capture's pages to
-    /// the model without an intermediate copy.
-    pub fn from_borrowed(m: &Located<'_>, keep_raw: bool) -> Msg {
+    /// Same as [`Msg::from_located`] from the framer's borrowed view, reading as much as
+    /// `detail` asks: the message bytes are only read (copied only for [`Detail::Raw`]), so a
+    /// datagram goes from the capture's pages to the model without an intermediate copy.
+    pub fn from_borrowed(m: &Located<'_>, detail: Detail) -> Msg {
         let p = Parsed::new(m.data);
-        let raw = keep_raw.then(|| m.data.to_vec());
-        Msg::from_parsed_parts(m, &p.0, m.frames.to_vec(), raw)
+        let raw = (detail == Detail::Raw).then(|| m.data.to_vec());
+        let sdp = detail != Detail::Summary;
+        Msg::from_parsed_parts(m, &p.0, m.frames.to_vec(), raw, sdp)
     }
 
     /// Same as [`Msg::from_located`], taking the message: its frame list (and its text, with
@@ -227,7 +228,7 @@ impl Msg {
         let frames = std::mem::take(&mut m.frames);
         let mut msg = {
             let p = Parsed::new(&m.data);
-            Msg::from_parsed_parts(&m.located(), &p.0, frames, None)
+            Msg::from_parsed_parts(&m.located(), &p.0, frames, None, true)
         };
         if keep_raw {
             msg.raw = Some(m.data);
@@ -238,17 +239,19 @@ impl Msg {
     /// Same as [`Msg::from_located`] when the message is already parsed.
     pub fn from_parsed(m: &SipMessage, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
         let raw = keep_raw.then(|| m.data.clone());
-        Msg::from_parsed_parts(&m.located(), p, m.frames.clone(), raw)
+        Msg::from_parsed_parts(&m.located(), p, m.frames.clone(), raw, true)
     }
 
     /// The model's message from a parsed one. The headers are read in one walk over the
     /// header list (each accessor of [`sip::Message`] walks it again: about fifteen walks per
     /// message), taking the first header of each single-valued kind as the accessors do.
+    /// An SDP body is read only with `read_sdp` (its presence is noted either way).
     fn from_parsed_parts(
         m: &Located<'_>,
         p: &sip::Message<'_>,
         frames: Vec<FrameRef>,
         raw: Option<Vec<u8>>,
+        read_sdp: bool,
     ) -> Msg {
         let head = Region::head(p);
         let start = match p.start {
@@ -314,6 +317,7 @@ impl Msg {
             }
         }
         let text = |v: Option<&[u8]>| v.map(|v| head.text(v));
+        let body = find_sdp(content_type, p.body());
         Msg {
             frame: m.frame,
             frames,
@@ -338,7 +342,10 @@ impl Msg {
             has_credentials,
             has_challenge,
             content_type: text(content_type),
-            sdp: find_sdp(content_type, p.body()).map(|b| sdp_summary(&parse_sdp_media(b))),
+            sdp: body
+                .filter(|_| read_sdp)
+                .map(|b| sdp_summary(&parse_sdp_media(b))),
+            has_sdp: body.is_some(),
             anomalies: p
                 .anomalies()
                 .iter()
@@ -495,8 +502,19 @@ a=rtpmap:99 W/8000x\r\n";
         assert_eq!(msg.call_id, "abc@h");
         assert_eq!(msg.from.tag.as_deref(), Some("first"));
         assert_eq!(msg.raw.as_deref(), Some(&raw[..]));
-        let borrowed = Msg::from_borrowed(&located(&raw).located(), true);
+        let borrowed = Msg::from_borrowed(&located(&raw).located(), Detail::Raw);
         assert_eq!(borrowed, msg);
+        // A summary reads all but the SDP body, whose presence it notes.
+        let summary = Msg::from_borrowed(&located(&raw).located(), Detail::Summary);
+        assert!(summary.sdp.is_none() && summary.has_sdp && msg.has_sdp);
+        assert_eq!(
+            Msg {
+                sdp: msg.sdp.clone(),
+                raw: msg.raw.clone(),
+                ..summary
+            },
+            msg
+        );
         assert_eq!(Msg::from_message(located(&raw), true), msg);
     }
 }

@@ -70,6 +70,30 @@ pub struct SdpSummary {
     pub media: Vec<MediaSummary>,
 }
 
+/// How much of each message the model reads: call lists skip what only the detailed outputs
+/// show, which a large capture would pay for on every message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything but the contents of an SDP body (its presence is still noted, in
+    /// [`Msg::has_sdp`]): what the call list, the view's list and frame selection read.
+    Summary,
+    /// Every field.
+    Full,
+    /// Every field and a copy of the message text (`--raw` exports, the terminal view).
+    Raw,
+}
+
+impl Detail {
+    /// [`Detail::Raw`] when `keep_raw`, otherwise [`Detail::Full`].
+    pub fn full(keep_raw: bool) -> Detail {
+        if keep_raw {
+            Detail::Raw
+        } else {
+            Detail::Full
+        }
+    }
+}
+
 /// One SIP message as the model keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Msg {
@@ -104,7 +128,10 @@ pub struct Msg {
     /// Carries WWW-Authenticate or Proxy-Authenticate.
     pub has_challenge: bool,
     pub content_type: Option<Text>,
+    /// The SDP body's offer or answer; `None` without one, and in a [`Detail::Summary`] read.
     pub sdp: Option<SdpSummary>,
+    /// Carries an SDP body (whether or not `sdp` was read).
+    pub has_sdp: bool,
     /// Parser anomalies, as short descriptions.
     pub anomalies: Vec<Text>,
     /// Size of the message in bytes.
@@ -165,6 +192,7 @@ impl Msg {
             has_challenge: false,
             content_type: None,
             sdp: None,
+            has_sdp: false,
             anomalies: Vec::new(),
             size: 0,
             raw: None,
