@@ -8,6 +8,7 @@
 //! plain indices into the vectors of the same `Call`, so the model is cheap to clone, trivially
 //! shareable between threads, and free of lifetimes.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::msg::{Msg, Text};
@@ -432,28 +433,35 @@ impl Host {
         }
     }
 
-    /// `10.0.0.1`, `127.0.0.1:5060`, `[::1]:5060`. IPv4 is written by hand, as `Display`
-    /// writes it: the standard formatting (which honours width and padding) took about 1 400
-    /// instructions per label, and `diagnose` writes several labels per call.
+    /// `10.0.0.1`, `127.0.0.1:5060`, `[::1]:5060` (see [`write_label`]).
     pub fn label(&self) -> String {
-        match (self.addr, self.port) {
-            (IpAddr::V4(a), port) => {
-                let mut s = String::with_capacity(21);
-                for (i, o) in a.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        s.push('.');
-                    }
-                    push_decimal(&mut s, u32::from(o));
+        let mut s = String::with_capacity(21);
+        write_label(&mut s, self.addr, self.port);
+        s
+    }
+}
+
+/// Writes a host's label into `out`: `10.0.0.1`, `127.0.0.1:5060`, `[::1]:5060`. IPv4 is
+/// written by hand, as `Display` writes it: the standard formatting (which honours width and
+/// padding) took about 1 400 instructions per label, and `diagnose` and the call list write
+/// several labels per call.
+pub fn write_label(out: &mut String, addr: IpAddr, port: Option<u16>) {
+    match (addr, port) {
+        (IpAddr::V4(a), port) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
                 }
-                if let Some(p) = port {
-                    s.push(':');
-                    push_decimal(&mut s, u32::from(p));
-                }
-                s
+                push_decimal(out, u32::from(o));
             }
-            (a, None) => a.to_string(),
-            (IpAddr::V6(a), Some(p)) => format!("[{a}]:{p}"),
+            if let Some(p) = port {
+                out.push(':');
+                push_decimal(out, u32::from(p));
+            }
         }
+        // Writing into a String cannot fail.
+        (a, None) => _ = write!(out, "{a}"),
+        (IpAddr::V6(a), Some(p)) => _ = write!(out, "[{a}]:{p}"),
     }
 }
 

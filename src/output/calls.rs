@@ -99,12 +99,7 @@ struct HostRow {
 impl HostRow {
     /// Writes its label (`10.0.0.1`, `127.0.0.1:5060`, `[::1]:5060`) into `out`.
     fn write_label(&self, out: &mut String) {
-        // Writing into a String cannot fail.
-        let _ = match (self.addr, self.port) {
-            (a, None) => write!(out, "{a}"),
-            (IpAddr::V4(a), Some(p)) => write!(out, "{a}:{p}"),
-            (IpAddr::V6(a), Some(p)) => write!(out, "[{a}]:{p}"),
-        };
+        crate::dialog::write_label(out, self.addr, self.port);
     }
 }
 
