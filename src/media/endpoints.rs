@@ -56,6 +56,12 @@ impl MediaEndpoints {
     pub fn contains(&self, ep: &Endpoint) -> bool {
         self.overflow || self.seen.contains(ep)
     }
+
+    /// No datagram that could be media was seen: [`MediaEndpoints::contains`] says no to
+    /// every endpoint.
+    pub fn is_empty(&self) -> bool {
+        !self.overflow && self.seen.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -87,7 +93,9 @@ mod tests {
             transport: Transport::Tcp,
             ..udp(ep(7, 4000), ep(8, 5000))
         };
+        assert!(MediaEndpoints::new().is_empty());
         m.note(&tcp, &[0x80, 0]);
+        assert!(!m.is_empty());
         assert!(m.contains(&ep(1, 4000)) && m.contains(&ep(2, 5000)));
         for e in [
             ep(3, 4000),
@@ -110,7 +118,7 @@ mod tests {
             m.note(&udp(e, e), &[0x80]);
             n += 1;
         }
-        assert!(m.seen.is_empty());
+        assert!(m.seen.is_empty() && !m.is_empty());
         assert!(m.contains(&ep(9, 9)));
         assert_eq!(n as usize, MAX_ENDPOINTS + 1);
     }

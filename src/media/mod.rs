@@ -199,9 +199,11 @@ impl MediaTracker {
         self
     }
 
-    /// Whether SDP announcements are of use ([`MediaTracker::expect`]); a watcher ignores them.
+    /// Whether SDP announcements are of use ([`MediaTracker::expect`]): a watcher ignores
+    /// them, and so does a tracker told that no datagram of the capture could be media (a
+    /// capture of SIP only need not parse each SDP body again).
     pub fn wants_announcements(&self) -> bool {
-        !self.watch_only
+        !self.watch_only && self.media_endpoints.as_ref().is_none_or(|f| !f.is_empty())
     }
 
     /// Whether a datagram parsing as RTP was shown to this tracker (a watcher), or a stream

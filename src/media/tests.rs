@@ -292,3 +292,17 @@ fn duplicates_while_a_candidate_are_kept_but_repeats_alone_do_not_make_rtp() {
     assert_eq!(r[0].lost, -1);
     assert_eq!(r[0].duplicates, 1);
 }
+
+#[test]
+fn announcements_are_wanted_only_where_media_could_be_found() {
+    assert!(MediaTracker::new().wants_announcements());
+    let none = Arc::new(endpoints::MediaEndpoints::new());
+    // No datagram could be media: no announcement could ever be looked up.
+    assert!(!MediaTracker::new()
+        .announcements_for(none)
+        .wants_announcements());
+    let mut some = endpoints::MediaEndpoints::new();
+    some.note(&flow(ep(1, 4000), ep(2, 4002)), &[0x80, 0]);
+    let t = MediaTracker::new().announcements_for(Arc::new(some));
+    assert!(t.wants_announcements());
+}
