@@ -388,7 +388,7 @@ impl<'a> Parser<'a> {
     /// Reads the line starting at `pos` within `head` (bytes up to `limit`).
     fn line(&mut self, pos: usize, limit: usize) -> Line {
         let hay = self.raw.get(pos..limit).unwrap_or(&[]);
-        match memchr::memchr(b'\n', hay) {
+        match super::find_byte(b'\n', hay) {
             Some(i) => {
                 let nl = pos + i;
                 let cr = i > 0 && hay.get(i - 1) == Some(&b'\r');
