@@ -63,8 +63,6 @@ enum Body {
 /// back every later call until its last message: on a busy capture that is most of its calls.
 const HOLD_BUDGET: usize = 4 << 20;
 
-/// Prefix of a rendered text block with call number 0: flag, space, `#0`.
-const TEXT_PREFIX: usize = 5;
 /// Prefix of a rendered JSON object with index 0: `{"index":0`.
 const JSON_PREFIX: &[u8] = b"{\"index\":0";
 
@@ -244,6 +242,8 @@ struct Sink {
     spill: Option<Spill>,
     /// Room to read a spilled body back into.
     scratch: Vec<u8>,
+    /// Room to write a call's number into.
+    head: Vec<u8>,
 }
 
 impl Sink {
@@ -259,6 +259,7 @@ impl Sink {
             budget: HOLD_BUDGET,
             spill: None,
             scratch: Vec::new(),
+            head: Vec::new(),
         }
     }
 
@@ -313,15 +314,18 @@ impl Sink {
             *slot = Some((spool()?, 0));
         }
         if let Some((w, n)) = slot {
+            let head = &mut self.head;
+            head.clear();
             if self.json {
                 if *n > 0 {
-                    w.write_all(b",")?;
+                    head.push(b',');
                 }
-                write!(w, "{{\"index\":{}", self.index)?;
+                head.extend_from_slice(b"{\"index\":");
             } else {
-                let flag = if failed { "!!" } else { "  " };
-                write!(w, "{flag} #{}", self.index)?;
+                head.extend_from_slice(if failed { b"!! #" } else { b"   #" });
             }
+            render::push_decimal(head, self.index as u64);
+            w.write_all(head)?;
             w.write_all(&body)?;
             *n += 1;
         }
@@ -344,13 +348,7 @@ fn render_body(json: bool, call: &Call, d: &Diagnosis) -> io::Result<Vec<u8>> {
         }
         buf.drain(..JSON_PREFIX.len());
     } else {
-        render::write_call(&mut buf, 0, call, d)?;
-        if buf.get(2..TEXT_PREFIX) != Some(b" #0") {
-            return Err(io::Error::other(
-                "diagnosis block does not start with its number",
-            ));
-        }
-        buf.drain(..TEXT_PREFIX);
+        render::push_call_body(&mut buf, call, d);
     }
     Ok(buf)
 }

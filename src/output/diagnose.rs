@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 use serde::Serialize;
 
@@ -344,76 +345,170 @@ pub fn write_json_doc(
     )
 }
 
-fn host_text(call: &Call, h: HostIdx) -> String {
+/// Appends `s` made safe for a terminal ([`escape_str`]). Printable ASCII, the common case,
+/// is checked eight bytes at a time and copied as it is.
+fn push_esc(buf: &mut Vec<u8>, s: &str) {
+    if printable_ascii(s.as_bytes()) {
+        buf.extend_from_slice(s.as_bytes());
+    } else {
+        buf.extend_from_slice(escape_str(s).as_bytes());
+    }
+}
+
+/// Every byte is printable ASCII (0x20 to 0x7e): what [`escape_str`] keeps without looking at
+/// characters.
+fn printable_ascii(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    let words_ok = words.by_ref().all(|w| {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        // A byte is bad if its high bit is set, if it is below 0x20, or if it is DEL (0x7f,
+        // the only byte that becomes >= 0x80 when 1 is added to a byte below 0x80).
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+        let del = w.wrapping_add(ONES) & !w;
+        (w | below_space | del) & HIGH == 0
+    });
+    words_ok && words.remainder().iter().all(|b| (0x20..0x7f).contains(b))
+}
+
+/// Appends `n` in decimal, as `Display` writes it.
+pub(crate) fn push_decimal(buf: &mut Vec<u8>, n: u64) {
+    // Numbers below 1000 (octets, codes, frame numbers of small captures) written at once.
+    // Each digit is 0..=9: the casts cannot truncate.
+    let digit = |n: u64| b'0' + (n % 10) as u8;
+    if n < 10 {
+        buf.push(digit(n));
+        return;
+    }
+    if n < 100 {
+        buf.extend_from_slice(&[digit(n / 10), digit(n)]);
+        return;
+    }
+    if n < 1000 {
+        buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]);
+        return;
+    }
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    while rest > 0 && at > 0 {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = digit(rest);
+        }
+        rest /= 10;
+    }
+    buf.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
+/// A host's label, as [`Call::host_label`] spells it (not capture text: not escaped). IPv4
+/// (the common case) is written in place; other addresses go through `host_label`.
+fn push_label(buf: &mut Vec<u8>, call: &Call, h: HostIdx) {
+    match call.hosts.get(h) {
+        Some(&crate::dialog::Host {
+            addr: IpAddr::V4(a),
+            port,
+            ..
+        }) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                push_decimal(buf, u64::from(o));
+            }
+            if let Some(p) = port {
+                buf.push(b':');
+                push_decimal(buf, u64::from(p));
+            }
+        }
+        _ => buf.extend_from_slice(call.host_label(h).as_bytes()),
+    }
+}
+
+/// `label (role)`.
+fn push_host_text(buf: &mut Vec<u8>, call: &Call, h: HostIdx) {
+    push_label(buf, call, h);
+    buf.extend_from_slice(b" (");
     let role = call.hosts.get(h).map_or("unknown", |x| x.role.as_str());
-    let mut text = call.host_label(h);
-    text.push_str(" (");
-    text.push_str(role);
-    text.push(')');
-    text
+    buf.extend_from_slice(role.as_bytes());
+    buf.push(b')');
 }
 
-fn mark(s: Severity) -> &'static str {
+fn mark(s: Severity) -> &'static [u8] {
     match s {
-        Severity::Info => "-",
-        Severity::Warning => "!",
-        Severity::Error => "X",
+        Severity::Info => b"-",
+        Severity::Warning => b"!",
+        Severity::Error => b"X",
     }
 }
 
-fn evidence_text(call: &Call, f: &Finding) -> String {
+/// ` [frames #12,2#7,...]`: the frames of the first six pieces of evidence (nothing without
+/// evidence).
+fn push_evidence(buf: &mut Vec<u8>, call: &Call, f: &Finding) {
     if f.evidence.is_empty() {
-        return String::new();
+        return;
     }
-    let frames: Vec<String> = f
+    buf.extend_from_slice(b" [frames ");
+    let frames = f
         .evidence
         .iter()
         .take(6)
-        .filter_map(|&m| call.messages.get(m))
-        .map(|m| match m.frame.file {
-            0 => format!("#{}", m.frame.number),
-            n => format!("{n}#{}", m.frame.number),
-        })
-        .collect();
-    let more = if f.evidence.len() > 6 { ",..." } else { "" };
-    format!(" [frames {}{more}]", frames.join(","))
+        .filter_map(|&m| call.messages.get(m));
+    for (i, m) in frames.enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        if m.frame.file != 0 {
+            push_decimal(buf, u64::from(m.frame.file));
+        }
+        buf.push(b'#');
+        push_decimal(buf, m.frame.number);
+    }
+    if f.evidence.len() > 6 {
+        buf.extend_from_slice(b",...");
+    }
+    buf.push(b']');
 }
 
-fn where_text(call: &Call, d: &Diagnosis) -> Vec<String> {
+/// The `where` lines: who generated and passed on the deciding response, the path, the
+/// broken leg.
+fn push_where(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
+    const PREFIX: &[u8] = b"   where    ";
     let w = &d.where_;
-    let mut lines = Vec::new();
-    // Written piece by piece: one string per line, no intermediate lists or formatting.
     if let Some(g) = w.generated_by {
-        let mut l = String::from("generated by ");
-        l.push_str(&host_text(call, g));
+        buf.extend_from_slice(PREFIX);
+        buf.extend_from_slice(b"generated by ");
+        push_host_text(buf, call, g);
         for (i, &h) in w.proxied_by.iter().enumerate() {
-            l.push_str(if i == 0 { ", proxied by " } else { ", " });
-            l.push_str(&host_text(call, h));
+            buf.extend_from_slice(if i == 0 { b", proxied by " } else { b", " });
+            push_host_text(buf, call, h);
         }
         if let Some(r) = w.received_by {
-            l.push_str(", received by ");
-            l.push_str(&call.host_label(r));
+            buf.extend_from_slice(b", received by ");
+            push_label(buf, call, r);
         }
-        lines.push(l);
+        buf.push(b'\n');
     }
     if w.path.len() > 1 {
-        let mut l = String::from("path ");
+        buf.extend_from_slice(PREFIX);
+        buf.extend_from_slice(b"path ");
         for (i, &h) in w.path.iter().enumerate() {
             if i > 0 {
-                l.push_str(" -> ");
+                buf.extend_from_slice(b" -> ");
             }
-            l.push_str(&call.host_label(h));
+            push_label(buf, call, h);
         }
-        lines.push(l);
+        buf.push(b'\n');
     }
     if let Some(l) = w.broken_leg {
-        lines.push(format!(
-            "broken leg {} -> {}",
-            call.host_label(l.from),
-            call.host_label(l.to)
-        ));
+        buf.extend_from_slice(PREFIX);
+        buf.extend_from_slice(b"broken leg ");
+        push_label(buf, call, l.from);
+        buf.extend_from_slice(b" -> ");
+        push_label(buf, call, l.to);
+        buf.push(b'\n');
     }
-    lines
 }
 
 /// `post-dial 1.234s, setup ...`: the timings known, written into one string.
@@ -438,12 +533,13 @@ fn timings_text(d: &Diagnosis) -> String {
     text
 }
 
-fn outcome_line(call: &Call, d: &Diagnosis) -> String {
-    let mut l = d.outcome.as_str().to_string();
+/// The `outcome` line's text (after its label).
+fn push_outcome(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
+    buf.extend_from_slice(d.outcome.as_str().as_bytes());
     if d.outcome.words() != d.outcome.as_str() {
-        l.push_str(" (");
-        l.push_str(d.outcome.words());
-        l.push(')');
+        buf.extend_from_slice(b" (");
+        buf.extend_from_slice(d.outcome.words().as_bytes());
+        buf.push(b')');
     }
     if let Some(c) = d.final_code {
         let reason = d
@@ -454,10 +550,10 @@ fn outcome_line(call: &Call, d: &Diagnosis) -> String {
                 _ => None,
             })
             .unwrap_or("");
-        l.push_str(", final ");
-        l.push_str(&c.to_string());
-        l.push(' ');
-        l.push_str(&escape_str(reason));
+        buf.extend_from_slice(b", final ");
+        push_decimal(buf, u64::from(c));
+        buf.push(b' ');
+        push_esc(buf, reason);
     }
     if let Some(h) = d.ended_by {
         let who = match d.where_.path.first() {
@@ -465,67 +561,83 @@ fn outcome_line(call: &Call, d: &Diagnosis) -> String {
             Some(_) => "the callee side",
             None => "",
         };
-        l.push_str(", ended by ");
-        l.push_str(who);
-        l.push(' ');
-        l.push_str(&call.host_label(h));
+        buf.extend_from_slice(b", ended by ");
+        buf.extend_from_slice(who.as_bytes());
+        buf.push(b' ');
+        push_label(buf, call, h);
     }
-    l
 }
 
 /// The block of one call.
 pub fn write_call(out: &mut dyn Write, index: usize, call: &Call, d: &Diagnosis) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(1024);
+    buf.extend_from_slice(if d.outcome.is_failure() {
+        b"!! #"
+    } else {
+        b"   #"
+    });
+    push_decimal(&mut buf, index as u64);
+    push_call_body(&mut buf, call, d);
+    out.write_all(&buf)
+}
+
+/// The block of one call after its flag and number (`!! #12`), appended to `buf`: what
+/// [`write_call`] writes after them.
+pub fn push_call_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
     let s = &call.summary;
-    let flag = if d.outcome.is_failure() { "!!" } else { "  " };
-    writeln!(
-        out,
-        "{flag} #{index} {} {}  {} -> {}  {}",
-        clock_millis(s.start_ns),
-        escape_str(&call.call_id),
-        escape_str(&s.from_user),
-        escape_str(&s.to_user),
-        escape_str(&s.first_method)
-    )?;
-    writeln!(out, "   outcome  {}", outcome_line(call, d))?;
+    buf.push(b' ');
+    buf.extend_from_slice(clock_millis(s.start_ns).as_bytes());
+    buf.push(b' ');
+    push_esc(buf, &call.call_id);
+    buf.extend_from_slice(b"  ");
+    push_esc(buf, &s.from_user);
+    buf.extend_from_slice(b" -> ");
+    push_esc(buf, &s.to_user);
+    buf.extend_from_slice(b"  ");
+    push_esc(buf, &s.first_method);
+    buf.extend_from_slice(b"\n   outcome  ");
+    push_outcome(buf, call, d);
+    buf.push(b'\n');
     if let Some(c) = &d.cause {
-        writeln!(out, "   cause    {}", escape_str(c))?;
+        buf.extend_from_slice(b"   cause    ");
+        push_esc(buf, c);
+        buf.push(b'\n');
     }
-    for l in where_text(call, d) {
-        writeln!(out, "   where    {l}")?;
-    }
-    for (label, list) in [
-        ("why", &d.why),
-        ("sdp", &d.sdp),
-        ("media", &d.media),
-        ("finding", &d.findings),
+    push_where(buf, call, d);
+    // The label padded to eight columns, as `{label:<8}` writes it.
+    for (prefix, list) in [
+        (&b"   why      "[..], &d.why),
+        (b"   sdp      ", &d.sdp),
+        (b"   media    ", &d.media),
+        (b"   finding  ", &d.findings),
     ] {
-        if label == "media" {
+        if prefix == b"   media    " {
             // The streams first, then what is wrong with them.
             for b in &d.streams {
-                writeln!(
-                    out,
-                    "   rtp      {} -> {} {}",
-                    escape_str(&b.src),
-                    escape_str(&b.dst),
-                    escape_str(&b.text)
-                )?;
+                buf.extend_from_slice(b"   rtp      ");
+                push_esc(buf, &b.src);
+                buf.extend_from_slice(b" -> ");
+                push_esc(buf, &b.dst);
+                buf.push(b' ');
+                push_esc(buf, &b.text);
+                buf.push(b'\n');
             }
         }
         for f in list {
-            writeln!(
-                out,
-                "   {label:<8} {} {}{}",
-                mark(f.severity),
-                escape_str(&f.text),
-                evidence_text(call, f)
-            )?;
+            buf.extend_from_slice(prefix);
+            buf.extend_from_slice(mark(f.severity));
+            buf.push(b' ');
+            push_esc(buf, &f.text);
+            push_evidence(buf, call, f);
+            buf.push(b'\n');
         }
     }
     let t = timings_text(d);
     if !t.is_empty() {
-        writeln!(out, "   timings  {t}")?;
+        buf.extend_from_slice(b"   timings  ");
+        buf.extend_from_slice(t.as_bytes());
+        buf.push(b'\n');
     }
-    Ok(())
 }
 
 /// The summary block.
