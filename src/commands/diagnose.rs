@@ -63,9 +63,6 @@ enum Body {
 /// back every later call until its last message: on a busy capture that is most of its calls.
 const HOLD_BUDGET: usize = 4 << 20;
 
-/// Prefix of a rendered JSON object with index 0: `{"index":0`.
-const JSON_PREFIX: &[u8] = b"{\"index\":0";
-
 /// What the diagnosing pass knows of the capture's media.
 enum Media {
     /// No stream: the first pass's watcher saw no RTP.
@@ -339,14 +336,7 @@ impl Sink {
 fn render_body(json: bool, call: &Call, d: &Diagnosis) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(512);
     if json {
-        write_json(&mut buf, &render::CallDiagnosisJson::new(0, call, d))?;
-        buf.pop(); // the newline after the object
-        if !buf.starts_with(JSON_PREFIX) {
-            return Err(io::Error::other(
-                "diagnosis object does not start with its index",
-            ));
-        }
-        buf.drain(..JSON_PREFIX.len());
+        render::push_call_json_body(&mut buf, call, d)?;
     } else {
         render::push_call_body(&mut buf, call, d);
     }

@@ -263,6 +263,261 @@ impl CallDiagnosisJson {
     }
 }
 
+/// Appends `value` as JSON, as [`write_json`] writes it.
+fn push_json<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> io::Result<()> {
+    super::json::append_value(buf, value).map_err(io::Error::other)
+}
+
+/// Appends a signed integer as JSON (plain decimal, as serde_json writes it).
+fn push_int(buf: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        buf.push(b'-');
+    }
+    push_decimal(buf, n.unsigned_abs());
+}
+
+fn push_opt_int(buf: &mut Vec<u8>, n: Option<i64>) {
+    match n {
+        Some(n) => push_int(buf, n),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+/// `"2023-11-14T22:13:20.123Z"`, the string [`rfc3339_millis`] gives.
+fn push_json_millis(buf: &mut Vec<u8>, ns: i64) -> io::Result<()> {
+    match super::time::rfc3339_micros_bytes(ns) {
+        // The microseconds' first three digits are the milliseconds (both truncate).
+        Some(b) => {
+            buf.push(b'"');
+            buf.extend_from_slice(b.get(..23).unwrap_or_default());
+            buf.extend_from_slice(b"Z\"");
+            Ok(())
+        }
+        None => push_json(buf, &rfc3339_millis(ns)),
+    }
+}
+
+/// A [`HostJson`] object.
+fn push_json_host(buf: &mut Vec<u8>, call: &Call, h: HostIdx) -> io::Result<()> {
+    buf.extend_from_slice(b"{\"host\":");
+    match call.hosts.get(h) {
+        Some(x) if x.addr.is_ipv4() => {
+            // Digits, dots and a colon: a plain JSON string.
+            buf.push(b'"');
+            push_label(buf, call, h);
+            buf.push(b'"');
+        }
+        _ => push_json(buf, &call.host_label(h))?,
+    }
+    buf.extend_from_slice(b",\"role\":");
+    let role = call.hosts.get(h).map_or("unknown", |x| x.role.as_str());
+    push_json(buf, role)?;
+    buf.push(b'}');
+    Ok(())
+}
+
+fn push_json_opt_host(buf: &mut Vec<u8>, call: &Call, h: Option<HostIdx>) -> io::Result<()> {
+    match h {
+        Some(h) => push_json_host(buf, call, h),
+        None => {
+            buf.extend_from_slice(b"null");
+            Ok(())
+        }
+    }
+}
+
+fn push_json_hosts(buf: &mut Vec<u8>, call: &Call, hosts: &[HostIdx]) -> io::Result<()> {
+    buf.push(b'[');
+    for (i, &h) in hosts.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        push_json_host(buf, call, h)?;
+    }
+    buf.push(b']');
+    Ok(())
+}
+
+/// A list of [`FindingJson`] objects.
+fn push_json_findings(buf: &mut Vec<u8>, call: &Call, list: &[Finding]) -> io::Result<()> {
+    buf.push(b'[');
+    for (i, f) in list.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"{\"severity\":");
+        push_json(buf, f.severity.as_str())?;
+        buf.extend_from_slice(b",\"code\":");
+        push_json(buf, f.code)?;
+        buf.extend_from_slice(b",\"text\":");
+        push_json(buf, &f.text)?;
+        buf.extend_from_slice(b",\"evidence\":[");
+        let evidence = f
+            .evidence
+            .iter()
+            .filter_map(|&m| call.messages.get(m).map(|x| (m, x)));
+        for (k, (m, x)) in evidence.enumerate() {
+            if k > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"{\"message\":");
+            push_decimal(buf, m as u64);
+            buf.extend_from_slice(b",\"file\":");
+            push_decimal(buf, u64::from(x.frame.file));
+            buf.extend_from_slice(b",\"frame\":");
+            push_decimal(buf, x.frame.number);
+            buf.extend_from_slice(b",\"time\":");
+            push_json_millis(buf, x.frame.ts_ns)?;
+            buf.push(b'}');
+        }
+        buf.extend_from_slice(b"]}");
+    }
+    buf.push(b']');
+    Ok(())
+}
+
+/// A [`TimingsJson`] object.
+fn push_json_timings(buf: &mut Vec<u8>, t: &Timings) -> io::Result<()> {
+    for (key, v) in [
+        (&b"{\"post_dial_delay_ns\":"[..], t.post_dial_delay_ns),
+        (b",\"setup_ns\":", t.setup_ns),
+        (b",\"final_response_ns\":", t.final_response_ns),
+        (b",\"answer_to_ack_ns\":", t.answer_to_ack_ns),
+        (b",\"duration_ns\":", t.duration_ns),
+    ] {
+        buf.extend_from_slice(key);
+        push_opt_int(buf, v);
+    }
+    buf.extend_from_slice(b",\"transactions\":[");
+    for (i, x) in t.transactions.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"{\"method\":");
+        push_json(buf, &x.method)?;
+        buf.extend_from_slice(b",\"cseq\":");
+        push_decimal(buf, u64::from(x.cseq));
+        buf.extend_from_slice(b",\"final_code\":");
+        push_opt_int(buf, x.final_code.map(i64::from));
+        buf.extend_from_slice(b",\"first_response_ns\":");
+        push_opt_int(buf, x.first_response_ns);
+        buf.extend_from_slice(b",\"final_response_ns\":");
+        push_opt_int(buf, x.final_response_ns);
+        buf.extend_from_slice(b",\"request_retransmissions\":");
+        push_decimal(buf, x.request_retransmissions as u64);
+        buf.extend_from_slice(b",\"response_retransmissions\":");
+        push_decimal(buf, x.response_retransmissions as u64);
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b"]}");
+    Ok(())
+}
+
+/// One call of `diagnose --json` after its `{"index":N`, appended to `buf`: the bytes
+/// [`CallDiagnosisJson`] serialises to past its index, written without building it (no owned
+/// strings, no flattening through a map).
+pub fn push_call_json_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) -> io::Result<()> {
+    let s = &call.summary;
+    buf.extend_from_slice(b",\"call_id\":");
+    push_json(buf, call.call_id.as_str())?;
+    buf.extend_from_slice(b",\"start\":");
+    push_json_millis(buf, s.start_ns)?;
+    buf.extend_from_slice(b",\"from_user\":");
+    push_json(buf, s.from_user.as_str())?;
+    buf.extend_from_slice(b",\"to_user\":");
+    push_json(buf, s.to_user.as_str())?;
+    buf.extend_from_slice(b",\"method\":");
+    push_json(buf, s.first_method.as_str())?;
+    let final_reason = d
+        .final_step
+        .and_then(|f| call.first_msg(f))
+        .and_then(|m| match &m.start {
+            crate::dialog::Start::Response { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        });
+    buf.extend_from_slice(b",\"final_reason\":");
+    push_json(buf, &final_reason)?;
+    // The diagnosis, flattened in (the fields of `DiagnosisJson`, in order).
+    buf.extend_from_slice(b",\"outcome\":");
+    push_json(buf, d.outcome.as_str())?;
+    buf.extend_from_slice(b",\"outcome_text\":");
+    push_json(buf, d.outcome.words())?;
+    buf.extend_from_slice(b",\"final_code\":");
+    push_opt_int(buf, d.final_code.map(i64::from));
+    buf.extend_from_slice(if d.outcome.is_failure() {
+        b",\"failed\":true"
+    } else {
+        b",\"failed\":false"
+    });
+    buf.extend_from_slice(b",\"cause\":");
+    push_json(buf, &d.cause)?;
+    buf.extend_from_slice(b",\"ended_by\":");
+    push_json_opt_host(buf, call, d.ended_by)?;
+    let w = &d.where_;
+    buf.extend_from_slice(b",\"where\":{\"path\":");
+    push_json_hosts(buf, call, &w.path)?;
+    buf.extend_from_slice(b",\"generated_by\":");
+    push_json_opt_host(buf, call, w.generated_by)?;
+    buf.extend_from_slice(b",\"proxied_by\":");
+    push_json_hosts(buf, call, &w.proxied_by)?;
+    buf.extend_from_slice(b",\"received_by\":");
+    push_json_opt_host(buf, call, w.received_by)?;
+    buf.extend_from_slice(b",\"broken_leg\":");
+    match w.broken_leg {
+        Some(l) => {
+            buf.extend_from_slice(b"{\"from\":");
+            push_json_host(buf, call, l.from)?;
+            buf.extend_from_slice(b",\"to\":");
+            push_json_host(buf, call, l.to)?;
+            buf.push(b'}');
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b"},\"why\":");
+    push_json_findings(buf, call, &d.why)?;
+    buf.extend_from_slice(b",\"sdp\":");
+    push_json_findings(buf, call, &d.sdp)?;
+    buf.extend_from_slice(b",\"timings\":");
+    push_json_timings(buf, &d.timings)?;
+    buf.extend_from_slice(b",\"findings\":");
+    push_json_findings(buf, call, &d.findings)?;
+    if !d.media.is_empty() {
+        buf.extend_from_slice(b",\"media\":");
+        push_json_findings(buf, call, &d.media)?;
+    }
+    if !d.streams.is_empty() {
+        buf.extend_from_slice(b",\"streams\":[");
+        for (i, b) in d.streams.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"{\"src\":");
+            push_json(buf, &b.src)?;
+            buf.extend_from_slice(b",\"dst\":");
+            push_json(buf, &b.dst)?;
+            buf.extend_from_slice(b",\"ssrc\":");
+            push_json(buf, &b.ssrc)?;
+            buf.extend_from_slice(b",\"codec\":");
+            push_json(buf, &b.codec)?;
+            buf.extend_from_slice(b",\"packets\":");
+            push_decimal(buf, b.packets);
+            buf.extend_from_slice(b",\"lost\":");
+            push_int(buf, b.lost);
+            buf.extend_from_slice(if b.announced {
+                b",\"announced\":true"
+            } else {
+                b",\"announced\":false"
+            });
+            buf.extend_from_slice(b",\"text\":");
+            push_json(buf, &b.text)?;
+            buf.push(b'}');
+        }
+        buf.push(b']');
+    }
+    buf.push(b'}');
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CauseJson {
     pub cause: String,
@@ -807,5 +1062,104 @@ mod tests {
         let alone = serde_json::to_value(DiagnosisJson::new(&bad, &d)).unwrap();
         assert_eq!(alone["outcome"], c["outcome"]);
         assert_eq!(alone["where"], c["where"]);
+    }
+
+    /// `diagnose --json` writes each call by hand: the same bytes as the serde form, with
+    /// capture text needing escapes, evidence before 1970 and past the message list, a
+    /// proxied response, media findings and streams.
+    #[test]
+    fn hand_written_call_object_is_the_serialised_one() {
+        let bad = hostile();
+        let inv = invite("q\"uo\\te\u{85}", 1, 2, 0, "z9hG4bK-3", 1);
+        let f = fwd(&inv, 2, "z9hG4bK-4", 3, 5);
+        let ok = reply(&f, 200, 30, Some("t"));
+        let back = fwd(&reply(&inv, 200, 31, Some("t")), 2, "z9hG4bK-3", 1, 31);
+        let mut good = analyze_call(vec![inv, f, ok, back], &[]);
+        if let Some(m) = good.messages.first_mut() {
+            m.frame.ts_ns = -1_500_000_123;
+        }
+        let mut d = diagnose(&good);
+        d.media.push(Finding::new(
+            Severity::Warning,
+            "one_way_audio",
+            "a\u{202e}b \u{1b}[2J",
+            vec![0, 1, 99],
+        ));
+        d.streams.push(crate::diagnose::StreamBrief {
+            src: "10.0.0.1:4000".into(),
+            dst: "10.0.0.2:\"5000\"".into(),
+            ssrc: "0x1234abcd".into(),
+            codec: "PCMU".into(),
+            packets: 12_345_678_901,
+            lost: -3,
+            announced: true,
+            text: "PCMU\u{7f} 250 pkts".into(),
+        });
+        for (call, d) in [(&bad, diagnose(&bad)), (&good, d)] {
+            let mut serde = Vec::new();
+            write_json(&mut serde, &CallDiagnosisJson::new(7, call, &d)).unwrap();
+            let mut hand = b"{\"index\":7".to_vec();
+            push_call_json_body(&mut hand, call, &d).unwrap();
+            hand.push(b'\n');
+            assert_eq!(
+                String::from_utf8_lossy(&hand),
+                String::from_utf8_lossy(&serde)
+            );
+        }
+    }
+
+    /// Times as JSON strings: the jiff form, byte for byte, around the epoch and beyond.
+    #[test]
+    fn json_millis_are_rfc3339_millis() {
+        let mut x: i64 = 12_345;
+        for i in 0..2000i64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            for ns in [
+                x,
+                x % 4_000_000_000_000_000_000,
+                i * 999_999,
+                -i * 1_000_001,
+                i64::MIN + i,
+                i64::MAX - i,
+            ] {
+                let mut hand = Vec::new();
+                push_json_millis(&mut hand, ns).unwrap();
+                assert_eq!(
+                    hand,
+                    format!("\"{}\"", rfc3339_millis(ns)).into_bytes(),
+                    "{ns}"
+                );
+            }
+        }
+    }
+
+    /// Numbers as `Display` writes them, labels as `host_label` does.
+    #[test]
+    fn decimals_and_labels_are_written_as_display_writes_them() {
+        for n in (0..2000u64).chain([9_999, 10_000, 65_535, u64::MAX - 1, u64::MAX]) {
+            let mut buf = Vec::new();
+            push_decimal(&mut buf, n);
+            assert_eq!(buf, n.to_string().into_bytes());
+        }
+        let call = hostile();
+        for h in 0..call.hosts.len() + 1 {
+            let mut buf = Vec::new();
+            push_label(&mut buf, &call, h);
+            assert_eq!(buf, call.host_label(h).into_bytes());
+        }
+        for s in [
+            "",
+            "plain text here",
+            "tab\there",
+            "del\u{7f}",
+            "caf\u{e9}",
+            "~~~~~~~~ ",
+        ] {
+            let mut buf = Vec::new();
+            push_esc(&mut buf, s);
+            assert_eq!(buf, escape_str(s).as_bytes(), "{s:?}");
+        }
     }
 }
