@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json};
-use super::time::{clock_millis, push_duration, rfc3339_millis};
+use super::time::{push_duration, rfc3339_millis};
 use crate::diagnose::{Diagnosis, Finding, LegRef, Severity, Summary, Timings};
 use crate::dialog::{Call, HostIdx};
 
@@ -666,16 +666,37 @@ fn push_label(buf: &mut Vec<u8>, call: &Call, h: HostIdx) {
             port,
             ..
         }) => {
+            // At most `255.255.255.255:65535`, composed on the stack and copied once.
+            let mut text = [0u8; 21];
+            let mut len = 0;
+            let mut put = |b: u8| {
+                if let Some(slot) = text.get_mut(len) {
+                    *slot = b;
+                    len += 1;
+                }
+            };
+            // Each digit is 0..=9: the casts cannot truncate.
+            let number = |n: u16, put: &mut dyn FnMut(u8)| {
+                let mut started = false;
+                for div in [10_000, 1000, 100, 10] {
+                    if n >= div || started {
+                        started = true;
+                        put(b'0' + (n / div % 10) as u8);
+                    }
+                }
+                put(b'0' + (n % 10) as u8);
+            };
             for (i, o) in a.octets().into_iter().enumerate() {
                 if i > 0 {
-                    buf.push(b'.');
+                    put(b'.');
                 }
-                push_decimal(buf, u64::from(o));
+                number(u16::from(o), &mut put);
             }
             if let Some(p) = port {
-                buf.push(b':');
-                push_decimal(buf, u64::from(p));
+                put(b':');
+                number(p, &mut put);
             }
+            buf.extend_from_slice(text.get(..len).unwrap_or_default());
         }
         _ => buf.extend_from_slice(call.host_label(h).as_bytes()),
     }
@@ -766,26 +787,77 @@ fn push_where(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
     }
 }
 
-/// `post-dial 1.234s, setup ...`: the timings known, written into one string.
-fn timings_text(d: &Diagnosis) -> String {
+/// Appends `post-dial 1.234s, setup ...`: the timings known (nothing when none is).
+fn push_timings(buf: &mut Vec<u8>, d: &Diagnosis) {
     let t = &d.timings;
-    let mut text = String::new();
+    let mut first = true;
     for (k, v) in [
-        ("post-dial", t.post_dial_delay_ns),
-        ("setup", t.setup_ns),
-        ("final", t.final_response_ns),
-        ("2xx->ACK", t.answer_to_ack_ns),
-        ("duration", t.duration_ns),
+        (&b"post-dial "[..], t.post_dial_delay_ns),
+        (b"setup ", t.setup_ns),
+        (b"final ", t.final_response_ns),
+        (b"2xx->ACK ", t.answer_to_ack_ns),
+        (b"duration ", t.duration_ns),
     ] {
         let Some(v) = v else { continue };
-        if !text.is_empty() {
-            text.push_str(", ");
+        if !first {
+            buf.extend_from_slice(b", ");
         }
-        text.push_str(k);
-        text.push(' ');
-        push_duration(&mut text, v);
+        first = false;
+        buf.extend_from_slice(k);
+        push_duration_bytes(buf, v);
     }
-    text
+}
+
+/// A duration as [`push_duration`] writes it; under a minute (the common case) without
+/// going through a string.
+fn push_duration_bytes(buf: &mut Vec<u8>, ns: i64) {
+    let ns = ns.max(0);
+    let secs = ns / 1_000_000_000;
+    if secs < 60 {
+        // secs is 0..=59 and millis 0..=999: each digit is 0..=9, no cast truncates.
+        let millis = ns % 1_000_000_000 / 1_000_000;
+        let digit = |n: i64| b'0' + (n % 10) as u8;
+        if secs >= 10 {
+            buf.push(digit(secs / 10));
+        }
+        buf.extend_from_slice(&[
+            digit(secs),
+            b'.',
+            digit(millis / 100),
+            digit(millis / 10),
+            digit(millis),
+            b's',
+        ]);
+        return;
+    }
+    let mut text = String::new();
+    push_duration(&mut text, ns);
+    buf.extend_from_slice(text.as_bytes());
+}
+
+/// `22:13:20.123`, the bytes of [`clock_millis`](super::time::clock_millis).
+fn push_clock_millis(buf: &mut Vec<u8>, ns: i64) {
+    const NS_PER_S: i64 = 1_000_000_000;
+    let of_day = ns.div_euclid(NS_PER_S).rem_euclid(86_400);
+    let millis = ns.rem_euclid(NS_PER_S) / 1_000_000;
+    // Every value is not negative and below 100 (1000 for the milliseconds): each digit is
+    // 0..=9, no cast truncates.
+    let digit = |n: i64| b'0' + (n % 10) as u8;
+    let (h, m, s) = (of_day / 3600, of_day % 3600 / 60, of_day % 60);
+    buf.extend_from_slice(&[
+        digit(h / 10),
+        digit(h),
+        b':',
+        digit(m / 10),
+        digit(m),
+        b':',
+        digit(s / 10),
+        digit(s),
+        b'.',
+        digit(millis / 100),
+        digit(millis / 10),
+        digit(millis),
+    ]);
 }
 
 /// The `outcome` line's text (after its label).
@@ -841,7 +913,7 @@ pub fn write_call(out: &mut dyn Write, index: usize, call: &Call, d: &Diagnosis)
 pub fn push_call_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
     let s = &call.summary;
     buf.push(b' ');
-    buf.extend_from_slice(clock_millis(s.start_ns).as_bytes());
+    push_clock_millis(buf, s.start_ns);
     buf.push(b' ');
     push_esc(buf, &call.call_id);
     buf.extend_from_slice(b"  ");
@@ -887,10 +959,19 @@ pub fn push_call_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
             buf.push(b'\n');
         }
     }
-    let t = timings_text(d);
-    if !t.is_empty() {
+    let t = &d.timings;
+    let any = [
+        t.post_dial_delay_ns,
+        t.setup_ns,
+        t.final_response_ns,
+        t.answer_to_ack_ns,
+        t.duration_ns,
+    ]
+    .iter()
+    .any(Option::is_some);
+    if any {
         buf.extend_from_slice(b"   timings  ");
-        buf.extend_from_slice(t.as_bytes());
+        push_timings(buf, d);
         buf.push(b'\n');
     }
 }
@@ -1143,7 +1224,48 @@ mod tests {
             push_decimal(&mut buf, n);
             assert_eq!(buf, n.to_string().into_bytes());
         }
-        let call = hostile();
+        let mut x: i64 = 99;
+        for i in 0..3000i64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            for ns in [
+                x,
+                x % 100_000_000_000,
+                i * 7_777_777,
+                -i * 1_000_001,
+                i64::MIN + i,
+            ] {
+                let mut buf = Vec::new();
+                push_clock_millis(&mut buf, ns);
+                assert_eq!(
+                    buf,
+                    super::super::time::clock_millis(ns).into_bytes(),
+                    "{ns}"
+                );
+                let mut buf = Vec::new();
+                push_duration_bytes(&mut buf, ns);
+                assert_eq!(buf, super::super::time::duration(ns).into_bytes(), "{ns}");
+            }
+        }
+        let mut call = hostile();
+        call.hosts.extend(call.hosts.clone());
+        call.hosts.extend(call.hosts.clone());
+        for (h, (a, p)) in [
+            ("255.255.255.255", Some(65_535)),
+            ("0.0.0.0", Some(0)),
+            ("10.100.9.1", None),
+            ("::1", Some(5060)),
+            ("fe80::1", None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(x) = call.hosts.get_mut(h) {
+                x.addr = a.parse().unwrap();
+                x.port = p;
+            }
+        }
         for h in 0..call.hosts.len() + 1 {
             let mut buf = Vec::new();
             push_label(&mut buf, &call, h);
