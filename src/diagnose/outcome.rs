@@ -214,18 +214,14 @@ fn cancel_step(call: &Call, tx: &Transaction) -> Option<StepIdx> {
 /// A CANCEL the dialog layer left in a transaction of its own (its Via sent-by spelled
 /// differently, `host` against `host:5060`) but carrying the INVITE's branch and CSeq number.
 fn stray_cancel(call: &Call, tx: &Transaction) -> Option<StepIdx> {
-    let branch = |step: StepIdx| {
-        call.first_msg(step)
-            .and_then(|m| m.top_branch())
-            .map(str::to_string)
-    };
+    let branch = |step: StepIdx| call.first_msg(step).and_then(|m| m.top_branch());
     let invite_branch = tx.request.and_then(branch)?;
     call.steps
         .iter()
         .enumerate()
         .filter(|(_, s)| s.is_request() && s.method() == "CANCEL" && s.cseq == tx.cseq)
         .map(|(i, _)| i)
-        .find(|&i| branch(i).as_deref() == Some(invite_branch.as_str()))
+        .find(|&i| branch(i) == Some(invite_branch))
 }
 
 /// The INVITE request was sent with credentials (on any leg).
