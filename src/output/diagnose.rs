@@ -1,12 +1,17 @@
 //! Rendering diagnoses: a compact block per call for people (failed calls first) followed by
 //! the file summary, and `{"calls": [...], "summary": {...}}` for programs.
 //!
-//! [`DiagnosisJson`] is the `diagnosis` object: `diagnose --json` flattens it into each call
-//! and the export embeds it per call, so both say the same thing. It owns its strings, so it
-//! can be built from a call that is dropped right after (streaming export).
+//! [`DiagnosisJson`] is the `diagnosis` object: the export embeds it per call, and
+//! `diagnose --json` writes each call as [`CallDiagnosisJson`] (it flattened in) serialises,
+//! byte for byte, by hand ([`push_call_json_body`], held to the serde form by a test), so both
+//! say the same thing. It owns its strings, so it can be built from a call that is dropped
+//! right after (streaming export).
 //!
-//! Every capture string printed as text goes through `escape_str`; JSON goes through
-//! `escape::write_json`.
+//! The text blocks are written by hand too, straight into the caller's buffer
+//! ([`push_call_body`]). Every capture string printed as text goes through `escape_str` (its
+//! printable-ASCII shortcut checked a word at a time here); JSON goes through
+//! `escape::write_json`, or the same serializer (`json::append_value`) with plain strings
+//! copied as it copies them.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
