@@ -63,11 +63,6 @@ enum Body {
 /// back every later call until its last message: on a busy capture that is most of its calls.
 const HOLD_BUDGET: usize = 4 << 20;
 
-/// Prefix of a rendered text block with call number 0: flag, space, `#0`.
-const TEXT_PREFIX: usize = 5;
-/// Prefix of a rendered JSON object with index 0: `{"index":0`.
-const JSON_PREFIX: &[u8] = b"{\"index\":0";
-
 /// What the diagnosing pass knows of the capture's media.
 enum Media {
     /// No stream: the first pass's watcher saw no RTP.
@@ -244,6 +239,8 @@ struct Sink {
     spill: Option<Spill>,
     /// Room to read a spilled body back into.
     scratch: Vec<u8>,
+    /// Room to write a call's number into.
+    head: Vec<u8>,
 }
 
 impl Sink {
@@ -259,6 +256,7 @@ impl Sink {
             budget: HOLD_BUDGET,
             spill: None,
             scratch: Vec::new(),
+            head: Vec::new(),
         }
     }
 
@@ -313,15 +311,18 @@ impl Sink {
             *slot = Some((spool()?, 0));
         }
         if let Some((w, n)) = slot {
+            let head = &mut self.head;
+            head.clear();
             if self.json {
                 if *n > 0 {
-                    w.write_all(b",")?;
+                    head.push(b',');
                 }
-                write!(w, "{{\"index\":{}", self.index)?;
+                head.extend_from_slice(b"{\"index\":");
             } else {
-                let flag = if failed { "!!" } else { "  " };
-                write!(w, "{flag} #{}", self.index)?;
+                head.extend_from_slice(if failed { b"!! #" } else { b"   #" });
             }
+            render::push_decimal(head, self.index as u64);
+            w.write_all(head)?;
             w.write_all(&body)?;
             *n += 1;
         }
@@ -335,22 +336,9 @@ impl Sink {
 fn render_body(json: bool, call: &Call, d: &Diagnosis) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(512);
     if json {
-        write_json(&mut buf, &render::CallDiagnosisJson::new(0, call, d))?;
-        buf.pop(); // the newline after the object
-        if !buf.starts_with(JSON_PREFIX) {
-            return Err(io::Error::other(
-                "diagnosis object does not start with its index",
-            ));
-        }
-        buf.drain(..JSON_PREFIX.len());
+        render::push_call_json_body(&mut buf, call, d)?;
     } else {
-        render::write_call(&mut buf, 0, call, d)?;
-        if buf.get(2..TEXT_PREFIX) != Some(b" #0") {
-            return Err(io::Error::other(
-                "diagnosis block does not start with its number",
-            ));
-        }
-        buf.drain(..TEXT_PREFIX);
+        render::push_call_body(&mut buf, call, d);
     }
     Ok(buf)
 }

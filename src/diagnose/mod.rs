@@ -310,8 +310,8 @@ impl Diagnosis {
 /// Diagnoses one call from its signalling alone (no media findings: see
 /// [`diagnose_with_media`]).
 pub fn diagnose(call: &Call) -> Diagnosis {
-    let mut d = outcome::decide(call);
-    why::explain(call, &mut d);
+    let (mut d, annotation) = outcome::decide(call);
+    why::explain(call, &mut d, annotation.as_ref());
     sdp::check(call, &mut d);
     timing::measure(call, &mut d);
     if d.cause.is_none() && d.outcome.is_failure() {

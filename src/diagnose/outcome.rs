@@ -5,7 +5,9 @@
 //! looks past an authentication retry); when a later out-of-dialog INVITE got no final
 //! response at all, that later attempt is what happened last and decides instead.
 
-use crate::dialog::{annotate, Call, HostIdx, MsgIdx, Part, Step, StepIdx, Transaction, TxIdx};
+use crate::dialog::{
+    annotate, Annotation, Call, HostIdx, MsgIdx, Part, Step, StepIdx, Transaction, TxIdx,
+};
 
 use super::{Diagnosis, Finding, LegRef, Outcome, Severity, Timings, Where};
 
@@ -100,12 +102,14 @@ fn generating_leg(call: &Call, step: StepIdx) -> Option<LegRef> {
     })
 }
 
-fn fill_where_from_response(call: &Call, step: StepIdx, w: &mut Where) {
-    if let Some(a) = annotate(call, step) {
-        w.generated_by = a.generated_by;
-        w.proxied_by = a.proxied_by;
-        w.received_by = a.received_by;
-    }
+/// Fills `w` from the annotation of the deciding response, and returns that annotation (its
+/// `proxied_by` moved into `w`) for [`super::why::explain`], which reads its meaning.
+fn fill_where_from_response(call: &Call, step: StepIdx, w: &mut Where) -> Option<Annotation> {
+    let mut a = annotate(call, step)?;
+    w.generated_by = a.generated_by;
+    w.proxied_by = std::mem::take(&mut a.proxied_by);
+    w.received_by = a.received_by;
+    Some(a)
 }
 
 /// Requests of one method inside the dialogs of a transaction (or in the whole call when the
@@ -145,7 +149,9 @@ pub(crate) fn abnormal_reason(value: &str) -> bool {
     })
 }
 
-pub(crate) fn decide(call: &Call) -> Diagnosis {
+/// The outcome, deciding transaction and response, and where; with the annotation of the
+/// deciding response (`None` without one), computed once for the `why` findings too.
+pub(crate) fn decide(call: &Call) -> (Diagnosis, Option<Annotation>) {
     let mut d = Diagnosis {
         outcome: Outcome::Unanswered,
         final_code: None,
@@ -168,18 +174,18 @@ pub(crate) fn decide(call: &Call) -> Diagnosis {
             "No request or response with a readable start line: nothing to diagnose.",
             Vec::new(),
         ));
-        return d;
+        return (d, None);
     };
     let Some(tx) = call.transactions.get(t) else {
-        return d;
+        return (d, None);
     };
     d.transaction = Some(t);
     d.final_step = tx.final_response;
     d.final_code = code_of(call, tx.final_response);
     d.where_.path = path_of(call, tx);
-    if let Some(f) = tx.final_response {
-        fill_where_from_response(call, f, &mut d.where_);
-    }
+    let annotation = tx
+        .final_response
+        .and_then(|f| fill_where_from_response(call, f, &mut d.where_));
     if tx.method == "INVITE" {
         decide_invite(call, tx, &mut d);
     } else {
@@ -194,7 +200,7 @@ pub(crate) fn decide(call: &Call) -> Diagnosis {
             _ => {}
         }
     }
-    d
+    (d, annotation)
 }
 
 fn cancel_step(call: &Call, tx: &Transaction) -> Option<StepIdx> {
@@ -208,26 +214,22 @@ fn cancel_step(call: &Call, tx: &Transaction) -> Option<StepIdx> {
 /// A CANCEL the dialog layer left in a transaction of its own (its Via sent-by spelled
 /// differently, `host` against `host:5060`) but carrying the INVITE's branch and CSeq number.
 fn stray_cancel(call: &Call, tx: &Transaction) -> Option<StepIdx> {
-    let branch = |step: StepIdx| {
-        call.first_msg(step)
-            .and_then(|m| m.top_branch())
-            .map(str::to_string)
-    };
+    let branch = |step: StepIdx| call.first_msg(step).and_then(|m| m.top_branch());
     let invite_branch = tx.request.and_then(branch)?;
     call.steps
         .iter()
         .enumerate()
         .filter(|(_, s)| s.is_request() && s.method() == "CANCEL" && s.cseq == tx.cseq)
         .map(|(i, _)| i)
-        .find(|&i| branch(i).as_deref() == Some(invite_branch.as_str()))
+        .find(|&i| branch(i) == Some(invite_branch))
 }
 
 /// The INVITE request was sent with credentials (on any leg).
 pub(crate) fn carried_credentials(call: &Call, tx: &Transaction) -> bool {
-    tx.request.is_some_and(|r| {
-        hop_msgs(call, r)
+    tx.request.and_then(|r| call.steps.get(r)).is_some_and(|s| {
+        s.hops
             .iter()
-            .any(|&m| call.messages.get(m).is_some_and(|m| m.has_credentials))
+            .any(|h| call.messages.get(h.msg).is_some_and(|m| m.has_credentials))
     })
 }
 

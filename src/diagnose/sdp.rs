@@ -9,36 +9,56 @@ use crate::dialog::{Call, MediaSummary, MsgIdx, SdpSummary, StepIdx, Text};
 use super::outcome::hop_msgs;
 use super::{Diagnosis, Finding, Severity};
 
-/// Codecs that carry no media of their own: sharing only these is no agreement.
+/// Codecs that carry no media of their own: sharing only these is no agreement. Their names
+/// are matched ignoring ASCII case (what lowercasing the name, then comparing, decides),
+/// without allocating.
 fn is_auxiliary(codec: &str) -> bool {
-    let name = codec.split('/').next().unwrap_or("").to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "telephone-event" | "cn" | "red" | "ulpfec" | "flexfec" | "rtx" | "comfort-noise"
-    )
+    let name = match codec.bytes().position(|b| b == b'/') {
+        Some(slash) => codec.get(..slash).unwrap_or(""),
+        None => codec,
+    };
+    [
+        "telephone-event",
+        "cn",
+        "red",
+        "ulpfec",
+        "flexfec",
+        "rtx",
+        "comfort-noise",
+    ]
+    .iter()
+    .any(|a| name.eq_ignore_ascii_case(a))
 }
 
 fn same_codec(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-/// Real codecs in both lists, as the first list writes them.
-fn common(offer: &MediaSummary, answer: &[Text]) -> Vec<String> {
-    offer
-        .codecs
-        .iter()
-        .filter(|c| !is_auxiliary(c))
+/// Real codecs of an offer (`real`, see [`real`]) that the answer has too, as the offer
+/// writes them.
+fn common<'a>(real: &[&'a str], answer: &[Text]) -> Vec<&'a str> {
+    real.iter()
         .filter(|c| answer.iter().any(|a| same_codec(a, c)))
-        .map(|c| c.to_string())
+        .copied()
         .collect()
 }
 
-fn real(m: &MediaSummary) -> Vec<String> {
+fn real(m: &MediaSummary) -> Vec<&str> {
     m.codecs
         .iter()
         .filter(|c| !is_auxiliary(c))
-        .map(|c| c.to_string())
+        .map(|c| c.as_str())
         .collect()
+}
+
+/// Appends `items` joined with `, ` (what `items.join(", ")` gives).
+fn push_joined(text: &mut String, items: &[&str]) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str(item);
+    }
 }
 
 /// The SDP of a step as its generator sent it (its first hop).
@@ -120,7 +140,8 @@ fn codecs(call: &Call, d: &mut Diagnosis) {
                 if a.port == 0 || o.port == 0 {
                     continue;
                 }
-                let both = common(o, &a.codecs);
+                let offered = real(o);
+                let both = common(&offered, &a.codecs);
                 if both.is_empty() {
                     d.sdp.push(Finding::new(
                         Severity::Error,
@@ -128,22 +149,26 @@ fn codecs(call: &Call, d: &mut Diagnosis) {
                         format!(
                             "{}: no codec in common between the offer ({}) and the answer ({}).",
                             o.kind,
-                            real(o).join(", "),
+                            offered.join(", "),
                             real(a).join(", ")
                         ),
                         vec![om, am],
                     ));
                     d.cause = Some("no common codec".into());
                 } else {
+                    // `{kind}: {both} agreed (offered {offered}).`, the lists joined with
+                    // `, `, written in one string.
+                    let mut text = String::with_capacity(64);
+                    text.push_str(&o.kind);
+                    text.push_str(": ");
+                    push_joined(&mut text, &both);
+                    text.push_str(" agreed (offered ");
+                    push_joined(&mut text, &offered);
+                    text.push_str(").");
                     d.sdp.push(Finding::new(
                         Severity::Info,
                         "codecs_negotiated",
-                        format!(
-                            "{}: {} agreed (offered {}).",
-                            o.kind,
-                            both.join(", "),
-                            real(o).join(", ")
-                        ),
+                        text,
                         vec![om, am],
                     ));
                 }
@@ -165,13 +190,13 @@ fn codecs(call: &Call, d: &mut Diagnosis) {
             Some(c @ (488 | 606 | 415)) => {
                 // The refusal itself may carry the callee's capabilities.
                 let refusal = d.final_step.and_then(|f| sdp_of(call, f));
-                let offered: Vec<String> = offer.media.iter().flat_map(real).collect();
+                let offered: Vec<&str> = offer.media.iter().flat_map(real).collect();
                 let mut ev = vec![om];
                 ev.extend(d.final_step.map(|f| hop_msgs(call, f)).unwrap_or_default());
                 let text = match refusal {
                     Some((rm, r)) => {
                         ev.push(rm);
-                        let theirs: Vec<String> = r.media.iter().flat_map(real).collect();
+                        let theirs: Vec<&str> = r.media.iter().flat_map(real).collect();
                         format!(
                             "Empty codec intersection: the offer had {} and the callee supports {}; refused with {c}.",
                             offered.join(", "),
@@ -214,6 +239,8 @@ fn addresses(call: &Call, d: &mut Diagnosis) {
             true
         }
     };
+    // The last address text parsed, and what it gave.
+    let mut parsed: Option<(&str, Option<IpAddr>)> = None;
     for (si, s) in call.steps.iter().enumerate() {
         for h in &s.hops {
             let Some(m) = call.messages.get(h.msg) else {
@@ -223,7 +250,15 @@ fn addresses(call: &Call, d: &mut Diagnosis) {
             let signalling = m.flow.src.ip;
             for media in &sdp.media {
                 let addr_text = media.address.as_deref().or(sdp.address.as_deref());
-                let addr = addr_text.and_then(|a| a.trim().parse::<IpAddr>().ok());
+                // Each leg's copy of an SDP usually repeats the address: parsed once.
+                let addr = addr_text.and_then(|a| match parsed {
+                    Some((text, ip)) if text == a => ip,
+                    _ => {
+                        let ip = a.trim().parse::<IpAddr>().ok();
+                        parsed = Some((a, ip));
+                        ip
+                    }
+                });
                 if let Some(a) = addr {
                     if let Some(kind) = private_kind(a) {
                         if a != signalling && once(format!("nat:{a}")) {
@@ -255,10 +290,11 @@ fn addresses(call: &Call, d: &mut Diagnosis) {
                         ));
                     }
                 }
-                let dir = media.direction.to_ascii_lowercase();
-                if matches!(dir.as_str(), "sendonly" | "recvonly" | "inactive")
-                    && once(format!("dir:{si}:{}", media.kind))
-                {
+                // The direction, lowercased, when it is one of these.
+                let held = ["sendonly", "recvonly", "inactive"]
+                    .into_iter()
+                    .find(|x| media.direction.eq_ignore_ascii_case(x));
+                if let Some(dir) = held.filter(|_| once(format!("dir:{si}:{}", media.kind))) {
                     d.sdp.push(Finding::new(
                         Severity::Info,
                         "hold",

@@ -70,6 +70,9 @@ pub(crate) fn measure(call: &Call, d: &mut Diagnosis) {
 }
 
 fn per_transaction(call: &Call, d: &mut Diagnosis) {
+    d.timings
+        .transactions
+        .reserve_exact(call.transactions.len());
     for (i, t) in call.transactions.iter().enumerate() {
         let req_ns = t.request.and_then(|r| step_ns(call, r));
         let first = t.responses.iter().filter_map(|&r| step_ns(call, r)).min();

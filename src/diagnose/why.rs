@@ -3,7 +3,7 @@
 //! authentication went. Meanings come from `dialog::annotate` and `knowledge`; nothing here
 //! re-derives them.
 
-use crate::dialog::{annotate, Call, MsgIdx, StepIdx};
+use crate::dialog::{Annotation, Call, MsgIdx};
 use crate::knowledge;
 
 use super::outcome::{carried_credentials, code_of, hop_msgs};
@@ -87,25 +87,29 @@ fn warn_code_meaning(code: u16) -> Option<&'static str> {
 /// Messages of the steps that matter for headers: the deciding final response, the CANCEL,
 /// the BYE (first sighting on each leg).
 fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
-    let mut steps: Vec<StepIdx> = d.final_step.into_iter().collect();
-    if let Some(tx) = d.transaction.and_then(|t| call.transactions.get(t)) {
-        steps.extend(tx.cancels.iter().copied());
+    let cancels = d
+        .transaction
+        .and_then(|t| call.transactions.get(t))
+        .map_or(&[][..], |tx| &tx.cancels[..]);
+    let bye = call
+        .steps
+        .iter()
+        .position(|s| s.is_request() && s.method() == "BYE");
+    // The first sighting on each leg of those steps, straight into one list.
+    let mut msgs: Vec<MsgIdx> = Vec::new();
+    for s in d.final_step.iter().chain(cancels).chain(bye.as_ref()) {
+        if let Some(step) = call.steps.get(*s) {
+            msgs.extend(step.hops.iter().map(|h| h.msg));
+        }
     }
-    steps.extend(
-        call.steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_request() && s.method() == "BYE")
-            .map(|(i, _)| i)
-            .take(1),
-    );
-    let mut msgs: Vec<MsgIdx> = steps.into_iter().flat_map(|s| hop_msgs(call, s)).collect();
     msgs.sort_unstable();
     msgs.dedup();
     msgs
 }
 
-pub(crate) fn explain(call: &Call, d: &mut Diagnosis) {
+/// `annotation` is the deciding response's (`d.final_step`), as
+/// [`annotate`](crate::dialog::annotate) gives it.
+pub(crate) fn explain(call: &Call, d: &mut Diagnosis, annotation: Option<&Annotation>) {
     let failed = d.outcome.is_failure();
     let sev = if failed {
         Severity::Error
@@ -114,7 +118,7 @@ pub(crate) fn explain(call: &Call, d: &mut Diagnosis) {
     };
     if let (Some(f), Some(code)) = (d.final_step, d.final_code) {
         if code >= 300 {
-            if let Some(a) = annotate(call, f) {
+            if let Some(a) = annotation {
                 let phrase = call
                     .summary
                     .final_step
@@ -238,22 +242,15 @@ fn auth(call: &Call, d: &mut Diagnosis) {
     let Some(tx) = d.transaction.and_then(|t| call.transactions.get(t)) else {
         return;
     };
-    let method = tx.method.clone();
-    let attempts: Vec<usize> = call
+    let attempts = call
         .transactions
         .iter()
-        .enumerate()
-        .filter(|(_, t)| t.method == method && !t.in_dialog)
-        .map(|(i, _)| i)
-        .collect();
+        .filter(|t| t.method == tx.method && !t.in_dialog);
     let mut challenges = Vec::new();
     let mut credentialed = 0usize;
     let mut challenged_after_credentials = 0usize;
     let mut evidence = Vec::new();
-    for &i in &attempts {
-        let Some(t) = call.transactions.get(i) else {
-            continue;
-        };
+    for t in attempts {
         let code = code_of(call, t.final_response);
         let creds = carried_credentials(call, t);
         if creds {

@@ -1,20 +1,26 @@
 //! Rendering diagnoses: a compact block per call for people (failed calls first) followed by
 //! the file summary, and `{"calls": [...], "summary": {...}}` for programs.
 //!
-//! [`DiagnosisJson`] is the `diagnosis` object: `diagnose --json` flattens it into each call
-//! and the export embeds it per call, so both say the same thing. It owns its strings, so it
-//! can be built from a call that is dropped right after (streaming export).
+//! [`DiagnosisJson`] is the `diagnosis` object: the export embeds it per call, and
+//! `diagnose --json` writes each call as [`CallDiagnosisJson`] (it flattened in) serialises,
+//! byte for byte, by hand ([`push_call_json_body`], held to the serde form by a test), so both
+//! say the same thing. It owns its strings, so it can be built from a call that is dropped
+//! right after (streaming export).
 //!
-//! Every capture string printed as text goes through `escape_str`; JSON goes through
-//! `escape::write_json`.
+//! The text blocks are written by hand too, straight into the caller's buffer
+//! ([`push_call_body`]). Every capture string printed as text goes through `escape_str` (its
+//! printable-ASCII shortcut checked a word at a time here); JSON goes through
+//! `escape::write_json`, or the same serializer (`json::append_value`) with plain strings
+//! copied as it copies them.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json};
-use super::time::{clock_millis, push_duration, rfc3339_millis};
+use super::time::{push_duration, rfc3339_millis};
 use crate::diagnose::{Diagnosis, Finding, LegRef, Severity, Summary, Timings};
 use crate::dialog::{Call, HostIdx};
 
@@ -262,6 +268,305 @@ impl CallDiagnosisJson {
     }
 }
 
+/// Appends `value` as JSON, as [`write_json`] writes it.
+fn push_json<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> io::Result<()> {
+    super::json::append_value(buf, value).map_err(io::Error::other)
+}
+
+/// Appends `s` as a JSON string, as [`write_json`] writes it: quoted as it is when every byte
+/// is plain (printable ASCII other than `"` and `\`, what the serializer copies whole),
+/// through the serializer otherwise.
+fn push_json_str(buf: &mut Vec<u8>, s: &str) -> io::Result<()> {
+    if json_plain(s.as_bytes()) {
+        buf.reserve(s.len() + 2);
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+        Ok(())
+    } else {
+        push_json(buf, s)
+    }
+}
+
+/// Every byte is printable ASCII other than `"` and `\`; eight bytes at a time.
+fn json_plain(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut words = s.chunks_exact(8);
+    let words_ok = words.by_ref().all(|w| {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        let bad = (w & HIGH)
+            | below_space
+            | has_zero(w ^ (ONES * 0x7f))
+            | has_zero(w ^ (ONES * u64::from(b'"')))
+            | has_zero(w ^ (ONES * u64::from(b'\\')));
+        bad == 0
+    });
+    words_ok
+        && words
+            .remainder()
+            .iter()
+            .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// Appends a signed integer as JSON (plain decimal, as serde_json writes it).
+fn push_int(buf: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        buf.push(b'-');
+    }
+    push_decimal(buf, n.unsigned_abs());
+}
+
+fn push_opt_int(buf: &mut Vec<u8>, n: Option<i64>) {
+    match n {
+        Some(n) => push_int(buf, n),
+        None => buf.extend_from_slice(b"null"),
+    }
+}
+
+/// `"2023-11-14T22:13:20.123Z"`, the string [`rfc3339_millis`] gives.
+fn push_json_millis(buf: &mut Vec<u8>, ns: i64) -> io::Result<()> {
+    match super::time::rfc3339_micros_bytes(ns) {
+        // The microseconds' first three digits are the milliseconds (both truncate).
+        Some(b) => {
+            buf.push(b'"');
+            buf.extend_from_slice(b.get(..23).unwrap_or_default());
+            buf.extend_from_slice(b"Z\"");
+            Ok(())
+        }
+        None => push_json(buf, &rfc3339_millis(ns)),
+    }
+}
+
+/// A [`HostJson`] object.
+fn push_json_host(buf: &mut Vec<u8>, call: &Call, h: HostIdx) -> io::Result<()> {
+    buf.extend_from_slice(b"{\"host\":");
+    match call.hosts.get(h) {
+        Some(x) if x.addr.is_ipv4() => {
+            // Digits, dots and a colon: a plain JSON string.
+            buf.push(b'"');
+            push_label(buf, call, h);
+            buf.push(b'"');
+        }
+        _ => push_json(buf, &call.host_label(h))?,
+    }
+    buf.extend_from_slice(b",\"role\":");
+    let role = call.hosts.get(h).map_or("unknown", |x| x.role.as_str());
+    push_json_str(buf, role)?;
+    buf.push(b'}');
+    Ok(())
+}
+
+fn push_json_opt_host(buf: &mut Vec<u8>, call: &Call, h: Option<HostIdx>) -> io::Result<()> {
+    match h {
+        Some(h) => push_json_host(buf, call, h),
+        None => {
+            buf.extend_from_slice(b"null");
+            Ok(())
+        }
+    }
+}
+
+fn push_json_hosts(buf: &mut Vec<u8>, call: &Call, hosts: &[HostIdx]) -> io::Result<()> {
+    buf.push(b'[');
+    for (i, &h) in hosts.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        push_json_host(buf, call, h)?;
+    }
+    buf.push(b']');
+    Ok(())
+}
+
+/// A list of [`FindingJson`] objects.
+fn push_json_findings(buf: &mut Vec<u8>, call: &Call, list: &[Finding]) -> io::Result<()> {
+    buf.push(b'[');
+    for (i, f) in list.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"{\"severity\":");
+        push_json_str(buf, f.severity.as_str())?;
+        buf.extend_from_slice(b",\"code\":");
+        push_json_str(buf, f.code)?;
+        buf.extend_from_slice(b",\"text\":");
+        push_json_str(buf, &f.text)?;
+        buf.extend_from_slice(b",\"evidence\":[");
+        let evidence = f
+            .evidence
+            .iter()
+            .filter_map(|&m| call.messages.get(m).map(|x| (m, x)));
+        for (k, (m, x)) in evidence.enumerate() {
+            if k > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"{\"message\":");
+            push_decimal(buf, m as u64);
+            buf.extend_from_slice(b",\"file\":");
+            push_decimal(buf, u64::from(x.frame.file));
+            buf.extend_from_slice(b",\"frame\":");
+            push_decimal(buf, x.frame.number);
+            buf.extend_from_slice(b",\"time\":");
+            push_json_millis(buf, x.frame.ts_ns)?;
+            buf.push(b'}');
+        }
+        buf.extend_from_slice(b"]}");
+    }
+    buf.push(b']');
+    Ok(())
+}
+
+/// A [`TimingsJson`] object.
+fn push_json_timings(buf: &mut Vec<u8>, t: &Timings) -> io::Result<()> {
+    for (key, v) in [
+        (&b"{\"post_dial_delay_ns\":"[..], t.post_dial_delay_ns),
+        (b",\"setup_ns\":", t.setup_ns),
+        (b",\"final_response_ns\":", t.final_response_ns),
+        (b",\"answer_to_ack_ns\":", t.answer_to_ack_ns),
+        (b",\"duration_ns\":", t.duration_ns),
+    ] {
+        buf.extend_from_slice(key);
+        push_opt_int(buf, v);
+    }
+    buf.extend_from_slice(b",\"transactions\":[");
+    for (i, x) in t.transactions.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"{\"method\":");
+        push_json_str(buf, &x.method)?;
+        buf.extend_from_slice(b",\"cseq\":");
+        push_decimal(buf, u64::from(x.cseq));
+        buf.extend_from_slice(b",\"final_code\":");
+        push_opt_int(buf, x.final_code.map(i64::from));
+        buf.extend_from_slice(b",\"first_response_ns\":");
+        push_opt_int(buf, x.first_response_ns);
+        buf.extend_from_slice(b",\"final_response_ns\":");
+        push_opt_int(buf, x.final_response_ns);
+        buf.extend_from_slice(b",\"request_retransmissions\":");
+        push_decimal(buf, x.request_retransmissions as u64);
+        buf.extend_from_slice(b",\"response_retransmissions\":");
+        push_decimal(buf, x.response_retransmissions as u64);
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b"]}");
+    Ok(())
+}
+
+/// One call of `diagnose --json` after its `{"index":N`, appended to `buf`: the bytes
+/// [`CallDiagnosisJson`] serialises to past its index, written without building it (no owned
+/// strings, no flattening through a map).
+pub fn push_call_json_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) -> io::Result<()> {
+    let s = &call.summary;
+    buf.extend_from_slice(b",\"call_id\":");
+    push_json_str(buf, &call.call_id)?;
+    buf.extend_from_slice(b",\"start\":");
+    push_json_millis(buf, s.start_ns)?;
+    buf.extend_from_slice(b",\"from_user\":");
+    push_json_str(buf, &s.from_user)?;
+    buf.extend_from_slice(b",\"to_user\":");
+    push_json_str(buf, &s.to_user)?;
+    buf.extend_from_slice(b",\"method\":");
+    push_json_str(buf, &s.first_method)?;
+    let final_reason = d
+        .final_step
+        .and_then(|f| call.first_msg(f))
+        .and_then(|m| match &m.start {
+            crate::dialog::Start::Response { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        });
+    buf.extend_from_slice(b",\"final_reason\":");
+    match final_reason {
+        Some(r) => push_json_str(buf, r)?,
+        None => buf.extend_from_slice(b"null"),
+    }
+    // The diagnosis, flattened in (the fields of `DiagnosisJson`, in order).
+    buf.extend_from_slice(b",\"outcome\":");
+    push_json_str(buf, d.outcome.as_str())?;
+    buf.extend_from_slice(b",\"outcome_text\":");
+    push_json_str(buf, d.outcome.words())?;
+    buf.extend_from_slice(b",\"final_code\":");
+    push_opt_int(buf, d.final_code.map(i64::from));
+    buf.extend_from_slice(if d.outcome.is_failure() {
+        b",\"failed\":true"
+    } else {
+        b",\"failed\":false"
+    });
+    buf.extend_from_slice(b",\"cause\":");
+    match &d.cause {
+        Some(c) => push_json_str(buf, c)?,
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b",\"ended_by\":");
+    push_json_opt_host(buf, call, d.ended_by)?;
+    let w = &d.where_;
+    buf.extend_from_slice(b",\"where\":{\"path\":");
+    push_json_hosts(buf, call, &w.path)?;
+    buf.extend_from_slice(b",\"generated_by\":");
+    push_json_opt_host(buf, call, w.generated_by)?;
+    buf.extend_from_slice(b",\"proxied_by\":");
+    push_json_hosts(buf, call, &w.proxied_by)?;
+    buf.extend_from_slice(b",\"received_by\":");
+    push_json_opt_host(buf, call, w.received_by)?;
+    buf.extend_from_slice(b",\"broken_leg\":");
+    match w.broken_leg {
+        Some(l) => {
+            buf.extend_from_slice(b"{\"from\":");
+            push_json_host(buf, call, l.from)?;
+            buf.extend_from_slice(b",\"to\":");
+            push_json_host(buf, call, l.to)?;
+            buf.push(b'}');
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b"},\"why\":");
+    push_json_findings(buf, call, &d.why)?;
+    buf.extend_from_slice(b",\"sdp\":");
+    push_json_findings(buf, call, &d.sdp)?;
+    buf.extend_from_slice(b",\"timings\":");
+    push_json_timings(buf, &d.timings)?;
+    buf.extend_from_slice(b",\"findings\":");
+    push_json_findings(buf, call, &d.findings)?;
+    if !d.media.is_empty() {
+        buf.extend_from_slice(b",\"media\":");
+        push_json_findings(buf, call, &d.media)?;
+    }
+    if !d.streams.is_empty() {
+        buf.extend_from_slice(b",\"streams\":[");
+        for (i, b) in d.streams.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"{\"src\":");
+            push_json_str(buf, &b.src)?;
+            buf.extend_from_slice(b",\"dst\":");
+            push_json_str(buf, &b.dst)?;
+            buf.extend_from_slice(b",\"ssrc\":");
+            push_json_str(buf, &b.ssrc)?;
+            buf.extend_from_slice(b",\"codec\":");
+            push_json_str(buf, &b.codec)?;
+            buf.extend_from_slice(b",\"packets\":");
+            push_decimal(buf, b.packets);
+            buf.extend_from_slice(b",\"lost\":");
+            push_int(buf, b.lost);
+            buf.extend_from_slice(if b.announced {
+                b",\"announced\":true"
+            } else {
+                b",\"announced\":false"
+            });
+            buf.extend_from_slice(b",\"text\":");
+            push_json_str(buf, &b.text)?;
+            buf.push(b'}');
+        }
+        buf.push(b']');
+    }
+    buf.push(b'}');
+    Ok(())
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CauseJson {
     pub cause: String,
@@ -344,106 +649,289 @@ pub fn write_json_doc(
     )
 }
 
-fn host_text(call: &Call, h: HostIdx) -> String {
+/// Appends `s` made safe for a terminal ([`escape_str`]). Printable ASCII, the common case,
+/// is checked eight bytes at a time and copied as it is.
+fn push_esc(buf: &mut Vec<u8>, s: &str) {
+    if printable_ascii(s.as_bytes()) {
+        buf.extend_from_slice(s.as_bytes());
+    } else {
+        buf.extend_from_slice(escape_str(s).as_bytes());
+    }
+}
+
+/// Every byte is printable ASCII (0x20 to 0x7e): what [`escape_str`] keeps without looking at
+/// characters.
+fn printable_ascii(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    let words_ok = words.by_ref().all(|w| {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        // A byte is bad if its high bit is set, if it is below 0x20, or if it is DEL (0x7f,
+        // the only byte that becomes >= 0x80 when 1 is added to a byte below 0x80).
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w;
+        let del = w.wrapping_add(ONES) & !w;
+        (w | below_space | del) & HIGH == 0
+    });
+    words_ok && words.remainder().iter().all(|b| (0x20..0x7f).contains(b))
+}
+
+/// Appends `n` in decimal, as `Display` writes it.
+pub(crate) fn push_decimal(buf: &mut Vec<u8>, n: u64) {
+    // Numbers below 1000 (octets, codes, frame numbers of small captures) written at once.
+    // Each digit is 0..=9: the casts cannot truncate.
+    let digit = |n: u64| b'0' + (n % 10) as u8;
+    if n < 10 {
+        buf.push(digit(n));
+        return;
+    }
+    if n < 100 {
+        buf.extend_from_slice(&[digit(n / 10), digit(n)]);
+        return;
+    }
+    if n < 1000 {
+        buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]);
+        return;
+    }
+    // Two digits at a time from the right, then the one or two left.
+    const PAIRS: &[u8; 200] = b"\
+        0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    while rest >= 100 && at >= 2 {
+        // rest % 100 is 0..=99: the cast cannot truncate.
+        let pair = (rest % 100) as usize * 2;
+        rest /= 100;
+        at -= 2;
+        if let (Some(to), Some(from)) = (digits.get_mut(at..at + 2), PAIRS.get(pair..pair + 2)) {
+            to.copy_from_slice(from);
+        }
+    }
+    while rest > 0 && at > 0 {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = digit(rest);
+        }
+        rest /= 10;
+    }
+    buf.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
+/// A host's label, as [`Call::host_label`] spells it (not capture text: not escaped). IPv4
+/// (the common case) is written in place; other addresses go through `host_label`.
+fn push_label(buf: &mut Vec<u8>, call: &Call, h: HostIdx) {
+    match call.hosts.get(h) {
+        Some(&crate::dialog::Host {
+            addr: IpAddr::V4(a),
+            port,
+            ..
+        }) => {
+            // At most `255.255.255.255:65535`, composed on the stack and copied once.
+            let mut text = [0u8; 21];
+            let mut len = 0;
+            let mut put = |b: u8| {
+                if let Some(slot) = text.get_mut(len) {
+                    *slot = b;
+                    len += 1;
+                }
+            };
+            // Each digit is 0..=9: the casts cannot truncate.
+            let number = |n: u16, put: &mut dyn FnMut(u8)| {
+                let mut started = false;
+                for div in [10_000, 1000, 100, 10] {
+                    if n >= div || started {
+                        started = true;
+                        put(b'0' + (n / div % 10) as u8);
+                    }
+                }
+                put(b'0' + (n % 10) as u8);
+            };
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    put(b'.');
+                }
+                number(u16::from(o), &mut put);
+            }
+            if let Some(p) = port {
+                put(b':');
+                number(p, &mut put);
+            }
+            buf.extend_from_slice(text.get(..len).unwrap_or_default());
+        }
+        _ => buf.extend_from_slice(call.host_label(h).as_bytes()),
+    }
+}
+
+/// `label (role)`.
+fn push_host_text(buf: &mut Vec<u8>, call: &Call, h: HostIdx) {
+    push_label(buf, call, h);
+    buf.extend_from_slice(b" (");
     let role = call.hosts.get(h).map_or("unknown", |x| x.role.as_str());
-    let mut text = call.host_label(h);
-    text.push_str(" (");
-    text.push_str(role);
-    text.push(')');
-    text
+    buf.extend_from_slice(role.as_bytes());
+    buf.push(b')');
 }
 
-fn mark(s: Severity) -> &'static str {
+fn mark(s: Severity) -> &'static [u8] {
     match s {
-        Severity::Info => "-",
-        Severity::Warning => "!",
-        Severity::Error => "X",
+        Severity::Info => b"-",
+        Severity::Warning => b"!",
+        Severity::Error => b"X",
     }
 }
 
-fn evidence_text(call: &Call, f: &Finding) -> String {
+/// ` [frames #12,2#7,...]`: the frames of the first six pieces of evidence (nothing without
+/// evidence).
+fn push_evidence(buf: &mut Vec<u8>, call: &Call, f: &Finding) {
     if f.evidence.is_empty() {
-        return String::new();
+        return;
     }
-    let frames: Vec<String> = f
+    buf.extend_from_slice(b" [frames ");
+    let frames = f
         .evidence
         .iter()
         .take(6)
-        .filter_map(|&m| call.messages.get(m))
-        .map(|m| match m.frame.file {
-            0 => format!("#{}", m.frame.number),
-            n => format!("{n}#{}", m.frame.number),
-        })
-        .collect();
-    let more = if f.evidence.len() > 6 { ",..." } else { "" };
-    format!(" [frames {}{more}]", frames.join(","))
+        .filter_map(|&m| call.messages.get(m));
+    for (i, m) in frames.enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        if m.frame.file != 0 {
+            push_decimal(buf, u64::from(m.frame.file));
+        }
+        buf.push(b'#');
+        push_decimal(buf, m.frame.number);
+    }
+    if f.evidence.len() > 6 {
+        buf.extend_from_slice(b",...");
+    }
+    buf.push(b']');
 }
 
-fn where_text(call: &Call, d: &Diagnosis) -> Vec<String> {
+/// The `where` lines: who generated and passed on the deciding response, the path, the
+/// broken leg.
+fn push_where(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
+    const PREFIX: &[u8] = b"   where    ";
     let w = &d.where_;
-    let mut lines = Vec::new();
-    // Written piece by piece: one string per line, no intermediate lists or formatting.
     if let Some(g) = w.generated_by {
-        let mut l = String::from("generated by ");
-        l.push_str(&host_text(call, g));
+        buf.extend_from_slice(PREFIX);
+        buf.extend_from_slice(b"generated by ");
+        push_host_text(buf, call, g);
         for (i, &h) in w.proxied_by.iter().enumerate() {
-            l.push_str(if i == 0 { ", proxied by " } else { ", " });
-            l.push_str(&host_text(call, h));
+            buf.extend_from_slice(if i == 0 { b", proxied by " } else { b", " });
+            push_host_text(buf, call, h);
         }
         if let Some(r) = w.received_by {
-            l.push_str(", received by ");
-            l.push_str(&call.host_label(r));
+            buf.extend_from_slice(b", received by ");
+            push_label(buf, call, r);
         }
-        lines.push(l);
+        buf.push(b'\n');
     }
     if w.path.len() > 1 {
-        let mut l = String::from("path ");
+        buf.extend_from_slice(PREFIX);
+        buf.extend_from_slice(b"path ");
         for (i, &h) in w.path.iter().enumerate() {
             if i > 0 {
-                l.push_str(" -> ");
+                buf.extend_from_slice(b" -> ");
             }
-            l.push_str(&call.host_label(h));
+            push_label(buf, call, h);
         }
-        lines.push(l);
+        buf.push(b'\n');
     }
     if let Some(l) = w.broken_leg {
-        lines.push(format!(
-            "broken leg {} -> {}",
-            call.host_label(l.from),
-            call.host_label(l.to)
-        ));
+        buf.extend_from_slice(PREFIX);
+        buf.extend_from_slice(b"broken leg ");
+        push_label(buf, call, l.from);
+        buf.extend_from_slice(b" -> ");
+        push_label(buf, call, l.to);
+        buf.push(b'\n');
     }
-    lines
 }
 
-/// `post-dial 1.234s, setup ...`: the timings known, written into one string.
-fn timings_text(d: &Diagnosis) -> String {
+/// Appends `post-dial 1.234s, setup ...`: the timings known (nothing when none is).
+fn push_timings(buf: &mut Vec<u8>, d: &Diagnosis) {
     let t = &d.timings;
-    let mut text = String::new();
+    let mut first = true;
     for (k, v) in [
-        ("post-dial", t.post_dial_delay_ns),
-        ("setup", t.setup_ns),
-        ("final", t.final_response_ns),
-        ("2xx->ACK", t.answer_to_ack_ns),
-        ("duration", t.duration_ns),
+        (&b"post-dial "[..], t.post_dial_delay_ns),
+        (b"setup ", t.setup_ns),
+        (b"final ", t.final_response_ns),
+        (b"2xx->ACK ", t.answer_to_ack_ns),
+        (b"duration ", t.duration_ns),
     ] {
         let Some(v) = v else { continue };
-        if !text.is_empty() {
-            text.push_str(", ");
+        if !first {
+            buf.extend_from_slice(b", ");
         }
-        text.push_str(k);
-        text.push(' ');
-        push_duration(&mut text, v);
+        first = false;
+        buf.extend_from_slice(k);
+        push_duration_bytes(buf, v);
     }
-    text
 }
 
-fn outcome_line(call: &Call, d: &Diagnosis) -> String {
-    let mut l = d.outcome.as_str().to_string();
+/// A duration as [`push_duration`] writes it; under a minute (the common case) without
+/// going through a string.
+fn push_duration_bytes(buf: &mut Vec<u8>, ns: i64) {
+    let ns = ns.max(0);
+    let secs = ns / 1_000_000_000;
+    if secs < 60 {
+        // secs is 0..=59 and millis 0..=999: each digit is 0..=9, no cast truncates.
+        let millis = ns % 1_000_000_000 / 1_000_000;
+        let digit = |n: i64| b'0' + (n % 10) as u8;
+        if secs >= 10 {
+            buf.push(digit(secs / 10));
+        }
+        buf.extend_from_slice(&[
+            digit(secs),
+            b'.',
+            digit(millis / 100),
+            digit(millis / 10),
+            digit(millis),
+            b's',
+        ]);
+        return;
+    }
+    let mut text = String::new();
+    push_duration(&mut text, ns);
+    buf.extend_from_slice(text.as_bytes());
+}
+
+/// `22:13:20.123`, the bytes of [`clock_millis`](super::time::clock_millis).
+fn push_clock_millis(buf: &mut Vec<u8>, ns: i64) {
+    const NS_PER_S: i64 = 1_000_000_000;
+    let of_day = ns.div_euclid(NS_PER_S).rem_euclid(86_400);
+    let millis = ns.rem_euclid(NS_PER_S) / 1_000_000;
+    // Every value is not negative and below 100 (1000 for the milliseconds): each digit is
+    // 0..=9, no cast truncates.
+    let digit = |n: i64| b'0' + (n % 10) as u8;
+    let (h, m, s) = (of_day / 3600, of_day % 3600 / 60, of_day % 60);
+    buf.extend_from_slice(&[
+        digit(h / 10),
+        digit(h),
+        b':',
+        digit(m / 10),
+        digit(m),
+        b':',
+        digit(s / 10),
+        digit(s),
+        b'.',
+        digit(millis / 100),
+        digit(millis / 10),
+        digit(millis),
+    ]);
+}
+
+/// The `outcome` line's text (after its label).
+fn push_outcome(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
+    buf.extend_from_slice(d.outcome.as_str().as_bytes());
     if d.outcome.words() != d.outcome.as_str() {
-        l.push_str(" (");
-        l.push_str(d.outcome.words());
-        l.push(')');
+        buf.extend_from_slice(b" (");
+        buf.extend_from_slice(d.outcome.words().as_bytes());
+        buf.push(b')');
     }
     if let Some(c) = d.final_code {
         let reason = d
@@ -454,10 +942,10 @@ fn outcome_line(call: &Call, d: &Diagnosis) -> String {
                 _ => None,
             })
             .unwrap_or("");
-        l.push_str(", final ");
-        l.push_str(&c.to_string());
-        l.push(' ');
-        l.push_str(&escape_str(reason));
+        buf.extend_from_slice(b", final ");
+        push_decimal(buf, u64::from(c));
+        buf.push(b' ');
+        push_esc(buf, reason);
     }
     if let Some(h) = d.ended_by {
         let who = match d.where_.path.first() {
@@ -465,67 +953,92 @@ fn outcome_line(call: &Call, d: &Diagnosis) -> String {
             Some(_) => "the callee side",
             None => "",
         };
-        l.push_str(", ended by ");
-        l.push_str(who);
-        l.push(' ');
-        l.push_str(&call.host_label(h));
+        buf.extend_from_slice(b", ended by ");
+        buf.extend_from_slice(who.as_bytes());
+        buf.push(b' ');
+        push_label(buf, call, h);
     }
-    l
 }
 
 /// The block of one call.
 pub fn write_call(out: &mut dyn Write, index: usize, call: &Call, d: &Diagnosis) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(1024);
+    buf.extend_from_slice(if d.outcome.is_failure() {
+        b"!! #"
+    } else {
+        b"   #"
+    });
+    push_decimal(&mut buf, index as u64);
+    push_call_body(&mut buf, call, d);
+    out.write_all(&buf)
+}
+
+/// The block of one call after its flag and number (`!! #12`), appended to `buf`: what
+/// [`write_call`] writes after them.
+pub fn push_call_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) {
     let s = &call.summary;
-    let flag = if d.outcome.is_failure() { "!!" } else { "  " };
-    writeln!(
-        out,
-        "{flag} #{index} {} {}  {} -> {}  {}",
-        clock_millis(s.start_ns),
-        escape_str(&call.call_id),
-        escape_str(&s.from_user),
-        escape_str(&s.to_user),
-        escape_str(&s.first_method)
-    )?;
-    writeln!(out, "   outcome  {}", outcome_line(call, d))?;
+    buf.push(b' ');
+    push_clock_millis(buf, s.start_ns);
+    buf.push(b' ');
+    push_esc(buf, &call.call_id);
+    buf.extend_from_slice(b"  ");
+    push_esc(buf, &s.from_user);
+    buf.extend_from_slice(b" -> ");
+    push_esc(buf, &s.to_user);
+    buf.extend_from_slice(b"  ");
+    push_esc(buf, &s.first_method);
+    buf.extend_from_slice(b"\n   outcome  ");
+    push_outcome(buf, call, d);
+    buf.push(b'\n');
     if let Some(c) = &d.cause {
-        writeln!(out, "   cause    {}", escape_str(c))?;
+        buf.extend_from_slice(b"   cause    ");
+        push_esc(buf, c);
+        buf.push(b'\n');
     }
-    for l in where_text(call, d) {
-        writeln!(out, "   where    {l}")?;
-    }
-    for (label, list) in [
-        ("why", &d.why),
-        ("sdp", &d.sdp),
-        ("media", &d.media),
-        ("finding", &d.findings),
+    push_where(buf, call, d);
+    // The label padded to eight columns, as `{label:<8}` writes it.
+    for (prefix, list) in [
+        (&b"   why      "[..], &d.why),
+        (b"   sdp      ", &d.sdp),
+        (b"   media    ", &d.media),
+        (b"   finding  ", &d.findings),
     ] {
-        if label == "media" {
+        if prefix == b"   media    " {
             // The streams first, then what is wrong with them.
             for b in &d.streams {
-                writeln!(
-                    out,
-                    "   rtp      {} -> {} {}",
-                    escape_str(&b.src),
-                    escape_str(&b.dst),
-                    escape_str(&b.text)
-                )?;
+                buf.extend_from_slice(b"   rtp      ");
+                push_esc(buf, &b.src);
+                buf.extend_from_slice(b" -> ");
+                push_esc(buf, &b.dst);
+                buf.push(b' ');
+                push_esc(buf, &b.text);
+                buf.push(b'\n');
             }
         }
         for f in list {
-            writeln!(
-                out,
-                "   {label:<8} {} {}{}",
-                mark(f.severity),
-                escape_str(&f.text),
-                evidence_text(call, f)
-            )?;
+            buf.extend_from_slice(prefix);
+            buf.extend_from_slice(mark(f.severity));
+            buf.push(b' ');
+            push_esc(buf, &f.text);
+            push_evidence(buf, call, f);
+            buf.push(b'\n');
         }
     }
-    let t = timings_text(d);
-    if !t.is_empty() {
-        writeln!(out, "   timings  {t}")?;
+    let t = &d.timings;
+    let any = [
+        t.post_dial_delay_ns,
+        t.setup_ns,
+        t.final_response_ns,
+        t.answer_to_ack_ns,
+        t.duration_ns,
+    ]
+    .iter()
+    .any(Option::is_some);
+    if any {
+        buf.extend_from_slice(b"   timings  ");
+        push_timings(buf, d);
+        buf.push(b'\n');
     }
-    Ok(())
 }
 
 /// The summary block.
@@ -695,5 +1208,154 @@ mod tests {
         let alone = serde_json::to_value(DiagnosisJson::new(&bad, &d)).unwrap();
         assert_eq!(alone["outcome"], c["outcome"]);
         assert_eq!(alone["where"], c["where"]);
+    }
+
+    /// `diagnose --json` writes each call by hand: the same bytes as the serde form, with
+    /// capture text needing escapes, evidence before 1970 and past the message list, a
+    /// proxied response, media findings and streams.
+    #[test]
+    fn hand_written_call_object_is_the_serialised_one() {
+        let bad = hostile();
+        let inv = invite("q\"uo\\te\u{85}", 1, 2, 0, "z9hG4bK-3", 1);
+        let f = fwd(&inv, 2, "z9hG4bK-4", 3, 5);
+        let ok = reply(&f, 200, 30, Some("t"));
+        let back = fwd(&reply(&inv, 200, 31, Some("t")), 2, "z9hG4bK-3", 1, 31);
+        let mut good = analyze_call(vec![inv, f, ok, back], &[]);
+        if let Some(m) = good.messages.first_mut() {
+            m.frame.ts_ns = -1_500_000_123;
+        }
+        let mut d = diagnose(&good);
+        d.media.push(Finding::new(
+            Severity::Warning,
+            "one_way_audio",
+            "a\u{202e}b \u{1b}[2J",
+            vec![0, 1, 99],
+        ));
+        d.streams.push(crate::diagnose::StreamBrief {
+            src: "10.0.0.1:4000".into(),
+            dst: "10.0.0.2:\"5000\"".into(),
+            ssrc: "0x1234abcd".into(),
+            codec: "PCMU".into(),
+            packets: 12_345_678_901,
+            lost: -3,
+            announced: true,
+            text: "PCMU\u{7f} 250 pkts".into(),
+        });
+        for (call, d) in [(&bad, diagnose(&bad)), (&good, d)] {
+            let mut serde = Vec::new();
+            write_json(&mut serde, &CallDiagnosisJson::new(7, call, &d)).unwrap();
+            let mut hand = b"{\"index\":7".to_vec();
+            push_call_json_body(&mut hand, call, &d).unwrap();
+            hand.push(b'\n');
+            assert_eq!(
+                String::from_utf8_lossy(&hand),
+                String::from_utf8_lossy(&serde)
+            );
+        }
+    }
+
+    /// Times as JSON strings: the jiff form, byte for byte, around the epoch and beyond.
+    #[test]
+    fn json_millis_are_rfc3339_millis() {
+        let mut x: i64 = 12_345;
+        for i in 0..2000i64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            for ns in [
+                x,
+                x % 4_000_000_000_000_000_000,
+                i * 999_999,
+                -i * 1_000_001,
+                i64::MIN + i,
+                i64::MAX - i,
+            ] {
+                let mut hand = Vec::new();
+                push_json_millis(&mut hand, ns).unwrap();
+                assert_eq!(
+                    hand,
+                    format!("\"{}\"", rfc3339_millis(ns)).into_bytes(),
+                    "{ns}"
+                );
+            }
+        }
+    }
+
+    /// Numbers as `Display` writes them, labels as `host_label` does.
+    #[test]
+    fn decimals_and_labels_are_written_as_display_writes_them() {
+        for n in (0..2000u64).chain([9_999, 10_000, 65_535, u64::MAX - 1, u64::MAX]) {
+            let mut buf = Vec::new();
+            push_decimal(&mut buf, n);
+            assert_eq!(buf, n.to_string().into_bytes());
+        }
+        let mut x: i64 = 99;
+        for i in 0..3000i64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            for ns in [
+                x,
+                x % 100_000_000_000,
+                i * 7_777_777,
+                -i * 1_000_001,
+                i64::MIN + i,
+            ] {
+                let mut buf = Vec::new();
+                push_clock_millis(&mut buf, ns);
+                assert_eq!(
+                    buf,
+                    super::super::time::clock_millis(ns).into_bytes(),
+                    "{ns}"
+                );
+                let mut buf = Vec::new();
+                push_duration_bytes(&mut buf, ns);
+                assert_eq!(buf, super::super::time::duration(ns).into_bytes(), "{ns}");
+            }
+        }
+        let mut call = hostile();
+        call.hosts.extend(call.hosts.clone());
+        call.hosts.extend(call.hosts.clone());
+        for (h, (a, p)) in [
+            ("255.255.255.255", Some(65_535)),
+            ("0.0.0.0", Some(0)),
+            ("10.100.9.1", None),
+            ("::1", Some(5060)),
+            ("fe80::1", None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(x) = call.hosts.get_mut(h) {
+                x.addr = a.parse().unwrap();
+                x.port = p;
+            }
+        }
+        for h in 0..call.hosts.len() + 1 {
+            let mut buf = Vec::new();
+            push_label(&mut buf, &call, h);
+            assert_eq!(buf, call.host_label(h).into_bytes());
+        }
+        for s in [
+            "",
+            "plain text here",
+            "tab\there",
+            "del\u{7f}",
+            "caf\u{e9}",
+            "~~~~~~~~ ",
+            "a \"quoted\" word",
+            "back\\slash in a longer text",
+            "x\u{85}",
+            "\u{202e}right to left",
+        ] {
+            let mut buf = Vec::new();
+            push_esc(&mut buf, s);
+            assert_eq!(buf, escape_str(s).as_bytes(), "{s:?}");
+            let mut fast = Vec::new();
+            push_json_str(&mut fast, s).unwrap();
+            let mut slow = Vec::new();
+            push_json(&mut slow, s).unwrap();
+            assert_eq!(fast, slow, "{s:?}");
+        }
     }
 }
