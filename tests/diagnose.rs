@@ -181,6 +181,41 @@ fn cancel_sample_names_the_caller_as_the_one_who_ended_it() {
     assert!(d.timings.post_dial_delay_ns.is_some());
 }
 
+/// The call list's outcome (decided alone) is the whole diagnosis's, on every call of the
+/// samples and of the corpus.
+#[test]
+fn outcome_alone_is_the_diagnosis_outcome() {
+    let mut files = captures_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"));
+    match shared("SIPSCOPE_CORPUS", "corpus") {
+        Some(dir) => files.extend(captures_in(&dir)),
+        None => missing("../shared/corpus"),
+    }
+    let mut checked = 0;
+    for f in &files {
+        let sel = Selection {
+            files: vec![f.to_string_lossy().into_owned()],
+            filter: Filter::default(),
+            roles: Vec::new(),
+        };
+        // A capture with no readable frame has no call to check.
+        let Ok(loaded) = analysis::load(&sel, false, &mut Vec::new()) else {
+            continue;
+        };
+        for call in loaded.calls {
+            let d = diagnose::diagnose(&call);
+            assert_eq!(
+                diagnose::outcome_of(&call),
+                d.outcome,
+                "{} {}",
+                f.display(),
+                call.call_id
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} calls checked");
+}
+
 #[test]
 fn corpus_failures() {
     let Some(dir) = shared("SIPSCOPE_CORPUS", "corpus") else {

@@ -307,6 +307,13 @@ impl Diagnosis {
     }
 }
 
+/// The outcome [`diagnose`] gives `call`, without the rest of the diagnosis: deciding it is
+/// the first step, and the later ones only add causes and findings. What the call list
+/// shows of a call.
+pub fn outcome_of(call: &Call) -> Outcome {
+    outcome::decide(call).0.outcome
+}
+
 /// Diagnoses one call from its signalling alone (no media findings: see
 /// [`diagnose_with_media`]).
 pub fn diagnose(call: &Call) -> Diagnosis {

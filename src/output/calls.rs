@@ -104,8 +104,7 @@ impl HostRow {
 }
 
 impl CallRow {
-    /// The row of `call`; with `details` also what only the JSON list shows (the outcome
-    /// costs a diagnosis).
+    /// The row of `call`; with `details` also what only the JSON list shows.
     pub fn new(call: &Call, details: bool) -> CallRow {
         let s = &call.summary;
         CallRow {
@@ -117,7 +116,7 @@ impl CallRow {
             first_method: s.first_method.to_string(),
             state: s.state,
             outcome: if details {
-                crate::diagnose::diagnose(call).outcome.as_str()
+                crate::diagnose::outcome_of(call).as_str()
             } else {
                 ""
             },
