@@ -21,12 +21,12 @@ use crate::dialog::{
     self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Msg, MsgInfo,
     Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Text, Transaction,
 };
-use crate::json_fields;
 use crate::knowledge::{self, Class};
 use crate::net::FrameRef;
-use crate::output::json::ObjectWriter;
+use crate::output::json::{put_quoted_plain, put_u64, AppendJson};
 use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
 use crate::sip::MessageFlags;
+use crate::{append_json_by_serde, json_object};
 
 /// One call: summary, participants, dialogs, transactions and every message.
 #[derive(Debug, Serialize)]
@@ -368,6 +368,11 @@ pub struct InlineText {
 }
 
 impl InlineText {
+    /// The text's bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII digits, dots and colons are ever put in.
         self.bytes
@@ -782,63 +787,178 @@ fn message_json<'a>(
     }
 }
 
-impl PartyJson<'_> {
+append_json_by_serde!(StreamJson<'_>);
+
+impl AppendJson for HostText {
     fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
-        let mut w = ObjectWriter::begin(buf);
-        json_fields!(w, self; display, uri, user, tag);
-        w.end();
+        match self {
+            // Digits, dots and a colon only.
+            HostText::Inline(t) => put_quoted_plain(buf, t.as_bytes()),
+            HostText::Owned(s) => s.append_json(buf)?,
+        }
         Ok(())
     }
 }
 
-impl MessageJson<'_> {
-    /// Writes the message exactly as its derived `Serialize` would through
-    /// [`append_value`](crate::output::json::append_value) (the export tests compare both), with the keys as literals.
+impl AppendJson for Rfc3339Micros {
     fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
-        let mut w = ObjectWriter::begin(buf);
-        json_fields!(w, self;
+        match rfc3339_micros_bytes(self.0) {
+            // Digits, `-`, `:`, `.`, `T` and `Z` only.
+            Some(b) => put_quoted_plain(buf, &b),
+            None => rfc3339_micros(self.0).append_json(buf)?,
+        }
+        Ok(())
+    }
+}
+
+impl AppendJson for FrameNumbers<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        buf.push(b'[');
+        for (i, f) in self.0.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            put_u64(buf, f.number);
+        }
+        buf.push(b']');
+        Ok(())
+    }
+}
+
+impl AppendJson for FlagNames {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        buf.push(b'[');
+        for (i, name) in self.names().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            // Names chosen here, lower case letters and `_`.
+            put_quoted_plain(buf, name.as_bytes());
+        }
+        buf.push(b']');
+        Ok(())
+    }
+}
+
+impl AppendJson for PartyJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self; display, uri, user, tag);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for MediaJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self; kind, port, proto, codecs, direction, address);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for SdpJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self; address, media);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for HintJson {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self; phrase, cause);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for AnnotationJson {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self;
+            class, class_label, known, default_reason, meaning, generated_by, proxied_by,
+            received_by, receiver_role, expected_next, hint, summary);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for MessageJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self;
             index, frame, frames, file, time, epoch_us, src_address, src_port, dst_address,
             dst_port, sender, receiver, transport, via_transport, kind, method, request_uri,
-            status, reason, cseq, cseq_method, branch, via_count);
-        self.from.append_json(w.key("\"from\":"))?;
-        self.to.append_json(w.key("\"to\":"))?;
-        json_fields!(w, self;
-            step, transaction, dialog, hop, hop_origin, sender_acts, receiver_acts, repeat,
-            retransmission, duplicate, original, original_frame);
-        w.field("\"annotation\":", &self.annotation.as_deref())?;
-        json_fields!(w, self;
-            sdp, anomalies, flags, size, user_agent, server, contact, reason_header, warning,
-            retry_after, expires, content_type, max_forwards, has_credentials, has_challenge);
-        if self.raw.is_some() {
-            json_fields!(w, self; raw);
+            status, reason, cseq, cseq_method, branch, via_count, from, to, step, transaction,
+            dialog, hop, hop_origin, sender_acts, receiver_acts, repeat, retransmission,
+            duplicate, original, original_frame, annotation, sdp, anomalies, flags, size,
+            user_agent, server, contact, reason_header, warning, retry_after, expires,
+            content_type, max_forwards, has_credentials, has_challenge);
+        if let Some(raw) = &self.raw {
+            buf.extend_from_slice(b",\"raw\":");
+            raw.append_json(buf)?;
         }
-        w.end();
+        buf.push(b'}');
         Ok(())
     }
 }
 
-impl CallJson<'_> {
+impl AppendJson for ParticipantJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self;
+            label, address, port, ports, role, role_source, role_hint, user_agents, servers,
+            sent, received, originated, answered, forwarded, record_routed);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for DialogJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self;
+            from_tag, to_tag, state, created_by, confirmed_by, ended_by,
+            created_by_transaction, transactions, seen_mid_way, messages);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for ResponseRef {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self; status, message);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for LegJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self; branch, sent_by, client, server, request);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for TransactionJson<'_> {
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self;
+            method, cseq, request, responses, final_status, final_response, cancels, acks,
+            in_dialog, rfc2543, dialog, dialogs, legs);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for CallJson<'_> {
     /// Writes the call exactly as its derived `Serialize` would through
-    /// [`append_value`](crate::output::json::append_value) (the export tests compare both); the messages, most of the
-    /// output, are written by hand.
-    pub(super) fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
-        let mut w = ObjectWriter::begin(buf);
-        json_fields!(w, self;
+    /// [`append_value`](crate::output::json::append_value) (the export tests compare both),
+    /// every object of it written by hand but the diagnosis and the streams.
+    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+        json_object!(buf, self;
             schema_version, call_id, start_time, start_epoch_us, end_time, end_epoch_us,
             duration_us, answered_time, ended_time, state, outcome, failed, final_code,
             final_reason, final_generated_by, first_method, from_user, to_user, message_count,
-            related_call_ids, notes, participants, dialogs, transactions);
-        let list = w.key("\"messages\":");
-        list.push(b'[');
-        for (i, m) in self.messages.iter().enumerate() {
-            if i > 0 {
-                list.push(b',');
-            }
-            m.append_json(list)?;
-        }
-        list.push(b']');
-        json_fields!(w, self; diagnosis, streams);
-        w.end();
+            related_call_ids, notes, participants, dialogs, transactions, messages, diagnosis,
+            streams);
+        buf.push(b'}');
         Ok(())
     }
 }

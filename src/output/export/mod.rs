@@ -28,6 +28,7 @@ pub use call::{
 };
 
 use super::escape::write_json;
+use super::json::AppendJson;
 use super::time::rfc3339_micros;
 use crate::ingest::Books;
 
@@ -145,7 +146,7 @@ impl<'w> DocumentWriter<'w> {
 /// Writes calls as NDJSON lines (one call per line) to `out`, handing them on in pieces of at
 /// least [`HAND_ON`] bytes.
 ///
-/// Each call is serialised straight into the pending bytes by [`CallJson::append_json`] (the
+/// Each call is serialised straight into the pending bytes by its [`AppendJson`] form (the
 /// serialiser's many small writes are inlined copies instead of calls through `dyn Write`),
 /// which gives the same bytes as [`write_json`](super::escape::write_json). A piece as large
 /// as the output's own buffer (a 64 KiB `BufWriter` for standard output and for `-o FILE`)
@@ -227,7 +228,7 @@ pub fn write_line(out: &mut dyn Write, call: &CallJson<'_>) -> io::Result<()> {
 }
 
 fn serialize_line(buf: &mut Vec<u8>, call: &CallJson<'_>) -> io::Result<()> {
-    call.append_json(buf).map_err(io::Error::other)?;
+    AppendJson::append_json(call, buf).map_err(io::Error::other)?;
     buf.push(b'\n');
     Ok(())
 }
