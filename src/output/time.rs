@@ -48,7 +48,9 @@ pub fn rfc3339_micros_bytes(ns: i64) -> Option<[u8; 27]> {
 }
 
 /// Writes `n` (not negative, small enough) as decimal digits filling `slot`, zero-padded.
-fn put_digits(slot: &mut [u8], mut n: i64) {
+fn put_digits(slot: &mut [u8], n: i64) {
+    // Unsigned division by ten is cheaper than signed.
+    let mut n = n.unsigned_abs();
     for d in slot.iter_mut().rev() {
         // n % 10 is 0..=9: the cast cannot truncate.
         *d = b'0' + (n % 10) as u8;

@@ -346,6 +346,13 @@ impl Default for HostText {
 }
 
 impl HostText {
+    pub fn into_string(self) -> String {
+        match self {
+            HostText::Inline(t) => t.as_bytes().iter().map(|&b| char::from(b)).collect(),
+            HostText::Owned(s) => s,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             HostText::Inline(t) => t.as_str(),
@@ -388,17 +395,6 @@ impl InlineText {
         }
     }
 
-    /// An octet in decimal, as `Display` writes it.
-    fn push_octet(&mut self, n: u8) {
-        if n >= 100 {
-            self.push(b'0' + n / 100);
-        }
-        if n >= 10 {
-            self.push(b'0' + n / 10 % 10);
-        }
-        self.push(b'0' + n % 10);
-    }
-
     /// `n` in decimal, as `Display` writes it.
     fn push_decimal(&mut self, n: u16) {
         if n >= 10_000 {
@@ -417,19 +413,55 @@ impl InlineText {
     }
 
     fn ipv4(a: std::net::Ipv4Addr, port: Option<u16>) -> InlineText {
-        let mut t = InlineText::default();
+        // The four octets and three dots (at most 15 bytes) gathered in one integer, each
+        // octet's digits taken whole from a table.
+        let mut text: u128 = 0;
+        let mut len: u32 = 0;
         for (i, o) in a.octets().into_iter().enumerate() {
             if i > 0 {
-                t.push(b'.');
+                text |= u128::from(b'.') << (8 * len);
+                len += 1;
             }
-            t.push_octet(o);
+            let entry = OCTET_TEXT.get(usize::from(o)).copied().unwrap_or_default();
+            text |= u128::from(entry & 0x00ff_ffff) << (8 * len);
+            len += entry >> 24;
         }
+        let mut t = InlineText::default();
+        if let Some(head) = t.bytes.get_mut(..16) {
+            head.copy_from_slice(&text.to_le_bytes());
+        }
+        // At most 15: the cast cannot truncate.
+        t.len = len as u8;
         if let Some(p) = port {
             t.push(b':');
             t.push_decimal(p);
         }
         t
     }
+}
+
+/// Every octet in decimal as `Display` writes it: the digits packed little-endian in the low
+/// three bytes, their count in the top byte.
+const OCTET_TEXT: [u32; 256] = octet_table();
+
+const fn octet_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut n = 0u32;
+    while n < 256 {
+        let (hundreds, tens, ones) = (n / 100, n / 10 % 10, n % 10);
+        table[n as usize] = if n >= 100 {
+            (b'0' as u32 + hundreds)
+                | (b'0' as u32 + tens) << 8
+                | (b'0' as u32 + ones) << 16
+                | 3 << 24
+        } else if n >= 10 {
+            (b'0' as u32 + tens) | (b'0' as u32 + ones) << 8 | 2 << 24
+        } else {
+            (b'0' as u32 + ones) | 1 << 24
+        };
+        n += 1;
+    }
+    table
 }
 
 /// The last decimal digit of `n`.
@@ -523,8 +555,8 @@ impl Serialize for Rfc3339Micros {
 
 fn participant(h: &Host) -> ParticipantJson<'_> {
     ParticipantJson {
-        label: host_label(h).as_str().to_string(),
-        address: ip_text(h.addr).as_str().to_string(),
+        label: host_label(h).into_string(),
+        address: ip_text(h.addr).into_string(),
         port: h.port,
         ports: &h.ports,
         role: role_name(h.role),
