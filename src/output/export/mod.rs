@@ -10,10 +10,10 @@
 //! [`SCHEMA_VERSION`]; renaming, removing or retyping a field bumps it. Adding an optional
 //! field does not. The version is an integer so scripts can compare it.
 //!
-//! Extension point: the diagnosis and the RTP streams of a call will join [`CallJson`] as
-//! `diagnosis` and `streams` (already allowed by the schema). Add them as
-//! `#[serde(skip_serializing_if = "Option::is_none")]` fields filled by whoever builds the
-//! call's export, after [`CallJson::build`].
+//! Extension point: a new field of [`CallJson`] (or of an object under it) goes both in the
+//! derived `Serialize` (the shared JSON writer and the reference of the tests) and in the
+//! type's hand-written [`AppendJson`](super::json::AppendJson) form, which the line writer
+//! uses; `line_writer_matches_the_shared_json_writer` fails when the two disagree.
 
 mod call;
 pub mod pcap;
