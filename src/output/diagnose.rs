@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json};
-use super::json::AppendJson;
+use super::json::{AppendJson, JsonBuf};
 use super::time::{clock_millis, push_duration, rfc3339_millis};
 use crate::diagnose::{Diagnosis, Finding, LegRef, Severity, Summary, Timings};
 use crate::dialog::{Call, HostIdx};
@@ -133,7 +133,7 @@ pub struct StreamBriefJson {
 macro_rules! append_objects {
     ($($t:ty { $($field:ident),* $(,)? })*) => {
         $(impl AppendJson for $t {
-            fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+            fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
                 json_object!(buf, self; $($field),*);
                 buf.push(b'}');
                 Ok(())
@@ -160,7 +160,7 @@ append_objects! {
 }
 
 impl AppendJson for DiagnosisJson {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self; outcome, outcome_text, final_code, failed, cause, ended_by);
         buf.extend_from_slice(b",\"where\":");
         self.where_.append_json(buf)?;
@@ -773,9 +773,10 @@ mod tests {
             out
         };
         let ours = |dj: &DiagnosisJson| {
-            let mut out = b"kept".to_vec();
+            let mut out = JsonBuf::default();
+            out.extend_from_slice(b"kept");
             dj.append_json(&mut out).unwrap();
-            out.split_off(4)
+            out.as_bytes().get(4..).unwrap().to_vec()
         };
         assert_eq!(ours(&dj), reference(&dj));
         dj.media.push(FindingJson {

@@ -100,7 +100,7 @@ pub fn append_value<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Resu
 /// field and per key were most of the time. Objects are written with [`json_object!`]; a type
 /// without a hand-written form goes through serde with [`append_value`].
 pub trait AppendJson {
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()>;
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()>;
 }
 
 /// Writes the fields of an object by hand in the given order, each under its own name, and
@@ -110,7 +110,7 @@ pub trait AppendJson {
 #[macro_export]
 macro_rules! json_object {
     ($buf:expr, $obj:expr; $first:ident $(, $name:ident)* $(,)?) => {{
-        let buf: &mut Vec<u8> = $buf;
+        let buf: &mut $crate::output::json::JsonBuf = $buf;
         buf.extend_from_slice(concat!("{\"", stringify!($first), "\":").as_bytes());
         $crate::output::json::AppendJson::append_json(&$obj.$first, buf)?;
         $(
@@ -126,8 +126,8 @@ macro_rules! json_object {
 macro_rules! append_json_by_serde {
     ($($t:ty),* $(,)?) => {
         $(impl $crate::output::json::AppendJson for $t {
-            fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
-                $crate::output::json::append_value(buf, self)
+            fn append_json(&self, buf: &mut $crate::output::json::JsonBuf) -> serde_json::Result<()> {
+                $crate::output::json::append_value_to(buf, self)
             }
         })*
     };
@@ -135,42 +135,42 @@ macro_rules! append_json_by_serde {
 
 impl AppendJson for str {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         write_str(buf, self)
     }
 }
 
 impl AppendJson for String {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         write_str(buf, self)
     }
 }
 
 impl AppendJson for compact_str::CompactString {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         write_str(buf, self)
     }
 }
 
 impl<T: AppendJson + ?Sized> AppendJson for &T {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         (**self).append_json(buf)
     }
 }
 
 impl<T: AppendJson + ?Sized> AppendJson for std::rc::Rc<T> {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         (**self).append_json(buf)
     }
 }
 
 impl<T: AppendJson> AppendJson for Option<T> {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         match self {
             Some(v) => v.append_json(buf),
             None => {
@@ -183,7 +183,7 @@ impl<T: AppendJson> AppendJson for Option<T> {
 
 impl<T: AppendJson> AppendJson for [T] {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         buf.push(b'[');
         for (i, v) in self.iter().enumerate() {
             if i > 0 {
@@ -198,14 +198,14 @@ impl<T: AppendJson> AppendJson for [T] {
 
 impl<T: AppendJson> AppendJson for Vec<T> {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         self.as_slice().append_json(buf)
     }
 }
 
 impl AppendJson for bool {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         buf.extend_from_slice(if *self { b"true" } else { b"false" });
         Ok(())
     }
@@ -215,7 +215,7 @@ macro_rules! append_unsigned {
     ($($t:ty),*) => {
         $(impl AppendJson for $t {
             #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
                 put_u64(buf, u64::from(*self));
                 Ok(())
             }
@@ -227,7 +227,7 @@ append_unsigned!(u8, u16, u32, u64);
 
 impl AppendJson for usize {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         // usize is at most 64 bits wide on every target Rust supports.
         put_u64(buf, *self as u64);
         Ok(())
@@ -236,7 +236,7 @@ impl AppendJson for usize {
 
 impl AppendJson for i64 {
     #[inline]
-    fn append_json(&self, buf: &mut Vec<u8>) -> Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
         if *self < 0 {
             buf.push(b'-');
         }
@@ -254,7 +254,7 @@ const PAIRS: &[u8; 200] = b"\
 8081828384858687888990919293949596979899";
 
 /// Writes `n` in decimal, as serde_json (itoa) writes integers.
-pub fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
+pub fn put_u64(buf: &mut JsonBuf, mut n: u64) {
     if n < 10 {
         // n is 0..=9: the cast cannot truncate.
         buf.push(b'0' + n as u8);
@@ -291,9 +291,125 @@ pub fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
 /// Writes `"text"` for text known to need no escape (ASCII digits, dots, colons, `-`, `T`
 /// and `Z` of addresses and times the program wrote itself); anything else must go through
 /// [`AppendJson`] for `str`.
-pub fn put_quoted_plain(buf: &mut Vec<u8>, text: &[u8]) {
+pub fn put_quoted_plain(buf: &mut JsonBuf, text: &[u8]) {
     debug_assert!(is_plain(text));
-    quote_into(buf, text);
+    buf.quote(text);
+}
+
+/// [`append_value`] into a [`JsonBuf`].
+pub fn append_value_to<T: Serialize + ?Sized>(buf: &mut JsonBuf, value: &T) -> Result<()> {
+    value.serialize(&mut Fast { out: buf })
+}
+
+/// Where the hand-written JSON goes: the bytes written so far, at the front of storage kept
+/// initialised (zeroed when it grows) past them. A piece of known length (a key, `null`) is
+/// then copied after one bounds check as a few stores, where `Vec::extend_from_slice` became
+/// a call and a `memcpy` per key.
+#[derive(Debug, Default)]
+pub struct JsonBuf {
+    /// Initialised storage; the JSON is its first `len` bytes.
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl JsonBuf {
+    pub fn with_capacity(capacity: usize) -> JsonBuf {
+        JsonBuf {
+            bytes: vec![0; capacity],
+            len: 0,
+        }
+    }
+
+    /// What was written.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of storage held.
+    pub fn capacity(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Forgets what was written after the first `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, b: u8) {
+        match self.bytes.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+            }
+            None => self.grow_then_put(&[b]),
+        }
+    }
+
+    #[inline(always)]
+    pub fn extend_from_slice(&mut self, piece: &[u8]) {
+        let end = self.len + piece.len();
+        match self.bytes.get_mut(self.len..end) {
+            Some(slot) => {
+                slot.copy_from_slice(piece);
+                self.len = end;
+            }
+            None => self.grow_then_put(piece),
+        }
+    }
+
+    /// Writes `"text"`.
+    #[inline]
+    pub fn quote(&mut self, text: &[u8]) {
+        self.push(b'"');
+        self.extend_from_slice(text);
+        self.push(b'"');
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_then_put(&mut self, piece: &[u8]) {
+        let end = self.len + piece.len();
+        let size = end.max(self.bytes.len() * 2).max(4096);
+        self.bytes.resize(size, 0);
+        if let Some(slot) = self.bytes.get_mut(self.len..end) {
+            slot.copy_from_slice(piece);
+            self.len = end;
+        }
+    }
+}
+
+impl Write for JsonBuf {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(data);
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Out for JsonBuf {
+    fn quoted(&mut self, text: &[u8]) -> std::io::Result<()> {
+        self.quote(text);
+        Ok(())
+    }
 }
 
 #[inline]

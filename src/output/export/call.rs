@@ -23,7 +23,7 @@ use crate::dialog::{
 };
 use crate::knowledge::{self, Class};
 use crate::net::FrameRef;
-use crate::output::json::{put_quoted_plain, put_u64, AppendJson};
+use crate::output::json::{put_quoted_plain, put_u64, AppendJson, JsonBuf};
 use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
 use crate::sip::MessageFlags;
 use crate::{append_json_by_serde, json_object};
@@ -822,7 +822,7 @@ fn message_json<'a>(
 append_json_by_serde!(StreamJson<'_>);
 
 impl AppendJson for HostText {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         match self {
             // Digits, dots and a colon only.
             HostText::Inline(t) => put_quoted_plain(buf, t.as_bytes()),
@@ -833,7 +833,7 @@ impl AppendJson for HostText {
 }
 
 impl AppendJson for Rfc3339Micros {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         match rfc3339_micros_bytes(self.0) {
             // Digits, `-`, `:`, `.`, `T` and `Z` only.
             Some(b) => put_quoted_plain(buf, &b),
@@ -844,7 +844,7 @@ impl AppendJson for Rfc3339Micros {
 }
 
 impl AppendJson for FrameNumbers<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         buf.push(b'[');
         for (i, f) in self.0.iter().enumerate() {
             if i > 0 {
@@ -858,7 +858,7 @@ impl AppendJson for FrameNumbers<'_> {
 }
 
 impl AppendJson for FlagNames {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         buf.push(b'[');
         for (i, name) in self.names().enumerate() {
             if i > 0 {
@@ -873,7 +873,7 @@ impl AppendJson for FlagNames {
 }
 
 impl AppendJson for PartyJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self; display, uri, user, tag);
         buf.push(b'}');
         Ok(())
@@ -881,7 +881,7 @@ impl AppendJson for PartyJson<'_> {
 }
 
 impl AppendJson for MediaJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self; kind, port, proto, codecs, direction, address);
         buf.push(b'}');
         Ok(())
@@ -889,7 +889,7 @@ impl AppendJson for MediaJson<'_> {
 }
 
 impl AppendJson for SdpJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self; address, media);
         buf.push(b'}');
         Ok(())
@@ -897,7 +897,7 @@ impl AppendJson for SdpJson<'_> {
 }
 
 impl AppendJson for HintJson {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self; phrase, cause);
         buf.push(b'}');
         Ok(())
@@ -905,7 +905,7 @@ impl AppendJson for HintJson {
 }
 
 impl AppendJson for AnnotationJson {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
             class, class_label, known, default_reason, meaning, generated_by, proxied_by,
             received_by, receiver_role, expected_next, hint, summary);
@@ -915,7 +915,7 @@ impl AppendJson for AnnotationJson {
 }
 
 impl AppendJson for MessageJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
             index, frame, frames, file, time, epoch_us, src_address, src_port, dst_address,
             dst_port, sender, receiver, transport, via_transport, kind, method, request_uri,
@@ -934,7 +934,7 @@ impl AppendJson for MessageJson<'_> {
 }
 
 impl AppendJson for ParticipantJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
             label, address, port, ports, role, role_source, role_hint, user_agents, servers,
             sent, received, originated, answered, forwarded, record_routed);
@@ -944,7 +944,7 @@ impl AppendJson for ParticipantJson<'_> {
 }
 
 impl AppendJson for DialogJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
             from_tag, to_tag, state, created_by, confirmed_by, ended_by,
             created_by_transaction, transactions, seen_mid_way, messages);
@@ -954,7 +954,7 @@ impl AppendJson for DialogJson<'_> {
 }
 
 impl AppendJson for ResponseRef {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self; status, message);
         buf.push(b'}');
         Ok(())
@@ -962,7 +962,7 @@ impl AppendJson for ResponseRef {
 }
 
 impl AppendJson for LegJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self; branch, sent_by, client, server, request);
         buf.push(b'}');
         Ok(())
@@ -970,7 +970,7 @@ impl AppendJson for LegJson<'_> {
 }
 
 impl AppendJson for TransactionJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
             method, cseq, request, responses, final_status, final_response, cancels, acks,
             in_dialog, rfc2543, dialog, dialogs, legs);
@@ -983,7 +983,7 @@ impl AppendJson for CallJson<'_> {
     /// Writes the call exactly as its derived `Serialize` would through
     /// [`append_value`](crate::output::json::append_value) (the export tests compare both),
     /// every object of it written by hand but the diagnosis and the streams.
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
             schema_version, call_id, start_time, start_epoch_us, end_time, end_epoch_us,
             duration_us, answered_time, ended_time, state, outcome, failed, final_code,

@@ -28,7 +28,7 @@ pub use call::{
 };
 
 use super::escape::write_json;
-use super::json::AppendJson;
+use super::json::{AppendJson, JsonBuf};
 use super::time::rfc3339_micros;
 use crate::ingest::Books;
 
@@ -156,7 +156,7 @@ impl<'w> DocumentWriter<'w> {
 /// line was written at once).
 pub struct LineWriter<'w> {
     out: &'w mut dyn Write,
-    buf: Vec<u8>,
+    buf: JsonBuf,
 }
 
 /// Bytes gathered before they are handed on: the capacity of the output buffers of `main` and
@@ -171,7 +171,7 @@ impl<'w> LineWriter<'w> {
     pub fn new(out: &'w mut dyn Write) -> Self {
         LineWriter {
             out,
-            buf: Vec::with_capacity(2 * HAND_ON),
+            buf: JsonBuf::with_capacity(2 * HAND_ON),
         }
     }
 
@@ -198,10 +198,10 @@ impl<'w> LineWriter<'w> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let done = self.out.write_all(&self.buf);
+        let done = self.out.write_all(self.buf.as_bytes());
         self.buf.clear();
         if self.buf.capacity() > LINE_KEEP {
-            self.buf = Vec::with_capacity(2 * HAND_ON);
+            self.buf = JsonBuf::with_capacity(2 * HAND_ON);
         }
         done
     }
@@ -227,7 +227,7 @@ pub fn write_line(out: &mut dyn Write, call: &CallJson<'_>) -> io::Result<()> {
     lines.finish()
 }
 
-fn serialize_line(buf: &mut Vec<u8>, call: &CallJson<'_>) -> io::Result<()> {
+fn serialize_line(buf: &mut JsonBuf, call: &CallJson<'_>) -> io::Result<()> {
     AppendJson::append_json(call, buf).map_err(io::Error::other)?;
     buf.push(b'\n');
     Ok(())
