@@ -23,7 +23,9 @@ use crate::ingest::{Books, Ingest};
 use crate::media::MediaTracker;
 use crate::output::escape_str;
 use crate::output::export::pcap::{self, FrameSet};
-use crate::output::export::{self, CallJson, DocumentWriter, ExportContext, ExportMedia};
+use crate::output::export::{
+    self, CallJson, DocumentWriter, ExportContext, ExportMedia, LineWriter,
+};
 
 /// Inputs larger than this (in total) get a progress bar when standard error is a terminal.
 const PROGRESS_MIN_BYTES: u64 = 50 * 1024 * 1024;
@@ -278,7 +280,8 @@ fn ndjson(
         capture_end_ns: end,
     };
     let bar = Progress::messages(inputs, lasts.messages());
-    analysis::stream_linked_after(
+    let mut lines = LineWriter::new(out);
+    let streamed = analysis::stream_linked_after(
         inputs,
         sel,
         Detail::full(ctx.raw),
@@ -292,12 +295,15 @@ fn ndjson(
                 b.inc(call.messages.len() as u64);
             }
             if sel.filter.matches(call) {
-                let json = CallJson::build_with_media(call, ctx, Some(&em));
-                export::write_line(out, &json)?;
+                lines.line(&CallJson::build_with_media(call, ctx, Some(&em)))?;
             }
             Ok(())
         },
-    )?;
+    );
+    // The lines written before an error still go out, as they would line by line.
+    let handed_on = lines.finish();
+    streamed?;
+    handed_on?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -11,7 +11,8 @@
 //! ([`push_call_body`]). Every capture string printed as text goes through `escape_str` (its
 //! printable-ASCII shortcut checked a word at a time here); JSON goes through
 //! `escape::write_json`, or the same serializer (`json::append_value`) with plain strings
-//! copied as it copies them.
+//! copied as it copies them; the export's per-call object goes through [`AppendJson`] (the
+//! same bytes, written by hand).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -20,9 +21,11 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json};
+use super::json::{AppendJson, JsonBuf};
 use super::time::{push_duration, rfc3339_millis};
 use crate::diagnose::{Diagnosis, Finding, LegRef, Severity, Summary, Timings};
 use crate::dialog::{Call, HostIdx};
+use crate::json_object;
 
 /// How many causes the summary lists with an example.
 pub const TOP_CAUSES: usize = 10;
@@ -129,6 +132,63 @@ pub struct StreamBriefJson {
     /// Found through the call's SDP (else by content, attached by address).
     pub announced: bool,
     pub text: String,
+}
+
+/// The export writes a diagnosis per call by hand ([`AppendJson`]): the same bytes as the
+/// derived `Serialize` that `diagnose --json` uses (the export tests compare both).
+macro_rules! append_objects {
+    ($($t:ty { $($field:ident),* $(,)? })*) => {
+        $(impl AppendJson for $t {
+            fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+                json_object!(buf, self; $($field),*);
+                buf.push(b'}');
+                Ok(())
+            }
+        })*
+    };
+}
+
+append_objects! {
+    HostJson { host, role }
+    LegJson { from, to }
+    WhereJson { path, generated_by, proxied_by, received_by, broken_leg }
+    EvidenceJson { message, file, frame, time }
+    FindingJson { severity, code, text, evidence }
+    TxTimingJson {
+        method, cseq, final_code, first_response_ns, final_response_ns,
+        request_retransmissions, response_retransmissions,
+    }
+    TimingsJson {
+        post_dial_delay_ns, setup_ns, final_response_ns, answer_to_ack_ns, duration_ns,
+        transactions,
+    }
+    StreamBriefJson { src, dst, ssrc, codec, packets, lost, announced, text }
+}
+
+impl AppendJson for DiagnosisJson {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self; outcome, outcome_text, final_code, failed, cause, ended_by);
+        buf.extend_from_slice(b",\"where\":");
+        self.where_.append_json(buf)?;
+        buf.extend_from_slice(b",\"why\":");
+        self.why.append_json(buf)?;
+        buf.extend_from_slice(b",\"sdp\":");
+        self.sdp.append_json(buf)?;
+        buf.extend_from_slice(b",\"timings\":");
+        self.timings.append_json(buf)?;
+        buf.extend_from_slice(b",\"findings\":");
+        self.findings.append_json(buf)?;
+        if !self.media.is_empty() {
+            buf.extend_from_slice(b",\"media\":");
+            self.media.append_json(buf)?;
+        }
+        if !self.streams.is_empty() {
+            buf.extend_from_slice(b",\"streams\":");
+            self.streams.append_json(buf)?;
+        }
+        buf.push(b'}');
+        Ok(())
+    }
 }
 
 fn host_json(call: &Call, h: HostIdx) -> HostJson {
@@ -1357,5 +1417,53 @@ mod tests {
             push_json(&mut slow, s).unwrap();
             assert_eq!(fast, slow, "{s:?}");
         }
+    }
+
+    /// The export's hand-written diagnosis is byte for byte the derived `Serialize` through
+    /// serde_json with the terminal-safe formatter, hostile text, media and streams included.
+    #[test]
+    fn hand_written_diagnosis_matches_serde() {
+        let bad = hostile();
+        let mut dj = DiagnosisJson::new(&bad, &diagnose(&bad));
+        let reference = |dj: &DiagnosisJson| {
+            let mut out = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(
+                &mut out,
+                super::super::escape::TerminalSafe,
+            );
+            dj.serialize(&mut ser).unwrap();
+            out
+        };
+        let ours = |dj: &DiagnosisJson| {
+            let mut out = JsonBuf::default();
+            out.extend_from_slice(b"kept");
+            dj.append_json(&mut out).unwrap();
+            out.as_bytes().get(4..).unwrap().to_vec()
+        };
+        assert_eq!(ours(&dj), reference(&dj));
+        dj.media.push(FindingJson {
+            severity: "warning",
+            code: "packet_loss",
+            text: "lost \"5%\" \u{1b}[2J".into(),
+            evidence: vec![EvidenceJson {
+                message: 3,
+                file: 1,
+                frame: u64::MAX,
+                time: "t\u{202e}".into(),
+            }],
+        });
+        dj.streams.push(StreamBriefJson {
+            src: "[2001:db8::1]:4000".into(),
+            dst: "10.0.0.2:4002".into(),
+            ssrc: "0x1234abcd".into(),
+            codec: "PCMU\u{85}".into(),
+            packets: 0,
+            lost: -7,
+            announced: true,
+            text: "one way \\ back".into(),
+        });
+        let text = String::from_utf8(ours(&dj)).unwrap();
+        assert!(text.contains("\"media\":[") && text.contains("\"streams\":["));
+        assert_eq!(text.as_bytes(), reference(&dj).as_slice());
     }
 }

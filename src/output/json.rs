@@ -8,6 +8,11 @@
 //! it in one go when there is none. Anything else (a string needing escapes, numbers, keys
 //! that are not strings) is handed to serde_json's own serializer with the same formatter,
 //! so the output cannot drift from what serde_json would write: the tests compare both.
+//!
+//! The export's objects, written millions of times, skip serde altogether: [`AppendJson`]
+//! writes them by hand into a buffer ([`json_object!`] for their fields, literal keys), with
+//! the same string check and the same slow path, so the same bytes (tested against serde_json
+//! too).
 
 use std::io::Write;
 
@@ -89,57 +94,330 @@ pub fn append_value<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Resu
     value.serialize(&mut Fast { out: buf })
 }
 
-/// Writes an object by hand into a buffer: keys are literals checked at compile time
-/// (`"name":`, see [`ObjectWriter::field`]), values go through the fast serializer. For the
-/// objects written millions of times (exported messages), where serde's per-field key
-/// handling was a large share of the time.
-pub struct ObjectWriter<'b> {
-    buf: &'b mut Vec<u8>,
-    first: bool,
+/// A value written into a buffer as JSON by hand: exactly the bytes of its `Serialize` through
+/// [`append_value`] (so of serde_json with [`TerminalSafe`]), without serde's machinery. For
+/// the objects written millions of times (exported messages), where the serializer's calls per
+/// field and per key were most of the time. Objects are written with [`json_object!`]; a type
+/// without a hand-written form goes through serde with [`append_value`].
+pub trait AppendJson {
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()>;
 }
 
-impl<'b> ObjectWriter<'b> {
-    pub fn begin(buf: &'b mut Vec<u8>) -> Self {
-        buf.push(b'{');
-        ObjectWriter { buf, first: true }
-    }
-
-    /// Writes `key_colon` (the key already quoted, followed by `:`; it must be plain text,
-    /// as field names are) and the value.
-    pub fn field<T: Serialize + ?Sized>(
-        &mut self,
-        key_colon: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        value.serialize(&mut Fast {
-            out: self.key(key_colon),
-        })
-    }
-
-    /// Writes the separator and `key_colon`; the caller writes the value into the buffer
-    /// returned.
-    pub fn key(&mut self, key_colon: &'static str) -> &mut Vec<u8> {
-        if self.first {
-            self.first = false;
-        } else {
-            self.buf.push(b',');
-        }
-        self.buf.extend_from_slice(key_colon.as_bytes());
-        self.buf
-    }
-
-    pub fn end(self) {
-        self.buf.push(b'}');
-    }
-}
-
-/// Writes the fields of an object by hand in the given order, each under its own name:
-/// `fields!(w, self; a, b, c)` writes `"a":..,"b":..,"c":..` from `self.a` etc.
+/// Writes the fields of an object by hand in the given order, each under its own name, and
+/// leaves the object open: `json_object!(buf, self; a, b, c)` writes `{"a":..,"b":..,"c":..`
+/// from `self.a` etc. (each an [`AppendJson`]); the caller may add fields, then closes it with
+/// `}`. Keys and separators are literals, put together at compile time.
 #[macro_export]
-macro_rules! json_fields {
-    ($w:expr, $obj:expr; $($name:ident),* $(,)?) => {
-        $( $w.field(concat!("\"", stringify!($name), "\":"), &$obj.$name)?; )*
+macro_rules! json_object {
+    ($buf:expr, $obj:expr; $first:ident $(, $name:ident)* $(,)?) => {{
+        let buf: &mut $crate::output::json::JsonBuf = $buf;
+        buf.extend_from_slice(concat!("{\"", stringify!($first), "\":").as_bytes());
+        $crate::output::json::AppendJson::append_json(&$obj.$first, buf)?;
+        $(
+            buf.extend_from_slice(concat!(",\"", stringify!($name), "\":").as_bytes());
+            $crate::output::json::AppendJson::append_json(&$obj.$name, buf)?;
+        )*
+    }};
+}
+
+/// Implements [`AppendJson`] through serde ([`append_value`]) for types without a
+/// hand-written form.
+#[macro_export]
+macro_rules! append_json_by_serde {
+    ($($t:ty),* $(,)?) => {
+        $(impl $crate::output::json::AppendJson for $t {
+            fn append_json(&self, buf: &mut $crate::output::json::JsonBuf) -> serde_json::Result<()> {
+                $crate::output::json::append_value_to(buf, self)
+            }
+        })*
     };
+}
+
+impl AppendJson for str {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        write_str(buf, self)
+    }
+}
+
+impl AppendJson for String {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        write_str(buf, self)
+    }
+}
+
+impl AppendJson for compact_str::CompactString {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        write_str(buf, self)
+    }
+}
+
+impl<T: AppendJson + ?Sized> AppendJson for &T {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        (**self).append_json(buf)
+    }
+}
+
+impl<T: AppendJson + ?Sized> AppendJson for std::rc::Rc<T> {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        (**self).append_json(buf)
+    }
+}
+
+impl<T: AppendJson> AppendJson for Option<T> {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        match self {
+            Some(v) => v.append_json(buf),
+            None => {
+                buf.extend_from_slice(b"null");
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<T: AppendJson> AppendJson for [T] {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        buf.push(b'[');
+        for (i, v) in self.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            v.append_json(buf)?;
+        }
+        buf.push(b']');
+        Ok(())
+    }
+}
+
+impl<T: AppendJson> AppendJson for Vec<T> {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        self.as_slice().append_json(buf)
+    }
+}
+
+impl AppendJson for bool {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        buf.extend_from_slice(if *self { b"true" } else { b"false" });
+        Ok(())
+    }
+}
+
+macro_rules! append_unsigned {
+    ($($t:ty),*) => {
+        $(impl AppendJson for $t {
+            #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+                put_u64(buf, u64::from(*self));
+                Ok(())
+            }
+        })*
+    };
+}
+
+append_unsigned!(u8, u16, u32, u64);
+
+impl AppendJson for usize {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        // usize is at most 64 bits wide on every target Rust supports.
+        put_u64(buf, *self as u64);
+        Ok(())
+    }
+}
+
+impl AppendJson for i64 {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        if *self < 0 {
+            buf.push(b'-');
+        }
+        put_u64(buf, self.unsigned_abs());
+        Ok(())
+    }
+}
+
+/// Two-digit decimal pairs `00` to `99`, for [`put_u64`].
+const PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `n` in decimal, as serde_json (itoa) writes integers.
+pub fn put_u64(buf: &mut JsonBuf, mut n: u64) {
+    if n < 10 {
+        // n is 0..=9: the cast cannot truncate.
+        buf.push(b'0' + n as u8);
+        return;
+    }
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    while n >= 100 {
+        // The remainder is 0..=99: the cast cannot truncate.
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        at -= 2;
+        if let (Some(slot), Some(two)) = (digits.get_mut(at..at + 2), PAIRS.get(pair..pair + 2)) {
+            slot.copy_from_slice(two);
+        }
+    }
+    if n >= 10 {
+        // n is 10..=99.
+        let pair = n as usize * 2;
+        at -= 2;
+        if let (Some(slot), Some(two)) = (digits.get_mut(at..at + 2), PAIRS.get(pair..pair + 2)) {
+            slot.copy_from_slice(two);
+        }
+    } else {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            // n is 1..=9.
+            *d = b'0' + n as u8;
+        }
+    }
+    buf.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
+/// Writes `"text"` for text known to need no escape (ASCII digits, dots, colons, `-`, `T`
+/// and `Z` of addresses and times the program wrote itself); anything else must go through
+/// [`AppendJson`] for `str`.
+pub fn put_quoted_plain(buf: &mut JsonBuf, text: &[u8]) {
+    debug_assert!(is_plain(text));
+    buf.quote(text);
+}
+
+/// [`append_value`] into a [`JsonBuf`].
+pub fn append_value_to<T: Serialize + ?Sized>(buf: &mut JsonBuf, value: &T) -> Result<()> {
+    value.serialize(&mut Fast { out: buf })
+}
+
+/// Where the hand-written JSON goes: the bytes written so far, at the front of storage kept
+/// initialised (zeroed when it grows) past them. A piece of known length (a key, `null`) is
+/// then copied after one bounds check as a few stores, where `Vec::extend_from_slice` became
+/// a call and a `memcpy` per key.
+#[derive(Debug, Default)]
+pub struct JsonBuf {
+    /// Initialised storage; the JSON is its first `len` bytes.
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl JsonBuf {
+    pub fn with_capacity(capacity: usize) -> JsonBuf {
+        JsonBuf {
+            bytes: vec![0; capacity],
+            len: 0,
+        }
+    }
+
+    /// What was written.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of storage held.
+    pub fn capacity(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Forgets what was written after the first `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    #[inline(always)]
+    pub fn push(&mut self, b: u8) {
+        match self.bytes.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+            }
+            None => self.grow_then_put(&[b]),
+        }
+    }
+
+    #[inline(always)]
+    pub fn extend_from_slice(&mut self, piece: &[u8]) {
+        let end = self.len + piece.len();
+        match self.bytes.get_mut(self.len..end) {
+            Some(slot) => {
+                slot.copy_from_slice(piece);
+                self.len = end;
+            }
+            None => self.grow_then_put(piece),
+        }
+    }
+
+    /// Writes `"text"`.
+    #[inline]
+    pub fn quote(&mut self, text: &[u8]) {
+        self.push(b'"');
+        self.extend_from_slice(text);
+        self.push(b'"');
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_then_put(&mut self, piece: &[u8]) {
+        let end = self.len + piece.len();
+        let size = end.max(self.bytes.len() * 2).max(4096);
+        self.bytes.resize(size, 0);
+        if let Some(slot) = self.bytes.get_mut(self.len..end) {
+            slot.copy_from_slice(piece);
+            self.len = end;
+        }
+    }
+}
+
+impl Write for JsonBuf {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(data);
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Out for JsonBuf {
+    fn quoted(&mut self, text: &[u8]) -> std::io::Result<()> {
+        self.quote(text);
+        Ok(())
+    }
+}
+
+#[inline]
+fn quote_into(buf: &mut Vec<u8>, text: &[u8]) {
+    buf.reserve(text.len() + 2);
+    buf.push(b'"');
+    buf.extend_from_slice(text);
+    buf.push(b'"');
 }
 
 /// Where the JSON goes: any writer, with a faster path for a buffer in memory.
@@ -154,10 +432,7 @@ trait Out: Write {
 
 impl Out for Vec<u8> {
     fn quoted(&mut self, text: &[u8]) -> std::io::Result<()> {
-        self.reserve(text.len() + 2);
-        self.push(b'"');
-        self.extend_from_slice(text);
-        self.push(b'"');
+        quote_into(self, text);
         Ok(())
     }
 }
@@ -186,13 +461,18 @@ impl<W: Write + ?Sized> Out for Io<'_, W> {}
 /// ones 8 bytes at a time in a `u64`.
 fn is_plain(s: &[u8]) -> bool {
     if s.len() >= 16 {
-        let mut blocks = s.chunks_exact(16);
-        let whole = blocks.by_ref().all(|b| b.try_into().is_ok_and(block_plain));
-        let tail = s
-            .get(s.len() - 16..)
-            .and_then(|t| <&[u8; 16]>::try_from(t).ok())
-            .is_some_and(block_plain);
-        whole && tail
+        // The early exit keeps the compiler from vectorising across blocks (gathering a byte
+        // from each) instead of within one.
+        for block in s.chunks_exact(16) {
+            match <&[u8; 16]>::try_from(block) {
+                Ok(b) if block_plain(b) => {}
+                _ => return false,
+            }
+        }
+        matches!(
+            s.get(s.len() - 16..).map(<&[u8; 16]>::try_from),
+            Some(Ok(tail)) if block_plain(tail)
+        )
     } else if s.len() >= 8 {
         let first = s.get(..8).and_then(|w| w.try_into().ok());
         let last = s.get(s.len() - 8..).and_then(|w| w.try_into().ok());
@@ -224,13 +504,15 @@ fn is_plain(s: &[u8]) -> bool {
     }
 }
 
-fn byte_plain(b: u8) -> bool {
-    (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'
-}
-
-/// Every byte of the block is plain; no early exit inside, so it vectorises.
+/// Every byte of the block is plain (not below space, DEL or above, `"` or `\`). Branch-free,
+/// so it vectorises.
+#[inline(always)]
 fn block_plain(block: &[u8; 16]) -> bool {
-    block.iter().fold(true, |ok, &b| ok & byte_plain(b))
+    let mut bad = 0u8;
+    for &b in block {
+        bad |= u8::from(b.wrapping_sub(0x20) >= 0x5f) | u8::from(b == b'"') | u8::from(b == b'\\');
+    }
+    bad == 0
 }
 
 /// Every byte of the word is plain, tested on all eight bytes at once: for each byte, its

@@ -48,7 +48,9 @@ pub fn rfc3339_micros_bytes(ns: i64) -> Option<[u8; 27]> {
 }
 
 /// Writes `n` (not negative, small enough) as decimal digits filling `slot`, zero-padded.
-fn put_digits(slot: &mut [u8], mut n: i64) {
+fn put_digits(slot: &mut [u8], n: i64) {
+    // Unsigned division by ten is cheaper than signed.
+    let mut n = n.unsigned_abs();
     for d in slot.iter_mut().rev() {
         // n % 10 is 0..=9: the cast cannot truncate.
         *d = b'0' + (n % 10) as u8;
@@ -74,8 +76,23 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// `2023-11-14T22:13:20.123Z`.
+/// `2023-11-14T22:13:20.123Z`: [`rfc3339_micros_bytes`] cut after the milliseconds (as
+/// jiff's `%.3f` cuts; the tests compare both).
 pub fn rfc3339_millis(ns: i64) -> String {
+    match rfc3339_micros_bytes(ns) {
+        Some(b) => b
+            .iter()
+            .take(23)
+            .chain(b"Z")
+            .map(|&c| char::from(c))
+            .collect(),
+        None => slow_rfc3339_millis(ns),
+    }
+}
+
+/// [`rfc3339_millis`] through jiff: the reference, and the form of times outside years 0 to
+/// 9999.
+fn slow_rfc3339_millis(ns: i64) -> String {
     match ts(ns) {
         Some(t) => t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         None => format!("@{ns}ns"),
@@ -257,7 +274,7 @@ mod tests {
     /// The hand-written RFC 3339 printer against jiff: every day of several centuries at
     /// awkward times of day, leap days and century years, negative and extreme epochs.
     #[test]
-    fn rfc3339_micros_matches_jiff() {
+    fn rfc3339_micros_and_millis_match_jiff() {
         let mut values = vec![
             0,
             -1,
@@ -291,6 +308,7 @@ mod tests {
         }
         for ns in values {
             assert_eq!(rfc3339_micros(ns), slow_rfc3339_micros(ns), "at {ns} ns");
+            assert_eq!(rfc3339_millis(ns), slow_rfc3339_millis(ns), "at {ns} ns");
         }
     }
 }

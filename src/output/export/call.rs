@@ -21,12 +21,12 @@ use crate::dialog::{
     self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Msg, MsgInfo,
     Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Text, Transaction,
 };
-use crate::json_fields;
 use crate::knowledge::{self, Class};
 use crate::net::FrameRef;
-use crate::output::json::ObjectWriter;
+use crate::output::json::{put_quoted_plain, put_u64, AppendJson, JsonBuf};
 use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
 use crate::sip::MessageFlags;
+use crate::{append_json_by_serde, json_object};
 
 /// One call: summary, participants, dialogs, transactions and every message.
 #[derive(Debug, Serialize)]
@@ -346,6 +346,13 @@ impl Default for HostText {
 }
 
 impl HostText {
+    pub fn into_string(self) -> String {
+        match self {
+            HostText::Inline(t) => t.as_bytes().iter().map(|&b| char::from(b)).collect(),
+            HostText::Owned(s) => s,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             HostText::Inline(t) => t.as_str(),
@@ -368,6 +375,11 @@ pub struct InlineText {
 }
 
 impl InlineText {
+    /// The text's bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII digits, dots and colons are ever put in.
         self.bytes
@@ -381,17 +393,6 @@ impl InlineText {
             *slot = b;
             self.len += 1;
         }
-    }
-
-    /// An octet in decimal, as `Display` writes it.
-    fn push_octet(&mut self, n: u8) {
-        if n >= 100 {
-            self.push(b'0' + n / 100);
-        }
-        if n >= 10 {
-            self.push(b'0' + n / 10 % 10);
-        }
-        self.push(b'0' + n % 10);
     }
 
     /// `n` in decimal, as `Display` writes it.
@@ -412,19 +413,55 @@ impl InlineText {
     }
 
     fn ipv4(a: std::net::Ipv4Addr, port: Option<u16>) -> InlineText {
-        let mut t = InlineText::default();
+        // The four octets and three dots (at most 15 bytes) gathered in one integer, each
+        // octet's digits taken whole from a table.
+        let mut text: u128 = 0;
+        let mut len: u32 = 0;
         for (i, o) in a.octets().into_iter().enumerate() {
             if i > 0 {
-                t.push(b'.');
+                text |= u128::from(b'.') << (8 * len);
+                len += 1;
             }
-            t.push_octet(o);
+            let entry = OCTET_TEXT.get(usize::from(o)).copied().unwrap_or_default();
+            text |= u128::from(entry & 0x00ff_ffff) << (8 * len);
+            len += entry >> 24;
         }
+        let mut t = InlineText::default();
+        if let Some(head) = t.bytes.get_mut(..16) {
+            head.copy_from_slice(&text.to_le_bytes());
+        }
+        // At most 15: the cast cannot truncate.
+        t.len = len as u8;
         if let Some(p) = port {
             t.push(b':');
             t.push_decimal(p);
         }
         t
     }
+}
+
+/// Every octet in decimal as `Display` writes it: the digits packed little-endian in the low
+/// three bytes, their count in the top byte.
+const OCTET_TEXT: [u32; 256] = octet_table();
+
+const fn octet_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut n = 0u32;
+    while n < 256 {
+        let (hundreds, tens, ones) = (n / 100, n / 10 % 10, n % 10);
+        table[n as usize] = if n >= 100 {
+            (b'0' as u32 + hundreds)
+                | (b'0' as u32 + tens) << 8
+                | (b'0' as u32 + ones) << 16
+                | 3 << 24
+        } else if n >= 10 {
+            (b'0' as u32 + tens) | (b'0' as u32 + ones) << 8 | 2 << 24
+        } else {
+            (b'0' as u32 + ones) | 1 << 24
+        };
+        n += 1;
+    }
+    table
 }
 
 /// The last decimal digit of `n`.
@@ -518,8 +555,8 @@ impl Serialize for Rfc3339Micros {
 
 fn participant(h: &Host) -> ParticipantJson<'_> {
     ParticipantJson {
-        label: host_label(h).as_str().to_string(),
-        address: ip_text(h.addr).as_str().to_string(),
+        label: host_label(h).into_string(),
+        address: ip_text(h.addr).into_string(),
         port: h.port,
         ports: &h.ports,
         role: role_name(h.role),
@@ -782,63 +819,178 @@ fn message_json<'a>(
     }
 }
 
-impl PartyJson<'_> {
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
-        let mut w = ObjectWriter::begin(buf);
-        json_fields!(w, self; display, uri, user, tag);
-        w.end();
+append_json_by_serde!(StreamJson<'_>);
+
+impl AppendJson for HostText {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        match self {
+            // Digits, dots and a colon only.
+            HostText::Inline(t) => put_quoted_plain(buf, t.as_bytes()),
+            HostText::Owned(s) => s.append_json(buf)?,
+        }
         Ok(())
     }
 }
 
-impl MessageJson<'_> {
-    /// Writes the message exactly as its derived `Serialize` would through
-    /// [`append_value`](crate::output::json::append_value) (the export tests compare both), with the keys as literals.
-    fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
-        let mut w = ObjectWriter::begin(buf);
-        json_fields!(w, self;
+impl AppendJson for Rfc3339Micros {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        match rfc3339_micros_bytes(self.0) {
+            // Digits, `-`, `:`, `.`, `T` and `Z` only.
+            Some(b) => put_quoted_plain(buf, &b),
+            None => rfc3339_micros(self.0).append_json(buf)?,
+        }
+        Ok(())
+    }
+}
+
+impl AppendJson for FrameNumbers<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        buf.push(b'[');
+        for (i, f) in self.0.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            put_u64(buf, f.number);
+        }
+        buf.push(b']');
+        Ok(())
+    }
+}
+
+impl AppendJson for FlagNames {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        buf.push(b'[');
+        for (i, name) in self.names().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            // Names chosen here, lower case letters and `_`.
+            put_quoted_plain(buf, name.as_bytes());
+        }
+        buf.push(b']');
+        Ok(())
+    }
+}
+
+impl AppendJson for PartyJson<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self; display, uri, user, tag);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for MediaJson<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self; kind, port, proto, codecs, direction, address);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for SdpJson<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self; address, media);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for HintJson {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self; phrase, cause);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for AnnotationJson {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self;
+            class, class_label, known, default_reason, meaning, generated_by, proxied_by,
+            received_by, receiver_role, expected_next, hint, summary);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for MessageJson<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self;
             index, frame, frames, file, time, epoch_us, src_address, src_port, dst_address,
             dst_port, sender, receiver, transport, via_transport, kind, method, request_uri,
-            status, reason, cseq, cseq_method, branch, via_count);
-        self.from.append_json(w.key("\"from\":"))?;
-        self.to.append_json(w.key("\"to\":"))?;
-        json_fields!(w, self;
-            step, transaction, dialog, hop, hop_origin, sender_acts, receiver_acts, repeat,
-            retransmission, duplicate, original, original_frame);
-        w.field("\"annotation\":", &self.annotation.as_deref())?;
-        json_fields!(w, self;
-            sdp, anomalies, flags, size, user_agent, server, contact, reason_header, warning,
-            retry_after, expires, content_type, max_forwards, has_credentials, has_challenge);
-        if self.raw.is_some() {
-            json_fields!(w, self; raw);
+            status, reason, cseq, cseq_method, branch, via_count, from, to, step, transaction,
+            dialog, hop, hop_origin, sender_acts, receiver_acts, repeat, retransmission,
+            duplicate, original, original_frame, annotation, sdp, anomalies, flags, size,
+            user_agent, server, contact, reason_header, warning, retry_after, expires,
+            content_type, max_forwards, has_credentials, has_challenge);
+        if let Some(raw) = &self.raw {
+            buf.extend_from_slice(b",\"raw\":");
+            raw.append_json(buf)?;
         }
-        w.end();
+        buf.push(b'}');
         Ok(())
     }
 }
 
-impl CallJson<'_> {
+impl AppendJson for ParticipantJson<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self;
+            label, address, port, ports, role, role_source, role_hint, user_agents, servers,
+            sent, received, originated, answered, forwarded, record_routed);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for DialogJson<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self;
+            from_tag, to_tag, state, created_by, confirmed_by, ended_by,
+            created_by_transaction, transactions, seen_mid_way, messages);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for ResponseRef {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self; status, message);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for LegJson<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self; branch, sent_by, client, server, request);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for TransactionJson<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self;
+            method, cseq, request, responses, final_status, final_response, cancels, acks,
+            in_dialog, rfc2543, dialog, dialogs, legs);
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+impl AppendJson for CallJson<'_> {
     /// Writes the call exactly as its derived `Serialize` would through
-    /// [`append_value`](crate::output::json::append_value) (the export tests compare both); the messages, most of the
-    /// output, are written by hand.
-    pub(super) fn append_json(&self, buf: &mut Vec<u8>) -> serde_json::Result<()> {
-        let mut w = ObjectWriter::begin(buf);
-        json_fields!(w, self;
+    /// [`append_value`](crate::output::json::append_value) (the export tests compare both),
+    /// every object of it written by hand but the diagnosis and the streams.
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        json_object!(buf, self;
             schema_version, call_id, start_time, start_epoch_us, end_time, end_epoch_us,
             duration_us, answered_time, ended_time, state, outcome, failed, final_code,
             final_reason, final_generated_by, first_method, from_user, to_user, message_count,
-            related_call_ids, notes, participants, dialogs, transactions);
-        let list = w.key("\"messages\":");
-        list.push(b'[');
-        for (i, m) in self.messages.iter().enumerate() {
-            if i > 0 {
-                list.push(b',');
-            }
-            m.append_json(list)?;
-        }
-        list.push(b']');
-        json_fields!(w, self; diagnosis, streams);
-        w.end();
+            related_call_ids, notes, participants, dialogs, transactions, messages, diagnosis,
+            streams);
+        buf.push(b'}');
         Ok(())
     }
 }

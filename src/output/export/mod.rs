@@ -10,10 +10,10 @@
 //! [`SCHEMA_VERSION`]; renaming, removing or retyping a field bumps it. Adding an optional
 //! field does not. The version is an integer so scripts can compare it.
 //!
-//! Extension point: the diagnosis and the RTP streams of a call will join [`CallJson`] as
-//! `diagnosis` and `streams` (already allowed by the schema). Add them as
-//! `#[serde(skip_serializing_if = "Option::is_none")]` fields filled by whoever builds the
-//! call's export, after [`CallJson::build`].
+//! Extension point: a new field of [`CallJson`] (or of an object under it) goes both in the
+//! derived `Serialize` (the shared JSON writer and the reference of the tests) and in the
+//! type's hand-written [`AppendJson`](super::json::AppendJson) form, which the line writer
+//! uses; `line_writer_matches_the_shared_json_writer` fails when the two disagree.
 
 mod call;
 pub mod pcap;
@@ -28,6 +28,7 @@ pub use call::{
 };
 
 use super::escape::write_json;
+use super::json::{AppendJson, JsonBuf};
 use super::time::rfc3339_micros;
 use crate::ingest::Books;
 
@@ -84,7 +85,7 @@ struct Head<'a> {
 /// call per line, then `]}`: compact, valid JSON that is still readable line by line, without
 /// holding every call's JSON in memory at once.
 pub struct DocumentWriter<'w> {
-    out: &'w mut dyn Write,
+    lines: LineWriter<'w>,
     calls: usize,
 }
 
@@ -120,53 +121,114 @@ impl<'w> DocumentWriter<'w> {
         }
         out.write_all(&buf)?;
         out.write_all(b",\"calls\":[\n")?;
-        Ok(DocumentWriter { out, calls: 0 })
+        Ok(DocumentWriter {
+            lines: LineWriter::new(out),
+            calls: 0,
+        })
     }
 
     /// Appends one call to the `calls` array.
     pub fn call(&mut self, call: &CallJson<'_>) -> io::Result<()> {
-        if self.calls > 0 {
-            self.out.write_all(b",")?;
-        }
-        write_line(self.out, call)?;
+        self.lines
+            .call_line(call, if self.calls > 0 { b"," } else { b"" })?;
         self.calls += 1;
         Ok(())
     }
 
     /// Closes the array and the document; returns how many calls were written.
-    pub fn finish(self) -> io::Result<usize> {
-        self.out.write_all(b"]}\n")?;
+    pub fn finish(mut self) -> io::Result<usize> {
+        self.lines.buf.extend_from_slice(b"]}\n");
+        self.lines.finish()?;
         Ok(self.calls)
     }
 }
 
-/// Writes one call as one NDJSON line.
+/// Writes calls as NDJSON lines (one call per line) to `out`, handing them on in pieces of at
+/// least [`HAND_ON`] bytes.
 ///
-/// The same bytes as [`write_json`](super::escape::write_json), faster: the call is
-/// serialised into a buffer reused by the thread (the serialiser's many small writes become
-/// inlined copies instead of calls through `dyn Write`) by [`super::json`], which copies plain
-/// strings whole; then the line goes out in one write.
-pub fn write_line(out: &mut dyn Write, call: &CallJson<'_>) -> io::Result<()> {
-    thread_local! {
-        static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    LINE.with(|line| {
-        let mut buf = line.take();
-        buf.clear();
-        let done = serialize_line(&mut buf, call).and_then(|()| out.write_all(&buf));
-        // A rare huge call does not keep its buffer for the rest of the run.
-        if buf.capacity() <= LINE_KEEP {
-            line.replace(buf);
-        }
-        done
-    })
+/// Each call is serialised straight into the pending bytes by its [`AppendJson`] form (the
+/// serialiser's many small writes are inlined copies instead of calls through `dyn Write`),
+/// which gives the same bytes as [`write_json`](super::escape::write_json). A piece as large
+/// as the output's own buffer (a 64 KiB `BufWriter` for standard output and for `-o FILE`)
+/// goes past that buffer straight to the file: the lines are not copied a second time.
+/// Whatever is pending is handed on by [`LineWriter::finish`], or when the writer is dropped
+/// (an error on the way out of a command keeps the lines written before it, as when each
+/// line was written at once).
+pub struct LineWriter<'w> {
+    out: &'w mut dyn Write,
+    buf: JsonBuf,
 }
 
-/// Capacity of the line buffer kept between calls.
+/// Bytes gathered before they are handed on: the capacity of the output buffers of `main` and
+/// `export -o`, so that those pass them through without copying.
+const HAND_ON: usize = 1 << 16;
+
+/// Capacity of the pending buffer kept after a piece goes out: a rare huge call does not keep
+/// its buffer for the rest of the run.
 const LINE_KEEP: usize = 1 << 20;
 
-fn serialize_line(buf: &mut Vec<u8>, call: &CallJson<'_>) -> io::Result<()> {
-    call.append_json(buf).map_err(io::Error::other)?;
+impl<'w> LineWriter<'w> {
+    pub fn new(out: &'w mut dyn Write) -> Self {
+        LineWriter {
+            out,
+            buf: JsonBuf::with_capacity(2 * HAND_ON),
+        }
+    }
+
+    /// Writes one call as one line.
+    pub fn line(&mut self, call: &CallJson<'_>) -> io::Result<()> {
+        self.call_line(call, b"")
+    }
+
+    /// Writes `sep` and the call's line; nothing of it when serialising fails.
+    fn call_line(&mut self, call: &CallJson<'_>, sep: &[u8]) -> io::Result<()> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(sep);
+        if let Err(e) = serialize_line(&mut self.buf, call) {
+            self.buf.truncate(start);
+            return Err(e);
+        }
+        if self.buf.len() >= HAND_ON {
+            self.hand_on()?;
+        }
+        Ok(())
+    }
+
+    fn hand_on(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let done = self.out.write_all(self.buf.as_bytes());
+        self.buf.clear();
+        if self.buf.capacity() > LINE_KEEP {
+            self.buf = JsonBuf::with_capacity(2 * HAND_ON);
+        }
+        done
+    }
+
+    /// Hands on what is pending.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.hand_on()
+    }
+}
+
+impl Drop for LineWriter<'_> {
+    fn drop(&mut self) {
+        // After `finish` nothing is pending; otherwise a command is leaving on an error, and
+        // that error is the one reported.
+        let _ = self.hand_on();
+    }
+}
+
+/// Writes one call as one NDJSON line (the bytes of [`LineWriter::line`], at once).
+pub fn write_line(out: &mut dyn Write, call: &CallJson<'_>) -> io::Result<()> {
+    let mut lines = LineWriter::new(out);
+    lines.line(call)?;
+    lines.finish()
+}
+
+fn serialize_line(buf: &mut JsonBuf, call: &CallJson<'_>) -> io::Result<()> {
+    AppendJson::append_json(call, buf).map_err(io::Error::other)?;
     buf.push(b'\n');
     Ok(())
 }

@@ -365,4 +365,16 @@ fn hand_written_addresses_and_labels_match_the_standard_ones() {
         super::call::label(&call, 999).as_str(),
         call.host_label(999)
     );
+    for o in 0..=255u8 {
+        for addr in [[o, 0, 255, o], [1, o, 22, 9]] {
+            let addr = std::net::IpAddr::from(addr);
+            assert_eq!(super::call::ip_text(addr).as_str(), addr.to_string());
+            assert_eq!(super::call::ip_text(addr).into_string(), addr.to_string());
+            call.hosts[0].addr = addr;
+            call.hosts[0].port = Some(u16::from(o) * 257);
+            let want = call.hosts[0].label();
+            assert_eq!(super::call::label(&call, 0).as_str(), want);
+            assert_eq!(super::call::label(&call, 0).into_string(), want);
+        }
+    }
 }

@@ -267,3 +267,53 @@ fn large_values_go_out_in_chunks_unchanged() {
     assert!(reference(&strings).is_ok_and(|r| r.len() > 3 * CHUNK));
     same(&strings);
 }
+
+/// Values written by hand ([`AppendJson`]) are the bytes serde_json writes for them.
+#[test]
+fn hand_written_values_match_serde_json() {
+    #[track_caller]
+    fn check<T: AppendJson + Serialize + ?Sized>(value: &T) {
+        let mut buf = JsonBuf::with_capacity(5);
+        buf.extend_from_slice(b"kept");
+        value.append_json(&mut buf).unwrap();
+        let ours = buf.as_bytes();
+        assert_eq!(ours.get(..4), Some(&b"kept"[..]));
+        let want = reference(value).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(ours.get(4..).unwrap_or_default()),
+            String::from_utf8_lossy(&want)
+        );
+    }
+    let mut unsigned = vec![0u64, u64::MAX, u64::from(u32::MAX), 1 << 63];
+    let mut p = 1u64;
+    while let Some(next) = p.checked_mul(10) {
+        unsigned.extend([p - 1, p, p + 1, next / 2]);
+        p = next;
+    }
+    for &n in &unsigned {
+        check(&n);
+        check(&usize::try_from(n).unwrap_or(usize::MAX));
+        check(&(n as i64));
+        check(&i64::try_from(n).map(|i| -i).unwrap_or(i64::MIN));
+    }
+    for n in [0u16, 9, 10, 99, 100, 5060, u16::MAX] {
+        check(&n);
+        check(&u32::from(n));
+        check(&Some(n));
+    }
+    check(&u8::MAX);
+    check(&i64::MIN);
+    check(&i64::MAX);
+    check(&None::<u16>);
+    check(&true);
+    check(&false);
+    for s in hostile() {
+        check(s.as_str());
+        check(&s);
+        check(&Some(s.as_str()));
+        check(&compact_str::CompactString::from(s.as_str()));
+    }
+    check(&hostile());
+    check(&Vec::<String>::new());
+    check(&[Some(1u32), None][..]);
+}
