@@ -20,15 +20,16 @@ use sipscope::dialog::{Call, Filter};
 use sipscope::output::diagnose as render;
 
 fn load(path: &Path) -> Vec<Call> {
+    try_load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn try_load(path: &Path) -> Result<Vec<Call>, sipscope::error::Error> {
     let sel = Selection {
         files: vec![path.to_string_lossy().into_owned()],
         filter: Filter::default(),
         roles: Vec::new(),
     };
-    let mut err = Vec::new();
-    analysis::load(&sel, false, &mut err)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .calls
+    analysis::load(&sel, false, &mut Vec::new()).map(|l| l.calls)
 }
 
 fn sample(name: &str) -> PathBuf {
@@ -192,16 +193,11 @@ fn outcome_alone_is_the_diagnosis_outcome() {
     }
     let mut checked = 0;
     for f in &files {
-        let sel = Selection {
-            files: vec![f.to_string_lossy().into_owned()],
-            filter: Filter::default(),
-            roles: Vec::new(),
-        };
         // A capture with no readable frame has no call to check.
-        let Ok(loaded) = analysis::load(&sel, false, &mut Vec::new()) else {
+        let Ok(calls) = try_load(f) else {
             continue;
         };
-        for call in loaded.calls {
+        for call in calls {
             let d = diagnose::diagnose(&call);
             assert_eq!(
                 diagnose::outcome_of(&call),

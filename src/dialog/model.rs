@@ -441,49 +441,121 @@ impl Host {
     }
 }
 
-/// Writes a host's label into `out`: `10.0.0.1`, `127.0.0.1:5060`, `[::1]:5060`. IPv4 is
-/// written by hand, as `Display` writes it: the standard formatting (which honours width and
-/// padding) took about 1 400 instructions per label, and `diagnose` and the call list write
-/// several labels per call.
+/// Writes a host's label into `out`: `10.0.0.1`, `127.0.0.1:5060`, `[::1]:5060` (IPv4
+/// through [`Ipv4Label`]).
 pub fn write_label(out: &mut String, addr: IpAddr, port: Option<u16>) {
     match (addr, port) {
-        (IpAddr::V4(a), port) => {
-            for (i, o) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push('.');
-                }
-                push_decimal(out, u32::from(o));
-            }
-            if let Some(p) = port {
-                out.push(':');
-                push_decimal(out, u32::from(p));
-            }
-        }
+        (IpAddr::V4(a), port) => out.push_str(Ipv4Label::new(a, port).as_str()),
         // Writing into a String cannot fail.
         (a, None) => _ = write!(out, "{a}"),
         (IpAddr::V6(a), Some(p)) => _ = write!(out, "[{a}]:{p}"),
     }
 }
 
-/// `n` (at most 65 535) in decimal, as `Display` writes it.
-fn push_decimal(s: &mut String, n: u32) {
-    let mut digits = [0u8; 5];
-    let mut len = 0;
-    let mut rest = n;
-    loop {
-        if let Some(d) = digits.get_mut(len) {
-            // rest % 10 is 0..=9: the cast cannot truncate.
-            *d = b'0' + (rest % 10) as u8;
-        }
-        len += 1;
-        rest /= 10;
-        if rest == 0 || len == digits.len() {
-            break;
+/// An IPv4 host's label (`192.0.2.1`, `192.0.2.1:5060`; at most `255.255.255.255:65535`)
+/// composed on the stack, as `Display` writes the address and port: the standard formatting
+/// (which honours width and padding) took about 1 400 instructions a label, and the call
+/// list, `diagnose` and the export write several per call (the export two per message).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ipv4Label {
+    bytes: [u8; 21],
+    len: u8,
+}
+
+impl Ipv4Label {
+    /// The text's bytes (ASCII).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, dots and colons are ever put in.
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
+            *slot = b;
+            self.len += 1;
         }
     }
-    for &d in digits.get(..len).unwrap_or(&[]).iter().rev() {
-        s.push(char::from(d));
+
+    /// `n` in decimal, as `Display` writes it.
+    fn push_decimal(&mut self, n: u16) {
+        if n >= 10_000 {
+            self.push(digit(n / 10_000));
+        }
+        if n >= 1000 {
+            self.push(digit(n / 1000));
+        }
+        if n >= 100 {
+            self.push(digit(n / 100));
+        }
+        if n >= 10 {
+            self.push(digit(n / 10));
+        }
+        self.push(digit(n));
     }
+
+    pub fn new(a: std::net::Ipv4Addr, port: Option<u16>) -> Ipv4Label {
+        // The four octets and three dots (at most 15 bytes) gathered in one integer, each
+        // octet's digits taken whole from a table.
+        let mut text: u128 = 0;
+        let mut len: u32 = 0;
+        for (i, o) in a.octets().into_iter().enumerate() {
+            if i > 0 {
+                text |= u128::from(b'.') << (8 * len);
+                len += 1;
+            }
+            let entry = OCTET_TEXT.get(usize::from(o)).copied().unwrap_or_default();
+            text |= u128::from(entry & 0x00ff_ffff) << (8 * len);
+            len += entry >> 24;
+        }
+        let mut t = Ipv4Label::default();
+        if let Some(head) = t.bytes.get_mut(..16) {
+            head.copy_from_slice(&text.to_le_bytes());
+        }
+        // At most 15: the cast cannot truncate.
+        t.len = len as u8;
+        if let Some(p) = port {
+            t.push(b':');
+            t.push_decimal(p);
+        }
+        t
+    }
+}
+
+/// Every octet in decimal as `Display` writes it: the digits packed little-endian in the low
+/// three bytes, their count in the top byte.
+const OCTET_TEXT: [u32; 256] = octet_table();
+
+const fn octet_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut n = 0u32;
+    while n < 256 {
+        let (hundreds, tens, ones) = (n / 100, n / 10 % 10, n % 10);
+        table[n as usize] = if n >= 100 {
+            (b'0' as u32 + hundreds)
+                | (b'0' as u32 + tens) << 8
+                | (b'0' as u32 + ones) << 16
+                | 3 << 24
+        } else if n >= 10 {
+            (b'0' as u32 + tens) | (b'0' as u32 + ones) << 8 | 2 << 24
+        } else {
+            (b'0' as u32 + ones) | 1 << 24
+        };
+        n += 1;
+    }
+    table
+}
+
+/// The last decimal digit of `n`.
+fn digit(n: u16) -> u8 {
+    // n % 10 is 0..=9: the cast cannot truncate.
+    b'0' + (n % 10) as u8
 }
 
 /// Where a call stands, as the list view shows it.

@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json};
-use super::json::{AppendJson, JsonBuf};
+use super::json::{is_plain, AppendJson, JsonBuf};
 use super::time::{push_duration, rfc3339_millis};
 use crate::diagnose::{Diagnosis, Finding, LegRef, Severity, Summary, Timings};
 use crate::dialog::{Call, HostIdx};
@@ -337,7 +337,7 @@ fn push_json<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> io::Result<
 /// is plain (printable ASCII other than `"` and `\`, what the serializer copies whole),
 /// through the serializer otherwise.
 fn push_json_str(buf: &mut Vec<u8>, s: &str) -> io::Result<()> {
-    if json_plain(s.as_bytes()) {
+    if is_plain(s.as_bytes()) {
         buf.reserve(s.len() + 2);
         buf.push(b'"');
         buf.extend_from_slice(s.as_bytes());
@@ -346,29 +346,6 @@ fn push_json_str(buf: &mut Vec<u8>, s: &str) -> io::Result<()> {
     } else {
         push_json(buf, s)
     }
-}
-
-/// Every byte is printable ASCII other than `"` and `\`; eight bytes at a time.
-fn json_plain(s: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let mut words = s.chunks_exact(8);
-    let words_ok = words.by_ref().all(|w| {
-        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
-        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-        let bad = (w & HIGH)
-            | below_space
-            | has_zero(w ^ (ONES * 0x7f))
-            | has_zero(w ^ (ONES * u64::from(b'"')))
-            | has_zero(w ^ (ONES * u64::from(b'\\')));
-        bad == 0
-    });
-    words_ok
-        && words
-            .remainder()
-            .iter()
-            .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
 }
 
 /// Appends a signed integer as JSON (plain decimal, as serde_json writes it).
@@ -738,48 +715,8 @@ fn printable_ascii(s: &[u8]) -> bool {
 
 /// Appends `n` in decimal, as `Display` writes it.
 pub(crate) fn push_decimal(buf: &mut Vec<u8>, n: u64) {
-    // Numbers below 1000 (octets, codes, frame numbers of small captures) written at once.
-    // Each digit is 0..=9: the casts cannot truncate.
-    let digit = |n: u64| b'0' + (n % 10) as u8;
-    if n < 10 {
-        buf.push(digit(n));
-        return;
-    }
-    if n < 100 {
-        buf.extend_from_slice(&[digit(n / 10), digit(n)]);
-        return;
-    }
-    if n < 1000 {
-        buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]);
-        return;
-    }
-    // Two digits at a time from the right, then the one or two left.
-    const PAIRS: &[u8; 200] = b"\
-        0001020304050607080910111213141516171819\
-        2021222324252627282930313233343536373839\
-        4041424344454647484950515253545556575859\
-        6061626364656667686970717273747576777879\
-        8081828384858687888990919293949596979899";
     let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
-    while rest >= 100 && at >= 2 {
-        // rest % 100 is 0..=99: the cast cannot truncate.
-        let pair = (rest % 100) as usize * 2;
-        rest /= 100;
-        at -= 2;
-        if let (Some(to), Some(from)) = (digits.get_mut(at..at + 2), PAIRS.get(pair..pair + 2)) {
-            to.copy_from_slice(from);
-        }
-    }
-    while rest > 0 && at > 0 {
-        at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            *d = digit(rest);
-        }
-        rest /= 10;
-    }
-    buf.extend_from_slice(digits.get(at..).unwrap_or_default());
+    buf.extend_from_slice(super::json::decimal(n, &mut digits));
 }
 
 /// A host's label, as [`Call::host_label`] spells it (not capture text: not escaped). IPv4
@@ -790,39 +727,7 @@ fn push_label(buf: &mut Vec<u8>, call: &Call, h: HostIdx) {
             addr: IpAddr::V4(a),
             port,
             ..
-        }) => {
-            // At most `255.255.255.255:65535`, composed on the stack and copied once.
-            let mut text = [0u8; 21];
-            let mut len = 0;
-            let mut put = |b: u8| {
-                if let Some(slot) = text.get_mut(len) {
-                    *slot = b;
-                    len += 1;
-                }
-            };
-            // Each digit is 0..=9: the casts cannot truncate.
-            let number = |n: u16, put: &mut dyn FnMut(u8)| {
-                let mut started = false;
-                for div in [10_000, 1000, 100, 10] {
-                    if n >= div || started {
-                        started = true;
-                        put(b'0' + (n / div % 10) as u8);
-                    }
-                }
-                put(b'0' + (n % 10) as u8);
-            };
-            for (i, o) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    put(b'.');
-                }
-                number(u16::from(o), &mut put);
-            }
-            if let Some(p) = port {
-                put(b':');
-                number(p, &mut put);
-            }
-            buf.extend_from_slice(text.get(..len).unwrap_or_default());
-        }
+        }) => buf.extend_from_slice(crate::dialog::Ipv4Label::new(a, port).as_bytes()),
         _ => buf.extend_from_slice(call.host_label(h).as_bytes()),
     }
 }
@@ -1314,30 +1219,36 @@ mod tests {
         }
     }
 
-    /// Times as JSON strings: the jiff form, byte for byte, around the epoch and beyond.
-    #[test]
-    fn json_millis_are_rfc3339_millis() {
-        let mut x: i64 = 12_345;
-        for i in 0..2000i64 {
+    /// Times to try, `n` per kind: seeded random times of any size and within about
+    /// `span` ns of the epoch, steps either side of it, and the extremes.
+    fn times(seed: i64, n: i64, span: i64) -> impl Iterator<Item = i64> {
+        let mut x = seed;
+        (0..n).flat_map(move |i| {
             x = x
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
-            for ns in [
+            [
                 x,
-                x % 4_000_000_000_000_000_000,
+                x % span,
                 i * 999_999,
                 -i * 1_000_001,
                 i64::MIN + i,
                 i64::MAX - i,
-            ] {
-                let mut hand = Vec::new();
-                push_json_millis(&mut hand, ns).unwrap();
-                assert_eq!(
-                    hand,
-                    format!("\"{}\"", rfc3339_millis(ns)).into_bytes(),
-                    "{ns}"
-                );
-            }
+            ]
+        })
+    }
+
+    /// Times as JSON strings: the jiff form, byte for byte, around the epoch and beyond.
+    #[test]
+    fn json_millis_are_rfc3339_millis() {
+        for ns in times(12_345, 2000, 4_000_000_000_000_000_000) {
+            let mut hand = Vec::new();
+            push_json_millis(&mut hand, ns).unwrap();
+            assert_eq!(
+                hand,
+                format!("\"{}\"", rfc3339_millis(ns)).into_bytes(),
+                "{ns}"
+            );
         }
     }
 
@@ -1349,29 +1260,17 @@ mod tests {
             push_decimal(&mut buf, n);
             assert_eq!(buf, n.to_string().into_bytes());
         }
-        let mut x: i64 = 99;
-        for i in 0..3000i64 {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            for ns in [
-                x,
-                x % 100_000_000_000,
-                i * 7_777_777,
-                -i * 1_000_001,
-                i64::MIN + i,
-            ] {
-                let mut buf = Vec::new();
-                push_clock_millis(&mut buf, ns);
-                assert_eq!(
-                    buf,
-                    super::super::time::clock_millis(ns).into_bytes(),
-                    "{ns}"
-                );
-                let mut buf = Vec::new();
-                push_duration_bytes(&mut buf, ns);
-                assert_eq!(buf, super::super::time::duration(ns).into_bytes(), "{ns}");
-            }
+        for ns in times(99, 3000, 100_000_000_000) {
+            let mut buf = Vec::new();
+            push_clock_millis(&mut buf, ns);
+            assert_eq!(
+                buf,
+                super::super::time::clock_millis(ns).into_bytes(),
+                "{ns}"
+            );
+            let mut buf = Vec::new();
+            push_duration_bytes(&mut buf, ns);
+            assert_eq!(buf, super::super::time::duration(ns).into_bytes(), "{ns}");
         }
         let mut call = hostile();
         call.hosts.extend(call.hosts.clone());

@@ -254,13 +254,19 @@ const PAIRS: &[u8; 200] = b"\
 8081828384858687888990919293949596979899";
 
 /// Writes `n` in decimal, as serde_json (itoa) writes integers.
-pub fn put_u64(buf: &mut JsonBuf, mut n: u64) {
+pub fn put_u64(buf: &mut JsonBuf, n: u64) {
     if n < 10 {
         // n is 0..=9: the cast cannot truncate.
         buf.push(b'0' + n as u8);
         return;
     }
     let mut digits = [0u8; 20];
+    buf.extend_from_slice(decimal(n, &mut digits));
+}
+
+/// `n` in decimal (as `Display` and itoa write it), composed at the end of `digits`: two
+/// digits at a time from the right.
+pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut at = digits.len();
     while n >= 100 {
         // The remainder is 0..=99: the cast cannot truncate.
@@ -281,11 +287,11 @@ pub fn put_u64(buf: &mut JsonBuf, mut n: u64) {
     } else {
         at -= 1;
         if let Some(d) = digits.get_mut(at) {
-            // n is 1..=9.
+            // n is 0..=9.
             *d = b'0' + n as u8;
         }
     }
-    buf.extend_from_slice(digits.get(at..).unwrap_or_default());
+    digits.get(at..).unwrap_or_default()
 }
 
 /// Writes `"text"` for text known to need no escape (ASCII digits, dots, colons, `-`, `T`
@@ -459,7 +465,7 @@ impl<W: Write + ?Sized> Out for Io<'_, W> {}
 /// slow path.) Long strings are checked 16 bytes at a time (a fixed-size block the compiler
 /// turns into a few vector instructions), the last block overlapping the one before; shorter
 /// ones 8 bytes at a time in a `u64`.
-fn is_plain(s: &[u8]) -> bool {
+pub(crate) fn is_plain(s: &[u8]) -> bool {
     if s.len() >= 16 {
         // The early exit keeps the compiler from vectorising across blocks (gathering a byte
         // from each) instead of within one.

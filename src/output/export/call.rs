@@ -18,8 +18,8 @@ use std::rc::Rc;
 
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
 use crate::dialog::{
-    self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Msg, MsgInfo,
-    Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Text, Transaction,
+    self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Ipv4Label,
+    Msg, MsgInfo, Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Text, Transaction,
 };
 use crate::knowledge::{self, Class};
 use crate::net::FrameRef;
@@ -335,13 +335,13 @@ fn step_msg(call: &Call, step: StepIdx) -> Option<usize> {
 /// the stack, anything else as the standard library writes it. Four per exported message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostText {
-    Inline(InlineText),
+    Inline(Ipv4Label),
     Owned(String),
 }
 
 impl Default for HostText {
     fn default() -> Self {
-        HostText::Inline(InlineText::default())
+        HostText::Inline(Ipv4Label::default())
     }
 }
 
@@ -367,109 +367,6 @@ impl Serialize for HostText {
     }
 }
 
-/// Up to 21 ASCII bytes (`255.255.255.255:65535`) kept without a heap allocation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct InlineText {
-    bytes: [u8; 21],
-    len: u8,
-}
-
-impl InlineText {
-    /// The text's bytes (ASCII).
-    pub fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only ASCII digits, dots and colons are ever put in.
-        self.bytes
-            .get(..usize::from(self.len))
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
-    }
-
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.bytes.get_mut(usize::from(self.len)) {
-            *slot = b;
-            self.len += 1;
-        }
-    }
-
-    /// `n` in decimal, as `Display` writes it.
-    fn push_decimal(&mut self, n: u16) {
-        if n >= 10_000 {
-            self.push(digit(n / 10_000));
-        }
-        if n >= 1000 {
-            self.push(digit(n / 1000));
-        }
-        if n >= 100 {
-            self.push(digit(n / 100));
-        }
-        if n >= 10 {
-            self.push(digit(n / 10));
-        }
-        self.push(digit(n));
-    }
-
-    fn ipv4(a: std::net::Ipv4Addr, port: Option<u16>) -> InlineText {
-        // The four octets and three dots (at most 15 bytes) gathered in one integer, each
-        // octet's digits taken whole from a table.
-        let mut text: u128 = 0;
-        let mut len: u32 = 0;
-        for (i, o) in a.octets().into_iter().enumerate() {
-            if i > 0 {
-                text |= u128::from(b'.') << (8 * len);
-                len += 1;
-            }
-            let entry = OCTET_TEXT.get(usize::from(o)).copied().unwrap_or_default();
-            text |= u128::from(entry & 0x00ff_ffff) << (8 * len);
-            len += entry >> 24;
-        }
-        let mut t = InlineText::default();
-        if let Some(head) = t.bytes.get_mut(..16) {
-            head.copy_from_slice(&text.to_le_bytes());
-        }
-        // At most 15: the cast cannot truncate.
-        t.len = len as u8;
-        if let Some(p) = port {
-            t.push(b':');
-            t.push_decimal(p);
-        }
-        t
-    }
-}
-
-/// Every octet in decimal as `Display` writes it: the digits packed little-endian in the low
-/// three bytes, their count in the top byte.
-const OCTET_TEXT: [u32; 256] = octet_table();
-
-const fn octet_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut n = 0u32;
-    while n < 256 {
-        let (hundreds, tens, ones) = (n / 100, n / 10 % 10, n % 10);
-        table[n as usize] = if n >= 100 {
-            (b'0' as u32 + hundreds)
-                | (b'0' as u32 + tens) << 8
-                | (b'0' as u32 + ones) << 16
-                | 3 << 24
-        } else if n >= 10 {
-            (b'0' as u32 + tens) | (b'0' as u32 + ones) << 8 | 2 << 24
-        } else {
-            (b'0' as u32 + ones) | 1 << 24
-        };
-        n += 1;
-    }
-    table
-}
-
-/// The last decimal digit of `n`.
-fn digit(n: u16) -> u8 {
-    // n % 10 is 0..=9: the cast cannot truncate.
-    b'0' + (n % 10) as u8
-}
-
 /// [`Host::label`], with IPv4 written by hand: the standard `Display` of addresses
 /// (which honours width and padding) was a tenth of the NDJSON export, with a label per
 /// message sender and receiver.
@@ -482,7 +379,7 @@ pub(super) fn label(call: &Call, host: usize) -> HostText {
 
 fn host_label(h: &Host) -> HostText {
     match h.addr {
-        IpAddr::V4(a) => HostText::Inline(InlineText::ipv4(a, h.port)),
+        IpAddr::V4(a) => HostText::Inline(Ipv4Label::new(a, h.port)),
         IpAddr::V6(_) => HostText::Owned(h.label()),
     }
 }
@@ -490,7 +387,7 @@ fn host_label(h: &Host) -> HostText {
 /// An address as `to_string` writes it, IPv4 by hand (see [`label`]).
 pub(super) fn ip_text(ip: IpAddr) -> HostText {
     match ip {
-        IpAddr::V4(a) => HostText::Inline(InlineText::ipv4(a, None)),
+        IpAddr::V4(a) => HostText::Inline(Ipv4Label::new(a, None)),
         IpAddr::V6(_) => HostText::Owned(ip.to_string()),
     }
 }
