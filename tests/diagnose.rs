@@ -182,15 +182,22 @@ fn cancel_sample_names_the_caller_as_the_one_who_ended_it() {
     assert!(d.timings.post_dial_delay_ns.is_some());
 }
 
+/// Every capture of the samples, then of the corpus (saying loudly, as `missing` does, when
+/// the corpus is not there: `what` names it).
+fn samples_and_corpus(what: &str) -> Vec<PathBuf> {
+    let mut files = captures_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"));
+    match shared("SIPSCOPE_CORPUS", "corpus") {
+        Some(dir) => files.extend(captures_in(&dir)),
+        None => missing(what),
+    }
+    files
+}
+
 /// The call list's outcome (decided alone) is the whole diagnosis's, on every call of the
 /// samples and of the corpus.
 #[test]
 fn outcome_alone_is_the_diagnosis_outcome() {
-    let mut files = captures_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"));
-    match shared("SIPSCOPE_CORPUS", "corpus") {
-        Some(dir) => files.extend(captures_in(&dir)),
-        None => missing("../shared/corpus"),
-    }
+    let files = samples_and_corpus("../shared/corpus");
     let mut checked = 0;
     for f in &files {
         // A capture with no readable frame has no call to check.
@@ -393,11 +400,7 @@ fn numbered_calls(cmd: &str, path: &Path) -> Option<Vec<(u64, String, String)>> 
 /// grouping split them).
 #[test]
 fn diagnose_numbers_calls_as_the_call_list() {
-    let mut files = captures_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples"));
-    match shared("SIPSCOPE_CORPUS", "corpus") {
-        Some(dir) => files.extend(captures_in(&dir)),
-        None => missing("../shared/corpus (diagnose vs calls numbering)"),
-    }
+    let files = samples_and_corpus("../shared/corpus (diagnose vs calls numbering)");
     let mut compared = 0;
     for path in &files {
         let listed = numbered_calls("calls", path);
