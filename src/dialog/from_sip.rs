@@ -5,14 +5,13 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use crate::net::FrameRef;
 use crate::sip::headers::{leading_u32, lossy, CommaSplit};
 use crate::sip::sdp::{find_sdp, parse_sdp_media};
 use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via};
 
 use compact_str::ToCompactString;
 
-use super::msg::{Detail, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
+use super::msg::{Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
 
 /// One region of a message (its head, or its SDP body) checked for UTF-8 once. Every value
 /// the model keeps is cut out of such a region at ASCII delimiters, so a value of a valid
@@ -219,13 +218,13 @@ impl Msg {
         let p = Parsed::new(m.data);
         let raw = (detail == Detail::Raw).then(|| m.data.to_vec());
         let sdp = detail != Detail::Summary;
-        Msg::from_parsed_parts(m, &p.0, m.frames.to_vec(), raw, sdp)
+        Msg::from_parsed_parts(m, &p.0, Frames::from_slice(m.frames), raw, sdp)
     }
 
     /// Same as [`Msg::from_located`], taking the message: its frame list (and its text, with
     /// `keep_raw`) move into the [`Msg`] instead of being copied.
     pub fn from_message(mut m: SipMessage, keep_raw: bool) -> Msg {
-        let frames = std::mem::take(&mut m.frames);
+        let frames = Frames::from_vec(std::mem::take(&mut m.frames));
         let mut msg = {
             let p = Parsed::new(&m.data);
             Msg::from_parsed_parts(&m.located(), &p.0, frames, None, true)
@@ -239,7 +238,7 @@ impl Msg {
     /// Same as [`Msg::from_located`] when the message is already parsed.
     pub fn from_parsed(m: &SipMessage, p: &sip::Message<'_>, keep_raw: bool) -> Msg {
         let raw = keep_raw.then(|| m.data.clone());
-        Msg::from_parsed_parts(&m.located(), p, m.frames.clone(), raw, true)
+        Msg::from_parsed_parts(&m.located(), p, Frames::from_slice(&m.frames), raw, true)
     }
 
     /// The model's message from a parsed one. The headers are read in one walk over the
@@ -249,7 +248,7 @@ impl Msg {
     fn from_parsed_parts(
         m: &Located<'_>,
         p: &sip::Message<'_>,
-        frames: Vec<FrameRef>,
+        frames: Frames,
         raw: Option<Vec<u8>>,
         read_sdp: bool,
     ) -> Msg {
@@ -360,7 +359,7 @@ impl Msg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::{Endpoint, Flow, Transport};
+    use crate::net::{Endpoint, Flow, FrameRef, Transport};
     use std::net::{IpAddr, Ipv4Addr};
 
     fn located(data: &[u8]) -> SipMessage {
@@ -453,7 +452,7 @@ a=rtpmap:101 telephone-event/8000\r\n";
             sdp.media[0].codecs,
             ["PCMU/8000", "telephone-event/8000", "96"]
         );
-        assert_eq!(msg.frames, sip.frames);
+        assert_eq!(msg.frames[..], sip.frames[..]);
         assert_eq!(msg.size, INVITE.len());
     }
 

@@ -10,6 +10,10 @@ use crate::sip::MessageFlags;
 /// allocation (a message used to cost about twenty of them). Reads as `&str`.
 pub use compact_str::CompactString as Text;
 
+/// The frames that carried one message: a single frame for nearly every message (a datagram,
+/// or a TCP message inside one segment) is kept inline, without a heap allocation.
+pub type Frames = smallvec::SmallVec<[FrameRef; 1]>;
+
 /// Request or response, as the start line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
@@ -99,7 +103,7 @@ impl Detail {
 pub struct Msg {
     /// The frame that completed the message, and every frame that carried part of it.
     pub frame: FrameRef,
-    pub frames: Vec<FrameRef>,
+    pub frames: Frames,
     pub flow: Flow,
     pub flags: MessageFlags,
     pub start: Start,
@@ -169,7 +173,7 @@ impl Msg {
     pub fn blank(flow: Flow, frame: FrameRef, start: Start) -> Msg {
         Msg {
             frame,
-            frames: vec![frame],
+            frames: smallvec::smallvec![frame],
             flow,
             flags: MessageFlags::default(),
             start,

@@ -93,7 +93,7 @@ pub(crate) fn invite(call_id: &str, src: u8, dst: u8, t_ms: i64, branch: &str, c
 pub(crate) fn fwd(m: &Msg, by: u8, branch: &str, dst: u8, t_ms: i64) -> Msg {
     let mut f = m.clone();
     f.frame = frame(t_ms);
-    f.frames = vec![f.frame];
+    f.frames = smallvec::smallvec![f.frame];
     f.flow.src = ep(by);
     f.flow.dst = ep(dst);
     f.vias.insert(0, via(by, branch));
@@ -106,7 +106,7 @@ pub(crate) fn fwd(m: &Msg, by: u8, branch: &str, dst: u8, t_ms: i64) -> Msg {
 pub(crate) fn reply(req: &Msg, code: u16, t_ms: i64, to_tag: Option<&str>) -> Msg {
     let mut r = req.clone();
     r.frame = frame(t_ms);
-    r.frames = vec![r.frame];
+    r.frames = smallvec::smallvec![r.frame];
     r.flow.src = req.flow.dst;
     r.flow.dst = req.flow.src;
     r.start = Start::Response {
@@ -138,7 +138,7 @@ fn reason(code: u16) -> &'static str {
 pub(crate) fn hop_request(req: &Msg, method: &str, t_ms: i64, to_tag: Option<&str>) -> Msg {
     let mut a = req.clone();
     a.frame = frame(t_ms);
-    a.frames = vec![a.frame];
+    a.frames = smallvec::smallvec![a.frame];
     a.start = Start::Request {
         method: method.into(),
         uri: "sip:bob@example.com".into(),
@@ -156,6 +156,6 @@ pub(crate) fn hop_request(req: &Msg, method: &str, t_ms: i64, to_tag: Option<&st
 pub(crate) fn again(m: &Msg, t_ms: i64) -> Msg {
     let mut c = m.clone();
     c.frame = frame(t_ms);
-    c.frames = vec![c.frame];
+    c.frames = smallvec::smallvec![c.frame];
     c
 }

@@ -230,7 +230,8 @@ fn wanted_frames_keep_their_order_times_and_link_type() {
             number: 2,
             ..m.frame
         },
-    ];
+    ]
+    .into();
     call.messages.push(m);
     wanted.add_call(&call);
     assert_eq!(wanted.len(), 2);
@@ -270,13 +271,13 @@ fn several_link_types_give_pcapng_and_cut_frames_keep_their_wire_length() {
         number: 2,
         ts_ns: 0,
     };
-    call.messages[0].frames = vec![call.messages[0].frame];
+    call.messages[0].frames = smallvec::smallvec![call.messages[0].frame];
     call.messages[1].frame = crate::net::FrameRef {
         file: 3,
         number: 3,
         ts_ns: 0,
     };
-    call.messages[1].frames = vec![];
+    call.messages[1].frames = Default::default();
     wanted.add_call(&call);
     let mut out = Vec::new();
     let report = write_frames(std::slice::from_ref(&input), &wanted, &mut out).unwrap();
