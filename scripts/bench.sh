@@ -16,12 +16,17 @@
 # Millions of distinct Call-IDs: scripts/gen_flood.py writes a scanner flood (1,000,000
 # unanswered OPTIONS, each its own call; 412 MB).
 #
-# Usage: scripts/bench.sh [100M|1G|rtp100M|rtp1G|flood|all|instr]   (default all)
+# Usage: scripts/bench.sh [100M|1G|rtp100M|rtp1G|flood|all|instr|scale]   (default all)
 # Timing is noisy on a shared machine: compare CPU time (user+sys) first, and set
 # SIPSCOPE_BENCH_RUNS=N to run each command N times and keep the run with the least CPU time.
 # `instr` counts the instructions each command executes on a 10 MB generated capture
 # (valgrind's callgrind; minutes, not seconds): the same figure on every run, whatever else
 # the machine is doing, for comparing two builds exactly.
+# `scale` checks that time grows linearly with the data: it runs each command on the 100 MB
+# and the 1 GB captures in alternation (SIPSCOPE_BENCH_RUNS pairs, default 3, so that a
+# change in the machine's load hits both sizes alike), keeps the least CPU and the least wall
+# time of each size and prints how many times longer the 1 GB runs took, against how many
+# times more SIP messages it holds (the target: 10x the data, at most 10.5x the time).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 # The generator sits in ../shared beside the main checkout; SIPSCOPE_BENCH_GEN names it from
@@ -144,8 +149,55 @@ bench_instructions() {
   instructions "diagnose" "$f" "$msgs" "$bin" diagnose "$f"
 }
 
+# once FILE CMD...: one run; prints "wall cpu" (seconds), or nothing when it failed.
+once() {
+  local tf; tf=$(mktemp)
+  if /usr/bin/time -o "$tf" -f '%e %U %S' "$@" >/dev/null 2>/dev/null; then
+    tail -n 1 "$tf" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }'
+  fi
+  rm -f "$tf"
+}
+
+bench_scale() {
+  local small big; small="$(make_file 100M 27000 100)"; big="$(make_file 1G 270000 1000)"
+  local ms mb
+  ms=$("$bin" stats --json "$small" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["sip_messages"])')
+  mb=$("$bin" stats --json "$big" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["sip_messages"])')
+  local pairs="${SIPSCOPE_BENCH_RUNS:-3}"
+  echo
+  echo "linear growth: $(basename "$small") ($ms SIP messages) against $(basename "$big") ($mb), $pairs alternating pairs, least of each ($(nproc) cores; $(date -u +%F))"
+  awk -v s="$ms" -v b="$mb" 'BEGIN { printf "  data ratio %.2fx; the target allows %.2fx the time\n", b / s, 1.05 * b / s }'
+  local label
+  for label in stats calls ndjson diagnose view; do
+    local -a cmd
+    case "$label" in
+      stats) cmd=("$bin" stats) ;;
+      calls) cmd=("$bin" calls) ;;
+      ndjson) cmd=("$bin" export --format ndjson) ;;
+      diagnose) cmd=("$bin" diagnose) ;;
+      view) cmd=(sh -c 'SIPSCOPE_VIEW_LOAD=1 "$0" "$1" </dev/null' "$bin") ;;
+    esac
+    local n results=""
+    for ((n = 0; n < pairs; n++)); do
+      results+="s $(once "${cmd[@]}" "$small")"$'\n'
+      results+="b $(once "${cmd[@]}" "$big")"$'\n'
+    done
+    awk -v l="$label" -v s="$ms" -v b="$mb" '
+      NF == 3 { w = $2 + 0; c = $3 + 0
+        if (!($1 in bw) || w < bw[$1]) bw[$1] = w
+        if (!($1 in bc) || c < bc[$1]) bc[$1] = c }
+      END {
+        if (!("s" in bw) || !("b" in bw)) { printf "  %-9s FAILED (a run exited non-zero)\n", l; exit }
+        d = b / s; rw = bw["b"] / (bw["s"] > 0 ? bw["s"] : 0.001); rc = bc["b"] / (bc["s"] > 0 ? bc["s"] : 0.001)
+        printf "  %-9s wall %6.2f s -> %6.2f s: %5.2fx   cpu %6.2f s -> %6.2f s: %5.2fx   %s\n",
+          l, bw["s"], bw["b"], rw, bc["s"], bc["b"], rc,
+          (rc <= 1.05 * d && rw <= 1.05 * d) ? "linear" : (rc <= 1.05 * d ? "linear in CPU, not in wall" : "NOT linear") }' <<< "$results"
+  done
+}
+
 case "$which" in
   instr) bench_instructions ;;
+  scale) bench_scale ;;
   100M) bench_file "$(make_file 100M 27000 100)" ;;
   1G) bench_file "$(make_file 1G 270000 1000)" ;;
   rtp100M) with_media=1 bench_file "$(make_rtp_file 100M 700)" ;;
@@ -155,5 +207,5 @@ case "$which" in
     bench_file "$(make_file 100M 27000 100)"; bench_file "$(make_file 1G 270000 1000)"
     with_media=1 bench_file "$(make_rtp_file 100M 700)"; with_media=1 bench_file "$(make_rtp_file 1G 7000)"
     bench_file "$(make_flood_file 1000000)" ;;
-  *) echo "usage: $0 [100M|1G|rtp100M|rtp1G|flood|all|instr]" >&2; exit 2 ;;
+  *) echo "usage: $0 [100M|1G|rtp100M|rtp1G|flood|all|instr|scale]" >&2; exit 2 ;;
 esac
