@@ -388,7 +388,7 @@ pub fn stream_exact(
     sel: &Selection,
     detail: Detail,
     err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
+    on_call: &mut dyn FnMut(&Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
     let inputs = crate::open_inputs(&sel.files, err)?;
     stream_exact_inputs(&inputs, sel, detail, false, err, on_call).map(|(books, _)| books)
@@ -403,7 +403,7 @@ pub fn stream_exact_inputs(
     detail: Detail,
     media: bool,
     err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
+    on_call: &mut dyn FnMut(&Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<(Books, Option<MediaTracker>), Error> {
     let (lasts, endpoints) = if media {
         LastMessages::find_with_endpoints(inputs)
@@ -424,7 +424,7 @@ pub fn stream_exact_inputs(
         ing,
         false,
         err,
-        &mut |c, k, st, _| on_call(c, k, st.horizon()),
+        &mut |c, k, st, bin| lend(c, k, st, bin, on_call),
     )
 }
 
@@ -470,7 +470,7 @@ pub fn stream_exact_after(
     detail: Detail,
     lasts: &LastMessages,
     err: &mut dyn Write,
-    on_call: &mut dyn FnMut(Call, CallKey, i64) -> std::io::Result<()>,
+    on_call: &mut dyn FnMut(&Call, CallKey, i64) -> std::io::Result<()>,
 ) -> Result<Books, Error> {
     let ing = ingest::Ingest::new();
     second_pass(
@@ -481,7 +481,7 @@ pub fn stream_exact_after(
         ing,
         false,
         err,
-        &mut |c, k, st, _| on_call(c, k, st.horizon()),
+        &mut |c, k, st, bin| lend(c, k, st, bin, on_call),
     )
     .map(|(books, _)| books)
 }
@@ -586,12 +586,27 @@ impl Stage<'_> {
 /// thread that built them.
 type Bin = Vec<Vec<Msg>>;
 
+/// Lends `call` to `on_call`, then puts its messages in the bin: the consumers of the exact
+/// streaming only read a call (to a row, an entry of the view, frames to keep), so what costs
+/// most to free goes back to the helper thread, the less busy one.
+fn lend(
+    mut call: Call,
+    key: CallKey,
+    stage: &Stage<'_>,
+    bin: &mut Bin,
+    on_call: &mut dyn FnMut(&Call, CallKey, i64) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    on_call(&call, key, stage.horizon())?;
+    bin.push(std::mem::take(&mut call.messages));
+    Ok(())
+}
+
 /// The grouping pass of the exact streaming, through the pipeline `ing` the caller set up
 /// (with or without a media tracker, which comes back at the end). `on_call` may put the
-/// messages of a call it is done with in the bin it is given: with `recycle`, every message
-/// is built on the helper thread and the bin is freed there
+/// messages of a call it is done with in the bin it is given, which is emptied on the helper
+/// thread: with `recycle`, every message is built there too
 /// ([`ingest::run_parallel_on_until_recycling`]); otherwise messages are built on either
-/// thread and the bin is freed here.
+/// thread ([`ingest::run_parallel_on_until_returning`]).
 #[allow(clippy::too_many_arguments)]
 fn second_pass(
     inputs: &[crate::capture::Input],
@@ -626,12 +641,7 @@ fn second_pass(
     let finished = if recycle {
         ingest::run_parallel_on_until_recycling(ing, inputs, &stop, &map, &mut consume)
     } else {
-        // Messages mapped on whichever thread has time: what goes in the bin is freed here.
-        let mut bin = Vec::new();
-        ingest::run_parallel_on_until(ing, inputs, &stop, &map, &mut |m| {
-            consume(m, &mut bin);
-            bin.clear();
-        })
+        ingest::run_parallel_on_until_returning(ing, inputs, &stop, &map, &mut consume)
     };
     if let Some(e) = failure {
         return Err(Error::Output(e));

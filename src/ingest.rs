@@ -542,6 +542,21 @@ pub fn run_parallel_on_until<M: Send>(
     run_parallel_split(ing, inputs, stop, map, consume, MAP_WHEN_QUEUED)
 }
 
+/// [`run_parallel_on_until`] (mapping shared as there) with `consume` given a bin for what it
+/// is done with, emptied on the helper thread between batches as in
+/// [`run_parallel_on_until_recycling`]. The messages the consumer mapped are then freed across
+/// threads, the helper's own on the thread that built them; either way the freeing leaves the
+/// consumer, for consumers that are the busier side (`calls`).
+pub fn run_parallel_on_until_returning<M: Send, T: Send>(
+    ing: Ingest,
+    inputs: &[Input],
+    stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+    map: &(dyn Fn(Located<'_>) -> M + Sync),
+    consume: &mut dyn FnMut(M, &mut Vec<T>),
+) -> Option<Finished> {
+    run_parallel_split(ing, inputs, stop, map, consume, MAP_WHEN_QUEUED)
+}
+
 /// [`run_parallel_on_until`] with every message mapped on the helper thread, and `consume`
 /// given a bin for what it is done with (a call's messages): the bin goes back to the helper
 /// thread with the batch's emptied parcel and is emptied there, between batches (bins that

@@ -82,8 +82,8 @@ pub fn run(
     // The JSON rows' outcome is a diagnosis, which reads every field.
     let detail = if json { Detail::Full } else { Detail::Summary };
     analysis::stream_exact(sel, detail, err, &mut |call, key, horizon| {
-        let ready_at = linker.add(key, &call);
-        let row = sel.filter.matches(&call).then(|| CallRow::new(&call, json));
+        let ready_at = linker.add(key, call);
+        let row = sel.filter.matches(call).then(|| CallRow::new(call, json));
         pending.insert(key, Waiting { ready_at, row });
         let horizon = horizon.saturating_sub(REORDER_SLACK_NS);
         linker.advance(horizon);

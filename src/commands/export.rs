@@ -327,9 +327,9 @@ fn capture(
         if let Some(b) = &bar {
             b.inc(c.messages.len() as u64);
         }
-        if sel.filter.matches(&c) {
+        if sel.filter.matches(c) {
             calls += 1;
-            wanted.add_call(&c);
+            wanted.add_call(c);
         }
         Ok(())
     })?;

@@ -166,8 +166,8 @@ pub fn load(inputs: &Arc<Vec<Input>>, sel: &Selection, tx: &Sender<LoadEvent>) {
                         *r = (*r).max(m.frame.number);
                     }
                 }
-                let ready_at = linker.add(key, &call);
-                let draft = sel.filter.matches(&call).then(|| Draft::new(&call, key));
+                let ready_at = linker.add(key, call);
+                let draft = sel.filter.matches(call).then(|| Draft::new(call, key));
                 pending.insert(key, Waiting { ready_at, draft });
                 let horizon = horizon.saturating_sub(REORDER_SLACK_NS);
                 linker.advance(horizon);
