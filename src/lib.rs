@@ -14,6 +14,7 @@
 //! [`ingest`] glues capture, net and sip together and keeps the books: every frame ends up
 //! carried SIP, not SIP (by protocol), or undecodable (by reason).
 
+pub mod alloc;
 pub mod analysis;
 pub mod capture;
 pub mod cli;

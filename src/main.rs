@@ -6,10 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// Analysing a capture allocates millions of small strings; mimalloc is markedly faster at that
-// than the system allocator.
+// Analysing a capture allocates millions of small values: mimalloc (see `sipscope::alloc`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: sipscope::alloc::Allocator = sipscope::alloc::Allocator;
 
 fn main() -> ExitCode {
     let args = sipscope::cli::Args::parse();
