@@ -111,11 +111,11 @@ pub struct DiagnosisJson {
     pub sdp: Vec<FindingJson>,
     pub timings: TimingsJson,
     pub findings: Vec<FindingJson>,
-    /// Media findings (`no_rtp`, `one_way_audio`, `packet_loss`, ...). Absent when the
-    /// call was diagnosed without its media (the export, which streams calls).
+    /// Media findings (`no_rtp`, `one_way_audio`, `packet_loss`, ...). Absent when there is
+    /// none (also when the call was diagnosed without its media).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub media: Vec<FindingJson>,
-    /// The call's RTP streams in brief; absent like `media`.
+    /// The call's RTP streams in brief; absent when there is none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<StreamBriefJson>,
 }
