@@ -1,7 +1,8 @@
 //! `sipscope export`, run as a user runs it: the JSON of every sample and every corpus capture
 //! validates against the published schema; every message tshark sees comes out exactly once
 //! with its frame number; NDJSON and JSON describe the same calls; `--raw` and `--schema` do
-//! what they say; and the capture written by `--format pcap` holds exactly the chosen calls.
+//! what they say; each call's `diagnosis` is what `diagnose --json` says of it; and the
+//! capture written by `--format pcap` holds exactly the chosen calls.
 //!
 //! The corpus folder is `SIPSCOPE_CORPUS`, else `../shared/corpus` beside the crate. When it is
 //! absent the corpus tests say so loudly, and fail under CI (`CI` set).
@@ -249,6 +250,54 @@ fn assert_same_calls(doc: &[Value], lines: &[Value], what: &str) -> usize {
                 .is_some_and(|r| !r.is_empty())
         })
         .count()
+}
+
+/// The export's `diagnosis` object of each call is what `diagnose --json` says of that call
+/// (one writer makes both): its object without the call's own fields, on every sample and
+/// corpus capture.
+#[test]
+fn export_diagnosis_is_what_diagnose_json_says() {
+    const OWN: [&str; 7] = [
+        "index",
+        "call_id",
+        "start",
+        "from_user",
+        "to_user",
+        "method",
+        "final_reason",
+    ];
+    let mut files = samples();
+    if let Some((_, corpus)) = corpus_files() {
+        files.extend(corpus);
+    }
+    let mut compared = 0;
+    for f in &files {
+        let mut exported: Vec<(String, String)> = export_ndjson(&[path(f)])
+            .iter()
+            .map(|c| {
+                let id = c["call_id"].as_str().expect("call_id").to_string();
+                (id, c["diagnosis"].to_string())
+            })
+            .collect();
+        let doc: Value = serde_json::from_slice(&run_ok(&["diagnose", "--json", path(f)]))
+            .expect("diagnose --json is JSON");
+        let mut diagnosed: Vec<(String, String)> = calls(&doc)
+            .iter()
+            .map(|c| {
+                let mut fields = c.as_object().expect("a call object").clone();
+                let id = c["call_id"].as_str().expect("call_id").to_string();
+                for k in OWN {
+                    assert!(fields.remove(k).is_some(), "{}: no {k}", name(f));
+                }
+                (id, Value::Object(fields).to_string())
+            })
+            .collect();
+        exported.sort();
+        diagnosed.sort();
+        assert_eq!(exported, diagnosed, "{}", name(f));
+        compared += exported.len();
+    }
+    assert!(compared > 100, "only {compared} calls compared");
 }
 
 #[test]

@@ -1,18 +1,19 @@
 //! Rendering diagnoses: a compact block per call for people (failed calls first) followed by
 //! the file summary, and `{"calls": [...], "summary": {...}}` for programs.
 //!
-//! [`DiagnosisJson`] is the `diagnosis` object: the export embeds it per call, and
-//! `diagnose --json` writes each call as [`CallDiagnosisJson`] (it flattened in) serialises,
-//! byte for byte, by hand ([`push_call_json_body`], held to the serde form by a test), so both
-//! say the same thing. It owns its strings, so it can be built from a call that is dropped
-//! right after (streaming export).
+//! The JSON of a call's diagnosis has one writer, `put_diagnosis_fields`, working straight
+//! from the [`Diagnosis`] and its [`Call`] into either buffer ([`JsonOut`]): the export
+//! embeds it as the `diagnosis` object ([`CallDiagnosis`], [`put_diagnosis_object`]) and
+//! `diagnose --json` flattens it into each call after the call's own fields
+//! ([`push_call_json_body`]). The serde structs ([`DiagnosisJson`], [`CallDiagnosisJson`]) are
+//! the reference form: the tests hold the written bytes to them, the export's `Serialize`
+//! (its tests' reference) goes through them, and [`write_json_doc`] serialises them.
 //!
 //! The text blocks are written by hand too, straight into the caller's buffer
 //! ([`push_call_body`]). Every capture string printed as text goes through `escape_str` (its
-//! printable-ASCII shortcut checked a word at a time here); JSON goes through
-//! `escape::write_json`, or the same serializer (`json::append_value`) with plain strings
-//! copied as it copies them; the export's per-call object goes through [`AppendJson`] (the
-//! same bytes, written by hand).
+//! printable-ASCII shortcut checked a word at a time here); JSON strings go through
+//! [`JsonOut::put_str`], the serializer's own fast path and escaping (`json::write_str`), so
+//! the same bytes as `escape::write_json`.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -21,11 +22,10 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json};
-use super::json::{is_plain, AppendJson, JsonBuf};
+use super::json::{AppendJson, JsonBuf, JsonOut};
 use super::time::{push_duration, rfc3339_millis};
 use crate::diagnose::{Diagnosis, Finding, LegRef, Severity, Summary, Timings};
 use crate::dialog::{Call, HostIdx};
-use crate::json_object;
 
 /// How many causes the summary lists with an example.
 pub const TOP_CAUSES: usize = 10;
@@ -111,11 +111,11 @@ pub struct DiagnosisJson {
     pub sdp: Vec<FindingJson>,
     pub timings: TimingsJson,
     pub findings: Vec<FindingJson>,
-    /// Media findings (`no_rtp`, `one_way_audio`, `packet_loss`, ...). Absent when the
-    /// call was diagnosed without its media (the export, which streams calls).
+    /// Media findings (`no_rtp`, `one_way_audio`, `packet_loss`, ...). Absent when there is
+    /// none (also when the call was diagnosed without its media).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub media: Vec<FindingJson>,
-    /// The call's RTP streams in brief; absent like `media`.
+    /// The call's RTP streams in brief; absent when there is none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub streams: Vec<StreamBriefJson>,
 }
@@ -132,63 +132,6 @@ pub struct StreamBriefJson {
     /// Found through the call's SDP (else by content, attached by address).
     pub announced: bool,
     pub text: String,
-}
-
-/// The export writes a diagnosis per call by hand ([`AppendJson`]): the same bytes as the
-/// derived `Serialize` that `diagnose --json` uses (the export tests compare both).
-macro_rules! append_objects {
-    ($($t:ty { $($field:ident),* $(,)? })*) => {
-        $(impl AppendJson for $t {
-            fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-                json_object!(buf, self; $($field),*);
-                buf.push(b'}');
-                Ok(())
-            }
-        })*
-    };
-}
-
-append_objects! {
-    HostJson { host, role }
-    LegJson { from, to }
-    WhereJson { path, generated_by, proxied_by, received_by, broken_leg }
-    EvidenceJson { message, file, frame, time }
-    FindingJson { severity, code, text, evidence }
-    TxTimingJson {
-        method, cseq, final_code, first_response_ns, final_response_ns,
-        request_retransmissions, response_retransmissions,
-    }
-    TimingsJson {
-        post_dial_delay_ns, setup_ns, final_response_ns, answer_to_ack_ns, duration_ns,
-        transactions,
-    }
-    StreamBriefJson { src, dst, ssrc, codec, packets, lost, announced, text }
-}
-
-impl AppendJson for DiagnosisJson {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        json_object!(buf, self; outcome, outcome_text, final_code, failed, cause, ended_by);
-        buf.extend_from_slice(b",\"where\":");
-        self.where_.append_json(buf)?;
-        buf.extend_from_slice(b",\"why\":");
-        self.why.append_json(buf)?;
-        buf.extend_from_slice(b",\"sdp\":");
-        self.sdp.append_json(buf)?;
-        buf.extend_from_slice(b",\"timings\":");
-        self.timings.append_json(buf)?;
-        buf.extend_from_slice(b",\"findings\":");
-        self.findings.append_json(buf)?;
-        if !self.media.is_empty() {
-            buf.extend_from_slice(b",\"media\":");
-            self.media.append_json(buf)?;
-        }
-        if !self.streams.is_empty() {
-            buf.extend_from_slice(b",\"streams\":");
-            self.streams.append_json(buf)?;
-        }
-        buf.push(b'}');
-        Ok(())
-    }
 }
 
 fn host_json(call: &Call, h: HostIdx) -> HostJson {
@@ -328,136 +271,163 @@ impl CallDiagnosisJson {
     }
 }
 
-/// Appends `value` as JSON, as [`write_json`] writes it.
-fn push_json<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> io::Result<()> {
-    super::json::append_value(buf, value).map_err(io::Error::other)
+/// A call's diagnosis as the export embeds it (`"diagnosis":{...}`), kept with its call.
+/// [`AppendJson`] writes it with [`put_diagnosis_object`], the writer of `diagnose --json`;
+/// its `Serialize` is the serde form ([`DiagnosisJson`]), the reference the tests hold the
+/// written bytes to.
+#[derive(Debug)]
+pub struct CallDiagnosis<'a> {
+    pub call: &'a Call,
+    pub diagnosis: Diagnosis,
 }
 
-/// Appends `s` as a JSON string, as [`write_json`] writes it: quoted as it is when every byte
-/// is plain (printable ASCII other than `"` and `\`, what the serializer copies whole),
-/// through the serializer otherwise.
-fn push_json_str(buf: &mut Vec<u8>, s: &str) -> io::Result<()> {
-    if is_plain(s.as_bytes()) {
-        buf.reserve(s.len() + 2);
-        buf.push(b'"');
-        buf.extend_from_slice(s.as_bytes());
-        buf.push(b'"');
-        Ok(())
-    } else {
-        push_json(buf, s)
+impl AppendJson for CallDiagnosis<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        put_diagnosis_object(buf, self.call, &self.diagnosis)
+    }
+}
+
+impl Serialize for CallDiagnosis<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        DiagnosisJson::new(self.call, &self.diagnosis).serialize(serializer)
     }
 }
 
 /// Appends a signed integer as JSON (plain decimal, as serde_json writes it).
-fn push_int(buf: &mut Vec<u8>, n: i64) {
+fn put_int<W: JsonOut>(out: &mut W, n: i64) {
     if n < 0 {
-        buf.push(b'-');
+        out.push(b'-');
     }
-    push_decimal(buf, n.unsigned_abs());
+    push_decimal(out, n.unsigned_abs());
 }
 
-fn push_opt_int(buf: &mut Vec<u8>, n: Option<i64>) {
+fn put_opt_int<W: JsonOut>(out: &mut W, n: Option<i64>) {
     match n {
-        Some(n) => push_int(buf, n),
-        None => buf.extend_from_slice(b"null"),
+        Some(n) => put_int(out, n),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn put_opt_str<W: JsonOut>(out: &mut W, s: Option<&str>) -> serde_json::Result<()> {
+    match s {
+        Some(s) => out.put_str(s),
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
     }
 }
 
 /// `"2023-11-14T22:13:20.123Z"`, the string [`rfc3339_millis`] gives.
-fn push_json_millis(buf: &mut Vec<u8>, ns: i64) -> io::Result<()> {
+fn put_json_millis<W: JsonOut>(out: &mut W, ns: i64) -> serde_json::Result<()> {
     match super::time::rfc3339_micros_bytes(ns) {
         // The microseconds' first three digits are the milliseconds (both truncate).
         Some(b) => {
-            buf.push(b'"');
-            buf.extend_from_slice(b.get(..23).unwrap_or_default());
-            buf.extend_from_slice(b"Z\"");
+            out.push(b'"');
+            out.extend_from_slice(b.get(..23).unwrap_or_default());
+            out.extend_from_slice(b"Z\"");
             Ok(())
         }
-        None => push_json(buf, &rfc3339_millis(ns)),
+        None => out.put_str(&rfc3339_millis(ns)),
     }
 }
 
 /// A [`HostJson`] object.
-fn push_json_host(buf: &mut Vec<u8>, call: &Call, h: HostIdx) -> io::Result<()> {
-    buf.extend_from_slice(b"{\"host\":");
+fn put_json_host<W: JsonOut>(out: &mut W, call: &Call, h: HostIdx) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"host\":");
     match call.hosts.get(h) {
-        Some(x) if x.addr.is_ipv4() => {
-            // Digits, dots and a colon: a plain JSON string.
-            buf.push(b'"');
-            push_label(buf, call, h);
-            buf.push(b'"');
+        Some(&crate::dialog::Host {
+            addr: IpAddr::V4(a),
+            port,
+            ..
+        }) => {
+            // Digits, dots and a colon (as `host_label` spells it): a plain JSON string.
+            out.push(b'"');
+            out.extend_from_slice(crate::dialog::Ipv4Label::new(a, port).as_bytes());
+            out.push(b'"');
         }
-        _ => push_json(buf, &call.host_label(h))?,
+        _ => out.put_str(&call.host_label(h))?,
     }
-    buf.extend_from_slice(b",\"role\":");
-    let role = call.hosts.get(h).map_or("unknown", |x| x.role.as_str());
-    push_json_str(buf, role)?;
-    buf.push(b'}');
+    out.extend_from_slice(b",\"role\":");
+    out.put_str(call.hosts.get(h).map_or("unknown", |x| x.role.as_str()))?;
+    out.push(b'}');
     Ok(())
 }
 
-fn push_json_opt_host(buf: &mut Vec<u8>, call: &Call, h: Option<HostIdx>) -> io::Result<()> {
+fn put_json_opt_host<W: JsonOut>(
+    out: &mut W,
+    call: &Call,
+    h: Option<HostIdx>,
+) -> serde_json::Result<()> {
     match h {
-        Some(h) => push_json_host(buf, call, h),
+        Some(h) => put_json_host(out, call, h),
         None => {
-            buf.extend_from_slice(b"null");
+            out.extend_from_slice(b"null");
             Ok(())
         }
     }
 }
 
-fn push_json_hosts(buf: &mut Vec<u8>, call: &Call, hosts: &[HostIdx]) -> io::Result<()> {
-    buf.push(b'[');
+fn put_json_hosts<W: JsonOut>(
+    out: &mut W,
+    call: &Call,
+    hosts: &[HostIdx],
+) -> serde_json::Result<()> {
+    out.push(b'[');
     for (i, &h) in hosts.iter().enumerate() {
         if i > 0 {
-            buf.push(b',');
+            out.push(b',');
         }
-        push_json_host(buf, call, h)?;
+        put_json_host(out, call, h)?;
     }
-    buf.push(b']');
+    out.push(b']');
     Ok(())
 }
 
 /// A list of [`FindingJson`] objects.
-fn push_json_findings(buf: &mut Vec<u8>, call: &Call, list: &[Finding]) -> io::Result<()> {
-    buf.push(b'[');
+fn put_json_findings<W: JsonOut>(
+    out: &mut W,
+    call: &Call,
+    list: &[Finding],
+) -> serde_json::Result<()> {
+    out.push(b'[');
     for (i, f) in list.iter().enumerate() {
         if i > 0 {
-            buf.push(b',');
+            out.push(b',');
         }
-        buf.extend_from_slice(b"{\"severity\":");
-        push_json_str(buf, f.severity.as_str())?;
-        buf.extend_from_slice(b",\"code\":");
-        push_json_str(buf, f.code)?;
-        buf.extend_from_slice(b",\"text\":");
-        push_json_str(buf, &f.text)?;
-        buf.extend_from_slice(b",\"evidence\":[");
+        out.extend_from_slice(b"{\"severity\":");
+        out.put_str(f.severity.as_str())?;
+        out.extend_from_slice(b",\"code\":");
+        out.put_str(f.code)?;
+        out.extend_from_slice(b",\"text\":");
+        out.put_str(&f.text)?;
+        out.extend_from_slice(b",\"evidence\":[");
         let evidence = f
             .evidence
             .iter()
             .filter_map(|&m| call.messages.get(m).map(|x| (m, x)));
         for (k, (m, x)) in evidence.enumerate() {
             if k > 0 {
-                buf.push(b',');
+                out.push(b',');
             }
-            buf.extend_from_slice(b"{\"message\":");
-            push_decimal(buf, m as u64);
-            buf.extend_from_slice(b",\"file\":");
-            push_decimal(buf, u64::from(x.frame.file));
-            buf.extend_from_slice(b",\"frame\":");
-            push_decimal(buf, x.frame.number);
-            buf.extend_from_slice(b",\"time\":");
-            push_json_millis(buf, x.frame.ts_ns)?;
-            buf.push(b'}');
+            out.extend_from_slice(b"{\"message\":");
+            push_decimal(out, m as u64);
+            out.extend_from_slice(b",\"file\":");
+            push_decimal(out, u64::from(x.frame.file));
+            out.extend_from_slice(b",\"frame\":");
+            push_decimal(out, x.frame.number);
+            out.extend_from_slice(b",\"time\":");
+            put_json_millis(out, x.frame.ts_ns)?;
+            out.push(b'}');
         }
-        buf.extend_from_slice(b"]}");
+        out.extend_from_slice(b"]}");
     }
-    buf.push(b']');
+    out.push(b']');
     Ok(())
 }
 
 /// A [`TimingsJson`] object.
-fn push_json_timings(buf: &mut Vec<u8>, t: &Timings) -> io::Result<()> {
+fn put_json_timings<W: JsonOut>(out: &mut W, t: &Timings) -> serde_json::Result<()> {
     for (key, v) in [
         (&b"{\"post_dial_delay_ns\":"[..], t.post_dial_delay_ns),
         (b",\"setup_ns\":", t.setup_ns),
@@ -465,31 +435,133 @@ fn push_json_timings(buf: &mut Vec<u8>, t: &Timings) -> io::Result<()> {
         (b",\"answer_to_ack_ns\":", t.answer_to_ack_ns),
         (b",\"duration_ns\":", t.duration_ns),
     ] {
-        buf.extend_from_slice(key);
-        push_opt_int(buf, v);
+        out.extend_from_slice(key);
+        put_opt_int(out, v);
     }
-    buf.extend_from_slice(b",\"transactions\":[");
+    out.extend_from_slice(b",\"transactions\":[");
     for (i, x) in t.transactions.iter().enumerate() {
         if i > 0 {
-            buf.push(b',');
+            out.push(b',');
         }
-        buf.extend_from_slice(b"{\"method\":");
-        push_json_str(buf, &x.method)?;
-        buf.extend_from_slice(b",\"cseq\":");
-        push_decimal(buf, u64::from(x.cseq));
-        buf.extend_from_slice(b",\"final_code\":");
-        push_opt_int(buf, x.final_code.map(i64::from));
-        buf.extend_from_slice(b",\"first_response_ns\":");
-        push_opt_int(buf, x.first_response_ns);
-        buf.extend_from_slice(b",\"final_response_ns\":");
-        push_opt_int(buf, x.final_response_ns);
-        buf.extend_from_slice(b",\"request_retransmissions\":");
-        push_decimal(buf, x.request_retransmissions as u64);
-        buf.extend_from_slice(b",\"response_retransmissions\":");
-        push_decimal(buf, x.response_retransmissions as u64);
-        buf.push(b'}');
+        out.extend_from_slice(b"{\"method\":");
+        out.put_str(&x.method)?;
+        out.extend_from_slice(b",\"cseq\":");
+        push_decimal(out, u64::from(x.cseq));
+        out.extend_from_slice(b",\"final_code\":");
+        put_opt_int(out, x.final_code.map(i64::from));
+        out.extend_from_slice(b",\"first_response_ns\":");
+        put_opt_int(out, x.first_response_ns);
+        out.extend_from_slice(b",\"final_response_ns\":");
+        put_opt_int(out, x.final_response_ns);
+        out.extend_from_slice(b",\"request_retransmissions\":");
+        push_decimal(out, x.request_retransmissions as u64);
+        out.extend_from_slice(b",\"response_retransmissions\":");
+        push_decimal(out, x.response_retransmissions as u64);
+        out.push(b'}');
     }
-    buf.extend_from_slice(b"]}");
+    out.extend_from_slice(b"]}");
+    Ok(())
+}
+
+/// The fields of [`DiagnosisJson`], in order, without the braces around them: `"outcome":..`
+/// to `"findings":[..]`, then `media` and `streams` when not empty (as the serde form skips
+/// them). The one writer of the diagnosis: [`put_diagnosis_object`] closes them in braces (the
+/// export's `diagnosis` object), [`push_call_json_body`] puts them after the call's own fields
+/// (`diagnose --json`, where the diagnosis is flattened in).
+fn put_diagnosis_fields<W: JsonOut>(
+    out: &mut W,
+    call: &Call,
+    d: &Diagnosis,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(b"\"outcome\":");
+    out.put_str(d.outcome.as_str())?;
+    out.extend_from_slice(b",\"outcome_text\":");
+    out.put_str(d.outcome.words())?;
+    out.extend_from_slice(b",\"final_code\":");
+    put_opt_int(out, d.final_code.map(i64::from));
+    out.extend_from_slice(if d.outcome.is_failure() {
+        b",\"failed\":true"
+    } else {
+        b",\"failed\":false"
+    });
+    out.extend_from_slice(b",\"cause\":");
+    put_opt_str(out, d.cause.as_deref())?;
+    out.extend_from_slice(b",\"ended_by\":");
+    put_json_opt_host(out, call, d.ended_by)?;
+    let w = &d.where_;
+    out.extend_from_slice(b",\"where\":{\"path\":");
+    put_json_hosts(out, call, &w.path)?;
+    out.extend_from_slice(b",\"generated_by\":");
+    put_json_opt_host(out, call, w.generated_by)?;
+    out.extend_from_slice(b",\"proxied_by\":");
+    put_json_hosts(out, call, &w.proxied_by)?;
+    out.extend_from_slice(b",\"received_by\":");
+    put_json_opt_host(out, call, w.received_by)?;
+    out.extend_from_slice(b",\"broken_leg\":");
+    match w.broken_leg {
+        Some(l) => {
+            out.extend_from_slice(b"{\"from\":");
+            put_json_host(out, call, l.from)?;
+            out.extend_from_slice(b",\"to\":");
+            put_json_host(out, call, l.to)?;
+            out.push(b'}');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"},\"why\":");
+    put_json_findings(out, call, &d.why)?;
+    out.extend_from_slice(b",\"sdp\":");
+    put_json_findings(out, call, &d.sdp)?;
+    out.extend_from_slice(b",\"timings\":");
+    put_json_timings(out, &d.timings)?;
+    out.extend_from_slice(b",\"findings\":");
+    put_json_findings(out, call, &d.findings)?;
+    if !d.media.is_empty() {
+        out.extend_from_slice(b",\"media\":");
+        put_json_findings(out, call, &d.media)?;
+    }
+    if !d.streams.is_empty() {
+        out.extend_from_slice(b",\"streams\":[");
+        for (i, b) in d.streams.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"src\":");
+            out.put_str(&b.src)?;
+            out.extend_from_slice(b",\"dst\":");
+            out.put_str(&b.dst)?;
+            out.extend_from_slice(b",\"ssrc\":");
+            out.put_str(&b.ssrc)?;
+            out.extend_from_slice(b",\"codec\":");
+            out.put_str(&b.codec)?;
+            out.extend_from_slice(b",\"packets\":");
+            push_decimal(out, b.packets);
+            out.extend_from_slice(b",\"lost\":");
+            put_int(out, b.lost);
+            out.extend_from_slice(if b.announced {
+                b",\"announced\":true"
+            } else {
+                b",\"announced\":false"
+            });
+            out.extend_from_slice(b",\"text\":");
+            out.put_str(&b.text)?;
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    Ok(())
+}
+
+/// The `diagnosis` object of `call`: the bytes [`DiagnosisJson`] serialises to (through
+/// [`write_json`]), written without building it.
+pub fn put_diagnosis_object<W: JsonOut>(
+    out: &mut W,
+    call: &Call,
+    d: &Diagnosis,
+) -> serde_json::Result<()> {
+    out.push(b'{');
+    put_diagnosis_fields(out, call, d)?;
+    out.push(b'}');
     Ok(())
 }
 
@@ -497,17 +569,21 @@ fn push_json_timings(buf: &mut Vec<u8>, t: &Timings) -> io::Result<()> {
 /// [`CallDiagnosisJson`] serialises to past its index, written without building it (no owned
 /// strings, no flattening through a map).
 pub fn push_call_json_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) -> io::Result<()> {
+    put_call_json_body(buf, call, d).map_err(io::Error::other)
+}
+
+fn put_call_json_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) -> serde_json::Result<()> {
     let s = &call.summary;
     buf.extend_from_slice(b",\"call_id\":");
-    push_json_str(buf, &call.call_id)?;
+    buf.put_str(&call.call_id)?;
     buf.extend_from_slice(b",\"start\":");
-    push_json_millis(buf, s.start_ns)?;
+    put_json_millis(buf, s.start_ns)?;
     buf.extend_from_slice(b",\"from_user\":");
-    push_json_str(buf, &s.from_user)?;
+    buf.put_str(&s.from_user)?;
     buf.extend_from_slice(b",\"to_user\":");
-    push_json_str(buf, &s.to_user)?;
+    buf.put_str(&s.to_user)?;
     buf.extend_from_slice(b",\"method\":");
-    push_json_str(buf, &s.first_method)?;
+    buf.put_str(&s.first_method)?;
     let final_reason = d
         .final_step
         .and_then(|f| call.first_msg(f))
@@ -516,90 +592,10 @@ pub fn push_call_json_body(buf: &mut Vec<u8>, call: &Call, d: &Diagnosis) -> io:
             _ => None,
         });
     buf.extend_from_slice(b",\"final_reason\":");
-    match final_reason {
-        Some(r) => push_json_str(buf, r)?,
-        None => buf.extend_from_slice(b"null"),
-    }
-    // The diagnosis, flattened in (the fields of `DiagnosisJson`, in order).
-    buf.extend_from_slice(b",\"outcome\":");
-    push_json_str(buf, d.outcome.as_str())?;
-    buf.extend_from_slice(b",\"outcome_text\":");
-    push_json_str(buf, d.outcome.words())?;
-    buf.extend_from_slice(b",\"final_code\":");
-    push_opt_int(buf, d.final_code.map(i64::from));
-    buf.extend_from_slice(if d.outcome.is_failure() {
-        b",\"failed\":true"
-    } else {
-        b",\"failed\":false"
-    });
-    buf.extend_from_slice(b",\"cause\":");
-    match &d.cause {
-        Some(c) => push_json_str(buf, c)?,
-        None => buf.extend_from_slice(b"null"),
-    }
-    buf.extend_from_slice(b",\"ended_by\":");
-    push_json_opt_host(buf, call, d.ended_by)?;
-    let w = &d.where_;
-    buf.extend_from_slice(b",\"where\":{\"path\":");
-    push_json_hosts(buf, call, &w.path)?;
-    buf.extend_from_slice(b",\"generated_by\":");
-    push_json_opt_host(buf, call, w.generated_by)?;
-    buf.extend_from_slice(b",\"proxied_by\":");
-    push_json_hosts(buf, call, &w.proxied_by)?;
-    buf.extend_from_slice(b",\"received_by\":");
-    push_json_opt_host(buf, call, w.received_by)?;
-    buf.extend_from_slice(b",\"broken_leg\":");
-    match w.broken_leg {
-        Some(l) => {
-            buf.extend_from_slice(b"{\"from\":");
-            push_json_host(buf, call, l.from)?;
-            buf.extend_from_slice(b",\"to\":");
-            push_json_host(buf, call, l.to)?;
-            buf.push(b'}');
-        }
-        None => buf.extend_from_slice(b"null"),
-    }
-    buf.extend_from_slice(b"},\"why\":");
-    push_json_findings(buf, call, &d.why)?;
-    buf.extend_from_slice(b",\"sdp\":");
-    push_json_findings(buf, call, &d.sdp)?;
-    buf.extend_from_slice(b",\"timings\":");
-    push_json_timings(buf, &d.timings)?;
-    buf.extend_from_slice(b",\"findings\":");
-    push_json_findings(buf, call, &d.findings)?;
-    if !d.media.is_empty() {
-        buf.extend_from_slice(b",\"media\":");
-        push_json_findings(buf, call, &d.media)?;
-    }
-    if !d.streams.is_empty() {
-        buf.extend_from_slice(b",\"streams\":[");
-        for (i, b) in d.streams.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            buf.extend_from_slice(b"{\"src\":");
-            push_json_str(buf, &b.src)?;
-            buf.extend_from_slice(b",\"dst\":");
-            push_json_str(buf, &b.dst)?;
-            buf.extend_from_slice(b",\"ssrc\":");
-            push_json_str(buf, &b.ssrc)?;
-            buf.extend_from_slice(b",\"codec\":");
-            push_json_str(buf, &b.codec)?;
-            buf.extend_from_slice(b",\"packets\":");
-            push_decimal(buf, b.packets);
-            buf.extend_from_slice(b",\"lost\":");
-            push_int(buf, b.lost);
-            buf.extend_from_slice(if b.announced {
-                b",\"announced\":true"
-            } else {
-                b",\"announced\":false"
-            });
-            buf.extend_from_slice(b",\"text\":");
-            push_json_str(buf, &b.text)?;
-            buf.push(b'}');
-        }
-        buf.push(b']');
-    }
+    put_opt_str(buf, final_reason)?;
+    // The diagnosis, flattened in.
+    buf.push(b',');
+    put_diagnosis_fields(buf, call, d)?;
     buf.push(b'}');
     Ok(())
 }
@@ -713,8 +709,8 @@ fn printable_ascii(s: &[u8]) -> bool {
     words_ok && words.remainder().iter().all(|b| (0x20..0x7f).contains(b))
 }
 
-/// Appends `n` in decimal, as `Display` writes it.
-pub(crate) fn push_decimal(buf: &mut Vec<u8>, n: u64) {
+/// Appends `n` in decimal, as `Display` (and serde_json) writes it.
+pub(crate) fn push_decimal<W: JsonOut>(buf: &mut W, n: u64) {
     let mut digits = [0u8; 20];
     buf.extend_from_slice(super::json::decimal(n, &mut digits));
 }
@@ -1175,12 +1171,10 @@ mod tests {
         assert_eq!(alone["where"], c["where"]);
     }
 
-    /// `diagnose --json` writes each call by hand: the same bytes as the serde form, with
-    /// capture text needing escapes, evidence before 1970 and past the message list, a
-    /// proxied response, media findings and streams.
-    #[test]
-    fn hand_written_call_object_is_the_serialised_one() {
-        let bad = hostile();
+    /// A call with what the JSON writer must get right: capture text needing escapes,
+    /// evidence before 1970 and past the message list, a proxied response, media findings
+    /// and streams.
+    fn tricky() -> (Call, Diagnosis) {
         let inv = invite("q\"uo\\te\u{85}", 1, 2, 0, "z9hG4bK-3", 1);
         let f = fwd(&inv, 2, "z9hG4bK-4", 3, 5);
         let ok = reply(&f, 200, 30, Some("t"));
@@ -1206,17 +1200,86 @@ mod tests {
             announced: true,
             text: "PCMU\u{7f} 250 pkts".into(),
         });
-        for (call, d) in [(&bad, diagnose(&bad)), (&good, d)] {
+        (good, d)
+    }
+
+    /// The calls both JSON tests go through: the hostile one (no media), the tricky one
+    /// (media and streams), and the hostile one on IPv6 hosts with a media finding only.
+    fn json_cases() -> Vec<(Call, Diagnosis)> {
+        let bad = hostile();
+        let d = diagnose(&bad);
+        let mut v6 = bad.clone();
+        for (i, h) in v6.hosts.iter_mut().enumerate() {
+            h.addr = format!("2001:db8::{}", i + 1).parse().unwrap();
+        }
+        let mut d6 = diagnose(&v6);
+        d6.media.push(Finding::new(
+            Severity::Error,
+            "no_rtp",
+            "no RTP \"at all\"",
+            vec![],
+        ));
+        vec![(bad, d), tricky(), (v6, d6)]
+    }
+
+    /// `diagnose --json` writes each call by hand: the same bytes as the serde form.
+    #[test]
+    fn hand_written_call_object_is_the_serialised_one() {
+        for (call, d) in json_cases() {
             let mut serde = Vec::new();
-            write_json(&mut serde, &CallDiagnosisJson::new(7, call, &d)).unwrap();
+            write_json(&mut serde, &CallDiagnosisJson::new(7, &call, &d)).unwrap();
             let mut hand = b"{\"index\":7".to_vec();
-            push_call_json_body(&mut hand, call, &d).unwrap();
+            push_call_json_body(&mut hand, &call, &d).unwrap();
             hand.push(b'\n');
             assert_eq!(
                 String::from_utf8_lossy(&hand),
                 String::from_utf8_lossy(&serde)
             );
         }
+    }
+
+    /// The export's `diagnosis` object, written by the same writer as `diagnose --json` into
+    /// the export's buffer, is byte for byte the derived `Serialize` of [`DiagnosisJson`]
+    /// through serde_json with the terminal-safe formatter; `media` and `streams` are there
+    /// only when not empty.
+    #[test]
+    fn hand_written_diagnosis_matches_serde() {
+        let cases = json_cases();
+        for (call, d) in &cases {
+            let mut reference = Vec::new();
+            let mut ser = serde_json::Serializer::with_formatter(
+                &mut reference,
+                super::super::escape::TerminalSafe,
+            );
+            DiagnosisJson::new(call, d).serialize(&mut ser).unwrap();
+            let embedded = CallDiagnosis {
+                call,
+                diagnosis: d.clone(),
+            };
+            // After what the export wrote before it.
+            let mut ours = JsonBuf::default();
+            ours.extend_from_slice(b"kept");
+            embedded.append_json(&mut ours).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(ours.as_bytes().get(4..).unwrap()),
+                String::from_utf8_lossy(&reference)
+            );
+            let mut vec = Vec::new();
+            put_diagnosis_object(&mut vec, call, d).unwrap();
+            assert_eq!(vec, reference);
+            // The export's reference form (its `Serialize`) is the same.
+            let mut via_serde = Vec::new();
+            write_json(&mut via_serde, &embedded).unwrap();
+            assert_eq!(via_serde.strip_suffix(b"\n"), Some(&reference[..]));
+            let text = String::from_utf8(reference).unwrap();
+            assert_eq!(text.contains("\"media\":["), !d.media.is_empty());
+            assert_eq!(text.contains("\"streams\":["), !d.streams.is_empty());
+        }
+        let kinds: Vec<_> = cases
+            .iter()
+            .map(|(_, d)| (d.media.is_empty(), d.streams.is_empty()))
+            .collect();
+        assert_eq!(kinds, [(true, true), (false, false), (false, true)]);
     }
 
     /// Times to try, `n` per kind: seeded random times of any size and within about
@@ -1243,7 +1306,7 @@ mod tests {
     fn json_millis_are_rfc3339_millis() {
         for ns in times(12_345, 2000, 4_000_000_000_000_000_000) {
             let mut hand = Vec::new();
-            push_json_millis(&mut hand, ns).unwrap();
+            put_json_millis(&mut hand, ns).unwrap();
             assert_eq!(
                 hand,
                 format!("\"{}\"", rfc3339_millis(ns)).into_bytes(),
@@ -1310,59 +1373,18 @@ mod tests {
             let mut buf = Vec::new();
             push_esc(&mut buf, s);
             assert_eq!(buf, escape_str(s).as_bytes(), "{s:?}");
-            let mut fast = Vec::new();
-            push_json_str(&mut fast, s).unwrap();
-            let mut slow = Vec::new();
-            push_json(&mut slow, s).unwrap();
-            assert_eq!(fast, slow, "{s:?}");
-        }
-    }
-
-    /// The export's hand-written diagnosis is byte for byte the derived `Serialize` through
-    /// serde_json with the terminal-safe formatter, hostile text, media and streams included.
-    #[test]
-    fn hand_written_diagnosis_matches_serde() {
-        let bad = hostile();
-        let mut dj = DiagnosisJson::new(&bad, &diagnose(&bad));
-        let reference = |dj: &DiagnosisJson| {
-            let mut out = Vec::new();
+            let mut reference = Vec::new();
             let mut ser = serde_json::Serializer::with_formatter(
-                &mut out,
+                &mut reference,
                 super::super::escape::TerminalSafe,
             );
-            dj.serialize(&mut ser).unwrap();
-            out
-        };
-        let ours = |dj: &DiagnosisJson| {
-            let mut out = JsonBuf::default();
-            out.extend_from_slice(b"kept");
-            dj.append_json(&mut out).unwrap();
-            out.as_bytes().get(4..).unwrap().to_vec()
-        };
-        assert_eq!(ours(&dj), reference(&dj));
-        dj.media.push(FindingJson {
-            severity: "warning",
-            code: "packet_loss",
-            text: "lost \"5%\" \u{1b}[2J".into(),
-            evidence: vec![EvidenceJson {
-                message: 3,
-                file: 1,
-                frame: u64::MAX,
-                time: "t\u{202e}".into(),
-            }],
-        });
-        dj.streams.push(StreamBriefJson {
-            src: "[2001:db8::1]:4000".into(),
-            dst: "10.0.0.2:4002".into(),
-            ssrc: "0x1234abcd".into(),
-            codec: "PCMU\u{85}".into(),
-            packets: 0,
-            lost: -7,
-            announced: true,
-            text: "one way \\ back".into(),
-        });
-        let text = String::from_utf8(ours(&dj)).unwrap();
-        assert!(text.contains("\"media\":[") && text.contains("\"streams\":["));
-        assert_eq!(text.as_bytes(), reference(&dj).as_slice());
+            s.serialize(&mut ser).unwrap();
+            let mut vec = Vec::new();
+            vec.put_str(s).unwrap();
+            assert_eq!(vec, reference, "{s:?}");
+            let mut buf = JsonBuf::default();
+            buf.put_str(s).unwrap();
+            assert_eq!(buf.as_bytes(), reference, "{s:?}");
+        }
     }
 }

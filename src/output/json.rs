@@ -12,7 +12,8 @@
 //! The export's objects, written millions of times, skip serde altogether: [`AppendJson`]
 //! writes them by hand into a buffer ([`json_object!`] for their fields, literal keys), with
 //! the same string check and the same slow path, so the same bytes (tested against serde_json
-//! too).
+//! too). A writer shared with a caller that writes into a `Vec<u8>` (the diagnosis object,
+//! which `diagnose --json` writes too) is generic over [`JsonOut`], which both buffers are.
 
 use std::io::Write;
 
@@ -101,6 +102,47 @@ pub fn append_value<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Resu
 /// without a hand-written form goes through serde with [`append_value`].
 pub trait AppendJson {
     fn append_json(&self, buf: &mut JsonBuf) -> Result<()>;
+}
+
+/// A buffer JSON is written into by hand: the export's [`JsonBuf`], or a `Vec<u8>` (the calls
+/// of `diagnose --json`). A writer generic over it (the diagnosis object of
+/// `crate::output::diagnose`) is one piece of code for both, giving the same bytes in both.
+pub trait JsonOut {
+    fn push(&mut self, b: u8);
+    fn extend_from_slice(&mut self, piece: &[u8]);
+    /// Appends `s` as a JSON string, as serde_json with [`TerminalSafe`] writes it: one copy
+    /// when plain, serde_json's escaping otherwise.
+    fn put_str(&mut self, s: &str) -> Result<()>;
+}
+
+impl JsonOut for JsonBuf {
+    #[inline(always)]
+    fn push(&mut self, b: u8) {
+        JsonBuf::push(self, b);
+    }
+    #[inline(always)]
+    fn extend_from_slice(&mut self, piece: &[u8]) {
+        JsonBuf::extend_from_slice(self, piece);
+    }
+    #[inline]
+    fn put_str(&mut self, s: &str) -> Result<()> {
+        write_str(self, s)
+    }
+}
+
+impl JsonOut for Vec<u8> {
+    #[inline(always)]
+    fn push(&mut self, b: u8) {
+        Vec::push(self, b);
+    }
+    #[inline(always)]
+    fn extend_from_slice(&mut self, piece: &[u8]) {
+        Vec::extend_from_slice(self, piece);
+    }
+    #[inline]
+    fn put_str(&mut self, s: &str) -> Result<()> {
+        write_str(self, s)
+    }
 }
 
 /// Writes the fields of an object by hand in the given order, each under its own name, and

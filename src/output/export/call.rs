@@ -10,7 +10,7 @@
 
 use crate::diagnose;
 use crate::media::StreamReport;
-use crate::output::diagnose::DiagnosisJson;
+use crate::output::diagnose::CallDiagnosis;
 use crate::output::media::StreamJson;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -60,7 +60,7 @@ pub struct CallJson<'a> {
     pub transactions: Vec<TransactionJson<'a>>,
     pub messages: Vec<MessageJson<'a>>,
     /// What happened, where and why (the object `sipscope diagnose --json` prints).
-    pub diagnosis: DiagnosisJson,
+    pub diagnosis: CallDiagnosis<'a>,
     /// The call's RTP streams; `None` (null) when media was not analysed.
     pub streams: Option<Vec<StreamJson<'a>>>,
 }
@@ -879,7 +879,8 @@ impl AppendJson for TransactionJson<'_> {
 impl AppendJson for CallJson<'_> {
     /// Writes the call exactly as its derived `Serialize` would through
     /// [`append_value`](crate::output::json::append_value) (the export tests compare both),
-    /// every object of it written by hand but the diagnosis and the streams.
+    /// every object of it written by hand but the streams (the diagnosis by the writer of
+    /// `diagnose --json`, [`put_diagnosis_object`](crate::output::diagnose::put_diagnosis_object)).
     fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
             schema_version, call_id, start_time, start_epoch_us, end_time, end_epoch_us,
@@ -968,7 +969,7 @@ impl<'a> CallJson<'a> {
                 .enumerate()
                 .map(|(i, m)| message_json(call, i, m, call.info.get(i), &note_jsons, &labels, ctx))
                 .collect(),
-            diagnosis: DiagnosisJson::new(call, &diagnosis),
+            diagnosis: CallDiagnosis { call, diagnosis },
             streams: mine.map(|v| {
                 v.into_iter()
                     .map(|s| StreamJson::of(s, Some(call)))

@@ -13,7 +13,10 @@
 //! Extension point: a new field of [`CallJson`] (or of an object under it) goes both in the
 //! derived `Serialize` (the shared JSON writer and the reference of the tests) and in the
 //! type's hand-written [`AppendJson`](super::json::AppendJson) form, which the line writer
-//! uses; `line_writer_matches_the_shared_json_writer` fails when the two disagree.
+//! uses; `line_writer_matches_the_shared_json_writer` fails when the two disagree. The
+//! `diagnosis` object is the one `diagnose --json` writes: its fields go in
+//! `output::diagnose::DiagnosisJson` (the serde form) and in the writer next to it, held
+//! together by that module's tests.
 
 mod call;
 pub mod pcap;
