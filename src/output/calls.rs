@@ -128,12 +128,12 @@ impl CallRow {
     pub fn new(call: &Call, details: bool) -> CallRow {
         let s = &call.summary;
         CallRow {
-            call_id: call.call_id.to_string(),
+            call_id: String::from(call.call_id.as_str()),
             start_ns: s.start_ns,
             end_ns: s.end_ns,
-            from_user: s.from_user.to_string(),
-            to_user: s.to_user.to_string(),
-            first_method: s.first_method.to_string(),
+            from_user: String::from(s.from_user.as_str()),
+            to_user: String::from(s.to_user.as_str()),
+            first_method: String::from(s.first_method.as_str()),
             state: s.state,
             outcome: if details {
                 crate::diagnose::outcome_of(call).as_str()
