@@ -79,7 +79,7 @@ impl Entry {
                 .cause
                 .clone()
                 .unwrap_or_else(|| d.outcome.words().to_string()),
-            call_id: call.call_id.to_string(),
+            call_id: String::from(call.call_id.as_str()),
         });
         Entry {
             outcome: d.outcome,

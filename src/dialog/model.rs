@@ -78,6 +78,13 @@ impl Call {
         self.hosts.get(host).map(Host::label).unwrap_or_default()
     }
 
+    /// [`Call::host_label`] appended to `out` (nothing for an unknown host).
+    pub fn write_host_label(&self, out: &mut String, host: HostIdx) {
+        if let Some(h) = self.hosts.get(host) {
+            write_label(out, h.addr, h.port);
+        }
+    }
+
     /// The message a step was first seen in (its first hop's first sighting).
     pub fn first_msg(&self, step: StepIdx) -> Option<&Msg> {
         let s = self.steps.get(step)?;

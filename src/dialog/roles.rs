@@ -130,7 +130,8 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
 fn remember(list: &mut Vec<String>, value: Option<&Text>) {
     if let Some(v) = value {
         if list.len() < MAX_AGENTS && !list.iter().any(|x| x == v) {
-            list.push(v.to_string());
+            // Copied as a str: `to_string` on a `Text` goes through `Display`.
+            list.push(String::from(v.as_str()));
         }
     }
 }
@@ -518,6 +519,33 @@ pub fn correlate_b2bua(calls: &mut [Call]) {
 #[cfg(test)]
 mod hint_tests {
     use super::*;
+
+    /// Products are kept exactly as `Text::to_string` gave them (controls, non-ASCII, long
+    /// values on the heap), once each and at most [`MAX_AGENTS`] of them.
+    #[test]
+    fn remember_copies_products_exactly_once_each() {
+        let values = [
+            "",
+            "Asterisk PBX 18.9.0",
+            "caf\u{e9} \u{1b}[2J\u{202e}\u{0}",
+            "a product name long enough to be kept on the heap by compact_str",
+            "Asterisk PBX 18.9.0",
+            "x",
+            "y",
+        ];
+        let mut list = Vec::new();
+        let mut want: Vec<String> = Vec::new();
+        remember(&mut list, None);
+        for v in values {
+            let t = Text::from(v);
+            remember(&mut list, Some(&t));
+            if want.len() < MAX_AGENTS && !want.contains(&t.to_string()) {
+                want.push(t.to_string());
+            }
+        }
+        assert_eq!(list, want);
+        assert_eq!(list.len(), MAX_AGENTS);
+    }
 
     #[test]
     fn number_tail_keeps_the_last_eight_digits() {

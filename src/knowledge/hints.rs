@@ -52,7 +52,18 @@ pub fn class_hint(code: u16) -> Option<&'static str> {
 }
 
 /// Word-by-word comparison, ASCII case-insensitive; whitespace only separates words.
+/// ASCII text (every table phrase, nearly every phrase on the wire) is compared in one pass
+/// over the bytes without splitting; anything else goes word by word.
 fn same_phrase(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        same_phrase_ascii(a.as_bytes(), b.as_bytes())
+    } else {
+        same_phrase_words(a, b)
+    }
+}
+
+/// The rule itself, for any text: words split at Unicode whitespace.
+fn same_phrase_words(a: &str, b: &str) -> bool {
     let mut x = a.split_whitespace();
     let mut y = b.split_whitespace();
     loop {
@@ -60,6 +71,42 @@ fn same_phrase(a: &str, b: &str) -> bool {
             (None, None) => return true,
             (Some(p), Some(q)) if p.eq_ignore_ascii_case(q) => {}
             _ => return false,
+        }
+    }
+}
+
+/// The ASCII characters `char::is_whitespace` accepts (tab, LF, VT, FF, CR and space; VT is
+/// one that `u8::is_ascii_whitespace` leaves out).
+fn is_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// [`same_phrase_words`] for ASCII text: both sides walked together, a run of whitespace on
+/// one side matching a run on the other.
+fn same_phrase_ascii(a: &[u8], b: &[u8]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        while a.get(i).is_some_and(|&c| is_space(c)) {
+            i += 1;
+        }
+        while b.get(j).is_some_and(|&c| is_space(c)) {
+            j += 1;
+        }
+        if i == a.len() && j == b.len() {
+            return true;
+        }
+        // One word from each side; they must end together.
+        loop {
+            let x = a.get(i).copied().filter(|&c| !is_space(c));
+            let y = b.get(j).copied().filter(|&c| !is_space(c));
+            match (x, y) {
+                (None, None) => break,
+                (Some(p), Some(q)) if p.eq_ignore_ascii_case(&q) => {
+                    i += 1;
+                    j += 1;
+                }
+                _ => return false,
+            }
         }
     }
 }
@@ -212,6 +259,61 @@ mod tests {
         assert!(hint(403, "Wrong Guess").is_some_and(|h| !h.is_default_phrase()));
         // 499 is not a registered code, so nothing about it is "default".
         assert!(hint(499, "Codec Mismatch").is_some_and(|h| !h.is_default_phrase()));
+    }
+
+    /// The ASCII walk agrees with the word-by-word rule, and non-ASCII input (Unicode
+    /// whitespace, letters `eq_ignore_ascii_case` does not fold) keeps the word-by-word answer.
+    #[test]
+    fn ascii_walk_agrees_with_the_word_rule() {
+        let texts = [
+            "",
+            " ",
+            "\t\r\n",
+            "\u{b}",
+            "\u{c}Busy\u{b}Here\u{c}",
+            "Busy Here",
+            "busy here",
+            "  BUSY   HERE ",
+            "Busy\tHere",
+            "Busy  Her",
+            "Busy Here x",
+            "BusyHere",
+            "Busy",
+            "Busy\u{0}Here",
+            "Busy\u{1f}Here",
+            "Busy\u{7f}Here",
+            "Busy\u{85}Here",
+            "Busy\u{a0}Here",
+            "Busy\u{2003}Here",
+            "Busy\u{3000}Here ",
+            "\u{e9}t\u{e9}",
+            "\u{c9}T\u{c9}",
+            "Stra\u{df}e",
+            "STRASSE",
+            "Wrong Guess",
+            "wrong\u{b}guess",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(same_phrase(a, b), same_phrase_words(a, b), "{a:?} {b:?}");
+                if a.is_ascii() && b.is_ascii() {
+                    assert_eq!(
+                        same_phrase_ascii(a.as_bytes(), b.as_bytes()),
+                        same_phrase_words(a, b),
+                        "{a:?} {b:?}"
+                    );
+                }
+            }
+        }
+        // Unicode whitespace separates words; non-ASCII letters only match themselves.
+        assert!(same_phrase("Busy\u{a0}Here", "busy here"));
+        assert!(same_phrase("Busy\u{2003}Here", "BUSY\u{3000}HERE"));
+        assert!(!same_phrase("\u{e9}t\u{e9}", "\u{c9}T\u{c9}"));
+        assert!(same_phrase("\u{b}Busy Here\u{b}", "busy here"));
+        assert!(!same_phrase("Busy\u{0}Here", "busy here"));
+        for b in 0u8..=0x7f {
+            assert_eq!(is_space(b), char::from(b).is_whitespace(), "{b:#x}");
+        }
     }
 
     #[test]

@@ -37,7 +37,13 @@ fn fit_end(s: &str, w: usize) -> Cow<'_, str> {
     if width(s) <= w {
         return Cow::Borrowed(s);
     }
-    let mut out: String = s.chars().take(w.saturating_sub(2)).collect();
+    let keep = w.saturating_sub(2);
+    let mut out = String::with_capacity(keep.saturating_add(2));
+    match s.get(..keep).filter(|_| s.is_ascii()) {
+        // ASCII: one character a byte, cut where the count says.
+        Some(head) => out.push_str(head),
+        None => out.extend(s.chars().take(keep)),
+    }
     out.push_str("..");
     Cow::Owned(out)
 }
@@ -51,9 +57,23 @@ fn fit_middle(s: &str, w: usize) -> Cow<'_, str> {
     let keep = w.saturating_sub(2);
     let head = keep / 2;
     let tail = keep - head;
-    let mut out: String = s.chars().take(head).collect();
-    out.push_str("..");
-    out.extend(s.chars().skip(n.saturating_sub(tail)));
+    let mut out = String::with_capacity(keep.saturating_add(2));
+    // ASCII (the usual Call-ID): one character a byte, both ends cut by slicing.
+    let ascii = Some(s)
+        .filter(|s| s.is_ascii())
+        .and_then(|s| Some((s.get(..head)?, s.get(n.saturating_sub(tail)..)?)));
+    match ascii {
+        Some((first, last)) => {
+            out.push_str(first);
+            out.push_str("..");
+            out.push_str(last);
+        }
+        None => {
+            out.extend(s.chars().take(head));
+            out.push_str("..");
+            out.extend(s.chars().skip(n.saturating_sub(tail)));
+        }
+    }
     Cow::Owned(out)
 }
 
@@ -108,12 +128,12 @@ impl CallRow {
     pub fn new(call: &Call, details: bool) -> CallRow {
         let s = &call.summary;
         CallRow {
-            call_id: call.call_id.to_string(),
+            call_id: String::from(call.call_id.as_str()),
             start_ns: s.start_ns,
             end_ns: s.end_ns,
-            from_user: s.from_user.to_string(),
-            to_user: s.to_user.to_string(),
-            first_method: s.first_method.to_string(),
+            from_user: String::from(s.from_user.as_str()),
+            to_user: String::from(s.to_user.as_str()),
+            first_method: String::from(s.first_method.as_str()),
             state: s.state,
             outcome: if details {
                 crate::diagnose::outcome_of(call).as_str()
@@ -243,9 +263,11 @@ impl Spool {
     }
 }
 
-/// Appends a cell to a spooled row: its length, then its bytes.
-fn put_str(buf: &mut Vec<u8>, s: &str) {
+/// Appends a cell to a spooled row: its length, its width in characters ([`width`], worked
+/// out once when the row is pushed), then its bytes.
+fn put_cell(buf: &mut Vec<u8>, s: &str, width: usize) {
     buf.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    buf.extend_from_slice(&(width as u64).to_le_bytes());
     buf.extend_from_slice(s.as_bytes());
 }
 
@@ -258,25 +280,32 @@ fn take_u64(rec: &mut &[u8]) -> io::Result<u64> {
     Ok(u64::from_le_bytes(*head))
 }
 
-/// Cuts the next cell off the front of a spooled row.
-fn take_str<'a>(rec: &mut &'a [u8]) -> io::Result<&'a str> {
+/// Cuts the next cell off the front of a spooled row: its bytes (the UTF-8 of a `&str`
+/// [`put_cell`] wrote, copied to the output as they are) and its width.
+fn take_cell<'a>(rec: &mut &'a [u8]) -> io::Result<(&'a [u8], usize)> {
     let n = usize::try_from(take_u64(rec)?).map_err(io::Error::other)?;
+    let w = usize::try_from(take_u64(rec)?).map_err(io::Error::other)?;
     if n > rec.len() {
         return Err(io::Error::other("spooled row cut short"));
     }
     let (cell, rest) = rec.split_at(n);
     *rec = rest;
-    std::str::from_utf8(cell).map_err(io::Error::other)
+    Ok((cell, w))
 }
 
 /// Appends `s` to `line`, padded with spaces to `w` characters on the right (`left`: text
 /// flush left) or on the left (flush right), as `{:<w$}` / `{:>w$}` would.
 fn pad(line: &mut Vec<u8>, s: &str, w: usize, left: bool) {
-    let fill = w.saturating_sub(width(s));
+    pad_bytes(line, s.as_bytes(), width(s), w, left);
+}
+
+/// [`pad`] for text given as bytes with its width in characters.
+fn pad_bytes(line: &mut Vec<u8>, s: &[u8], width: usize, w: usize, left: bool) {
+    let fill = w.saturating_sub(width);
     if !left {
         line.resize(line.len() + fill, b' ');
     }
-    line.extend_from_slice(s.as_bytes());
+    line.extend_from_slice(s);
     if left {
         line.resize(line.len() + fill, b' ');
     }
@@ -330,10 +359,11 @@ impl TextTable {
         buf.extend_from_slice(&0u64.to_le_bytes());
         buf.extend_from_slice(&row.start_ns.to_le_bytes());
         let mut put = |i: usize, cell: &str| {
+            let n = width(cell);
             if let Some(w) = self.widths.get_mut(i) {
-                *w = (*w).max(width(cell));
+                *w = (*w).max(n);
             }
-            put_str(buf, cell);
+            put_cell(buf, cell, n);
         };
         put(0, &fit_middle(&escape_str(&row.call_id), CALL_ID_WIDTH));
         put(1, &fit_end(&escape_str(&row.from_user), USER_WIDTH));
@@ -411,7 +441,8 @@ impl TextTable {
             pad(&mut line, &start(start_ns), w_start, true);
             for &(w, left) in &layout {
                 line.extend_from_slice(b"  ");
-                pad(&mut line, take_str(&mut cells)?, w, left);
+                let (cell, n) = take_cell(&mut cells)?;
+                pad_bytes(&mut line, cell, n, w, left);
             }
             line.push(b'\n');
             out.write_all(&line)?;
@@ -610,15 +641,67 @@ mod tests {
         }
     }
 
+    /// The cuts by characters as first written, which the ASCII slicing must match.
+    fn fit_end_by_chars(s: &str, w: usize) -> String {
+        if s.chars().count() <= w {
+            return s.to_string();
+        }
+        let mut out: String = s.chars().take(w.saturating_sub(2)).collect();
+        out.push_str("..");
+        out
+    }
+
+    fn fit_middle_by_chars(s: &str, w: usize) -> String {
+        let n = s.chars().count();
+        if n <= w {
+            return s.to_string();
+        }
+        let keep = w.saturating_sub(2);
+        let head = keep / 2;
+        let tail = keep - head;
+        let mut out: String = s.chars().take(head).collect();
+        out.push_str("..");
+        out.extend(s.chars().skip(n.saturating_sub(tail)));
+        out
+    }
+
+    #[test]
+    fn cuts_agree_with_cutting_by_characters() {
+        for text in [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "a84b4c76e66710@pc33.atlanta.example.com",
+            "\u{1b}[2J\x7f-call-id-with-controls-0123456789",
+            "Jos\u{e9} Garc\u{ed}a L\u{f3}pez de la Fuente",
+            "\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}",
+            "a\u{301}bcdefghijklmnopqrstuvwxyz",
+            "abcdefghijklmnopqrstuvwxyz\u{e9}",
+        ] {
+            for w in 0..40 {
+                assert_eq!(fit_end(text, w), fit_end_by_chars(text, w), "{text:?} {w}");
+                assert_eq!(
+                    fit_middle(text, w),
+                    fit_middle_by_chars(text, w),
+                    "{text:?} {w}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_spooled_row_cut_short_is_an_error_not_a_panic() {
         let mut rec: &[u8] = &[1, 2, 3];
         assert!(take_u64(&mut rec).is_err());
         let mut buf = Vec::new();
-        put_str(&mut buf, "hello");
-        buf.truncate(10);
+        put_cell(&mut buf, "hello", 5);
         let mut rec: &[u8] = &buf;
-        assert!(take_str(&mut rec).is_err());
+        assert_eq!(take_cell(&mut rec).ok(), Some((&b"hello"[..], 5)));
+        for cut in 0..buf.len() {
+            let mut rec: &[u8] = buf.get(..cut).unwrap_or(&[]);
+            assert!(take_cell(&mut rec).is_err(), "{cut}");
+        }
     }
 
     #[test]
