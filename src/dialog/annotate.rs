@@ -157,7 +157,7 @@ mod tests {
     use crate::dialog::testkit::*;
 
     /// Caller 1 -> proxy 2 -> callee 3; the callee answers 486, the proxy passes it back.
-    fn busy_through_proxy(reason: &str) -> Call {
+    pub(super) fn busy_through_proxy(reason: &str) -> Call {
         let inv1 = invite("busy", 1, 2, 0, "z9hG4bK-a", 1);
         let inv2 = fwd(&inv1, 2, "z9hG4bK-b", 3, 5);
         let mut r2 = reply(&inv2, 486, 20, Some("callee"));
@@ -230,7 +230,6 @@ mod tests {
 #[cfg(test)]
 mod summary_line_tests {
     use super::*;
-    use crate::dialog::testkit::*;
 
     /// The line as it was first written (with `format!` and joined label lists): the
     /// reference the in-place writer must match.
@@ -259,11 +258,7 @@ mod summary_line_tests {
 
     #[test]
     fn in_place_writer_matches_the_formatted_line() {
-        let inv1 = invite("sl", 1, 2, 0, "z9hG4bK-a", 1);
-        let inv2 = fwd(&inv1, 2, "z9hG4bK-b", 3, 5);
-        let r2 = reply(&inv2, 486, 20, Some("callee"));
-        let r1 = reply(&inv1, 486, 22, Some("callee"));
-        let call = crate::dialog::analyze_call(vec![inv1, inv2, r2, r1], &[]);
+        let call = super::tests::busy_through_proxy("Busy Here");
         let step = call
             .steps
             .iter()
