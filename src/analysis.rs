@@ -99,6 +99,18 @@ fn call_id_hash(text: &str) -> u64 {
     foldhash::fast::FixedState::with_seed(0x5195_c0be).hash_one(text.as_bytes())
 }
 
+/// [`call_id_hash`] of a Call-ID value as found in a message; `None` when empty. ASCII (the
+/// usual case) reads the same as text, so only other values are converted first.
+fn raw_call_id_hash(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        None
+    } else if value.is_ascii() {
+        Some(foldhash::fast::FixedState::with_seed(0x5195_c0be).hash_one(value))
+    } else {
+        Some(call_id_hash(&sip::headers::lossy(value)))
+    }
+}
+
 /// For every message, in ingest order: whether it is the last one with its Call-ID. Two
 /// different Call-IDs with the same hash only make the earlier one look unfinished (it is
 /// then finished at the end of input): never wrong, only later.
@@ -185,10 +197,7 @@ impl LastMessages {
         // Framing and the Call-ID scan run on the helper thread (nothing of the message
         // crosses but its Call-ID's hash); this thread only keeps the map. The scan stops at
         // the Call-ID header and returns what a full parse would, for a fraction of its cost.
-        let hash_of = |m: sip::Located<'_>| {
-            let text = sip::headers::lossy(sip::scan::call_id(m.data)?);
-            (!text.is_empty()).then(|| call_id_hash(&text))
-        };
+        let hash_of = |m: sip::Located<'_>| raw_call_id_hash(sip::scan::call_id(m.data)?);
         let finished = ingest::run_parallel_on_until(ing, inputs, stop, &hash_of, &mut |h| {
             if let Some(h) = h {
                 last.insert(h, seq);
@@ -666,4 +675,28 @@ fn second_pass(
         return Err(Error::NothingRead);
     }
     Ok((books, tracker))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_call_id_hash_is_the_hash_of_the_lossy_text() {
+        for value in [
+            &b""[..],
+            b"a84b4c76e66710@pc33.atlanta.example.com",
+            b"caf\xc3\xa9-1@host",
+            b"bad\xff\xfe-utf8@host",
+            b"bad\xfe\xff-utf8@host",
+            b"\x80",
+            b"tab\there",
+        ] {
+            let text = sip::headers::lossy(value);
+            let expected = (!text.is_empty()).then(|| call_id_hash(&text));
+            assert_eq!(raw_call_id_hash(value), expected, "{value:?}");
+        }
+        // Different invalid bytes read as the same text: they must hash alike.
+        assert_eq!(raw_call_id_hash(b"x\xff@h"), raw_call_id_hash(b"x\xfe@h"));
+    }
 }
