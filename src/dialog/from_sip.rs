@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use crate::sip::headers::{leading_u32, lossy, CommaSplit};
+use crate::sip::headers::{leading_u32, lossy, CommaSplit, ViaHopParams, ViaHops};
 use crate::sip::sdp::{find_sdp, parse_sdp_media};
 use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via};
 
@@ -102,9 +102,7 @@ impl<'a> Region<'a> {
         }
     }
 
-    fn via(&self, value: &'a [u8]) -> ViaInfo {
-        let v = Via::parse(value);
-        let hop = v.hop_params();
+    fn via(&self, (v, hop): (Via<'a>, ViaHopParams<'a>)) -> ViaInfo {
         ViaInfo {
             sent_by: match v.port {
                 Some(port) if !v.host.contains(&b':') => {
@@ -285,7 +283,7 @@ impl Msg {
         for h in p.all_headers() {
             let v = h.value;
             match h.id {
-                HeaderName::Via => vias.extend(CommaSplit::new(v).map(|e| head.via(e))),
+                HeaderName::Via => vias.extend(ViaHops::new(v).map(|e| head.via(e))),
                 HeaderName::From => _ = from.get_or_insert(v),
                 HeaderName::To => _ = to.get_or_insert(v),
                 HeaderName::CallId => _ = call_id.get_or_insert(v),
