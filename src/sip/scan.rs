@@ -164,42 +164,6 @@ fn colon_or_lf(s: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
-/// The start line as [`start_line`] reads it, for the two usual forms without any defect
-/// (`SIP/2.0 NNN reason` with NNN in 100..=699, and `METHOD uri SIP/2.0` with a known method
-/// and single spaces); `None` for anything else, left to `start_line`. The parser's function
-/// walks the request URI byte by byte; here a `memchr2` call checks it.
-#[inline]
-fn usual_start_line(line: &[u8]) -> Option<StartLine<'_>> {
-    if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
-        let (code, after) = match rest {
-            [a @ b'1'..=b'6', b @ b'0'..=b'9', c @ b'0'..=b'9', after @ ..]
-                if matches!(after.first(), None | Some(b' ')) =>
-            {
-                let d = |x: &u8| u16::from(x - b'0');
-                (d(a) * 100 + d(b) * 10 + d(c), after)
-            }
-            _ => return None,
-        };
-        return Some(StartLine::Response {
-            version: line.get(..7)?,
-            code,
-            reason: trim_lws(after),
-        });
-    }
-    let sp = memchr::memchr(b' ', line)?;
-    let method = Method::from_bytes(line.get(..sp)?).filter(Method::is_known)?;
-    let rest = line.get(sp + 1..)?;
-    let uri = rest.strip_suffix(b" SIP/2.0")?;
-    if uri.is_empty() || memchr::memchr2(b' ', b'\t', uri).is_some() {
-        return None;
-    }
-    Some(StartLine::Request {
-        method,
-        uri,
-        version: rest.get(rest.len() - 7..)?,
-    })
-}
-
 /// Whether every byte of `s` is ASCII. One OR over all bytes, which the compiler turns into
 /// wide vector steps: about three times fewer instructions than `<[u8]>::is_ascii` on a
 /// message head (a few hundred bytes, nearly always ASCII, so stopping early gains nothing).
@@ -263,17 +227,11 @@ pub fn clean(raw: &[u8]) -> Option<Clean<'_>> {
     }
     // Every head line, the start line first, must end with CRLF (else LF-only or mixed).
     let (first, mut rest) = crlf_line(raw)?;
-    let start = match usual_start_line(first) {
-        Some(s) => s,
-        None => {
-            let mut defect = false;
-            let start = start_line(first, &mut |_| defect = true);
-            if defect {
-                return None;
-            }
-            start
-        }
-    };
+    let mut defect = false;
+    let start = start_line(first, &mut |_| defect = true);
+    if defect {
+        return None;
+    }
     // Mandatory headers seen: Via, From, To, Call-ID, CSeq (one bit each).
     let mut mandatory = 0u8;
     let mut call_id: Option<&[u8]> = None;
@@ -394,52 +352,6 @@ mod tests {
         assert_eq!(call_id(cases[3]), Some(&b"lower"[..]));
         assert_eq!(call_id(cases[4]), Some(&b"folded\r\n \t\r\n\tmore"[..]));
         assert_eq!(call_id(cases[7]), None);
-    }
-
-    /// The usual start lines are read as the parser's function reads them; others are left
-    /// to it.
-    #[test]
-    fn usual_start_lines_are_the_parsers() {
-        let read: &[&[u8]] = &[
-            b"SIP/2.0 200 OK",
-            b"SIP/2.0 180",
-            b"SIP/2.0 486 Busy Here ",
-            b"SIP/2.0 100  Trying\t",
-            b"SIP/2.0 699 x",
-            b"INVITE sip:bob@example.com;transport=tcp SIP/2.0",
-            b"ACK tel:+123 SIP/2.0",
-            b"UPDATE x SIP/2.0",
-        ];
-        let left: &[&[u8]] = &[
-            b"SIP/2.0 099 Low",
-            b"SIP/2.0 700 High",
-            b"SIP/2.0 2000 Long",
-            b"SIP/2.0 20",
-            b"SIP/2.0 200\tOK",
-            b"SIP/2.0  200 OK",
-            b"sip/2.0 200 OK",
-            b"SIP/2.1 200 OK",
-            b"FOO sip:x SIP/2.0",
-            b"invite sip:x SIP/2.0",
-            b"INVITE  sip:x SIP/2.0",
-            b"INVITE sip:x  SIP/2.0",
-            b"INVITE sip:a\tb SIP/2.0",
-            b"INVITE sip:x SIP/2.0 ",
-            b"INVITE sip:x sip/2.0",
-            b"INVITE sip:x",
-            b"INVITE  SIP/2.0",
-            b"INVITE SIP/2.0",
-            b"",
-        ];
-        for line in read {
-            let mut defects = Vec::new();
-            let full = start_line(line, &mut |a| defects.push(a));
-            assert_eq!(usual_start_line(line), Some(full), "{line:?}");
-            assert!(defects.is_empty(), "{line:?}");
-        }
-        for line in left {
-            assert_eq!(usual_start_line(line), None, "{line:?}");
-        }
     }
 
     /// Past the parser's cap on stored headers a Call-ID is not seen, by either.
