@@ -13,9 +13,9 @@
 //! falls back to [`super::parse`]; a property test checks that whatever it answers is what the
 //! parser says.
 
-use super::find_byte;
 use super::headers::{parse_u64, trim_lws, HeaderName, Method};
 use super::parse::{parse_cseq, start_line, StartLine, MAX_HEADERS};
+use super::{find_byte, find_byte2, find_line_end};
 
 #[inline]
 fn is_wsp(b: u8) -> bool {
@@ -28,7 +28,7 @@ fn is_wsp(b: u8) -> bool {
 #[inline]
 fn line(head: &[u8], pos: usize) -> (usize, usize, usize) {
     let hay = head.get(pos..).unwrap_or(&[]);
-    match memchr::memchr(b'\n', hay) {
+    match find_byte(b'\n', hay) {
         Some(i) => {
             let nl = pos + i;
             let cr = i > 0 && hay.get(i - 1) == Some(&b'\r');
@@ -72,53 +72,73 @@ pub fn call_id(raw: &[u8]) -> Option<&[u8]> {
     let mut stored = 0usize;
     // Value span of the Call-ID header once met; continuation lines may still extend it.
     let mut found: Option<(usize, usize)> = None;
-    while pos < limit {
-        let (start, end, next) = line(head, pos);
-        pos = next;
-        let text = head.get(start..end).unwrap_or(&[]);
-        let Some(&first) = text.first() else {
-            break; // blank line: end of the header section
-        };
-        if is_wsp(first) {
-            let Some(lead) = text.iter().position(|&b| !is_wsp(b)) else {
-                continue; // whitespace-only line: adds nothing
-            };
-            // A fold of the Call-ID header (the last one stored) extends its value; folds of
-            // other headers do not matter here.
-            if let Some((vs, ve)) = &mut found {
-                let tail = text.iter().rposition(|&b| !is_wsp(b)).map_or(0, |p| p + 1);
-                if vs == ve {
-                    *vs = start + lead;
+    while let Some(rest) = head.get(pos..).filter(|r| !r.is_empty()) {
+        match rest {
+            // A blank line (a CR alone at the very end is one too): end of the header section.
+            [b'\n', ..] | [b'\r', b'\n', ..] | [b'\r'] => break,
+            [b' ' | b'\t', ..] => {
+                let (start, end, next) = line(head, pos);
+                pos = next;
+                let text = head.get(start..end).unwrap_or(&[]);
+                let Some(lead) = text.iter().position(|&b| !is_wsp(b)) else {
+                    continue; // whitespace-only line: adds nothing
+                };
+                // A fold of the Call-ID header (the last one stored) extends its value; folds
+                // of other headers do not matter here.
+                if let Some((vs, ve)) = &mut found {
+                    let tail = text.iter().rposition(|&b| !is_wsp(b)).map_or(0, |p| p + 1);
+                    if vs == ve {
+                        *vs = start + lead;
+                    }
+                    *ve = start + tail;
                 }
-                *ve = start + tail;
+                continue;
             }
-            continue;
+            _ => {}
         }
         if found.is_some() {
             break; // the next header: the Call-ID value is complete
         }
-        let Some(colon) = text.iter().position(|&b| b == b':') else {
-            continue; // junk line: not stored
+        // The name ends at the first colon; a line end before any colon makes a junk line,
+        // which the parser does not store.
+        let Some(colon) = find_byte2(b':', b'\n', rest).filter(|&c| rest.get(c) == Some(&b':'))
+        else {
+            pos = line(head, pos).2;
+            continue;
         };
         if stored >= MAX_HEADERS {
             return None; // this header and every later one are dropped by the parser
         }
         stored += 1;
-        let name_part = text.get(..colon).unwrap_or(&[]);
+        let name_part = rest.get(..colon).unwrap_or(&[]);
         let name_end = name_part
             .iter()
             .rposition(|&b| !is_wsp(b))
             .map_or(0, |p| p + 1);
+        // The rest of the line from the colon on: `(end, next)` as [`line`] cuts it.
+        let after_colon = rest.get(colon + 1..).unwrap_or(&[]);
+        let (end, next) = match find_line_end(after_colon) {
+            Some(i) => {
+                let nl = colon + 1 + i;
+                (nl - usize::from(rest.get(nl - 1) == Some(&b'\r')), nl + 1)
+            }
+            None => (
+                rest.len() - usize::from(rest.last() == Some(&b'\r')),
+                rest.len(),
+            ),
+        };
+        let start = pos;
+        pos += next;
         if !is_call_id_name(name_part.get(..name_end).unwrap_or(&[])) {
             continue;
         }
-        let after = text.get(colon + 1..).unwrap_or(&[]);
+        let after = rest.get(colon + 1..end).unwrap_or(&[]);
         found = Some(match after.iter().position(|&b| !is_wsp(b)) {
             Some(l) => {
                 let tail = after.iter().rposition(|&b| !is_wsp(b)).map_or(l, |p| p + 1);
                 (start + colon + 1 + l, start + colon + 1 + tail)
             }
-            None => (end, end),
+            None => (start + end, start + end),
         });
     }
     let (vs, ve) = found?;
