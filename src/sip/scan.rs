@@ -154,36 +154,6 @@ pub struct Clean<'a> {
     pub call_id: Option<&'a [u8]>,
 }
 
-/// Bytes 0x01 and 0x7f in every lane of a word.
-const ONES: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// 0x80 in each byte of `x` that is zero, 0 in the others (exact: no carry between lanes).
-#[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
-}
-
-/// Position of the first `:` or LF in `s`. Header names are short: eight bytes at a step
-/// finds most in one step, where a byte loop or a `memchr2` call costs several times more.
-#[inline]
-fn colon_or_lf(s: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(w) = s.get(at..).and_then(|r| r.first_chunk::<8>()) {
-        let w = u64::from_le_bytes(*w);
-        let m =
-            zero_bytes(w ^ (ONES * u64::from(b':'))) | zero_bytes(w ^ (ONES * u64::from(b'\n')));
-        if m != 0 {
-            return Some(at + (m.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let tail = s.get(at..)?;
-    tail.iter()
-        .position(|&b| b == b':' || b == b'\n')
-        .map(|i| at + i)
-}
-
 /// Whether every byte of `s` is ASCII. One OR over all bytes, which the compiler turns into
 /// wide vector steps: about three times fewer instructions than `<[u8]>::is_ascii` on a
 /// message head (a few hundred bytes, nearly always ASCII, so stopping early gains nothing).
@@ -195,7 +165,7 @@ fn all_ascii(s: &[u8]) -> bool {
 /// `s` cut at its first line end, which must be CRLF: the line without it, and what follows.
 #[inline]
 fn crlf_line(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let lf = find_byte(b'\n', s)?;
+    let lf = find_line_end(s)?;
     let end = lf.checked_sub(1)?;
     if s.get(end) != Some(&b'\r') {
         return None;
@@ -267,7 +237,7 @@ pub fn clean(raw: &[u8]) -> Option<Clean<'_>> {
             _ => {}
         }
         // A line end before any colon is a junk line; a colon first, an empty name.
-        let colon = colon_or_lf(rest)?;
+        let colon = find_byte2(b':', b'\n', rest)?;
         let (name_part, tail) = rest.split_at_checked(colon)?;
         let [b':', after_colon @ ..] = tail else {
             return None;
