@@ -344,6 +344,54 @@ struct Line {
     next: usize,
 }
 
+/// The headers every request and response must carry, in the order they are reported missing.
+const MANDATORY: [HeaderName; 5] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+];
+
+/// What the header walk notes of the stored headers for the checks after it, so they need
+/// not walk the headers again.
+#[derive(Default)]
+struct Seen {
+    /// Bit `i` set: a header `MANDATORY[i]` is stored.
+    mandatory: u8,
+    /// Index of the first CSeq entry.
+    cseq: Option<usize>,
+    /// Index of the first Content-Length entry, and how many there are.
+    first_content_length: usize,
+    content_lengths: usize,
+}
+
+impl Seen {
+    /// Notes the entry `index`, of identity `id`.
+    #[inline]
+    fn add(&mut self, id: HeaderName, index: usize) {
+        match id {
+            HeaderName::Via => self.mandatory |= 1,
+            HeaderName::From => self.mandatory |= 2,
+            HeaderName::To => self.mandatory |= 4,
+            HeaderName::CallId => self.mandatory |= 8,
+            HeaderName::CSeq => {
+                self.mandatory |= 16;
+                if self.cseq.is_none() {
+                    self.cseq = Some(index);
+                }
+            }
+            HeaderName::ContentLength => {
+                if self.content_lengths == 0 {
+                    self.first_content_length = index;
+                }
+                self.content_lengths += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
 #[inline]
 fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
@@ -459,69 +507,95 @@ impl<'a> Parser<'a> {
         let mut dropped = 0usize;
         // Whether a continuation line may extend the last stored entry (false after junk).
         let mut can_continue = false;
-        while pos < limit {
-            let line = self.line(pos, limit);
-            pos = line.next;
-            let text = self.bytes(line.start, line.end);
-            let Some(&first_byte) = text.first() else {
-                head_end = line.start;
-                body_start = Some(line.next);
-                break;
-            };
-            if is_wsp(first_byte) {
-                let Some(lead) = text.iter().position(|&b| !is_wsp(b)) else {
-                    continue; // whitespace-only line: nothing to add
-                };
-                let content_end =
-                    line.start + text.iter().rposition(|&b| !is_wsp(b)).map_or(0, |p| p + 1);
-                let content_start = line.start + lead;
-                match self.entries.last_mut() {
-                    Some(e) if can_continue => {
-                        if e.value.0 == e.value.1 {
-                            e.value.0 = to_u32(content_start);
-                        }
-                        e.value.1 = to_u32(content_end);
-                        e.folded = true;
-                        self.note(Anomaly::FoldedHeader { offset: line.start });
-                    }
-                    // Continuation of a header that was not stored (over the cap): drop it too.
-                    _ if dropped > 0 => {}
-                    _ => self.note(Anomaly::JunkHeaderLine { offset: line.start }),
+        let mut seen = Seen::default();
+        let head = raw.get(..limit).unwrap_or(raw);
+        while let Some(rest) = head.get(pos..).filter(|r| !r.is_empty()) {
+            // The blank line ends the headers (a CR alone at the very end is one too).
+            match rest {
+                [b'\n', ..] => {
+                    self.saw_lf = true;
+                    head_end = pos;
+                    body_start = Some(pos + 1);
+                    break;
                 }
-                continue;
+                [b'\r', b'\n', ..] => {
+                    self.saw_crlf = true;
+                    head_end = pos;
+                    body_start = Some(pos + 2);
+                    break;
+                }
+                [b'\r'] => {
+                    head_end = pos;
+                    body_start = Some(limit);
+                    break;
+                }
+                [b' ' | b'\t', ..] => {
+                    let line = self.line(pos, limit);
+                    pos = line.next;
+                    self.continuation(&line, can_continue, dropped);
+                    continue;
+                }
+                _ => {}
             }
-            // Names are short: a plain loop beats a memchr call set-up here.
-            let Some(colon) = text.iter().position(|&b| b == b':') else {
-                self.note(Anomaly::JunkHeaderLine { offset: line.start });
+            // The name ends at the first colon; a line end before any colon makes a junk line.
+            let colon =
+                super::find_byte2(b':', b'\n', rest).filter(|&c| rest.get(c) == Some(&b':'));
+            let Some(colon) = colon else {
+                let line = self.line(pos, limit);
+                self.note(Anomaly::JunkHeaderLine { offset: pos });
+                pos = line.next;
                 can_continue = false;
                 continue;
             };
+            // The line end, searched from the colon on. `nl > colon`, and the byte before a
+            // line end that is CR is not the colon: `colon < end` always.
+            let after_colon = rest.get(colon + 1..).unwrap_or(&[]);
+            let (end, next) = match super::find_line_end(after_colon) {
+                Some(i) => {
+                    let nl = colon + 1 + i;
+                    let cr = rest.get(nl - 1) == Some(&b'\r');
+                    if cr {
+                        self.saw_crlf = true;
+                    } else {
+                        self.saw_lf = true;
+                    }
+                    (nl - usize::from(cr), nl + 1)
+                }
+                // Last line, cut without any ending; a dangling CR is not content.
+                None => (
+                    rest.len() - usize::from(rest.last() == Some(&b'\r')),
+                    rest.len(),
+                ),
+            };
+            let line_start = pos;
+            pos += next;
+            let text = rest.get(..end).unwrap_or(&[]);
             let name_end = text
                 .get(..colon)
                 .and_then(|n| n.iter().rposition(|&b| !is_wsp(b)))
                 .map_or(0, |p| p + 1);
             if name_end == 0 {
-                self.note(Anomaly::EmptyHeaderName { offset: line.start });
+                self.note(Anomaly::EmptyHeaderName { offset: line_start });
             }
             let after = text.get(colon + 1..).unwrap_or(&[]);
-            let v_lead = after.iter().position(|&b| !is_wsp(b));
-            let (v_start, v_end) = match v_lead {
+            let (v_start, v_end) = match after.iter().position(|&b| !is_wsp(b)) {
                 Some(l) => {
                     let tail = after.iter().rposition(|&b| !is_wsp(b)).map_or(l, |p| p + 1);
-                    (line.start + colon + 1 + l, line.start + colon + 1 + tail)
+                    (line_start + colon + 1 + l, line_start + colon + 1 + tail)
                 }
-                None => (line.end, line.end),
+                None => (line_start + end, line_start + end),
             };
             if self.entries.len() >= MAX_HEADERS {
                 dropped += 1;
                 can_continue = false;
                 continue;
             }
-            let name = text.get(..name_end).unwrap_or(&[]);
+            let id = HeaderName::from_bytes(text.get(..name_end).unwrap_or(&[]));
+            seen.add(id, self.entries.len());
             self.entries.push(Entry {
-                name: (to_u32(line.start), to_u32(line.start + name_end)),
+                name: (to_u32(line_start), to_u32(line_start + name_end)),
                 value: (to_u32(v_start), to_u32(v_end)),
-                id: HeaderName::from_bytes(name),
+                id,
                 folded: false,
             });
             can_continue = true;
@@ -551,7 +625,7 @@ impl<'a> Parser<'a> {
             }
         };
 
-        let (content_length, cseq) = self.check_headers(&start);
+        let (content_length, cseq) = self.check_headers(&start, &seen);
         let body = self.body_range(body_start, content_length);
         Message {
             raw,
@@ -570,49 +644,70 @@ impl<'a> Parser<'a> {
         start_line(line, &mut |a| self.note(a))
     }
 
-    /// One walk over the stored entries: mandatory headers, Content-Length, CSeq.
+    /// A line that starts with whitespace: it continues the last stored header, or is junk.
+    fn continuation(&mut self, line: &Line, can_continue: bool, dropped: usize) {
+        let text = self.bytes(line.start, line.end);
+        let Some(lead) = text.iter().position(|&b| !is_wsp(b)) else {
+            return; // whitespace-only line: nothing to add
+        };
+        let content_end = line.start + text.iter().rposition(|&b| !is_wsp(b)).map_or(0, |p| p + 1);
+        let content_start = line.start + lead;
+        match self.entries.last_mut() {
+            Some(e) if can_continue => {
+                if e.value.0 == e.value.1 {
+                    e.value.0 = to_u32(content_start);
+                }
+                e.value.1 = to_u32(content_end);
+                e.folded = true;
+                self.note(Anomaly::FoldedHeader { offset: line.start });
+            }
+            // Continuation of a header that was not stored (over the cap): drop it too.
+            _ if dropped > 0 => {}
+            _ => self.note(Anomaly::JunkHeaderLine { offset: line.start }),
+        }
+    }
+
+    /// What the header walk noted for the checks: mandatory headers, Content-Length, CSeq.
     /// Returns the Content-Length in force and the first CSeq header, read.
-    fn check_headers(&mut self, start: &StartLine<'a>) -> (Option<u64>, Option<(u32, Method<'a>)>) {
-        const MANDATORY: [HeaderName; 5] = [
-            HeaderName::Via,
-            HeaderName::From,
-            HeaderName::To,
-            HeaderName::CallId,
-            HeaderName::CSeq,
-        ];
-        let mut seen = [false; 5];
+    fn check_headers(
+        &mut self,
+        start: &StartLine<'a>,
+        seen: &Seen,
+    ) -> (Option<u64>, Option<(u32, Method<'a>)>) {
+        // Values are read here, after the walk: a continuation line may have extended them.
         let mut content_length: Option<u64> = None;
-        let mut cseq: Option<&'a [u8]> = None;
-        for i in 0..self.entries.len() {
-            let Some(e) = self.entries.get(i).copied() else {
+        let mut left = seen.content_lengths;
+        let mut at = seen.first_content_length;
+        while left > 0 {
+            let Some(e) = self.entries.get(at).copied() else {
                 break;
             };
-            if let Some(slot) = MANDATORY.iter().position(|&m| m == e.id) {
-                if let Some(s) = seen.get_mut(slot) {
-                    *s = true;
-                }
+            at += 1;
+            if e.id != HeaderName::ContentLength {
+                continue;
             }
+            left -= 1;
             let value = self.bytes(e.value.0 as usize, e.value.1 as usize);
-            match e.id {
-                HeaderName::ContentLength => match parse_u64(trim_lws(value)) {
-                    Some(n) => match content_length {
-                        None => content_length = Some(n),
-                        Some(first) if first != n => {
-                            self.note(Anomaly::ConflictingContentLength { first, other: n })
-                        }
-                        Some(_) => {}
-                    },
-                    None => self.note(Anomaly::BadContentLength),
+            match parse_u64(trim_lws(value)) {
+                Some(n) => match content_length {
+                    None => content_length = Some(n),
+                    Some(first) if first != n => {
+                        self.note(Anomaly::ConflictingContentLength { first, other: n })
+                    }
+                    Some(_) => {}
                 },
-                HeaderName::CSeq if cseq.is_none() => cseq = Some(value),
-                _ => {}
+                None => self.note(Anomaly::BadContentLength),
             }
         }
-        for (m, s) in MANDATORY.iter().zip(seen) {
-            if !s {
+        for (bit, m) in MANDATORY.iter().enumerate() {
+            if seen.mandatory & (1 << bit) == 0 {
                 self.note(Anomaly::MissingHeader(*m));
             }
         }
+        let cseq = seen
+            .cseq
+            .and_then(|i| self.entries.get(i))
+            .map(|e| self.bytes(e.value.0 as usize, e.value.1 as usize));
         let cseq = cseq.and_then(|value| {
             let parsed = parse_cseq(value);
             match parsed {
@@ -663,6 +758,47 @@ impl<'a> Parser<'a> {
 /// Reads a start line (without its line ending), reporting each defect to `note`. Shared
 /// with [`super::scan::clean`], which must read start lines exactly as the parser does.
 pub(super) fn start_line<'a>(line: &'a [u8], note: &mut impl FnMut(Anomaly)) -> StartLine<'a> {
+    usual_start_line(line).unwrap_or_else(|| any_start_line(line, note))
+}
+
+/// The start line as [`any_start_line`] reads it, for the two usual forms without any defect
+/// (`SIP/2.0 NNN reason` with NNN in 100..=699, and `METHOD uri SIP/2.0` with a known method
+/// and single spaces); `None` for anything else, left to `any_start_line`, which walks the
+/// request URI byte by byte where an SSE2 search checks it here.
+#[inline]
+fn usual_start_line(line: &[u8]) -> Option<StartLine<'_>> {
+    if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
+        let (code, after) = match rest {
+            [a @ b'1'..=b'6', b @ b'0'..=b'9', c @ b'0'..=b'9', after @ ..]
+                if matches!(after.first(), None | Some(b' ')) =>
+            {
+                let d = |x: &u8| u16::from(x - b'0');
+                (d(a) * 100 + d(b) * 10 + d(c), after)
+            }
+            _ => return None,
+        };
+        return Some(StartLine::Response {
+            version: line.get(..7)?,
+            code,
+            reason: trim_lws(after),
+        });
+    }
+    let sp = super::find_byte(b' ', line)?;
+    let method = Method::from_bytes(line.get(..sp)?).filter(Method::is_known)?;
+    let rest = line.get(sp + 1..)?;
+    let uri = rest.strip_suffix(b" SIP/2.0")?;
+    if uri.is_empty() || super::find_byte2(b' ', b'\t', uri).is_some() {
+        return None;
+    }
+    Some(StartLine::Request {
+        method,
+        uri,
+        version: rest.get(rest.len() - 7..)?,
+    })
+}
+
+/// [`start_line`] for any line.
+fn any_start_line<'a>(line: &'a [u8], note: &mut impl FnMut(Anomaly)) -> StartLine<'a> {
     let is_response = line
         .get(..4)
         .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"));
@@ -721,6 +857,35 @@ pub(super) fn start_line<'a>(line: &'a [u8], note: &mut impl FnMut(Anomaly)) -> 
 
 /// `number method` of a CSeq value.
 pub(super) fn parse_cseq(value: &[u8]) -> Option<(u32, Method<'_>)> {
+    usual_cseq(value).or_else(|| any_cseq(value))
+}
+
+/// [`any_cseq`] for the usual form, `digits SP method` and nothing else (at most 9 digits,
+/// which fit a `u32`; a method of printable ASCII), read in one pass; `None` for any other
+/// form, left to `any_cseq`.
+#[inline]
+fn usual_cseq(value: &[u8]) -> Option<(u32, Method<'_>)> {
+    let mut n = 0u32;
+    let mut digits = 0;
+    while let Some(d) = value.get(digits).filter(|b| b.is_ascii_digit()) {
+        if digits == 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(d - b'0');
+        digits += 1;
+    }
+    let method = match value.get(digits..)? {
+        [b' ', method @ ..] if digits > 0 => method,
+        _ => return None,
+    };
+    if method.is_empty() || !method.iter().all(|&b| b > b' ' && b < 0x7f) {
+        return None;
+    }
+    Some((n, Method::from_bytes(method)?))
+}
+
+/// [`parse_cseq`] for any value.
+fn any_cseq(value: &[u8]) -> Option<(u32, Method<'_>)> {
     let (num, rest) = split_token(trim_lws(value));
     let num = u32::try_from(parse_u64(num)?).ok()?;
     let (method, _) = split_token(trim_lws(rest));
@@ -1663,6 +1828,519 @@ From: sip:a@h;tag=t1\r\nTo: tel:+15551234567\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c
         codes.dedup();
         assert_eq!(codes.len(), all.len());
         assert!(all.iter().all(|a| !a.to_string().is_empty()));
+    }
+
+    /// The parser as it was before the header walk searched colons and line ends with SSE2
+    /// and noted the checked headers on the way: one line search per line, a byte loop for
+    /// the colon, a second walk over the entries for the checks. Kept to compare against.
+    mod reference {
+        use super::super::*;
+
+        struct Parser<'a> {
+            raw: &'a [u8],
+            entries: Vec<Entry>,
+            anomalies: Vec<Anomaly>,
+            saw_crlf: bool,
+            saw_lf: bool,
+        }
+
+        pub(super) fn parse(raw: &[u8]) -> Message<'_> {
+            Parser {
+                raw,
+                entries: Vec::new(),
+                anomalies: Vec::new(),
+                saw_crlf: false,
+                saw_lf: false,
+            }
+            .run()
+        }
+
+        impl<'a> Parser<'a> {
+            fn note(&mut self, a: Anomaly) {
+                let n = self.anomalies.len();
+                if n + 1 < MAX_ANOMALIES {
+                    self.anomalies.push(a);
+                } else if n + 1 == MAX_ANOMALIES {
+                    self.anomalies.push(Anomaly::AnomaliesCapped);
+                }
+            }
+
+            fn line(&mut self, pos: usize, limit: usize) -> Line {
+                let hay = self.raw.get(pos..limit).unwrap_or(&[]);
+                match hay.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        let nl = pos + i;
+                        let cr = i > 0 && hay.get(i - 1) == Some(&b'\r');
+                        if cr {
+                            self.saw_crlf = true;
+                        } else {
+                            self.saw_lf = true;
+                        }
+                        Line {
+                            start: pos,
+                            end: if cr { nl - 1 } else { nl },
+                            next: nl + 1,
+                        }
+                    }
+                    None => {
+                        let end = if hay.last() == Some(&b'\r') {
+                            limit - 1
+                        } else {
+                            limit
+                        };
+                        Line {
+                            start: pos,
+                            end,
+                            next: limit,
+                        }
+                    }
+                }
+            }
+
+            fn bytes(&self, start: usize, end: usize) -> &'a [u8] {
+                self.raw.get(start..end).unwrap_or(&[])
+            }
+
+            fn run(mut self) -> Message<'a> {
+                let raw = self.raw;
+                let limit = raw.len().min(u32::MAX as usize);
+                let mut pos = raw
+                    .iter()
+                    .take(limit)
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                if pos > 0 {
+                    self.note(Anomaly::LeadingBlankLines);
+                }
+                if pos >= limit {
+                    self.note(Anomaly::Empty);
+                    return Message {
+                        raw,
+                        start: StartLine::Invalid { line: &[] },
+                        entries: self.entries,
+                        anomalies: self.anomalies,
+                        head_end: raw.len(),
+                        body: raw.len()..raw.len(),
+                        content_length: None,
+                        cseq: None,
+                        head_text: std::str::from_utf8(raw).ok(),
+                    };
+                }
+                let first = self.line(pos, limit);
+                let start =
+                    any_start_line(self.bytes(first.start, first.end), &mut |a| self.note(a));
+                pos = first.next;
+
+                let mut head_end = limit;
+                let mut body_start = None;
+                let mut dropped = 0usize;
+                let mut can_continue = false;
+                while pos < limit {
+                    let line = self.line(pos, limit);
+                    pos = line.next;
+                    let text = self.bytes(line.start, line.end);
+                    let Some(&first_byte) = text.first() else {
+                        head_end = line.start;
+                        body_start = Some(line.next);
+                        break;
+                    };
+                    if is_wsp(first_byte) {
+                        let Some(lead) = text.iter().position(|&b| !is_wsp(b)) else {
+                            continue;
+                        };
+                        let content_end = line.start
+                            + text.iter().rposition(|&b| !is_wsp(b)).map_or(0, |p| p + 1);
+                        let content_start = line.start + lead;
+                        match self.entries.last_mut() {
+                            Some(e) if can_continue => {
+                                if e.value.0 == e.value.1 {
+                                    e.value.0 = to_u32(content_start);
+                                }
+                                e.value.1 = to_u32(content_end);
+                                e.folded = true;
+                                self.note(Anomaly::FoldedHeader { offset: line.start });
+                            }
+                            _ if dropped > 0 => {}
+                            _ => self.note(Anomaly::JunkHeaderLine { offset: line.start }),
+                        }
+                        continue;
+                    }
+                    let Some(colon) = text.iter().position(|&b| b == b':') else {
+                        self.note(Anomaly::JunkHeaderLine { offset: line.start });
+                        can_continue = false;
+                        continue;
+                    };
+                    let name_end = text
+                        .get(..colon)
+                        .and_then(|n| n.iter().rposition(|&b| !is_wsp(b)))
+                        .map_or(0, |p| p + 1);
+                    if name_end == 0 {
+                        self.note(Anomaly::EmptyHeaderName { offset: line.start });
+                    }
+                    let after = text.get(colon + 1..).unwrap_or(&[]);
+                    let (v_start, v_end) = match after.iter().position(|&b| !is_wsp(b)) {
+                        Some(l) => {
+                            let tail = after.iter().rposition(|&b| !is_wsp(b)).map_or(l, |p| p + 1);
+                            (line.start + colon + 1 + l, line.start + colon + 1 + tail)
+                        }
+                        None => (line.end, line.end),
+                    };
+                    if self.entries.len() >= MAX_HEADERS {
+                        dropped += 1;
+                        can_continue = false;
+                        continue;
+                    }
+                    let name = text.get(..name_end).unwrap_or(&[]);
+                    self.entries.push(Entry {
+                        name: (to_u32(line.start), to_u32(line.start + name_end)),
+                        value: (to_u32(v_start), to_u32(v_end)),
+                        id: HeaderName::from_bytes(name),
+                        folded: false,
+                    });
+                    can_continue = true;
+                }
+
+                if body_start.is_none() {
+                    self.note(Anomaly::NoHeaderEnd);
+                }
+                match (self.saw_crlf, self.saw_lf) {
+                    (false, true) => self.note(Anomaly::LfLineEndings),
+                    (true, true) => self.note(Anomaly::MixedLineEndings),
+                    _ => {}
+                }
+                if dropped > 0 {
+                    self.note(Anomaly::TooManyHeaders { dropped });
+                }
+                let head_text = match std::str::from_utf8(self.bytes(0, head_end)) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        self.note(Anomaly::NonUtf8 {
+                            offset: e.valid_up_to(),
+                        });
+                        None
+                    }
+                };
+                let (content_length, cseq) = self.check_headers(&start);
+                let body = self.body_range(body_start, content_length);
+                Message {
+                    raw,
+                    start,
+                    entries: self.entries,
+                    anomalies: self.anomalies,
+                    head_end,
+                    body,
+                    content_length,
+                    cseq,
+                    head_text,
+                }
+            }
+
+            fn check_headers(
+                &mut self,
+                start: &StartLine<'a>,
+            ) -> (Option<u64>, Option<(u32, Method<'a>)>) {
+                let mut seen = [false; 5];
+                let mut content_length: Option<u64> = None;
+                let mut cseq: Option<&'a [u8]> = None;
+                for i in 0..self.entries.len() {
+                    let Some(e) = self.entries.get(i).copied() else {
+                        break;
+                    };
+                    if let Some(slot) = MANDATORY.iter().position(|&m| m == e.id) {
+                        if let Some(s) = seen.get_mut(slot) {
+                            *s = true;
+                        }
+                    }
+                    let value = self.bytes(e.value.0 as usize, e.value.1 as usize);
+                    match e.id {
+                        HeaderName::ContentLength => match parse_u64(trim_lws(value)) {
+                            Some(n) => match content_length {
+                                None => content_length = Some(n),
+                                Some(first) if first != n => {
+                                    self.note(Anomaly::ConflictingContentLength { first, other: n })
+                                }
+                                Some(_) => {}
+                            },
+                            None => self.note(Anomaly::BadContentLength),
+                        },
+                        HeaderName::CSeq if cseq.is_none() => cseq = Some(value),
+                        _ => {}
+                    }
+                }
+                for (m, s) in MANDATORY.iter().zip(seen) {
+                    if !s {
+                        self.note(Anomaly::MissingHeader(*m));
+                    }
+                }
+                let cseq = cseq.and_then(|value| {
+                    let parsed = any_cseq(value);
+                    match parsed {
+                        None => self.note(Anomaly::BadCSeq),
+                        Some((_, m)) => {
+                            if let StartLine::Request { method, .. } = start {
+                                if m != *method {
+                                    self.note(Anomaly::CSeqMethodMismatch);
+                                }
+                            }
+                        }
+                    }
+                    parsed
+                });
+                (content_length, cseq)
+            }
+
+            fn body_range(
+                &mut self,
+                body_start: Option<usize>,
+                declared: Option<u64>,
+            ) -> Range<usize> {
+                let len = self.raw.len();
+                let Some(start) = body_start else {
+                    return len..len;
+                };
+                let start = start.min(len);
+                let actual = len - start;
+                let Some(declared) = declared else {
+                    return start..len;
+                };
+                let actual64 = actual as u64;
+                if declared > actual64 {
+                    self.note(Anomaly::BodyShorterThanContentLength {
+                        declared,
+                        actual: actual64,
+                    });
+                    start..len
+                } else if declared < actual64 {
+                    self.note(Anomaly::BodyLongerThanContentLength {
+                        declared,
+                        actual: actual64,
+                    });
+                    start..start.saturating_add(usize::try_from(declared).unwrap_or(actual))
+                } else {
+                    start..len
+                }
+            }
+        }
+    }
+
+    /// Everything two parses of the same bytes hold is the same.
+    fn assert_same_parse(raw: &[u8]) {
+        let new = parse(raw);
+        let old = reference::parse(raw);
+        let what = String::from_utf8_lossy(raw);
+        assert_eq!(new.start, old.start, "{what:?}");
+        assert_eq!(new.anomalies, old.anomalies, "{what:?}");
+        assert_eq!(new.entries.len(), old.entries.len(), "{what:?}");
+        for (a, b) in new.entries.iter().zip(&old.entries) {
+            assert_eq!(
+                (a.name, a.value, a.id, a.folded),
+                (b.name, b.value, b.id, b.folded),
+                "{what:?}"
+            );
+        }
+        assert_eq!(new.head_end, old.head_end, "{what:?}");
+        assert_eq!(new.body, old.body, "{what:?}");
+        assert_eq!(new.content_length, old.content_length, "{what:?}");
+        assert_eq!(new.cseq, old.cseq, "{what:?}");
+        assert_eq!(new.head_text, old.head_text, "{what:?}");
+        // The scanner's walks answer as the reference parser does.
+        assert_eq!(super::super::scan::call_id(raw), old.call_id(), "{what:?}");
+        if let Some(c) = super::super::scan::clean(raw) {
+            assert!(old.anomalies.is_empty(), "{what:?}");
+            assert_eq!((c.start, c.call_id), (old.start, old.call_id()), "{what:?}");
+        }
+    }
+
+    /// The header walk reads every line as the reference does: line ends (CRLF, LF, a CR
+    /// alone, none at the end), folds, junk, empty names, whitespace around names and
+    /// values, colons in values, long lines, header counts at the cap, Content-Length and
+    /// CSeq cases.
+    #[test]
+    fn header_walk_matches_the_reference() {
+        let long = "x".repeat(200);
+        let many = "X-A: 1\r\n".repeat(MAX_HEADERS + 3);
+        let cases: Vec<Vec<u8>> =
+            vec![
+            INVITE.to_vec(),
+            RESPONSE.to_vec(),
+            request("", ""),
+            request("Subject:\r\n", ""),
+            request("Subject:   \r\n", ""),
+            request("Subject :\t value \t\r\n", ""),
+            request(" \t\r\n", ""),
+            request("Subject:\r\n folded\r\n\tmore\r\n", ""),
+            request("Subject: a\r\n  \r\n b\r\n", ""),
+            request("junk\r\n folded junk\r\n", ""),
+            request(": empty\r\n :x\r\n", ""),
+            request("\tstarts with tab\r\n", ""),
+            request("X-Colons: sip:a@[2001:db8::1]:5060\r\n", ""),
+            request(&format!("X-Long: {long}\r\n"), ""),
+            request(&format!("X-Long{long}: v\r\n"), ""),
+            request(&format!("X-Long: {long}\r\n folded {long}\r\n"), ""),
+            request("Content-Length: 3\r\nl: 5\r\nContent-Length: 3\r\n", "abcde"),
+            request("Content-Length: 3\r\n  \r\n", "abc"),
+            request("Content-Length:\r\n 3\r\n", "abc"),
+            request("l: x\r\nContent-Length: 2\r\n", "abc"),
+            request("CSeq: 2 OPTIONS\r\n", ""),
+            request("\rX: cr first\r\n", ""),
+            request("X: cr inside\r\r\n", ""),
+            request("X: caf\u{e9}\r\n", ""),
+            request(&many, "tail"),
+            b"OPTIONS sip:a SIP/2.0\nVia: v\nFrom: f\nTo: t\nCall-ID: c\nCSeq: 1 OPTIONS\n\nbody"
+                .to_vec(),
+            b"OPTIONS sip:a SIP/2.0\r\nVia: v\nFrom: f\r\n\nbody".to_vec(),
+            b"SIP/2.0 200 OK\r\nCall-ID: x\r\nCSeq: 1 INVITE\r".to_vec(),
+            b"SIP/2.0 200 OK\r\nCall-ID: x\r\nCSeq:".to_vec(),
+            b"SIP/2.0 200 OK\r\nCall-ID: x\r\nCSeq".to_vec(),
+            b"SIP/2.0 200 OK\r\nCall-ID: x\r\n ".to_vec(),
+            b"SIP/2.0 200 OK\r\nCall-ID: x\r\n\r".to_vec(),
+            b"SIP/2.0 200 OK\r\nCall-ID: x\n\r\nbody".to_vec(),
+            b"SIP/2.0 200 OK\r\n\r\n".to_vec(),
+            b"SIP/2.0 200 OK".to_vec(),
+            b"SIP/2.0 200 OK\r".to_vec(),
+            b"\r\n\r\nSIP/2.0 200 OK\r\nTo: t\r\n\r\n".to_vec(),
+            b"\r\n".to_vec(),
+            Vec::new(),
+            b":\r\n:\r\n\r\n".to_vec(),
+            b"x\n:\n \n".to_vec(),
+        ];
+        for raw in &cases {
+            assert_same_parse(raw);
+            // Every cut of it too: lines end anywhere.
+            for cut in 0..raw.len().min(400) {
+                assert_same_parse(&raw[..cut]);
+            }
+        }
+    }
+
+    /// Random edits of real messages and random bytes, over an alphabet rich in what the
+    /// walk looks at, parse as the reference parses them.
+    #[test]
+    fn mutations_match_the_reference() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"\r\n\r\n :\t;,<>\"[]@=/\xff\xe90123456789SIPsipCcLl-";
+        for base in [INVITE, RESPONSE] {
+            for _ in 0..3000 {
+                let mut m = base.to_vec();
+                let edits = (next(&mut state) % 12) as usize + 1;
+                for _ in 0..edits {
+                    let at = (next(&mut state) as usize) % m.len();
+                    let pick = (next(&mut state) as usize) % alphabet.len();
+                    match next(&mut state) % 3 {
+                        0 => m[at] = alphabet[pick],
+                        1 => m.insert(at, alphabet[pick]),
+                        _ => {
+                            m.remove(at);
+                        }
+                    }
+                }
+                assert_same_parse(&m);
+            }
+        }
+        for len in [1usize, 3, 17, 80, 700] {
+            for _ in 0..300 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(next(&mut state) as usize) % alphabet.len()])
+                    .collect();
+                assert_same_parse(&bytes);
+            }
+        }
+    }
+
+    /// The usual start lines are read as [`any_start_line`] reads them, without defects;
+    /// others are left to it.
+    #[test]
+    fn usual_start_lines_are_the_parsers() {
+        let read: &[&[u8]] = &[
+            b"SIP/2.0 200 OK",
+            b"SIP/2.0 180",
+            b"SIP/2.0 486 Busy Here ",
+            b"SIP/2.0 100  Trying\t",
+            b"SIP/2.0 699 x",
+            b"INVITE sip:bob@example.com;transport=tcp SIP/2.0",
+            b"ACK tel:+123 SIP/2.0",
+            b"UPDATE x SIP/2.0",
+        ];
+        let left: &[&[u8]] = &[
+            b"SIP/2.0 099 Low",
+            b"SIP/2.0 700 High",
+            b"SIP/2.0 2000 Long",
+            b"SIP/2.0 20",
+            b"SIP/2.0 200\tOK",
+            b"SIP/2.0  200 OK",
+            b"sip/2.0 200 OK",
+            b"SIP/2.1 200 OK",
+            b"FOO sip:x SIP/2.0",
+            b"invite sip:x SIP/2.0",
+            b"INVITE  sip:x SIP/2.0",
+            b"INVITE sip:x  SIP/2.0",
+            b"INVITE sip:a\tb SIP/2.0",
+            b"INVITE sip:x SIP/2.0 ",
+            b"INVITE sip:x sip/2.0",
+            b"INVITE sip:x",
+            b"INVITE  SIP/2.0",
+            b"INVITE SIP/2.0",
+            b"",
+        ];
+        for line in read {
+            let mut defects = Vec::new();
+            let full = any_start_line(line, &mut |a| defects.push(a));
+            assert_eq!(usual_start_line(line), Some(full), "{line:?}");
+            assert!(defects.is_empty(), "{line:?}");
+        }
+        for line in left {
+            assert_eq!(usual_start_line(line), None, "{line:?}");
+        }
+    }
+
+    /// The one-pass CSeq reading gives what [`any_cseq`] gives, or leaves the value to it.
+    #[test]
+    fn usual_cseq_is_any_cseq() {
+        let cases: &[&[u8]] = &[
+            b"1 INVITE",
+            b"314159 INVITE",
+            b"0 ACK",
+            b"007 BYE",
+            b"999999999 X-CUSTOM",
+            b"4294967295 INVITE",
+            b"4294967296 INVITE",
+            b"1234567890 INVITE",
+            b"1  INVITE",
+            b"1\tINVITE",
+            b"1 INVITE extra",
+            b"1 INVITE ",
+            b" 1 INVITE",
+            b"1 INV\xffITE",
+            b"1 INVITE\r\n\tx",
+            b"1\r\n INVITE",
+            b"1 ",
+            b"1",
+            b" INVITE",
+            b"INVITE",
+            b"-1 INVITE",
+            b"",
+        ];
+        for v in cases {
+            let usual = usual_cseq(v);
+            if usual.is_some() {
+                assert_eq!(usual, any_cseq(v), "{v:?}");
+            }
+            assert_eq!(parse_cseq(v), any_cseq(v), "{v:?}");
+        }
+        assert_eq!(usual_cseq(b"314159 INVITE"), Some((314159, Method::Invite)));
+        assert_eq!(usual_cseq(b"1234567890 INVITE"), None);
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        let alphabet = b" \t\r\n0123456789INVTEACKxyz\xff";
+        for _ in 0..20_000 {
+            let len = (next(&mut state) % 14) as usize;
+            let v: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next(&mut state) as usize) % alphabet.len()])
+                .collect();
+            if let Some(u) = usual_cseq(&v) {
+                assert_eq!(Some(u), any_cseq(&v), "{v:?}");
+            }
+            assert_eq!(parse_cseq(&v), any_cseq(&v), "{v:?}");
+        }
     }
 
     /// Checks every slice a message hands out lies inside the input.

@@ -13,9 +13,9 @@
 //! falls back to [`super::parse`]; a property test checks that whatever it answers is what the
 //! parser says.
 
-use super::find_byte;
 use super::headers::{parse_u64, trim_lws, HeaderName, Method};
 use super::parse::{parse_cseq, start_line, StartLine, MAX_HEADERS};
+use super::{find_byte, find_byte2, find_line_end};
 
 #[inline]
 fn is_wsp(b: u8) -> bool {
@@ -28,7 +28,7 @@ fn is_wsp(b: u8) -> bool {
 #[inline]
 fn line(head: &[u8], pos: usize) -> (usize, usize, usize) {
     let hay = head.get(pos..).unwrap_or(&[]);
-    match memchr::memchr(b'\n', hay) {
+    match find_byte(b'\n', hay) {
         Some(i) => {
             let nl = pos + i;
             let cr = i > 0 && hay.get(i - 1) == Some(&b'\r');
@@ -72,53 +72,73 @@ pub fn call_id(raw: &[u8]) -> Option<&[u8]> {
     let mut stored = 0usize;
     // Value span of the Call-ID header once met; continuation lines may still extend it.
     let mut found: Option<(usize, usize)> = None;
-    while pos < limit {
-        let (start, end, next) = line(head, pos);
-        pos = next;
-        let text = head.get(start..end).unwrap_or(&[]);
-        let Some(&first) = text.first() else {
-            break; // blank line: end of the header section
-        };
-        if is_wsp(first) {
-            let Some(lead) = text.iter().position(|&b| !is_wsp(b)) else {
-                continue; // whitespace-only line: adds nothing
-            };
-            // A fold of the Call-ID header (the last one stored) extends its value; folds of
-            // other headers do not matter here.
-            if let Some((vs, ve)) = &mut found {
-                let tail = text.iter().rposition(|&b| !is_wsp(b)).map_or(0, |p| p + 1);
-                if vs == ve {
-                    *vs = start + lead;
+    while let Some(rest) = head.get(pos..).filter(|r| !r.is_empty()) {
+        match rest {
+            // A blank line (a CR alone at the very end is one too): end of the header section.
+            [b'\n', ..] | [b'\r', b'\n', ..] | [b'\r'] => break,
+            [b' ' | b'\t', ..] => {
+                let (start, end, next) = line(head, pos);
+                pos = next;
+                let text = head.get(start..end).unwrap_or(&[]);
+                let Some(lead) = text.iter().position(|&b| !is_wsp(b)) else {
+                    continue; // whitespace-only line: adds nothing
+                };
+                // A fold of the Call-ID header (the last one stored) extends its value; folds
+                // of other headers do not matter here.
+                if let Some((vs, ve)) = &mut found {
+                    let tail = text.iter().rposition(|&b| !is_wsp(b)).map_or(0, |p| p + 1);
+                    if vs == ve {
+                        *vs = start + lead;
+                    }
+                    *ve = start + tail;
                 }
-                *ve = start + tail;
+                continue;
             }
-            continue;
+            _ => {}
         }
         if found.is_some() {
             break; // the next header: the Call-ID value is complete
         }
-        let Some(colon) = text.iter().position(|&b| b == b':') else {
-            continue; // junk line: not stored
+        // The name ends at the first colon; a line end before any colon makes a junk line,
+        // which the parser does not store.
+        let Some(colon) = find_byte2(b':', b'\n', rest).filter(|&c| rest.get(c) == Some(&b':'))
+        else {
+            pos = line(head, pos).2;
+            continue;
         };
         if stored >= MAX_HEADERS {
             return None; // this header and every later one are dropped by the parser
         }
         stored += 1;
-        let name_part = text.get(..colon).unwrap_or(&[]);
+        let name_part = rest.get(..colon).unwrap_or(&[]);
         let name_end = name_part
             .iter()
             .rposition(|&b| !is_wsp(b))
             .map_or(0, |p| p + 1);
+        // The rest of the line from the colon on: `(end, next)` as [`line`] cuts it.
+        let after_colon = rest.get(colon + 1..).unwrap_or(&[]);
+        let (end, next) = match find_line_end(after_colon) {
+            Some(i) => {
+                let nl = colon + 1 + i;
+                (nl - usize::from(rest.get(nl - 1) == Some(&b'\r')), nl + 1)
+            }
+            None => (
+                rest.len() - usize::from(rest.last() == Some(&b'\r')),
+                rest.len(),
+            ),
+        };
+        let start = pos;
+        pos += next;
         if !is_call_id_name(name_part.get(..name_end).unwrap_or(&[])) {
             continue;
         }
-        let after = text.get(colon + 1..).unwrap_or(&[]);
+        let after = rest.get(colon + 1..end).unwrap_or(&[]);
         found = Some(match after.iter().position(|&b| !is_wsp(b)) {
             Some(l) => {
                 let tail = after.iter().rposition(|&b| !is_wsp(b)).map_or(l, |p| p + 1);
                 (start + colon + 1 + l, start + colon + 1 + tail)
             }
-            None => (end, end),
+            None => (start + end, start + end),
         });
     }
     let (vs, ve) = found?;
@@ -134,72 +154,6 @@ pub struct Clean<'a> {
     pub call_id: Option<&'a [u8]>,
 }
 
-/// Bytes 0x01 and 0x7f in every lane of a word.
-const ONES: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-
-/// 0x80 in each byte of `x` that is zero, 0 in the others (exact: no carry between lanes).
-#[inline(always)]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
-}
-
-/// Position of the first `:` or LF in `s`. Header names are short: eight bytes at a step
-/// finds most in one step, where a byte loop or a `memchr2` call costs several times more.
-#[inline]
-fn colon_or_lf(s: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(w) = s.get(at..).and_then(|r| r.first_chunk::<8>()) {
-        let w = u64::from_le_bytes(*w);
-        let m =
-            zero_bytes(w ^ (ONES * u64::from(b':'))) | zero_bytes(w ^ (ONES * u64::from(b'\n')));
-        if m != 0 {
-            return Some(at + (m.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let tail = s.get(at..)?;
-    tail.iter()
-        .position(|&b| b == b':' || b == b'\n')
-        .map(|i| at + i)
-}
-
-/// The start line as [`start_line`] reads it, for the two usual forms without any defect
-/// (`SIP/2.0 NNN reason` with NNN in 100..=699, and `METHOD uri SIP/2.0` with a known method
-/// and single spaces); `None` for anything else, left to `start_line`. The parser's function
-/// walks the request URI byte by byte; here a `memchr2` call checks it.
-#[inline]
-fn usual_start_line(line: &[u8]) -> Option<StartLine<'_>> {
-    if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
-        let (code, after) = match rest {
-            [a @ b'1'..=b'6', b @ b'0'..=b'9', c @ b'0'..=b'9', after @ ..]
-                if matches!(after.first(), None | Some(b' ')) =>
-            {
-                let d = |x: &u8| u16::from(x - b'0');
-                (d(a) * 100 + d(b) * 10 + d(c), after)
-            }
-            _ => return None,
-        };
-        return Some(StartLine::Response {
-            version: line.get(..7)?,
-            code,
-            reason: trim_lws(after),
-        });
-    }
-    let sp = memchr::memchr(b' ', line)?;
-    let method = Method::from_bytes(line.get(..sp)?).filter(Method::is_known)?;
-    let rest = line.get(sp + 1..)?;
-    let uri = rest.strip_suffix(b" SIP/2.0")?;
-    if uri.is_empty() || memchr::memchr2(b' ', b'\t', uri).is_some() {
-        return None;
-    }
-    Some(StartLine::Request {
-        method,
-        uri,
-        version: rest.get(rest.len() - 7..)?,
-    })
-}
-
 /// Whether every byte of `s` is ASCII. One OR over all bytes, which the compiler turns into
 /// wide vector steps: about three times fewer instructions than `<[u8]>::is_ascii` on a
 /// message head (a few hundred bytes, nearly always ASCII, so stopping early gains nothing).
@@ -211,7 +165,7 @@ fn all_ascii(s: &[u8]) -> bool {
 /// `s` cut at its first line end, which must be CRLF: the line without it, and what follows.
 #[inline]
 fn crlf_line(s: &[u8]) -> Option<(&[u8], &[u8])> {
-    let lf = find_byte(b'\n', s)?;
+    let lf = find_line_end(s)?;
     let end = lf.checked_sub(1)?;
     if s.get(end) != Some(&b'\r') {
         return None;
@@ -263,17 +217,11 @@ pub fn clean(raw: &[u8]) -> Option<Clean<'_>> {
     }
     // Every head line, the start line first, must end with CRLF (else LF-only or mixed).
     let (first, mut rest) = crlf_line(raw)?;
-    let start = match usual_start_line(first) {
-        Some(s) => s,
-        None => {
-            let mut defect = false;
-            let start = start_line(first, &mut |_| defect = true);
-            if defect {
-                return None;
-            }
-            start
-        }
-    };
+    let mut defect = false;
+    let start = start_line(first, &mut |_| defect = true);
+    if defect {
+        return None;
+    }
     // Mandatory headers seen: Via, From, To, Call-ID, CSeq (one bit each).
     let mut mandatory = 0u8;
     let mut call_id: Option<&[u8]> = None;
@@ -289,7 +237,7 @@ pub fn clean(raw: &[u8]) -> Option<Clean<'_>> {
             _ => {}
         }
         // A line end before any colon is a junk line; a colon first, an empty name.
-        let colon = colon_or_lf(rest)?;
+        let colon = find_byte2(b':', b'\n', rest)?;
         let (name_part, tail) = rest.split_at_checked(colon)?;
         let [b':', after_colon @ ..] = tail else {
             return None;
@@ -394,52 +342,6 @@ mod tests {
         assert_eq!(call_id(cases[3]), Some(&b"lower"[..]));
         assert_eq!(call_id(cases[4]), Some(&b"folded\r\n \t\r\n\tmore"[..]));
         assert_eq!(call_id(cases[7]), None);
-    }
-
-    /// The usual start lines are read as the parser's function reads them; others are left
-    /// to it.
-    #[test]
-    fn usual_start_lines_are_the_parsers() {
-        let read: &[&[u8]] = &[
-            b"SIP/2.0 200 OK",
-            b"SIP/2.0 180",
-            b"SIP/2.0 486 Busy Here ",
-            b"SIP/2.0 100  Trying\t",
-            b"SIP/2.0 699 x",
-            b"INVITE sip:bob@example.com;transport=tcp SIP/2.0",
-            b"ACK tel:+123 SIP/2.0",
-            b"UPDATE x SIP/2.0",
-        ];
-        let left: &[&[u8]] = &[
-            b"SIP/2.0 099 Low",
-            b"SIP/2.0 700 High",
-            b"SIP/2.0 2000 Long",
-            b"SIP/2.0 20",
-            b"SIP/2.0 200\tOK",
-            b"SIP/2.0  200 OK",
-            b"sip/2.0 200 OK",
-            b"SIP/2.1 200 OK",
-            b"FOO sip:x SIP/2.0",
-            b"invite sip:x SIP/2.0",
-            b"INVITE  sip:x SIP/2.0",
-            b"INVITE sip:x  SIP/2.0",
-            b"INVITE sip:a\tb SIP/2.0",
-            b"INVITE sip:x SIP/2.0 ",
-            b"INVITE sip:x sip/2.0",
-            b"INVITE sip:x",
-            b"INVITE  SIP/2.0",
-            b"INVITE SIP/2.0",
-            b"",
-        ];
-        for line in read {
-            let mut defects = Vec::new();
-            let full = start_line(line, &mut |a| defects.push(a));
-            assert_eq!(usual_start_line(line), Some(full), "{line:?}");
-            assert!(defects.is_empty(), "{line:?}");
-        }
-        for line in left {
-            assert_eq!(usual_start_line(line), None, "{line:?}");
-        }
     }
 
     /// Past the parser's cap on stored headers a Call-ID is not seen, by either.
