@@ -324,49 +324,60 @@ impl ExactGrouper {
             let key = (call.summary.start_ns, seq);
             return Some((call, key));
         }
+        if last {
+            // The call is complete: its gathering comes out in one look-up, and a call of one
+            // message is never filed at all.
+            let (mut msgs, first) = match self.open.remove(m.call_id.as_str()) {
+                Some(g) => {
+                    self.starts.remove(&(g.start, g.first));
+                    for (place, t) in &g.invites {
+                        if let Some(at) = self.open_invites.get_mut(place) {
+                            at.remove(&(*t, g.first));
+                            if at.is_empty() {
+                                self.open_invites.remove(place);
+                            }
+                        }
+                    }
+                    (g.msgs, g.first)
+                }
+                None => (Vec::with_capacity(1), seq),
+            };
+            msgs.push(m);
+            let call = analyze_call(msgs, &self.overrides);
+            let key = (call.summary.start_ns, first);
+            return Some((call, key));
+        }
         let g = match self.open.get_mut(m.call_id.as_str()) {
-            Some(g) => g,
+            Some(g) => {
+                if ts < g.start {
+                    self.starts.remove(&(g.start, g.first));
+                    g.start = ts;
+                    self.starts.insert((ts, g.first));
+                }
+                g
+            }
             None => {
                 self.starts.insert((ts, seq));
-                self.open.entry(m.call_id.to_string()).or_insert(Gathering {
-                    msgs: Vec::with_capacity(4),
-                    first: seq,
-                    start: ts,
-                    invites: Vec::new(),
-                })
+                // Room for a typical call (six or seven messages) from the start.
+                self.open
+                    .entry(String::from(m.call_id.as_str()))
+                    .or_insert(Gathering {
+                        msgs: Vec::with_capacity(8),
+                        first: seq,
+                        start: ts,
+                        invites: Vec::new(),
+                    })
             }
         };
-        if ts < g.start {
-            self.starts.remove(&(g.start, g.first));
-            g.start = ts;
-            self.starts.insert((ts, g.first));
-        }
-        if !last {
-            if let Some(places) = invite_places(&m) {
-                for place in places {
-                    let at = self.open_invites.entry(place.clone()).or_default();
-                    at.insert((ts, g.first));
-                    g.invites.push((place, ts));
-                }
+        if let Some(places) = invite_places(&m) {
+            for place in places {
+                let at = self.open_invites.entry(place.clone()).or_default();
+                at.insert((ts, g.first));
+                g.invites.push((place, ts));
             }
-            g.msgs.push(m);
-            return None;
         }
-        let id = m.call_id.clone();
         g.msgs.push(m);
-        let g = self.open.remove(id.as_str())?;
-        self.starts.remove(&(g.start, g.first));
-        for (place, t) in &g.invites {
-            if let Some(at) = self.open_invites.get_mut(place) {
-                at.remove(&(*t, g.first));
-                if at.is_empty() {
-                    self.open_invites.remove(place);
-                }
-            }
-        }
-        let call = analyze_call(g.msgs, &self.overrides);
-        let key = (call.summary.start_ns, g.first);
-        Some((call, key))
+        None
     }
 
     /// End of input: every call still open (Call-IDs that shared a hash), in list order.

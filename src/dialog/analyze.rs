@@ -89,6 +89,21 @@ impl<K: Copy + Eq + std::hash::Hash, V: Copy> SmallMap<K, V> {
             e.1 = v;
             return;
         }
+        self.push_new(k, v);
+    }
+
+    /// Adds `k`, which the caller knows is absent (its `get` just said so): no search for an
+    /// entry to replace.
+    pub(super) fn insert_new(&mut self, k: K, v: V) {
+        match &mut self.map {
+            Some(map) => {
+                map.insert(k, v);
+            }
+            None => self.push_new(k, v),
+        }
+    }
+
+    fn push_new(&mut self, k: K, v: V) {
         self.list.push((k, v));
         if self.list.len() > SMALL {
             self.map = Some(std::mem::take(&mut self.list).into_iter().collect());
@@ -101,30 +116,37 @@ impl<K: Copy + Eq + std::hash::Hash, V: Copy> SmallMap<K, V> {
             return v;
         }
         let v = make();
-        self.insert(k, v);
+        self.insert_new(k, v);
         v
     }
 }
 
-/// The key texts of one call, numbered in order of first use: equal texts get equal numbers,
-/// so keys made of them are small integers to compare and hash. Texts of the messages are
-/// borrowed; only a text the matching rewrote (a sent-by with its default port added) is kept.
+/// The key texts of one kind (methods, tags, branches or sent-bys) in one call, numbered in
+/// order of first use: equal texts get equal numbers, so keys made of them are small integers
+/// to compare and hash. Each kind has its own numbers (a key compares a kind with the same
+/// kind only), so a search looks through few texts. Texts of the messages are borrowed; only a
+/// text the matching rewrote (a sent-by with its default port added) is kept.
 struct Names<'a> {
     list: Vec<Cow<'a, str>>,
     map: Option<FastMap<Cow<'a, str>, Id>>,
 }
 
-/// Numbers [`Names`] gives from the start to the texts every call asks for.
+/// Numbers [`Names`] gives from the start: the empty text (every kind), INVITE (methods).
 const EMPTY: Id = 0;
 const INVITE: Id = 1;
 
 impl<'a> Names<'a> {
     fn new() -> Self {
-        // Room for what a small call numbers, so the list grows at most once or twice.
-        let mut list = Vec::with_capacity(8);
+        // Room for what a small call numbers, so the list grows once at most.
+        let mut list = Vec::with_capacity(4);
         list.push(Cow::Borrowed(""));
-        list.push(Cow::Borrowed("INVITE"));
         Names { list, map: None }
+    }
+
+    fn methods() -> Self {
+        let mut names = Names::new();
+        names.list.push(Cow::Borrowed("INVITE"));
+        names
     }
 
     fn id(&mut self, s: &'a str) -> Id {
@@ -159,12 +181,14 @@ impl<'a> Names<'a> {
         id
     }
 
-    /// A method in upper case.
-    fn upper(&mut self, s: &'a str) -> Id {
-        if s.bytes().any(|b| b.is_ascii_lowercase()) {
-            self.id_copied(&s.to_ascii_uppercase())
+    /// A method in upper case: its number and its text (copied as is when it has no lower-case
+    /// letter, as methods rarely do), from one look at its letters.
+    fn method(&mut self, t: &'a Text) -> (Id, Text) {
+        if t.bytes().any(|b| b.is_ascii_lowercase()) {
+            let u = t.to_ascii_uppercase();
+            (self.id_copied(&u), u)
         } else {
-            self.id(s)
+            (self.id(t), t.clone())
         }
     }
 }
@@ -178,15 +202,6 @@ struct Origin {
     sent_by: Id,
     branch: Id,
     from_tag: Id,
-}
-
-/// `t` in upper case, copied as is when it has no lower-case letter (methods rarely do).
-fn upper(t: &Text) -> Text {
-    if t.bytes().any(|b| b.is_ascii_lowercase()) {
-        t.to_ascii_uppercase()
-    } else {
-        t.clone()
-    }
 }
 
 /// The Via sent-by as a matching key: lower case, with the transport's default port made
@@ -319,7 +334,11 @@ struct Builder<'a> {
     txs: Vec<Transaction>,
     /// Per transaction: what matching needs to know about it.
     tx_state: Vec<TxState>,
-    names: Names<'a>,
+    /// Texts of the keys, numbered per kind.
+    methods: Names<'a>,
+    tags: Names<'a>,
+    branches: Names<'a>,
+    sent_bys: Names<'a>,
     /// Scratch space for rewritten sent-by keys.
     buf: String,
     /// Sent-by as written, and whether over TLS (the two things its key depends on): the
@@ -358,7 +377,10 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
             step_tags: Vec::with_capacity(msgs.len()),
             txs: Vec::new(),
             tx_state: Vec::new(),
-            names: Names::new(),
+            methods: Names::methods(),
+            tags: Names::new(),
+            branches: Names::new(),
+            sent_bys: Names::new(),
             buf: String::new(),
             sent_by_seen: SmallMap::new(),
             step_map: SmallMap::new(),
@@ -426,12 +448,12 @@ impl<'a> Builder<'a> {
             return id;
         }
         let id = if sent_by_key_into(v, &mut self.buf) {
-            let Builder { names, buf, .. } = self;
-            names.id_copied(buf)
+            let Builder { sent_bys, buf, .. } = self;
+            sent_bys.id_copied(buf)
         } else {
-            self.names.id(&v.sent_by)
+            self.sent_bys.id(&v.sent_by)
         };
-        self.sent_by_seen.insert(seen, id);
+        self.sent_by_seen.insert_new(seen, id);
         id
     }
 
@@ -444,12 +466,10 @@ impl<'a> Builder<'a> {
             dst,
         };
         let (kind, kind_key) = match &m.start {
-            Start::Request { method, .. } => (
-                StepKind::Request {
-                    method: upper(method),
-                },
-                KindKey::Request(self.names.upper(method)),
-            ),
+            Start::Request { method, .. } => {
+                let (id, method) = self.methods.method(method);
+                (StepKind::Request { method }, KindKey::Request(id))
+            }
             Start::Response { code, .. } => {
                 (StepKind::Response { code: *code }, KindKey::Response(*code))
             }
@@ -467,7 +487,10 @@ impl<'a> Builder<'a> {
                     StepKind::Request { method },
                     KindKey::Request(id),
                 ) if raw == meth => (*n, method.clone(), id),
-                _ => (*n, upper(meth), self.names.upper(meth)),
+                _ => {
+                    let (id, meth) = self.methods.method(meth);
+                    (*n, meth, id)
+                }
             },
             None => {
                 self.missing_cseq += 1;
@@ -478,13 +501,13 @@ impl<'a> Builder<'a> {
             }
         };
         let from_tag = match m.from.tag.as_deref() {
-            Some(t) => self.names.id(t),
+            Some(t) => self.tags.id(t),
             None => EMPTY,
         };
         let (top_branch, top_sent_by) = match m.vias.first() {
             Some(v) => {
                 let b = match v.branch.as_deref() {
-                    Some(b) => self.names.id(b),
+                    Some(b) => self.branches.id(b),
                     None => EMPTY,
                 };
                 (b, self.sent_by_id(v))
@@ -498,17 +521,22 @@ impl<'a> Builder<'a> {
         };
         let (origin, legacy) = match m.vias.last() {
             Some(v) => {
-                let sent_by = if m.vias.len() == 1 {
-                    top_sent_by
-                } else {
-                    self.sent_by_id(v)
+                // With one Via the bottom one is the top one, already numbered.
+                let one = m.vias.len() == 1;
+                let sent_by = if one { top_sent_by } else { self.sent_by_id(v) };
+                let branch = |names: &mut Names<'a>, b: &'a str| {
+                    if one {
+                        top_branch
+                    } else {
+                        names.id(b)
+                    }
                 };
                 match v.branch.as_deref() {
                     Some(b) if b.starts_with(COOKIE) => (
                         Origin {
                             legacy: false,
                             sent_by,
-                            branch: self.names.id(b),
+                            branch: branch(&mut self.branches, b),
                             from_tag: ABSENT,
                         },
                         false,
@@ -517,7 +545,7 @@ impl<'a> Builder<'a> {
                         Origin {
                             legacy: true,
                             sent_by,
-                            branch: self.names.id(b.unwrap_or("")),
+                            branch: branch(&mut self.branches, b.unwrap_or("")),
                             from_tag,
                         },
                         true,
@@ -538,7 +566,7 @@ impl<'a> Builder<'a> {
             StepKind::Response { code: 100 } if !m.vias.is_empty() => (top_branch, top_sent_by),
             _ => (ABSENT, ABSENT),
         };
-        let to_tag = m.to.tag.as_deref().map(|t| self.names.id(t));
+        let to_tag = m.to.tag.as_deref().map(|t| self.tags.id(t));
         let key = StepKey {
             origin,
             cseq,
@@ -550,7 +578,8 @@ impl<'a> Builder<'a> {
         let depth = m.vias.len();
 
         // A known step: a repeat on a known hop, a new hop, or different content (a new step).
-        if let Some(s) = self.step_map.get(&key) {
+        let known = self.step_map.get(&key);
+        if let Some(s) = known {
             match self.hop_map.get(&(s, m.flow, depth)) {
                 Some(h) => {
                     if let Some(repeat) = self.repeat_of(msgs, s, h, m) {
@@ -602,7 +631,11 @@ impl<'a> Builder<'a> {
         });
         self.step_tags
             .push((m.from.tag.is_some().then_some(from_tag), to_tag));
-        self.step_map.insert(key, s);
+        if known.is_some() {
+            self.step_map.insert(key, s);
+        } else {
+            self.step_map.insert_new(key, s);
+        }
         if let Some(t) = self.txs.get_mut(tx) {
             match part {
                 Part::Request => {
@@ -692,7 +725,7 @@ impl<'a> Builder<'a> {
             return t;
         }
         let t = self.new_tx(method, method_id, cseq, legacy);
-        self.tx_map.insert(k, t);
+        self.tx_map.insert_new(k, t);
         t
     }
 
@@ -722,7 +755,7 @@ impl<'a> Builder<'a> {
                         return (t, Part::Ack);
                     }
                 }
-                let ack = self.names.id("ACK");
+                let ack = self.methods.id("ACK");
                 (self.tx_for(origin, legacy, cseq, "ACK", ack), Part::Request)
             }
             StepKind::Request { method } if method == "CANCEL" => {
@@ -732,7 +765,7 @@ impl<'a> Builder<'a> {
                 if let Some(t) = self.tx_map.get(&(origin, cseq, INVITE)) {
                     return (t, Part::Cancel);
                 }
-                let cancel = self.names.id("CANCEL");
+                let cancel = self.methods.id("CANCEL");
                 (
                     self.tx_for(origin, legacy, cseq, "CANCEL", cancel),
                     Part::Request,
@@ -741,7 +774,7 @@ impl<'a> Builder<'a> {
             StepKind::Request { method } => {
                 let id = match kind_key {
                     KindKey::Request(id) => id,
-                    KindKey::Response(_) => self.names.id_copied(method),
+                    KindKey::Response(_) => self.methods.id_copied(method),
                 };
                 (self.tx_for(origin, legacy, cseq, method, id), Part::Request)
             }
@@ -767,7 +800,8 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Adds a hop to step `s` and ties it to its per-leg transaction.
+    /// Adds a hop to step `s` and ties it to its per-leg transaction. `s` is new, or has no
+    /// hop on this message's flow at its Via depth yet.
     #[allow(clippy::too_many_arguments)]
     fn add_hop(
         &mut self,
@@ -809,7 +843,7 @@ impl<'a> Builder<'a> {
                     server: dst,
                 });
                 let l = t.legs.len() - 1;
-                self.leg_map.insert(lk, (tx, l));
+                self.leg_map.insert_new(lk, (tx, l));
                 l
             }),
             None => None,
@@ -830,7 +864,8 @@ impl<'a> Builder<'a> {
             duplicates: Vec::new(),
         });
         let h = st.hops.len() - 1;
-        self.hop_map.insert((s, m.flow, depth), h);
+        // Called for a step new or without a hop on this flow at this depth: never known.
+        self.hop_map.insert_new((s, m.flow, depth), h);
         h
     }
 }
@@ -1064,16 +1099,51 @@ fn build_dialogs(
     dialogs
 }
 
+/// Up to this many hops, a step's senders are looked through one by one rather than sorted.
+const FEW_HOPS: usize = 16;
+
+/// Which hosts send a hop of a step. Almost every step has a hop or two: those are looked
+/// through directly, and only a long path has its senders sorted into a list.
+pub(super) struct Senders {
+    /// Sorted, without repeats; empty (unused) for [`FEW_HOPS`] hops or fewer.
+    sorted: Vec<HostIdx>,
+}
+
+impl Senders {
+    pub(super) fn of(hops: &[Hop]) -> Self {
+        let mut sorted = Vec::new();
+        if hops.len() > FEW_HOPS {
+            sorted = hops.iter().map(|h| h.src).collect();
+            sorted.sort_unstable();
+            sorted.dedup();
+        }
+        Senders { sorted }
+    }
+
+    /// Whether `host` sends one of `hops` (the hops this was made of).
+    pub(super) fn has(&self, hops: &[Hop], host: HostIdx) -> bool {
+        if hops.len() <= FEW_HOPS {
+            hops.iter().any(|h| h.src == host)
+        } else {
+            self.sorted.binary_search(&host).is_ok()
+        }
+    }
+}
+
 /// Who does what on each hop: the sender originates/generates or forwards; the receiver
 /// forwards it if it is the sender of another hop of the same step, else it is the end.
 fn set_acting(steps: &mut [Step]) {
     for st in steps.iter_mut() {
-        let mut senders: Vec<HostIdx> = st.hops.iter().map(|h| h.src).collect();
-        senders.sort_unstable();
-        senders.dedup();
+        let senders = Senders::of(&st.hops);
         let req = st.is_request();
-        for hop in st.hops.iter_mut() {
-            let forwards = hop.dst != hop.src && senders.binary_search(&hop.dst).is_ok();
+        for k in 0..st.hops.len() {
+            let forwards = st
+                .hops
+                .get(k)
+                .is_some_and(|hop| hop.dst != hop.src && senders.has(&st.hops, hop.dst));
+            let Some(hop) = st.hops.get_mut(k) else {
+                continue;
+            };
             let generated = hop.origin == HopOrigin::Generated;
             hop.sender_acts = match (generated, req) {
                 (false, _) => Acting::Forwarder,
@@ -1129,7 +1199,7 @@ mod sent_by_tests {
 
 #[cfg(test)]
 mod small_map_tests {
-    use super::{Names, SmallMap, SMALL};
+    use super::{Names, SmallMap, Text, EMPTY, INVITE, SMALL};
 
     #[test]
     fn small_map_keeps_every_entry_across_the_switch_to_hashing() {
@@ -1152,6 +1222,23 @@ mod small_map_tests {
     }
 
     #[test]
+    fn insert_new_agrees_with_insert_for_absent_keys() {
+        let mut a: SmallMap<(u32, u32), usize> = SmallMap::new();
+        let mut b: SmallMap<(u32, u32), usize> = SmallMap::new();
+        for i in 0..SMALL * 3 {
+            let k = (i as u32 % 5, i as u32 / 5);
+            assert_eq!(a.get(&k), None);
+            a.insert(k, i);
+            b.insert_new(k, i);
+            assert_eq!(a.map.is_some(), b.map.is_some());
+            for j in 0..=i {
+                let k = (j as u32 % 5, j as u32 / 5);
+                assert_eq!(a.get(&k), b.get(&k));
+            }
+        }
+    }
+
+    #[test]
     fn names_give_equal_texts_equal_numbers_before_and_after_the_switch() {
         let texts: Vec<String> = (0..SMALL * 3).map(|i| format!("z9hG4bK-{i}")).collect();
         let mut names = Names::new();
@@ -1165,6 +1252,61 @@ mod small_map_tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), texts.len());
-        assert_eq!(names.upper("invite"), names.id("INVITE"));
+        let raw = ["invite", "Info", "ACK"].map(Text::from);
+        let mut methods = Names::methods();
+        let (id, text) = methods.method(&raw[0]);
+        assert_eq!((id, text.as_str()), (INVITE, "INVITE"));
+        let (id, text) = methods.method(&raw[1]);
+        assert_eq!((id, text.as_str()), (methods.id("INFO"), "INFO"));
+        assert_eq!(methods.method(&raw[2]).0, methods.id("ACK"));
+        assert_eq!(methods.id(""), EMPTY);
+    }
+}
+
+#[cfg(test)]
+mod senders_tests {
+    use super::*;
+
+    fn hop(src: HostIdx, dst: HostIdx) -> Hop {
+        Hop {
+            msg: 0,
+            src,
+            dst,
+            via_depth: 1,
+            origin: HopOrigin::Generated,
+            sender_acts: Acting::Client,
+            receiver_acts: Acting::Server,
+            leg: None,
+            retransmissions: Vec::new(),
+            duplicates: Vec::new(),
+        }
+    }
+
+    /// Short and long paths (around [`FEW_HOPS`]), with repeated and absent hosts.
+    #[test]
+    fn senders_agree_with_a_sorted_list() {
+        let mut seed: u64 = 11;
+        let mut roll = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) % n) as usize
+        };
+        for len in 0..FEW_HOPS * 3 {
+            for _ in 0..20 {
+                let hops: Vec<Hop> = (0..len).map(|_| hop(roll(12), roll(12))).collect();
+                let mut sorted: Vec<HostIdx> = hops.iter().map(|h| h.src).collect();
+                sorted.sort_unstable();
+                sorted.dedup();
+                let senders = Senders::of(&hops);
+                for host in 0..14 {
+                    assert_eq!(
+                        senders.has(&hops, host),
+                        sorted.binary_search(&host).is_ok(),
+                        "{len} {host}"
+                    );
+                }
+            }
+        }
     }
 }

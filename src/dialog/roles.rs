@@ -10,6 +10,7 @@
 //! agent, refined to phone, gateway or B2BUA when its own User-Agent/Server header says so. An
 //! override always wins, because a PSTN gateway looks like any user agent on the wire.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Keys here are built from capture text per message: a fast hasher (no denial-of-service
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::{IpAddr, SocketAddr};
 
-use super::analyze::SmallMap;
+use super::analyze::{Senders, SmallMap};
 use super::model::*;
 use super::msg::{Msg, Text};
 use crate::net::Flow;
@@ -240,6 +241,50 @@ pub fn hint_from_product(product: &str) -> Option<Role> {
         .map(|(&r, _)| r)
 }
 
+/// How many recent products [`hint_cached`] remembers, and the longest it keeps.
+const HINT_CACHE: usize = 32;
+const HINT_CACHE_LEN: usize = 128;
+
+/// Recent products and their hints, replaced in turn.
+#[derive(Default)]
+struct HintCache {
+    entries: Vec<(String, Option<Role>)>,
+    next: usize,
+}
+
+thread_local! {
+    /// The same few products (the phones and servers of a network) come back call after call.
+    static HINTS: RefCell<HintCache> = RefCell::new(HintCache::default());
+}
+
+/// [`hint_from_product`], remembering the answers for the last few products on this thread:
+/// a repeat costs a comparison instead of a scan.
+fn hint_cached(product: &str) -> Option<Role> {
+    HINTS.with(|cell| {
+        let Ok(mut cache) = cell.try_borrow_mut() else {
+            return hint_from_product(product);
+        };
+        if let Some(&(_, hint)) = cache.entries.iter().find(|(p, _)| p == product) {
+            return hint;
+        }
+        let hint = hint_from_product(product);
+        if product.len() <= HINT_CACHE_LEN {
+            if cache.entries.len() < HINT_CACHE {
+                cache.entries.push((product.to_string(), hint));
+            } else {
+                let at = cache.next % HINT_CACHE;
+                cache.next = at + 1;
+                if let Some(e) = cache.entries.get_mut(at) {
+                    e.0.clear();
+                    e.0.push_str(product);
+                    e.1 = hint;
+                }
+            }
+        }
+        hint
+    })
+}
+
 fn override_for(host: &Host, overrides: &[RoleOverride]) -> Option<Role> {
     // An override naming the port wins over one naming only the address.
     let by_port = overrides.iter().rev().find(|o| {
@@ -267,12 +312,11 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
     let mut sent_invite: Vec<(HostIdx, i64)> = Vec::new();
     for st in steps {
         let initial_invite = st.method() == "INVITE" && st.is_request() && st.to_tag.is_none();
-        let mut senders: Vec<HostIdx> = Vec::new();
-        if initial_invite {
-            senders = st.hops.iter().map(|h| h.src).collect();
-            senders.sort_unstable();
-            senders.dedup();
-        }
+        let senders = if initial_invite {
+            Senders::of(&st.hops)
+        } else {
+            Senders::of(&[])
+        };
         for (j, hop) in st.hops.iter().enumerate() {
             let Some(m) = msgs.get(hop.msg) else { continue };
             let generated = hop.origin == HopOrigin::Generated;
@@ -322,7 +366,7 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
                 if generated {
                     sent_invite.push((hop.src, ts));
                 }
-                let forwarded_on = senders.binary_search(&hop.dst).is_ok();
+                let forwarded_on = senders.has(&st.hops, hop.dst);
                 if !forwarded_on {
                     if let Some(e) = got_invite.get_mut(hop.dst) {
                         *e = Some(e.map_or(ts, |t| t.min(ts)));
@@ -348,7 +392,7 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
             .servers
             .iter()
             .chain(host.user_agents.iter())
-            .find_map(|p| hint_from_product(p));
+            .find_map(|p| hint_cached(p));
         let b = host.behaviour;
         let (role, source) = if let Some(r) = override_for(host, overrides) {
             (r, RoleSource::Override)
@@ -374,14 +418,28 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
 /// Digits of a called user, keeping the last 8: enough to pair `+4930123456` with
 /// `030123456` across a B2BUA that rewrites the prefix.
 pub fn number_tail(user: &str) -> Option<String> {
-    // ASCII digits are single bytes: count them, then keep the last 8 (no list of chars).
-    let digits = user.bytes().filter(u8::is_ascii_digit);
-    let n = digits.clone().count();
+    // ASCII digits are single bytes (never part of a longer UTF-8 sequence): read from the
+    // end, stop at the eighth, fill the tail from its end.
+    let mut tail = [0u8; TAIL_DIGITS];
+    let mut n = 0;
+    for b in user.bytes().rev().filter(u8::is_ascii_digit) {
+        n += 1;
+        if let Some(slot) = tail.get_mut(TAIL_DIGITS - n) {
+            *slot = b;
+        }
+        if n == TAIL_DIGITS {
+            break;
+        }
+    }
     if n < 3 {
         return None;
     }
-    Some(digits.skip(n.saturating_sub(8)).map(char::from).collect())
+    let digits = tail.get(TAIL_DIGITS - n..)?;
+    std::str::from_utf8(digits).ok().map(String::from)
 }
+
+/// How many trailing digits of a called number [`number_tail`] keeps.
+const TAIL_DIGITS: usize = 8;
 
 /// How long after receiving an INVITE a B2BUA may take to send its own.
 pub const B2BUA_WINDOW_NS: i64 = 5_000_000_000;
@@ -556,6 +614,90 @@ mod hint_tests {
         assert_eq!(number_tail("alice").as_deref(), None);
         assert_eq!(number_tail("٣٤٥١٢").as_deref(), None);
         assert_eq!(number_tail("ü123456789ü0").as_deref(), Some("34567890"));
+    }
+
+    /// The plain way: count every digit, keep the last eight.
+    fn number_tail_by_count(user: &str) -> Option<String> {
+        let digits: Vec<char> = user.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() < 3 {
+            return None;
+        }
+        Some(digits[digits.len().saturating_sub(8)..].iter().collect())
+    }
+
+    #[test]
+    fn number_tail_agrees_with_counting_every_digit() {
+        let users = [
+            "",
+            "1",
+            "12",
+            "123",
+            "a1b2c3d",
+            "12345678",
+            "123456789",
+            "+49 (30) 1234-5678 ext 99",
+            "sip:+4930123456@example.com",
+            "\u{0663}\u{0664}5\u{0665}12",
+            "\u{fc}1\u{fc}2\u{fc}",
+            "99999999999999999999999",
+            "%31%32%33",
+            "alice",
+            "0\u{0}1\u{7f}2",
+        ];
+        for u in users {
+            assert_eq!(number_tail(u), number_tail_by_count(u), "{u:?}");
+        }
+        // Every string of up to five symbols from a few digits, letters and a wide char.
+        let symbols = ["1", "2", "x", "\u{e9}", "+"];
+        let mut words = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for w in &words {
+                for s in symbols {
+                    next.push(format!("{w}{s}"));
+                }
+            }
+            for w in &next {
+                assert_eq!(number_tail(w), number_tail_by_count(w), "{w:?}");
+            }
+            words = next;
+        }
+    }
+
+    #[test]
+    fn cached_hints_agree_with_the_scan_through_evictions() {
+        let long = format!("{} yealink", "x".repeat(HINT_CACHE_LEN));
+        let mut products: Vec<String> = (0..HINT_CACHE * 3)
+            .map(|i| format!("Asterisk {i}"))
+            .collect();
+        products.extend(
+            [
+                "Yealink SIP-T46S",
+                "",
+                "kamailio",
+                "Mediant 1000",
+                "unknown",
+                long.as_str(),
+            ]
+            .map(String::from),
+        );
+        // Each product several times, in an order that makes every entry leave and come back.
+        for round in 0..3 {
+            for (i, p) in products.iter().enumerate() {
+                let p = if (i + round) % 4 == 0 {
+                    p.to_ascii_uppercase()
+                } else {
+                    p.clone()
+                };
+                assert_eq!(hint_cached(&p), hint_from_product(&p), "{p:?}");
+                assert_eq!(hint_cached(&p), hint_from_product(&p), "{p:?}");
+            }
+        }
+        HINTS.with(|c| {
+            let c = c.borrow();
+            assert_eq!(c.entries.len(), HINT_CACHE);
+            assert!(c.entries.iter().all(|(p, _)| p.len() <= HINT_CACHE_LEN));
+        });
     }
 
     /// The plain way: lower-case the product and look for each keyword, role by role.

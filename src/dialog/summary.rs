@@ -34,43 +34,42 @@ fn code_of(call: &Call, s: Option<StepIdx>) -> Option<u16> {
 
 /// Chooses the transaction whose outcome is the call's outcome.
 fn main_transaction(call: &Call, first_method: &str) -> Option<TxIdx> {
-    let of_method = |t: &Transaction| t.method == first_method;
-    let mut candidates: Vec<TxIdx> = call
-        .transactions
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| of_method(t) && !t.in_dialog)
-        .map(|(i, _)| i)
-        .collect();
-    if candidates.is_empty() {
-        candidates = call
-            .transactions
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| of_method(t))
-            .map(|(i, _)| i)
-            .collect();
-    }
     let final_code = |t: TxIdx| {
         call.transactions
             .get(t)
             .and_then(|t| code_of(call, t.final_response))
     };
+    pick(&call.transactions, first_method, final_code)
+}
+
+/// [`main_transaction`] among `txs`, given each one's final code.
+fn pick(
+    txs: &[Transaction],
+    first_method: &str,
+    final_code: impl Fn(TxIdx) -> Option<u16>,
+) -> Option<TxIdx> {
+    let of_method = |t: &Transaction| t.method == first_method;
+    // The transactions of the first method outside a dialog, or all of them when none is:
+    // walked in place, no list of them built.
+    let outside = txs.iter().any(|t| of_method(t) && !t.in_dialog);
+    let candidates = || {
+        txs.iter()
+            .enumerate()
+            .filter(move |(_, t)| of_method(t) && !(outside && t.in_dialog))
+            .map(|(i, _)| i)
+    };
     if first_method == "INVITE" {
-        if let Some(&t) = candidates
-            .iter()
-            .find(|&&t| final_code(t).is_some_and(|c| (200..300).contains(&c)))
+        if let Some(t) =
+            candidates().find(|&t| final_code(t).is_some_and(|c| (200..300).contains(&c)))
         {
             return Some(t);
         }
     }
-    candidates
-        .iter()
+    candidates()
         .rev()
-        .find(|&&t| final_code(t).is_some())
-        .or(candidates.last())
-        .copied()
-        .or_else(|| (!call.transactions.is_empty()).then_some(0))
+        .find(|&t| final_code(t).is_some())
+        .or_else(|| candidates().next_back())
+        .or_else(|| (!txs.is_empty()).then_some(0))
 }
 
 pub(crate) fn summarize(call: &Call) -> Summary {
@@ -178,4 +177,96 @@ pub(crate) fn summarize(call: &Call) -> Summary {
         None => s.end_ns.saturating_sub(s.start_ns).max(0),
     };
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain way: the list of candidates built, then searched.
+    fn pick_by_list(
+        txs: &[Transaction],
+        first_method: &str,
+        final_code: impl Fn(TxIdx) -> Option<u16>,
+    ) -> Option<TxIdx> {
+        let of_method = |t: &Transaction| t.method == first_method;
+        let mut candidates: Vec<TxIdx> = (0..txs.len())
+            .filter(|&i| txs.get(i).is_some_and(|t| of_method(t) && !t.in_dialog))
+            .collect();
+        if candidates.is_empty() {
+            candidates = (0..txs.len())
+                .filter(|&i| txs.get(i).is_some_and(of_method))
+                .collect();
+        }
+        if first_method == "INVITE" {
+            if let Some(&t) = candidates
+                .iter()
+                .find(|&&t| final_code(t).is_some_and(|c| (200..300).contains(&c)))
+            {
+                return Some(t);
+            }
+        }
+        candidates
+            .iter()
+            .rev()
+            .find(|&&t| final_code(t).is_some())
+            .or(candidates.last())
+            .copied()
+            .or_else(|| (!txs.is_empty()).then_some(0))
+    }
+
+    fn tx(method: &str, in_dialog: bool) -> Transaction {
+        Transaction {
+            method: Text::from(method),
+            cseq: 1,
+            request: None,
+            responses: Vec::new(),
+            final_response: None,
+            cancels: Vec::new(),
+            acks: Vec::new(),
+            legs: Vec::new(),
+            in_dialog,
+            rfc2543: false,
+            dialog: None,
+            dialogs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn pick_agrees_with_the_list_of_candidates() {
+        let methods = ["INVITE", "BYE", "REGISTER", "invite"];
+        let codes = [
+            None,
+            Some(100),
+            Some(180),
+            Some(200),
+            Some(299),
+            Some(401),
+            Some(487),
+        ];
+        // Every call of up to four transactions over a few methods, dialog states and codes
+        // (a small linear congruential generator picks them).
+        let mut seed: u64 = 7;
+        let mut roll = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..4000 {
+            let n = roll(5);
+            let txs: Vec<Transaction> = (0..n)
+                .map(|_| tx(methods[roll(methods.len())], roll(2) == 0))
+                .collect();
+            let finals: Vec<Option<u16>> = (0..n).map(|_| codes[roll(codes.len())]).collect();
+            let code = |t: TxIdx| finals.get(t).copied().flatten();
+            for first in ["INVITE", "BYE", "REGISTER", ""] {
+                assert_eq!(
+                    pick(&txs, first, code),
+                    pick_by_list(&txs, first, code),
+                    "{first} {finals:?}"
+                );
+            }
+        }
+    }
 }
