@@ -94,9 +94,9 @@ fn load_with(
 /// calls that start at the same time in order of first appearance). Unique per call.
 pub type CallKey = (i64, u64);
 
-/// Hash of a Call-ID as the model reads it (lossy UTF-8): equal Call-IDs hash equal.
-fn call_id_hash(text: &str) -> u64 {
-    foldhash::fast::FixedState::with_seed(0x5195_c0be).hash_one(text.as_bytes())
+/// Hash of a Call-ID's text as the model reads it (lossy UTF-8): equal Call-IDs hash equal.
+fn call_id_hash(text: &[u8]) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x5195_c0be).hash_one(text)
 }
 
 /// [`call_id_hash`] of a Call-ID value as found in a message; `None` when empty. ASCII (the
@@ -105,9 +105,9 @@ fn raw_call_id_hash(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
         None
     } else if value.is_ascii() {
-        Some(foldhash::fast::FixedState::with_seed(0x5195_c0be).hash_one(value))
+        Some(call_id_hash(value))
     } else {
-        Some(call_id_hash(&sip::headers::lossy(value)))
+        Some(call_id_hash(sip::headers::lossy(value).as_bytes()))
     }
 }
 
@@ -705,7 +705,7 @@ mod tests {
             b"tab\there",
         ] {
             let text = sip::headers::lossy(value);
-            let expected = (!text.is_empty()).then(|| call_id_hash(&text));
+            let expected = (!text.is_empty()).then(|| call_id_hash(text.as_bytes()));
             assert_eq!(raw_call_id_hash(value), expected, "{value:?}");
         }
         // Different invalid bytes read as the same text: they must hash alike.

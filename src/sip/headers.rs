@@ -499,9 +499,10 @@ fn find_word(s: &[u8], hit: impl Fn(u64) -> u64) -> Option<usize> {
     (h != 0 && i < tail.len()).then_some(i)
 }
 
-/// `memchr::memchr` for the short values of this module.
+/// `memchr::memchr` for the short values of this module (`sip::find_byte` is memchr itself,
+/// for the parser's and framing's longer searches).
 #[inline]
-fn find_byte(needle: u8, s: &[u8]) -> Option<usize> {
+fn find_short_byte(needle: u8, s: &[u8]) -> Option<usize> {
     if s.len() > SHORT {
         return memchr::memchr(needle, s);
     }
@@ -677,7 +678,7 @@ fn split_hostport(s: &[u8]) -> (&[u8], Option<u16>) {
         }
         return (s.get(1..).unwrap_or(&[]), None);
     }
-    let Some(c) = find_byte(b':', s) else {
+    let Some(c) = find_short_byte(b':', s) else {
         return (s, None);
     };
     let after = s.get(c + 1..).unwrap_or(&[]);
@@ -685,7 +686,7 @@ fn split_hostport(s: &[u8]) -> (&[u8], Option<u16>) {
         // A port read: digits only, so this was the only colon.
         Some(port) => (s.get(..c).unwrap_or(&[]), Some(port)),
         // More than one colon and no brackets: a bare IPv6 address, no port.
-        None if find_byte(b':', after).is_some() => (s, None),
+        None if find_short_byte(b':', after).is_some() => (s, None),
         None => (s.get(..c).unwrap_or(&[]), None),
     }
 }
@@ -842,7 +843,7 @@ impl<'a> Uri<'a> {
 
 /// Splits at the first `sep`: (before, after), after empty when absent.
 fn split_at_byte(s: &[u8], sep: u8) -> (&[u8], &[u8]) {
-    match find_byte(sep, s) {
+    match find_short_byte(sep, s) {
         Some(i) => (s.get(..i).unwrap_or(&[]), s.get(i + 1..).unwrap_or(&[])),
         None => (s, &[]),
     }
@@ -1303,7 +1304,7 @@ fn plain_hop_params(mut rest: &[u8]) -> ViaHopParams<'_> {
             out.rport = out.rport.or(Some(None));
         } else {
             // Any other parameter, or one of these spelled with spaces around its `=`.
-            let (name, value) = match find_byte(b'=', item) {
+            let (name, value) = match find_short_byte(b'=', item) {
                 Some(eq) => (
                     trim_lws(item.get(..eq).unwrap_or(&[])),
                     trim_lws(item.get(eq + 1..).unwrap_or(&[])),
@@ -1827,20 +1828,24 @@ mod tests {
     }
 
     #[test]
-    fn find_byte_agrees_with_memchr() {
+    fn find_short_byte_agrees_with_memchr() {
         // Every length around the word size and past the memchr hand-over, bytes above 0x7f.
         let alphabet = b":;a \x80\xff=\x00";
         for (_, s) in random_values(alphabet, 0x51_7cc1_b727_220a, 20_000, 70) {
             for needle in [b':', b';', b'='] {
-                assert_eq!(find_byte(needle, &s), memchr::memchr(needle, &s), "{s:?}");
+                assert_eq!(
+                    find_short_byte(needle, &s),
+                    memchr::memchr(needle, &s),
+                    "{s:?}"
+                );
             }
         }
         for len in 0..=SHORT + 10 {
             let mut s = vec![b'x'; len];
-            assert_eq!(find_byte(b':', &s), None);
+            assert_eq!(find_short_byte(b':', &s), None);
             if let Some(last) = s.last_mut() {
                 *last = b':';
-                assert_eq!(find_byte(b':', &s), Some(len - 1));
+                assert_eq!(find_short_byte(b':', &s), Some(len - 1));
             }
         }
     }
