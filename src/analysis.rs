@@ -257,7 +257,8 @@ impl LastMessages {
     }
 
     /// First pass over `inputs`: frames and decodes every message, notes its Call-ID's hash.
-    /// Memory: one entry per distinct Call-ID, then one bit per message.
+    /// Memory: one entry per distinct Call-ID, then two bits per message and a byte per
+    /// Call-ID.
     pub fn find(inputs: &[crate::capture::Input]) -> LastMessages {
         let never = |_: Option<&MediaTracker>| false;
         match LastMessages::scan(ingest::Ingest::new(), inputs, &never) {
@@ -565,9 +566,9 @@ impl ExactGrouper {
 /// Call-ID, which message is its last; the second builds calls and hands each over (every
 /// call, the filter NOT applied) as soon as its last message is in, with its [`CallKey`] and
 /// a horizon: calls handed over later start at or after it, up to messages completed late
-/// (TCP reassembly, IP fragments: allow a minute). Memory holds the calls in progress and a
-/// bit per message. Decoding and framing run on a helper thread in both passes; the inputs
-/// are read twice (standard input is held in memory, so it can be).
+/// (TCP reassembly, IP fragments: allow a minute). Memory holds the calls in progress, two
+/// bits per message and a byte per Call-ID. Decoding and framing run on a helper thread in
+/// both passes; the inputs are read twice (standard input is held in memory, so it can be).
 pub fn stream_exact(
     sel: &Selection,
     detail: Detail,
