@@ -392,7 +392,11 @@ struct Gathering {
 
 /// An address and a called number (the last digits), where the cross-call B2BUA rule pairs
 /// INVITEs.
-pub type Place = (std::net::IpAddr, String);
+pub type Place = (std::net::IpAddr, Number);
+
+/// A called number's last digits ([`crate::dialog::number_tail`]: eight at most), held
+/// inline: a place is made, copied and looked up without an allocation.
+pub type Number = crate::dialog::Text;
 
 /// Where an initial INVITE (no To tag) to a called number may be counted by the cross-call
 /// B2BUA rule once its call is analysed: at its sender's address or its receiver's (which
@@ -403,7 +407,7 @@ fn invite_places(m: &Msg) -> Option<[Place; 2]> {
     if !invite || m.to.tag.is_some() {
         return None;
     }
-    let number = crate::dialog::number_tail(&m.to.user)?;
+    let number = Number::from(crate::dialog::number_tail(&m.to.user)?);
     Some([(m.flow.src.ip, number.clone()), (m.flow.dst.ip, number)])
 }
 
