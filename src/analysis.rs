@@ -114,10 +114,126 @@ fn raw_call_id_hash(value: &[u8]) -> Option<u64> {
 /// For every message, in ingest order: whether it is the last one with its Call-ID. Two
 /// different Call-IDs with the same hash only make the earlier one look unfinished (it is
 /// then finished at the end of input): never wrong, only later.
+///
+/// Also, for the first message of every Call-ID, how many messages it has (a byte), so that
+/// the second pass gives each call's list the room it needs at once ([`MessageCounts`]).
 pub struct LastMessages {
     bits: Vec<u64>,
+    /// One bit per message: the first one with its Call-ID's hash.
+    firsts: Vec<u64>,
+    /// Per Call-ID hash, in order of first appearance: its messages, saturated at 255.
+    sizes: Vec<u8>,
     /// Messages the pass saw.
     count: u64,
+}
+
+/// What the first pass keeps per Call-ID hash: its last message's number and its rank in
+/// order of first appearance. In `u32`s (16 bytes an entry with the key) while the message
+/// numbers fit, in `u64`s beyond.
+enum Seen {
+    Narrow(HashMap<u64, (u32, u32), foldhash::fast::RandomState>),
+    Wide(HashMap<u64, (u64, u64), foldhash::fast::RandomState>),
+}
+
+impl Seen {
+    fn new() -> Seen {
+        Seen::Narrow(HashMap::default())
+    }
+
+    /// Notes message `seq` with Call-ID hash `h`: returns the hash's rank, and whether it is
+    /// new. Message numbers above `narrow_max` (at most `u32::MAX`) widen the table first.
+    fn note(&mut self, h: u64, seq: u64, narrow_max: u64) -> (u64, bool) {
+        use std::collections::hash_map::Entry;
+        if let Seen::Narrow(map) = self {
+            match u32::try_from(seq) {
+                Ok(s) if seq <= narrow_max => {
+                    // Ranks are below message numbers, so they fit too.
+                    let rank = u32::try_from(map.len()).unwrap_or(u32::MAX);
+                    return match map.entry(h) {
+                        Entry::Occupied(mut e) => {
+                            let v = e.get_mut();
+                            v.0 = s;
+                            (u64::from(v.1), false)
+                        }
+                        Entry::Vacant(e) => {
+                            e.insert((s, rank));
+                            (u64::from(rank), true)
+                        }
+                    };
+                }
+                _ => {
+                    let wide = std::mem::take(map)
+                        .into_iter()
+                        .map(|(k, (last, rank))| (k, (u64::from(last), u64::from(rank))))
+                        .collect();
+                    *self = Seen::Wide(wide);
+                }
+            }
+        }
+        match self {
+            Seen::Wide(map) => {
+                let rank = map.len() as u64;
+                match map.entry(h) {
+                    Entry::Occupied(mut e) => {
+                        let v = e.get_mut();
+                        v.0 = seq;
+                        (v.1, false)
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert((seq, rank));
+                        (rank, true)
+                    }
+                }
+            }
+            // Widened above.
+            Seen::Narrow(_) => (u64::MAX, false),
+        }
+    }
+
+    /// Every hash's last message.
+    fn lasts(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        match self {
+            Seen::Narrow(map) => Box::new(map.values().map(|&(last, _)| u64::from(last))),
+            Seen::Wide(map) => Box::new(map.values().map(|&(last, _)| last)),
+        }
+    }
+}
+
+/// Sets bit `n` of `bits` (when there is such a bit).
+fn set_bit(bits: &mut [u64], n: u64) {
+    if let Some(word) = usize::try_from(n / 64).ok().and_then(|w| bits.get_mut(w)) {
+        *word |= 1u64 << (n % 64);
+    }
+}
+
+/// Whether bit `n` of `bits` is set.
+fn bit(bits: &[u64], n: u64) -> bool {
+    usize::try_from(n / 64)
+        .ok()
+        .and_then(|w| bits.get(w))
+        .is_some_and(|word| word & (1u64 << (n % 64)) != 0)
+}
+
+/// Walks the message counts of [`LastMessages`] in step with the second pass: asked about
+/// every message in order, it tells at each Call-ID's first one how many messages it has.
+pub struct MessageCounts<'a> {
+    lasts: &'a LastMessages,
+    /// Rank of the next Call-ID hash to come.
+    next: usize,
+}
+
+impl MessageCounts<'_> {
+    /// For message `seq` (asked in order, every one): its Call-ID's count of messages
+    /// (at most 255) when it is the first with that Call-ID's hash. Two Call-IDs with one
+    /// hash count together, at the first of the two.
+    pub fn at(&mut self, seq: u64) -> Option<usize> {
+        if !bit(&self.lasts.firsts, seq) {
+            return None;
+        }
+        let n = self.lasts.sizes.get(self.next).copied();
+        self.next += 1;
+        n.map(usize::from)
+    }
 }
 
 /// What a first pass ([`LastMessages::find_with_media`]) learnt besides the last messages.
@@ -130,18 +246,26 @@ pub struct FirstPass {
 }
 
 impl LastMessages {
+    /// No message known as last (nor counted).
+    fn none() -> LastMessages {
+        LastMessages {
+            bits: Vec::new(),
+            firsts: Vec::new(),
+            sizes: Vec::new(),
+            count: 0,
+        }
+    }
+
     /// First pass over `inputs`: frames and decodes every message, notes its Call-ID's hash.
-    /// Memory: one entry per distinct Call-ID, then one bit per message.
+    /// Memory: one entry per distinct Call-ID, then two bits per message and a byte per
+    /// Call-ID.
     pub fn find(inputs: &[crate::capture::Input]) -> LastMessages {
         let never = |_: Option<&MediaTracker>| false;
         match LastMessages::scan(ingest::Ingest::new(), inputs, &never) {
             Some((lasts, _)) => lasts,
             // Never stopped, so never here; with no message known as last, every call is
             // handed over at the end of input, still grouped right.
-            None => LastMessages {
-                bits: Vec::new(),
-                count: 0,
-            },
+            None => LastMessages::none(),
         }
     }
 
@@ -155,13 +279,7 @@ impl LastMessages {
         match LastMessages::scan(ing, inputs, &never) {
             Some((lasts, (_, _, endpoints))) => (lasts, endpoints),
             // Never stopped, so never here (see `find`).
-            None => (
-                LastMessages {
-                    bits: Vec::new(),
-                    count: 0,
-                },
-                None,
-            ),
+            None => (LastMessages::none(), None),
         }
     }
 
@@ -192,27 +310,55 @@ impl LastMessages {
         inputs: &[crate::capture::Input],
         stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
     ) -> Option<(LastMessages, ingest::Finished)> {
-        let mut last: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
+        LastMessages::scan_narrow_up_to(ing, inputs, stop, u64::from(u32::MAX))
+    }
+
+    /// [`LastMessages::scan`], with the table kept in `u32`s up to message `narrow_max`.
+    fn scan_narrow_up_to(
+        ing: ingest::Ingest,
+        inputs: &[crate::capture::Input],
+        stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+        narrow_max: u64,
+    ) -> Option<(LastMessages, ingest::Finished)> {
+        let mut seen = Seen::new();
+        let mut firsts: Vec<u64> = Vec::new();
+        let mut sizes: Vec<u8> = Vec::new();
         let mut seq = 0u64;
         // Framing and the Call-ID scan run on the helper thread (nothing of the message
-        // crosses but its Call-ID's hash); this thread only keeps the map. The scan stops at
-        // the Call-ID header and returns what a full parse would, for a fraction of its cost.
+        // crosses but its Call-ID's hash); this thread only keeps the table. The scan stops
+        // at the Call-ID header and returns what a full parse would, for a fraction of its
+        // cost.
         let hash_of = |m: sip::Located<'_>| raw_call_id_hash(sip::scan::call_id(m.data)?);
         let finished = ingest::run_parallel_on_until(ing, inputs, stop, &hash_of, &mut |h| {
+            if seq % 64 == 0 {
+                firsts.push(0);
+            }
             if let Some(h) = h {
-                last.insert(h, seq);
+                let (rank, new) = seen.note(h, seq, narrow_max);
+                if new {
+                    set_bit(&mut firsts, seq);
+                    sizes.push(1);
+                } else if let Some(n) = usize::try_from(rank).ok().and_then(|r| sizes.get_mut(r)) {
+                    *n = n.saturating_add(1);
+                }
             }
             seq = seq.wrapping_add(1);
         })?;
         let words = usize::try_from(seq.div_ceil(64)).unwrap_or(0);
         let mut bits = vec![0u64; words];
-        for &n in last.values() {
-            let (w, b) = (n / 64, n % 64);
-            if let Some(word) = usize::try_from(w).ok().and_then(|w| bits.get_mut(w)) {
-                *word |= 1u64 << b;
-            }
+        for n in seen.lasts() {
+            set_bit(&mut bits, n);
         }
-        Some((LastMessages { bits, count: seq }, finished))
+        firsts.truncate(words);
+        Some((
+            LastMessages {
+                bits,
+                firsts,
+                sizes,
+                count: seq,
+            },
+            finished,
+        ))
     }
 
     /// How many messages the pass saw (the second pass sees the same).
@@ -222,10 +368,15 @@ impl LastMessages {
 
     /// Whether message number `seq` (0-based, in ingest order) is its Call-ID's last one.
     pub fn is_last(&self, seq: u64) -> bool {
-        usize::try_from(seq / 64)
-            .ok()
-            .and_then(|w| self.bits.get(w))
-            .is_some_and(|word| word & (1u64 << (seq % 64)) != 0)
+        bit(&self.bits, seq)
+    }
+
+    /// The count of messages of each Call-ID, told at its first message.
+    pub fn counts(&self) -> MessageCounts<'_> {
+        MessageCounts {
+            lasts: self,
+            next: 0,
+        }
     }
 }
 
@@ -241,7 +392,11 @@ struct Gathering {
 
 /// An address and a called number (the last digits), where the cross-call B2BUA rule pairs
 /// INVITEs.
-pub type Place = (std::net::IpAddr, String);
+pub type Place = (std::net::IpAddr, Number);
+
+/// A called number's last digits ([`crate::dialog::number_tail`]: eight at most), held
+/// inline: a place is made, copied and looked up without an allocation.
+pub type Number = crate::dialog::Text;
 
 /// Where an initial INVITE (no To tag) to a called number may be counted by the cross-call
 /// B2BUA rule once its call is analysed: at its sender's address or its receiver's (which
@@ -252,7 +407,7 @@ fn invite_places(m: &Msg) -> Option<[Place; 2]> {
     if !invite || m.to.tag.is_some() {
         return None;
     }
-    let number = crate::dialog::number_tail(&m.to.user)?;
+    let number = Number::from(crate::dialog::number_tail(&m.to.user)?);
     Some([(m.flow.src.ip, number.clone()), (m.flow.dst.ip, number)])
 }
 
@@ -316,6 +471,18 @@ impl ExactGrouper {
 
     /// Adds message number `seq`; returns its call when it was the call's last message.
     pub fn push(&mut self, m: Msg, seq: u64, last: bool) -> Option<(Call, CallKey)> {
+        self.push_counted(m, seq, last, None)
+    }
+
+    /// [`ExactGrouper::push`], with the number of messages of the call when `m` is its first
+    /// ([`MessageCounts`]): its list is made that size at once, rather than grown.
+    pub fn push_counted(
+        &mut self,
+        m: Msg,
+        seq: u64,
+        last: bool,
+        count: Option<usize>,
+    ) -> Option<(Call, CallKey)> {
         let ts = m.frame.ts_ns;
         self.now = self.now.max(ts);
         if m.call_id.is_empty() {
@@ -358,12 +525,13 @@ impl ExactGrouper {
             }
             None => {
                 self.starts.insert((ts, seq));
-                // The list grows as the call does (room for eight from the start was fewer
-                // instructions, but lifted `diagnose`'s peak memory on 1 GB near its cap).
+                // Exactly the room the first pass counted; without a count, the list grows
+                // as the call does (room for eight from the start lifted `diagnose`'s peak
+                // memory on 1 GB near its cap).
                 self.open
                     .entry(String::from(m.call_id.as_str()))
                     .or_insert(Gathering {
-                        msgs: Vec::new(),
+                        msgs: Vec::with_capacity(count.unwrap_or(0)),
                         first: seq,
                         start: ts,
                         invites: Vec::new(),
@@ -402,9 +570,9 @@ impl ExactGrouper {
 /// Call-ID, which message is its last; the second builds calls and hands each over (every
 /// call, the filter NOT applied) as soon as its last message is in, with its [`CallKey`] and
 /// a horizon: calls handed over later start at or after it, up to messages completed late
-/// (TCP reassembly, IP fragments: allow a minute). Memory holds the calls in progress and a
-/// bit per message. Decoding and framing run on a helper thread in both passes; the inputs
-/// are read twice (standard input is held in memory, so it can be).
+/// (TCP reassembly, IP fragments: allow a minute). Memory holds the calls in progress, two
+/// bits per message and a byte per Call-ID. Decoding and framing run on a helper thread in
+/// both passes; the inputs are read twice (standard input is held in memory, so it can be).
 pub fn stream_exact(
     sel: &Selection,
     detail: Detail,
@@ -644,9 +812,10 @@ fn second_pass(
     let gone = std::sync::atomic::AtomicBool::new(false);
     let stop = |_: Option<&MediaTracker>| gone.load(std::sync::atomic::Ordering::Relaxed);
     let mut seq = 0u64;
+    let mut counts = lasts.counts();
     let map = |m: sip::Located<'_>| Msg::from_borrowed(&m, detail);
     let mut consume = |m, bin: &mut Bin| {
-        let done = grouper.push(m, seq, lasts.is_last(seq));
+        let done = grouper.push_counted(m, seq, lasts.is_last(seq), counts.at(seq));
         seq = seq.wrapping_add(1);
         if let (Some((call, key)), None) = (done, &failure) {
             let stage = Stage {
@@ -692,6 +861,184 @@ fn second_pass(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialog::testkit::{invite, reply, request};
+
+    fn sample(name: &str, file: u16) -> crate::capture::Input {
+        let path = format!("{}/samples/{name}", env!("CARGO_MANIFEST_DIR"));
+        crate::capture::open(&path, file).unwrap()
+    }
+
+    /// The plain way: every message's Call-ID as the model reads it, then per Call-ID its
+    /// first and last message and how many it has.
+    fn reference(inputs: &[crate::capture::Input]) -> (Vec<String>, HashMap<String, [u64; 3]>) {
+        let mut ids = Vec::new();
+        ingest::run_located(inputs, &mut |m| {
+            ids.push(Msg::from_borrowed(&m, Detail::Full).call_id.to_string())
+        });
+        let mut per: HashMap<String, [u64; 3]> = HashMap::new();
+        for (seq, id) in ids.iter().enumerate() {
+            if id.is_empty() {
+                continue;
+            }
+            let e = per.entry(id.clone()).or_insert([seq as u64, 0, 0]);
+            e[1] = seq as u64;
+            e[2] += 1;
+        }
+        (ids, per)
+    }
+
+    /// The first pass's last messages and counts equal the plain way's, whether its table
+    /// stays narrow or widens early or at once; counts saturate at 255.
+    #[test]
+    fn first_pass_marks_lasts_and_counts_like_the_plain_way() {
+        let mut cases: Vec<Vec<crate::capture::Input>> = [
+            "fork-parallel.pcap",
+            "call-tcp.pcap",
+            "reinvite.pcap",
+            "options.pcap",
+        ]
+        .iter()
+        .map(|n| vec![sample(n, 0)])
+        .collect();
+        // Forty copies merged: every Call-ID forty times over, some past 255 messages.
+        cases.push((0..40).map(|i| sample("fork-parallel.pcap", i)).collect());
+        let mut saturated = false;
+        for inputs in &cases {
+            let (ids, per) = reference(inputs);
+            assert!(!ids.is_empty());
+            for narrow_max in [u64::from(u32::MAX), 7, 0] {
+                let never = |_: Option<&MediaTracker>| false;
+                let (lasts, _) = LastMessages::scan_narrow_up_to(
+                    ingest::Ingest::new(),
+                    inputs,
+                    &never,
+                    narrow_max,
+                )
+                .unwrap();
+                assert_eq!(lasts.messages(), ids.len() as u64);
+                let mut counts = lasts.counts();
+                for (seq, id) in ids.iter().enumerate() {
+                    let seq = seq as u64;
+                    let want = per.get(id.as_str());
+                    assert_eq!(
+                        lasts.is_last(seq),
+                        want.is_some_and(|e| e[1] == seq),
+                        "{seq}"
+                    );
+                    let count = want
+                        .filter(|e| e[0] == seq)
+                        .map(|e| usize::try_from(e[2].min(255)).unwrap());
+                    assert_eq!(counts.at(seq), count, "{seq} {narrow_max}");
+                    saturated |= count == Some(255);
+                }
+                // Past the end, nothing.
+                assert!(!lasts.is_last(ids.len() as u64 + 64));
+                assert_eq!(counts.at(ids.len() as u64 + 64), None);
+            }
+        }
+        assert!(saturated);
+    }
+
+    /// A few calls' messages, interleaved: a long one, one of a single message, one without
+    /// a Call-ID, two sharing an INVITE's number.
+    fn messages() -> Vec<Msg> {
+        let mut out = Vec::new();
+        let mut a = invite("a", 1, 2, 0, "z9hG4bK-a1", 1);
+        a.to.user = "+4930123456".into();
+        out.push(reply(&a, 100, 10, None));
+        out.push(a.clone());
+        let mut b = invite("b", 2, 3, 20, "z9hG4bK-b1", 1);
+        b.to.user = "030123456".into();
+        out.push(b.clone());
+        out.push(reply(&a, 200, 30, Some("x")));
+        out.push(reply(&b, 486, 40, Some("y")));
+        let mut lone = request("OPTIONS", "lone", 4, 5, 50, "z9hG4bK-o", 1, "o", None);
+        out.push(lone.clone());
+        lone.call_id = Default::default();
+        out.push(lone);
+        for n in 0..20 {
+            let r = request(
+                "INFO",
+                "a",
+                1,
+                2,
+                60 + n,
+                &format!("z9hG4bK-a{n}"),
+                2 + n as u32,
+                "t",
+                Some("x"),
+            );
+            out.push(reply(&r, 200, 61 + n, Some("x")));
+            out.push(r);
+        }
+        out.push(request(
+            "ACK",
+            "b",
+            2,
+            3,
+            100,
+            "z9hG4bK-b1",
+            1,
+            "t",
+            Some("y"),
+        ));
+        out
+    }
+
+    /// Counts given or not, right or wrong, the grouper hands over the same calls at the same
+    /// messages; with the right counts, every list has exactly the room it needs.
+    #[test]
+    fn counted_grouping_equals_plain_grouping() {
+        let msgs = messages();
+        let mut per: HashMap<String, [u64; 3]> = HashMap::new();
+        for (seq, m) in msgs.iter().enumerate() {
+            let e = per
+                .entry(m.call_id.to_string())
+                .or_insert([seq as u64, 0, 0]);
+            e[1] = seq as u64;
+            e[2] += 1;
+        }
+        let run = |hint: &dyn Fn(u64, u64) -> Option<usize>| {
+            let mut g = ExactGrouper::new(Vec::new());
+            let mut out = Vec::new();
+            for (seq, m) in msgs.iter().enumerate() {
+                let seq = seq as u64;
+                let e = per[m.call_id.as_str()];
+                let last = !m.call_id.is_empty() && e[1] == seq;
+                let count = (e[0] == seq).then(|| hint(e[2], seq)).flatten();
+                if let Some((call, key)) = g.push_counted(m.clone(), seq, last, count) {
+                    out.push((seq, call, key));
+                }
+            }
+            for (call, key) in g.finish() {
+                out.push((u64::MAX, call, key));
+            }
+            out
+        };
+        let plain = run(&|_, _| None);
+        let exact = run(&|n, _| usize::try_from(n).ok());
+        let small = run(&|_, _| Some(1));
+        let large = run(&|n, seq| usize::try_from(n + seq * 3 + 5).ok());
+        let look = |calls: &[(u64, Call, CallKey)]| -> Vec<(u64, CallKey, String, Vec<i64>)> {
+            calls
+                .iter()
+                .map(|(seq, c, k)| {
+                    let ts = c.messages.iter().map(|m| m.frame.ts_ns).collect();
+                    (*seq, *k, c.call_id.to_string(), ts)
+                })
+                .collect()
+        };
+        assert_eq!(plain.len(), 4);
+        for other in [&exact, &small, &large] {
+            assert_eq!(look(&plain), look(other));
+        }
+        for (_, c, _) in &exact {
+            assert_eq!(c.messages.capacity(), c.messages.len(), "{}", c.call_id);
+        }
+        assert!(plain
+            .iter()
+            .any(|(_, c, _)| c.messages.capacity() > c.messages.len()));
+    }
 
     #[test]
     fn raw_call_id_hash_is_the_hash_of_the_lossy_text() {

@@ -611,6 +611,16 @@ impl<M, T> Parcel<M, T> {
     fn len(&self) -> usize {
         self.mapped.len() + self.raw.entries.len()
     }
+
+    /// Room for a whole batch in the half about to be filled (mapped or raw), so that it is
+    /// not grown (and its large values copied) message by message; a parcel reused keeps it.
+    fn make_room(&mut self, mapped: bool) {
+        if mapped {
+            self.mapped.reserve_exact(BATCH);
+        } else {
+            self.raw.make_room();
+        }
+    }
 }
 
 /// [`run_parallel_on_until`] with the helper thread mapping a batch when at least
@@ -636,6 +646,7 @@ fn run_parallel_split<M: Send, T: Send>(
                 inputs.iter().map(|_| std::cell::Cell::new(0)).collect();
             let mut parcel = Parcel::default();
             let mut mapping = map_when_queued == 0;
+            parcel.make_room(mapping);
             let mut consumer_gone = false;
             let send = |parcel: &mut Parcel<M, T>, mapping: &mut bool| {
                 let mut next = free_rx.try_recv().unwrap_or_default();
@@ -648,6 +659,7 @@ fn run_parallel_split<M: Send, T: Send>(
                 let gone = tx.send(full).is_err();
                 // The next batch: mapped here only when the consumer has enough to do.
                 *mapping = queued.load(Ordering::Relaxed) >= map_when_queued;
+                parcel.make_room(*mapping);
                 gone
             };
             let result = drive_until(
@@ -746,6 +758,13 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
 }
 
 impl Batch {
+    /// Room for a whole batch of messages of one frame each, so that a new batch is not
+    /// grown message by message.
+    fn make_room(&mut self) {
+        self.entries.reserve_exact(BATCH);
+        self.frames.reserve(BATCH);
+    }
+
     fn clear(&mut self) {
         self.entries.clear();
         self.bytes.clear();
@@ -837,6 +856,7 @@ impl BatchSender<'_> {
             }
         }
         next.clear();
+        next.make_room();
         let mut full = std::mem::replace(&mut self.batch, next);
         full.upto.extend_from_slice(upto);
         self.consumer_gone = self.tx.send(full).is_err();
@@ -865,11 +885,13 @@ pub fn run_parallel_located(
                 Ingest::new()
             };
             ing.add_inputs(inputs);
+            let mut batch = Batch::default();
+            batch.make_room();
             let mut sender = BatchSender {
                 inputs,
                 tx,
                 free: free_rx,
-                batch: Batch::default(),
+                batch,
                 consumer_gone: false,
                 released: vec![0; inputs.len()],
             };
@@ -1218,6 +1240,67 @@ mod tests {
             );
             assert!(r.is_none(), "{threshold}");
             assert!(got >= 1 && got < all, "{threshold}: {got} of {all}");
+        }
+    }
+
+    /// A parcel made room for takes a whole batch, mapped or raw, without growing; a reused
+    /// one keeps its room.
+    #[test]
+    fn a_parcel_with_room_takes_a_batch_without_growing() {
+        let (input, _) = split_tcp_capture();
+        let inputs = vec![input];
+        // What a message holds, owned.
+        type Owned = (
+            Vec<u8>,
+            Vec<FrameRef>,
+            net::Flow,
+            FrameRef,
+            sip::MessageFlags,
+        );
+        let mut copies: Vec<Owned> = Vec::new();
+        run_located(&inputs, &mut |m| {
+            copies.push((m.data.to_vec(), m.frames.to_vec(), m.flow, m.frame, m.flags))
+        });
+        assert!(!copies.is_empty());
+        for mapped in [true, false] {
+            let mut parcel: Parcel<u64, ()> = Parcel::default();
+            for round in 0..2 {
+                parcel.make_room(mapped);
+                let room = (
+                    parcel.mapped.capacity(),
+                    parcel.raw.entries.capacity(),
+                    parcel.raw.frames.capacity(),
+                );
+                for n in 0..BATCH {
+                    if mapped {
+                        parcel.mapped.push(n as u64);
+                    } else {
+                        let (data, frames, flow, frame, flags) = &copies[n % copies.len()];
+                        let m = Located {
+                            flow: *flow,
+                            frame: *frame,
+                            frames: &frames[..1],
+                            data,
+                            flags: *flags,
+                        };
+                        parcel.raw.add(&inputs, &m);
+                    }
+                }
+                assert_eq!(parcel.len(), BATCH, "{mapped} {round}");
+                let after = (
+                    parcel.mapped.capacity(),
+                    parcel.raw.entries.capacity(),
+                    parcel.raw.frames.capacity(),
+                );
+                assert_eq!(room, after, "{mapped} {round}");
+                if mapped {
+                    assert_eq!(room.0, BATCH);
+                } else {
+                    assert_eq!(room.1, BATCH);
+                }
+                parcel.mapped.clear();
+                parcel.raw.clear();
+            }
         }
     }
 

@@ -16,16 +16,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use super::CallKey;
+use super::{CallKey, Number, Place};
 #[cfg(test)]
 use crate::dialog::number_tail;
 use crate::dialog::{b2bua_partner, invite_sightings, B2BUA_WINDOW_NS as WINDOW_NS};
 use crate::dialog::{Call, Host, HostIdx, Role, RoleSource};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-/// An address and a called number (last digits).
-type Place = (IpAddr, String);
 /// An originated initial INVITE: time, call, sending host.
 type Sent = (i64, CallKey, HostIdx);
 
@@ -34,7 +31,7 @@ type Sent = (i64, CallKey, HostIdx);
 struct Inbound {
     key: CallKey,
     addr: IpAddr,
-    number: String,
+    number: Number,
     host: HostIdx,
 }
 
@@ -67,17 +64,16 @@ impl B2buaLinker {
         for sight in invite_sightings(call) {
             let ts = sight.ts_ns;
             last = last.max(ts);
+            // Inline, so copied without an allocation.
+            let number = Number::from(sight.number.as_str());
             if let Some((addr, host)) = sight.originated_by {
-                let list = self
-                    .outbound
-                    .entry((addr, sight.number.clone()))
-                    .or_default();
+                let list = self.outbound.entry((addr, number.clone())).or_default();
                 let item = (ts, key, host);
                 let at = list.partition_point(|x| *x <= item);
                 list.insert(at, item);
                 self.arrivals = self.arrivals.wrapping_add(1);
                 self.outbound_times
-                    .insert((ts, self.arrivals), (addr, sight.number.clone()));
+                    .insert((ts, self.arrivals), (addr, number.clone()));
             }
             if let Some((addr, host)) = sight.received_by {
                 self.arrivals = self.arrivals.wrapping_add(1);
@@ -86,7 +82,7 @@ impl B2buaLinker {
                     Inbound {
                         key,
                         addr,
-                        number: sight.number,
+                        number,
                         host,
                     },
                 );
@@ -175,6 +171,82 @@ pub fn promote(host: &mut Host) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialog::testkit::{invite, reply};
+    use crate::dialog::{analyze_all, analyze_call, Msg};
+
+    /// Calls handed to the linker one by one, in list order, find the B2BUAs the whole-file
+    /// rule finds: a host (2) that changes Call-IDs, numbers shared by several calls (some
+    /// outbound legs later than 5 s, some with another number), and calls through it that
+    /// pair with nothing.
+    #[test]
+    fn linker_finds_the_whole_file_rules_b2buas() {
+        let mut msgs: Vec<Msg> = Vec::new();
+        for i in 0..80i64 {
+            let t = i * 900;
+            let number = format!("{}", 30_123_000 + i % 7);
+            let mut a = invite(&format!("in{i}"), 10 + (i % 3) as u8, 2, t, "z9hG4bK-i", 1);
+            a.to.user = format!("+49{number}").into();
+            msgs.push(reply(&a, 486, t + 50, Some("x")));
+            msgs.push(a);
+            let delay = (i * 1_337) % 6_500;
+            let mut b = invite(
+                &format!("out{i}"),
+                2,
+                3 + (i % 2) as u8,
+                t + delay,
+                "z9hG4bK-o",
+                1,
+            );
+            b.to.user = if i % 11 == 0 {
+                "0999".into()
+            } else {
+                format!("0{number}").into()
+            };
+            msgs.push(reply(&b, 486, t + delay + 40, Some("y")));
+            msgs.push(b);
+        }
+        msgs.sort_by_key(|m| m.frame.ts_ns);
+        let roles = |c: &Call| -> Vec<(IpAddr, Role, bool)> {
+            c.hosts
+                .iter()
+                .map(|h| (h.addr, h.role, h.behaviour.b2bua))
+                .collect()
+        };
+        let whole = analyze_all(msgs.clone(), &[]);
+        let mut first: Vec<(String, u64)> = Vec::new();
+        for (n, m) in msgs.iter().enumerate() {
+            if !first.iter().any(|(id, _)| id == m.call_id.as_str()) {
+                first.push((m.call_id.to_string(), n as u64));
+            }
+        }
+        let mut calls: Vec<(CallKey, Call)> = first
+            .iter()
+            .map(|(id, n)| {
+                let own = msgs.iter().filter(|m| m.call_id == id.as_str()).cloned();
+                let call = analyze_call(own.collect(), &[]);
+                ((call.summary.start_ns, *n), call)
+            })
+            .collect();
+        calls.sort_by_key(|(k, _)| *k);
+        let mut linker = B2buaLinker::new();
+        for (key, call) in &calls {
+            linker.add(*key, call);
+            linker.advance(key.0);
+        }
+        linker.finish();
+        let mut promoted = 0;
+        for (key, call) in &mut calls {
+            for h in linker.take(*key) {
+                promote(&mut call.hosts[h]);
+                promoted += 1;
+            }
+            let w = whole.iter().find(|w| w.call_id == call.call_id).unwrap();
+            assert_eq!(roles(w), roles(call), "{}", call.call_id);
+        }
+        assert!(promoted > 40, "{promoted}");
+        assert!(promoted < 2 * calls.len(), "{promoted}");
+        assert_eq!(linker.waiting(), 0);
+    }
 
     #[test]
     fn number_tail_keeps_the_last_eight_digits() {

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 
-use super::{CallKey, Place, Stage, REORDER_SLACK_NS};
+use super::{CallKey, Number, Place, Stage, REORDER_SLACK_NS};
 use crate::dialog::{b2bua_partner, invite_sightings, InviteSighting};
 use crate::dialog::{Call, HostIdx, B2BUA_WINDOW_NS as WINDOW_NS};
 
@@ -70,7 +70,7 @@ fn places(s: &InviteSighting) -> impl Iterator<Item = Place> + '_ {
     [s.originated_by, s.received_by]
         .into_iter()
         .flatten()
-        .map(|(addr, _)| (addr, s.number.clone()))
+        .map(|(addr, _)| (addr, Number::from(s.number.as_str())))
 }
 
 impl LinkedCalls {
@@ -168,14 +168,20 @@ impl LinkedCalls {
         let mut filed = 0usize;
         for s in sightings {
             if let Some((addr, host)) = s.originated_by {
-                let list = self.outbound.entry((addr, s.number.clone())).or_default();
+                let list = self
+                    .outbound
+                    .entry((addr, Number::from(s.number.as_str())))
+                    .or_default();
                 let item = (s.ts_ns, key, host);
                 let at = list.partition_point(|x| *x <= item);
                 list.insert(at, item);
                 filed += 1;
             }
             if let Some((addr, host)) = s.received_by {
-                let list = self.inbound.entry((addr, s.number.clone())).or_default();
+                let list = self
+                    .inbound
+                    .entry((addr, Number::from(s.number.as_str())))
+                    .or_default();
                 let item = (s.ts_ns, key, host, got);
                 let at = list.partition_point(|x| *x <= item);
                 list.insert(at, item);
@@ -256,7 +262,7 @@ impl LinkedCalls {
         let mut got = 0u32;
         for s in sightings {
             if let Some((addr, host)) = s.received_by {
-                let place = (addr, s.number.clone());
+                let place = (addr, Number::from(s.number.as_str()));
                 let found = self
                     .outbound
                     .get(&place)
@@ -269,7 +275,7 @@ impl LinkedCalls {
             }
             if let Some((addr, host)) = s.originated_by {
                 // Received INVITEs up to 5 s before this one that the rule answers with it.
-                let place = (addr, s.number.clone());
+                let place = (addr, Number::from(s.number.as_str()));
                 let (Some(sent), Some(recv)) =
                     (self.outbound.get(&place), self.inbound.get(&place))
                 else {
