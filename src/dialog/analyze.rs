@@ -65,11 +65,26 @@ pub(super) struct SmallMap<K, V> {
 }
 
 impl<K: Copy + Eq + std::hash::Hash, V: Copy> SmallMap<K, V> {
+    #[cfg(test)]
     pub(super) fn new() -> Self {
         SmallMap {
             list: Vec::new(),
             map: None,
         }
+    }
+
+    /// An empty map whose list uses the room of `list` (an emptied list kept from an
+    /// earlier call, see [`Scratch`]).
+    pub(super) fn reusing(mut list: Vec<(K, V)>) -> Self {
+        list.clear();
+        SmallMap { list, map: None }
+    }
+
+    /// The list's room, emptied, for the next call.
+    pub(super) fn into_room(self) -> Vec<(K, V)> {
+        let mut list = self.list;
+        list.clear();
+        list
     }
 
     pub(super) fn get(&self, k: &K) -> Option<V> {
@@ -106,7 +121,8 @@ impl<K: Copy + Eq + std::hash::Hash, V: Copy> SmallMap<K, V> {
     fn push_new(&mut self, k: K, v: V) {
         self.list.push((k, v));
         if self.list.len() > SMALL {
-            self.map = Some(std::mem::take(&mut self.list).into_iter().collect());
+            // Drained, not taken: the list keeps its room for the next call.
+            self.map = Some(self.list.drain(..).collect());
         }
     }
 
@@ -136,17 +152,31 @@ const EMPTY: Id = 0;
 const INVITE: Id = 1;
 
 impl<'a> Names<'a> {
+    #[cfg(test)]
     fn new() -> Self {
-        // Room for what a small call numbers, so the list grows once at most.
-        let mut list = Vec::with_capacity(4);
+        Names::reusing(Vec::new())
+    }
+
+    /// Names numbering from scratch in the room of `list` (see [`Scratch`]).
+    fn reusing(mut list: Vec<Cow<'a, str>>) -> Self {
+        list.clear();
+        if list.capacity() == 0 {
+            // Room for what a small call numbers, so the list grows once at most.
+            list.reserve_exact(4);
+        }
         list.push(Cow::Borrowed(""));
         Names { list, map: None }
     }
 
-    fn methods() -> Self {
-        let mut names = Names::new();
+    fn methods(list: Vec<Cow<'a, str>>) -> Self {
+        let mut names = Names::reusing(list);
         names.list.push(Cow::Borrowed("INVITE"));
         names
+    }
+
+    /// The list's room, emptied, for the next call.
+    fn into_room(self) -> Vec<Cow<'static, str>> {
+        relabel(self.list)
     }
 
     fn id(&mut self, s: &'a str) -> Id {
@@ -327,6 +357,72 @@ struct TxState {
     method: Id,
 }
 
+/// The temporary tables of one call, kept on each thread from one call to the next: after the
+/// first few calls, matching allocates only what the [`Call`] keeps (a call of six messages
+/// used to set up about fifteen short lists and free them again). Every list is stored empty;
+/// lists that borrowed the messages' text are stored as `'static` (see [`relabel`]).
+#[derive(Default)]
+struct Scratch {
+    step_tags: Vec<(Option<Id>, Option<Id>)>,
+    methods: Vec<Cow<'static, str>>,
+    tags: Vec<Cow<'static, str>>,
+    branches: Vec<Cow<'static, str>>,
+    sent_bys: Vec<Cow<'static, str>>,
+    buf: String,
+    sent_by_seen: Vec<((&'static str, bool), Id)>,
+    step_map: Vec<(StepKey, StepIdx)>,
+    hop_map: Vec<((StepIdx, Flow, usize), usize)>,
+    tx_map: Vec<((Origin, u32, Id), TxIdx)>,
+    leg_map: Vec<(LegKey, (TxIdx, usize))>,
+    tx_state: Vec<TxState>,
+    dialogs: Vec<((Id, Id), DialogIdx)>,
+    hosts: roles::HostScratch,
+}
+
+/// Past this many entries a per-message list is not kept for the next call (a call of a
+/// hundred thousand keepalives must not hold its room on the thread afterwards).
+const KEEP_ROOM: usize = 1024;
+
+impl Scratch {
+    /// This thread's tables (fresh ones when they are in use or gone).
+    fn take() -> Scratch {
+        SCRATCH
+            .try_with(|cell| cell.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)))
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
+    }
+
+    /// Stores the tables for the next call on this thread.
+    fn keep(mut self) {
+        if self.step_tags.capacity() > KEEP_ROOM {
+            self.step_tags = Vec::new();
+        }
+        self.step_tags.clear();
+        self.tx_state.clear();
+        self.dialogs.clear();
+        self.hosts.clear();
+        let _ = SCRATCH.try_with(|cell| {
+            if let Ok(mut s) = cell.try_borrow_mut() {
+                *s = self;
+            }
+        });
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// `v` emptied, as a vector of `U` in the same room. Used between types that differ only in a
+/// lifetime (`Cow<'a, str>` and `Cow<'static, str>`): collecting an empty iterator in place
+/// reuses the buffer (the standard library does so when the layouts match; otherwise the
+/// result is merely a new, empty vector).
+fn relabel<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
 struct Builder<'a> {
     steps: Vec<Step>,
     /// Per step: From and To tag numbers (for dialogs).
@@ -370,29 +466,33 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
         notes.push("message without a Call-ID: kept as a call of its own".to_string());
     }
 
-    let (mut hosts, ends) = roles::identify_hosts(&msgs);
-    let (mut steps, mut txs, info, step_tags) = {
+    let mut scratch = Scratch::take();
+    let mut hosts = roles::identify_hosts(&msgs, &mut scratch.hosts);
+    let (mut steps, mut txs, info) = {
+        let mut step_tags = std::mem::take(&mut scratch.step_tags);
+        step_tags.clear();
+        step_tags.reserve(msgs.len());
         let mut b = Builder {
             steps: Vec::with_capacity(msgs.len()),
-            step_tags: Vec::with_capacity(msgs.len()),
+            step_tags,
             txs: Vec::new(),
-            tx_state: Vec::new(),
-            methods: Names::methods(),
-            tags: Names::new(),
-            branches: Names::new(),
-            sent_bys: Names::new(),
-            buf: String::new(),
-            sent_by_seen: SmallMap::new(),
-            step_map: SmallMap::new(),
-            hop_map: SmallMap::new(),
-            tx_map: SmallMap::new(),
-            leg_map: SmallMap::new(),
+            tx_state: std::mem::take(&mut scratch.tx_state),
+            methods: Names::methods(relabel(std::mem::take(&mut scratch.methods))),
+            tags: Names::reusing(relabel(std::mem::take(&mut scratch.tags))),
+            branches: Names::reusing(relabel(std::mem::take(&mut scratch.branches))),
+            sent_bys: Names::reusing(relabel(std::mem::take(&mut scratch.sent_bys))),
+            buf: std::mem::take(&mut scratch.buf),
+            sent_by_seen: SmallMap::reusing(relabel(std::mem::take(&mut scratch.sent_by_seen))),
+            step_map: SmallMap::reusing(std::mem::take(&mut scratch.step_map)),
+            hop_map: SmallMap::reusing(std::mem::take(&mut scratch.hop_map)),
+            tx_map: SmallMap::reusing(std::mem::take(&mut scratch.tx_map)),
+            leg_map: SmallMap::reusing(std::mem::take(&mut scratch.leg_map)),
             info: Vec::with_capacity(msgs.len()),
             missing_cseq: 0,
             invalid: 0,
         };
         for (i, m) in msgs.iter().enumerate() {
-            let (src, dst) = ends.get(i).copied().unwrap_or((0, 0));
+            let (src, dst) = scratch.hosts.ends.get(i).copied().unwrap_or((0, 0));
             b.place(&msgs, i, m, src, dst);
         }
         if b.invalid > 0 {
@@ -407,7 +507,19 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
                 b.missing_cseq
             ));
         }
-        (b.steps, b.txs, b.info, b.step_tags)
+        scratch.methods = b.methods.into_room();
+        scratch.tags = b.tags.into_room();
+        scratch.branches = b.branches.into_room();
+        scratch.sent_bys = b.sent_bys.into_room();
+        scratch.buf = b.buf;
+        scratch.sent_by_seen = relabel(b.sent_by_seen.into_room());
+        scratch.step_map = b.step_map.into_room();
+        scratch.hop_map = b.hop_map.into_room();
+        scratch.tx_map = b.tx_map.into_room();
+        scratch.leg_map = b.leg_map.into_room();
+        scratch.tx_state = b.tx_state;
+        scratch.step_tags = b.step_tags;
+        (b.steps, b.txs, b.info)
     };
     let mut info = info;
 
@@ -416,11 +528,14 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
     for tx in txs.iter_mut() {
         tx.final_response = decide_final(tx, &steps);
     }
-    let mut dialogs = build_dialogs(&mut steps, &mut txs, &step_tags);
+    let dmap = SmallMap::reusing(std::mem::take(&mut scratch.dialogs));
+    let (mut dialogs, dmap) = build_dialogs(&mut steps, &mut txs, &scratch.step_tags, dmap);
+    scratch.dialogs = dmap.into_room();
     for d in &mut dialogs {
         d.transactions.dedup();
     }
-    roles::assign(&mut hosts, &steps, &msgs, overrides);
+    roles::assign(&mut hosts, &steps, &msgs, overrides, &mut scratch.hosts);
+    scratch.keep();
     set_acting(&mut steps);
 
     let mut call = Call {
@@ -953,13 +1068,14 @@ fn tag_pair(a: Id, b: Id) -> (Id, Id) {
 /// confirms one, in-dialog requests join them (or reveal one whose start was not captured), a
 /// BYE ends one, and a failed INVITE ends its early dialogs.
 /// `tags` holds each step's From and To tag numbers.
+/// `dmap` is an empty map to use (and hand back) for dialogs by tag pair.
 fn build_dialogs(
     steps: &mut [Step],
     txs: &mut [Transaction],
     tags: &[(Option<Id>, Option<Id>)],
-) -> Vec<Dialog> {
+    mut dmap: SmallMap<(Id, Id), DialogIdx>,
+) -> (Vec<Dialog>, SmallMap<(Id, Id), DialogIdx>) {
     let mut dialogs: Vec<Dialog> = Vec::new();
-    let mut dmap: SmallMap<(Id, Id), DialogIdx> = SmallMap::new();
     for s in 0..steps.len() {
         let Some(st) = steps.get(s) else { continue };
         let t = st.transaction;
@@ -1096,7 +1212,7 @@ fn build_dialogs(
             st.dialog = txs.get(st.transaction).and_then(|t| t.dialog);
         }
     }
-    dialogs
+    (dialogs, dmap)
 }
 
 /// Up to this many hops, a step's senders are looked through one by one rather than sorted.
@@ -1253,7 +1369,7 @@ mod small_map_tests {
         sorted.dedup();
         assert_eq!(sorted.len(), texts.len());
         let raw = ["invite", "Info", "ACK"].map(Text::from);
-        let mut methods = Names::methods();
+        let mut methods = Names::methods(Vec::new());
         let (id, text) = methods.method(&raw[0]);
         assert_eq!((id, text.as_str()), (INVITE, "INVITE"));
         let (id, text) = methods.method(&raw[1]);
@@ -1308,5 +1424,119 @@ mod senders_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod scratch_tests {
+    use super::*;
+    use crate::dialog::testkit::*;
+
+    /// Calls of every size: direct, proxied with CANCEL and a failure's ACK, RFC 2543
+    /// branches, a host talking to itself, and long keepalive series (past [`SMALL`] steps
+    /// and past [`KEEP_ROOM`] messages) that move every table to hashing.
+    fn calls() -> Vec<Vec<Msg>> {
+        let mut out = Vec::new();
+        let inv = invite("s1", 1, 2, 0, "z9hG4bK-1", 1);
+        out.push(vec![
+            inv.clone(),
+            reply(&inv, 100, 1, None),
+            reply(&inv, 180, 5, Some("b")),
+            reply(&inv, 200, 9, Some("b")),
+            request("ACK", "s1", 1, 2, 10, "z9hG4bK-2", 1, "a", Some("b")),
+            request("BYE", "s1", 2, 1, 90, "z9hG4bK-3", 1, "b", Some("a")),
+        ]);
+        let inv1 = invite("s2", 1, 2, 0, "z9hG4bK-p1", 1);
+        let inv2 = fwd(&inv1, 2, "z9hG4bK-p2", 3, 2);
+        let busy = reply(&inv2, 486, 20, Some("x"));
+        out.push(vec![
+            inv1.clone(),
+            reply(&inv1, 100, 1, None),
+            inv2.clone(),
+            again(&inv2, 3),
+            reply(&inv2, 180, 10, Some("x")),
+            hop_request(&inv1, "CANCEL", 15, None),
+            busy.clone(),
+            reply(&inv1, 486, 21, Some("x")),
+            hop_request(&inv2, "ACK", 22, Some("x")),
+        ]);
+        let old = invite("s3", 4, 5, 0, "1234", 7);
+        out.push(vec![
+            old.clone(),
+            reply(&old, 200, 4, Some("t")),
+            again(&old, 500),
+        ]);
+        let me = invite("s4", 6, 6, 0, "z9hG4bK-self", 1);
+        out.push(vec![me.clone(), reply(&me, 200, 1, Some("s"))]);
+        for (id, n) in [("s5", SMALL * 3), ("s6", KEEP_ROOM + 10)] {
+            let mut msgs = Vec::new();
+            for k in 0..n {
+                let b = format!("z9hG4bK-k{k}");
+                let o = request("OPTIONS", id, 7, 8, k as i64 * 10, &b, k as u32, "o", None);
+                msgs.push(reply(&o, 200, k as i64 * 10 + 1, Some("r")));
+                msgs.push(o);
+            }
+            out.push(msgs);
+        }
+        out.push(Vec::new());
+        out
+    }
+
+    /// The tables kept between calls change nothing: every call analysed on a fresh thread
+    /// equals the same call analysed after all the others (forwards and backwards).
+    #[test]
+    fn reused_tables_give_what_fresh_ones_give() {
+        let calls = calls();
+        let fresh: Vec<Call> = calls
+            .iter()
+            .map(|c| {
+                let c = c.clone();
+                std::thread::spawn(move || analyze_call(c, &[]))
+                    .join()
+                    .expect("analysis thread")
+            })
+            .collect();
+        for round in 0..2 {
+            let order: Vec<usize> = if round == 0 {
+                (0..calls.len()).collect()
+            } else {
+                (0..calls.len()).rev().collect()
+            };
+            for i in order {
+                let again = analyze_call(calls[i].clone(), &[]);
+                assert_eq!(again, fresh[i], "call {i}, round {round}");
+            }
+        }
+    }
+
+    #[test]
+    fn relabel_keeps_the_room() {
+        let mut v: Vec<Cow<'static, str>> = Vec::with_capacity(12);
+        v.push(Cow::Borrowed("x"));
+        let ptr = v.as_ptr() as usize;
+        let text = String::from("borrowed");
+        let mut w: Vec<Cow<'_, str>> = relabel(v);
+        assert!(w.is_empty());
+        assert_eq!((w.capacity(), w.as_ptr() as usize), (12, ptr));
+        w.push(Cow::Borrowed(text.as_str()));
+        let back: Vec<Cow<'static, str>> = relabel(w);
+        assert!(back.is_empty());
+        assert_eq!((back.capacity(), back.as_ptr() as usize), (12, ptr));
+    }
+
+    /// A map that moved to hashing gives back its list's room, empty, and a map made in it
+    /// starts empty.
+    #[test]
+    fn small_map_room_comes_back_empty() {
+        let mut m: SmallMap<u32, u32> = SmallMap::new();
+        for k in 0..(SMALL as u32 * 2) {
+            m.insert(k, k);
+        }
+        let room = m.into_room();
+        assert!(room.is_empty() && room.capacity() > SMALL);
+        let mut m = SmallMap::reusing(room);
+        assert_eq!(m.get(&1), None);
+        m.insert(1, 5);
+        assert_eq!(m.get(&1), Some(5));
     }
 }

@@ -76,26 +76,68 @@ impl std::str::FromStr for RoleOverride {
     }
 }
 
-/// Hosts in order of first appearance, and the (sender, receiver) host of every message.
+/// The temporary lists of [`identify_hosts`] and [`assign`], kept from one call to the next
+/// (see the analysis's scratch tables): stored empty.
+#[derive(Default)]
+pub(super) struct HostScratch {
+    /// Per message of the call being analysed: its (sender, receiver) host.
+    pub(super) ends: Vec<(HostIdx, HostIdx)>,
+    split: Vec<IpAddr>,
+    map: Vec<((IpAddr, Option<u16>), HostIdx)>,
+    flows: Vec<(Flow, (HostIdx, HostIdx))>,
+    got_invite: Vec<Option<i64>>,
+    sent_invite: Vec<(HostIdx, i64)>,
+}
+
+/// Past this many entries a list is not kept for the next call.
+const KEEP_ROOM: usize = 1024;
+
+impl HostScratch {
+    /// Empties every list, giving up those grown past [`KEEP_ROOM`].
+    pub(super) fn clear(&mut self) {
+        fn empty<T>(v: &mut Vec<T>) {
+            if v.capacity() > KEEP_ROOM {
+                *v = Vec::new();
+            }
+            v.clear();
+        }
+        empty(&mut self.ends);
+        empty(&mut self.split);
+        empty(&mut self.map);
+        empty(&mut self.flows);
+        empty(&mut self.got_invite);
+        empty(&mut self.sent_invite);
+    }
+}
+
+/// Hosts in order of first appearance; the (sender, receiver) host of every message goes to
+/// `scratch.ends`.
 ///
 /// An address is split into address:port hosts only when the call has messages from that
 /// address to itself (a lab on 127.0.0.1, or several stacks on one box): otherwise one box
 /// using several ports (a proxy listening on 5060 and 5080, a TCP client's ephemeral port) stays
 /// one host.
-pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)>) {
-    let mut split: Vec<IpAddr> = msgs
-        .iter()
-        .filter(|m| m.flow.src.ip == m.flow.dst.ip)
-        .map(|m| m.flow.src.ip)
-        .collect();
+pub(crate) fn identify_hosts(msgs: &[Msg], scratch: &mut HostScratch) -> Vec<Host> {
+    let split = &mut scratch.split;
+    split.clear();
+    split.extend(
+        msgs.iter()
+            .filter(|m| m.flow.src.ip == m.flow.dst.ip)
+            .map(|m| m.flow.src.ip),
+    );
     split.sort_unstable();
     split.dedup();
+    let split = &*split;
     let mut hosts: Vec<Host> = Vec::new();
-    let mut map: SmallMap<(IpAddr, Option<u16>), HostIdx> = SmallMap::new();
-    let mut ends = Vec::with_capacity(msgs.len());
+    let mut map: SmallMap<(IpAddr, Option<u16>), HostIdx> =
+        SmallMap::reusing(std::mem::take(&mut scratch.map));
+    let ends = &mut scratch.ends;
+    ends.clear();
+    ends.reserve(msgs.len());
     // Hosts of each flow already seen: most messages of a call repeat a flow, whose hosts
     // exist and hold its ports already.
-    let mut flows: SmallMap<Flow, (HostIdx, HostIdx)> = SmallMap::new();
+    let mut flows: SmallMap<Flow, (HostIdx, HostIdx)> =
+        SmallMap::reusing(std::mem::take(&mut scratch.flows));
     let mut host_of = |ip: IpAddr, port: u16, hosts: &mut Vec<Host>| -> HostIdx {
         let key_port = split.binary_search(&ip).is_ok().then_some(port);
         let h = map.get_or_insert_with((ip, key_port), || {
@@ -125,7 +167,9 @@ pub(crate) fn identify_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)
         }
         ends.push((s, d));
     }
-    (hosts, ends)
+    scratch.map = map.into_room();
+    scratch.flows = flows.into_room();
+    hosts
 }
 
 fn remember(list: &mut Vec<String>, value: Option<&Text>) {
@@ -306,10 +350,20 @@ fn override_for(host: &Host, overrides: &[RoleOverride]) -> Option<Role> {
 }
 
 /// Fills behaviour, hints and roles of `hosts` from the analysed steps.
-pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides: &[RoleOverride]) {
+/// `scratch` lends its lists.
+pub(crate) fn assign(
+    hosts: &mut [Host],
+    steps: &[Step],
+    msgs: &[Msg],
+    overrides: &[RoleOverride],
+    scratch: &mut HostScratch,
+) {
     // Per host: earliest time it received an initial INVITE it did not forward.
-    let mut got_invite: Vec<Option<i64>> = vec![None; hosts.len()];
-    let mut sent_invite: Vec<(HostIdx, i64)> = Vec::new();
+    let got_invite = &mut scratch.got_invite;
+    got_invite.clear();
+    got_invite.resize(hosts.len(), None);
+    let sent_invite = &mut scratch.sent_invite;
+    sent_invite.clear();
     for st in steps {
         let initial_invite = st.method() == "INVITE" && st.is_request() && st.to_tag.is_none();
         let senders = if initial_invite {
@@ -375,7 +429,7 @@ pub(crate) fn assign(hosts: &mut [Host], steps: &[Step], msgs: &[Msg], overrides
             }
         }
     }
-    for (h, ts) in sent_invite {
+    for &(h, ts) in sent_invite.iter() {
         if got_invite
             .get(h)
             .copied()
