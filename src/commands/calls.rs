@@ -21,8 +21,49 @@ use crate::output::calls::{CallRow, JsonList, TextTable};
 struct Waiting {
     /// The horizon must pass this before the call's B2BUA answer is final.
     ready_at: i64,
-    /// `None` when the filter drops the call.
-    row: Option<CallRow>,
+    /// Where its row waits in [`Rows`]; `None` when the filter drops the call.
+    row: Option<usize>,
+}
+
+/// The rows of waiting calls, in slots reused as rows leave: the ordered map of waiting
+/// calls holds only a slot number, so inserting and removing there moves a few words instead
+/// of whole rows.
+#[derive(Default)]
+struct Rows {
+    slots: Vec<Option<CallRow>>,
+    free: Vec<usize>,
+}
+
+impl Rows {
+    /// Stores `row`, returning its slot.
+    fn put(&mut self, row: CallRow) -> usize {
+        match self.free.pop() {
+            Some(i) if i < self.slots.len() => {
+                if let Some(slot) = self.slots.get_mut(i) {
+                    *slot = Some(row);
+                }
+                i
+            }
+            _ => {
+                self.slots.push(Some(row));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    /// The row in slot `i`.
+    fn get_mut(&mut self, i: usize) -> Option<&mut CallRow> {
+        self.slots.get_mut(i).and_then(Option::as_mut)
+    }
+
+    /// Drops the row in slot `i`, leaving the slot for the next row.
+    fn release(&mut self, i: usize) {
+        if let Some(slot) = self.slots.get_mut(i) {
+            if slot.take().is_some() {
+                self.free.push(i);
+            }
+        }
+    }
 }
 
 /// Where released rows go.
@@ -44,6 +85,7 @@ impl Sink {
 /// B2BUA answer is final (`all`: every call, at the end).
 fn release(
     pending: &mut BTreeMap<CallKey, Waiting>,
+    rows: &mut Rows,
     linker: &mut B2buaLinker,
     sink: &mut Sink,
     out: &mut dyn Write,
@@ -56,11 +98,14 @@ fn release(
         }
         let (key, waiting) = entry.remove_entry();
         let b2buas = linker.take(key);
-        if let Some(mut row) = waiting.row {
-            for h in b2buas {
-                row.promote(h);
+        if let Some(i) = waiting.row {
+            if let Some(row) = rows.get_mut(i) {
+                for h in b2buas {
+                    row.promote(h);
+                }
+                sink.push(out, row)?;
             }
-            sink.push(out, &row)?;
+            rows.release(i);
         }
     }
     Ok(())
@@ -79,21 +124,78 @@ pub fn run(
     };
     let mut linker = B2buaLinker::new();
     let mut pending: BTreeMap<CallKey, Waiting> = BTreeMap::new();
+    let mut rows = Rows::default();
     // The JSON rows' outcome is a diagnosis, which reads every field.
     let detail = if json { Detail::Full } else { Detail::Summary };
     analysis::stream_exact(sel, detail, err, &mut |call, key, horizon| {
         let ready_at = linker.add(key, call);
-        let row = sel.filter.matches(call).then(|| CallRow::new(call, json));
+        let row = sel
+            .filter
+            .matches(call)
+            .then(|| rows.put(CallRow::new(call, json)));
         pending.insert(key, Waiting { ready_at, row });
         let horizon = horizon.saturating_sub(REORDER_SLACK_NS);
         linker.advance(horizon);
-        release(&mut pending, &mut linker, &mut sink, out, horizon, false)
+        release(
+            &mut pending,
+            &mut rows,
+            &mut linker,
+            &mut sink,
+            out,
+            horizon,
+            false,
+        )
     })?;
     linker.finish();
-    release(&mut pending, &mut linker, &mut sink, out, i64::MAX, true)?;
+    release(
+        &mut pending,
+        &mut rows,
+        &mut linker,
+        &mut sink,
+        out,
+        i64::MAX,
+        true,
+    )?;
     match sink {
         Sink::Json(j) => j.finish(out)?,
         Sink::Text(t) => t.finish(out)?,
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialog::analyze_call;
+    use crate::dialog::testkit::*;
+
+    fn row(call_id: &str) -> CallRow {
+        let inv = invite(call_id, 1, 2, 0, "z9hG4bK-1", 1);
+        CallRow::new(&analyze_call(vec![inv], &[]), true)
+    }
+
+    /// Slots are handed back and reused; each row stays where it was put until released.
+    #[test]
+    fn rows_keep_their_slots_until_released() {
+        let mut rows = Rows::default();
+        let (a, b, c) = (row("a"), row("b"), row("c"));
+        let ia = rows.put(a.clone());
+        let ib = rows.put(b.clone());
+        assert_ne!(ia, ib);
+        assert_eq!(rows.get_mut(ia), Some(&mut a.clone()));
+        rows.release(ia);
+        assert_eq!(rows.get_mut(ia), None);
+        // Releasing twice hands the slot back once.
+        rows.release(ia);
+        let ic = rows.put(c.clone());
+        assert_eq!(ic, ia);
+        let id = rows.put(a.clone());
+        assert!(id != ib && id != ic);
+        assert_eq!(rows.get_mut(ib), Some(&mut b.clone()));
+        assert_eq!(rows.get_mut(ic), Some(&mut c.clone()));
+        assert_eq!(rows.get_mut(id), Some(&mut a.clone()));
+        assert_eq!(rows.get_mut(99), None);
+        rows.release(99);
+        assert_eq!(rows.slots.len(), 3);
+    }
 }

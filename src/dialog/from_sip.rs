@@ -10,6 +10,7 @@ use crate::sip::sdp::{find_sdp, parse_sdp_media};
 use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via};
 
 use compact_str::ToCompactString;
+use smallvec::SmallVec;
 
 use super::msg::{Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
 
@@ -276,14 +277,17 @@ impl Msg {
         let mut contact: Option<Text> = None;
         let mut has_credentials = false;
         let mut has_challenge = false;
-        let mut vias = Vec::new();
+        // The Via values, read once all are found: their hops then go into a vector with room
+        // for one hop a value (how they are nearly always written), so it seldom regrows and
+        // keeps little unused room with the message.
+        let mut via_values = SmallVec::<[&[u8]; 4]>::new();
         let mut record_route = Vec::new();
         let mut route = Vec::new();
         // `get_or_insert`: the first header of a kind wins, as `Message::header` has it.
         for h in p.all_headers() {
             let v = h.value;
             match h.id {
-                HeaderName::Via => vias.extend(ViaHops::new(v).map(|e| head.via(e))),
+                HeaderName::Via => via_values.push(v),
                 HeaderName::From => _ = from.get_or_insert(v),
                 HeaderName::To => _ = to.get_or_insert(v),
                 HeaderName::CallId => _ = call_id.get_or_insert(v),
@@ -312,6 +316,10 @@ impl Msg {
                 HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate => has_challenge = true,
                 _ => {}
             }
+        }
+        let mut vias = Vec::with_capacity(via_values.len());
+        for v in via_values {
+            vias.extend(ViaHops::new(v).map(|e| head.via(e)));
         }
         let text = |v: Option<&[u8]>| v.map(|v| head.text(v));
         let body = find_sdp(content_type, p.body());
@@ -440,6 +448,8 @@ a=rtpmap:101 telephone-event/8000\r\n";
         let sent_by: Vec<&str> = msg.vias.iter().map(|v| v.sent_by.as_str()).collect();
         assert_eq!(sent_by, ["[2001:db8::1]:5062", "10.0.0.2:5060", "h"]);
         assert_eq!(msg.vias.len(), p.vias().count());
+        // Room for a hop a Via header: two headers, three hops (one regrowth).
+        assert!(msg.vias.capacity() >= 3);
         assert_eq!(msg.vias[0].rport.as_deref(), Some(""));
         assert_eq!(msg.vias[1].rport.as_deref(), Some("4000"));
         assert_eq!(msg.vias[1].received.as_deref(), Some("192.0.2.9"));
@@ -481,6 +491,16 @@ a=rtpmap:99 W/8000x\r\n";
                 "h\u{fffd}7:5060"
             ]
         );
+        // Nine hops in three headers: all read, whatever room the first guess gave.
+        assert_eq!(msg.vias.len(), 9);
+        let one = Msg::from_located(&located(b"OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h1\r\nv: SIP/2.0/UDP h2\r\nCall-ID: c\r\n\r\n"), false);
+        // One hop a header: no unused room is kept with the message.
+        assert_eq!((one.vias.len(), one.vias.capacity()), (2, 2));
+        let none = Msg::from_located(
+            &located(b"OPTIONS sip:b@h SIP/2.0\r\nCall-ID: c\r\n\r\n"),
+            false,
+        );
+        assert_eq!((none.vias.len(), none.vias.capacity()), (0, 0));
         let codecs = &msg.sdp.as_ref().expect("an SDP body").media[0].codecs;
         assert_eq!(
             codecs,

@@ -6,7 +6,6 @@
 //! `escape_str`; the JSON view keeps the data exact but writes DEL, C1 controls and bidi /
 //! zero-width characters as `\uXXXX` escapes (valid JSON, harmless when printed raw).
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
@@ -15,8 +14,13 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::escape::{escape_str, write_json as write_json_value};
-use super::time::{clock_millis, date_clock_millis, duration, rfc3339_millis};
-use crate::dialog::{Call, CallState, Role, RoleSource};
+use super::time::{
+    clock_millis_bytes, date_clock_millis, date_clock_millis_bytes, push_duration, rfc3339_millis,
+    rfc3339_millis_bytes,
+};
+use crate::dialog::{Call, CallState, Role, RoleSource, Text};
+
+use smallvec::SmallVec;
 
 const CALL_ID_WIDTH: usize = 24;
 const USER_WIDTH: usize = 20;
@@ -32,49 +36,85 @@ fn width(s: &str) -> usize {
     }
 }
 
+/// Byte offset of character `n` of `s` (its length when shorter); `ascii`: `s` is ASCII, one
+/// character a byte.
+fn char_offset(s: &str, ascii: bool, n: usize) -> usize {
+    if ascii {
+        n.min(s.len())
+    } else {
+        s.char_indices().nth(n).map_or(s.len(), |(i, _)| i)
+    }
+}
+
+/// A cell cut to a width: `head`, then, when it was cut, `..` and `tail`. Both are slices of
+/// the text cut, so cutting builds nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fit<'a> {
+    head: &'a str,
+    /// `None` when the text fits whole.
+    tail: Option<&'a str>,
+}
+
+impl Fit<'_> {
+    /// Appends the cut text to `out`.
+    fn push_to(self, out: &mut String) {
+        out.push_str(self.head);
+        if let Some(tail) = self.tail {
+            out.push_str("..");
+            out.push_str(tail);
+        }
+    }
+
+    /// The cut text in a [`Text`]: inline, without a heap allocation, up to 24 bytes.
+    fn to_text(self) -> Text {
+        let tail = self.tail.map_or(0, |t| t.len() + 2);
+        let mut t = Text::with_capacity(self.head.len() + tail);
+        t.push_str(self.head);
+        if let Some(tail) = self.tail {
+            t.push_str("..");
+            t.push_str(tail);
+        }
+        t
+    }
+}
+
 /// Cuts `s` to `w` characters, ending with `..` when cut.
-fn fit_end(s: &str, w: usize) -> Cow<'_, str> {
-    if width(s) <= w {
-        return Cow::Borrowed(s);
+fn fit_end(s: &str, w: usize) -> Fit<'_> {
+    let ascii = s.is_ascii();
+    let n = if ascii { s.len() } else { s.chars().count() };
+    if n <= w {
+        return Fit {
+            head: s,
+            tail: None,
+        };
     }
     let keep = w.saturating_sub(2);
-    let mut out = String::with_capacity(keep.saturating_add(2));
-    match s.get(..keep).filter(|_| s.is_ascii()) {
-        // ASCII: one character a byte, cut where the count says.
-        Some(head) => out.push_str(head),
-        None => out.extend(s.chars().take(keep)),
+    Fit {
+        head: s.get(..char_offset(s, ascii, keep)).unwrap_or(""),
+        tail: Some(""),
     }
-    out.push_str("..");
-    Cow::Owned(out)
 }
 
 /// Cuts `s` to `w` characters keeping both ends (a Call-ID's tail is often its host).
-fn fit_middle(s: &str, w: usize) -> Cow<'_, str> {
-    let n = width(s);
+fn fit_middle(s: &str, w: usize) -> Fit<'_> {
+    let ascii = s.is_ascii();
+    let n = if ascii { s.len() } else { s.chars().count() };
     if n <= w {
-        return Cow::Borrowed(s);
+        return Fit {
+            head: s,
+            tail: None,
+        };
     }
     let keep = w.saturating_sub(2);
     let head = keep / 2;
     let tail = keep - head;
-    let mut out = String::with_capacity(keep.saturating_add(2));
-    // ASCII (the usual Call-ID): one character a byte, both ends cut by slicing.
-    let ascii = Some(s)
-        .filter(|s| s.is_ascii())
-        .and_then(|s| Some((s.get(..head)?, s.get(n.saturating_sub(tail)..)?)));
-    match ascii {
-        Some((first, last)) => {
-            out.push_str(first);
-            out.push_str("..");
-            out.push_str(last);
-        }
-        None => {
-            out.extend(s.chars().take(head));
-            out.push_str("..");
-            out.extend(s.chars().skip(n.saturating_sub(tail)));
-        }
+    Fit {
+        head: s.get(..char_offset(s, ascii, head)).unwrap_or(""),
+        tail: Some(
+            s.get(char_offset(s, ascii, n.saturating_sub(tail))..)
+                .unwrap_or(""),
+        ),
     }
-    Cow::Owned(out)
 }
 
 fn day_of(ns: i64) -> i64 {
@@ -83,35 +123,46 @@ fn day_of(ns: i64) -> i64 {
 
 /// What the list shows of one call, without its messages: what a streaming run keeps while a
 /// call waits for older ones. Only the JSON list needs `outcome`, products and notes
-/// (`details`).
+/// (`details`). Its text is held as [`Text`], inline up to 24 bytes: most cells need no heap
+/// allocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRow {
-    call_id: String,
+    /// The Call-ID; without `details` (a row for the text list) already as that list shows
+    /// it, escaped and cut to [`CALL_ID_WIDTH`], which usually fits inline. The table escapes
+    /// and cuts it again, which leaves such a cell as it is.
+    call_id: Text,
     start_ns: i64,
     end_ns: i64,
-    from_user: String,
-    to_user: String,
-    first_method: String,
+    from_user: Text,
+    to_user: Text,
+    first_method: Text,
     state: CallState,
     outcome: &'static str,
     final_code: Option<u16>,
-    final_reason: Option<String>,
+    final_reason: Option<Text>,
     failed: bool,
     messages: usize,
     duration_ns: i64,
     dialogs: usize,
     transactions: usize,
-    hosts: Vec<HostRow>,
+    hosts: SmallVec<[HostRow; 4]>,
+    /// With `details`: the products each host showed, parallel to `hosts`.
+    products: Vec<Products>,
     notes: Vec<String>,
 }
 
 /// A host of a [`CallRow`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct HostRow {
     addr: IpAddr,
     port: Option<u16>,
     role: Role,
     role_source: RoleSource,
+}
+
+/// What a host of a [`CallRow`] named itself (JSON list only).
+#[derive(Debug, Clone, PartialEq)]
+struct Products {
     user_agents: Vec<String>,
     servers: Vec<String>,
 }
@@ -128,12 +179,16 @@ impl CallRow {
     pub fn new(call: &Call, details: bool) -> CallRow {
         let s = &call.summary;
         CallRow {
-            call_id: String::from(call.call_id.as_str()),
+            call_id: if details {
+                call.call_id.clone()
+            } else {
+                fit_middle(&escape_str(&call.call_id), CALL_ID_WIDTH).to_text()
+            },
             start_ns: s.start_ns,
             end_ns: s.end_ns,
-            from_user: String::from(s.from_user.as_str()),
-            to_user: String::from(s.to_user.as_str()),
-            first_method: String::from(s.first_method.as_str()),
+            from_user: s.from_user.clone(),
+            to_user: s.to_user.clone(),
+            first_method: s.first_method.clone(),
             state: s.state,
             outcome: if details {
                 crate::diagnose::outcome_of(call).as_str()
@@ -141,7 +196,7 @@ impl CallRow {
                 ""
             },
             final_code: s.final_code,
-            final_reason: s.final_reason.as_deref().map(str::to_string),
+            final_reason: s.final_reason.clone(),
             failed: s.failed,
             messages: s.message_count,
             duration_ns: s.duration_ns,
@@ -155,20 +210,21 @@ impl CallRow {
                     port: h.port,
                     role: h.role,
                     role_source: h.role_source,
-                    user_agents: if details {
-                        h.user_agents.iter().map(|u| u.to_string()).collect()
-                    } else {
-                        Vec::new()
-                    },
-                    servers: if details {
-                        h.servers.iter().map(|u| u.to_string()).collect()
-                    } else {
-                        Vec::new()
-                    },
                 })
                 .collect(),
+            products: if details {
+                call.hosts
+                    .iter()
+                    .map(|h| Products {
+                        user_agents: h.user_agents.clone(),
+                        servers: h.servers.clone(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             notes: if details {
-                call.notes.iter().map(|n| n.to_string()).collect()
+                call.notes.clone()
             } else {
                 Vec::new()
             },
@@ -207,8 +263,12 @@ impl CallRow {
             Some(c) => {
                 let reason = self.final_reason.as_deref().unwrap_or("");
                 let _ = write!(out, "{c} {}", escape_str(reason));
-                if width(out) > FINAL_WIDTH {
-                    *out = fit_end(out, FINAL_WIDTH).into_owned();
+                // A cut keeps a prefix of the cell: shorten it where it stands.
+                let cut = fit_end(out, FINAL_WIDTH);
+                if cut.tail.is_some() {
+                    let keep = cut.head.len();
+                    out.truncate(keep);
+                    out.push_str("..");
                 }
             }
             None => out.push('-'),
@@ -222,29 +282,39 @@ const CELL_TITLES: [&str; 8] = [
 ];
 
 /// Where rows wait until the table's widths are known: in memory while small, then in an
-/// unlinked temporary file, so a list of millions of calls costs no memory.
+/// unlinked temporary file, so a list of millions of calls costs no memory. In memory, rows
+/// are kept in chunks of [`SPOOL_CHUNK`] bytes, so growing never copies what is written.
 enum Spool {
-    Memory(Vec<u8>),
+    Memory { chunks: Vec<Vec<u8>>, len: usize },
     File(BufWriter<File>),
 }
 
 /// Rows above this many bytes go to a temporary file.
 const SPOOL_IN_MEMORY: usize = 4 << 20;
 
+/// Size of the memory spool's chunks.
+const SPOOL_CHUNK: usize = 64 << 10;
+
 impl Spool {
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if let Spool::Memory(buf) = self {
-            if buf.len().saturating_add(bytes.len()) <= SPOOL_IN_MEMORY {
-                buf.extend_from_slice(bytes);
+        if let Spool::Memory { chunks, len } = self {
+            if len.saturating_add(bytes.len()) <= SPOOL_IN_MEMORY {
+                *len += bytes.len();
+                append_chunked(chunks, bytes);
                 return Ok(());
             }
             let mut file =
                 BufWriter::with_capacity(1 << 16, super::spool::unlinked_temp_file("calls")?);
-            file.write_all(buf)?;
+            for chunk in chunks.iter() {
+                file.write_all(chunk)?;
+            }
             *self = Spool::File(file);
         }
         match self {
-            Spool::Memory(buf) => buf.extend_from_slice(bytes),
+            Spool::Memory { chunks, len } => {
+                *len += bytes.len();
+                append_chunked(chunks, bytes);
+            }
             Spool::File(f) => f.write_all(bytes)?,
         }
         Ok(())
@@ -253,13 +323,54 @@ impl Spool {
     /// Everything written, to read back from the start.
     fn reader(self) -> io::Result<Box<dyn Read>> {
         Ok(match self {
-            Spool::Memory(buf) => Box::new(io::Cursor::new(buf)),
+            Spool::Memory { chunks, .. } => Box::new(ChunkReader {
+                chunks: chunks.into_iter(),
+                current: io::Cursor::new(Vec::new()),
+            }),
             Spool::File(f) => {
                 let mut f = f.into_inner().map_err(|e| e.into_error())?;
                 f.rewind()?;
                 Box::new(BufReader::with_capacity(1 << 16, f))
             }
         })
+    }
+}
+
+/// Appends `bytes` to the last chunk while it has room, then to new chunks of
+/// [`SPOOL_CHUNK`] bytes.
+fn append_chunked(chunks: &mut Vec<Vec<u8>>, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        let room = chunks.last().map_or(0, |c| c.capacity() - c.len());
+        if room == 0 {
+            chunks.push(Vec::with_capacity(SPOOL_CHUNK));
+            continue;
+        }
+        let (now, later) = bytes.split_at(room.min(bytes.len()));
+        if let Some(last) = chunks.last_mut() {
+            last.extend_from_slice(now);
+        }
+        bytes = later;
+    }
+}
+
+/// Reads the memory spool's chunks back one after the other.
+struct ChunkReader {
+    chunks: std::vec::IntoIter<Vec<u8>>,
+    current: io::Cursor<Vec<u8>>,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.current.read(out)?;
+            if n > 0 || out.is_empty() {
+                return Ok(n);
+            }
+            match self.chunks.next() {
+                Some(next) => self.current = io::Cursor::new(next),
+                None => return Ok(0),
+            }
+        }
     }
 }
 
@@ -336,7 +447,10 @@ impl Default for TextTable {
 impl TextTable {
     pub fn new() -> TextTable {
         TextTable {
-            spool: Spool::Memory(Vec::new()),
+            spool: Spool::Memory {
+                chunks: Vec::new(),
+                len: 0,
+            },
             rows: 0,
             first_day: None,
             last_day: None,
@@ -354,30 +468,39 @@ impl TextTable {
         let day = day_of(row.end_ns);
         self.last_day = Some(self.last_day.map_or(day, |d| d.max(day)));
         // A row is spooled as one record: its length, the start time, then each cell.
-        let buf = &mut self.buf;
+        let TextTable {
+            widths, buf, cell, ..
+        } = self;
         buf.clear();
         buf.extend_from_slice(&0u64.to_le_bytes());
         buf.extend_from_slice(&row.start_ns.to_le_bytes());
         let mut put = |i: usize, cell: &str| {
             let n = width(cell);
-            if let Some(w) = self.widths.get_mut(i) {
+            if let Some(w) = widths.get_mut(i) {
                 *w = (*w).max(n);
             }
             put_cell(buf, cell, n);
         };
-        put(0, &fit_middle(&escape_str(&row.call_id), CALL_ID_WIDTH));
-        put(1, &fit_end(&escape_str(&row.from_user), USER_WIDTH));
-        put(2, &fit_end(&escape_str(&row.to_user), USER_WIDTH));
-        put(3, &fit_end(&escape_str(&row.first_method), METHOD_WIDTH));
+        // Cells are built in one reused buffer: a cut cell is written from slices of its text.
+        let mut fitted = |i: usize, fit: Fit<'_>| {
+            cell.clear();
+            fit.push_to(cell);
+            put(i, cell);
+        };
+        fitted(0, fit_middle(&escape_str(&row.call_id), CALL_ID_WIDTH));
+        fitted(1, fit_end(&escape_str(&row.from_user), USER_WIDTH));
+        fitted(2, fit_end(&escape_str(&row.to_user), USER_WIDTH));
+        fitted(3, fit_end(&escape_str(&row.first_method), METHOD_WIDTH));
         put(4, row.state.as_str());
-        let cell = &mut self.cell;
         cell.clear();
         row.final_text(cell);
         put(5, cell);
         cell.clear();
         let _ = write!(cell, "{}", row.messages);
         put(6, cell);
-        put(7, &duration(row.duration_ns));
+        cell.clear();
+        push_duration(cell, row.duration_ns);
+        put(7, cell);
         cell.clear();
         row.hosts_text(cell);
         put(8, cell);
@@ -391,11 +514,15 @@ impl TextTable {
     /// Writes the table: header, then every row.
     pub fn finish(self, out: &mut dyn Write) -> io::Result<()> {
         let with_date = self.first_day != self.last_day;
-        let start = |ns: i64| {
-            if with_date {
-                date_clock_millis(ns)
+        // The start cell, written into `out` (without allocating but for times no 4-digit
+        // year holds, which an `i64` of nanoseconds cannot reach).
+        let start = |out: &mut Vec<u8>, ns: i64| {
+            if !with_date {
+                out.extend_from_slice(&clock_millis_bytes(ns));
+            } else if let Some(b) = date_clock_millis_bytes(ns) {
+                out.extend_from_slice(&b);
             } else {
-                clock_millis(ns)
+                out.extend_from_slice(date_clock_millis(ns).as_bytes());
             }
         };
         let w_idx = self.rows.to_string().len().max(1);
@@ -403,7 +530,9 @@ impl TextTable {
         let w_start = if self.rows == 0 {
             "Start".len()
         } else {
-            start(0).len().max("Start".len())
+            let mut zero = Vec::new();
+            start(&mut zero, 0);
+            zero.len().max("Start".len())
         };
         let [w_id, w_from, w_to, w_method, w_state, w_fin, w_msgs, w_dur] = self.widths;
         writeln!(
@@ -438,7 +567,11 @@ impl TextTable {
             let _ = write!(index, "{}", i + 1);
             pad(&mut line, &index, w_idx, false);
             line.extend_from_slice(b"  ");
-            pad(&mut line, &start(start_ns), w_start, true);
+            // Every start cell is ASCII and as wide as the column: nothing to pad.
+            let at = line.len();
+            start(&mut line, start_ns);
+            let cell = line.len() - at;
+            line.resize(at + cell.max(w_start), b' ');
             for &(w, left) in &layout {
                 line.extend_from_slice(b"  ");
                 let (cell, n) = take_cell(&mut cells)?;
@@ -468,7 +601,7 @@ struct CallJson<'a> {
     /// 1-based, as in the text list.
     index: usize,
     call_id: &'a str,
-    start: String,
+    start: &'a str,
     start_ns: i64,
     end_ns: i64,
     from_user: &'a str,
@@ -484,13 +617,34 @@ struct CallJson<'a> {
     duration_ns: i64,
     dialogs: usize,
     transactions: usize,
-    hosts: Vec<HostJson<'a>>,
+    hosts: HostsJson<'a>,
     notes: &'a [String],
+}
+
+/// The hosts of a row, written as a list of [`HostJson`] without collecting one.
+struct HostsJson<'a>(&'a CallRow);
+
+impl Serialize for HostsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let row = self.0;
+        s.collect_seq(row.hosts.iter().enumerate().map(|(i, h)| {
+            let products = row.products.get(i);
+            HostJson {
+                address: h.addr,
+                port: h.port,
+                role: h.role.as_str(),
+                role_source: role_source(h.role_source),
+                user_agents: products.map_or(&[], |p| &p.user_agents),
+                servers: products.map_or(&[], |p| &p.servers),
+            }
+        }))
+    }
 }
 
 #[derive(Serialize)]
 struct HostJson<'a> {
-    address: String,
+    /// Serialized as its text (`Display`), as serde writes addresses for JSON.
+    address: IpAddr,
     port: Option<u16>,
     role: &'static str,
     role_source: &'static str,
@@ -523,10 +677,19 @@ impl JsonList {
     /// Writes the next row.
     pub fn push(&mut self, out: &mut dyn Write, row: &CallRow) -> io::Result<()> {
         self.written += 1;
+        let start_bytes = rfc3339_millis_bytes(row.start_ns);
+        let start_slow;
+        let start = match start_bytes.as_ref().map(|b| std::str::from_utf8(b)) {
+            Some(Ok(s)) => s,
+            _ => {
+                start_slow = rfc3339_millis(row.start_ns);
+                start_slow.as_str()
+            }
+        };
         let doc = CallJson {
             index: self.written,
             call_id: &row.call_id,
-            start: rfc3339_millis(row.start_ns),
+            start,
             start_ns: row.start_ns,
             end_ns: row.end_ns,
             from_user: &row.from_user,
@@ -541,18 +704,7 @@ impl JsonList {
             duration_ns: row.duration_ns,
             dialogs: row.dialogs,
             transactions: row.transactions,
-            hosts: row
-                .hosts
-                .iter()
-                .map(|h| HostJson {
-                    address: h.addr.to_string(),
-                    port: h.port,
-                    role: h.role.as_str(),
-                    role_source: role_source(h.role_source),
-                    user_agents: &h.user_agents,
-                    servers: &h.servers,
-                })
-                .collect(),
+            hosts: HostsJson(row),
             notes: &row.notes,
         };
         self.buf.clear();
@@ -635,8 +787,11 @@ mod tests {
                 } else {
                     text.chars().take(w - 2).chain("..".chars()).collect()
                 };
-                assert_eq!(fit_end(text, w), cut, "{text:?} {w}");
-                assert!(width(&fit_middle(text, w)) <= w.max(2), "{text:?} {w}");
+                assert_eq!(shown(fit_end(text, w)), cut, "{text:?} {w}");
+                assert!(
+                    width(&shown(fit_middle(text, w))) <= w.max(2),
+                    "{text:?} {w}"
+                );
             }
         }
     }
@@ -680,12 +835,25 @@ mod tests {
             "abcdefghijklmnopqrstuvwxyz\u{e9}",
         ] {
             for w in 0..40 {
-                assert_eq!(fit_end(text, w), fit_end_by_chars(text, w), "{text:?} {w}");
                 assert_eq!(
-                    fit_middle(text, w),
+                    shown(fit_end(text, w)),
+                    fit_end_by_chars(text, w),
+                    "{text:?} {w}"
+                );
+                assert_eq!(
+                    shown(fit_middle(text, w)),
                     fit_middle_by_chars(text, w),
                     "{text:?} {w}"
                 );
+                // The inline form reads the same, and cutting a cut cell again (what the
+                // table does with a text row's Call-ID) leaves it as it is.
+                let cut = shown(fit_middle(text, w));
+                assert_eq!(fit_middle(text, w).to_text(), cut.as_str());
+                if w >= 2 {
+                    assert_eq!(shown(fit_middle(&cut, w)), cut, "{text:?} {w}");
+                    let end = shown(fit_end(text, w));
+                    assert_eq!(shown(fit_end(&end, w)), end, "{text:?} {w}");
+                }
             }
         }
     }
@@ -759,7 +927,128 @@ mod tests {
 
     #[test]
     fn fit_helpers() {
-        assert_eq!(fit_middle("abcdefghij", 6), "ab..ij");
-        assert_eq!(fit_end("abcdefghij", 6), "abcd..");
+        assert_eq!(shown(fit_middle("abcdefghij", 6)), "ab..ij");
+        assert_eq!(shown(fit_end("abcdefghij", 6)), "abcd..");
+        assert_eq!(fit_end("abcdefghij", 10).tail, None);
+    }
+
+    /// A cut cell as the table writes it.
+    fn shown(fit: Fit<'_>) -> String {
+        let mut out = String::new();
+        fit.push_to(&mut out);
+        out
+    }
+
+    /// The final response cell as first written: the whole text, then cut by characters.
+    #[test]
+    fn final_cell_is_cut_as_the_whole_text_would_be() {
+        for reason in [
+            "",
+            "OK",
+            "Busy Here",
+            "Service Unavailable Because Of Load",
+            "Temporarily Unavailable!",
+            "Temporarily Unavailable!!",
+            "Temporarily Unavailable!!!",
+            "Ca\u{f1}a\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+            "\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}",
+            "Bad\u{1b}[2J\u{202e}Request Request Request",
+        ] {
+            for code in [100u16, 486, 603] {
+                let mut row = CallRow::new(&sample()[0], false);
+                row.final_code = Some(code);
+                row.final_reason = Some(Text::from(reason));
+                let mut cell = String::new();
+                row.final_text(&mut cell);
+                let whole = format!("{code} {}", escape_str(reason));
+                assert_eq!(cell, fit_end_by_chars(&whole, FINAL_WIDTH), "{reason:?}");
+            }
+        }
+    }
+
+    /// A text row keeps its Call-ID already cut; the table shows it as it shows the whole one.
+    #[test]
+    fn text_rows_show_what_detailed_rows_show() {
+        for call in sample() {
+            let mut plain = TextTable::new();
+            plain.push(&CallRow::new(&call, false)).unwrap();
+            let mut full = TextTable::new();
+            full.push(&CallRow::new(&call, true)).unwrap();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            plain.finish(&mut a).unwrap();
+            full.finish(&mut b).unwrap();
+            assert_eq!(a, b);
+        }
+        let row = CallRow::new(&sample()[0], false);
+        assert!(row.call_id.len() <= CALL_ID_WIDTH && !row.call_id.is_heap_allocated());
+    }
+
+    /// Rows spooled in memory read back whole, across chunk boundaries, as one buffer would.
+    #[test]
+    fn the_memory_spool_reads_back_what_was_written() {
+        let mut spool = Spool::Memory {
+            chunks: Vec::new(),
+            len: 0,
+        };
+        let mut all = Vec::new();
+        let mut x: u32 = 7;
+        for i in 0..100usize {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let n = (x >> 16) as usize % (SPOOL_CHUNK / 3) + usize::from(i % 50 == 0);
+            let bytes: Vec<u8> = (0..n).map(|j| (i + j) as u8).collect();
+            spool.write(&bytes).unwrap();
+            all.extend_from_slice(&bytes);
+        }
+        assert!(matches!(&spool, Spool::Memory { chunks, .. } if chunks.len() > 2));
+        let mut back = Vec::new();
+        spool.reader().unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, all);
+        // Past its limit the spool moves to a file, what was in memory first.
+        let mut spool = Spool::Memory {
+            chunks: Vec::new(),
+            len: 0,
+        };
+        let mut written = Vec::new();
+        while written.len() <= SPOOL_IN_MEMORY {
+            spool.write(&all).unwrap();
+            written.extend_from_slice(&all);
+        }
+        assert!(matches!(&spool, Spool::File(_)));
+        let mut back = Vec::new();
+        spool.reader().unwrap().read_to_end(&mut back).unwrap();
+        assert!(back == written);
+        // Read in odd pieces, as the table reads rows.
+        let mut spool = Spool::Memory {
+            chunks: Vec::new(),
+            len: 0,
+        };
+        spool.write(&all).unwrap();
+        let mut r = spool.reader().unwrap();
+        let mut piece = vec![0u8; 1000];
+        for want in all.chunks(1000) {
+            let got = piece.get_mut(..want.len()).unwrap();
+            r.read_exact(got).unwrap();
+            assert_eq!(got, want);
+        }
+        assert_eq!(r.read(&mut piece).unwrap(), 0);
+    }
+
+    /// Addresses serialize as the text they used to be copied to.
+    #[test]
+    fn host_addresses_read_as_their_text() {
+        for a in [
+            "192.0.2.1",
+            "::1",
+            "2001:db8::5060",
+            "::ffff:192.0.2.1",
+            "fe80::1:2:3:4:5",
+        ] {
+            let addr: IpAddr = a.parse().unwrap();
+            let mut buf = Vec::new();
+            write_json_value(&mut buf, &addr).unwrap();
+            let mut want = Vec::new();
+            write_json_value(&mut want, &addr.to_string()).unwrap();
+            assert_eq!(buf, want, "{a}");
+        }
     }
 }
