@@ -407,7 +407,7 @@ fn invite_places(m: &Msg) -> Option<[Place; 2]> {
     if !invite || m.to.tag.is_some() {
         return None;
     }
-    let number = Number::from(crate::dialog::number_tail(&m.to.user)?);
+    let number = crate::dialog::number_tail(&m.to.user)?;
     Some([(m.flow.src.ip, number.clone()), (m.flow.dst.ip, number)])
 }
 

@@ -65,7 +65,7 @@ impl B2buaLinker {
             let ts = sight.ts_ns;
             last = last.max(ts);
             // Inline, so copied without an allocation.
-            let number = Number::from(sight.number.as_str());
+            let number = sight.number.clone();
             if let Some((addr, host)) = sight.originated_by {
                 let list = self.outbound.entry((addr, number.clone())).or_default();
                 let item = (ts, key, host);
