@@ -5,9 +5,9 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use crate::sip::headers::{leading_u32, lossy, CommaSplit, ViaHopParams, ViaHops};
+use crate::sip::headers::{leading_u32, lossy, UriList, ViaHopParams, ViaHops};
 use crate::sip::sdp::{find_sdp, parse_sdp_media};
-use crate::sip::{self, HeaderName, Located, NameAddr, SipMessage, StartLine, Via};
+use crate::sip::{self, HeaderName, Located, Method, NameAddr, SipMessage, StartLine, Via};
 
 use compact_str::ToCompactString;
 use smallvec::SmallVec;
@@ -203,6 +203,27 @@ fn sdp_summary(s: &sip::Sdp<'_>) -> SdpSummary {
     }
 }
 
+/// A method as text: a known one is a constant (no copy of its letters), another is copied.
+fn method_text(m: Method<'_>) -> Text {
+    match m {
+        Method::Invite => Text::const_new("INVITE"),
+        Method::Ack => Text::const_new("ACK"),
+        Method::Bye => Text::const_new("BYE"),
+        Method::Cancel => Text::const_new("CANCEL"),
+        Method::Register => Text::const_new("REGISTER"),
+        Method::Options => Text::const_new("OPTIONS"),
+        Method::Prack => Text::const_new("PRACK"),
+        Method::Subscribe => Text::const_new("SUBSCRIBE"),
+        Method::Notify => Text::const_new("NOTIFY"),
+        Method::Publish => Text::const_new("PUBLISH"),
+        Method::Info => Text::const_new("INFO"),
+        Method::Refer => Text::const_new("REFER"),
+        Method::Message => Text::const_new("MESSAGE"),
+        Method::Update => Text::const_new("UPDATE"),
+        Method::Other(s) => Text::from(s),
+    }
+}
+
 impl Msg {
     /// Reads everything the model needs from a located message. `keep_raw` keeps a copy of the
     /// message text (for `--raw` exports and the terminal view).
@@ -254,7 +275,7 @@ impl Msg {
         let head = Region::head(p);
         let start = match p.start {
             StartLine::Request { method, uri, .. } => Start::Request {
-                method: Text::from(method.as_str()),
+                method: method_text(method),
                 uri: head.text(uri),
             },
             StartLine::Response { code, reason, .. } => Start::Response {
@@ -292,16 +313,12 @@ impl Msg {
                 HeaderName::To => _ = to.get_or_insert(v),
                 HeaderName::CallId => _ = call_id.get_or_insert(v),
                 HeaderName::Contact if contact.is_none() => {
-                    contact = CommaSplit::new(v)
-                        .next()
-                        .map(|c| head.text(NameAddr::uri_raw(c)));
+                    contact = UriList::first(v).map(|c| head.text(c));
                 }
                 HeaderName::RecordRoute => {
-                    record_route.extend(CommaSplit::new(v).map(|e| head.text(NameAddr::uri_raw(e))))
+                    record_route.extend(UriList::new(v).map(|e| head.text(e)))
                 }
-                HeaderName::Route => {
-                    route.extend(CommaSplit::new(v).map(|e| head.text(NameAddr::uri_raw(e))))
-                }
+                HeaderName::Route => route.extend(UriList::new(v).map(|e| head.text(e))),
                 HeaderName::MaxForwards => _ = max_forwards.get_or_insert(v),
                 HeaderName::UserAgent => _ = user_agent.get_or_insert(v),
                 HeaderName::Server => _ = server.get_or_insert(v),
@@ -332,7 +349,7 @@ impl Msg {
             call_id: text(call_id).unwrap_or_default(),
             from: head.party(from),
             to: head.party(to),
-            cseq: p.cseq().map(|(n, meth)| (n, Text::from(meth.as_str()))),
+            cseq: p.cseq().map(|(n, meth)| (n, method_text(meth))),
             vias,
             contact,
             record_route,
@@ -506,6 +523,33 @@ a=rtpmap:99 W/8000x\r\n";
             codecs,
             &["X/8000", "Y/8000", "Z/16000", "W/8000", "PCMU/8000"]
         );
+    }
+
+    #[test]
+    fn method_texts_read_as_the_methods_print() {
+        for token in [
+            &b"INVITE"[..],
+            b"ACK",
+            b"BYE",
+            b"CANCEL",
+            b"REGISTER",
+            b"OPTIONS",
+            b"PRACK",
+            b"SUBSCRIBE",
+            b"NOTIFY",
+            b"PUBLISH",
+            b"INFO",
+            b"REFER",
+            b"MESSAGE",
+            b"UPDATE",
+            b"invite",
+            b"FOO",
+            b"A-VERY-LONG-METHOD-NAME-OF-MANY-LETTERS",
+            b"",
+        ] {
+            let m = Method::from_bytes(token).expect("ASCII");
+            assert_eq!(method_text(m), Text::from(m.as_str()), "{token:?}");
+        }
     }
 
     #[test]

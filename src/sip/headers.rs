@@ -338,6 +338,12 @@ pub(crate) fn is_lws(b: u8) -> bool {
 /// `s` without leading and trailing linear whitespace (folds included).
 #[inline]
 pub fn trim_lws(s: &[u8]) -> &[u8] {
+    // Nearly every value has nothing to trim: two byte checks tell.
+    if let (Some(&first), Some(&last)) = (s.first(), s.last()) {
+        if !is_lws(first) && !is_lws(last) {
+            return s;
+        }
+    }
     let start = s.iter().position(|&b| !is_lws(b)).unwrap_or(s.len());
     let end = s.iter().rposition(|&b| !is_lws(b)).map_or(start, |p| p + 1);
     s.get(start..end).unwrap_or(&[])
@@ -545,6 +551,68 @@ impl<'a> Iterator for CommaSplit<'a> {
             }
         }
         None
+    }
+}
+
+/// The URI of each element of a Contact, Route or Record-Route value: what [`CommaSplit`]
+/// followed by [`NameAddr::uri_raw`] gives. An element written `<uri>` with no quote inside
+/// the brackets, and no quote or `<` between them and the next comma, is read with two short
+/// searches; any other goes through the general split.
+#[derive(Debug, Clone)]
+pub struct UriList<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> UriList<'a> {
+    pub fn new(value: &'a [u8]) -> Self {
+        UriList { rest: value }
+    }
+
+    /// The first URI only: [`UriList::next`] without looking for where its element ends.
+    pub fn first(value: &'a [u8]) -> Option<&'a [u8]> {
+        match angle_uri(value) {
+            Some((uri, _)) => Some(uri),
+            None => CommaSplit::new(value).next().map(NameAddr::uri_raw),
+        }
+    }
+}
+
+/// For a value that starts (after whitespace) with `<` and has a `>` before any quote: the
+/// URI between them, trimmed, and what follows the `>`. The first element of such a value
+/// holds the whole bracket (a comma inside it does not separate), and its URI is this one.
+fn angle_uri(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let lead = value.iter().position(|&b| !is_lws(b))?;
+    let t = value.get(lead..)?;
+    let inner = t.strip_prefix(b"<")?;
+    let gt = memchr::memchr2(b'"', b'>', inner)?;
+    if inner.get(gt) != Some(&b'>') {
+        return None;
+    }
+    Some((trim_lws(inner.get(..gt)?), inner.get(gt + 1..)?))
+}
+
+impl<'a> Iterator for UriList<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if let Some((uri, after)) = angle_uri(self.rest) {
+            // The element ends at the first comma after the bracket, when no quote or
+            // bracket comes before it (the general split decides otherwise).
+            match memchr::memchr3(b',', b'"', b'<', after) {
+                None => {
+                    self.rest = &[];
+                    return Some(uri);
+                }
+                Some(c) if after.get(c) == Some(&b',') => {
+                    self.rest = after.get(c + 1..).unwrap_or(&[]);
+                    return Some(uri);
+                }
+                Some(_) => {}
+            }
+        }
+        let mut split = CommaSplit::new(self.rest);
+        let item = split.next();
+        self.rest = split.rest;
+        item.map(NameAddr::uri_raw)
     }
 }
 
@@ -1031,10 +1099,9 @@ fn party_fast(value: &[u8]) -> Option<PartyParts<'_>> {
     let (display_name, lt) = if raw.first() == Some(&b'"') {
         // Quoted display name without escapes; what lies between it and `<` is ignored, as
         // the general path does.
-        let close = 1 + raw
-            .get(1..)?
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\')?;
+        let close = 1 + find_word(raw.get(1..)?, |w| {
+            marks(w, splat(b'"')) | marks(w, splat(b'\\'))
+        })?;
         if raw.get(close) != Some(&b'"') {
             return None;
         }
@@ -1069,13 +1136,19 @@ fn party_fast(value: &[u8]) -> Option<PartyParts<'_>> {
 /// The `tag` among header parameters (after the first `;`) as `Params::get` finds it, or
 /// `None` (the outer option) when quotes or brackets before its end need the general path.
 fn tag_param(params: &[u8]) -> Option<Option<&[u8]>> {
-    // The usual case: `tag=value` comes first.
+    // The usual case: `tag=value` comes first. One word compare reads the name in any case
+    // (only the letters' case bit is folded), one word-at-a-time search finds the value's end.
+    const TAG: u32 = u32::from_le_bytes(*b"tag=");
+    const FOLD: u32 = u32::from_le_bytes([0x20, 0x20, 0x20, 0]);
     if params
         .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case(b"tag="))
+        .and_then(|p| p.try_into().ok())
+        .is_some_and(|p| u32::from_le_bytes(p) | FOLD == TAG)
     {
         let rest = params.get(4..)?;
-        let end = rest.iter().position(|&b| matches!(b, b';' | b'"' | b'<'));
+        let end = find_word(rest, |w| {
+            marks(w, splat(b';')) | marks(w, splat(b'"')) | marks(w, splat(b'<'))
+        });
         let value = match end {
             None => rest,
             Some(e) if rest.get(e) == Some(&b';') => rest.get(..e)?,
@@ -1898,6 +1971,52 @@ mod tests {
         }
         for (_, s) in random_values(b":[]0159 h\t", 0x2f6b_90d1_33a5_c4e7, 20_000, 24) {
             assert_eq!(split_hostport(&s), split_hostport_reference(&s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn uri_list_agrees_with_the_general_split() {
+        fn reference(v: &[u8]) -> Vec<&[u8]> {
+            CommaSplit::new(v).map(NameAddr::uri_raw).collect()
+        }
+        let fixed: &[&[u8]] = &[
+            b"<sip:alice@10.0.0.1:5060;transport=udp>;expires=60, <sip:other@h>",
+            b"<sip:p1;lr>, <sip:p2;lr>",
+            b"  < sip:a@b >  ,<sip:c>",
+            b"<sip:a,b@h>;x=1,<sip:c>",
+            b"<sip:a\"q>\"@h>, <sip:b>",
+            b"<sip:a>;x=\"1,2\", <sip:b>",
+            b"<sip:a>;x=<y,z>, <sip:b>",
+            b"<sip:a>junk\"q\", <sip:b>",
+            b"\"Name\" <sip:a>, Other <sip:b>",
+            b"sip:bare@h;lr, <sip:c>",
+            b"<sip:unclosed, <sip:b>",
+            b"<>, ,, <sip:x>,",
+            b"*",
+            b" , <sip:a>",
+            b"<sip:a>\r\n , <sip:b>",
+            b"<\r\n sip:a\r\n >",
+            b"<sip:\xffa>,<sip:b\xfe>",
+            b"",
+            b"   ",
+        ];
+        for v in fixed {
+            let all = reference(v);
+            assert_eq!(UriList::new(v).collect::<Vec<_>>(), all, "{:?}", lossy(v));
+            assert_eq!(UriList::first(v), all.first().copied(), "{:?}", lossy(v));
+        }
+        let alphabet = b"<>\",; \r\nsip:a@\\";
+        for (state, mut s) in random_values(alphabet, 0x51c3_9e2d_7a04_b6f1, 50_000, 40) {
+            if state % 2 == 0 {
+                let mut framed = b"<sip:a>".to_vec();
+                framed.extend_from_slice(&s);
+                framed.extend_from_slice(b",<sip:");
+                framed.extend_from_slice(&s);
+                s = framed;
+            }
+            let all = reference(&s);
+            assert_eq!(UriList::new(&s).collect::<Vec<_>>(), all, "{:?}", lossy(&s));
+            assert_eq!(UriList::first(&s), all.first().copied(), "{:?}", lossy(&s));
         }
     }
 
