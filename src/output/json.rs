@@ -35,7 +35,7 @@ pub fn write_value<W: Write + ?Sized, T: Serialize + ?Sized>(out: &mut W, value:
 /// reported as `write_value` reports them (the writer's error inside a serde_json error).
 pub fn write_chunked<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> Result<()> {
     thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        static BUF: std::cell::RefCell<JsonBuf> = const { std::cell::RefCell::new(JsonBuf::new()) };
     }
     BUF.with(|cell| {
         let mut buf = cell.take();
@@ -43,7 +43,12 @@ pub fn write_chunked<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> R
         let mut chunked = Chunked { buf: &mut buf, out };
         let done = value
             .serialize(&mut Fast { out: &mut chunked })
-            .and_then(|()| chunked.out.write_all(chunked.buf).map_err(Error::io));
+            .and_then(|()| {
+                chunked
+                    .out
+                    .write_all(chunked.buf.as_bytes())
+                    .map_err(Error::io)
+            });
         cell.replace(buf);
         done
     })
@@ -54,14 +59,14 @@ const CHUNK: usize = 64 * 1024;
 
 /// A buffer in front of a writer, emptied into it whenever it holds [`CHUNK`] bytes.
 struct Chunked<'a> {
-    buf: &'a mut Vec<u8>,
+    buf: &'a mut JsonBuf,
     out: &'a mut dyn Write,
 }
 
 impl Chunked<'_> {
     fn spill(&mut self) -> std::io::Result<()> {
         if self.buf.len() >= CHUNK {
-            self.out.write_all(self.buf)?;
+            self.out.write_all(self.buf.as_bytes())?;
             self.buf.clear();
         }
         Ok(())
@@ -85,8 +90,15 @@ impl Write for Chunked<'_> {
 
 impl Out for Chunked<'_> {
     fn quoted(&mut self, text: &[u8]) -> std::io::Result<()> {
-        self.buf.quoted(text)?;
+        self.buf.quote(text);
         self.spill()
+    }
+    fn plain(&mut self, text: &[u8]) -> std::io::Result<bool> {
+        if self.buf.put_plain(text) {
+            self.spill()?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 
@@ -361,6 +373,14 @@ pub struct JsonBuf {
 }
 
 impl JsonBuf {
+    /// An empty buffer holding no storage yet.
+    pub const fn new() -> JsonBuf {
+        JsonBuf {
+            bytes: Vec::new(),
+            len: 0,
+        }
+    }
+
     pub fn with_capacity(capacity: usize) -> JsonBuf {
         JsonBuf {
             bytes: vec![0; capacity],
@@ -426,6 +446,34 @@ impl JsonBuf {
         self.push(b'"');
     }
 
+    /// Writes `"text"` when every byte of `text` is plain ([`is_plain`]), checking each
+    /// piece as it is copied: one pass over the text and no call to `memcpy`. Returns false,
+    /// having written nothing, otherwise (bytes past the end may have been overwritten).
+    #[inline(always)]
+    pub fn put_plain(&mut self, text: &[u8]) -> bool {
+        let n = text.len();
+        let at = self.len;
+        let end = at + n + 2;
+        if self.bytes.len() < end {
+            self.grow_to(end);
+        }
+        let Some(out) = self.bytes.get_mut(at..end) else {
+            return false;
+        };
+        if !copy_plain(text, out) {
+            return false;
+        }
+        self.len = end;
+        true
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_to(&mut self, end: usize) {
+        let size = end.max(self.bytes.len() * 2).max(4096);
+        self.bytes.resize(size, 0);
+    }
+
     #[cold]
     #[inline(never)]
     fn grow_then_put(&mut self, piece: &[u8]) {
@@ -458,6 +506,10 @@ impl Out for JsonBuf {
         self.quote(text);
         Ok(())
     }
+    #[inline(always)]
+    fn plain(&mut self, text: &[u8]) -> std::io::Result<bool> {
+        Ok(self.put_plain(text))
+    }
 }
 
 #[inline]
@@ -475,6 +527,16 @@ trait Out: Write {
         self.write_all(b"\"")?;
         self.write_all(text)?;
         self.write_all(b"\"")
+    }
+
+    /// Writes `"text"` if `text` needs no escape ([`is_plain`]) and says whether it did.
+    #[inline]
+    fn plain(&mut self, text: &[u8]) -> std::io::Result<bool> {
+        if is_plain(text) {
+            self.quoted(text)?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 
@@ -552,6 +614,89 @@ pub(crate) fn is_plain(s: &[u8]) -> bool {
     }
 }
 
+/// Copies `text` between quotes into `out` (exactly two bytes longer) if every byte of it is
+/// plain, as [`is_plain`] tells, checked on the same loads as the copy: 16-byte blocks for
+/// long text (the last one overlapping the one before), two overlapping words for shorter.
+/// False when some byte is not plain (what was copied so far stays, to be overwritten).
+#[inline(always)]
+fn copy_plain(text: &[u8], out: &mut [u8]) -> bool {
+    let n = text.len();
+    if out.len() != n + 2 {
+        return false;
+    }
+    let Some((open, rest)) = out.split_first_mut() else {
+        return false;
+    };
+    let Some((close, body)) = rest.split_last_mut() else {
+        return false;
+    };
+    *open = b'"';
+    *close = b'"';
+    if n >= 16 {
+        for (src, dst) in text.chunks_exact(16).zip(body.chunks_exact_mut(16)) {
+            // The early exit keeps the check within one block (as in `is_plain`).
+            match <&[u8; 16]>::try_from(src) {
+                Ok(block) if block_plain(block) => dst.copy_from_slice(block),
+                _ => return false,
+            }
+        }
+        match (text.last_chunk::<16>(), body.last_chunk_mut::<16>()) {
+            (Some(block), Some(dst)) if block_plain(block) => {
+                *dst = *block;
+                true
+            }
+            _ => false,
+        }
+    } else if n >= 8 {
+        match (text.first_chunk::<8>(), text.last_chunk::<8>()) {
+            (Some(a), Some(b)) => {
+                let plain =
+                    word_plain(u64::from_le_bytes(*a)) && word_plain(u64::from_le_bytes(*b));
+                if let Some(dst) = body.first_chunk_mut::<8>() {
+                    *dst = *a;
+                }
+                if let Some(dst) = body.last_chunk_mut::<8>() {
+                    *dst = *b;
+                }
+                plain
+            }
+            _ => false,
+        }
+    } else if n >= 4 {
+        match (text.first_chunk::<4>(), text.last_chunk::<4>()) {
+            (Some(a), Some(b)) => {
+                let word =
+                    u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*b)) << 32;
+                if let Some(dst) = body.first_chunk_mut::<4>() {
+                    *dst = *a;
+                }
+                if let Some(dst) = body.last_chunk_mut::<4>() {
+                    *dst = *b;
+                }
+                word_plain(word)
+            }
+            _ => false,
+        }
+    } else {
+        // 0 to 3 bytes: the first, middle and last byte are all of them.
+        match (text.first(), text.get(n / 2), text.last()) {
+            (Some(&a), Some(&b), Some(&c)) => {
+                if let Some(d) = body.first_mut() {
+                    *d = a;
+                }
+                if let Some(d) = body.get_mut(n / 2) {
+                    *d = b;
+                }
+                if let Some(d) = body.last_mut() {
+                    *d = c;
+                }
+                word_plain(u64::from_le_bytes([a, b, c, b'a', b'a', b'a', b'a', b'a']))
+            }
+            _ => true,
+        }
+    }
+}
+
 /// Every byte of the block is plain (not below space, DEL or above, `"` or `\`). Branch-free,
 /// so it vectorises.
 #[inline(always)]
@@ -581,10 +726,10 @@ fn word_plain(w: u64) -> bool {
 
 /// Writes `s` as a JSON string: one copy when plain, serde_json's escaping otherwise.
 fn write_str<W: Out + ?Sized>(out: &mut W, s: &str) -> Result<()> {
-    if is_plain(s.as_bytes()) {
-        out.quoted(s.as_bytes()).map_err(Error::io)
-    } else {
-        ser::Serializer::serialize_str(&mut slow(out), s)
+    match out.plain(s.as_bytes()) {
+        Ok(true) => Ok(()),
+        Ok(false) => ser::Serializer::serialize_str(&mut slow(out), s),
+        Err(e) => Err(Error::io(e)),
     }
 }
 

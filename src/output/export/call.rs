@@ -33,14 +33,14 @@ use crate::{append_json_by_serde, json_object};
 pub struct CallJson<'a> {
     pub schema_version: u32,
     pub call_id: &'a str,
-    pub start_time: String,
+    pub start_time: Rfc3339Micros,
     pub start_epoch_us: i64,
-    pub end_time: String,
+    pub end_time: Rfc3339Micros,
     pub end_epoch_us: i64,
     /// Answered: from the 2xx to the BYE (or the last message); otherwise first to last.
     pub duration_us: i64,
-    pub answered_time: Option<String>,
-    pub ended_time: Option<String>,
+    pub answered_time: Option<Rfc3339Micros>,
+    pub ended_time: Option<Rfc3339Micros>,
     pub state: &'static str,
     /// One word from the diagnosis vocabulary (docs/outcomes.md), as in `diagnosis.outcome`.
     pub outcome: &'static str,
@@ -78,8 +78,8 @@ pub struct ExportMedia<'a> {
 pub struct ParticipantJson<'a> {
     /// How messages and annotations name it: `10.0.0.1`, or `127.0.0.1:5060` when the call
     /// has several endpoints on one address.
-    pub label: String,
-    pub address: String,
+    pub label: HostText,
+    pub address: HostText,
     /// Set when the participant is one address:port (else it is the whole address).
     pub port: Option<u16>,
     pub ports: &'a [u16],
@@ -392,6 +392,43 @@ pub(super) fn ip_text(ip: IpAddr) -> HostText {
     }
 }
 
+/// The label and the address text of every host of a call, written once: each message
+/// names its sender and receiver and their addresses, annotations and legs name hosts too.
+pub(super) struct HostNames {
+    labels: Vec<HostText>,
+    addresses: Vec<HostText>,
+}
+
+impl HostNames {
+    pub(super) fn of(call: &Call) -> HostNames {
+        HostNames {
+            labels: (0..call.hosts.len()).map(|h| label(call, h)).collect(),
+            addresses: call.hosts.iter().map(|h| ip_text(h.addr)).collect(),
+        }
+    }
+
+    /// [`label`] of host `host`.
+    pub(super) fn label(&self, host: usize) -> HostText {
+        self.labels.get(host).cloned().unwrap_or_default()
+    }
+
+    /// [`ip_text`] of the address of `h`, host `host` of the call.
+    fn address(&self, host: usize, h: &Host) -> HostText {
+        match self.addresses.get(host) {
+            Some(t) => t.clone(),
+            None => ip_text(h.addr),
+        }
+    }
+
+    /// [`ip_text`] of `ip`, taken from host `host` when that is its address.
+    pub(super) fn address_of(&self, call: &Call, host: Option<usize>, ip: IpAddr) -> HostText {
+        match host.and_then(|i| Some((call.hosts.get(i)?, self.addresses.get(i)?))) {
+            Some((h, t)) if h.addr == ip => t.clone(),
+            _ => ip_text(ip),
+        }
+    }
+}
+
 /// Writes a shared annotation as the annotation itself.
 fn shared<S: serde::Serializer>(a: &Option<Rc<AnnotationJson>>, s: S) -> Result<S::Ok, S::Error> {
     a.as_deref().serialize(s)
@@ -450,10 +487,10 @@ impl Serialize for Rfc3339Micros {
     }
 }
 
-fn participant(h: &Host) -> ParticipantJson<'_> {
+fn participant<'a>(host: usize, h: &'a Host, names: &HostNames) -> ParticipantJson<'a> {
     ParticipantJson {
-        label: host_label(h).into_string(),
-        address: ip_text(h.addr).into_string(),
+        label: names.label(host),
+        address: names.address(host, h),
         port: h.port,
         ports: &h.ports,
         role: role_name(h.role),
@@ -500,7 +537,11 @@ fn dialog_json<'a>(call: &'a Call, idx: usize, d: &'a Dialog) -> DialogJson<'a> 
     }
 }
 
-fn transaction_json<'a>(call: &'a Call, t: &'a Transaction) -> TransactionJson<'a> {
+fn transaction_json<'a>(
+    call: &'a Call,
+    t: &'a Transaction,
+    names: &HostNames,
+) -> TransactionJson<'a> {
     let steps_msgs = |steps: &[StepIdx]| -> Vec<usize> {
         steps.iter().filter_map(|s| step_msg(call, *s)).collect()
     };
@@ -535,24 +576,24 @@ fn transaction_json<'a>(call: &'a Call, t: &'a Transaction) -> TransactionJson<'
             .map(|l| LegJson {
                 branch: l.branch.as_deref(),
                 sent_by: &l.sent_by,
-                client: label(call, l.client),
-                server: label(call, l.server),
+                client: names.label(l.client),
+                server: names.label(l.server),
                 request: l.request,
             })
             .collect(),
     }
 }
 
-fn annotation_json(call: &Call, a: &Annotation) -> AnnotationJson {
+fn annotation_json(call: &Call, a: &Annotation, names: &HostNames) -> AnnotationJson {
     AnnotationJson {
         class: class_name(a.class),
         class_label: a.class.label(),
         known: a.known,
         default_reason: a.default_reason,
         meaning: a.meaning,
-        generated_by: a.generated_by.map(|h| label(call, h)),
-        proxied_by: a.proxied_by.iter().map(|h| label(call, *h)).collect(),
-        received_by: a.received_by.map(|h| label(call, h)),
+        generated_by: a.generated_by.map(|h| names.label(h)),
+        proxied_by: a.proxied_by.iter().map(|h| names.label(*h)).collect(),
+        received_by: a.received_by.map(|h| names.label(h)),
         receiver_role: a.receiver_role.map(knowledge_role_name),
         expected_next: a.on_receipt,
         hint: a.hint.map(|h| HintJson {
@@ -599,10 +640,14 @@ fn annotations(call: &Call) -> Vec<Option<Annotation>> {
 
 /// The JSON of each step's annotation, built once per step: the sightings of a response
 /// (one per hop, plus retransmissions) share it.
-fn annotation_jsons(call: &Call, notes: &[Option<Annotation>]) -> Vec<Option<Rc<AnnotationJson>>> {
+fn annotation_jsons(
+    call: &Call,
+    notes: &[Option<Annotation>],
+    names: &HostNames,
+) -> Vec<Option<Rc<AnnotationJson>>> {
     notes
         .iter()
-        .map(|a| a.as_ref().map(|a| Rc::new(annotation_json(call, a))))
+        .map(|a| a.as_ref().map(|a| Rc::new(annotation_json(call, a, names))))
         .collect()
 }
 
@@ -612,7 +657,7 @@ fn message_json<'a>(
     m: &'a Msg,
     info: Option<&MsgInfo>,
     notes: &[Option<Rc<AnnotationJson>>],
-    labels: &[HostText],
+    names: &HostNames,
     ctx: &'a ExportContext,
 ) -> MessageJson<'a> {
     let step_idx = info.and_then(|i| i.step);
@@ -645,18 +690,12 @@ fn message_json<'a>(
         file: ctx.file_name(m.frame.file),
         time: Rfc3339Micros(m.frame.ts_ns),
         epoch_us: epoch_us(m.frame.ts_ns),
-        src_address: ip_text(flow.src.ip),
+        src_address: names.address_of(call, info.map(|i| i.src), flow.src.ip),
         src_port: flow.src.port,
-        dst_address: ip_text(flow.dst.ip),
+        dst_address: names.address_of(call, info.map(|i| i.dst), flow.dst.ip),
         dst_port: flow.dst.port,
-        sender: info
-            .and_then(|i| labels.get(i.src))
-            .cloned()
-            .unwrap_or_default(),
-        receiver: info
-            .and_then(|i| labels.get(i.dst))
-            .cloned()
-            .unwrap_or_default(),
+        sender: info.map(|i| names.label(i.src)).unwrap_or_default(),
+        receiver: info.map(|i| names.label(i.dst)).unwrap_or_default(),
         transport: flow.transport.as_str(),
         via_transport: m.vias.first().map(|v| v.transport.as_str()),
         kind,
@@ -919,26 +958,26 @@ impl<'a> CallJson<'a> {
             ),
             _ => diagnose::diagnose(call),
         };
-        let notes = annotations(call);
-        let note_jsons = annotation_jsons(call, &notes);
         // Every message names its sender and receiver: label each host once.
-        let labels: Vec<HostText> = call.hosts.iter().map(host_label).collect();
+        let names = HostNames::of(call);
+        let notes = annotations(call);
+        let note_jsons = annotation_jsons(call, &notes, &names);
         let final_generated_by = s
             .final_step
             .and_then(|st| notes.get(st))
             .and_then(|a| a.as_ref())
             .and_then(|a| a.generated_by)
-            .map(|h| label(call, h));
+            .map(|h| names.label(h));
         CallJson {
             schema_version: SCHEMA_VERSION,
             call_id: &call.call_id,
-            start_time: rfc3339_micros(s.start_ns),
+            start_time: Rfc3339Micros(s.start_ns),
             start_epoch_us: epoch_us(s.start_ns),
-            end_time: rfc3339_micros(s.end_ns),
+            end_time: Rfc3339Micros(s.end_ns),
             end_epoch_us: epoch_us(s.end_ns),
             duration_us: epoch_us(s.duration_ns),
-            answered_time: s.answered_ns.map(rfc3339_micros),
-            ended_time: s.ended_ns.map(rfc3339_micros),
+            answered_time: s.answered_ns.map(Rfc3339Micros),
+            ended_time: s.ended_ns.map(Rfc3339Micros),
             state: state_name(s.state),
             outcome: diagnosis.outcome.as_str(),
             failed: s.failed,
@@ -951,7 +990,12 @@ impl<'a> CallJson<'a> {
             message_count: s.message_count,
             related_call_ids: &call.related,
             notes: &call.notes,
-            participants: call.hosts.iter().map(participant).collect(),
+            participants: call
+                .hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| participant(i, h, &names))
+                .collect(),
             dialogs: call
                 .dialogs
                 .iter()
@@ -961,13 +1005,13 @@ impl<'a> CallJson<'a> {
             transactions: call
                 .transactions
                 .iter()
-                .map(|t| transaction_json(call, t))
+                .map(|t| transaction_json(call, t, &names))
                 .collect(),
             messages: call
                 .messages
                 .iter()
                 .enumerate()
-                .map(|(i, m)| message_json(call, i, m, call.info.get(i), &note_jsons, &labels, ctx))
+                .map(|(i, m)| message_json(call, i, m, call.info.get(i), &note_jsons, &names, ctx))
                 .collect(),
             diagnosis: CallDiagnosis { call, diagnosis },
             streams: mine.map(|v| {

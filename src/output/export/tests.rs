@@ -379,3 +379,82 @@ fn hand_written_addresses_and_labels_match_the_standard_ones() {
         }
     }
 }
+
+/// The names written once per call read as the per-host ones: each label as `Host::label`,
+/// each address as the standard formatting, whether taken from the host or not.
+#[test]
+fn host_names_written_once_match_the_standard_ones() {
+    let mut call = busy_call();
+    let addrs: [std::net::IpAddr; 3] = [
+        "10.1.2.3".parse().unwrap(),
+        "2001:db8::5".parse().unwrap(),
+        "255.0.0.1".parse().unwrap(),
+    ];
+    assert!(call.hosts.len() >= 3, "the busy call has three hosts");
+    for (h, (addr, port)) in
+        call.hosts
+            .iter_mut()
+            .zip(addrs.iter().zip([Some(5060), None, Some(0)]))
+    {
+        h.addr = *addr;
+        h.port = port;
+    }
+    let names = super::call::HostNames::of(&call);
+    for i in 0..call.hosts.len() + 2 {
+        assert_eq!(names.label(i).as_str(), call.host_label(i), "host {i}");
+        assert_eq!(names.label(i), super::call::label(&call, i));
+        for ip in addrs
+            .iter()
+            .copied()
+            .chain(["9.9.9.9".parse().unwrap(), "::1".parse().unwrap()])
+        {
+            for host in [Some(i), None] {
+                assert_eq!(
+                    names.address_of(&call, host, ip).as_str(),
+                    ip.to_string(),
+                    "{ip} as host {host:?}"
+                );
+            }
+        }
+    }
+    // Participants carry the same texts as before: the label and the bare address.
+    let v = to_value(&CallJson::build(&call, &ctx(false)));
+    for (p, h) in v["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&call.hosts)
+    {
+        assert_eq!(p["label"], h.label());
+        assert_eq!(p["address"], h.addr.to_string());
+    }
+}
+
+/// The call's times are written as `rfc3339_micros` writes them, the far ones included.
+#[test]
+fn call_times_read_as_rfc3339_micros() {
+    use crate::output::time::rfc3339_micros;
+    let mut call = busy_call();
+    for (start, answered) in [
+        (1_700_000_000_123_456_789, Some(1_700_000_001_000_000_000)),
+        (-1, None),
+        (i64::MIN, Some(i64::MAX)),
+    ] {
+        call.summary.start_ns = start;
+        call.summary.answered_ns = answered;
+        call.summary.ended_ns = answered.map(|a| a / 2);
+        let v = to_value(&CallJson::build(&call, &ctx(false)));
+        assert_eq!(v["start_time"], rfc3339_micros(start));
+        assert_eq!(v["end_time"], rfc3339_micros(call.summary.end_ns));
+        match answered {
+            Some(a) => {
+                assert_eq!(v["answered_time"], rfc3339_micros(a));
+                assert_eq!(v["ended_time"], rfc3339_micros(a / 2));
+            }
+            None => {
+                assert!(v["answered_time"].is_null());
+                assert!(v["ended_time"].is_null());
+            }
+        }
+    }
+}

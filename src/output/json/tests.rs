@@ -317,3 +317,44 @@ fn hand_written_values_match_serde_json() {
     check(&Vec::<String>::new());
     check(&[Some(1u32), None][..]);
 }
+
+/// The fused check-and-copy writes `"text"` exactly when `is_plain` says so, and nothing
+/// otherwise, at every length (each copy path and their edges) and with a bad byte anywhere;
+/// what was written before stays, including when the storage has to grow.
+#[test]
+fn put_plain_matches_the_check_then_copy() {
+    for len in 0..80 {
+        for pos in 0..len.max(1) {
+            for b in [
+                b'a', b' ', b'~', 0x1f, 0x7f, 0x80, 0xc3, 0xff, b'"', b'\\', 0, b'\n',
+            ] {
+                // Distinct bytes, so a piece copied to the wrong place shows.
+                let mut text: Vec<u8> = (0..len).map(|i| b'0' + (i % 40) as u8).collect();
+                if let Some(slot) = text.get_mut(pos) {
+                    *slot = b;
+                }
+                for capacity in [0, 3, len + 5, 4096] {
+                    let mut buf = JsonBuf::with_capacity(capacity);
+                    buf.extend_from_slice(b"kept");
+                    let wrote = buf.put_plain(&text);
+                    assert_eq!(wrote, is_plain(&text), "byte {b:#x} at {pos} of {len}");
+                    let mut want = b"kept".to_vec();
+                    if wrote {
+                        want.push(b'"');
+                        want.extend_from_slice(&text);
+                        want.push(b'"');
+                    }
+                    assert_eq!(
+                        buf.as_bytes(),
+                        want.as_slice(),
+                        "byte {b:#x} at {pos} of {len}"
+                    );
+                    // The next write lands right after, over whatever a refused copy left.
+                    buf.extend_from_slice(b"!");
+                    want.push(b'!');
+                    assert_eq!(buf.as_bytes(), want.as_slice());
+                }
+            }
+        }
+    }
+}
