@@ -29,7 +29,7 @@ mod why;
 #[cfg(test)]
 mod tests;
 
-use crate::dialog::{Call, HostIdx, MsgIdx, StepIdx, TxIdx};
+use crate::dialog::{Call, HostIdx, MsgIdx, StepIdx, Text, TxIdx};
 
 pub use media::{
     diagnose_with_media, stream_dialog, stream_line, CaptureStreams, MediaView, StreamBrief,
@@ -234,7 +234,8 @@ pub struct Where {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxTiming {
     pub tx: TxIdx,
-    pub method: String,
+    /// The transaction's method (inline: methods are short).
+    pub method: Text,
     pub cseq: u32,
     /// Request to its first response (any), and to its final response.
     pub first_response_ns: Option<i64>,

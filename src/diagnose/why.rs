@@ -86,7 +86,7 @@ fn warn_code_meaning(code: u16) -> Option<&'static str> {
 
 /// Messages of the steps that matter for headers: the deciding final response, the CANCEL,
 /// the BYE (first sighting on each leg).
-fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
+pub(super) fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
     let cancels = d
         .transaction
         .and_then(|t| call.transactions.get(t))
@@ -95,9 +95,21 @@ fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
         .steps
         .iter()
         .position(|s| s.is_request() && s.method() == "BYE");
+    let steps = || d.final_step.iter().chain(cancels).chain(bye.as_ref());
+    // Most calls carry none of those headers there: then no list at all.
+    let has_headers = |m: &crate::dialog::Msg| {
+        m.reason_header.is_some() || m.warning.is_some() || m.retry_after.is_some()
+    };
+    let any = steps()
+        .filter_map(|s| call.steps.get(*s))
+        .flat_map(|step| &step.hops)
+        .any(|h| call.messages.get(h.msg).is_some_and(has_headers));
+    if !any {
+        return Vec::new();
+    }
     // The first sighting on each leg of those steps, straight into one list.
     let mut msgs: Vec<MsgIdx> = Vec::new();
-    for s in d.final_step.iter().chain(cancels).chain(bye.as_ref()) {
+    for s in steps() {
         if let Some(step) = call.steps.get(*s) {
             msgs.extend(step.hops.iter().map(|h| h.msg));
         }
@@ -237,6 +249,27 @@ fn headers(call: &Call, d: &mut Diagnosis, failed: bool) {
     }
 }
 
+/// The first sighting of every attempt's request, and of the final response of those
+/// challenged (401 or 407), in attempt order.
+fn auth_evidence<'a>(
+    call: &Call,
+    attempts: impl Iterator<Item = &'a crate::dialog::Transaction>,
+) -> Vec<MsgIdx> {
+    let first_msg = |step: Option<usize>| {
+        step.and_then(|s| call.steps.get(s))
+            .and_then(|s| s.hops.first())
+            .map(|h| h.msg)
+    };
+    let mut evidence = Vec::new();
+    for t in attempts {
+        evidence.extend(first_msg(t.request));
+        if let Some(401 | 407) = code_of(call, t.final_response) {
+            evidence.extend(first_msg(t.final_response));
+        }
+    }
+    evidence
+}
+
 /// Challenges and retries among the transactions of the deciding method.
 fn auth(call: &Call, d: &mut Diagnosis) {
     let Some(tx) = d.transaction.and_then(|t| call.transactions.get(t)) else {
@@ -249,39 +282,23 @@ fn auth(call: &Call, d: &mut Diagnosis) {
     let mut challenges = Vec::new();
     let mut credentialed = 0usize;
     let mut challenged_after_credentials = 0usize;
-    let mut evidence = Vec::new();
-    for t in attempts {
-        let code = code_of(call, t.final_response);
+    for t in attempts.clone() {
         let creds = carried_credentials(call, t);
         if creds {
             credentialed = credentialed.saturating_add(1);
         }
-        if let Some(r) = t.request {
-            evidence.extend(
-                call.steps
-                    .get(r)
-                    .and_then(|s| s.hops.first())
-                    .map(|h| h.msg),
-            );
-        }
-        if let Some(c @ (401 | 407)) = code {
+        if let Some(c @ (401 | 407)) = code_of(call, t.final_response) {
             challenges.push(c);
             if creds {
                 challenged_after_credentials = challenged_after_credentials.saturating_add(1);
-            }
-            if let Some(f) = t.final_response {
-                evidence.extend(
-                    call.steps
-                        .get(f)
-                        .and_then(|s| s.hops.first())
-                        .map(|h| h.msg),
-                );
             }
         }
     }
     if challenges.is_empty() && !(d.final_code == Some(403) && carried_credentials(call, tx)) {
         return;
     }
+    // Evidence only now that a finding may need it (most calls have no challenge).
+    let mut evidence = auth_evidence(call, attempts);
     evidence.sort_unstable();
     let first = challenges.first().copied().unwrap_or(0);
     let last_code = d.final_code;
