@@ -324,7 +324,14 @@ pub fn diagnose(call: &Call) -> Diagnosis {
     timing::measure(call, &mut d);
     if d.cause.is_none() && d.outcome.is_failure() {
         d.cause = Some(match d.final_code {
-            Some(c) => format!("{c} {}", crate::knowledge::describe(c).reason()),
+            Some(c) => {
+                let reason = crate::knowledge::describe(c).reason();
+                let mut cause = String::with_capacity(6 + reason.len());
+                why::push_u16(&mut cause, c);
+                cause.push(' ');
+                cause.push_str(reason);
+                cause
+            }
             None => d.outcome.words().to_string(),
         });
     }

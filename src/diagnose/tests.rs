@@ -579,3 +579,55 @@ fn long_codec_lists_are_joined_whole() {
         .collect();
     assert_eq!(methods, ["INVITE"]);
 }
+
+/// Codes are written as `Display` writes them.
+#[test]
+fn push_u16_is_display() {
+    for n in [0u16, 7, 9, 10, 99, 100, 486, 999, 1000, 9999, 10000, 65535] {
+        let mut s = String::from("x");
+        why::push_u16(&mut s, n);
+        assert_eq!(s, format!("x{n}"));
+    }
+}
+
+/// The meaning of the deciding response and the causes read as the formatted strings did,
+/// with a reason phrase of capture text (odd case, spaces, non-ASCII).
+#[test]
+fn response_meaning_and_cause_as_formatted() {
+    for (code, phrase) in [
+        (486u16, "Busy Here"),
+        (404, "nicht gefunden – ü"),
+        (503, ""),
+        (699, "Whatever"),
+    ] {
+        let inv = invite("rm", 1, 2, 0, "z9hG4bK-1", 1);
+        let mut no = reply(&inv, code, 10, Some("b"));
+        no.start = crate::dialog::Start::Response {
+            code,
+            reason: phrase.into(),
+        };
+        let call = analyze_call(vec![inv, no], &[]);
+        let d = diagnose(&call);
+        let a = crate::dialog::annotate(&call, d.final_step.unwrap()).unwrap();
+        let mut want = format!(
+            "{code} {phrase} ({}): {}",
+            a.class.label(),
+            a.meaning.trim_end_matches('.')
+        );
+        want.push('.');
+        if let (Some(r), Some(next)) = (a.receiver_role, a.on_receipt) {
+            want.push_str(&format!(" A {} receiving it: {next}", r.label()));
+        }
+        assert_eq!(finding(&d, "response_meaning").text, want);
+        assert_eq!(
+            d.cause.as_deref(),
+            Some(format!("{code} {phrase}").as_str())
+        );
+    }
+    // No final response: the outcome's words.
+    let d = diagnose(&analyze_call(
+        vec![invite("nf", 1, 2, 0, "z9hG4bK-1", 1)],
+        &[],
+    ));
+    assert_eq!(d.cause.as_deref(), Some(Outcome::Timeout.words()));
+}

@@ -84,6 +84,27 @@ fn warn_code_meaning(code: u16) -> Option<&'static str> {
     })
 }
 
+/// Appends `n` in decimal, as `Display` writes it.
+pub(super) fn push_u16(out: &mut String, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            // n % 10 is 0..=9: the cast cannot truncate.
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(at..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
+}
+
 /// Messages of the steps that matter for headers: the deciding final response, the CANCEL,
 /// the BYE (first sighting on each leg).
 pub(super) fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
@@ -143,14 +164,29 @@ pub(crate) fn explain(call: &Call, d: &mut Diagnosis, annotation: Option<&Annota
                         })
                     })
                     .unwrap_or_default();
-                let mut text = format!(
-                    "{code} {phrase} ({}): {}",
-                    a.class.label(),
-                    a.meaning.trim_end_matches('.')
-                );
+                // `{code} {phrase} ({class}): {meaning}.`, then ` A {role} receiving it:
+                // {next}`, pieces put in one string (formatting took about a thousand
+                // instructions a failed call).
+                let meaning = a.meaning.trim_end_matches('.');
+                let mut text = String::with_capacity(phrase.len() + meaning.len() + 128);
+                push_u16(&mut text, code);
+                text.push(' ');
+                text.push_str(&phrase);
+                // `{code} {phrase}`: the cause of a failed call.
+                let head = text.len();
+                text.push_str(" (");
+                text.push_str(a.class.label());
+                text.push_str("): ");
+                text.push_str(meaning);
                 text.push('.');
                 if let (Some(r), Some(next)) = (a.receiver_role, a.on_receipt) {
-                    text.push_str(&format!(" A {} receiving it: {next}", r.label()));
+                    text.push_str(" A ");
+                    text.push_str(r.label());
+                    text.push_str(" receiving it: ");
+                    text.push_str(next);
+                }
+                if failed && code >= 300 {
+                    d.cause = Some(String::from(text.get(..head).unwrap_or_default()));
                 }
                 d.why.push(Finding::new(
                     sev,
@@ -165,9 +201,6 @@ pub(crate) fn explain(call: &Call, d: &mut Diagnosis, annotation: Option<&Annota
                         format!("The phrase \"{}\" usually means: {}", h.phrase, h.cause),
                         hop_msgs(call, f),
                     ));
-                }
-                if failed && code >= 300 {
-                    d.cause = Some(format!("{code} {phrase}"));
                 }
             }
         }
