@@ -29,7 +29,7 @@ mod why;
 #[cfg(test)]
 mod tests;
 
-use crate::dialog::{Call, HostIdx, MsgIdx, StepIdx, TxIdx};
+use crate::dialog::{Call, HostIdx, MsgIdx, StepIdx, Text, TxIdx};
 
 pub use media::{
     diagnose_with_media, stream_dialog, stream_line, CaptureStreams, MediaView, StreamBrief,
@@ -234,7 +234,8 @@ pub struct Where {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxTiming {
     pub tx: TxIdx,
-    pub method: String,
+    /// The transaction's method (inline: methods are short).
+    pub method: Text,
     pub cseq: u32,
     /// Request to its first response (any), and to its final response.
     pub first_response_ns: Option<i64>,
@@ -323,7 +324,14 @@ pub fn diagnose(call: &Call) -> Diagnosis {
     timing::measure(call, &mut d);
     if d.cause.is_none() && d.outcome.is_failure() {
         d.cause = Some(match d.final_code {
-            Some(c) => format!("{c} {}", crate::knowledge::describe(c).reason()),
+            Some(c) => {
+                let reason = crate::knowledge::describe(c).reason();
+                let mut cause = String::with_capacity(6 + reason.len());
+                why::push_u16(&mut cause, c);
+                cause.push(' ');
+                cause.push_str(reason);
+                cause
+            }
             None => d.outcome.words().to_string(),
         });
     }

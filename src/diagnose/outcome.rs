@@ -376,8 +376,12 @@ fn decide_answered(call: &Call, tx: &Transaction, d: &mut Diagnosis) {
     if let Some(b) = bye {
         let bye_final = final_of_request(call, b);
         let bye_code = code_of(call, bye_final);
-        let reason = hop_msgs(call, b)
+        // The first sighting on each leg, in hop order (as `hop_msgs` lists them).
+        let reason = call
+            .steps
+            .get(b)
             .into_iter()
+            .flat_map(|s| s.hops.iter().map(|h| h.msg))
             .filter_map(|m| call.messages.get(m).map(|x| (m, x)))
             .find_map(|(i, m)| m.reason_header.as_deref().map(|r| (i, r)));
         if bye_code == Some(481) {

@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use crate::dialog::{Call, MediaSummary, MsgIdx, SdpSummary, StepIdx, Text};
 
 use super::outcome::hop_msgs;
@@ -34,16 +36,20 @@ fn same_codec(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// Codec names of one media line: a few, so kept on the stack (a call's every negotiated
+/// stream used to cost two allocations here).
+type Codecs<'a> = SmallVec<[&'a str; 8]>;
+
 /// Real codecs of an offer (`real`, see [`real`]) that the answer has too, as the offer
 /// writes them.
-fn common<'a>(real: &[&'a str], answer: &[Text]) -> Vec<&'a str> {
+fn common<'a>(real: &[&'a str], answer: &[Text]) -> Codecs<'a> {
     real.iter()
         .filter(|c| answer.iter().any(|a| same_codec(a, c)))
         .copied()
         .collect()
 }
 
-fn real(m: &MediaSummary) -> Vec<&str> {
+fn real(m: &MediaSummary) -> Codecs<'_> {
     m.codecs
         .iter()
         .filter(|c| !is_auxiliary(c))

@@ -468,3 +468,166 @@ fn cancel_with_a_differently_written_sent_by_still_counts() {
     assert_eq!(d.final_code, Some(408));
     assert_eq!(d.ended_by, Some(host(&call, 1)));
 }
+
+/// The messages whose Reason, Warning and Retry-After headers are read: every first sighting
+/// of the deciding response, the CANCELs and the first BYE when one of them carries such a
+/// header, none otherwise (nothing would be read from them).
+#[test]
+fn header_sources_are_listed_only_when_one_carries_a_header() {
+    let reference = |call: &Call, d: &Diagnosis| -> Vec<MsgIdx> {
+        let cancels = d
+            .transaction
+            .and_then(|t| call.transactions.get(t))
+            .map(|t| t.cancels.clone())
+            .unwrap_or_default();
+        let bye = call
+            .steps
+            .iter()
+            .position(|s| s.is_request() && s.method() == "BYE");
+        let mut v: Vec<MsgIdx> = d
+            .final_step
+            .into_iter()
+            .chain(cancels)
+            .chain(bye)
+            .flat_map(|s| outcome::hop_msgs(call, s))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        let any = v.iter().any(|&m| {
+            let m = &call.messages[m];
+            m.reason_header.is_some() || m.warning.is_some() || m.retry_after.is_some()
+        });
+        if any {
+            v
+        } else {
+            Vec::new()
+        }
+    };
+    for reason in [None, Some("Q.850;cause=16"), Some("")] {
+        let (call, d) = answered_then_bye("hs", true, reason, 200);
+        let got = why::header_sources(&call, &d);
+        assert_eq!(got, reference(&call, &d), "{reason:?}");
+        assert_eq!(got.is_empty(), reason.is_none(), "{reason:?}");
+    }
+    // A Warning on the deciding response only.
+    let inv = invite("hw", 1, 2, 0, "z9hG4bK-1", 1);
+    let mut no = reply(&inv, 488, 10, Some("b"));
+    no.warning = Some("399 host \"x\"".into());
+    let call = analyze_call(vec![inv, no], &[]);
+    let d = diagnose(&call);
+    assert_eq!(why::header_sources(&call, &d), vec![1]);
+    assert!(has(&d, "warning_header"));
+}
+
+/// The authentication evidence: every attempt's request and each challenge, in message order.
+#[test]
+fn auth_evidence_lists_attempts_and_challenges() {
+    let mut msgs = Vec::new();
+    for (i, cseq) in [1u32, 2, 3].into_iter().enumerate() {
+        let t = i64::from(cseq) * 1000;
+        let mut inv = invite("ev", 1, 2, t, &format!("z9hG4bK-{cseq}"), cseq);
+        inv.has_credentials = i > 0;
+        let ch = reply(&inv, 401, t + 10, Some("p"));
+        let ack = hop_request(&inv, "ACK", t + 20, Some("p"));
+        msgs.extend([inv, ch, ack]);
+    }
+    let d = diagnose(&analyze_call(msgs, &[]));
+    assert_eq!(finding(&d, "auth_loop").evidence, vec![0, 1, 3, 4, 6, 7]);
+    // No challenge: no authentication finding at all.
+    let (_, d) = answered_then_bye("noauth", false, None, 200);
+    assert!(!d
+        .all_findings()
+        .any(|f| f.code.starts_with("auth") || f.code == "credentials_rejected"));
+}
+
+/// Codec lists longer than the stack room of a media line come out whole, as a plain join
+/// of the lists writes them; the transaction timings name their methods.
+#[test]
+fn long_codec_lists_are_joined_whole() {
+    let many: Vec<String> = (0..12).map(|i| format!("C{i}/8000")).collect();
+    let mut offered: Vec<&str> = many.iter().map(String::as_str).collect();
+    offered.push("telephone-event/8000");
+    let answered: Vec<&str> = offered.iter().rev().copied().step_by(2).collect();
+    let inv = with_sdp(
+        invite("lc", 1, 2, 0, "z9hG4bK-1", 1),
+        Some(sdp("10.0.0.1", &offered, "sendrecv", 4000)),
+    );
+    let ok = with_sdp(
+        reply(&inv, 200, 10, Some("b")),
+        Some(sdp("10.0.0.2", &answered, "sendrecv", 5000)),
+    );
+    let d = diagnose(&analyze_call(vec![inv, ok], &[]));
+    let real: Vec<&str> = offered[..12].to_vec();
+    let both: Vec<&str> = real
+        .iter()
+        .copied()
+        .filter(|c| answered.contains(c))
+        .collect();
+    assert_eq!(
+        finding(&d, "codecs_negotiated").text,
+        format!(
+            "audio: {} agreed (offered {}).",
+            both.join(", "),
+            real.join(", ")
+        )
+    );
+    let methods: Vec<&str> = d
+        .timings
+        .transactions
+        .iter()
+        .map(|t| t.method.as_str())
+        .collect();
+    assert_eq!(methods, ["INVITE"]);
+}
+
+/// Codes are written as `Display` writes them.
+#[test]
+fn push_u16_is_display() {
+    for n in [0u16, 7, 9, 10, 99, 100, 486, 999, 1000, 9999, 10000, 65535] {
+        let mut s = String::from("x");
+        why::push_u16(&mut s, n);
+        assert_eq!(s, format!("x{n}"));
+    }
+}
+
+/// The meaning of the deciding response and the causes read as the formatted strings did,
+/// with a reason phrase of capture text (odd case, spaces, non-ASCII).
+#[test]
+fn response_meaning_and_cause_as_formatted() {
+    for (code, phrase) in [
+        (486u16, "Busy Here"),
+        (404, "nicht gefunden – ü"),
+        (503, ""),
+        (699, "Whatever"),
+    ] {
+        let inv = invite("rm", 1, 2, 0, "z9hG4bK-1", 1);
+        let mut no = reply(&inv, code, 10, Some("b"));
+        no.start = crate::dialog::Start::Response {
+            code,
+            reason: phrase.into(),
+        };
+        let call = analyze_call(vec![inv, no], &[]);
+        let d = diagnose(&call);
+        let a = crate::dialog::annotate(&call, d.final_step.unwrap()).unwrap();
+        let mut want = format!(
+            "{code} {phrase} ({}): {}",
+            a.class.label(),
+            a.meaning.trim_end_matches('.')
+        );
+        want.push('.');
+        if let (Some(r), Some(next)) = (a.receiver_role, a.on_receipt) {
+            want.push_str(&format!(" A {} receiving it: {next}", r.label()));
+        }
+        assert_eq!(finding(&d, "response_meaning").text, want);
+        assert_eq!(
+            d.cause.as_deref(),
+            Some(format!("{code} {phrase}").as_str())
+        );
+    }
+    // No final response: the outcome's words.
+    let d = diagnose(&analyze_call(
+        vec![invite("nf", 1, 2, 0, "z9hG4bK-1", 1)],
+        &[],
+    ));
+    assert_eq!(d.cause.as_deref(), Some(Outcome::Timeout.words()));
+}

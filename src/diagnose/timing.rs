@@ -85,7 +85,7 @@ fn per_transaction(call: &Call, d: &mut Diagnosis) {
         };
         d.timings.transactions.push(TxTiming {
             tx: i,
-            method: String::from(t.method.as_str()),
+            method: t.method.clone(),
             cseq: t.cseq,
             first_response_ns: since(first, req_ns),
             final_response_ns: since(fin, req_ns),

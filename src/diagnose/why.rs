@@ -84,9 +84,30 @@ fn warn_code_meaning(code: u16) -> Option<&'static str> {
     })
 }
 
+/// Appends `n` in decimal, as `Display` writes it.
+pub(super) fn push_u16(out: &mut String, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            // n % 10 is 0..=9: the cast cannot truncate.
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(at..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
+}
+
 /// Messages of the steps that matter for headers: the deciding final response, the CANCEL,
 /// the BYE (first sighting on each leg).
-fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
+pub(super) fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
     let cancels = d
         .transaction
         .and_then(|t| call.transactions.get(t))
@@ -95,9 +116,21 @@ fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
         .steps
         .iter()
         .position(|s| s.is_request() && s.method() == "BYE");
+    let steps = || d.final_step.iter().chain(cancels).chain(bye.as_ref());
+    // Most calls carry none of those headers there: then no list at all.
+    let has_headers = |m: &crate::dialog::Msg| {
+        m.reason_header.is_some() || m.warning.is_some() || m.retry_after.is_some()
+    };
+    let any = steps()
+        .filter_map(|s| call.steps.get(*s))
+        .flat_map(|step| &step.hops)
+        .any(|h| call.messages.get(h.msg).is_some_and(has_headers));
+    if !any {
+        return Vec::new();
+    }
     // The first sighting on each leg of those steps, straight into one list.
     let mut msgs: Vec<MsgIdx> = Vec::new();
-    for s in d.final_step.iter().chain(cancels).chain(bye.as_ref()) {
+    for s in steps() {
         if let Some(step) = call.steps.get(*s) {
             msgs.extend(step.hops.iter().map(|h| h.msg));
         }
@@ -131,14 +164,29 @@ pub(crate) fn explain(call: &Call, d: &mut Diagnosis, annotation: Option<&Annota
                         })
                     })
                     .unwrap_or_default();
-                let mut text = format!(
-                    "{code} {phrase} ({}): {}",
-                    a.class.label(),
-                    a.meaning.trim_end_matches('.')
-                );
+                // `{code} {phrase} ({class}): {meaning}.`, then ` A {role} receiving it:
+                // {next}`, pieces put in one string (formatting took about a thousand
+                // instructions a failed call).
+                let meaning = a.meaning.trim_end_matches('.');
+                let mut text = String::with_capacity(phrase.len() + meaning.len() + 128);
+                push_u16(&mut text, code);
+                text.push(' ');
+                text.push_str(&phrase);
+                // `{code} {phrase}`: the cause of a failed call.
+                let head = text.len();
+                text.push_str(" (");
+                text.push_str(a.class.label());
+                text.push_str("): ");
+                text.push_str(meaning);
                 text.push('.');
                 if let (Some(r), Some(next)) = (a.receiver_role, a.on_receipt) {
-                    text.push_str(&format!(" A {} receiving it: {next}", r.label()));
+                    text.push_str(" A ");
+                    text.push_str(r.label());
+                    text.push_str(" receiving it: ");
+                    text.push_str(next);
+                }
+                if failed && code >= 300 {
+                    d.cause = Some(String::from(text.get(..head).unwrap_or_default()));
                 }
                 d.why.push(Finding::new(
                     sev,
@@ -153,9 +201,6 @@ pub(crate) fn explain(call: &Call, d: &mut Diagnosis, annotation: Option<&Annota
                         format!("The phrase \"{}\" usually means: {}", h.phrase, h.cause),
                         hop_msgs(call, f),
                     ));
-                }
-                if failed && code >= 300 {
-                    d.cause = Some(format!("{code} {phrase}"));
                 }
             }
         }
@@ -237,6 +282,27 @@ fn headers(call: &Call, d: &mut Diagnosis, failed: bool) {
     }
 }
 
+/// The first sighting of every attempt's request, and of the final response of those
+/// challenged (401 or 407), in attempt order.
+fn auth_evidence<'a>(
+    call: &Call,
+    attempts: impl Iterator<Item = &'a crate::dialog::Transaction>,
+) -> Vec<MsgIdx> {
+    let first_msg = |step: Option<usize>| {
+        step.and_then(|s| call.steps.get(s))
+            .and_then(|s| s.hops.first())
+            .map(|h| h.msg)
+    };
+    let mut evidence = Vec::new();
+    for t in attempts {
+        evidence.extend(first_msg(t.request));
+        if let Some(401 | 407) = code_of(call, t.final_response) {
+            evidence.extend(first_msg(t.final_response));
+        }
+    }
+    evidence
+}
+
 /// Challenges and retries among the transactions of the deciding method.
 fn auth(call: &Call, d: &mut Diagnosis) {
     let Some(tx) = d.transaction.and_then(|t| call.transactions.get(t)) else {
@@ -249,39 +315,23 @@ fn auth(call: &Call, d: &mut Diagnosis) {
     let mut challenges = Vec::new();
     let mut credentialed = 0usize;
     let mut challenged_after_credentials = 0usize;
-    let mut evidence = Vec::new();
-    for t in attempts {
-        let code = code_of(call, t.final_response);
+    for t in attempts.clone() {
         let creds = carried_credentials(call, t);
         if creds {
             credentialed = credentialed.saturating_add(1);
         }
-        if let Some(r) = t.request {
-            evidence.extend(
-                call.steps
-                    .get(r)
-                    .and_then(|s| s.hops.first())
-                    .map(|h| h.msg),
-            );
-        }
-        if let Some(c @ (401 | 407)) = code {
+        if let Some(c @ (401 | 407)) = code_of(call, t.final_response) {
             challenges.push(c);
             if creds {
                 challenged_after_credentials = challenged_after_credentials.saturating_add(1);
-            }
-            if let Some(f) = t.final_response {
-                evidence.extend(
-                    call.steps
-                        .get(f)
-                        .and_then(|s| s.hops.first())
-                        .map(|h| h.msg),
-                );
             }
         }
     }
     if challenges.is_empty() && !(d.final_code == Some(403) && carried_credentials(call, tx)) {
         return;
     }
+    // Evidence only now that a finding may need it (most calls have no challenge).
+    let mut evidence = auth_evidence(call, attempts);
     evidence.sort_unstable();
     let first = challenges.first().copied().unwrap_or(0);
     let last_code = d.final_code;

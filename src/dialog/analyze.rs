@@ -384,17 +384,19 @@ struct Scratch {
 const KEEP_ROOM: usize = 1024;
 
 impl Scratch {
-    /// This thread's tables (fresh ones when they are in use or gone).
-    fn take() -> Scratch {
+    /// This thread's tables (fresh ones when they are in use or gone). Boxed, so that taking
+    /// and keeping them moves a pointer, not the tables' two dozen list headers.
+    fn take() -> Box<Scratch> {
         SCRATCH
-            .try_with(|cell| cell.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)))
+            .try_with(|cell| cell.try_borrow_mut().map(|mut s| s.take()))
             .ok()
             .and_then(Result::ok)
+            .flatten()
             .unwrap_or_default()
     }
 
     /// Stores the tables for the next call on this thread.
-    fn keep(mut self) {
+    fn keep(mut self: Box<Self>) {
         if self.step_tags.capacity() > KEEP_ROOM {
             self.step_tags = Vec::new();
         }
@@ -404,14 +406,14 @@ impl Scratch {
         self.hosts.clear();
         let _ = SCRATCH.try_with(|cell| {
             if let Ok(mut s) = cell.try_borrow_mut() {
-                *s = self;
+                *s = Some(self);
             }
         });
     }
 }
 
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+    static SCRATCH: std::cell::RefCell<Option<Box<Scratch>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// `v` emptied, as a vector of `U` in the same room. Used between types that differ only in a
@@ -1507,6 +1509,27 @@ mod scratch_tests {
                 assert_eq!(again, fresh[i], "call {i}, round {round}");
             }
         }
+    }
+
+    /// The tables go back to the thread as the same box; taken twice at once, the second
+    /// taker gets fresh ones and the first one's box is what is kept.
+    #[test]
+    fn kept_tables_are_the_same_box() {
+        std::thread::spawn(|| {
+            let a = Scratch::take();
+            let b = Scratch::take();
+            let pa = &*a as *const Scratch as usize;
+            assert_ne!(pa, &*b as *const Scratch as usize);
+            drop(b);
+            a.keep();
+            let again = Scratch::take();
+            assert_eq!(&*again as *const Scratch as usize, pa);
+            again.keep();
+            let _ = analyze_call(calls().swap_remove(0), &[]);
+            assert_eq!(&*Scratch::take() as *const Scratch as usize, pa);
+        })
+        .join()
+        .expect("scratch thread");
     }
 
     #[test]

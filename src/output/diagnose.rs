@@ -179,7 +179,7 @@ fn timings_json(t: &Timings) -> TimingsJson {
             .transactions
             .iter()
             .map(|x| TxTimingJson {
-                method: x.method.clone(),
+                method: String::from(x.method.as_str()),
                 cseq: x.cseq,
                 final_code: x.final_code,
                 first_response_ns: x.first_response_ns,
