@@ -30,7 +30,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::websocket::{self, HeaderParse, MessageAssembler};
-use super::{find_byte, Located, MessageFlags, SipMessage};
+use super::{find_byte, find_line_end, Located, MessageFlags, SipMessage};
 use crate::net::{Delivery, DeliveryFlags, DeliveryKind, Flow, FrameRef, Transport};
 
 /// A sensible message cap for callers without an opinion.
@@ -184,9 +184,10 @@ fn upto(s: &[u8], b: usize) -> &[u8] {
     s.get(..b.min(s.len())).unwrap_or(&[])
 }
 
-/// The first line of `s` without its LF, if the LF is there.
+/// The first line of `s` without its LF, if the LF is there. Searched near first: a start
+/// line is short, the datagram or stream bytes after it long.
 fn first_line(s: &[u8]) -> Option<&[u8]> {
-    find_byte(b'\n', s).map(|nl| upto(s, nl))
+    find_line_end(s).map(|nl| upto(s, nl))
 }
 
 /// Where the header section of `s` ends (just after the empty line), looking for the empty
@@ -206,6 +207,38 @@ fn header_end(s: &[u8], from_pos: usize) -> Result<usize, usize> {
             None => return Err(i),
         }
         at = i + 1;
+    }
+    Err(s.len().max(from_pos))
+}
+
+/// [`header_end`] from the start line's LF (`from_pos`), reading on the way what
+/// [`content_length`] says of the header section found: one walk over the lines instead of
+/// two. `Ok((end, length))` as `(header_end(s, from_pos)?, content_length(upto(s, end)))`.
+fn header_end_and_length(s: &[u8], from_pos: usize) -> Result<(usize, Option<u64>), usize> {
+    // The answer of the first Content-Length line met, once met.
+    let mut length: Option<Option<u64>> = None;
+    let mut at = from_pos;
+    // Start of the line whose LF is looked for next (the start line is not a header).
+    let mut line_start: Option<usize> = None;
+    // Header lines are short: the search near the line first (see `find_line_end`).
+    while let Some(i) = find_line_end(from(s, at)).map(|i| i + at) {
+        if let (None, Some(ls)) = (length, line_start) {
+            if matches!(s.get(ls), Some(b'c' | b'C' | b'l' | b'L')) {
+                length = content_length_line(s.get(ls..i).unwrap_or(&[]), false);
+            }
+        }
+        match s.get(i + 1) {
+            Some(b'\n') => return Ok((i + 2, length.flatten())),
+            Some(b'\r') => match s.get(i + 2) {
+                Some(b'\n') => return Ok((i + 3, length.flatten())),
+                Some(_) => {}
+                None => return Err(i),
+            },
+            Some(_) => {}
+            None => return Err(i),
+        }
+        at = i + 1;
+        line_start = Some(at);
     }
     Err(s.len().max(from_pos))
 }
@@ -240,8 +273,12 @@ fn content_length_line(line: &[u8], start_line: bool) -> Option<Option<u64>> {
     }
     // The name begins at the line's first byte (the line does not start with a space or a
     // tab): other headers are passed over without looking for their colon.
-    if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
-        return None;
+    match line.first() {
+        Some(b'l' | b'L') => {}
+        // `Content-Length` has its `L` at index 8: Call-ID, CSeq, Contact, Content-Type...
+        // (most headers in c) are passed over without looking for their colon either.
+        Some(b'c' | b'C') if matches!(line.get(8), Some(b'l' | b'L')) => {}
+        _ => return None,
     }
     let colon = find_byte(b':', line)?;
     let name = trim(upto(line, colon));
@@ -379,6 +416,8 @@ enum BodyRule {
 struct InProgress {
     /// Where to resume looking for the end of the headers.
     scan: usize,
+    /// `scan` moved on from the start line's end (the headers came in several pieces).
+    resumed: bool,
     /// End of the header section, once found.
     hdr_end: Option<usize>,
     rule: BodyRule,
@@ -773,6 +812,7 @@ impl FlowState {
                 self.seen_sip = true;
                 InProgress {
                     scan: line.len(),
+                    resumed: false,
                     hdr_end: None,
                     rule: BodyRule::UntilStartLine { no_cl: true },
                     body_scan: 0,
@@ -781,11 +821,17 @@ impl FlowState {
         };
         let hdr_end = match m.hdr_end {
             Some(h) => h,
-            None => match header_end(s, m.scan) {
-                Ok(h) => {
+            None => match header_end_and_length(s, m.scan) {
+                Ok((h, walked)) => {
                     m.hdr_end = Some(h);
                     m.body_scan = h;
-                    m.rule = match content_length(upto(s, h)) {
+                    // A walk resumed after a wait began past the first header lines.
+                    let length = if m.resumed {
+                        content_length(upto(s, h))
+                    } else {
+                        walked
+                    };
+                    m.rule = match length {
                         Some(cl) if cl <= ctx.max as u64 => {
                             BodyRule::Length(usize::try_from(cl).unwrap_or(usize::MAX))
                         }
@@ -796,6 +842,7 @@ impl FlowState {
                 }
                 Err(resume) => {
                     m.scan = resume;
+                    m.resumed = true;
                     if s.len() >= ctx.max {
                         // Endless headers: cut at the cap and look for the next message.
                         let n = ctx.max.max(1);
@@ -1473,6 +1520,121 @@ mod tests {
             body.len()
         )
         .into_bytes()
+    }
+
+    /// The early pass over lines in c agrees with reading every name in full.
+    #[test]
+    fn content_length_line_agrees_with_reading_the_name() {
+        fn reference(line: &[u8]) -> Option<Option<u64>> {
+            if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
+                return None;
+            }
+            let colon = find_byte(b':', line)?;
+            let name = trim(upto(line, colon));
+            if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
+                return None;
+            }
+            let value = trim(from(line, colon + 1));
+            if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+                return Some(None);
+            }
+            Some(value.iter().try_fold(0u64, |n, d| {
+                Some(n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
+            }))
+        }
+        let names: &[&[u8]] = &[
+            b"Content-Length",
+            b"content-length",
+            b"CONTENT-LENGTH",
+            b"Content-Length ",
+            b"Content-Length\t",
+            b"Content-Type",
+            b"Content-Lengths",
+            b"Content-L",
+            b"Contact",
+            b"Call-ID",
+            b"CSeq",
+            b"c",
+            b"C",
+            b"l",
+            b"L ",
+            b"Lx",
+            b"ContentXLength",
+            b"Content-\xffength",
+            b"",
+        ];
+        let tails: &[&[u8]] = &[
+            b": 12",
+            b":7\r",
+            b":",
+            b": x",
+            b" 5",
+            b"",
+            b": 99999999999999999999999",
+        ];
+        for n in names {
+            for t in tails {
+                let line = [*n, *t].concat();
+                assert_eq!(
+                    content_length_line(&line, false),
+                    reference(&line),
+                    "{:?}",
+                    String::from_utf8_lossy(&line)
+                );
+            }
+        }
+        assert_eq!(
+            content_length_line(b"content-length : 7\r", false),
+            Some(Some(7))
+        );
+        assert_eq!(content_length_line(b"Content-Type: 7", false), None);
+    }
+
+    /// The one walk says what the two did, on every mix of pieces that steer them: line
+    /// ends, folds, blank and CR lines, Content-Length spellings, bad and huge values, cuts.
+    #[test]
+    fn header_walk_with_length_answers_as_the_two_walks() {
+        let pieces: &[&[u8]] = &[
+            b"\r\n",
+            b"\n",
+            b"\r",
+            b"Content-Length: 12",
+            b"content-length :7 ",
+            b"l:\t3",
+            b"L: x1",
+            b"Content-Length:",
+            b"Content-Length: 99999999999999999999999",
+            b"Call-ID: c",
+            b" folded",
+            b"\tContent-Length: 5",
+            b"Contact: <sip:a>",
+            b"Lx: 4",
+        ];
+        let mut checked = 0;
+        let mut walk = |tail: &[u8]| {
+            let mut s = b"INVITE sip:b@x SIP/2.0".to_vec();
+            let from_pos = s.len();
+            s.extend_from_slice(b"\r\n");
+            s.extend_from_slice(tail);
+            let two = header_end(&s, from_pos).map(|h| (h, content_length(upto(&s, h))));
+            assert_eq!(
+                header_end_and_length(&s, from_pos),
+                two,
+                "{:?}",
+                String::from_utf8_lossy(&s)
+            );
+            checked += 1;
+        };
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for d in pieces {
+                        walk(&[*a, *b, *c, *d].concat());
+                    }
+                }
+            }
+        }
+        assert!(checked > 30_000);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 
 use super::headers::{parse_u64, trim_lws, HeaderName, Method};
 use super::parse::{parse_cseq, start_line, StartLine, MAX_HEADERS};
-use super::{find_byte, find_byte2, find_line_end};
+use super::{find_byte2, find_line_end};
 
 #[inline]
 fn is_wsp(b: u8) -> bool {
@@ -28,7 +28,8 @@ fn is_wsp(b: u8) -> bool {
 #[inline]
 fn line(head: &[u8], pos: usize) -> (usize, usize, usize) {
     let hay = head.get(pos..).unwrap_or(&[]);
-    match find_byte(b'\n', hay) {
+    // Searched near first: `hay` runs to the end of the message, the line is short.
+    match find_line_end(hay) {
         Some(i) => {
             let nl = pos + i;
             let cr = i > 0 && hay.get(i - 1) == Some(&b'\r');
@@ -56,19 +57,45 @@ fn is_call_id_name(name: &[u8]) -> bool {
 /// its inner line breaks: the same bytes as `parse(raw).call_id()`, found without parsing
 /// the rest of the message.
 pub fn call_id(raw: &[u8]) -> Option<&[u8]> {
+    match walk(raw, true) {
+        Walk::Done(v) => v,
+        Walk::Recount => match walk(raw, false) {
+            Walk::Done(v) => v,
+            Walk::Recount => None, // not returned by a counting walk
+        },
+    }
+}
+
+/// What [`walk`] found: the answer of [`call_id`], or (skimming only) that the message has
+/// so many lines that the parser's cap on stored headers may matter, so the walk must be
+/// made again counting them.
+enum Walk<'a> {
+    Done(Option<&'a [u8]>),
+    Recount,
+}
+
+/// The walk of [`call_id`]. Counting (`skim` false), every header line's colon is looked for,
+/// to count the headers the parser stores. Skimming, a line that cannot be Call-ID's (its
+/// first byte is none of `c`, `C`, `i`, `I`) is passed over with one search for its end:
+/// lines are counted instead of headers, and while they stay under [`MAX_HEADERS`] so do
+/// the stored headers, so the cap cannot matter; past that, [`Walk::Recount`].
+fn walk(raw: &[u8], skim: bool) -> Walk<'_> {
     // Like the parser: nothing past 4 GiB is looked at (its spans are u32).
-    let head = raw.get(..raw.len().min(u32::MAX as usize))?;
+    let Some(head) = raw.get(..raw.len().min(u32::MAX as usize)) else {
+        return Walk::Done(None);
+    };
     let limit = head.len();
     let mut pos = head
         .iter()
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
     if pos >= limit {
-        return None;
+        return Walk::Done(None);
     }
     // The first line is the start line, whatever it holds.
     pos = line(head, pos).2;
-    // Headers the parser would have stored so far (it drops those past MAX_HEADERS).
+    // Headers the parser would have stored so far (it drops those past MAX_HEADERS); when
+    // skimming, header and junk lines so far (at least as many).
     let mut stored = 0usize;
     // Value span of the Call-ID header once met; continuation lines may still extend it.
     let mut found: Option<(usize, usize)> = None;
@@ -99,6 +126,20 @@ pub fn call_id(raw: &[u8]) -> Option<&[u8]> {
         if found.is_some() {
             break; // the next header: the Call-ID value is complete
         }
+        if skim {
+            if stored >= MAX_HEADERS {
+                return Walk::Recount;
+            }
+            stored += 1;
+            if !matches!(rest.first(), Some(b'c' | b'C' | b'i' | b'I')) {
+                // Not Call-ID's name, whether a header or a junk line: on to the next line.
+                pos = match find_line_end(rest) {
+                    Some(nl) => pos + nl + 1,
+                    None => limit,
+                };
+                continue;
+            }
+        }
         // The name ends at the first colon; a line end before any colon makes a junk line,
         // which the parser does not store.
         let Some(colon) = find_byte2(b':', b'\n', rest).filter(|&c| rest.get(c) == Some(&b':'))
@@ -106,10 +147,13 @@ pub fn call_id(raw: &[u8]) -> Option<&[u8]> {
             pos = line(head, pos).2;
             continue;
         };
-        if stored >= MAX_HEADERS {
-            return None; // this header and every later one are dropped by the parser
+        if !skim {
+            if stored >= MAX_HEADERS {
+                // This header and every later one are dropped by the parser.
+                return Walk::Done(None);
+            }
+            stored += 1;
         }
-        stored += 1;
         let name_part = rest.get(..colon).unwrap_or(&[]);
         let name_end = name_part
             .iter()
@@ -141,8 +185,7 @@ pub fn call_id(raw: &[u8]) -> Option<&[u8]> {
             None => (start + end, start + end),
         });
     }
-    let (vs, ve) = found?;
-    Some(head.get(vs..ve).unwrap_or(&[]))
+    Walk::Done(found.map(|(vs, ve)| head.get(vs..ve).unwrap_or(&[])))
 }
 
 /// What [`clean`] reads of a message.
@@ -342,6 +385,45 @@ mod tests {
         assert_eq!(call_id(cases[3]), Some(&b"lower"[..]));
         assert_eq!(call_id(cases[4]), Some(&b"folded\r\n \t\r\n\tmore"[..]));
         assert_eq!(call_id(cases[7]), None);
+    }
+
+    fn done(w: Walk<'_>) -> Option<Option<&[u8]>> {
+        match w {
+            Walk::Done(v) => Some(v),
+            Walk::Recount => None,
+        }
+    }
+
+    /// Skimming answers as counting does, or asks for the count; it asks only past
+    /// `MAX_HEADERS` lines. Junk lines (no colon) are not stored by the parser, so a Call-ID
+    /// after more junk lines than the cap is still found, after a recount.
+    #[test]
+    fn skimming_answers_as_counting() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"INVITE sip:b@x SIP/2.0\r\nVia: v\r\nFrom: <sip:a>\r\nCall-ID: abc\r\n\r\n".to_vec(),
+            b"SIP/2.0 200 OK\r\ncontact: x\r\nIn-Reply-To: y\r\ni: z\r\n\r\n".to_vec(),
+            b"SIP/2.0 200 OK\r\nCSeq: 1 X\r\n cont\r\nCall-ID:\r\n\tfold\r\nTo: t\r\n".to_vec(),
+            b"SIP/2.0 200 OK\nX: a\r\n\r\nCall-ID: body".to_vec(),
+            b"SIP/2.0 200 OK\r\nX: no line end".to_vec(),
+            b"SIP/2.0 200 OK\r\nX: a\r\nCall-ID: \xff\xfe\r".to_vec(),
+            b"SIP/2.0 200 OK\r\nC: a\r\nI\t: b\r\n".to_vec(),
+        ];
+        let mut many_junk = b"OPTIONS sip:x SIP/2.0\r\n".to_vec();
+        for _ in 0..MAX_HEADERS + 5 {
+            many_junk.extend_from_slice(b"junk\r\n");
+        }
+        many_junk.extend_from_slice(b"Call-ID: after-junk\r\n\r\n");
+        cases.push(many_junk.clone());
+        for c in &cases {
+            let counted = done(walk(c, false)).expect("counting always answers");
+            if let Some(skimmed) = done(walk(c, true)) {
+                assert_eq!(skimmed, counted, "{:?}", String::from_utf8_lossy(c));
+            }
+            same(c);
+        }
+        assert!(done(walk(&many_junk, true)).is_none());
+        assert_eq!(call_id(&many_junk), Some(&b"after-junk"[..]));
+        assert!(done(walk(&cases[0], true)).is_some());
     }
 
     /// Past the parser's cap on stored headers a Call-ID is not seen, by either.
