@@ -405,8 +405,9 @@ pub struct Host {
     /// Set when the call has several endpoints on this address (everything on 127.0.0.1):
     /// then each address:port is its own host.
     pub port: Option<u16>,
-    /// Ports it used, ascending (at most 16 kept).
-    pub ports: Vec<u16>,
+    /// Ports it used, ascending (at most 16 kept). Most hosts use one or two: eight fit in
+    /// the list's own room (the size a `Vec` takes), so a host's ports cost no allocation.
+    pub ports: smallvec::SmallVec<[u16; 8]>,
     pub role: Role,
     pub role_source: RoleSource,
     pub behaviour: Behaviour,
@@ -428,7 +429,7 @@ impl Host {
         Host {
             addr,
             port,
-            ports: Vec::new(),
+            ports: smallvec::SmallVec::new(),
             role: Role::UserAgent,
             role_source: RoleSource::Wire,
             behaviour: Behaviour::default(),

@@ -458,6 +458,38 @@ fn loopback_lab_splits_hosts_by_port() {
 }
 
 #[test]
+fn a_hosts_ports_are_ascending_distinct_and_capped() {
+    // Host 1 sends the same request from 20 source ports, out of order and repeated: its
+    // list keeps each port once, ascending, and stops at 16 (spilling past the inline room).
+    let first = invite("ports", 1, 2, 0, "z9hG4bK-1", 1);
+    let order: Vec<u16> = (0..20u16).map(|i| 5000 + (i * 7) % 20).collect();
+    let mut msgs = Vec::new();
+    for (n, &port) in order.iter().chain(order.iter().take(5)).enumerate() {
+        let mut m = first.clone();
+        m.flow.src.port = port;
+        m.frame.number = n as u64 + 1;
+        msgs.push(m);
+    }
+    let call = analyze_call(msgs, &[]);
+    let h1 = &call.hosts[host(&call, 1)];
+    let mut want: Vec<u16> = Vec::new();
+    for &p in &order {
+        if !want.contains(&p) && want.len() < 16 {
+            want.push(p);
+        }
+    }
+    want.sort_unstable();
+    assert_eq!(&h1.ports[..], &want[..]);
+    // The destination used one port only.
+    assert_eq!(
+        &call.hosts[host(&call, 2)].ports[..],
+        &[first.flow.dst.port][..]
+    );
+    // The inline room costs nothing over a plain list's header.
+    assert!(std::mem::size_of_val(&h1.ports) <= std::mem::size_of::<Vec<u16>>());
+}
+
+#[test]
 fn overrides_and_hints_set_roles() {
     let inv = invite("gw", 1, 3, 0, "z9hG4bK-1", 1);
     let mut busy = reply(&inv, 486, 10, Some("t"));
