@@ -11,12 +11,17 @@ use crate::dialog::{
 
 use super::{Diagnosis, Finding, LegRef, Outcome, Severity, Timings, Where};
 
-/// First sighting of every hop of a step (one message per leg).
+/// First sighting of every hop of a step (one message per leg), in hop order.
 pub(crate) fn hop_msgs(call: &Call, step: StepIdx) -> Vec<MsgIdx> {
+    hop_msgs_iter(call, step).collect()
+}
+
+/// [`hop_msgs`] without collecting them.
+fn hop_msgs_iter(call: &Call, step: StepIdx) -> impl Iterator<Item = MsgIdx> + '_ {
     call.steps
         .get(step)
-        .map(|s| s.hops.iter().map(|h| h.msg).collect())
-        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|s| s.hops.iter().map(|h| h.msg))
 }
 
 /// How many times a step was resent, over all its legs.
@@ -376,12 +381,7 @@ fn decide_answered(call: &Call, tx: &Transaction, d: &mut Diagnosis) {
     if let Some(b) = bye {
         let bye_final = final_of_request(call, b);
         let bye_code = code_of(call, bye_final);
-        // The first sighting on each leg, in hop order (as `hop_msgs` lists them).
-        let reason = call
-            .steps
-            .get(b)
-            .into_iter()
-            .flat_map(|s| s.hops.iter().map(|h| h.msg))
+        let reason = hop_msgs_iter(call, b)
             .filter_map(|m| call.messages.get(m).map(|x| (m, x)))
             .find_map(|(i, m)| m.reason_header.as_deref().map(|r| (i, r)));
         if bye_code == Some(481) {

@@ -86,23 +86,9 @@ fn warn_code_meaning(code: u16) -> Option<&'static str> {
 
 /// Appends `n` in decimal, as `Display` writes it.
 pub(super) fn push_u16(out: &mut String, n: u16) {
-    let mut digits = [0u8; 5];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            // n % 10 is 0..=9: the cast cannot truncate.
-            *d = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || at == 0 {
-            break;
-        }
-    }
-    for &d in digits.get(at..).unwrap_or_default() {
-        out.push(char::from(d));
-    }
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{n}");
 }
 
 /// Messages of the steps that matter for headers: the deciding final response, the CANCEL,
