@@ -16,10 +16,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use super::{CallKey, Number, Place};
 #[cfg(test)]
 use crate::dialog::number_tail;
-use crate::dialog::{b2bua_partner, invite_sightings, B2BUA_WINDOW_NS as WINDOW_NS};
+use crate::dialog::{b2bua_partner, each_invite_sighting, B2BUA_WINDOW_NS as WINDOW_NS};
 use crate::dialog::{Call, Host, HostIdx, Role, RoleSource};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -39,8 +41,8 @@ struct Inbound {
 #[derive(Default)]
 pub struct B2buaLinker {
     /// (address, called number) -> originated initial INVITEs: (time, call, host), kept
-    /// sorted.
-    outbound: FastMap<Place, Vec<Sent>>,
+    /// sorted. Most places see one INVITE before they are forgotten: it is kept in place.
+    outbound: FastMap<Place, SmallVec<[Sent; 1]>>,
     /// The keys of `outbound` by the time of each INVITE filed there (then arrival), to
     /// forget old INVITEs without looking at the others.
     outbound_times: BTreeMap<(i64, u64), Place>,
@@ -61,7 +63,7 @@ impl B2buaLinker {
     /// starts after it.
     pub fn add(&mut self, key: CallKey, call: &Call) -> i64 {
         let mut last = i64::MIN;
-        for sight in invite_sightings(call) {
+        for sight in each_invite_sighting(call) {
             let ts = sight.ts_ns;
             last = last.max(ts);
             // Inline, so copied without an allocation.

@@ -33,6 +33,8 @@ use super::model::*;
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 use super::msg::{Msg, Start, Text};
 use super::roles::{self, RoleOverride};
 use super::summary;
@@ -531,11 +533,8 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
         tx.final_response = decide_final(tx, &steps);
     }
     let dmap = SmallMap::reusing(std::mem::take(&mut scratch.dialogs));
-    let (mut dialogs, dmap) = build_dialogs(&mut steps, &mut txs, &scratch.step_tags, dmap);
+    let (dialogs, dmap) = build_dialogs(&mut steps, &mut txs, &scratch.step_tags, dmap);
     scratch.dialogs = dmap.into_room();
-    for d in &mut dialogs {
-        d.transactions.dedup();
-    }
     roles::assign(&mut hosts, &steps, &msgs, overrides, &mut scratch.hosts);
     scratch.keep();
     set_acting(&mut steps);
@@ -742,7 +741,7 @@ impl<'a> Builder<'a> {
             to_tag: m.to.tag.clone(),
             transaction: tx,
             part,
-            hops: Vec::new(),
+            hops: SmallVec::new(),
             generated_by: None,
             dialog: None,
         });
@@ -810,15 +809,15 @@ impl<'a> Builder<'a> {
             method: Text::from(method),
             cseq,
             request: None,
-            responses: Vec::new(),
+            responses: SmallVec::new(),
             final_response: None,
-            cancels: Vec::new(),
-            acks: Vec::new(),
-            legs: Vec::new(),
+            cancels: SmallVec::new(),
+            acks: SmallVec::new(),
+            legs: SmallVec::new(),
             in_dialog: false,
             rfc2543: legacy,
             dialog: None,
-            dialogs: Vec::new(),
+            dialogs: SmallVec::new(),
         });
         self.tx_state.push(TxState {
             got_2xx: false,
@@ -977,8 +976,8 @@ impl<'a> Builder<'a> {
             sender_acts: Acting::Client,
             receiver_acts: Acting::Server,
             leg,
-            retransmissions: Vec::new(),
-            duplicates: Vec::new(),
+            retransmissions: SmallVec::new(),
+            duplicates: SmallVec::new(),
         });
         let h = st.hops.len() - 1;
         // Called for a step new or without a hop on this flow at this depth: never known.
@@ -1057,6 +1056,15 @@ fn decide_final(tx: &Transaction, steps: &[Step]) -> Option<StepIdx> {
         .or_else(|| finals().next())
 }
 
+/// Adds `t` to a dialog's transactions unless it is the last one already (every step of a
+/// transaction lands here in turn): the list comes out without consecutive repeats, and a
+/// dialog's INVITE, ACK and BYE stay within its room.
+fn push_tx(list: &mut SmallVec<[TxIdx; 4]>, t: TxIdx) {
+    if list.last() != Some(&t) {
+        list.push(t);
+    }
+}
+
 /// A dialog's key from its two tag numbers, the same whichever side sent the request.
 fn tag_pair(a: Id, b: Id) -> (Id, Id) {
     if a <= b {
@@ -1099,13 +1107,13 @@ fn build_dialogs(
                             created_by_tx: None,
                             confirmed_by: None,
                             ended_by: None,
-                            transactions: Vec::new(),
+                            transactions: SmallVec::new(),
                             seen_mid_way: true,
                         });
                         dialogs.len() - 1
                     });
                     if let Some(dl) = dialogs.get_mut(d) {
-                        dl.transactions.push(t);
+                        push_tx(&mut dl.transactions, t);
                         if st.method() == "BYE" {
                             dl.state = DialogState::Terminated;
                             dl.ended_by.get_or_insert(s);
@@ -1131,14 +1139,14 @@ fn build_dialogs(
                                 created_by_tx: Some(t),
                                 confirmed_by: None,
                                 ended_by: None,
-                                transactions: Vec::new(),
+                                transactions: SmallVec::new(),
                                 seen_mid_way: false,
                             });
                             dialogs.len() - 1
                         });
                         let confirmed = code >= 200;
                         if let Some(dl) = dialogs.get_mut(d) {
-                            dl.transactions.push(t);
+                            push_tx(&mut dl.transactions, t);
                             if confirmed {
                                 if dl.state == DialogState::Early {
                                     dl.state = DialogState::Confirmed;
@@ -1172,7 +1180,7 @@ fn build_dialogs(
                             if let Some(dl) = dialogs.get_mut(d) {
                                 if dl.confirmed_by.is_none() {
                                     dl.state = DialogState::Terminated;
-                                    dl.transactions.push(t);
+                                    push_tx(&mut dl.transactions, t);
                                 }
                             }
                         }
@@ -1395,8 +1403,8 @@ mod senders_tests {
             sender_acts: Acting::Client,
             receiver_acts: Acting::Server,
             leg: None,
-            retransmissions: Vec::new(),
-            duplicates: Vec::new(),
+            retransmissions: SmallVec::new(),
+            duplicates: SmallVec::new(),
         }
     }
 
@@ -1561,5 +1569,59 @@ mod scratch_tests {
         assert_eq!(m.get(&1), None);
         m.insert(1, 5);
         assert_eq!(m.get(&1), Some(5));
+    }
+
+    /// Skipping a transaction equal to the last one gives what pushing every one and
+    /// removing consecutive repeats gave (the lists stay the same), on runs, returns to an
+    /// earlier transaction and lists past the room kept in place.
+    #[test]
+    fn push_tx_equals_push_then_dedup() {
+        let mut seed: u64 = 5;
+        for len in 0..40 {
+            for _ in 0..30 {
+                let mut fast: SmallVec<[TxIdx; 4]> = SmallVec::new();
+                let mut reference: Vec<TxIdx> = Vec::new();
+                for _ in 0..len {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let t = ((seed >> 33) % 4) as usize;
+                    push_tx(&mut fast, t);
+                    reference.push(t);
+                }
+                reference.dedup();
+                assert_eq!(fast.as_slice(), reference.as_slice(), "length {len}");
+            }
+        }
+    }
+
+    /// The usual calls (direct, through a proxy with a CANCEL, RFC 2543, a host talking to
+    /// itself) keep every per-step, per-transaction and per-dialog list in its own room: none
+    /// allocates.
+    #[test]
+    fn usual_calls_keep_their_lists_in_place() {
+        for (i, msgs) in calls().into_iter().take(4).enumerate() {
+            let call = analyze_call(msgs, &[]);
+            assert!(!call.steps.is_empty(), "call {i}");
+            for st in &call.steps {
+                assert!(!st.hops.spilled(), "call {i}: {st:?}");
+                for h in &st.hops {
+                    assert!(!h.retransmissions.spilled() && !h.duplicates.spilled());
+                }
+            }
+            for t in &call.transactions {
+                assert!(
+                    !t.legs.spilled() && !t.responses.spilled(),
+                    "call {i}: {t:?}"
+                );
+                assert!(!t.cancels.spilled() && !t.acks.spilled() && !t.dialogs.spilled());
+            }
+            for d in &call.dialogs {
+                assert!(!d.transactions.spilled(), "call {i}: {d:?}");
+            }
+            for h in &call.hosts {
+                assert!(!h.user_agents.spilled() && !h.servers.spilled(), "call {i}");
+            }
+        }
     }
 }

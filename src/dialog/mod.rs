@@ -46,7 +46,7 @@ pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
 pub use msg::{Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
 pub use roles::{
-    b2bua_partner, correlate_b2bua, hint_from_product, invite_sightings, number_tail,
-    InviteSighting, RoleOverride, RoleOverrideError, B2BUA_SCAN, B2BUA_WINDOW_NS,
+    b2bua_partner, correlate_b2bua, each_invite_sighting, hint_from_product, invite_sightings,
+    number_tail, InviteSighting, RoleOverride, RoleOverrideError, B2BUA_SCAN, B2BUA_WINDOW_NS,
 };
 pub use tracker::{analyze_all, Grouper};

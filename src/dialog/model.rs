@@ -155,8 +155,9 @@ pub struct Step {
     pub part: Part,
     /// Every leg it was seen on. The first hop is where it came from: for a request the
     /// shallowest (fewest Vias: the originator), for a response the deepest (the host that
-    /// generated it); ties go to the earlier sighting. The rest follow in path order.
-    pub hops: Vec<Hop>,
+    /// generated it); ties go to the earlier sighting. The rest follow in path order. Nearly
+    /// every step crosses one or two legs: two hops are kept in the step itself.
+    pub hops: smallvec::SmallVec<[Hop; 2]>,
     /// The host that originated the request or generated the response, as far as this capture
     /// shows (the sender of the first hop). `None` for a request whose every sighting carried
     /// more than one Via: a proxy forwarded it and its originator's leg is not in the capture.
@@ -235,10 +236,10 @@ pub struct Hop {
     pub receiver_acts: Acting,
     /// The per-leg RFC 3261 transaction (index into the transaction's `legs`).
     pub leg: Option<usize>,
-    /// Later sendings on the same leg, in time order.
-    pub retransmissions: Vec<MsgIdx>,
+    /// Later sendings on the same leg, in time order (two fit in the room of a `Vec`).
+    pub retransmissions: smallvec::SmallVec<[MsgIdx; 2]>,
     /// Copies of the same packet captured again (other interface or file).
-    pub duplicates: Vec<MsgIdx>,
+    pub duplicates: smallvec::SmallVec<[MsgIdx; 2]>,
 }
 
 /// One client/server transaction on one leg, in the sense of RFC 3261 section 17: identified by
@@ -264,17 +265,19 @@ pub struct Transaction {
     pub cseq: u32,
     /// The request step (`None` when only responses were captured).
     pub request: Option<StepIdx>,
-    /// Responses to the request (not to a CANCEL), in order of first sighting.
-    pub responses: Vec<StepIdx>,
+    /// Responses to the request (not to a CANCEL), in order of first sighting (four kept in
+    /// place: 100, 180, 200 and one more need no allocation).
+    pub responses: smallvec::SmallVec<[StepIdx; 4]>,
     /// The response that decided it: the first 2xx; else the first final that reached the
     /// originator's leg; else the first final seen.
     pub final_response: Option<StepIdx>,
-    /// CANCEL requests and the responses to them.
-    pub cancels: Vec<StepIdx>,
+    /// CANCEL requests and the responses to them (two fit in the room of a `Vec`).
+    pub cancels: smallvec::SmallVec<[StepIdx; 2]>,
     /// ACKs of a non-2xx final response.
-    pub acks: Vec<StepIdx>,
-    /// The per-leg RFC 3261 transactions of the request.
-    pub legs: Vec<Leg>,
+    pub acks: smallvec::SmallVec<[StepIdx; 2]>,
+    /// The per-leg RFC 3261 transactions of the request (one or two legs, nearly always: kept
+    /// in place).
+    pub legs: smallvec::SmallVec<[Leg; 2]>,
     /// The request carried a To tag: it was sent inside a dialog.
     pub in_dialog: bool,
     /// Matched the RFC 2543 way: the originator's branch lacks the `z9hG4bK` cookie.
@@ -283,7 +286,7 @@ pub struct Transaction {
     /// INVITE the confirmed dialog (or the first early one).
     pub dialog: Option<DialogIdx>,
     /// Every dialog it created (several when it forked).
-    pub dialogs: Vec<DialogIdx>,
+    pub dialogs: smallvec::SmallVec<[DialogIdx; 2]>,
 }
 
 /// Where a dialog stands at the end of the capture.
@@ -313,8 +316,8 @@ pub struct Dialog {
     pub confirmed_by: Option<StepIdx>,
     /// The BYE that ended it.
     pub ended_by: Option<StepIdx>,
-    /// Its transactions, in order.
-    pub transactions: Vec<TxIdx>,
+    /// Its transactions, in order (INVITE, ACK and BYE need no allocation).
+    pub transactions: smallvec::SmallVec<[TxIdx; 4]>,
     /// True when the capture did not show its creation (first seen through an in-dialog
     /// request).
     pub seen_mid_way: bool,
@@ -413,10 +416,11 @@ pub struct Host {
     pub behaviour: Behaviour,
     /// The role its User-Agent / Server header suggests, if any.
     pub hint: Option<Role>,
-    /// Distinct User-Agent values of messages it originated (at most 4 kept).
-    pub user_agents: Vec<String>,
+    /// Distinct User-Agent values of messages it originated (at most 4 kept; a host nearly
+    /// always shows one, kept in place).
+    pub user_agents: smallvec::SmallVec<[String; 1]>,
     /// Distinct Server values of responses it generated (at most 4 kept).
-    pub servers: Vec<String>,
+    pub servers: smallvec::SmallVec<[String; 1]>,
     /// Messages sent and received (every sighting).
     pub sent: usize,
     pub received: usize,
@@ -434,8 +438,8 @@ impl Host {
             role_source: RoleSource::Wire,
             behaviour: Behaviour::default(),
             hint: None,
-            user_agents: Vec::new(),
-            servers: Vec::new(),
+            user_agents: smallvec::SmallVec::new(),
+            servers: smallvec::SmallVec::new(),
             sent: 0,
             received: 0,
         }

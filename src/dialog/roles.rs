@@ -172,7 +172,7 @@ pub(crate) fn identify_hosts(msgs: &[Msg], scratch: &mut HostScratch) -> Vec<Hos
     hosts
 }
 
-fn remember(list: &mut Vec<String>, value: Option<&Text>) {
+fn remember(list: &mut smallvec::SmallVec<[String; 1]>, value: Option<&Text>) {
     if let Some(v) = value {
         if list.len() < MAX_AGENTS && !list.iter().any(|x| x == v) {
             // Copied as a str: `to_string` on a `Text` goes through `Display`.
@@ -513,20 +513,20 @@ pub struct InviteSighting {
 /// Every sighting of an initial INVITE with a called number in `call`, in step and hop order:
 /// the facts both the whole-file rule ([`correlate_b2bua`]) and the streaming one read.
 pub fn invite_sightings(call: &Call) -> Vec<InviteSighting> {
-    let mut out = Vec::new();
-    for st in &call.steps {
-        if !(st.is_request() && st.method() == "INVITE" && st.to_tag.is_none()) {
-            continue;
-        }
-        for hop in &st.hops {
-            let Some(m) = call.messages.get(hop.msg) else {
-                continue;
-            };
-            let Some(number) = number_tail(&m.to.user) else {
-                continue;
-            };
+    each_invite_sighting(call).collect()
+}
+
+/// [`invite_sightings`] one at a time, for a reader that files them as they come (no list).
+pub fn each_invite_sighting(call: &Call) -> impl Iterator<Item = InviteSighting> + '_ {
+    call.steps
+        .iter()
+        .filter(|st| st.is_request() && st.method() == "INVITE" && st.to_tag.is_none())
+        .flat_map(|st| st.hops.iter())
+        .filter_map(move |hop| {
+            let m = call.messages.get(hop.msg)?;
+            let number = number_tail(&m.to.user)?;
             let host = |i: HostIdx| call.hosts.get(i).map(|h| (h.addr, i));
-            out.push(InviteSighting {
+            Some(InviteSighting {
                 number,
                 ts_ns: m.frame.ts_ns,
                 originated_by: if hop.origin == HopOrigin::Generated
@@ -541,10 +541,8 @@ pub fn invite_sightings(call: &Call) -> Vec<InviteSighting> {
                 } else {
                     None
                 },
-            });
-        }
-    }
-    out
+            })
+        })
 }
 
 /// The pairing rule for an initial INVITE received (as final destination) at `t` in call
@@ -645,7 +643,7 @@ mod hint_tests {
             "x",
             "y",
         ];
-        let mut list = Vec::new();
+        let mut list = smallvec::SmallVec::new();
         let mut want: Vec<String> = Vec::new();
         remember(&mut list, None);
         for v in values {
@@ -655,8 +653,101 @@ mod hint_tests {
                 want.push(t.to_string());
             }
         }
-        assert_eq!(list, want);
+        assert_eq!(list.as_slice(), want.as_slice());
         assert_eq!(list.len(), MAX_AGENTS);
+    }
+
+    /// Sightings one at a time are the ones a plain loop over steps and hops lists: calls
+    /// through a proxy and a B2BUA, re-INVITEs (a To tag), numbers too short to keep, and a
+    /// hop whose message index is out of range.
+    #[test]
+    fn sightings_one_by_one_match_a_plain_loop() {
+        use crate::dialog::analyze_call;
+        use crate::dialog::testkit::*;
+        type Plain = (
+            String,
+            i64,
+            Option<(IpAddr, HostIdx)>,
+            Option<(IpAddr, HostIdx)>,
+        );
+        fn plain(call: &Call) -> Vec<Plain> {
+            let mut out = Vec::new();
+            for st in &call.steps {
+                if !(st.is_request() && st.method() == "INVITE" && st.to_tag.is_none()) {
+                    continue;
+                }
+                for hop in &st.hops {
+                    let Some(m) = call.messages.get(hop.msg) else {
+                        continue;
+                    };
+                    let Some(number) = number_tail(&m.to.user) else {
+                        continue;
+                    };
+                    let host = |i: HostIdx| call.hosts.get(i).map(|h| (h.addr, i));
+                    let orig =
+                        hop.origin == HopOrigin::Generated && hop.sender_acts == Acting::Client;
+                    out.push((
+                        number.to_string(),
+                        m.frame.ts_ns,
+                        if orig { host(hop.src) } else { None },
+                        if hop.receiver_acts == Acting::Server {
+                            host(hop.dst)
+                        } else {
+                            None
+                        },
+                    ));
+                }
+            }
+            out
+        }
+        let mut calls = Vec::new();
+        for (k, user) in ["+4930123456", "12", "0301234567", ""]
+            .into_iter()
+            .enumerate()
+        {
+            let id = format!("c{k}");
+            let mut a = invite(&id, 1, 2, 0, "z9hG4bK-a", 1);
+            a.to.user = user.into();
+            let b = fwd(&a, 2, "z9hG4bK-b", 3, 5);
+            let mut out = invite(&id, 2, 4, 7, "z9hG4bK-o", 1);
+            out.to.user = user.into();
+            let mut re = request("INVITE", &id, 1, 2, 90, "z9hG4bK-r", 2, "a", Some("t"));
+            re.to.user = user.into();
+            calls.push(analyze_call(vec![a.clone(), b, out, re], &[]));
+        }
+        let mut broken = calls[0].clone();
+        if let Some(h) = broken.steps.get_mut(0).and_then(|s| s.hops.get_mut(0)) {
+            h.msg = 1000;
+        }
+        calls.push(broken);
+        let mut seen = 0;
+        for call in &calls {
+            let got: Vec<Plain> = each_invite_sighting(call)
+                .map(|s| {
+                    (
+                        s.number.to_string(),
+                        s.ts_ns,
+                        s.originated_by,
+                        s.received_by,
+                    )
+                })
+                .collect();
+            let listed: Vec<Plain> = invite_sightings(call)
+                .into_iter()
+                .map(|s| {
+                    (
+                        s.number.to_string(),
+                        s.ts_ns,
+                        s.originated_by,
+                        s.received_by,
+                    )
+                })
+                .collect();
+            assert_eq!(got, plain(call), "{}", call.call_id);
+            assert_eq!(listed, got);
+            seen += got.len();
+        }
+        assert!(seen > 4, "{seen}");
     }
 
     #[test]

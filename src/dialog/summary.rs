@@ -220,15 +220,15 @@ mod tests {
             method: Text::from(method),
             cseq: 1,
             request: None,
-            responses: Vec::new(),
+            responses: Default::default(),
             final_response: None,
-            cancels: Vec::new(),
-            acks: Vec::new(),
-            legs: Vec::new(),
+            cancels: Default::default(),
+            acks: Default::default(),
+            legs: Default::default(),
             in_dialog,
             rfc2543: false,
             dialog: None,
-            dialogs: Vec::new(),
+            dialogs: Default::default(),
         }
     }
 

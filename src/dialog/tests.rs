@@ -501,7 +501,10 @@ fn overrides_and_hints_set_roles() {
     assert_eq!(call.hosts[h1].role_source, RoleSource::Override);
     assert_eq!(call.hosts[h3].role, Role::Phone);
     assert_eq!(call.hosts[h3].role_source, RoleSource::Hint);
-    assert_eq!(call.hosts[h3].servers, vec!["Yealink SIP-T46S".to_string()]);
+    assert_eq!(
+        call.hosts[h3].servers.as_slice(),
+        ["Yealink SIP-T46S".to_string()]
+    );
 }
 
 #[test]

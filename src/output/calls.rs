@@ -216,8 +216,8 @@ impl CallRow {
                 call.hosts
                     .iter()
                     .map(|h| Products {
-                        user_agents: h.user_agents.clone(),
-                        servers: h.servers.clone(),
+                        user_agents: h.user_agents.to_vec(),
+                        servers: h.servers.to_vec(),
                     })
                     .collect()
             } else {
