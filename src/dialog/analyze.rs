@@ -1595,6 +1595,25 @@ mod scratch_tests {
         }
     }
 
+    /// What keeping lists in place costs: a step holds two hops and a transaction two legs,
+    /// so they must stay small (a step used to point at four hops on the heap, 416 bytes).
+    #[test]
+    fn model_records_stay_small() {
+        use std::mem::size_of;
+        let sizes = [
+            ("Hop", size_of::<Hop>(), 104),
+            ("Step", size_of::<Step>(), 360),
+            ("Leg", size_of::<Leg>(), 80),
+            ("Transaction", size_of::<Transaction>(), 360),
+            ("Dialog", size_of::<Dialog>(), 160),
+            ("Host", size_of::<Host>(), 160),
+        ];
+        for (name, size, most) in sizes {
+            eprintln!("{name}: {size} bytes");
+            assert!(size <= most, "{name}: {size} bytes, more than {most}");
+        }
+    }
+
     /// The usual calls (direct, through a proxy with a CANCEL, RFC 2543, a host talking to
     /// itself) keep every per-step, per-transaction and per-dialog list in its own room: none
     /// allocates.
