@@ -1234,7 +1234,7 @@ mod tests {
         let mut st = 0x0DDB_1A5E_5BAD_5EEDu64;
         for round in 0..2_000 {
             let mut pending = BTreeMap::new();
-            let mut held = vec![None; 64];
+            let mut held = [None; 64];
             let pieces = if round % 3 == 0 {
                 0
             } else {
