@@ -10,12 +10,13 @@
 //! sizes it found (page heights, scroll offsets clamped to the screen).
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::analysis::CallKey;
 use crate::capture::Input;
 use crate::diagnose::{self, Diagnosis, MediaView};
-use crate::dialog::{Call, CallState, HostIdx, Role, RoleOverride, RoleSource, Summary, Text};
+use crate::dialog::{Call, CallState, HostIdx, Role, RoleOverride, RoleSource, Summary};
 use crate::media::StreamReport;
 use crate::output::escape_str;
 use crate::output::ladder::{Layout, LayoutOptions, Row};
@@ -132,15 +133,16 @@ pub struct Entry {
     kept: Option<Arc<Call>>,
 }
 
-/// The texts of an [`Entry`], in the order they are stored.
+/// The texts of an [`Entry`], in the order they are stored (the hosts last: a late B2BUA
+/// promotion rewrites only the tail).
 const FIELDS: usize = 7;
 const CALL_ID: usize = 0;
 const FROM_USER: usize = 1;
 const TO_USER: usize = 2;
 const FIRST_METHOD: usize = 3;
 const FINAL_TEXT: usize = 4;
-const HOSTS: usize = 5;
-const PRODUCTS: usize = 6;
+const PRODUCTS: usize = 5;
+const HOSTS: usize = 6;
 
 /// What the list reads of a call's [`Summary`] besides its texts (same meaning as there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,101 +173,185 @@ impl ListSummary {
     }
 }
 
-/// An entry waiting for its B2BUA answer: hosts are kept apart so that a late promotion can
-/// still change the roles shown.
+/// An entry waiting for its B2BUA answer. Its texts are written already, the hosts with the
+/// roles of the call's own analysis; what a late promotion needs to write them again is kept
+/// beside them.
 #[derive(Debug)]
 pub struct Draft {
     key: CallKey,
-    call_id: Text,
-    summary: Summary,
-    final_text: String,
-    /// Label, role and whether the user set it, per host.
-    hosts: Vec<(String, Role, RoleSource)>,
-    /// User-Agent and Server values, for the filter.
-    products: Vec<String>,
+    summary: ListSummary,
+    /// The entry's texts, exactly as long as they are.
+    text: Box<str>,
+    ends: [u32; FIELDS - 1],
+    /// Per host: length of its label in the hosts text, role, and whether the user set it.
+    hosts: smallvec::SmallVec<[(u16, Role, RoleSource); 8]>,
     frames: CallFrames,
+}
+
+std::thread_local! {
+    /// Where entry texts are put together before they get an allocation of their own size.
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Runs `f` on an empty scratch string (a new one if the thread's is in use).
+fn with_scratch<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            f(&mut buf)
+        }
+        Err(_) => f(&mut String::new()),
+    })
+}
+
+/// Writes `label(role)`, or the bare label for a plain user agent.
+fn push_role(out: &mut String, role: Role) {
+    if role != Role::UserAgent {
+        out.push('(');
+        out.push_str(role.as_str());
+        out.push(')');
+    }
+}
+
+/// Where `out` ends, as a field end (texts come from one capture's messages, each capped in
+/// size: the sum stays far below 4 GB; were it not, the fields would only show cut).
+fn end_of(out: &str) -> u32 {
+    u32::try_from(out.len()).unwrap_or(u32::MAX)
 }
 
 impl Draft {
     pub fn new(call: &Call, key: CallKey) -> Draft {
         let s = &call.summary;
-        let final_text = match s.final_code {
-            Some(c) => format!(
-                "{c} {}",
-                escape_str(s.final_reason.as_deref().unwrap_or(""))
-            )
-            .trim_end()
-            .to_string(),
-            None => "-".to_string(),
-        };
+        let mut ends = [0u32; FIELDS - 1];
+        let mut hosts = smallvec::SmallVec::new();
+        let text = with_scratch(|out| {
+            for (n, f) in [&call.call_id, &s.from_user, &s.to_user, &s.first_method]
+                .into_iter()
+                .enumerate()
+            {
+                out.push_str(f);
+                if let Some(e) = ends.get_mut(n) {
+                    *e = end_of(out);
+                }
+            }
+            // `486 Busy Here` with trailing blanks dropped (the code alone when the phrase
+            // is blank), `-` without a final response.
+            match s.final_code {
+                Some(c) => {
+                    // Writing into a String cannot fail.
+                    _ = write!(out, "{c}");
+                    let reason = escape_str(s.final_reason.as_deref().unwrap_or(""));
+                    let reason = reason.trim_end();
+                    if !reason.is_empty() {
+                        out.push(' ');
+                        out.push_str(reason);
+                    }
+                }
+                None => out.push('-'),
+            }
+            if let Some(e) = ends.get_mut(FINAL_TEXT) {
+                *e = end_of(out);
+            }
+            // User-Agent and Server values, one a line, lower-case.
+            let from = out.len();
+            let products = call
+                .hosts
+                .iter()
+                .flat_map(|h| h.user_agents.iter().chain(&h.servers));
+            for (n, p) in products.enumerate() {
+                if n > 0 {
+                    out.push('\n');
+                }
+                out.push_str(p);
+            }
+            if let Some(tail) = out.get_mut(from..) {
+                if tail.is_ascii() {
+                    tail.make_ascii_lowercase();
+                } else {
+                    let low = tail.to_lowercase();
+                    out.truncate(from);
+                    out.push_str(&low);
+                }
+            }
+            if let Some(e) = ends.get_mut(PRODUCTS) {
+                *e = end_of(out);
+            }
+            for (n, h) in call.hosts.iter().enumerate() {
+                if n > 0 {
+                    out.push(' ');
+                }
+                let at = out.len();
+                crate::dialog::write_label(out, h.addr, h.port);
+                let len = u16::try_from(out.len() - at).unwrap_or(u16::MAX);
+                push_role(out, h.role);
+                hosts.push((len, h.role, h.role_source));
+            }
+            Box::<str>::from(out.as_str())
+        });
         Draft {
             key,
-            call_id: call.call_id.clone(),
-            summary: s.clone(),
-            final_text,
-            hosts: call
-                .hosts
-                .iter()
-                .map(|h| (h.label(), h.role, h.role_source))
-                .collect(),
-            products: call
-                .hosts
-                .iter()
-                .flat_map(|h| h.user_agents.iter().chain(&h.servers).cloned())
-                .collect(),
+            summary: ListSummary::of(s),
+            text,
+            ends,
+            hosts,
             frames: CallFrames::of(call),
         }
     }
 
     /// The entry, with the hosts found to be B2BUAs across calls promoted as whole-file
     /// correlation does (unless the user gave their role).
-    pub fn finish(mut self, b2bua: Vec<HostIdx>) -> Entry {
-        for &h in &b2bua {
-            if let Some((_, role, source)) = self.hosts.get_mut(h) {
-                if *source != RoleSource::Override {
-                    *role = Role::B2bua;
-                }
-            }
-        }
-        let hosts = self
-            .hosts
-            .iter()
-            .map(|(label, role, _)| match role {
-                Role::UserAgent => label.clone(),
-                r => format!("{label}({})", r.as_str()),
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let products = self.products.join("\n").to_lowercase();
-        let s = &self.summary;
-        let fields: [&str; FIELDS] = [
-            &self.call_id,
-            &s.from_user,
-            &s.to_user,
-            &s.first_method,
-            &self.final_text,
-            &hosts,
-            &products,
-        ];
-        let mut text = String::with_capacity(fields.iter().map(|f| f.len()).sum());
-        let mut ends = [0u32; FIELDS - 1];
-        for (n, f) in fields.iter().enumerate() {
-            text.push_str(f);
-            if let Some(end) = ends.get_mut(n) {
-                // Texts come from one capture's messages (each capped in size): the sum
-                // stays far below 4 GB; were it not, the fields would only show cut.
-                *end = u32::try_from(text.len()).unwrap_or(u32::MAX);
-            }
-        }
+    pub fn finish(self, b2bua: Vec<HostIdx>) -> Entry {
+        let promoted = |h: usize| {
+            b2bua.contains(&h)
+                && self
+                    .hosts
+                    .get(h)
+                    .is_some_and(|&(_, _, source)| source != RoleSource::Override)
+        };
+        let changes = b2bua.iter().any(|&h| {
+            promoted(h)
+                && self
+                    .hosts
+                    .get(h)
+                    .is_some_and(|&(_, role, _)| role != Role::B2bua)
+        });
+        let text = if changes {
+            self.promote(&promoted)
+        } else {
+            self.text
+        };
         Entry {
             key: self.key,
-            summary: ListSummary::of(s),
-            text: text.into_boxed_str(),
-            ends,
+            summary: self.summary,
+            text,
+            ends: self.ends,
             b2bua: b2bua.into_boxed_slice(),
             frames: self.frames,
             kept: None,
         }
+    }
+
+    /// The texts with the hosts written again, those `promoted` as B2BUAs.
+    fn promote(&self, promoted: &dyn Fn(usize) -> bool) -> Box<str> {
+        let start = self.ends.get(HOSTS - 1).map_or(0, |&e| e as usize);
+        with_scratch(|out| {
+            out.push_str(self.text.get(..start).unwrap_or(""));
+            let mut at = start;
+            for (n, &(len, role, _)) in self.hosts.iter().enumerate() {
+                if n > 0 {
+                    out.push(' ');
+                    at += 1;
+                }
+                let end = at + usize::from(len);
+                out.push_str(self.text.get(at..end).unwrap_or(""));
+                at = end;
+                if role != Role::UserAgent {
+                    at += role.as_str().len() + 2;
+                }
+                push_role(out, if promoted(n) { Role::B2bua } else { role });
+            }
+            Box::<str>::from(out.as_str())
+        })
     }
 }
 
@@ -1246,6 +1332,132 @@ mod tests {
         let inv = invite(id, 1, 2, t_ms, &format!("z9hG4bK-{id}"), 1);
         let r = reply(&inv, code, t_ms + 10, Some("t"));
         analyze_call(vec![inv, r], &[])
+    }
+
+    /// The entry's texts as first written: each field formatted on its own, the hosts
+    /// promoted in a list of their own (call id, from, to, method, final, hosts, products).
+    fn reference_fields(call: &Call, b2bua: &[HostIdx]) -> [String; 7] {
+        let s = &call.summary;
+        let final_text = match s.final_code {
+            Some(c) => format!(
+                "{c} {}",
+                escape_str(s.final_reason.as_deref().unwrap_or(""))
+            )
+            .trim_end()
+            .to_string(),
+            None => "-".to_string(),
+        };
+        let mut hosts: Vec<(String, Role, RoleSource)> = call
+            .hosts
+            .iter()
+            .map(|h| (h.label(), h.role, h.role_source))
+            .collect();
+        for &h in b2bua {
+            if let Some((_, role, source)) = hosts.get_mut(h) {
+                if *source != RoleSource::Override {
+                    *role = Role::B2bua;
+                }
+            }
+        }
+        let hosts = hosts
+            .iter()
+            .map(|(label, role, _)| match role {
+                Role::UserAgent => label.clone(),
+                r => format!("{label}({})", r.as_str()),
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let products: Vec<String> = call
+            .hosts
+            .iter()
+            .flat_map(|h| h.user_agents.iter().chain(&h.servers).cloned())
+            .collect();
+        [
+            call.call_id.to_string(),
+            s.from_user.to_string(),
+            s.to_user.to_string(),
+            s.first_method.to_string(),
+            final_text,
+            hosts,
+            products.join("\n").to_lowercase(),
+        ]
+    }
+
+    #[test]
+    fn entry_texts_match_the_field_by_field_reference() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let base = call("ref-1", 0, 486);
+        let reasons: [Option<&str>; 7] = [
+            None,
+            Some(""),
+            Some("Busy Here"),
+            Some("Busy \t \r\n "),
+            Some("   "),
+            Some("Ocupado\u{a0}\u{3000}"),
+            Some("caf\u{e9}\u{1b}[31m"),
+        ];
+        let products: [(&[&str], &[&str]); 4] = [
+            (&[], &[]),
+            (&["Asterisk PBX 18"], &["FreeSWITCH"]),
+            (&["\u{3a3}\u{3a3}OFT \u{130}STANBUL"], &["ODY\u{3a3}", "x"]),
+            (&[""], &["", "MiXeD"]),
+        ];
+        let addrs: [(IpAddr, Option<u16>); 4] = [
+            (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), Some(5060)),
+            (IpAddr::V4(Ipv4Addr::new(255, 255, 255, 255)), None),
+            (IpAddr::V6(Ipv6Addr::LOCALHOST), Some(65535)),
+            (
+                IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0xffff, 0x0a00, 1)),
+                None,
+            ),
+        ];
+        let roles = [
+            (Role::UserAgent, RoleSource::Wire),
+            (Role::Redirect, RoleSource::Wire),
+            (Role::B2bua, RoleSource::Wire),
+            (Role::Proxy, RoleSource::Override),
+            (Role::Phone, RoleSource::Hint),
+            (Role::UserAgent, RoleSource::Override),
+        ];
+        let promotions: [&[HostIdx]; 5] = [&[], &[0], &[1, 2, 3], &[5, 4, 0, 9], &[2]];
+        for (n, reason) in reasons.iter().enumerate() {
+            let mut c = base.clone();
+            c.summary.final_code = if reason.is_none() && n == 0 {
+                None
+            } else {
+                Some(486)
+            };
+            c.summary.final_reason = reason.map(Into::into);
+            let host = c.hosts[0].clone();
+            c.hosts = (0..6)
+                .map(|i| {
+                    let mut h = host.clone();
+                    (h.addr, h.port) = addrs[(i + n) % addrs.len()];
+                    (h.role, h.role_source) = roles[i];
+                    let (ua, sv) = products[(i + n) % products.len()];
+                    h.user_agents = ua.iter().map(|s| s.to_string()).collect();
+                    h.servers = sv.iter().map(|s| s.to_string()).collect();
+                    h
+                })
+                .collect();
+            for b2bua in promotions {
+                let e = Draft::new(&c, (0, 1)).finish(b2bua.to_vec());
+                let got = [
+                    e.call_id(),
+                    e.from_user(),
+                    e.to_user(),
+                    e.first_method(),
+                    e.final_text(),
+                    e.hosts(),
+                    e.products(),
+                ];
+                assert_eq!(
+                    got,
+                    reference_fields(&c, b2bua).each_ref().map(String::as_str)
+                );
+                assert_eq!(&*e.b2bua, b2bua);
+            }
+        }
     }
 
     fn ids(app: &App) -> Vec<String> {

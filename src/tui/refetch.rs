@@ -301,43 +301,46 @@ pub struct CallFrames {
 impl CallFrames {
     /// Notes the frames of a whole-file call.
     pub fn of(call: &Call) -> CallFrames {
-        let mut packed: Vec<u64> = call
-            .messages
-            .iter()
-            .map(|m| {
-                let p = pack(&m.frame).map_or(0, |p| p << MARK_BITS);
-                let mut bits = 0;
-                if m.flags.after_gap {
-                    bits |= AFTER_GAP;
-                }
-                if m.flags.junk_before {
-                    bits |= JUNK_BEFORE;
-                }
-                p | bits
-            })
-            .collect();
-        let completing: std::collections::HashSet<u64> =
+        // Sized for the marks: over UDP there is nothing else, so this is the only
+        // allocation.
+        let mut packed: Vec<u64> = Vec::with_capacity(call.messages.len());
+        let mut stream = false;
+        for m in &call.messages {
+            let p = pack(&m.frame).map_or(0, |p| p << MARK_BITS);
+            let mut bits = 0;
+            if m.flags.after_gap {
+                bits |= AFTER_GAP;
+            }
+            if m.flags.junk_before {
+                bits |= JUNK_BEFORE;
+            }
+            packed.push(p | bits);
+            stream |= m.flow.transport == crate::net::Transport::Tcp;
+        }
+        // Completing frames, sorted for lookup (on the stack for most calls).
+        let mut completing: smallvec::SmallVec<[u64; 16]> =
             packed.iter().map(|&m| m >> MARK_BITS).collect();
-        let mut others: Vec<u64> = call
-            .messages
-            .iter()
-            .flat_map(|m| m.frames.iter())
-            .filter_map(pack)
-            .filter(|p| !completing.contains(p))
-            .collect();
-        others.sort_unstable();
-        others.dedup();
+        completing.sort_unstable();
+        let mut others: Vec<u64> = Vec::new();
+        for m in &call.messages {
+            for p in m.frames.iter().filter_map(pack) {
+                if completing.binary_search(&p).is_err() {
+                    others.push(p);
+                }
+            }
+        }
         // A call has far fewer than 2^32 messages (each is at least a frame of its own).
         let marks = u32::try_from(packed.len()).unwrap_or(u32::MAX);
         packed.truncate(marks as usize);
-        packed.extend(others);
+        if !others.is_empty() {
+            others.sort_unstable();
+            others.dedup();
+            packed.extend(others);
+        }
         CallFrames {
             packed: packed.into_boxed_slice(),
             marks,
-            stream: call
-                .messages
-                .iter()
-                .any(|m| m.flow.transport == crate::net::Transport::Tcp),
+            stream,
         }
     }
 
@@ -457,6 +460,128 @@ mod tests {
 
     fn parts(l: &FrameLoc) -> (u64, i64, u32, u32) {
         (l.data, l.ts_ns, l.caplen, l.orig_len)
+    }
+
+    /// `CallFrames::of` as it was first written (hash set of completing frames).
+    fn of_reference(call: &Call) -> CallFrames {
+        let packed: Vec<u64> = call
+            .messages
+            .iter()
+            .map(|m| {
+                let p = pack(&m.frame).map_or(0, |p| p << MARK_BITS);
+                let mut bits = 0;
+                if m.flags.after_gap {
+                    bits |= AFTER_GAP;
+                }
+                if m.flags.junk_before {
+                    bits |= JUNK_BEFORE;
+                }
+                p | bits
+            })
+            .collect();
+        let completing: std::collections::HashSet<u64> =
+            packed.iter().map(|&m| m >> MARK_BITS).collect();
+        let mut others: Vec<u64> = call
+            .messages
+            .iter()
+            .flat_map(|m| m.frames.iter())
+            .filter_map(pack)
+            .filter(|p| !completing.contains(p))
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        let marks = packed.len() as u32;
+        let mut all = packed;
+        all.extend(others);
+        CallFrames {
+            packed: all.into_boxed_slice(),
+            marks,
+            stream: call
+                .messages
+                .iter()
+                .any(|m| m.flow.transport == crate::net::Transport::Tcp),
+        }
+    }
+
+    fn fr(file: u16, number: u64) -> FrameRef {
+        FrameRef {
+            file,
+            number,
+            ts_ns: 0,
+        }
+    }
+
+    #[test]
+    fn call_frames_match_the_hash_set_reference() {
+        use crate::dialog::testkit::{invite, reply};
+        let inv = invite("c", 1, 2, 0, "z9hG4bK-1", 1);
+        let ok = reply(&inv, 200, 10, Some("t"));
+        // (completing frame, carrying frames, after_gap, junk_before, tcp) per message.
+        type Shape = (FrameRef, Vec<FrameRef>, bool, bool, bool);
+        let big = 1u64 << 50;
+        let shapes: Vec<Vec<Shape>> = vec![
+            // UDP: each message its own frame.
+            vec![
+                (fr(0, 1), vec![fr(0, 1)], false, false, false),
+                (fr(0, 2), vec![fr(0, 2)], false, false, false),
+            ],
+            // Fragments and TCP segments, out of order and repeated, some completing
+            // another message; flags on both.
+            vec![
+                (
+                    fr(0, 9),
+                    vec![fr(0, 7), fr(0, 9), fr(0, 3)],
+                    true,
+                    false,
+                    true,
+                ),
+                (
+                    fr(0, 3),
+                    vec![fr(0, 3), fr(1, 7), fr(0, 7)],
+                    false,
+                    true,
+                    false,
+                ),
+                (fr(0, 3), vec![fr(0, 5), fr(0, 5)], true, true, true),
+            ],
+            // Frame numbers too large to pack, no carrying frames, several inputs.
+            vec![
+                (fr(2, big), vec![fr(2, big), fr(2, 4)], true, false, false),
+                (fr(1, 4), vec![], false, false, false),
+                (fr(2, 4), vec![fr(1, 4), fr(2, big + 1)], false, true, false),
+            ],
+            // Twenty messages (past the stack room), each completed by the next's frame.
+            (1..=20u64)
+                .map(|n| {
+                    (
+                        fr(0, n + 1),
+                        vec![fr(0, n), fr(0, 40 - n)],
+                        n % 3 == 0,
+                        n % 5 == 0,
+                        n == 7,
+                    )
+                })
+                .collect(),
+        ];
+        for shape in shapes {
+            let mut msgs = Vec::new();
+            for (n, (frame, frames, gap, junk, tcp)) in shape.into_iter().enumerate() {
+                let mut m = if n % 2 == 0 { inv.clone() } else { ok.clone() };
+                m.frame = frame;
+                m.frames = frames.into_iter().collect();
+                m.flags.after_gap = gap;
+                m.flags.junk_before = junk;
+                if tcp {
+                    m.flow.transport = crate::net::Transport::Tcp;
+                }
+                msgs.push(m);
+            }
+            let mut call = crate::dialog::analyze_call(msgs.clone(), &[]);
+            call.messages = msgs;
+            let got = CallFrames::of(&call);
+            assert_eq!(got, of_reference(&call));
+            assert_eq!(got.frames(), of_reference(&call).frames());
+        }
     }
 
     #[test]
