@@ -548,3 +548,41 @@ fn lists_written_from_the_call_match_the_collected_reference() {
         }
     }
 }
+
+/// A capture without RTP streams: the call is the same whether its streams are looked for or
+/// the look is skipped (`streams` is an empty list, the media findings those of no stream).
+#[test]
+fn no_streams_in_the_capture_skips_the_look_with_the_same_call() {
+    use crate::diagnose::CaptureStreams;
+    use crate::dialog::{MediaSummary, SdpSummary};
+    let mut call = busy_call();
+    if let Some(m) = call.messages.first_mut() {
+        m.sdp = Some(SdpSummary {
+            address: Some("10.0.0.1".into()),
+            media: vec![MediaSummary {
+                kind: "audio".into(),
+                port: 4000,
+                proto: "RTP/AVP".into(),
+                codecs: vec!["PCMU/8000".into()],
+                direction: "sendrecv".into(),
+                address: None,
+            }],
+        });
+    }
+    let capture = CaptureStreams::new(&[]);
+    let c = ctx(false);
+    let line = |any_streams| {
+        let em = ExportMedia {
+            capture: &capture,
+            capture_end_ns: Some(9_000_000_000),
+            any_streams,
+        };
+        let mut buf = Vec::new();
+        write_line(&mut buf, &CallJson::build_with_media(&call, &c, Some(&em))).unwrap();
+        buf
+    };
+    let skipped = line(false);
+    assert_eq!(skipped, line(true));
+    let v: serde_json::Value = serde_json::from_slice(&skipped).unwrap();
+    assert_eq!(v["streams"], serde_json::json!([]));
+}
