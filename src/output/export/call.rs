@@ -2,6 +2,11 @@
 //! of its responses ([`dialog::annotate`]). Strings are borrowed from the call: building an
 //! export copies little, and escaping for terminals happens in the writer.
 //!
+//! The lists of a call (participants, dialogs, transactions, messages) and the lists under
+//! them are not collected: each element is made from the call as it is written, and the
+//! annotation of a response is written straight from its [`Annotation`]. The derived
+//! `Serialize` of the element types is the reference the hand-written writer is tested against.
+//!
 //! Conventions (the schema says the same): optional facts are present as `null` rather than
 //! left out, so every row loaded into a database has the same columns; only `raw` is left out
 //! when `--raw` was not given. References inside a call are 0-based indices into the call's
@@ -12,24 +17,28 @@ use crate::diagnose;
 use crate::media::StreamReport;
 use crate::output::diagnose::CallDiagnosis;
 use crate::output::media::StreamJson;
+use serde::ser::SerializeStruct;
 use serde::Serialize;
+use smallvec::SmallVec;
+use std::cell::RefCell;
 use std::net::IpAddr;
-use std::rc::Rc;
 
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
 use crate::dialog::{
     self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Ipv4Label,
-    Msg, MsgInfo, Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx, Text, Transaction,
+    Leg, MediaSummary, Msg, MsgInfo, Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx,
+    Text, Transaction,
 };
 use crate::knowledge::{self, Class};
 use crate::net::FrameRef;
-use crate::output::json::{put_quoted_plain, put_u64, AppendJson, JsonBuf};
+use crate::output::json::{put_quoted_plain, put_u64, AppendJson, JsonBuf, JsonOut};
 use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
 use crate::sip::MessageFlags;
 use crate::{append_json_by_serde, json_object};
 
-/// One call: summary, participants, dialogs, transactions and every message.
-#[derive(Debug, Serialize)]
+/// One call: summary, participants, dialogs, transactions and every message (the lists are
+/// written from the call, see [`CallJson::participants`] and the methods after it).
+#[derive(Debug)]
 pub struct CallJson<'a> {
     pub schema_version: u32,
     pub call_id: &'a str,
@@ -55,10 +64,12 @@ pub struct CallJson<'a> {
     pub message_count: usize,
     pub related_call_ids: &'a [String],
     pub notes: &'a [String],
-    pub participants: Vec<ParticipantJson<'a>>,
-    pub dialogs: Vec<DialogJson<'a>>,
-    pub transactions: Vec<TransactionJson<'a>>,
-    pub messages: Vec<MessageJson<'a>>,
+    /// What the lists are made from.
+    call: &'a Call,
+    ctx: &'a ExportContext,
+    names: HostNames,
+    /// The annotation of each step (responses only), made once: every sighting shares it.
+    annotations: SmallVec<[Option<Annotation>; 8]>,
     /// What happened, where and why (the object `sipscope diagnose --json` prints).
     pub diagnosis: CallDiagnosis<'a>,
     /// The call's RTP streams; `None` (null) when media was not analysed.
@@ -71,6 +82,9 @@ pub struct CallJson<'a> {
 pub struct ExportMedia<'a> {
     pub capture: &'a diagnose::CaptureStreams<'a>,
     pub capture_end_ns: Option<i64>,
+    /// The capture holds some RTP stream (`capture` indexes at least one): without any, no
+    /// call has streams and looking for a call's is skipped.
+    pub any_streams: bool,
 }
 
 /// A host taking part in the call.
@@ -111,7 +125,7 @@ pub struct DialogJson<'a> {
     pub transactions: &'a [usize],
     pub seen_mid_way: bool,
     /// Indices of the messages that belong to this dialog.
-    pub messages: Vec<usize>,
+    pub messages: DialogMessages<'a>,
 }
 
 #[derive(Debug, Serialize)]
@@ -136,16 +150,16 @@ pub struct TransactionJson<'a> {
     pub method: &'a str,
     pub cseq: u32,
     pub request: Option<usize>,
-    pub responses: Vec<ResponseRef>,
+    pub responses: ResponseRefs<'a>,
     pub final_status: Option<u16>,
     pub final_response: Option<usize>,
-    pub cancels: Vec<usize>,
-    pub acks: Vec<usize>,
+    pub cancels: StepMessages<'a>,
+    pub acks: StepMessages<'a>,
     pub in_dialog: bool,
     pub rfc2543: bool,
     pub dialog: Option<usize>,
     pub dialogs: &'a [usize],
-    pub legs: Vec<LegJson<'a>>,
+    pub legs: Legs<'a>,
 }
 
 #[derive(Debug, Serialize)]
@@ -194,7 +208,7 @@ pub struct MediaJson<'a> {
 #[derive(Debug, Serialize)]
 pub struct SdpJson<'a> {
     pub address: Option<&'a str>,
-    pub media: Vec<MediaJson<'a>>,
+    pub media: MediaList<'a>,
 }
 
 /// One sighting of a SIP message.
@@ -239,9 +253,8 @@ pub struct MessageJson<'a> {
     pub duplicate: bool,
     pub original: Option<usize>,
     pub original_frame: Option<u64>,
-    /// Shared by every sighting of the response (built once per step).
-    #[serde(serialize_with = "shared")]
-    pub annotation: Option<Rc<AnnotationJson>>,
+    /// The response's annotation, made once per step (every sighting shares it).
+    pub annotation: Option<AnnotationRef<'a>>,
     pub sdp: Option<SdpJson<'a>>,
     pub anomalies: &'a [Text],
     pub flags: FlagNames,
@@ -259,7 +272,7 @@ pub struct MessageJson<'a> {
     pub has_challenge: bool,
     /// The message text (lossy UTF-8), only with `--raw`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub raw: Option<String>,
+    pub raw: Option<RawText<'a>>,
 }
 
 pub(crate) fn state_name(s: CallState) -> &'static str {
@@ -394,9 +407,11 @@ pub(super) fn ip_text(ip: IpAddr) -> HostText {
 
 /// The label and the address text of every host of a call, written once: each message
 /// names its sender and receiver and their addresses, annotations and legs name hosts too.
+/// A call has a few hosts: they are kept inline.
+#[derive(Debug)]
 pub(super) struct HostNames {
-    labels: Vec<HostText>,
-    addresses: Vec<HostText>,
+    labels: SmallVec<[HostText; 4]>,
+    addresses: SmallVec<[HostText; 4]>,
 }
 
 impl HostNames {
@@ -410,6 +425,14 @@ impl HostNames {
     /// [`label`] of host `host`.
     pub(super) fn label(&self, host: usize) -> HostText {
         self.labels.get(host).cloned().unwrap_or_default()
+    }
+
+    /// Writes [`label`] of host `host` without copying it.
+    fn put_label(&self, buf: &mut JsonBuf, host: usize) -> serde_json::Result<()> {
+        match self.labels.get(host) {
+            Some(t) => t.append_json(buf),
+            None => HostText::default().append_json(buf),
+        }
     }
 
     /// [`ip_text`] of the address of `h`, host `host` of the call.
@@ -429,9 +452,261 @@ impl HostNames {
     }
 }
 
-/// Writes a shared annotation as the annotation itself.
-fn shared<S: serde::Serializer>(a: &Option<Rc<AnnotationJson>>, s: S) -> Result<S::Ok, S::Error> {
-    a.as_deref().serialize(s)
+/// Writes `[a,b,..]`, each element made as it is written.
+fn append_each<T: AppendJson>(
+    buf: &mut JsonBuf,
+    items: impl Iterator<Item = T>,
+) -> serde_json::Result<()> {
+    buf.push(b'[');
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        v.append_json(buf)?;
+    }
+    buf.push(b']');
+    Ok(())
+}
+
+/// The annotation of a response, written from the [`Annotation`] itself; its serde form is
+/// the [`AnnotationJson`] made from it.
+#[derive(Debug, Clone, Copy)]
+pub struct AnnotationRef<'a> {
+    call: &'a Call,
+    note: &'a Annotation,
+    names: &'a HostNames,
+}
+
+impl Serialize for AnnotationRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        annotation_json(self.call, self.note, self.names).serialize(s)
+    }
+}
+
+impl AppendJson for AnnotationRef<'_> {
+    /// The fields of [`AnnotationJson`], in its order.
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        thread_local! {
+            /// The summary line is composed here, then written as one string.
+            static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        let (a, names) = (self.note, self.names);
+        buf.extend_from_slice(b"{\"class\":");
+        class_name(a.class).append_json(buf)?;
+        buf.extend_from_slice(b",\"class_label\":");
+        a.class.label().append_json(buf)?;
+        buf.extend_from_slice(b",\"known\":");
+        a.known.append_json(buf)?;
+        buf.extend_from_slice(b",\"default_reason\":");
+        a.default_reason.append_json(buf)?;
+        buf.extend_from_slice(b",\"meaning\":");
+        a.meaning.append_json(buf)?;
+        buf.extend_from_slice(b",\"generated_by\":");
+        match a.generated_by {
+            Some(h) => names.put_label(buf, h)?,
+            None => buf.extend_from_slice(b"null"),
+        }
+        buf.extend_from_slice(b",\"proxied_by\":[");
+        for (i, h) in a.proxied_by.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            names.put_label(buf, *h)?;
+        }
+        buf.extend_from_slice(b"],\"received_by\":");
+        match a.received_by {
+            Some(h) => names.put_label(buf, h)?,
+            None => buf.extend_from_slice(b"null"),
+        }
+        buf.extend_from_slice(b",\"receiver_role\":");
+        a.receiver_role.map(knowledge_role_name).append_json(buf)?;
+        buf.extend_from_slice(b",\"expected_next\":");
+        a.on_receipt.append_json(buf)?;
+        buf.extend_from_slice(b",\"hint\":");
+        a.hint
+            .map(|h| HintJson {
+                phrase: h.phrase,
+                cause: h.cause,
+            })
+            .append_json(buf)?;
+        buf.extend_from_slice(b",\"summary\":");
+        LINE.with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                a.write_summary_line(self.call, &mut line);
+                buf.put_str(&line)
+            }
+            // Not reached (nothing here writes an annotation inside another).
+            Err(_) => buf.put_str(&a.summary_line(self.call)),
+        })?;
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+/// A message's text as lossy UTF-8 (`--raw`), converted only where it is not valid UTF-8.
+#[derive(Debug, Clone, Copy)]
+pub struct RawText<'a>(pub &'a [u8]);
+
+impl Serialize for RawText<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&String::from_utf8_lossy(self.0))
+    }
+}
+
+impl AppendJson for RawText<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        buf.put_str(&String::from_utf8_lossy(self.0))
+    }
+}
+
+/// The responses of a transaction: status and first sighting of each.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseRefs<'a> {
+    call: &'a Call,
+    steps: &'a [StepIdx],
+}
+
+impl ResponseRefs<'_> {
+    fn iter(&self) -> impl Iterator<Item = ResponseRef> + '_ {
+        self.steps.iter().filter_map(|s| {
+            Some(ResponseRef {
+                status: self.call.steps.get(*s)?.code()?,
+                message: step_msg(self.call, *s),
+            })
+        })
+    }
+}
+
+impl Serialize for ResponseRefs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl AppendJson for ResponseRefs<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        append_each(buf, self.iter())
+    }
+}
+
+/// The first sighting of each of some steps (those that have one).
+#[derive(Debug, Clone, Copy)]
+pub struct StepMessages<'a> {
+    call: &'a Call,
+    steps: &'a [StepIdx],
+}
+
+impl StepMessages<'_> {
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.steps.iter().filter_map(|s| step_msg(self.call, *s))
+    }
+}
+
+impl Serialize for StepMessages<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl AppendJson for StepMessages<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        append_each(buf, self.iter())
+    }
+}
+
+/// The legs of a transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Legs<'a> {
+    legs: &'a [Leg],
+    names: &'a HostNames,
+}
+
+impl Legs<'_> {
+    fn iter(&self) -> impl Iterator<Item = LegJson<'_>> + '_ {
+        self.legs.iter().map(|l| LegJson {
+            branch: l.branch.as_deref(),
+            sent_by: &l.sent_by,
+            client: self.names.label(l.client),
+            server: self.names.label(l.server),
+            request: l.request,
+        })
+    }
+}
+
+impl Serialize for Legs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl AppendJson for Legs<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        append_each(buf, self.iter())
+    }
+}
+
+/// The messages of one dialog: those whose step belongs to it.
+#[derive(Debug, Clone, Copy)]
+pub struct DialogMessages<'a> {
+    call: &'a Call,
+    dialog: usize,
+}
+
+impl DialogMessages<'_> {
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        let call = self.call;
+        call.info
+            .iter()
+            .enumerate()
+            .filter(move |(_, i)| {
+                i.step
+                    .and_then(|s| call.steps.get(s))
+                    .is_some_and(|s| s.dialog == Some(self.dialog))
+            })
+            .map(|(m, _)| m)
+    }
+}
+
+impl Serialize for DialogMessages<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl AppendJson for DialogMessages<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        append_each(buf, self.iter())
+    }
+}
+
+/// The media of an SDP body.
+#[derive(Debug, Clone, Copy)]
+pub struct MediaList<'a>(&'a [MediaSummary]);
+
+impl MediaList<'_> {
+    fn iter(&self) -> impl Iterator<Item = MediaJson<'_>> + '_ {
+        self.0.iter().map(|m| MediaJson {
+            kind: &m.kind,
+            port: m.port,
+            proto: &m.proto,
+            codecs: &m.codecs,
+            direction: &m.direction,
+            address: m.address.as_deref(),
+        })
+    }
+}
+
+impl Serialize for MediaList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl AppendJson for MediaList<'_> {
+    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        append_each(buf, self.iter())
+    }
 }
 
 /// A message's frame numbers, written as an array straight from the message.
@@ -512,17 +787,7 @@ fn participant<'a>(host: usize, h: &'a Host, names: &HostNames) -> ParticipantJs
 }
 
 fn dialog_json<'a>(call: &'a Call, idx: usize, d: &'a Dialog) -> DialogJson<'a> {
-    let messages = call
-        .info
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| {
-            i.step
-                .and_then(|s| call.steps.get(s))
-                .is_some_and(|s| s.dialog == Some(idx))
-        })
-        .map(|(m, _)| m)
-        .collect();
+    let messages = DialogMessages { call, dialog: idx };
     DialogJson {
         from_tag: &d.local_tag,
         to_tag: &d.remote_tag,
@@ -540,25 +805,17 @@ fn dialog_json<'a>(call: &'a Call, idx: usize, d: &'a Dialog) -> DialogJson<'a> 
 fn transaction_json<'a>(
     call: &'a Call,
     t: &'a Transaction,
-    names: &HostNames,
+    names: &'a HostNames,
 ) -> TransactionJson<'a> {
-    let steps_msgs = |steps: &[StepIdx]| -> Vec<usize> {
-        steps.iter().filter_map(|s| step_msg(call, *s)).collect()
-    };
+    let steps_msgs = |steps: &'a [StepIdx]| StepMessages { call, steps };
     TransactionJson {
         method: &t.method,
         cseq: t.cseq,
         request: t.request.and_then(|s| step_msg(call, s)),
-        responses: t
-            .responses
-            .iter()
-            .filter_map(|s| {
-                Some(ResponseRef {
-                    status: call.steps.get(*s)?.code()?,
-                    message: step_msg(call, *s),
-                })
-            })
-            .collect(),
+        responses: ResponseRefs {
+            call,
+            steps: &t.responses,
+        },
         final_status: t
             .final_response
             .and_then(|s| call.steps.get(s))
@@ -570,17 +827,10 @@ fn transaction_json<'a>(
         rfc2543: t.rfc2543,
         dialog: t.dialog,
         dialogs: &t.dialogs,
-        legs: t
-            .legs
-            .iter()
-            .map(|l| LegJson {
-                branch: l.branch.as_deref(),
-                sent_by: &l.sent_by,
-                client: names.label(l.client),
-                server: names.label(l.server),
-                request: l.request,
-            })
-            .collect(),
+        legs: Legs {
+            legs: &t.legs,
+            names,
+        },
     }
 }
 
@@ -616,38 +866,14 @@ fn party(p: &Party) -> PartyJson<'_> {
 fn sdp_json(s: &SdpSummary) -> SdpJson<'_> {
     SdpJson {
         address: s.address.as_deref(),
-        media: s
-            .media
-            .iter()
-            .map(|m| MediaJson {
-                kind: &m.kind,
-                port: m.port,
-                proto: &m.proto,
-                codecs: &m.codecs,
-                direction: &m.direction,
-                address: m.address.as_deref(),
-            })
-            .collect(),
+        media: MediaList(&s.media),
     }
 }
 
 /// Annotations of response steps, computed once per step (every sighting shares it).
-fn annotations(call: &Call) -> Vec<Option<Annotation>> {
+fn annotations(call: &Call) -> SmallVec<[Option<Annotation>; 8]> {
     (0..call.steps.len())
         .map(|s| dialog::annotate(call, s))
-        .collect()
-}
-
-/// The JSON of each step's annotation, built once per step: the sightings of a response
-/// (one per hop, plus retransmissions) share it.
-fn annotation_jsons(
-    call: &Call,
-    notes: &[Option<Annotation>],
-    names: &HostNames,
-) -> Vec<Option<Rc<AnnotationJson>>> {
-    notes
-        .iter()
-        .map(|a| a.as_ref().map(|a| Rc::new(annotation_json(call, a, names))))
         .collect()
 }
 
@@ -656,8 +882,8 @@ fn message_json<'a>(
     idx: usize,
     m: &'a Msg,
     info: Option<&MsgInfo>,
-    notes: &[Option<Rc<AnnotationJson>>],
-    names: &HostNames,
+    notes: &'a [Option<Annotation>],
+    names: &'a HostNames,
     ctx: &'a ExportContext,
 ) -> MessageJson<'a> {
     let step_idx = info.and_then(|i| i.step);
@@ -726,7 +952,10 @@ fn message_json<'a>(
         original_frame: original
             .and_then(|o| call.messages.get(o))
             .map(|o| o.frame.number),
-        annotation: step_idx.and_then(|s| notes.get(s)).and_then(Clone::clone),
+        annotation: step_idx
+            .and_then(|s| notes.get(s))
+            .and_then(Option::as_ref)
+            .map(|note| AnnotationRef { call, note, names }),
         sdp: m.sdp.as_ref().map(sdp_json),
         anomalies: &m.anomalies,
         flags: FlagNames(m.flags),
@@ -742,16 +971,9 @@ fn message_json<'a>(
         max_forwards: m.max_forwards,
         has_credentials: m.has_credentials,
         has_challenge: m.has_challenge,
-        raw: if ctx.raw {
-            Some(
-                m.raw
-                    .as_deref()
-                    .map(|r| String::from_utf8_lossy(r).into_owned())
-                    .unwrap_or_default(),
-            )
-        } else {
-            None
-        },
+        raw: ctx
+            .raw
+            .then(|| RawText(m.raw.as_deref().unwrap_or_default())),
     }
 }
 
@@ -840,16 +1062,6 @@ impl AppendJson for HintJson {
     }
 }
 
-impl AppendJson for AnnotationJson {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        json_object!(buf, self;
-            class, class_label, known, default_reason, meaning, generated_by, proxied_by,
-            received_by, receiver_role, expected_next, hint, summary);
-        buf.push(b'}');
-        Ok(())
-    }
-}
-
 impl AppendJson for MessageJson<'_> {
     fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
@@ -915,20 +1127,71 @@ impl AppendJson for TransactionJson<'_> {
     }
 }
 
+/// Writes `,"key":[..]`, the elements made as they are written.
+macro_rules! list_field {
+    ($buf:expr, $name:literal, $items:expr) => {{
+        $buf.extend_from_slice(concat!(",\"", $name, "\":").as_bytes());
+        append_each($buf, $items)?;
+    }};
+}
+
 impl AppendJson for CallJson<'_> {
-    /// Writes the call exactly as its derived `Serialize` would through
+    /// Writes the call exactly as its `Serialize` does through
     /// [`append_value`](crate::output::json::append_value) (the export tests compare both),
     /// every object of it written by hand but the streams (the diagnosis by the writer of
-    /// `diagnose --json`, [`put_diagnosis_object`](crate::output::diagnose::put_diagnosis_object)).
+    /// `diagnose --json`, [`put_diagnosis_object`](crate::output::diagnose::put_diagnosis_object)),
+    /// the lists made element by element from the call.
     fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
             schema_version, call_id, start_time, start_epoch_us, end_time, end_epoch_us,
             duration_us, answered_time, ended_time, state, outcome, failed, final_code,
             final_reason, final_generated_by, first_method, from_user, to_user, message_count,
-            related_call_ids, notes, participants, dialogs, transactions, messages, diagnosis,
-            streams);
+            related_call_ids, notes);
+        list_field!(buf, "participants", self.participants());
+        list_field!(buf, "dialogs", self.dialogs());
+        list_field!(buf, "transactions", self.transactions());
+        list_field!(buf, "messages", self.messages());
+        buf.extend_from_slice(b",\"diagnosis\":");
+        self.diagnosis.append_json(buf)?;
+        buf.extend_from_slice(b",\"streams\":");
+        self.streams.append_json(buf)?;
         buf.push(b'}');
         Ok(())
+    }
+}
+
+impl Serialize for CallJson<'_> {
+    /// The reference form: every field in order, the lists collected first.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("CallJson", 27)?;
+        o.serialize_field("schema_version", &self.schema_version)?;
+        o.serialize_field("call_id", &self.call_id)?;
+        o.serialize_field("start_time", &self.start_time)?;
+        o.serialize_field("start_epoch_us", &self.start_epoch_us)?;
+        o.serialize_field("end_time", &self.end_time)?;
+        o.serialize_field("end_epoch_us", &self.end_epoch_us)?;
+        o.serialize_field("duration_us", &self.duration_us)?;
+        o.serialize_field("answered_time", &self.answered_time)?;
+        o.serialize_field("ended_time", &self.ended_time)?;
+        o.serialize_field("state", &self.state)?;
+        o.serialize_field("outcome", &self.outcome)?;
+        o.serialize_field("failed", &self.failed)?;
+        o.serialize_field("final_code", &self.final_code)?;
+        o.serialize_field("final_reason", &self.final_reason)?;
+        o.serialize_field("final_generated_by", &self.final_generated_by)?;
+        o.serialize_field("first_method", &self.first_method)?;
+        o.serialize_field("from_user", &self.from_user)?;
+        o.serialize_field("to_user", &self.to_user)?;
+        o.serialize_field("message_count", &self.message_count)?;
+        o.serialize_field("related_call_ids", &self.related_call_ids)?;
+        o.serialize_field("notes", &self.notes)?;
+        o.serialize_field("participants", &self.participants().collect::<Vec<_>>())?;
+        o.serialize_field("dialogs", &self.dialogs().collect::<Vec<_>>())?;
+        o.serialize_field("transactions", &self.transactions().collect::<Vec<_>>())?;
+        o.serialize_field("messages", &self.messages().collect::<Vec<_>>())?;
+        o.serialize_field("diagnosis", &self.diagnosis)?;
+        o.serialize_field("streams", &self.streams)?;
+        o.end()
     }
 }
 
@@ -946,7 +1209,13 @@ impl<'a> CallJson<'a> {
         media: Option<&ExportMedia<'a>>,
     ) -> CallJson<'a> {
         let s = &call.summary;
-        let mine: Option<Vec<&'a StreamReport>> = media.map(|m| m.capture.of_call(call));
+        let mine: Option<Vec<&'a StreamReport>> = media.map(|m| {
+            if m.any_streams {
+                m.capture.of_call(call)
+            } else {
+                Vec::new()
+            }
+        });
         let diagnosis = match (media, &mine) {
             (Some(m), Some(mine)) => diagnose::diagnose_with_media(
                 call,
@@ -960,11 +1229,10 @@ impl<'a> CallJson<'a> {
         };
         // Every message names its sender and receiver: label each host once.
         let names = HostNames::of(call);
-        let notes = annotations(call);
-        let note_jsons = annotation_jsons(call, &notes, &names);
+        let annotations = annotations(call);
         let final_generated_by = s
             .final_step
-            .and_then(|st| notes.get(st))
+            .and_then(|st| annotations.get(st))
             .and_then(|a| a.as_ref())
             .and_then(|a| a.generated_by)
             .map(|h| names.label(h));
@@ -990,29 +1258,10 @@ impl<'a> CallJson<'a> {
             message_count: s.message_count,
             related_call_ids: &call.related,
             notes: &call.notes,
-            participants: call
-                .hosts
-                .iter()
-                .enumerate()
-                .map(|(i, h)| participant(i, h, &names))
-                .collect(),
-            dialogs: call
-                .dialogs
-                .iter()
-                .enumerate()
-                .map(|(i, d)| dialog_json(call, i, d))
-                .collect(),
-            transactions: call
-                .transactions
-                .iter()
-                .map(|t| transaction_json(call, t, &names))
-                .collect(),
-            messages: call
-                .messages
-                .iter()
-                .enumerate()
-                .map(|(i, m)| message_json(call, i, m, call.info.get(i), &note_jsons, &names, ctx))
-                .collect(),
+            call,
+            ctx,
+            names,
+            annotations,
             diagnosis: CallDiagnosis { call, diagnosis },
             streams: mine.map(|v| {
                 v.into_iter()
@@ -1020,5 +1269,41 @@ impl<'a> CallJson<'a> {
                     .collect()
             }),
         }
+    }
+
+    /// The call's hosts, as written.
+    pub fn participants(&self) -> impl Iterator<Item = ParticipantJson<'_>> + '_ {
+        let names = &self.names;
+        self.call
+            .hosts
+            .iter()
+            .enumerate()
+            .map(move |(i, h)| participant(i, h, names))
+    }
+
+    /// The call's dialogs, as written.
+    pub fn dialogs(&self) -> impl Iterator<Item = DialogJson<'_>> + '_ {
+        let call = self.call;
+        call.dialogs
+            .iter()
+            .enumerate()
+            .map(move |(i, d)| dialog_json(call, i, d))
+    }
+
+    /// The call's transactions, as written.
+    pub fn transactions(&self) -> impl Iterator<Item = TransactionJson<'_>> + '_ {
+        let (call, names) = (self.call, &self.names);
+        call.transactions
+            .iter()
+            .map(move |t| transaction_json(call, t, names))
+    }
+
+    /// Every message of the call, as written.
+    pub fn messages(&self) -> impl Iterator<Item = MessageJson<'_>> + '_ {
+        let (call, names, notes, ctx) = (self.call, &self.names, &self.annotations[..], self.ctx);
+        call.messages
+            .iter()
+            .enumerate()
+            .map(move |(i, m)| message_json(call, i, m, call.info.get(i), notes, names, ctx))
     }
 }

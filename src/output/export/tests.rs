@@ -458,3 +458,131 @@ fn call_times_read_as_rfc3339_micros() {
         }
     }
 }
+
+/// The lists written element by element from the call (participants, dialogs, transactions
+/// with their legs and responses, messages with SDP media and annotations, raw text) give the
+/// bytes of the collected reference form, with an IPv6 host, a hinted reason phrase, SDP
+/// media and text that is not UTF-8.
+#[test]
+fn lists_written_from_the_call_match_the_collected_reference() {
+    use crate::dialog::{MediaSummary, SdpSummary, Start};
+    let mut call = busy_call();
+    // A 486 phrase operators use that tells more than the code, when the table has one.
+    let hinted = crate::knowledge::hints::hints_for(486)
+        .iter()
+        .find(|h| !h.is_default_phrase());
+    for m in &mut call.messages {
+        if let (Start::Response { reason, .. }, Some(h)) = (&mut m.start, hinted) {
+            *reason = h.phrase.into();
+        }
+        m.raw = Some(b"SIP/2.0 486 \xfe\r\n\t folded\r\n".to_vec());
+    }
+    if let Some(m) = call.messages.first_mut() {
+        m.sdp = Some(SdpSummary {
+            address: Some("2001:db8::7".into()),
+            media: vec![
+                MediaSummary {
+                    kind: "audio".into(),
+                    port: 4000,
+                    proto: "RTP/AVP".into(),
+                    codecs: vec!["PCMU/8000".into(), "\"q\"\u{1b}".into()],
+                    direction: "sendrecv".into(),
+                    address: None,
+                },
+                MediaSummary {
+                    kind: "video".into(),
+                    port: 0,
+                    proto: String::new().into(),
+                    codecs: Vec::new(),
+                    direction: "inactive".into(),
+                    address: Some("10.0.0.9".into()),
+                },
+            ],
+        });
+    }
+    assert!(call.hosts.len() >= 2, "the busy call has hosts");
+    call.hosts[1].addr = "2001:db8::5".parse().unwrap();
+    call.hosts[1].port = Some(5062);
+    for raw in [false, true] {
+        let c = ctx(raw);
+        let json = CallJson::build(&call, &c);
+        let mut ours = Vec::new();
+        write_line(&mut ours, &json).unwrap();
+        let mut reference = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(
+            &mut reference,
+            crate::output::escape::TerminalSafe,
+        );
+        serde::Serialize::serialize(&json, &mut ser).unwrap();
+        reference.push(b'\n');
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&reference)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+        let msgs = v["messages"].as_array().unwrap();
+        assert_eq!(msgs[0]["sdp"]["media"].as_array().unwrap().len(), 2);
+        assert_eq!(msgs[0]["sdp"]["media"][0]["codecs"][1], "\"q\"\u{1b}");
+        let busy: Vec<_> = msgs.iter().filter(|m| m["status"] == 486).collect();
+        assert_eq!(busy.len(), 2);
+        for b in &busy {
+            // Every sighting carries the same annotation, naming the IPv6 proxy.
+            assert_eq!(b["annotation"], busy[0]["annotation"]);
+            let proxy = call.hosts[1].label();
+            assert_eq!(b["annotation"]["proxied_by"], serde_json::json!([proxy]));
+            assert!(b["annotation"]["summary"]
+                .as_str()
+                .unwrap()
+                .contains(&proxy));
+            if let Some(h) = hinted {
+                assert_eq!(b["annotation"]["hint"]["phrase"], h.phrase);
+            }
+        }
+        let tx = &v["transactions"][0];
+        assert_eq!(tx["responses"][0]["status"], 486);
+        assert!(!tx["legs"].as_array().unwrap().is_empty());
+        if raw {
+            assert!(msgs[0]["raw"].as_str().unwrap().contains('\u{fffd}'));
+        } else {
+            assert!(msgs[0].get("raw").is_none());
+        }
+    }
+}
+
+/// A capture without RTP streams: the call is the same whether its streams are looked for or
+/// the look is skipped (`streams` is an empty list, the media findings those of no stream).
+#[test]
+fn no_streams_in_the_capture_skips_the_look_with_the_same_call() {
+    use crate::diagnose::CaptureStreams;
+    use crate::dialog::{MediaSummary, SdpSummary};
+    let mut call = busy_call();
+    if let Some(m) = call.messages.first_mut() {
+        m.sdp = Some(SdpSummary {
+            address: Some("10.0.0.1".into()),
+            media: vec![MediaSummary {
+                kind: "audio".into(),
+                port: 4000,
+                proto: "RTP/AVP".into(),
+                codecs: vec!["PCMU/8000".into()],
+                direction: "sendrecv".into(),
+                address: None,
+            }],
+        });
+    }
+    let capture = CaptureStreams::new(&[]);
+    let c = ctx(false);
+    let line = |any_streams| {
+        let em = ExportMedia {
+            capture: &capture,
+            capture_end_ns: Some(9_000_000_000),
+            any_streams,
+        };
+        let mut buf = Vec::new();
+        write_line(&mut buf, &CallJson::build_with_media(&call, &c, Some(&em))).unwrap();
+        buf
+    };
+    let skipped = line(false);
+    assert_eq!(skipped, line(true));
+    let v: serde_json::Value = serde_json::from_slice(&skipped).unwrap();
+    assert_eq!(v["streams"], serde_json::json!([]));
+}
