@@ -347,13 +347,26 @@ impl EventSource for Script {
     }
 }
 
+/// Shortest gap between two reorders of the list while loading.
+const REORDER_EVERY: Duration = Duration::from_millis(250);
+
+/// While loading, whether the list is due to be reordered again, `since` the last reorder that
+/// took `cost`. Reordering sorts every call, so on a capture of hundreds of thousands of calls
+/// it takes tens of milliseconds a time, on the thread that also draws, while the reader wants
+/// both cores: the gap is at least nine times the last reorder's cost, which keeps reordering
+/// to a tenth of a core at most, whatever the size of the list.
+fn reorder_due(since: Duration, cost: Duration) -> bool {
+    since >= REORDER_EVERY.max(cost.saturating_mul(9))
+}
+
 fn backend_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
 /// The main loop: take in the loader's reports, draw when something changed, apply keys,
 /// until a key quits (or a scripted source ends). During loading the list is reordered at
-/// most four times a second, so a capture with millions of calls stays responsive.
+/// most four times a second, and less often when reordering gets slow ([`reorder_due`]), so
+/// a capture with millions of calls stays responsive and the reader keeps the cores.
 pub fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
@@ -362,6 +375,8 @@ pub fn run_loop<B: Backend>(
 ) -> io::Result<()> {
     let mut redraw = true;
     let mut last_refresh: Option<Instant> = None;
+    // How long the last reorder took.
+    let mut refresh_cost = Duration::ZERO;
     loop {
         if let Some(rx) = loader {
             loop {
@@ -386,9 +401,11 @@ pub fn run_loop<B: Backend>(
                 }
             }
         }
-        let due = last_refresh.is_none_or(|t| t.elapsed() >= Duration::from_millis(250));
+        let due = last_refresh.is_none_or(|t| reorder_due(t.elapsed(), refresh_cost));
         if app.is_dirty() && (!app.is_loading() || due) {
+            let began = Instant::now();
             app.refresh();
+            refresh_cost = began.elapsed();
             last_refresh = Some(Instant::now());
             redraw = true;
         }
@@ -452,4 +469,28 @@ pub fn run(sel: &Selection, err: &mut dyn Write) -> Result<(), Error> {
         return Err(Error::NothingRead);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cheap_reorder_comes_every_quarter_second() {
+        let cheap = Duration::from_millis(2);
+        assert!(!reorder_due(Duration::from_millis(249), cheap));
+        assert!(reorder_due(REORDER_EVERY, cheap));
+        assert!(!reorder_due(Duration::ZERO, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_slow_reorder_waits_nine_times_its_cost() {
+        let slow = Duration::from_millis(100);
+        assert!(!reorder_due(Duration::from_millis(250), slow));
+        assert!(!reorder_due(Duration::from_millis(899), slow));
+        assert!(reorder_due(Duration::from_millis(900), slow));
+        // The gap saturates instead of overflowing (the end of loading reorders anyway).
+        assert!(!reorder_due(Duration::from_secs(3600), Duration::MAX));
+        assert!(reorder_due(Duration::MAX, Duration::MAX));
+    }
 }
