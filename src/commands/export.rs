@@ -246,7 +246,6 @@ fn json(
     let em = ExportMedia {
         capture: &capture,
         capture_end_ns: books.inputs.iter().filter_map(|i| i.last_ts_ns).max(),
-        any_streams: !all.is_empty(),
     };
     let mut doc = DocumentWriter::start(out, &books)?;
     for c in calls.iter().filter(|c| sel.filter.matches(c)) {
@@ -279,7 +278,6 @@ fn ndjson(
     let em = ExportMedia {
         capture: &capture,
         capture_end_ns: end,
-        any_streams: !streams.is_empty(),
     };
     let bar = Progress::messages(inputs, lasts.messages());
     let mut lines = LineWriter::new(out);

@@ -128,6 +128,11 @@ impl<'a> CaptureStreams<'a> {
     /// that ran while the call did (found by content, or announced by another call on the same
     /// endpoints: the two legs of a B2BUA that moved the media between the phones).
     pub fn of_call(&self, call: &Call) -> Vec<&'a StreamReport> {
+        if self.streams.is_empty() {
+            // A capture without RTP (most SIP-only captures): reading the call's SDP ends
+            // would cost a string per codec for a look that can find nothing.
+            return Vec::new();
+        }
         let ends = sdp_ends(call);
         let mut near: Vec<usize> = self
             .by_call

@@ -82,9 +82,6 @@ pub struct CallJson<'a> {
 pub struct ExportMedia<'a> {
     pub capture: &'a diagnose::CaptureStreams<'a>,
     pub capture_end_ns: Option<i64>,
-    /// The capture holds some RTP stream (`capture` indexes at least one): without any, no
-    /// call has streams and looking for a call's is skipped.
-    pub any_streams: bool,
 }
 
 /// A host taking part in the call.
@@ -1209,13 +1206,7 @@ impl<'a> CallJson<'a> {
         media: Option<&ExportMedia<'a>>,
     ) -> CallJson<'a> {
         let s = &call.summary;
-        let mine: Option<Vec<&'a StreamReport>> = media.map(|m| {
-            if m.any_streams {
-                m.capture.of_call(call)
-            } else {
-                Vec::new()
-            }
-        });
+        let mine: Option<Vec<&'a StreamReport>> = media.map(|m| m.capture.of_call(call));
         let diagnosis = match (media, &mine) {
             (Some(m), Some(mine)) => diagnose::diagnose_with_media(
                 call,
