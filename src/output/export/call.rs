@@ -465,6 +465,26 @@ fn append_each<T: AppendJson>(
     Ok(())
 }
 
+/// The list views below (a call's lists read in place, not collected) are written as JSON
+/// arrays of what their `iter` gives, by serde and by the fast writer alike.
+macro_rules! json_list {
+    ($($view:ident),* $(,)?) => {$(
+        impl Serialize for $view<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.iter())
+            }
+        }
+
+        impl AppendJson for $view<'_> {
+            fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+                append_each(buf, self.iter())
+            }
+        }
+    )*};
+}
+
+json_list!(ResponseRefs, StepMessages, Legs, DialogMessages, MediaList);
+
 /// The annotation of a response, written from the [`Annotation`] itself; its serde form is
 /// the [`AnnotationJson`] made from it.
 #[derive(Debug, Clone, Copy)]
@@ -575,18 +595,6 @@ impl ResponseRefs<'_> {
     }
 }
 
-impl Serialize for ResponseRefs<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
-impl AppendJson for ResponseRefs<'_> {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        append_each(buf, self.iter())
-    }
-}
-
 /// The first sighting of each of some steps (those that have one).
 #[derive(Debug, Clone, Copy)]
 pub struct StepMessages<'a> {
@@ -597,18 +605,6 @@ pub struct StepMessages<'a> {
 impl StepMessages<'_> {
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.steps.iter().filter_map(|s| step_msg(self.call, *s))
-    }
-}
-
-impl Serialize for StepMessages<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
-impl AppendJson for StepMessages<'_> {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        append_each(buf, self.iter())
     }
 }
 
@@ -628,18 +624,6 @@ impl Legs<'_> {
             server: self.names.label(l.server),
             request: l.request,
         })
-    }
-}
-
-impl Serialize for Legs<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
-impl AppendJson for Legs<'_> {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        append_each(buf, self.iter())
     }
 }
 
@@ -665,18 +649,6 @@ impl DialogMessages<'_> {
     }
 }
 
-impl Serialize for DialogMessages<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
-impl AppendJson for DialogMessages<'_> {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        append_each(buf, self.iter())
-    }
-}
-
 /// The media of an SDP body.
 #[derive(Debug, Clone, Copy)]
 pub struct MediaList<'a>(&'a [MediaSummary]);
@@ -691,18 +663,6 @@ impl MediaList<'_> {
             direction: &m.direction,
             address: m.address.as_deref(),
         })
-    }
-}
-
-impl Serialize for MediaList<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
-impl AppendJson for MediaList<'_> {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        append_each(buf, self.iter())
     }
 }
 
