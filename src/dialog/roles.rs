@@ -720,29 +720,18 @@ mod hint_tests {
             h.msg = 1000;
         }
         calls.push(broken);
+        let as_plain = |s: InviteSighting| {
+            (
+                s.number.to_string(),
+                s.ts_ns,
+                s.originated_by,
+                s.received_by,
+            )
+        };
         let mut seen = 0;
         for call in &calls {
-            let got: Vec<Plain> = each_invite_sighting(call)
-                .map(|s| {
-                    (
-                        s.number.to_string(),
-                        s.ts_ns,
-                        s.originated_by,
-                        s.received_by,
-                    )
-                })
-                .collect();
-            let listed: Vec<Plain> = invite_sightings(call)
-                .into_iter()
-                .map(|s| {
-                    (
-                        s.number.to_string(),
-                        s.ts_ns,
-                        s.originated_by,
-                        s.received_by,
-                    )
-                })
-                .collect();
+            let got: Vec<Plain> = each_invite_sighting(call).map(as_plain).collect();
+            let listed: Vec<Plain> = invite_sightings(call).into_iter().map(as_plain).collect();
             assert_eq!(got, plain(call), "{}", call.call_id);
             assert_eq!(listed, got);
             seen += got.len();
