@@ -237,8 +237,8 @@ impl Msg {
     pub fn from_borrowed(m: &Located<'_>, detail: Detail) -> Msg {
         let p = Parsed::new(m.data);
         let raw = (detail == Detail::Raw).then(|| m.data.to_vec());
-        let sdp = detail != Detail::Summary;
-        Msg::from_parsed_parts(m, &p.0, Frames::from_slice(m.frames), raw, sdp)
+        let full = detail != Detail::Summary;
+        Msg::from_parsed_parts(m, &p.0, Frames::from_slice(m.frames), raw, full)
     }
 
     /// Same as [`Msg::from_located`], taking the message: its frame list (and its text, with
@@ -264,13 +264,14 @@ impl Msg {
     /// The model's message from a parsed one. The headers are read in one walk over the
     /// header list (each accessor of [`sip::Message`] walks it again: about fifteen walks per
     /// message), taking the first header of each single-valued kind as the accessors do.
-    /// An SDP body is read only with `read_sdp` (its presence is noted either way).
+    /// Without `full` (a [`Detail::Summary`] read) the fields only the detailed outputs show
+    /// are left empty, as that variant says; an SDP body's presence is noted either way.
     fn from_parsed_parts(
         m: &Located<'_>,
         p: &sip::Message<'_>,
         frames: Frames,
         raw: Option<Vec<u8>>,
-        read_sdp: bool,
+        full: bool,
     ) -> Msg {
         let head = Region::head(p);
         let start = match p.start {
@@ -312,13 +313,13 @@ impl Msg {
                 HeaderName::From => _ = from.get_or_insert(v),
                 HeaderName::To => _ = to.get_or_insert(v),
                 HeaderName::CallId => _ = call_id.get_or_insert(v),
-                HeaderName::Contact if contact.is_none() => {
+                HeaderName::Contact if full && contact.is_none() => {
                     contact = UriList::first(v).map(|c| head.text(c));
                 }
                 HeaderName::RecordRoute => {
                     record_route.extend(UriList::new(v).map(|e| head.text(e)))
                 }
-                HeaderName::Route => route.extend(UriList::new(v).map(|e| head.text(e))),
+                HeaderName::Route if full => route.extend(UriList::new(v).map(|e| head.text(e))),
                 HeaderName::MaxForwards => _ = max_forwards.get_or_insert(v),
                 HeaderName::UserAgent => _ = user_agent.get_or_insert(v),
                 HeaderName::Server => _ = server.get_or_insert(v),
@@ -339,6 +340,8 @@ impl Msg {
             vias.extend(ViaHops::new(v).map(|e| head.via(e)));
         }
         let text = |v: Option<&[u8]>| v.map(|v| head.text(v));
+        // Read only in a full read: what a summary leaves out.
+        let detail = |v: Option<&[u8]>| v.filter(|_| full).map(|v| head.text(v));
         let body = find_sdp(content_type, p.body());
         Msg {
             frame: m.frame,
@@ -354,25 +357,28 @@ impl Msg {
             contact,
             record_route,
             route,
-            max_forwards: max_forwards.and_then(leading_u32),
+            max_forwards: max_forwards.filter(|_| full).and_then(leading_u32),
             user_agent: text(user_agent),
             server: text(server),
-            reason_header: text(reason),
-            warning: text(warning),
-            retry_after: text(retry_after),
-            expires: text(expires),
+            reason_header: detail(reason),
+            warning: detail(warning),
+            retry_after: detail(retry_after),
+            expires: detail(expires),
             has_credentials,
             has_challenge,
-            content_type: text(content_type),
+            content_type: detail(content_type),
             sdp: body
-                .filter(|_| read_sdp)
+                .filter(|_| full)
                 .map(|b| sdp_summary(&parse_sdp_media(b))),
             has_sdp: body.is_some(),
-            anomalies: p
-                .anomalies()
-                .iter()
-                .map(|a| a.to_compact_string())
-                .collect(),
+            anomalies: if full {
+                p.anomalies()
+                    .iter()
+                    .map(|a| a.to_compact_string())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             size: m.data.len(),
             raw,
         }
@@ -565,13 +571,27 @@ a=rtpmap:99 W/8000x\r\n";
         assert_eq!(msg.raw.as_deref(), Some(&raw[..]));
         let borrowed = Msg::from_borrowed(&located(&raw).located(), Detail::Raw);
         assert_eq!(borrowed, msg);
-        // A summary reads all but the SDP body, whose presence it notes.
+        // A summary reads all but what `Detail::Summary` lists, and notes the SDP body.
         let summary = Msg::from_borrowed(&located(&raw).located(), Detail::Summary);
         assert!(summary.sdp.is_none() && summary.has_sdp && msg.has_sdp);
+        assert!(summary.contact.is_none() && summary.route.is_empty());
+        assert!(summary.max_forwards.is_none() && summary.content_type.is_none());
+        // The full read has what the summary leaves out, so the comparison below can fail.
+        assert!(msg.contact.is_some() && !msg.route.is_empty());
+        assert!(msg.max_forwards.is_some() && msg.content_type.is_some());
         assert_eq!(
             Msg {
                 sdp: msg.sdp.clone(),
                 raw: msg.raw.clone(),
+                contact: msg.contact.clone(),
+                route: msg.route.clone(),
+                max_forwards: msg.max_forwards,
+                reason_header: msg.reason_header.clone(),
+                warning: msg.warning.clone(),
+                retry_after: msg.retry_after.clone(),
+                expires: msg.expires.clone(),
+                content_type: msg.content_type.clone(),
+                anomalies: msg.anomalies.clone(),
                 ..summary
             },
             msg

@@ -78,8 +78,11 @@ pub struct SdpSummary {
 /// show, which a large capture would pay for on every message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
-    /// Everything but the contents of an SDP body (its presence is still noted, in
-    /// [`Msg::has_sdp`]): what the call list, the view's list and frame selection read.
+    /// What the call list, the view's list and frame selection read: grouping, matching,
+    /// roles and the outcome. Left empty: the SDP body's contents (its presence is still
+    /// noted, in [`Msg::has_sdp`]), `contact`, `route`, `max_forwards`, `reason_header`,
+    /// `warning`, `retry_after`, `expires`, `content_type` and `anomalies`, which only the
+    /// explanations, the exports and a message's detail show.
     Summary,
     /// Every field.
     Full,
