@@ -126,7 +126,11 @@ pub fn run(
     let mut pending: BTreeMap<CallKey, Waiting> = BTreeMap::new();
     let mut rows = Rows::default();
     // The JSON rows' outcome is a diagnosis, which reads every field.
-    let detail = if json { Detail::Full } else { Detail::Summary };
+    let detail = if json {
+        Detail::Full
+    } else {
+        Detail::list(&sel.filter)
+    };
     analysis::stream_exact(sel, detail, err, &mut |call, key, horizon| {
         let ready_at = linker.add(key, call);
         let row = sel

@@ -323,7 +323,8 @@ fn capture(
     let mut calls = 0usize;
     let lasts = LastMessages::find(inputs);
     let bar = Progress::messages(inputs, lasts.messages());
-    analysis::stream_exact_after(inputs, sel, Detail::Summary, &lasts, err, &mut |c, _, _| {
+    let detail = Detail::list(&sel.filter);
+    analysis::stream_exact_after(inputs, sel, detail, &lasts, err, &mut |c, _, _| {
         if let Some(b) = &bar {
             b.inc(c.messages.len() as u64);
         }

@@ -76,6 +76,12 @@ impl Filter {
         *self == Filter::default()
     }
 
+    /// Whether [`Filter::matches`] reads the From or To URI of a message (which a
+    /// [`Detail::Summary`](super::Detail::Summary) read leaves empty).
+    pub fn reads_party_uris(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+
     pub fn matches(&self, call: &Call) -> bool {
         let s = &call.summary;
         if let Some(id) = &self.call_id {

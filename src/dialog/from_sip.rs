@@ -89,15 +89,24 @@ impl<'a> Region<'a> {
         }
     }
 
-    fn party(&self, value: Option<&'a [u8]>) -> Party {
+    /// From or To; without `full`, only the user and the tag (see [`Detail::Summary`]).
+    fn party(&self, value: Option<&'a [u8]>, full: bool) -> Party {
         let Some(value) = value else {
             return Party::default();
         };
         // Only the whole URI, its user and the tag are kept: one pass reads them.
         let p = NameAddr::party(value);
         Party {
-            display: p.display_name.map(|d| self.text(d)).unwrap_or_default(),
-            uri: self.text(p.uri),
+            display: p
+                .display_name
+                .filter(|_| full)
+                .map(|d| self.text(d))
+                .unwrap_or_default(),
+            uri: if full {
+                self.text(p.uri)
+            } else {
+                Text::default()
+            },
             user: p.user.map(|u| self.text(u)).unwrap_or_default(),
             tag: p.tag.map(|t| self.text(t)),
         }
@@ -350,8 +359,8 @@ impl Msg {
             flags: m.flags,
             start,
             call_id: text(call_id).unwrap_or_default(),
-            from: head.party(from),
-            to: head.party(to),
+            from: head.party(from, full),
+            to: head.party(to, full),
             cseq: p.cseq().map(|(n, meth)| (n, method_text(meth))),
             vias,
             contact,
@@ -576,9 +585,12 @@ a=rtpmap:99 W/8000x\r\n";
         assert!(summary.sdp.is_none() && summary.has_sdp && msg.has_sdp);
         assert!(summary.contact.is_none() && summary.route.is_empty());
         assert!(summary.max_forwards.is_none() && summary.content_type.is_none());
+        assert!(summary.from.display.is_empty() && summary.from.uri.is_empty());
+        assert!(summary.to.uri.is_empty() && summary.from.user == msg.from.user);
         // The full read has what the summary leaves out, so the comparison below can fail.
         assert!(msg.contact.is_some() && !msg.route.is_empty());
         assert!(msg.max_forwards.is_some() && msg.content_type.is_some());
+        assert!(!msg.from.display.is_empty() && !msg.to.uri.is_empty());
         assert_eq!(
             Msg {
                 sdp: msg.sdp.clone(),
@@ -592,6 +604,8 @@ a=rtpmap:99 W/8000x\r\n";
                 expires: msg.expires.clone(),
                 content_type: msg.content_type.clone(),
                 anomalies: msg.anomalies.clone(),
+                from: msg.from.clone(),
+                to: msg.to.clone(),
                 ..summary
             },
             msg

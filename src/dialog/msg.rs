@@ -80,9 +80,11 @@ pub struct SdpSummary {
 pub enum Detail {
     /// What the call list, the view's list and frame selection read: grouping, matching,
     /// roles and the outcome. Left empty: the SDP body's contents (its presence is still
-    /// noted, in [`Msg::has_sdp`]), `contact`, `route`, `max_forwards`, `reason_header`,
-    /// `warning`, `retry_after`, `expires`, `content_type` and `anomalies`, which only the
-    /// explanations, the exports and a message's detail show.
+    /// noted, in [`Msg::has_sdp`]), the From and To display names and URIs (the user and tag
+    /// are read), `contact`, `route`, `max_forwards`, `reason_header`, `warning`,
+    /// `retry_after`, `expires`, `content_type` and `anomalies`, which only the
+    /// explanations, the exports and a message's detail show. A filter on From or To reads
+    /// the URIs: see [`Detail::list`].
     Summary,
     /// Every field.
     Full,
@@ -91,6 +93,16 @@ pub enum Detail {
 }
 
 impl Detail {
+    /// What a list of calls filtered by `filter` reads: [`Detail::Summary`], or
+    /// [`Detail::Full`] when the filter looks at the From or To URI.
+    pub fn list(filter: &super::Filter) -> Detail {
+        if filter.reads_party_uris() {
+            Detail::Full
+        } else {
+            Detail::Summary
+        }
+    }
+
     /// [`Detail::Raw`] when `keep_raw`, otherwise [`Detail::Full`].
     pub fn full(keep_raw: bool) -> Detail {
         if keep_raw {

@@ -157,7 +157,7 @@ pub fn load(inputs: &Arc<Vec<Input>>, sel: &Selection, tx: &Sender<LoadEvent>) {
         let result = analysis::stream_exact_inputs(
             inputs,
             sel,
-            crate::dialog::Detail::Summary,
+            crate::dialog::Detail::list(&sel.filter),
             std::env::var_os("SIPSCOPE_VIEW_NOMEDIA").is_none(),
             &mut report,
             &mut |call, key, horizon| {
