@@ -1607,6 +1607,8 @@ mod scratch_tests {
             ("Transaction", size_of::<Transaction>(), 360),
             ("Dialog", size_of::<Dialog>(), 160),
             ("Host", size_of::<Host>(), 160),
+            // A message moves between threads and lists several times: one Via inline.
+            ("Msg", size_of::<crate::dialog::Msg>(), 888),
         ];
         for (name, size, most) in sizes {
             eprintln!("{name}: {size} bytes");

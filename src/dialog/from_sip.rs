@@ -12,7 +12,9 @@ use crate::sip::{self, HeaderName, Located, Method, NameAddr, SipMessage, StartL
 use compact_str::ToCompactString;
 use smallvec::SmallVec;
 
-use super::msg::{Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo};
+use super::msg::{
+    Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo, Vias,
+};
 
 /// One region of a message (its head, or its SDP body) checked for UTF-8 once. Every value
 /// the model keeps is cut out of such a region at ASCII delimiters, so a value of a valid
@@ -344,7 +346,7 @@ impl Msg {
                 _ => {}
             }
         }
-        let mut vias = Vec::with_capacity(via_values.len());
+        let mut vias = Vias::with_capacity(via_values.len());
         for v in via_values {
             vias.extend(ViaHops::new(v).map(|e| head.via(e)));
         }
@@ -532,7 +534,9 @@ a=rtpmap:99 W/8000x\r\n";
             &located(b"OPTIONS sip:b@h SIP/2.0\r\nCall-ID: c\r\n\r\n"),
             false,
         );
-        assert_eq!((none.vias.len(), none.vias.capacity()), (0, 0));
+        // No Via: nothing on the heap (the inline room of one is all there is).
+        assert_eq!(none.vias.len(), 0);
+        assert!(!none.vias.spilled());
         let codecs = &msg.sdp.as_ref().expect("an SDP body").media[0].codecs;
         assert_eq!(
             codecs,

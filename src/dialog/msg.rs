@@ -14,6 +14,10 @@ pub use compact_str::CompactString as Text;
 /// or a TCP message inside one segment) is kept inline, without a heap allocation.
 pub type Frames = smallvec::SmallVec<[FrameRef; 1]>;
 
+/// A message's Via values, top first: one (a message between two user agents, or on the
+/// side of a proxy facing the caller) is kept inline, without a heap allocation.
+pub type Vias = smallvec::SmallVec<[ViaInfo; 1]>;
+
 /// Request or response, as the start line says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
@@ -129,7 +133,7 @@ pub struct Msg {
     /// CSeq number and method.
     pub cseq: Option<(u32, Text)>,
     /// Via values, top first.
-    pub vias: Vec<ViaInfo>,
+    pub vias: Vias,
     /// First Contact URI.
     pub contact: Option<Text>,
     pub record_route: Vec<Text>,
@@ -196,7 +200,7 @@ impl Msg {
             from: Party::default(),
             to: Party::default(),
             cseq: None,
-            vias: Vec::new(),
+            vias: Vias::new(),
             contact: None,
             record_route: Vec::new(),
             route: Vec::new(),

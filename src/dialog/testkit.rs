@@ -79,7 +79,7 @@ pub(crate) fn request(
     m.from = party("alice", Some(from_tag));
     m.to = party("bob", to_tag);
     m.cseq = Some((cseq, method.into()));
-    m.vias = vec![via(src, branch)];
+    m.vias = smallvec::smallvec![via(src, branch)];
     m.size = 400 + method.len();
     m
 }

@@ -381,7 +381,7 @@ fn different_content_under_the_same_key_is_a_new_step() {
 #[test]
 fn rfc2543_branch_without_cookie() {
     let mut inv = invite("old", 1, 2, 0, "", 1);
-    inv.vias = vec![via(1, "")];
+    inv.vias = smallvec::smallvec![via(1, "")];
     let via_less_proxy = fwd(&inv, 2, "z9hG4bK-p", 3, 5);
     let trying = reply(&inv, 100, 6, None);
     let busy3 = reply(&via_less_proxy, 486, 20, Some("t"));
