@@ -327,7 +327,17 @@ fn dialog_of_msg(call: &Call, i: MsgIdx) -> Option<DialogIdx> {
 
 /// Diagnoses one call with its media: [`super::diagnose`] plus the media findings.
 pub fn diagnose_with_media(call: &Call, media: &MediaView<'_>) -> Diagnosis {
-    let mut d = super::diagnose(call);
+    with_media(call, media, true)
+}
+
+/// [`diagnose_with_media`] for the text output, which prints no per-transaction timings:
+/// `timings.transactions` stays empty, the rest is the same.
+pub fn diagnose_with_media_for_text(call: &Call, media: &MediaView<'_>) -> Diagnosis {
+    with_media(call, media, false)
+}
+
+fn with_media(call: &Call, media: &MediaView<'_>, per_transaction: bool) -> Diagnosis {
+    let mut d = super::diagnose_as(call, per_transaction);
     // Nothing to judge (a capture without RTP): skip reading the call's SDP.
     if !(media.streams.is_empty() && media.capture.is_empty()) {
         check(call, media, &mut d);
