@@ -258,7 +258,7 @@ impl Sink {
             budget: HOLD_BUDGET,
             spill: None,
             scratch: Vec::new(),
-            render: Vec::new(),
+            render: Vec::with_capacity(1024),
             head: Vec::new(),
         }
     }
@@ -524,7 +524,10 @@ mod tests {
         }
         // A body held in memory costs its bytes, no more.
         if budget >= HOLD_BUDGET {
-            assert_eq!(sink.held_bytes, "first body\n".len() + "third, longer body\n".len());
+            assert_eq!(
+                sink.held_bytes,
+                "first body\n".len() + "third, longer body\n".len()
+            );
         }
         for h in held {
             sink.write(h).unwrap();

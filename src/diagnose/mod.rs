@@ -32,9 +32,9 @@ mod tests;
 use crate::dialog::{Call, HostIdx, MsgIdx, StepIdx, Text, TxIdx};
 
 pub use media::{
-    diagnose_with_media, diagnose_with_media_for_text, stream_dialog, stream_line, CaptureStreams, MediaView, StreamBrief,
-    JITTER_MAX_MS, JITTER_MEAN_MS, LOSS_ERROR_PERCENT, LOSS_WARN_PERCENT, MIN_PACKETS_FOR_QUALITY,
-    MOS_ERROR, MOS_WARN,
+    diagnose_with_media, diagnose_with_media_for_text, stream_dialog, stream_line, CaptureStreams,
+    MediaView, StreamBrief, JITTER_MAX_MS, JITTER_MEAN_MS, LOSS_ERROR_PERCENT, LOSS_WARN_PERCENT,
+    MIN_PACKETS_FOR_QUALITY, MOS_ERROR, MOS_WARN,
 };
 pub use summary::{CauseCount, Entry as SummaryEntry, Summary};
 

@@ -656,7 +656,10 @@ fn diagnosis_for_text_is_the_full_one_without_the_transaction_table() {
     }
     calls.push(analyze_call(msgs, &[]));
     let o = request("OPTIONS", "op", 1, 2, 0, "z9hG4bK-o", 1, "a", None);
-    calls.push(analyze_call(vec![o.clone(), reply(&o, 200, 700, Some("x"))], &[]));
+    calls.push(analyze_call(
+        vec![o.clone(), reply(&o, 200, 700, Some("x"))],
+        &[],
+    ));
     calls.push(analyze_call(Vec::new(), &[]));
     let view = MediaView {
         streams: &[],
