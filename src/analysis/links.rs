@@ -37,6 +37,11 @@ type Sent = (i64, CallKey, HostIdx);
 /// A received initial INVITE: time, call, receiving host, and its rank among the call's
 /// received INVITEs (the whole-file rule walks them in call order, then in this order).
 type Got = (i64, CallKey, HostIdx, u32);
+/// The INVITEs indexed at one place, by time: mostly one (a place is an address and a
+/// called number), so the first is kept inline.
+type Sents = SmallVec<[Sent; 1]>;
+type Gots = SmallVec<[Got; 1]>;
+
 /// A call's initial INVITE sightings: one or two for most calls, so kept inline.
 type Sightings = SmallVec<[InviteSighting; 2]>;
 
@@ -50,8 +55,8 @@ struct Held {
 /// Holds calls until their cross-call B2BUA links are final (see the module header).
 #[derive(Default)]
 pub struct LinkedCalls {
-    outbound: FastMap<Place, Vec<Sent>>,
-    inbound: FastMap<Place, Vec<Got>>,
+    outbound: FastMap<Place, Sents>,
+    inbound: FastMap<Place, Gots>,
     /// Call-IDs of the calls with indexed INVITEs, and how many of those are still indexed.
     ids: FastMap<CallKey, (String, usize)>,
     /// The calls held (waiting or blocked), each in a slot that the maps below name; a
@@ -98,8 +103,8 @@ impl LinkedCalls {
 
     /// INVITEs indexed, for tests and memory checks.
     pub fn indexed(&self) -> usize {
-        self.outbound.values().map(Vec::len).sum::<usize>()
-            + self.inbound.values().map(Vec::len).sum::<usize>()
+        self.outbound.values().map(|v| v.len()).sum::<usize>()
+            + self.inbound.values().map(|v| v.len()).sum::<usize>()
     }
 
     /// `call` is complete: files its INVITEs, then hands to `out` every call whose answer
@@ -332,7 +337,7 @@ impl LinkedCalls {
             held_keys,
             ..
         } = self;
-        let cut = |place: &Place, sent: Option<&Vec<Sent>>, got: Option<&Vec<Got>>| {
+        let cut = |place: &Place, sent: Option<&Sents>, got: Option<&Gots>| {
             floor_at(place, sent, got, held_keys, stage, clock).saturating_sub(WINDOW_NS)
         };
         let mut gone: Vec<CallKey> = Vec::new();
@@ -368,8 +373,8 @@ impl LinkedCalls {
 /// floor found so far are looked at.
 fn floor_at(
     place: &Place,
-    sent: Option<&Vec<Sent>>,
-    got: Option<&Vec<Got>>,
+    sent: Option<&Sents>,
+    got: Option<&Gots>,
     held: &BTreeSet<CallKey>,
     stage: &Stage<'_>,
     clock: i64,
