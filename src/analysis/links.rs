@@ -21,8 +21,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 
+use smallvec::SmallVec;
+
 use super::{CallKey, Number, Place, Stage, REORDER_SLACK_NS};
-use crate::dialog::{b2bua_partner, invite_sightings, InviteSighting};
+use crate::dialog::{b2bua_partner, each_invite_sighting, InviteSighting};
 use crate::dialog::{Call, HostIdx, B2BUA_WINDOW_NS as WINDOW_NS};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -35,34 +37,44 @@ type Sent = (i64, CallKey, HostIdx);
 /// A received initial INVITE: time, call, receiving host, and its rank among the call's
 /// received INVITEs (the whole-file rule walks them in call order, then in this order).
 type Got = (i64, CallKey, HostIdx, u32);
-/// A call ready to go out, with its sightings.
-type Ready = (Call, CallKey, Vec<InviteSighting>);
+/// The INVITEs indexed at one place, by time: mostly one (a place is an address and a
+/// called number), so the first is kept inline.
+type Sents = SmallVec<[Sent; 1]>;
+type Gots = SmallVec<[Got; 1]>;
 
-/// A call waiting for its answer.
+/// A call's initial INVITE sightings: one or two for most calls, so kept inline.
+type Sightings = SmallVec<[InviteSighting; 2]>;
+
+/// A call waiting for its answer, or ready to go out.
 struct Held {
     call: Call,
     key: CallKey,
-    sightings: Vec<InviteSighting>,
+    sightings: Sightings,
 }
 
 /// Holds calls until their cross-call B2BUA links are final (see the module header).
 #[derive(Default)]
 pub struct LinkedCalls {
-    outbound: FastMap<Place, Vec<Sent>>,
-    inbound: FastMap<Place, Vec<Got>>,
+    outbound: FastMap<Place, Sents>,
+    inbound: FastMap<Place, Gots>,
     /// Call-IDs of the calls with indexed INVITEs, and how many of those are still indexed.
     ids: FastMap<CallKey, (String, usize)>,
-    /// Calls waiting for the clock, by the time their window closes.
-    waiting: BTreeMap<(i64, CallKey), Held>,
+    /// The calls held (waiting or blocked), each in a slot that the maps below name; a
+    /// slot emptied goes to `free` for the next call (calls are big: they stay put while
+    /// the maps move their numbers around).
+    slots: Vec<Option<Held>>,
+    free: Vec<usize>,
+    /// Calls waiting for the clock (their slots), by the time their window closes.
+    waiting: BTreeMap<(i64, CallKey), usize>,
     /// Calls waiting for an open call (by the number of its first message) to complete.
-    blocked: FastMap<u64, Vec<Held>>,
-    /// Per place, the sightings of the calls held (waiting or blocked): (time, call) and how
-    /// many.
-    held_at: FastMap<Place, BTreeMap<(i64, CallKey), u32>>,
-    /// Calls held (waiting or blocked).
+    blocked: FastMap<u64, Vec<usize>>,
+    /// Calls held (waiting or blocked). Their INVITEs are all indexed (and stay so while
+    /// they are held): the index tells where they were seen.
     held_keys: BTreeSet<CallKey>,
     /// Calls added since the index was last swept of old INVITEs.
     since_sweep: usize,
+    /// Room for the calls one `add` hands out (kept between calls).
+    ready: Vec<Held>,
 }
 
 /// Where a sighting may be paired: where it was sent from, where it was received.
@@ -91,8 +103,8 @@ impl LinkedCalls {
 
     /// INVITEs indexed, for tests and memory checks.
     pub fn indexed(&self) -> usize {
-        self.outbound.values().map(Vec::len).sum::<usize>()
-            + self.inbound.values().map(Vec::len).sum::<usize>()
+        self.outbound.values().map(|v| v.len()).sum::<usize>()
+            + self.inbound.values().map(|v| v.len()).sum::<usize>()
     }
 
     /// `call` is complete: files its INVITEs, then hands to `out` every call whose answer
@@ -104,39 +116,47 @@ impl LinkedCalls {
         stage: &Stage<'_>,
         out: &mut dyn FnMut(Call, CallKey) -> io::Result<()>,
     ) -> io::Result<()> {
-        let sightings = invite_sightings(&call);
+        let sightings: Sightings = each_invite_sighting(&call).collect();
         self.file(&call, key, &sightings);
-        let mut ready = Vec::new();
-        match sightings.iter().map(|s| s.ts_ns).max() {
+        let mut ready = std::mem::take(&mut self.ready);
+        let held = Held {
+            call,
+            key,
+            sightings,
+        };
+        match held.sightings.iter().map(|s| s.ts_ns).max() {
             Some(last) => {
-                self.hold(key, &sightings);
-                let held = Held {
-                    call,
-                    key,
-                    sightings,
-                };
+                self.held_keys.insert(key);
+                let slot = self.put(held);
                 self.waiting
-                    .insert((last.saturating_add(WINDOW_NS), key), held);
+                    .insert((last.saturating_add(WINDOW_NS), key), slot);
             }
-            None => ready.push((call, key, sightings)),
+            None => ready.push(held),
         }
         if !stage.at_end() {
             // Calls this one blocked can go, unless another open call blocks them.
-            for held in self.blocked.remove(&key.1).unwrap_or_default() {
-                self.settle(held, stage, &mut ready);
+            if let Some(list) = self.blocked.remove(&key.1) {
+                for slot in list {
+                    self.settle(slot, stage, &mut ready);
+                }
             }
             let clock = stage.now().saturating_sub(REORDER_SLACK_NS);
             while let Some(entry) = self.waiting.first_entry() {
                 if entry.key().0 >= clock {
                     break;
                 }
-                let held = entry.remove();
-                self.settle(held, stage, &mut ready);
+                let slot = entry.remove();
+                self.settle(slot, stage, &mut ready);
             }
         }
-        for (call, key, sightings) in ready {
-            self.release(call, key, &sightings, out)?;
+        let mut result = Ok(());
+        for h in ready.drain(..) {
+            if result.is_ok() {
+                result = self.release(h.call, h.key, &h.sightings, out);
+            }
         }
+        self.ready = ready;
+        result?;
         self.since_sweep += 1;
         if self.since_sweep >= SWEEP_EVERY && !stage.at_end() {
             self.since_sweep = 0;
@@ -150,13 +170,17 @@ impl LinkedCalls {
         &mut self,
         out: &mut dyn FnMut(Call, CallKey) -> io::Result<()>,
     ) -> io::Result<()> {
-        let mut rest: Vec<Held> = std::mem::take(&mut self.waiting).into_values().collect();
-        for (_, list) in std::mem::take(&mut self.blocked) {
-            rest.extend(list);
-        }
+        // Every call held is waiting or blocked, in a slot.
+        self.waiting.clear();
+        self.blocked.clear();
+        self.free.clear();
+        let mut rest: Vec<Held> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .collect();
         rest.sort_by_key(|h| h.key);
         for h in rest {
-            self.unhold(h.key, &h.sightings);
+            self.held_keys.remove(&h.key);
             self.release(h.call, h.key, &h.sightings, out)?;
         }
         Ok(())
@@ -190,60 +214,51 @@ impl LinkedCalls {
             }
         }
         if filed > 0 {
-            self.ids.insert(key, (call.call_id.to_string(), filed));
+            self.ids
+                .insert(key, (String::from(call.call_id.as_str()), filed));
         }
     }
 
-    /// Notes the sightings of a call now held, place by place.
-    fn hold(&mut self, key: CallKey, sightings: &[InviteSighting]) {
-        self.held_keys.insert(key);
-        for s in sightings {
-            for place in places(s) {
-                *self
-                    .held_at
-                    .entry(place)
-                    .or_default()
-                    .entry((s.ts_ns, key))
-                    .or_default() += 1;
-            }
+    /// Keeps a held call in a free slot; returns the slot.
+    fn put(&mut self, held: Held) -> usize {
+        if let Some(slot) = self
+            .free
+            .pop()
+            .and_then(|i| Some((i, self.slots.get_mut(i)?)))
+        {
+            *slot.1 = Some(held);
+            return slot.0;
         }
+        self.slots.push(Some(held));
+        self.slots.len() - 1
     }
 
-    /// Forgets the sightings of a call no longer held.
-    fn unhold(&mut self, key: CallKey, sightings: &[InviteSighting]) {
-        self.held_keys.remove(&key);
-        for s in sightings {
-            for place in places(s) {
-                let Some(at) = self.held_at.get_mut(&place) else {
-                    continue;
-                };
-                if let Some(n) = at.get_mut(&(s.ts_ns, key)) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        at.remove(&(s.ts_ns, key));
-                    }
-                }
-                if at.is_empty() {
-                    self.held_at.remove(&place);
-                }
-            }
-        }
+    /// Takes the call out of slot `i`, which becomes free.
+    fn take(&mut self, i: usize) -> Option<Held> {
+        let held = self.slots.get_mut(i)?.take()?;
+        self.free.push(i);
+        Some(held)
     }
 
     /// A call whose window the clock has passed: ready, unless a call still open has an
     /// initial INVITE within 5 s of one of its own at the same place (then it waits for
     /// that call).
-    fn settle(&mut self, held: Held, stage: &Stage<'_>, ready: &mut Vec<Ready>) {
+    fn settle(&mut self, slot: usize, stage: &Stage<'_>, ready: &mut Vec<Held>) {
+        let Some(Some(held)) = self.slots.get(slot) else {
+            return;
+        };
         let blocker = held.sightings.iter().find_map(|s| {
             let lo = s.ts_ns.saturating_sub(WINDOW_NS);
             let hi = s.ts_ns.saturating_add(WINDOW_NS);
             places(s).find_map(|p| stage.open_invite_at(&p, lo, hi))
         });
         match blocker {
-            Some(open) => self.blocked.entry(open).or_default().push(held),
+            Some(open) => self.blocked.entry(open).or_default().push(slot),
             None => {
-                self.unhold(held.key, &held.sightings);
-                ready.push((held.call, held.key, held.sightings));
+                if let Some(held) = self.take(slot) {
+                    self.held_keys.remove(&held.key);
+                    ready.push(held);
+                }
             }
         }
     }
@@ -316,26 +331,26 @@ impl LinkedCalls {
     /// 5 s either side.
     fn forget(&mut self, stage: &Stage<'_>) {
         let clock = stage.now().saturating_sub(REORDER_SLACK_NS);
-        let held_at = &self.held_at;
-        let cut = |place: &Place| {
-            let mut floor = clock;
-            if let Some(t) = stage.first_open_invite_at(place) {
-                floor = floor.min(t);
-            }
-            if let Some((&(t, _), _)) = held_at.get(place).and_then(|at| at.first_key_value()) {
-                floor = floor.min(t);
-            }
-            floor.saturating_sub(WINDOW_NS)
+        let Self {
+            outbound,
+            inbound,
+            held_keys,
+            ..
+        } = self;
+        let cut = |place: &Place, sent: Option<&Sents>, got: Option<&Gots>| {
+            floor_at(place, sent, got, held_keys, stage, clock).saturating_sub(WINDOW_NS)
         };
         let mut gone: Vec<CallKey> = Vec::new();
-        self.outbound.retain(|place, list| {
-            let c = cut(place);
+        // Only INVITEs of calls not held go (they are all before the floor), so the
+        // outbound lists trimmed first still give the inbound ones the same floors.
+        outbound.retain(|place, list| {
+            let c = cut(place, Some(list), inbound.get(place));
             let n = list.partition_point(|x| x.0 < c);
             gone.extend(list.drain(..n).map(|x| x.1));
             !list.is_empty()
         });
-        self.inbound.retain(|place, list| {
-            let c = cut(place);
+        inbound.retain(|place, list| {
+            let c = cut(place, outbound.get(place), Some(list));
             let n = list.partition_point(|x| x.0 < c);
             gone.extend(list.drain(..n).map(|x| x.1));
             !list.is_empty()
@@ -349,6 +364,40 @@ impl LinkedCalls {
             }
         }
     }
+}
+
+/// Where the calls still held, open or to come may look back from at `place`: the clock
+/// (less the reordering allowance), lowered to the earliest INVITE there of a call open or
+/// held. A held call's INVITEs are in the place's lists `sent` and `got` (sorted by time),
+/// so the earliest held one is the first of a held call in either; only INVITEs before the
+/// floor found so far are looked at.
+fn floor_at(
+    place: &Place,
+    sent: Option<&Sents>,
+    got: Option<&Gots>,
+    held: &BTreeSet<CallKey>,
+    stage: &Stage<'_>,
+    clock: i64,
+) -> i64 {
+    let mut floor = clock;
+    if let Some(t) = stage.first_open_invite_at(place) {
+        floor = floor.min(t);
+    }
+    let times = sent.into_iter().flatten().map(|x| (x.0, x.1));
+    if let Some((t, _)) = times
+        .take_while(|x| x.0 < floor)
+        .find(|x| held.contains(&x.1))
+    {
+        floor = t;
+    }
+    let times = got.into_iter().flatten().map(|x| (x.0, x.1));
+    if let Some((t, _)) = times
+        .take_while(|x| x.0 < floor)
+        .find(|x| held.contains(&x.1))
+    {
+        floor = t;
+    }
+    floor
 }
 
 #[cfg(test)]
@@ -499,6 +548,17 @@ mod tests {
                 })
                 .unwrap();
             floors.push(linked.oldest_held());
+            // Every call held is in a slot, every other slot is free.
+            let full = linked.slots.iter().filter(|s| s.is_some()).count();
+            assert_eq!(full, linked.held());
+            assert_eq!(full + linked.free.len(), linked.slots.len());
+            assert_eq!(
+                linked.waiting.len() + linked.blocked.values().map(Vec::len).sum::<usize>(),
+                full
+            );
+            if floors.len() % 8 == 0 && !stage.at_end() {
+                check_floors(linked, stage);
+            }
         };
         for (i, m) in msgs.iter().enumerate() {
             let last = last_of.get(m.call_id.as_str()) == Some(&i);
@@ -527,6 +587,44 @@ mod tests {
             })
             .unwrap();
         (out, most, blocked)
+    }
+
+    /// [`floor_at`] at every place indexed equals the floor read off the calls held
+    /// themselves: the clock, the earliest open INVITE there, the earliest of their
+    /// sightings there.
+    fn check_floors(linked: &LinkedCalls, stage: &Stage<'_>) {
+        let clock = stage.now().saturating_sub(REORDER_SLACK_NS);
+        let places: BTreeSet<&Place> = linked
+            .outbound
+            .keys()
+            .chain(linked.inbound.keys())
+            .collect();
+        for place in places {
+            let mut want = clock;
+            if let Some(t) = stage.first_open_invite_at(place) {
+                want = want.min(t);
+            }
+            for held in linked.slots.iter().flatten() {
+                for s in &held.sightings {
+                    if places_of(s).contains(place) {
+                        want = want.min(s.ts_ns);
+                    }
+                }
+            }
+            let got = floor_at(
+                place,
+                linked.outbound.get(place),
+                linked.inbound.get(place),
+                &linked.held_keys,
+                stage,
+                clock,
+            );
+            assert_eq!(got, want, "{place:?}");
+        }
+    }
+
+    fn places_of(s: &InviteSighting) -> Vec<Place> {
+        places(s).collect()
     }
 
     #[test]

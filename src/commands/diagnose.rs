@@ -239,6 +239,8 @@ struct Sink {
     spill: Option<Spill>,
     /// Room to read a spilled body back into.
     scratch: Vec<u8>,
+    /// Room to render a call into (a body held in memory is a copy of just its bytes).
+    render: Vec<u8>,
     /// Room to write a call's number into.
     head: Vec<u8>,
 }
@@ -256,14 +258,16 @@ impl Sink {
             budget: HOLD_BUDGET,
             spill: None,
             scratch: Vec::new(),
+            render: Vec::with_capacity(1024),
             head: Vec::new(),
         }
     }
 
     /// Keeps a rendered call until its turn: in memory within the budget, else in the
     /// spill file.
-    fn hold(&mut self, body: Vec<u8>) -> io::Result<Body> {
-        if self.held_bytes.saturating_add(body.capacity()) <= self.budget {
+    fn hold(&mut self, body: &[u8]) -> io::Result<Body> {
+        if self.held_bytes.saturating_add(body.len()) <= self.budget {
+            let body = body.to_vec();
             self.held_bytes += body.capacity();
             return Ok(Body::Mem(body));
         }
@@ -274,7 +278,7 @@ impl Sink {
         let Some(spill) = &mut self.spill else {
             return Err(io::Error::other("no spill file"));
         };
-        let at = spill.put(&body)?;
+        let at = spill.put(body)?;
         Ok(Body::Spilled {
             at,
             len: body.len(),
@@ -332,15 +336,16 @@ impl Sink {
     }
 }
 
-/// Renders one call without its number (the number is only known once older calls ended).
-fn render_body(json: bool, call: &Call, d: &Diagnosis) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(512);
+/// Renders one call without its number (the number is only known once older calls ended)
+/// into `buf`, emptied first.
+fn render_body(json: bool, call: &Call, d: &Diagnosis, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.clear();
     if json {
-        render::push_call_json_body(&mut buf, call, d)?;
+        render::push_call_json_body(buf, call, d)?;
     } else {
-        render::push_call_body(&mut buf, call, d);
+        render::push_call_body(buf, call, d);
     }
-    Ok(buf)
+    Ok(())
 }
 
 /// One ended call diagnosed and rendered, held in `sink` until its number is known; `None`
@@ -357,10 +362,16 @@ fn diagnose_call(
     if !sel.filter.matches(call) {
         return Ok(None);
     }
+    // The text shows no per-transaction timings: not measured for it.
+    let diagnose_with_media = if json {
+        diagnose::diagnose_with_media
+    } else {
+        diagnose::diagnose_with_media_for_text
+    };
     let d = match media {
         Media::Known { end, .. } => {
             let mine = capture.of_call(call);
-            diagnose::diagnose_with_media(
+            diagnose_with_media(
                 call,
                 &MediaView {
                     streams: &mine,
@@ -370,7 +381,7 @@ fn diagnose_call(
             )
         }
         // Without media, or the capture has none: judged with no stream.
-        Media::Off => diagnose::diagnose_with_media(
+        Media::Off => diagnose_with_media(
             call,
             &MediaView {
                 streams: &[],
@@ -379,9 +390,11 @@ fn diagnose_call(
             },
         ),
     };
-    let body = render_body(json, call, &d)?;
+    let mut buf = std::mem::take(&mut sink.render);
+    let body = render_body(json, call, &d, &mut buf).and_then(|()| sink.hold(&buf));
+    sink.render = buf;
     Ok(Some(Held {
-        body: sink.hold(body)?,
+        body: body?,
         entry: SummaryEntry::of(call, &d),
     }))
 }
@@ -505,13 +518,21 @@ mod tests {
             } else {
                 Some(Held {
                     entry: entry.clone(),
-                    body: sink.hold(text.as_bytes().to_vec()).unwrap(),
+                    body: sink.hold(text.as_bytes()).unwrap(),
                 })
             });
+        }
+        // A body held in memory costs its bytes, no more.
+        if budget >= HOLD_BUDGET {
+            assert_eq!(
+                sink.held_bytes,
+                "first body\n".len() + "third, longer body\n".len()
+            );
         }
         for h in held {
             sink.write(h).unwrap();
         }
+        assert_eq!(sink.held_bytes, 0);
         let mut out = Vec::new();
         let slot = if entry.failed() {
             sink.failed

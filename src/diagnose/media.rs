@@ -29,7 +29,9 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::dialog::{Call, DialogIdx, MsgIdx, Start};
+use smallvec::SmallVec;
+
+use crate::dialog::{Call, DialogIdx, MsgIdx, Start, Text};
 use crate::media::StreamReport;
 use crate::net::Endpoint;
 
@@ -226,21 +228,32 @@ pub fn stream_line(s: &StreamReport) -> String {
     t
 }
 
-/// One SDP media line of the call: who receives where, as which message said it.
+/// One SDP media line of the call: who receives where, as which message said it. Its words
+/// are borrowed as the SDP writes them: compare them ignoring ASCII case.
 #[derive(Debug, Clone)]
-struct SdpEnd {
+struct SdpEnd<'c> {
     ep: Endpoint,
     msg: MsgIdx,
     time_ns: i64,
-    codecs: Vec<String>,
-    direction: String,
+    codecs: &'c [Text],
+    direction: &'c str,
     /// `audio`, `video`, ...
-    kind: String,
+    kind: &'c str,
     request: bool,
 }
 
-fn sdp_ends(call: &Call) -> Vec<SdpEnd> {
-    let mut out = Vec::new();
+/// A call's SDP media lines: a few, kept on the stack.
+type SdpEnds<'c> = SmallVec<[SdpEnd<'c>; 4]>;
+
+/// Whether an SDP direction puts the stream on hold (or off).
+fn is_hold(direction: &str) -> bool {
+    ["sendonly", "recvonly", "inactive"]
+        .iter()
+        .any(|d| direction.eq_ignore_ascii_case(d))
+}
+
+fn sdp_ends(call: &Call) -> SdpEnds<'_> {
+    let mut out = SdpEnds::new();
     for (i, m) in call.messages.iter().enumerate() {
         let Some(sdp) = &m.sdp else { continue };
         // Offer/answer happens in these; SDP in OPTIONS answers only lists capabilities.
@@ -259,9 +272,9 @@ fn sdp_ends(call: &Call) -> Vec<SdpEnd> {
                 ep: Endpoint { ip, port: md.port },
                 msg: i,
                 time_ns: m.frame.ts_ns,
-                codecs: md.codecs.iter().map(|c| c.to_string()).collect(),
-                direction: md.direction.to_ascii_lowercase().to_string(),
-                kind: md.kind.to_ascii_lowercase().to_string(),
+                codecs: &md.codecs,
+                direction: &md.direction,
+                kind: &md.kind,
                 request: m.is_request(),
             });
         }
@@ -327,7 +340,17 @@ fn dialog_of_msg(call: &Call, i: MsgIdx) -> Option<DialogIdx> {
 
 /// Diagnoses one call with its media: [`super::diagnose`] plus the media findings.
 pub fn diagnose_with_media(call: &Call, media: &MediaView<'_>) -> Diagnosis {
-    let mut d = super::diagnose(call);
+    with_media(call, media, true)
+}
+
+/// [`diagnose_with_media`] for the text output, which prints no per-transaction timings:
+/// `timings.transactions` stays empty, the rest is the same.
+pub fn diagnose_with_media_for_text(call: &Call, media: &MediaView<'_>) -> Diagnosis {
+    with_media(call, media, false)
+}
+
+fn with_media(call: &Call, media: &MediaView<'_>, per_transaction: bool) -> Diagnosis {
+    let mut d = super::diagnose_as(call, per_transaction);
     // Nothing to judge (a capture without RTP): skip reading the call's SDP.
     if !(media.streams.is_empty() && media.capture.is_empty()) {
         check(call, media, &mut d);
@@ -349,7 +372,7 @@ fn name_of(codec: &str) -> &str {
 }
 
 /// The SDP lines that announced an endpoint: the latest at or before `at`, else the first.
-fn announcing(ends: &[SdpEnd], ep: Endpoint, at: i64) -> Option<&SdpEnd> {
+fn announcing<'a, 'c>(ends: &'a [SdpEnd<'c>], ep: Endpoint, at: i64) -> Option<&'a SdpEnd<'c>> {
     let mut all = ends.iter().filter(|e| e.ep == ep);
     let first = all.clone().next();
     all.rfind(|e| e.time_ns <= at).or(first)
@@ -396,16 +419,14 @@ pub(crate) fn check(call: &Call, media: &MediaView<'_>, d: &mut Diagnosis) {
         .collect();
     let answered_at = answer_of(call, d);
     let bye = first_bye_ns(call);
-    let hold = ends
-        .iter()
-        .any(|e| matches!(e.direction.as_str(), "sendonly" | "recvonly" | "inactive"));
+    let hold = ends.iter().any(|e| is_hold(e.direction));
     no_rtp(media, d, &ends, answered_at, bye, hold);
     for s in media.streams {
         let ev = evidence(&ends, s);
         one_way(media, d, &ends, s, answered_at, hold, &ev);
         addresses(media, d, &ends, s, &ev);
         after_bye(d, s, bye, t0, &ev);
-        let audio = kind_of(&ends, s) == "audio";
+        let audio = kind_of(&ends, s).eq_ignore_ascii_case("audio");
         gaps(d, s, audio, t0, &ev);
         if audio {
             // Jitter and MOS limits are for voice: video sends bursts of packets per frame.
@@ -435,7 +456,10 @@ fn no_rtp(
     let (Some(offer), Some(reply)) = (offer, reply) else {
         return;
     };
-    if ends.iter().all(|e| e.direction == "inactive") {
+    if ends
+        .iter()
+        .all(|e| e.direction.eq_ignore_ascii_case("inactive"))
+    {
         return;
     }
     let end = bye.map(|(_, t)| t).or(media.capture_end_ns);
@@ -643,11 +667,11 @@ fn after_bye(
 }
 
 /// The media kind of a stream: what the SDP of either end says, else a guess from its clock.
-fn kind_of<'e>(ends: &'e [SdpEnd], s: &StreamReport) -> &'e str {
+fn kind_of<'e>(ends: &[SdpEnd<'e>], s: &StreamReport) -> &'e str {
     let by_sdp = [s.dst_endpoint, s.src_endpoint]
         .into_iter()
         .find_map(|ep| announcing(ends, ep, s.first.ts_ns))
-        .map(|e| e.kind.as_str());
+        .map(|e| e.kind);
     match by_sdp {
         Some(k) => k,
         None if video_clock(s) => "video",
@@ -843,4 +867,130 @@ fn ssrc(call: &Call, d: &mut Diagnosis, s: &StreamReport, t0: i64, ev: &[MsgIdx]
         ),
         ev.to_vec(),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialog::testkit::{invite, reply, request};
+    use crate::dialog::{analyze_call, MediaSummary, SdpSummary};
+
+    /// The media lines as `sdp_ends` used to read them: owned, lowercased copies.
+    type Owned = (Endpoint, MsgIdx, i64, Vec<String>, String, String, bool);
+
+    fn reference(call: &Call) -> Vec<Owned> {
+        let mut out = Vec::new();
+        for (i, m) in call.messages.iter().enumerate() {
+            let Some(sdp) = &m.sdp else { continue };
+            if !matches!(m.method(), Some("INVITE" | "ACK" | "PRACK" | "UPDATE")) {
+                continue;
+            }
+            for md in &sdp.media {
+                let addr = md.address.as_deref().or(sdp.address.as_deref());
+                let Some(ip) = addr.and_then(|a| a.trim().parse::<IpAddr>().ok()) else {
+                    continue;
+                };
+                if md.port == 0 || ip.is_unspecified() {
+                    continue;
+                }
+                out.push((
+                    Endpoint { ip, port: md.port },
+                    i,
+                    m.frame.ts_ns,
+                    md.codecs.iter().map(|c| c.to_string()).collect(),
+                    md.direction.to_ascii_lowercase().to_string(),
+                    md.kind.to_ascii_lowercase().to_string(),
+                    m.is_request(),
+                ));
+            }
+        }
+        out
+    }
+
+    fn media(kind: &str, port: u16, direction: &str, address: Option<&str>) -> MediaSummary {
+        MediaSummary {
+            kind: kind.into(),
+            port,
+            proto: "RTP/AVP".into(),
+            codecs: vec!["PCMU/8000".into(), "telephone-event/8000".into()],
+            direction: direction.into(),
+            address: address.map(Into::into),
+        }
+    }
+
+    fn with(mut m: Msg, address: Option<&str>, media: Vec<MediaSummary>) -> Msg {
+        m.has_sdp = true;
+        m.sdp = Some(SdpSummary {
+            address: address.map(Into::into),
+            media,
+        });
+        m
+    }
+
+    use crate::dialog::Msg;
+
+    /// Borrowed media lines are the owned ones, words compared ignoring case; hold and the
+    /// media kind are decided as on the lowercased copies. Odd case, padded and IPv6
+    /// addresses, port 0, an unspecified address, a bad one, SDP in an OPTIONS answer.
+    #[test]
+    fn sdp_ends_borrow_what_the_owned_copies_said() {
+        let inv = invite("s", 1, 2, 0, "z9hG4bK-s", 1);
+        let ok = reply(&inv, 200, 100, Some("b"));
+        let o = request("OPTIONS", "s", 1, 2, 200, "z9hG4bK-o", 2, "a", None);
+        let o_ok = reply(&o, 200, 210, Some("x"));
+        let msgs = vec![
+            with(
+                inv,
+                Some(" 10.0.0.1 "),
+                vec![
+                    media("Audio", 4000, "SendOnly", None),
+                    media("VIDEO", 4002, "sendrecv", Some("2001:db8::1")),
+                    media("audio", 0, "inactive", None),
+                    media("audio", 4004, "INACTIVE", Some("0.0.0.0")),
+                    media("audio", 4006, "recvonly", Some("not an address")),
+                ],
+            ),
+            with(ok, Some("192.0.2.7"), vec![media("audio", 5000, "", None)]),
+            with(
+                o,
+                Some("10.0.0.9"),
+                vec![media("audio", 6000, "inactive", None)],
+            ),
+            with(
+                o_ok,
+                Some("10.0.0.9"),
+                vec![media("audio", 6002, "sendrecv", None)],
+            ),
+        ];
+        let call = analyze_call(msgs, &[]);
+        let want = reference(&call);
+        let got: Vec<Owned> = sdp_ends(&call)
+            .iter()
+            .map(|e| {
+                (
+                    e.ep,
+                    e.msg,
+                    e.time_ns,
+                    e.codecs.iter().map(|c| c.to_string()).collect(),
+                    e.direction.to_ascii_lowercase(),
+                    e.kind.to_ascii_lowercase(),
+                    e.request,
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(want.len(), 3, "{want:?}");
+        for (e, w) in sdp_ends(&call).iter().zip(&want) {
+            assert_eq!(
+                is_hold(e.direction),
+                matches!(w.4.as_str(), "sendonly" | "recvonly" | "inactive")
+            );
+            assert_eq!(e.kind.eq_ignore_ascii_case("audio"), w.5 == "audio");
+            assert_eq!(
+                e.direction.eq_ignore_ascii_case("inactive"),
+                w.4 == "inactive"
+            );
+        }
+        assert!(is_hold("SENDONLY") && is_hold("Inactive") && !is_hold("sendrecv") && !is_hold(""));
+    }
 }

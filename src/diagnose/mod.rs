@@ -32,9 +32,9 @@ mod tests;
 use crate::dialog::{Call, HostIdx, MsgIdx, StepIdx, Text, TxIdx};
 
 pub use media::{
-    diagnose_with_media, stream_dialog, stream_line, CaptureStreams, MediaView, StreamBrief,
-    JITTER_MAX_MS, JITTER_MEAN_MS, LOSS_ERROR_PERCENT, LOSS_WARN_PERCENT, MIN_PACKETS_FOR_QUALITY,
-    MOS_ERROR, MOS_WARN,
+    diagnose_with_media, diagnose_with_media_for_text, stream_dialog, stream_line, CaptureStreams,
+    MediaView, StreamBrief, JITTER_MAX_MS, JITTER_MEAN_MS, LOSS_ERROR_PERCENT, LOSS_WARN_PERCENT,
+    MIN_PACKETS_FOR_QUALITY, MOS_ERROR, MOS_WARN,
 };
 pub use summary::{CauseCount, Entry as SummaryEntry, Summary};
 
@@ -318,10 +318,16 @@ pub fn outcome_of(call: &Call) -> Outcome {
 /// Diagnoses one call from its signalling alone (no media findings: see
 /// [`diagnose_with_media`]).
 pub fn diagnose(call: &Call) -> Diagnosis {
+    diagnose_as(call, true)
+}
+
+/// [`diagnose`], with the per-transaction timings (`timings.transactions`) only when
+/// `per_transaction`: the text output does not print them.
+fn diagnose_as(call: &Call, per_transaction: bool) -> Diagnosis {
     let (mut d, annotation) = outcome::decide(call);
     why::explain(call, &mut d, annotation.as_ref());
     sdp::check(call, &mut d);
-    timing::measure(call, &mut d);
+    timing::measure(call, &mut d, per_transaction);
     if d.cause.is_none() && d.outcome.is_failure() {
         d.cause = Some(match d.final_code {
             Some(c) => {

@@ -631,3 +631,53 @@ fn response_meaning_and_cause_as_formatted() {
     ));
     assert_eq!(d.cause.as_deref(), Some(Outcome::Timeout.words()));
 }
+
+/// The text output's diagnosis is the full one less the per-transaction timings, and renders
+/// to the same text: on calls with retransmissions, several transactions, a challenge, a
+/// slow answer, and one without any message read.
+#[test]
+fn diagnosis_for_text_is_the_full_one_without_the_transaction_table() {
+    let mut calls = Vec::new();
+    let inv = invite("to", 1, 2, 0, "z9hG4bK-t", 1);
+    let mut msgs = vec![inv.clone()];
+    msgs.extend(retransmit(&inv, &[500, 1500, 3500]));
+    calls.push(analyze_call(msgs, &[]));
+    calls.push(answered_then_bye("ok", false, None, 200).0);
+    calls.push(answered_then_bye("ab", true, Some("SIP;cause=500"), 481).0);
+    let mut msgs = Vec::new();
+    for (i, cseq) in [1u32, 2].into_iter().enumerate() {
+        let t = i64::from(cseq) * 1000;
+        let mut inv = invite("ch", 1, 2, t, &format!("z9hG4bK-{cseq}"), cseq);
+        inv.has_credentials = i > 0;
+        let code = if i == 0 { 407 } else { 200 };
+        let r = reply(&inv, code, t + 900, Some("p"));
+        let ack = hop_request(&inv, "ACK", t + 950, Some("p"));
+        msgs.extend([inv, r, ack]);
+    }
+    calls.push(analyze_call(msgs, &[]));
+    let o = request("OPTIONS", "op", 1, 2, 0, "z9hG4bK-o", 1, "a", None);
+    calls.push(analyze_call(
+        vec![o.clone(), reply(&o, 200, 700, Some("x"))],
+        &[],
+    ));
+    calls.push(analyze_call(Vec::new(), &[]));
+    let view = MediaView {
+        streams: &[],
+        capture: &CaptureStreams::default(),
+        capture_end_ns: None,
+    };
+    let mut tables = 0;
+    for call in &calls {
+        let full = diagnose_with_media(call, &view);
+        let text = diagnose_with_media_for_text(call, &view);
+        tables += full.timings.transactions.len();
+        let mut want = full.clone();
+        want.timings.transactions.clear();
+        assert_eq!(text, want, "{}", call.call_id);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        crate::output::diagnose::push_call_body(&mut a, call, &full);
+        crate::output::diagnose::push_call_body(&mut b, call, &text);
+        assert_eq!(a, b, "{}", call.call_id);
+    }
+    assert!(tables >= calls.len(), "{tables}");
+}

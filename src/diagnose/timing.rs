@@ -20,8 +20,12 @@ fn secs(ns: i64) -> String {
     format!("{:.3} s", ns as f64 / 1e9)
 }
 
-pub(crate) fn measure(call: &Call, d: &mut Diagnosis) {
-    per_transaction(call, d);
+/// The call's timings and timing findings; the per-transaction table only when
+/// `per_transaction`.
+pub(crate) fn measure(call: &Call, d: &mut Diagnosis, per_transaction: bool) {
+    if per_transaction {
+        self::per_transaction(call, d);
+    }
     let Some(tx) = d.transaction.and_then(|t| call.transactions.get(t)) else {
         return;
     };
