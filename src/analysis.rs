@@ -125,6 +125,9 @@ pub struct LastMessages {
     sizes: Vec<u8>,
     /// Messages the pass saw.
     count: u64,
+    /// Every message the pass located, written down for the second pass to read back instead
+    /// of decoding again (when the pass was asked to record and could).
+    replay: Option<ingest::Recording>,
 }
 
 /// What the first pass keeps per Call-ID hash: its last message's number and its rank in
@@ -253,15 +256,19 @@ impl LastMessages {
             firsts: Vec::new(),
             sizes: Vec::new(),
             count: 0,
+            replay: None,
         }
     }
 
     /// First pass over `inputs`: frames and decodes every message, notes its Call-ID's hash.
     /// Memory: one entry per distinct Call-ID, then two bits per message and a byte per
-    /// Call-ID.
+    /// Call-ID. Every message located is also written down in a temporary file (about 50
+    /// bytes a message whose bytes lie in the capture), which the second pass
+    /// ([`stream_exact_after`], [`stream_linked_after`]) reads back instead of decoding the
+    /// capture again.
     pub fn find(inputs: &[crate::capture::Input]) -> LastMessages {
         let never = |_: Option<&MediaTracker>| false;
-        match LastMessages::scan(ingest::Ingest::new(), inputs, &never) {
+        match LastMessages::scan(ingest::Ingest::new(), inputs, &never, true) {
             Some((lasts, _)) => lasts,
             // Never stopped, so never here; with no message known as last, every call is
             // handed over at the end of input, still grouped right.
@@ -276,7 +283,7 @@ impl LastMessages {
     ) -> (LastMessages, Option<MediaEndpoints>) {
         let never = |_: Option<&MediaTracker>| false;
         let ing = ingest::Ingest::new().with_media_endpoints();
-        match LastMessages::scan(ing, inputs, &never) {
+        match LastMessages::scan(ing, inputs, &never, false) {
             Some((lasts, (_, _, endpoints))) => (lasts, endpoints),
             // Never stopped, so never here (see `find`).
             None => (LastMessages::none(), None),
@@ -296,7 +303,7 @@ impl LastMessages {
             Some(t) => ingest::Ingest::new().with_media_tracker(t),
             None => ingest::Ingest::new(),
         };
-        let (lasts, (books, media, _)) = LastMessages::scan(ing, inputs, stop)?;
+        let (lasts, (books, media, _)) = LastMessages::scan(ing, inputs, stop, true)?;
         Some(FirstPass {
             lasts,
             books,
@@ -304,13 +311,15 @@ impl LastMessages {
         })
     }
 
-    /// The pass itself, through the pipeline `ing` the caller set up.
+    /// The pass itself, through the pipeline `ing` the caller set up; with `record`, the
+    /// messages are written down for a second pass to replay ([`ingest::Source::Decode`]).
     fn scan(
         ing: ingest::Ingest,
         inputs: &[crate::capture::Input],
         stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+        record: bool,
     ) -> Option<(LastMessages, ingest::Finished)> {
-        LastMessages::scan_narrow_up_to(ing, inputs, stop, u64::from(u32::MAX))
+        LastMessages::scan_narrow_up_to(ing, inputs, stop, u64::from(u32::MAX), record)
     }
 
     /// [`LastMessages::scan`], with the table kept in `u32`s up to message `narrow_max`.
@@ -319,6 +328,7 @@ impl LastMessages {
         inputs: &[crate::capture::Input],
         stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
         narrow_max: u64,
+        record: bool,
     ) -> Option<(LastMessages, ingest::Finished)> {
         let mut seen = Seen::new();
         let mut firsts: Vec<u64> = Vec::new();
@@ -329,7 +339,8 @@ impl LastMessages {
         // at the Call-ID header and returns what a full parse would, for a fraction of its
         // cost.
         let hash_of = |m: sip::Located<'_>| raw_call_id_hash(sip::scan::call_id(m.data)?);
-        let finished = ingest::run_parallel_on_until(ing, inputs, stop, &hash_of, &mut |h| {
+        let source = ingest::Source::Decode { ing, record };
+        let mut note = |h: Option<u64>, _: &mut Vec<()>| {
             if seq % 64 == 0 {
                 firsts.push(0);
             }
@@ -343,7 +354,12 @@ impl LastMessages {
                 }
             }
             seq = seq.wrapping_add(1);
-        })?;
+        };
+        let (finished, replay) =
+            ingest::run_parallel_from(source, inputs, stop, &hash_of, &mut note, false);
+        let finished = finished?;
+        // A recording that does not hold every message is of no use.
+        let replay = replay.filter(|r| r.messages() == seq);
         let words = usize::try_from(seq.div_ceil(64)).unwrap_or(0);
         let mut bits = vec![0u64; words];
         for n in seen.lasts() {
@@ -356,6 +372,7 @@ impl LastMessages {
                 firsts,
                 sizes,
                 count: seq,
+                replay,
             },
             finished,
         ))
@@ -828,11 +845,17 @@ fn second_pass(
             }
         }
     };
-    let finished = if recycle {
-        ingest::run_parallel_on_until_recycling(ing, inputs, &stop, &map, &mut consume)
-    } else {
-        ingest::run_parallel_on_until_returning(ing, inputs, &stop, &map, &mut consume)
+    // The first pass's recording, when it holds every message, replaces decoding (for a
+    // pipeline without a media tracker only: the replay has no datagrams to show one).
+    let source = match &lasts.replay {
+        Some(recording) if recording.messages() == lasts.count => ingest::Source::Replay {
+            ing,
+            recording,
+        },
+        _ => ingest::Source::Decode { ing, record: false },
     };
+    let (finished, _) =
+        ingest::run_parallel_from(source, inputs, &stop, &map, &mut consume, recycle);
     if let Some(e) = failure {
         return Err(Error::Output(e));
     }
@@ -913,6 +936,7 @@ mod tests {
                     inputs,
                     &never,
                     narrow_max,
+                    false,
                 )
                 .unwrap();
                 assert_eq!(lasts.messages(), ids.len() as u64);
