@@ -1,6 +1,14 @@
 //! From inputs to calls: every located SIP message becomes a [`Msg`], messages are grouped into
 //! [`Call`]s (all at once, or streamed as calls end), and the selection's filter picks calls.
 //! Shared by every command that works on calls.
+//!
+//! The exact streaming ([`stream_exact`] and the passes after [`LastMessages::find`] or
+//! [`first_pass_with_media`]) reads a capture in two passes. The first decodes, reassembles
+//! and frames it, notes each message's Call-ID, and writes every located message down in a
+//! temporary file (positions in the capture, or the bytes when they were reassembled). The
+//! second reads that recording back instead of decoding again, builds each [`Msg`] and hands
+//! calls over as they end; it decodes only where a recording cannot serve (none could be
+//! made, it cannot be read, or the pass needs RTP analysis: the interactive view).
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
@@ -242,7 +250,8 @@ impl MessageCounts<'_> {
 /// What a first pass ([`LastMessages::find_with_media`]) learnt besides the last messages.
 pub struct FirstPass {
     pub lasts: LastMessages,
-    /// Books of the pass (not reported: the second pass reports its own).
+    /// Books of the pass (not reported: the second pass reports its own, the same figures,
+    /// replayed or decoded again).
     pub books: Books,
     /// The media tracker it was given, after seeing every datagram.
     pub media: Option<MediaTracker>,
@@ -293,7 +302,9 @@ impl LastMessages {
     /// [`LastMessages::find`] with `tracker` (when given) shown every datagram that is not
     /// SIP, as in a pass with RTP analysis; `stop` looks at it after every frame and at the
     /// end, and ends the pass early with `None` (e.g. a [`MediaTracker::watcher`] that saw
-    /// RTP). Which messages come out, and in what order, does not depend on the tracker.
+    /// RTP). Which messages come out, and in what order, does not depend on the tracker, so
+    /// they are recorded for the second pass as in `find` (with the books as a pass without
+    /// a tracker keeps them: [`Books::without_media_labels`]).
     pub fn find_with_media(
         inputs: &[crate::capture::Input],
         tracker: Option<MediaTracker>,
@@ -589,7 +600,9 @@ impl ExactGrouper {
 /// a horizon: calls handed over later start at or after it, up to messages completed late
 /// (TCP reassembly, IP fragments: allow a minute). Memory holds the calls in progress, two
 /// bits per message and a byte per Call-ID. Decoding and framing run on a helper thread in
-/// both passes; the inputs are read twice (standard input is held in memory, so it can be).
+/// the first pass, which records every message in a temporary file; the second pass replays
+/// that recording on the helper thread instead of decoding again, reading each message's
+/// bytes in the inputs (standard input is held in memory, so it can be).
 pub fn stream_exact(
     sel: &Selection,
     detail: Detail,
@@ -602,7 +615,8 @@ pub fn stream_exact(
 
 /// [`stream_exact`] over inputs already open (the interactive view keeps them to fetch
 /// frames again), with RTP/RTCP analysis in the second pass when `media` is set (the tracker
-/// comes back at the end). `sel.files` is not looked at.
+/// comes back at the end; such a second pass decodes the capture again, as the tracker must
+/// see every datagram). `sel.files` is not looked at.
 pub fn stream_exact_inputs(
     inputs: &[crate::capture::Input],
     sel: &Selection,
@@ -645,7 +659,8 @@ pub struct KnownMedia {
 /// export): each Call-ID's last message and, when the capture holds RTP, every stream of it
 /// (`None`: no RTP). A watcher bets on no RTP (no SDP kept, a header check per datagram);
 /// when it sees some, the pass is made again with the full tracker. Inputs are read once or
-/// twice (standard input is held in memory, so it can be).
+/// twice (standard input is held in memory, so it can be). The pass that runs to the end
+/// records its messages, for the second pass to replay.
 pub fn first_pass_with_media(
     inputs: &[crate::capture::Input],
 ) -> (LastMessages, Option<KnownMedia>) {
@@ -670,6 +685,8 @@ pub fn first_pass_with_media(
 /// The second pass of [`stream_exact`] with the first pass's `lasts` given: each call (the
 /// filter NOT applied) is handed to `on_call` with its [`CallKey`] and horizon as soon as its
 /// last message is in. When `on_call` fails (the output was closed), reading stops at once.
+/// The messages come from the recording in `lasts` when there is one (no decoding), else
+/// from decoding the inputs again.
 pub fn stream_exact_after(
     inputs: &[crate::capture::Input],
     sel: &Selection,
@@ -808,7 +825,9 @@ fn lend(
 }
 
 /// The grouping pass of the exact streaming, through the pipeline `ing` the caller set up
-/// (with or without a media tracker, which comes back at the end). `on_call` may put the
+/// (with or without a media tracker, which comes back at the end). Without a tracker, the
+/// first pass's recording in `lasts` (when whole) is replayed instead of decoding, and its
+/// books (the first pass's, the same figures) are reported. `on_call` may put the
 /// messages of a call it is done with in the bin it is given, which is emptied on the helper
 /// thread: with `recycle`, every message is built there too
 /// ([`ingest::run_parallel_on_until_recycling`]); otherwise messages are built on either
@@ -848,10 +867,9 @@ fn second_pass(
     // The first pass's recording, when it holds every message, replaces decoding (for a
     // pipeline without a media tracker only: the replay has no datagrams to show one).
     let source = match &lasts.replay {
-        Some(recording) if recording.messages() == lasts.count => ingest::Source::Replay {
-            ing,
-            recording,
-        },
+        Some(recording) if recording.messages() == lasts.count => {
+            ingest::Source::Replay { ing, recording }
+        }
         _ => ingest::Source::Decode { ing, record: false },
     };
     let (finished, _) =

@@ -4,6 +4,10 @@
 //! [`sip::framing::Framer`], and the accounting that makes sure nothing is silently lost:
 //! every frame is counted exactly once as carried SIP, not SIP (by protocol), or undecodable
 //! (by reason), and every capture defect is kept as a [`CaptureIssue`].
+//!
+//! A pass may also write every located message down ([`Source::Decode`] with `record`, see
+//! `replay`), so that a later pass over the same inputs reads them back ([`Source::Replay`])
+//! instead of decoding, reassembling and framing again.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -669,7 +673,10 @@ pub enum Source<'r> {
     /// books as that pass did (no media tracker); otherwise, or when the recording cannot be
     /// read from its start, decodes through `ing`. A record that cannot be read midway ends
     /// the replay: decoding through `ing` then takes over at the same message.
-    Replay { ing: Ingest, recording: &'r Recording },
+    Replay {
+        ing: Ingest,
+        recording: &'r Recording,
+    },
 }
 
 /// [`run_parallel_on_until`] with the helper thread mapping a batch when at least
@@ -1504,7 +1511,10 @@ mod tests {
         }
         cases.push(("split".into(), vec![split_tcp_capture().0]));
         cases.push(("many".into(), copies("fork-parallel.pcap", 40)));
-        let path = format!("{}/samples/answered-call-rtp.pcap", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/samples/answered-call-rtp.pcap",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let rtp: Vec<Input> = (0..3)
             .map(|i| crate::capture::open(&path, i).unwrap())
             .collect();

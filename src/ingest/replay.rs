@@ -396,7 +396,10 @@ impl<'r> Reader<'r> {
             self.buf.resize(n, 0);
         }
         while self.end < n {
-            let got = match self.file.read(self.buf.get_mut(self.end..).unwrap_or_default()) {
+            let got = match self
+                .file
+                .read(self.buf.get_mut(self.end..).unwrap_or_default())
+            {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(got) => got,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -416,7 +419,8 @@ impl<'r> Reader<'r> {
         self.need(1)?;
         let fixed = fixed_len(self.buf.get(self.pos).copied().ok_or_else(bad)?);
         self.need(fixed)?;
-        let (head, listed) = decode_head(self.buf.get(self.pos..self.pos + fixed).ok_or_else(bad)?)?;
+        let (head, listed) =
+            decode_head(self.buf.get(self.pos..self.pos + fixed).ok_or_else(bad)?)?;
         let list = listed.checked_mul(FRAME_REF).ok_or_else(bad)?;
         let copied = match head.bytes {
             Bytes::Copied(len) => len,
@@ -434,7 +438,11 @@ impl<'r> Reader<'r> {
         if head.one_frame {
             self.frames.push(head.frame);
         } else {
-            let mut c = Cursor(self.buf.get(at + fixed..at + fixed + list).ok_or_else(bad)?);
+            let mut c = Cursor(
+                self.buf
+                    .get(at + fixed..at + fixed + list)
+                    .ok_or_else(bad)?,
+            );
             for _ in 0..listed {
                 self.frames.push(c.frame()?);
             }
@@ -448,7 +456,9 @@ impl<'r> Reader<'r> {
                 (data, Some(start))
             }
             Bytes::Copied(_) => (
-                self.buf.get(at + fixed + list..at + total).ok_or_else(bad)?,
+                self.buf
+                    .get(at + fixed + list..at + total)
+                    .ok_or_else(bad)?,
                 None,
             ),
         };
