@@ -1,6 +1,14 @@
 //! From inputs to calls: every located SIP message becomes a [`Msg`], messages are grouped into
 //! [`Call`]s (all at once, or streamed as calls end), and the selection's filter picks calls.
 //! Shared by every command that works on calls.
+//!
+//! The exact streaming ([`stream_exact`] and the passes after [`LastMessages::find`] or
+//! [`first_pass_with_media`]) reads a capture in two passes. The first decodes, reassembles
+//! and frames it, notes each message's Call-ID, and writes every located message down in a
+//! temporary file (positions in the capture, or the bytes when they were reassembled). The
+//! second reads that recording back instead of decoding again, builds each [`Msg`] and hands
+//! calls over as they end; it decodes only where a recording cannot serve (none could be
+//! made, it cannot be read, or the pass needs RTP analysis: the interactive view).
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
@@ -125,6 +133,9 @@ pub struct LastMessages {
     sizes: Vec<u8>,
     /// Messages the pass saw.
     count: u64,
+    /// Every message the pass located, written down for the second pass to read back instead
+    /// of decoding again (when the pass was asked to record and could).
+    replay: Option<ingest::Recording>,
 }
 
 /// What the first pass keeps per Call-ID hash: its last message's number and its rank in
@@ -239,7 +250,8 @@ impl MessageCounts<'_> {
 /// What a first pass ([`LastMessages::find_with_media`]) learnt besides the last messages.
 pub struct FirstPass {
     pub lasts: LastMessages,
-    /// Books of the pass (not reported: the second pass reports its own).
+    /// Books of the pass (not reported: the second pass reports its own, the same figures,
+    /// replayed or decoded again).
     pub books: Books,
     /// The media tracker it was given, after seeing every datagram.
     pub media: Option<MediaTracker>,
@@ -253,15 +265,19 @@ impl LastMessages {
             firsts: Vec::new(),
             sizes: Vec::new(),
             count: 0,
+            replay: None,
         }
     }
 
     /// First pass over `inputs`: frames and decodes every message, notes its Call-ID's hash.
     /// Memory: one entry per distinct Call-ID, then two bits per message and a byte per
-    /// Call-ID.
+    /// Call-ID. Every message located is also written down in a temporary file (about 50
+    /// bytes a message whose bytes lie in the capture), which the second pass
+    /// ([`stream_exact_after`], [`stream_linked_after`]) reads back instead of decoding the
+    /// capture again.
     pub fn find(inputs: &[crate::capture::Input]) -> LastMessages {
         let never = |_: Option<&MediaTracker>| false;
-        match LastMessages::scan(ingest::Ingest::new(), inputs, &never) {
+        match LastMessages::scan(ingest::Ingest::new(), inputs, &never, true) {
             Some((lasts, _)) => lasts,
             // Never stopped, so never here; with no message known as last, every call is
             // handed over at the end of input, still grouped right.
@@ -276,7 +292,7 @@ impl LastMessages {
     ) -> (LastMessages, Option<MediaEndpoints>) {
         let never = |_: Option<&MediaTracker>| false;
         let ing = ingest::Ingest::new().with_media_endpoints();
-        match LastMessages::scan(ing, inputs, &never) {
+        match LastMessages::scan(ing, inputs, &never, false) {
             Some((lasts, (_, _, endpoints))) => (lasts, endpoints),
             // Never stopped, so never here (see `find`).
             None => (LastMessages::none(), None),
@@ -286,7 +302,9 @@ impl LastMessages {
     /// [`LastMessages::find`] with `tracker` (when given) shown every datagram that is not
     /// SIP, as in a pass with RTP analysis; `stop` looks at it after every frame and at the
     /// end, and ends the pass early with `None` (e.g. a [`MediaTracker::watcher`] that saw
-    /// RTP). Which messages come out, and in what order, does not depend on the tracker.
+    /// RTP). Which messages come out, and in what order, does not depend on the tracker, so
+    /// they are recorded for the second pass as in `find` (with the books as a pass without
+    /// a tracker keeps them: [`Books::without_media_labels`]).
     pub fn find_with_media(
         inputs: &[crate::capture::Input],
         tracker: Option<MediaTracker>,
@@ -296,7 +314,7 @@ impl LastMessages {
             Some(t) => ingest::Ingest::new().with_media_tracker(t),
             None => ingest::Ingest::new(),
         };
-        let (lasts, (books, media, _)) = LastMessages::scan(ing, inputs, stop)?;
+        let (lasts, (books, media, _)) = LastMessages::scan(ing, inputs, stop, true)?;
         Some(FirstPass {
             lasts,
             books,
@@ -304,13 +322,15 @@ impl LastMessages {
         })
     }
 
-    /// The pass itself, through the pipeline `ing` the caller set up.
+    /// The pass itself, through the pipeline `ing` the caller set up; with `record`, the
+    /// messages are written down for a second pass to replay ([`ingest::Source::Decode`]).
     fn scan(
         ing: ingest::Ingest,
         inputs: &[crate::capture::Input],
         stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+        record: bool,
     ) -> Option<(LastMessages, ingest::Finished)> {
-        LastMessages::scan_narrow_up_to(ing, inputs, stop, u64::from(u32::MAX))
+        LastMessages::scan_narrow_up_to(ing, inputs, stop, u64::from(u32::MAX), record)
     }
 
     /// [`LastMessages::scan`], with the table kept in `u32`s up to message `narrow_max`.
@@ -319,6 +339,7 @@ impl LastMessages {
         inputs: &[crate::capture::Input],
         stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
         narrow_max: u64,
+        record: bool,
     ) -> Option<(LastMessages, ingest::Finished)> {
         let mut seen = Seen::new();
         let mut firsts: Vec<u64> = Vec::new();
@@ -329,7 +350,8 @@ impl LastMessages {
         // at the Call-ID header and returns what a full parse would, for a fraction of its
         // cost.
         let hash_of = |m: sip::Located<'_>| raw_call_id_hash(sip::scan::call_id(m.data)?);
-        let finished = ingest::run_parallel_on_until(ing, inputs, stop, &hash_of, &mut |h| {
+        let source = ingest::Source::Decode { ing, record };
+        let mut note = |h: Option<u64>, _: &mut Vec<()>| {
             if seq % 64 == 0 {
                 firsts.push(0);
             }
@@ -343,7 +365,12 @@ impl LastMessages {
                 }
             }
             seq = seq.wrapping_add(1);
-        })?;
+        };
+        let (finished, replay) =
+            ingest::run_parallel_from(source, inputs, stop, &hash_of, &mut note, false);
+        let finished = finished?;
+        // A recording that does not hold every message is of no use.
+        let replay = replay.filter(|r| r.messages() == seq);
         let words = usize::try_from(seq.div_ceil(64)).unwrap_or(0);
         let mut bits = vec![0u64; words];
         for n in seen.lasts() {
@@ -356,6 +383,7 @@ impl LastMessages {
                 firsts,
                 sizes,
                 count: seq,
+                replay,
             },
             finished,
         ))
@@ -572,7 +600,9 @@ impl ExactGrouper {
 /// a horizon: calls handed over later start at or after it, up to messages completed late
 /// (TCP reassembly, IP fragments: allow a minute). Memory holds the calls in progress, two
 /// bits per message and a byte per Call-ID. Decoding and framing run on a helper thread in
-/// both passes; the inputs are read twice (standard input is held in memory, so it can be).
+/// the first pass, which records every message in a temporary file; the second pass replays
+/// that recording on the helper thread instead of decoding again, reading each message's
+/// bytes in the inputs (standard input is held in memory, so it can be).
 pub fn stream_exact(
     sel: &Selection,
     detail: Detail,
@@ -585,7 +615,8 @@ pub fn stream_exact(
 
 /// [`stream_exact`] over inputs already open (the interactive view keeps them to fetch
 /// frames again), with RTP/RTCP analysis in the second pass when `media` is set (the tracker
-/// comes back at the end). `sel.files` is not looked at.
+/// comes back at the end; such a second pass decodes the capture again, as the tracker must
+/// see every datagram). `sel.files` is not looked at.
 pub fn stream_exact_inputs(
     inputs: &[crate::capture::Input],
     sel: &Selection,
@@ -628,7 +659,8 @@ pub struct KnownMedia {
 /// export): each Call-ID's last message and, when the capture holds RTP, every stream of it
 /// (`None`: no RTP). A watcher bets on no RTP (no SDP kept, a header check per datagram);
 /// when it sees some, the pass is made again with the full tracker. Inputs are read once or
-/// twice (standard input is held in memory, so it can be).
+/// twice (standard input is held in memory, so it can be). The pass that runs to the end
+/// records its messages, for the second pass to replay.
 pub fn first_pass_with_media(
     inputs: &[crate::capture::Input],
 ) -> (LastMessages, Option<KnownMedia>) {
@@ -653,6 +685,8 @@ pub fn first_pass_with_media(
 /// The second pass of [`stream_exact`] with the first pass's `lasts` given: each call (the
 /// filter NOT applied) is handed to `on_call` with its [`CallKey`] and horizon as soon as its
 /// last message is in. When `on_call` fails (the output was closed), reading stops at once.
+/// The messages come from the recording in `lasts` when there is one (no decoding), else
+/// from decoding the inputs again.
 pub fn stream_exact_after(
     inputs: &[crate::capture::Input],
     sel: &Selection,
@@ -791,7 +825,9 @@ fn lend(
 }
 
 /// The grouping pass of the exact streaming, through the pipeline `ing` the caller set up
-/// (with or without a media tracker, which comes back at the end). `on_call` may put the
+/// (with or without a media tracker, which comes back at the end). Without a tracker, the
+/// first pass's recording in `lasts` (when whole) is replayed instead of decoding, and its
+/// books (the first pass's, the same figures) are reported. `on_call` may put the
 /// messages of a call it is done with in the bin it is given, which is emptied on the helper
 /// thread: with `recycle`, every message is built there too
 /// ([`ingest::run_parallel_on_until_recycling`]); otherwise messages are built on either
@@ -828,11 +864,16 @@ fn second_pass(
             }
         }
     };
-    let finished = if recycle {
-        ingest::run_parallel_on_until_recycling(ing, inputs, &stop, &map, &mut consume)
-    } else {
-        ingest::run_parallel_on_until_returning(ing, inputs, &stop, &map, &mut consume)
+    // The first pass's recording, when it holds every message, replaces decoding (for a
+    // pipeline without a media tracker only: the replay has no datagrams to show one).
+    let source = match &lasts.replay {
+        Some(recording) if recording.messages() == lasts.count => {
+            ingest::Source::Replay { ing, recording }
+        }
+        _ => ingest::Source::Decode { ing, record: false },
     };
+    let (finished, _) =
+        ingest::run_parallel_from(source, inputs, &stop, &map, &mut consume, recycle);
     if let Some(e) = failure {
         return Err(Error::Output(e));
     }
@@ -913,6 +954,7 @@ mod tests {
                     inputs,
                     &never,
                     narrow_max,
+                    false,
                 )
                 .unwrap();
                 assert_eq!(lasts.messages(), ids.len() as u64);

@@ -4,6 +4,10 @@
 //! [`sip::framing::Framer`], and the accounting that makes sure nothing is silently lost:
 //! every frame is counted exactly once as carried SIP, not SIP (by protocol), or undecodable
 //! (by reason), and every capture defect is kept as a [`CaptureIssue`].
+//!
+//! A pass may also write every located message down ([`Source::Decode`] with `record`, see
+//! `replay`), so that a later pass over the same inputs reads them back ([`Source::Replay`])
+//! instead of decoding, reassembling and framing again.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +20,9 @@ use crate::net::{
 };
 use crate::sip::framing::{Framer, PayloadClass};
 use crate::sip::{self, Located, SipMessage};
+
+mod replay;
+pub use replay::Recording;
 
 /// Largest SIP message kept whole (larger ones are cut and flagged by framing).
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -47,6 +54,10 @@ pub struct Books {
     pub issues: Vec<CaptureIssue>,
     /// Frames with undecodable content, with their reason (first ones only, for messages).
     pub undecoded_examples: Vec<(FrameRef, String)>,
+    /// Frames counted in `not_sip` under a label the media tracker gave ("rtp", "rtcp"),
+    /// by (the label they have without a tracker, the one counted): see
+    /// [`Books::without_media_labels`].
+    pub(crate) relabelled: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 /// How many undecodable frames are remembered by number for the user.
@@ -69,6 +80,33 @@ impl Books {
             self.undecoded_examples.push((frame, why.clone()));
         }
         *self.undecoded.entry(why).or_default() += 1;
+    }
+
+    /// Counts a frame by `class`, which the media tracker made of `plain`.
+    fn count_classes(&mut self, class: PayloadClass, plain: PayloadClass) {
+        self.count_class(class);
+        if let (PayloadClass::NotSip(counted), PayloadClass::NotSip(was)) = (class, plain) {
+            if counted != was {
+                *self.relabelled.entry((was, counted)).or_default() += 1;
+            }
+        }
+    }
+
+    /// The books as a pass without RTP analysis keeps them: the media tracker only ever
+    /// changes the label a frame that is not SIP is counted under (to "rtp" or "rtcp"), so
+    /// its labels are undone.
+    pub fn without_media_labels(&self) -> Books {
+        let mut plain = self.clone();
+        for ((was, counted), n) in std::mem::take(&mut plain.relabelled) {
+            if let Some(c) = plain.not_sip.get_mut(counted) {
+                *c = c.saturating_sub(n);
+                if *c == 0 {
+                    plain.not_sip.remove(counted);
+                }
+            }
+            *plain.not_sip.entry(was).or_default() += n;
+        }
+        plain
     }
 
     /// Frames accounted for; equals `frames` when the books balance.
@@ -231,7 +269,8 @@ impl Ingest {
         let endpoints = &mut self.endpoints;
         let held = &mut self.held;
         // The best class of the current frame over all deliveries it took part in.
-        let mut mine: Option<PayloadClass> = None;
+        // With it, the class it had before the media tracker looked at it.
+        let mut mine: Option<(PayloadClass, PayloadClass)> = None;
         let fate = self.decoder.push(frame, &mut |d: Delivery<'_>| {
             let mut class = match media {
                 Some(tracker) => framer.push_located(&d, &mut |m| {
@@ -240,6 +279,7 @@ impl Ingest {
                 }),
                 None => framer.push_located(&d, emit),
             };
+            let plain = class;
             if let (Some(found), PayloadClass::NotSip(_), DeliveryKind::Datagram, false) =
                 (endpoints.as_mut(), class, d.kind, d.flags.bounced)
             {
@@ -271,32 +311,32 @@ impl Ingest {
             }
             for f in d.frames {
                 if *f == me {
-                    if mine.is_none_or(|m| rank(class) > rank(m)) {
-                        mine = Some(class);
+                    if mine.is_none_or(|(m, _)| rank(class) > rank(m)) {
+                        mine = Some((class, plain));
                     }
                 } else if !held.is_empty() && held.remove(f) {
                     // A frame held earlier (fragment, out-of-order segment) handed out now.
-                    books.count_class(class);
+                    books.count_classes(class, plain);
                 }
             }
         });
         match fate {
             FrameFate::Delivered => match mine {
-                Some(c) => books.count_class(c),
+                Some((c, plain)) => books.count_classes(c, plain),
                 None => *books.not_sip.entry("no payload").or_default() += 1,
             },
             FrameFate::Held => {
                 // Counted when handed out, or reported by `finish`; but a frame that both
                 // completed something and is held cannot happen, so count what we saw.
                 match mine {
-                    Some(c) => books.count_class(c),
+                    Some((c, plain)) => books.count_classes(c, plain),
                     None => {
                         self.held.insert(me);
                     }
                 }
             }
             FrameFate::NotSip(what) => match mine {
-                Some(c) => books.count_class(c),
+                Some((c, plain)) => books.count_classes(c, plain),
                 None => *books.not_sip.entry(what).or_default() += 1,
             },
             FrameFate::Undecodable(why) => {
@@ -623,6 +663,22 @@ impl<M, T> Parcel<M, T> {
     }
 }
 
+/// Where the helper thread of [`run_parallel_from`] gets the messages.
+pub enum Source<'r> {
+    /// Decodes, reassembles and frames the inputs through `ing`; with `record`, also writes
+    /// every message down ([`Recording`], with the books as a pass without RTP analysis
+    /// keeps them: [`Books::without_media_labels`]) when the run is not stopped.
+    Decode { ing: Ingest, record: bool },
+    /// Reads back the messages a pass over the same inputs recorded, when `ing` keeps the
+    /// books as that pass did (no media tracker); otherwise, or when the recording cannot be
+    /// read from its start, decodes through `ing`. A record that cannot be read midway ends
+    /// the replay: decoding through `ing` then takes over at the same message.
+    Replay {
+        ing: Ingest,
+        recording: &'r Recording,
+    },
+}
+
 /// [`run_parallel_on_until`] with the helper thread mapping a batch when at least
 /// `map_when_queued` batches wait for the consumer (0: always; `usize::MAX`: never).
 fn run_parallel_split<M: Send, T: Send>(
@@ -633,6 +689,34 @@ fn run_parallel_split<M: Send, T: Send>(
     consume: &mut dyn FnMut(M, &mut Vec<T>),
     map_when_queued: usize,
 ) -> Option<Finished> {
+    let source = Source::Decode { ing, record: false };
+    run_parallel_split_from(source, inputs, stop, map, consume, map_when_queued).0
+}
+
+/// [`run_parallel_on_until_returning`] (`recycle` false) or
+/// [`run_parallel_on_until_recycling`] (`recycle` true), with the messages from `source`;
+/// also hands back the recording made, if one was asked for and could be made.
+pub fn run_parallel_from<M: Send, T: Send>(
+    source: Source<'_>,
+    inputs: &[Input],
+    stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+    map: &(dyn Fn(Located<'_>) -> M + Sync),
+    consume: &mut dyn FnMut(M, &mut Vec<T>),
+    recycle: bool,
+) -> (Option<Finished>, Option<Recording>) {
+    let map_when_queued = if recycle { 0 } else { MAP_WHEN_QUEUED };
+    run_parallel_split_from(source, inputs, stop, map, consume, map_when_queued)
+}
+
+/// [`run_parallel_split`] with the messages from `source`.
+fn run_parallel_split_from<M: Send, T: Send>(
+    source: Source<'_>,
+    inputs: &[Input],
+    stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
+    map: &(dyn Fn(Located<'_>) -> M + Sync),
+    consume: &mut dyn FnMut(M, &mut Vec<T>),
+    map_when_queued: usize,
+) -> (Option<Finished>, Option<Recording>) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Parcel<M, T>>(BATCHES_IN_FLIGHT);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Parcel<M, T>>();
     // Batches sent and not yet taken by the consumer (std's channel does not tell).
@@ -662,32 +746,80 @@ fn run_parallel_split<M: Send, T: Send>(
                 parcel.make_room(*mapping);
                 gone
             };
-            let result = drive_until(
-                ing,
-                inputs,
-                &mut |m: Located<'_>| {
-                    if consumer_gone {
-                        return;
-                    }
-                    if mapping {
-                        parcel.mapped.push(map(m));
+            let mut deliver = |m: Located<'_>| {
+                if consumer_gone {
+                    return;
+                }
+                if mapping {
+                    parcel.mapped.push(map(m));
+                } else {
+                    parcel.raw.add(inputs, &m);
+                }
+                if parcel.len() >= BATCH {
+                    consumer_gone = send(&mut parcel, &mut mapping);
+                }
+            };
+            let release = Release::Acked {
+                reached: &reached,
+                acked,
+            };
+            let (result, recording) = match source {
+                Source::Decode { ing, record } => {
+                    let mut recorder = if record {
+                        replay::Recorder::new()
                     } else {
-                        parcel.raw.add(inputs, &m);
-                    }
-                    if parcel.len() >= BATCH {
-                        consumer_gone = send(&mut parcel, &mut mapping);
-                    }
-                },
-                stop,
-                Release::Acked {
-                    reached: &reached,
-                    acked,
-                },
-            );
+                        None
+                    };
+                    let result = match recorder.as_mut() {
+                        Some(r) => drive_until(
+                            ing,
+                            inputs,
+                            &mut |m: Located<'_>| {
+                                r.add(inputs, &m);
+                                deliver(m)
+                            },
+                            stop,
+                            release,
+                        ),
+                        None => drive_until(ing, inputs, &mut deliver, stop, release),
+                    };
+                    let recording = match (&result, recorder) {
+                        (Some((books, _, _)), Some(r)) => r.finish(books.without_media_labels()),
+                        _ => None,
+                    };
+                    (result, recording)
+                }
+                Source::Replay { ing, recording } => {
+                    let result = if ing.media.is_none() {
+                        replay_until(recording, inputs, &mut deliver, stop, &reached, acked)
+                    } else {
+                        Err(0)
+                    };
+                    let result = match result {
+                        Ok(true) => Some((recording.books().clone(), None, None)),
+                        Ok(false) => None,
+                        // Decoding takes over: the messages already handed out are skipped.
+                        Err(mut skip) => drive_until(
+                            ing,
+                            inputs,
+                            &mut |m: Located<'_>| {
+                                if skip > 0 {
+                                    skip -= 1;
+                                } else {
+                                    deliver(m)
+                                }
+                            },
+                            stop,
+                            release,
+                        ),
+                    };
+                    (result, None)
+                }
+            };
             if parcel.len() > 0 && !consumer_gone {
                 send(&mut parcel, &mut mapping);
             }
-            result
+            (result, recording)
         });
         for mut parcel in rx {
             queued.fetch_sub(1, Ordering::Relaxed);
@@ -711,6 +843,53 @@ fn run_parallel_split<M: Send, T: Send>(
             Err(p) => std::panic::resume_unwind(p),
         }
     })
+}
+
+/// Hands every message of `recording` to `emit`, in order, with its bytes read from
+/// `inputs`; `stop` is asked after each (with no tracker). Per input, `reached` is set to the
+/// position of each message's bytes before it is handed out (messages come in the order of
+/// their frames, so later ones lie further on), and mapped bytes before both that and `acked`
+/// are handed back to the OS, as [`drive_until`] does. `Ok(true)`: all handed out;
+/// `Ok(false)`: stopped; `Err(n)`: a record could not be read after `n` were handed out.
+fn replay_until(
+    recording: &Recording,
+    inputs: &[Input],
+    emit: &mut dyn FnMut(Located<'_>),
+    stop: &dyn Fn(Option<&MediaTracker>) -> bool,
+    reached: &[std::cell::Cell<usize>],
+    acked: &[AtomicUsize],
+) -> Result<bool, u64> {
+    let mut reader = replay::Reader::new(recording).map_err(|_| 0u64)?;
+    let mut released = vec![0usize; inputs.len()];
+    let mut done = 0u64;
+    loop {
+        let m = match reader.next(inputs) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(true),
+            Err(_) => return Err(done),
+        };
+        let file = usize::from(m.located.frame.file);
+        if let (Some(start), Some(r)) = (m.start, reached.get(file)) {
+            r.set(r.get().max(start));
+        }
+        emit(m.located);
+        done += 1;
+        if let (Some(r), Some(a), Some(was), Some(input)) = (
+            reached.get(file),
+            acked.get(file),
+            released.get_mut(file),
+            inputs.get(file),
+        ) {
+            let upto = a.load(Ordering::Acquire).min(r.get()) & !(RELEASE_STEP - 1);
+            if upto >= was.saturating_add(RELEASE_STEP) {
+                input.release_range(*was, upto);
+                *was = upto;
+            }
+        }
+        if stop(None) {
+            return Ok(false);
+        }
+    }
 }
 
 /// Where the bytes of a message sent across threads by [`run_parallel_located`] are.
@@ -1302,6 +1481,265 @@ mod tests {
                 parcel.raw.clear();
             }
         }
+    }
+
+    /// Every case the replay must cover: each sample, each capture of the shared corpus (when
+    /// it is there), a TCP message split over two segments (copied, in memory as standard
+    /// input is), and forty inputs merged by time (with RTP: `answered-call-rtp.pcap`).
+    fn replay_cases() -> Vec<(String, Vec<Input>)> {
+        let mut cases: Vec<(String, Vec<Input>)> = Vec::new();
+        let mut paths: Vec<String> = Vec::new();
+        for dir in [
+            format!("{}/samples", env!("CARGO_MANIFEST_DIR")),
+            "/work/shared/corpus".to_string(),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                eprintln!("skipping {dir}: not here");
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.contains(".pcap"))
+                .collect();
+            names.sort();
+            paths.extend(names.into_iter().map(|n| format!("{dir}/{n}")));
+        }
+        for path in paths {
+            if let Ok(input) = crate::capture::open(&path, 0) {
+                cases.push((path, vec![input]));
+            }
+        }
+        cases.push(("split".into(), vec![split_tcp_capture().0]));
+        cases.push(("many".into(), copies("fork-parallel.pcap", 40)));
+        let path = format!(
+            "{}/samples/answered-call-rtp.pcap",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let rtp: Vec<Input> = (0..3)
+            .map(|i| crate::capture::open(&path, i).unwrap())
+            .collect();
+        cases.push(("rtp merged".into(), rtp));
+        cases
+    }
+
+    type Seen = (
+        FrameRef,
+        Vec<FrameRef>,
+        Vec<u8>,
+        sip::MessageFlags,
+        net::Flow,
+    );
+
+    fn seen(m: &Located<'_>) -> Seen {
+        (m.frame, m.frames.to_vec(), m.data.to_vec(), m.flags, m.flow)
+    }
+
+    /// Every figure of the books (issues by their text).
+    fn books_look(b: &Books) -> String {
+        let inputs: Vec<_> = b
+            .inputs
+            .iter()
+            .map(|i| (&i.name, i.frames, i.first_ts_ns, i.last_ts_ns))
+            .collect();
+        let issues: Vec<String> = b.issues.iter().map(|i| format!("{i:?}")).collect();
+        format!(
+            "{inputs:?} {} {} {:?} {:?} {} {issues:?} {:?}",
+            b.frames, b.sip_frames, b.not_sip, b.undecoded, b.tls_frames, b.undecoded_examples
+        )
+    }
+
+    /// A pass through `source`, keeping what every message was and the recording made.
+    fn pass_from(
+        source: Source<'_>,
+        inputs: &[Input],
+        recycle: bool,
+    ) -> (Vec<Seen>, Option<Finished>, Option<Recording>) {
+        let never = |_: Option<&MediaTracker>| false;
+        let mut got = Vec::new();
+        let (finished, recording) = run_parallel_from(
+            source,
+            inputs,
+            &never,
+            &|m| seen(&m),
+            &mut |m, _: &mut Vec<()>| got.push(m),
+            recycle,
+        );
+        (got, finished, recording)
+    }
+
+    /// A pass that records hands over what a plain one does, and the replay of its recording
+    /// hands over the same messages again (flow, frames, flags, bytes), in the same order,
+    /// with the same books, whichever thread maps; with a media tracker (or a watcher) in the
+    /// recording pass, the books replayed are those of a pass without one.
+    #[test]
+    fn replay_hands_over_what_decoding_does() {
+        let mut copied = 0usize;
+        let mut relabelled = 0usize;
+        for (name, inputs) in replay_cases() {
+            let mut want: Vec<Seen> = Vec::new();
+            let books = run_located(&inputs, &mut |m| want.push(seen(&m)));
+            let plain = books_look(&books);
+            let recorders = [
+                Ingest::new(),
+                Ingest::new().with_media(),
+                Ingest::new().with_media_tracker(MediaTracker::watcher()),
+            ];
+            for (r, ing) in recorders.into_iter().enumerate() {
+                let source = Source::Decode { ing, record: true };
+                let (got, finished, recording) = pass_from(source, &inputs, false);
+                assert_eq!(got, want, "{name} {r}");
+                let recording = recording.expect("a recording");
+                assert_eq!(recording.messages(), want.len() as u64, "{name} {r}");
+                let (rbooks, _, _) = finished.unwrap();
+                if !rbooks.relabelled.is_empty() {
+                    relabelled += 1;
+                }
+                assert_eq!(books_look(recording.books()), plain, "{name} {r}");
+                assert_eq!(
+                    books_look(&rbooks.without_media_labels()),
+                    plain,
+                    "{name} {r}"
+                );
+                for recycle in [false, true] {
+                    let source = Source::Replay {
+                        ing: Ingest::new(),
+                        recording: &recording,
+                    };
+                    let (again, finished, none) = pass_from(source, &inputs, recycle);
+                    assert_eq!(again, want, "{name} {r} {recycle}");
+                    assert!(none.is_none());
+                    let (b, media, _) = finished.unwrap();
+                    assert_eq!(books_look(&b), plain, "{name} {r} {recycle}");
+                    assert!(media.is_none());
+                }
+            }
+            copied += want
+                .iter()
+                .filter(|m| {
+                    inputs
+                        .get(usize::from(m.0.file))
+                        .is_some_and(|i| !contains(i.bytes(), &m.2))
+                })
+                .count();
+        }
+        // Copied messages and frames relabelled by a tracker were among the cases.
+        assert!(copied > 0);
+        assert!(relabelled > 0);
+    }
+
+    /// Whether `part` occurs in `whole` (a slow search, for tests).
+    fn contains(whole: &[u8], part: &[u8]) -> bool {
+        part.is_empty() || whole.windows(part.len()).any(|w| w == part)
+    }
+
+    /// Where a replay cannot serve, decoding does, and nothing is lost or doubled: a second
+    /// pass that needs a media tracker decodes (and gets the tracker); a recording cut short
+    /// midway is read as far as it goes, and decoding takes over at the next message; a run
+    /// stopped early stays stopped.
+    #[test]
+    fn replay_falls_back_to_decoding() {
+        let record = |inputs: &[Input]| {
+            let source = Source::Decode {
+                ing: Ingest::new(),
+                record: true,
+            };
+            pass_from(source, inputs, false).2.unwrap()
+        };
+        // With a tracker: decoded, so RTP is found.
+        let inputs = vec![sample("answered-call-rtp.pcap")];
+        let mut want: Vec<Seen> = Vec::new();
+        run_located(&inputs, &mut |m| want.push(seen(&m)));
+        let recording = record(&inputs);
+        let source = Source::Replay {
+            ing: Ingest::new().with_media(),
+            recording: &recording,
+        };
+        let (got, finished, _) = pass_from(source, &inputs, false);
+        assert_eq!(got, want);
+        let (_, media, _) = finished.unwrap();
+        assert!(media.unwrap().saw_rtp());
+        let inputs = copies("fork-parallel.pcap", 40);
+        let mut want: Vec<Seen> = Vec::new();
+        let books = run_located(&inputs, &mut |m| want.push(seen(&m)));
+        assert!(want.len() > BATCH * 2, "{}", want.len());
+        let recording = record(&inputs);
+        // Cut short at several places (between records and inside one).
+        let whole = recording.bytes_written();
+        for keep in [0, 1, 100, whole / 2, whole - 1] {
+            let cut = recording.cut_copy(keep);
+            let source = Source::Replay {
+                ing: Ingest::new(),
+                recording: &cut,
+            };
+            for recycle in [false, true] {
+                let (got, finished, _) = pass_from(source_again(&source), &inputs, recycle);
+                assert_eq!(got, want, "{keep} {recycle}");
+                assert_eq!(
+                    books_look(&finished.unwrap().0),
+                    books_look(&books),
+                    "{keep}"
+                );
+            }
+        }
+        // Stopped: no books, fewer messages.
+        let gone = std::sync::atomic::AtomicBool::new(false);
+        let stop = |_: Option<&MediaTracker>| gone.load(Ordering::Relaxed);
+        let mut got = 0usize;
+        let (finished, _) = run_parallel_from(
+            Source::Replay {
+                ing: Ingest::new(),
+                recording: &recording,
+            },
+            &inputs,
+            &stop,
+            &|m| m.frame,
+            &mut |_, _: &mut Vec<()>| {
+                got += 1;
+                gone.store(true, Ordering::Relaxed);
+            },
+            true,
+        );
+        assert!(finished.is_none());
+        assert!(got >= 1 && got < want.len(), "{got}");
+    }
+
+    /// The same replay source again (sources are used up by a run).
+    fn source_again<'r>(s: &Source<'r>) -> Source<'r> {
+        match s {
+            Source::Replay { recording, .. } => Source::Replay {
+                ing: Ingest::new(),
+                recording,
+            },
+            Source::Decode { record, .. } => Source::Decode {
+                ing: Ingest::new(),
+                record: *record,
+            },
+        }
+    }
+
+    /// A pass stopped early leaves no recording, and one not asked to record makes none.
+    #[test]
+    fn only_whole_passes_are_recorded() {
+        let inputs = vec![sample("answered-call-rtp.pcap")];
+        let saw = |t: Option<&MediaTracker>| t.is_some_and(MediaTracker::saw_rtp);
+        let (finished, recording) = run_parallel_from(
+            Source::Decode {
+                ing: Ingest::new().with_media_tracker(MediaTracker::watcher()),
+                record: true,
+            },
+            &inputs,
+            &saw,
+            &|m| m.frame,
+            &mut |_, _: &mut Vec<()>| {},
+            false,
+        );
+        assert!(finished.is_none());
+        assert!(recording.is_none());
+        let source = Source::Decode {
+            ing: Ingest::new(),
+            record: false,
+        };
+        assert!(pass_from(source, &inputs, false).2.is_none());
     }
 
     #[test]
