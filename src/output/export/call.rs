@@ -3,9 +3,11 @@
 //! export copies little, and escaping for terminals happens in the writer.
 //!
 //! The lists of a call (participants, dialogs, transactions, messages) and the lists under
-//! them are not collected: each element is made from the call as it is written, and the
-//! annotation of a response is written straight from its [`Annotation`]. The derived
-//! `Serialize` of the element types is the reference the hand-written writer is tested against.
+//! them are not collected: each element is made from the call as it is written. A message is
+//! written straight from its [`Msg`] (no [`MessageJson`] is built), the annotation of a
+//! response straight from its [`Annotation`], once per step: its other sightings copy those
+//! bytes. The derived `Serialize` of the element types is the reference the hand-written
+//! writer is tested against.
 //!
 //! Conventions (the schema says the same): optional facts are present as `null` rather than
 //! left out, so every row loaded into a database has the same columns; only `raw` is left out
@@ -22,6 +24,7 @@ use serde::Serialize;
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::net::IpAddr;
+use std::ops::Range;
 
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
 use crate::dialog::{
@@ -445,6 +448,28 @@ impl HostNames {
         match host.and_then(|i| Some((call.hosts.get(i)?, self.addresses.get(i)?))) {
             Some((h, t)) if h.addr == ip => t.clone(),
             _ => ip_text(ip),
+        }
+    }
+
+    /// Writes [`HostNames::address_of`] without copying the host's text.
+    fn put_address_of(
+        &self,
+        buf: &mut JsonBuf,
+        call: &Call,
+        host: Option<usize>,
+        ip: IpAddr,
+    ) -> serde_json::Result<()> {
+        match host.and_then(|i| Some((call.hosts.get(i)?, self.addresses.get(i)?))) {
+            Some((h, t)) if h.addr == ip => t.append_json(buf),
+            _ => ip_text(ip).append_json(buf),
+        }
+    }
+
+    /// Writes the label of host `host`, or `""` when there is none (a message not placed).
+    fn put_label_of(&self, buf: &mut JsonBuf, host: Option<usize>) -> serde_json::Result<()> {
+        match host {
+            Some(h) => self.put_label(buf, h),
+            None => HostText::default().append_json(buf),
         }
     }
 }
@@ -1019,25 +1044,6 @@ impl AppendJson for HintJson {
     }
 }
 
-impl AppendJson for MessageJson<'_> {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        json_object!(buf, self;
-            index, frame, frames, file, time, epoch_us, src_address, src_port, dst_address,
-            dst_port, sender, receiver, transport, via_transport, kind, method, request_uri,
-            status, reason, cseq, cseq_method, branch, via_count, from, to, step, transaction,
-            dialog, hop, hop_origin, sender_acts, receiver_acts, repeat, retransmission,
-            duplicate, original, original_frame, annotation, sdp, anomalies, flags, size,
-            user_agent, server, contact, reason_header, warning, retry_after, expires,
-            content_type, max_forwards, has_credentials, has_challenge);
-        if let Some(raw) = &self.raw {
-            buf.extend_from_slice(b",\"raw\":");
-            raw.append_json(buf)?;
-        }
-        buf.push(b'}');
-        Ok(())
-    }
-}
-
 impl AppendJson for ParticipantJson<'_> {
     fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self;
@@ -1107,7 +1113,8 @@ impl AppendJson for CallJson<'_> {
         list_field!(buf, "participants", self.participants());
         list_field!(buf, "dialogs", self.dialogs());
         list_field!(buf, "transactions", self.transactions());
-        list_field!(buf, "messages", self.messages());
+        buf.extend_from_slice(b",\"messages\":");
+        self.put_messages(buf)?;
         buf.extend_from_slice(b",\"diagnosis\":");
         self.diagnosis.append_json(buf)?;
         buf.extend_from_slice(b",\"streams\":");
@@ -1115,6 +1122,234 @@ impl AppendJson for CallJson<'_> {
         buf.push(b'}');
         Ok(())
     }
+}
+
+impl CallJson<'_> {
+    /// Writes `[..]` of every message as [`MessageJson`] serialises it, straight from the
+    /// model. A response's annotation is written at its step's first sighting and copied
+    /// from there for the others (the same step seen at several hops, retransmissions).
+    fn put_messages(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        // Where each step's annotation was written in `buf` (empty: not yet).
+        let mut written: SmallVec<[Range<usize>; 16]> =
+            smallvec::smallvec![0..0; self.annotations.len()];
+        buf.push(b'[');
+        for (i, m) in self.call.messages.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            self.put_message(buf, i, m, &mut written)?;
+        }
+        buf.push(b']');
+        Ok(())
+    }
+
+    /// Writes message `idx` as its [`MessageJson`] (see [`message_json`]) serialises it; runs
+    /// of fields fixed by one fact (the kind of start line, a missing hop, the repeat) are
+    /// written as one piece.
+    fn put_message(
+        &self,
+        buf: &mut JsonBuf,
+        idx: usize,
+        m: &Msg,
+        written: &mut [Range<usize>],
+    ) -> serde_json::Result<()> {
+        let (call, names) = (self.call, &self.names);
+        let info = call.info.get(idx);
+        let step_idx = info.and_then(|i| i.step);
+        let step = step_idx.and_then(|s| call.steps.get(s));
+        let hop_idx = info.and_then(|i| i.hop);
+        let hop = step.zip(hop_idx).and_then(|(s, h)| s.hops.get(h));
+        let flow = &m.flow;
+        buf.extend_from_slice(b"{\"index\":");
+        idx.append_json(buf)?;
+        buf.extend_from_slice(b",\"frame\":");
+        put_u64(buf, m.frame.number);
+        buf.extend_from_slice(b",\"frames\":");
+        FrameNumbers(&m.frames).append_json(buf)?;
+        buf.extend_from_slice(b",\"file\":");
+        self.ctx.file_name(m.frame.file).append_json(buf)?;
+        buf.extend_from_slice(b",\"time\":");
+        Rfc3339Micros(m.frame.ts_ns).append_json(buf)?;
+        buf.extend_from_slice(b",\"epoch_us\":");
+        epoch_us(m.frame.ts_ns).append_json(buf)?;
+        buf.extend_from_slice(b",\"src_address\":");
+        names.put_address_of(buf, call, info.map(|i| i.src), flow.src.ip)?;
+        buf.extend_from_slice(b",\"src_port\":");
+        flow.src.port.append_json(buf)?;
+        buf.extend_from_slice(b",\"dst_address\":");
+        names.put_address_of(buf, call, info.map(|i| i.dst), flow.dst.ip)?;
+        buf.extend_from_slice(b",\"dst_port\":");
+        flow.dst.port.append_json(buf)?;
+        buf.extend_from_slice(b",\"sender\":");
+        names.put_label_of(buf, info.map(|i| i.src))?;
+        buf.extend_from_slice(b",\"receiver\":");
+        names.put_label_of(buf, info.map(|i| i.dst))?;
+        buf.extend_from_slice(b",\"transport\":");
+        // Lower-case names chosen by the program.
+        put_quoted_plain(buf, flow.transport.as_str().as_bytes());
+        buf.extend_from_slice(b",\"via_transport\":");
+        m.vias.first().map(|v| &v.transport).append_json(buf)?;
+        match &m.start {
+            Start::Request { method, uri } => {
+                buf.extend_from_slice(b",\"kind\":\"request\",\"method\":");
+                method.append_json(buf)?;
+                buf.extend_from_slice(b",\"request_uri\":");
+                uri.append_json(buf)?;
+                buf.extend_from_slice(b",\"status\":null,\"reason\":null");
+            }
+            Start::Response { code, reason } => {
+                buf.extend_from_slice(
+                    b",\"kind\":\"response\",\"method\":null,\"request_uri\":null,\"status\":",
+                );
+                code.append_json(buf)?;
+                buf.extend_from_slice(b",\"reason\":");
+                reason.append_json(buf)?;
+            }
+            Start::Invalid => buf.extend_from_slice(
+                b",\"kind\":\"invalid\",\"method\":null,\"request_uri\":null,\"status\":null,\"reason\":null",
+            ),
+        }
+        match &m.cseq {
+            Some((n, method)) => {
+                buf.extend_from_slice(b",\"cseq\":");
+                n.append_json(buf)?;
+                buf.extend_from_slice(b",\"cseq_method\":");
+                method.append_json(buf)?;
+            }
+            None => buf.extend_from_slice(b",\"cseq\":null,\"cseq_method\":null"),
+        }
+        buf.extend_from_slice(b",\"branch\":");
+        m.top_branch().append_json(buf)?;
+        buf.extend_from_slice(b",\"via_count\":");
+        m.vias.len().append_json(buf)?;
+        buf.extend_from_slice(b",\"from\":");
+        party(&m.from).append_json(buf)?;
+        buf.extend_from_slice(b",\"to\":");
+        party(&m.to).append_json(buf)?;
+        buf.extend_from_slice(b",\"step\":");
+        step_idx.append_json(buf)?;
+        buf.extend_from_slice(b",\"transaction\":");
+        step.map(|s| s.transaction).append_json(buf)?;
+        buf.extend_from_slice(b",\"dialog\":");
+        step.and_then(|s| s.dialog).append_json(buf)?;
+        buf.extend_from_slice(b",\"hop\":");
+        hop_idx.append_json(buf)?;
+        match hop {
+            Some(h) => {
+                buf.extend_from_slice(match h.origin {
+                    HopOrigin::Generated => b",\"hop_origin\":\"generated\",\"sender_acts\":",
+                    HopOrigin::Forwarded => b",\"hop_origin\":\"forwarded\",\"sender_acts\":",
+                });
+                put_quoted_plain(buf, acting_name(h.sender_acts).as_bytes());
+                buf.extend_from_slice(b",\"receiver_acts\":");
+                put_quoted_plain(buf, acting_name(h.receiver_acts).as_bytes());
+            }
+            None => buf.extend_from_slice(
+                b",\"hop_origin\":null,\"sender_acts\":null,\"receiver_acts\":null",
+            ),
+        }
+        let original = match info.map(|i| i.repeat) {
+            Some(Repeat::Retransmission { of }) => {
+                buf.extend_from_slice(
+                    b",\"repeat\":\"retransmission\",\"retransmission\":true,\"duplicate\":false",
+                );
+                Some(of)
+            }
+            Some(Repeat::Duplicate { of }) => {
+                buf.extend_from_slice(
+                    b",\"repeat\":\"duplicate\",\"retransmission\":false,\"duplicate\":true",
+                );
+                Some(of)
+            }
+            _ => {
+                buf.extend_from_slice(
+                    b",\"repeat\":\"first\",\"retransmission\":false,\"duplicate\":false",
+                );
+                None
+            }
+        };
+        match original {
+            Some(of) => {
+                buf.extend_from_slice(b",\"original\":");
+                of.append_json(buf)?;
+                buf.extend_from_slice(b",\"original_frame\":");
+                call.messages
+                    .get(of)
+                    .map(|o| o.frame.number)
+                    .append_json(buf)?;
+            }
+            None => buf.extend_from_slice(b",\"original\":null,\"original_frame\":null"),
+        }
+        buf.extend_from_slice(b",\"annotation\":");
+        let note = step_idx.and_then(|s| Some((s, self.annotations.get(s)?.as_ref()?)));
+        match note {
+            Some((s, note)) => {
+                let again = written.get(s).filter(|w| !w.is_empty()).cloned();
+                if !again.is_some_and(|w| put_again(buf, w)) {
+                    let start = buf.len();
+                    AnnotationRef { call, note, names }.append_json(buf)?;
+                    if let Some(w) = written.get_mut(s) {
+                        *w = start..buf.len();
+                    }
+                }
+            }
+            None => buf.extend_from_slice(b"null"),
+        }
+        buf.extend_from_slice(b",\"sdp\":");
+        m.sdp.as_ref().map(sdp_json).append_json(buf)?;
+        buf.extend_from_slice(b",\"anomalies\":");
+        m.anomalies.append_json(buf)?;
+        buf.extend_from_slice(b",\"flags\":");
+        FlagNames(m.flags).append_json(buf)?;
+        buf.extend_from_slice(b",\"size\":");
+        m.size.append_json(buf)?;
+        buf.extend_from_slice(b",\"user_agent\":");
+        m.user_agent.append_json(buf)?;
+        buf.extend_from_slice(b",\"server\":");
+        m.server.append_json(buf)?;
+        buf.extend_from_slice(b",\"contact\":");
+        m.contact.append_json(buf)?;
+        buf.extend_from_slice(b",\"reason_header\":");
+        m.reason_header.append_json(buf)?;
+        buf.extend_from_slice(b",\"warning\":");
+        m.warning.append_json(buf)?;
+        buf.extend_from_slice(b",\"retry_after\":");
+        m.retry_after.append_json(buf)?;
+        buf.extend_from_slice(b",\"expires\":");
+        m.expires.append_json(buf)?;
+        buf.extend_from_slice(b",\"content_type\":");
+        m.content_type.append_json(buf)?;
+        buf.extend_from_slice(b",\"max_forwards\":");
+        m.max_forwards.append_json(buf)?;
+        buf.extend_from_slice(b",\"has_credentials\":");
+        m.has_credentials.append_json(buf)?;
+        buf.extend_from_slice(b",\"has_challenge\":");
+        m.has_challenge.append_json(buf)?;
+        if self.ctx.raw {
+            buf.extend_from_slice(b",\"raw\":");
+            RawText(m.raw.as_deref().unwrap_or_default()).append_json(buf)?;
+        }
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+/// Appends again the bytes `span` of `buf` (written earlier in the same call), through a
+/// buffer kept by the thread. False, having written nothing, when the span is not in `buf`.
+fn put_again(buf: &mut JsonBuf, span: Range<usize>) -> bool {
+    thread_local! {
+        static COPY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    COPY.with(|copy| {
+        // Never busy: nothing here copies inside a copy.
+        let (Ok(mut copy), Some(bytes)) = (copy.try_borrow_mut(), buf.as_bytes().get(span)) else {
+            return false;
+        };
+        copy.clear();
+        copy.extend_from_slice(bytes);
+        buf.extend_from_slice(&copy);
+        true
+    })
 }
 
 impl Serialize for CallJson<'_> {
