@@ -34,7 +34,7 @@ use crate::dialog::{
 };
 use crate::knowledge::{self, Class};
 use crate::net::FrameRef;
-use crate::output::json::{put_quoted_plain, put_u64, AppendJson, JsonBuf, JsonOut};
+use crate::output::json::{decimal, put_quoted_plain, put_u64, AppendJson, JsonBuf, JsonOut};
 use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
 use crate::sip::MessageFlags;
 use crate::{append_json_by_serde, json_object};
@@ -999,6 +999,11 @@ impl AppendJson for FrameNumbers<'_> {
 
 impl AppendJson for FlagNames {
     fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        // Nearly every message has no flag: no names to go through.
+        if self.0 == MessageFlags::default() {
+            buf.extend_from_slice(b"[]");
+            return Ok(());
+        }
         buf.push(b'[');
         for (i, name) in self.names().enumerate() {
             if i > 0 {
@@ -1132,12 +1137,13 @@ impl CallJson<'_> {
         // Where each step's annotation was written in `buf` (empty: not yet).
         let mut written: SmallVec<[Range<usize>; 16]> =
             smallvec::smallvec![0..0; self.annotations.len()];
+        let mut clock = Clock::default();
         buf.push(b'[');
         for (i, m) in self.call.messages.iter().enumerate() {
             if i > 0 {
                 buf.push(b',');
             }
-            self.put_message(buf, i, m, &mut written)?;
+            self.put_message(buf, i, m, &mut written, &mut clock)?;
         }
         buf.push(b']');
         Ok(())
@@ -1152,6 +1158,7 @@ impl CallJson<'_> {
         idx: usize,
         m: &Msg,
         written: &mut [Range<usize>],
+        clock: &mut Clock,
     ) -> serde_json::Result<()> {
         let (call, names) = (self.call, &self.names);
         let info = call.info.get(idx);
@@ -1162,14 +1169,26 @@ impl CallJson<'_> {
         let flow = &m.flow;
         buf.extend_from_slice(b"{\"index\":");
         idx.append_json(buf)?;
+        // The frame number, and again as the only one that carried the message (the rule).
+        let mut digits = [0u8; 20];
+        let frame = decimal(m.frame.number, &mut digits);
         buf.extend_from_slice(b",\"frame\":");
-        put_u64(buf, m.frame.number);
-        buf.extend_from_slice(b",\"frames\":");
-        FrameNumbers(&m.frames).append_json(buf)?;
-        buf.extend_from_slice(b",\"file\":");
+        buf.extend_from_slice(frame);
+        match &m.frames[..] {
+            [one] if one.number == m.frame.number => {
+                buf.extend_from_slice(b",\"frames\":[");
+                buf.extend_from_slice(frame);
+                buf.extend_from_slice(b"],\"file\":");
+            }
+            frames => {
+                buf.extend_from_slice(b",\"frames\":");
+                FrameNumbers(frames).append_json(buf)?;
+                buf.extend_from_slice(b",\"file\":");
+            }
+        }
         self.ctx.file_name(m.frame.file).append_json(buf)?;
         buf.extend_from_slice(b",\"time\":");
-        Rfc3339Micros(m.frame.ts_ns).append_json(buf)?;
+        clock.put(buf, m.frame.ts_ns)?;
         buf.extend_from_slice(b",\"epoch_us\":");
         epoch_us(m.frame.ts_ns).append_json(buf)?;
         buf.extend_from_slice(b",\"src_address\":");
@@ -1223,9 +1242,9 @@ impl CallJson<'_> {
         buf.extend_from_slice(b",\"via_count\":");
         m.vias.len().append_json(buf)?;
         buf.extend_from_slice(b",\"from\":");
-        party(&m.from).append_json(buf)?;
+        put_party(buf, &m.from)?;
         buf.extend_from_slice(b",\"to\":");
-        party(&m.to).append_json(buf)?;
+        put_party(buf, &m.to)?;
         buf.extend_from_slice(b",\"step\":");
         step_idx.append_json(buf)?;
         buf.extend_from_slice(b",\"transaction\":");
@@ -1330,6 +1349,63 @@ impl CallJson<'_> {
             RawText(m.raw.as_deref().unwrap_or_default()).append_json(buf)?;
         }
         buf.push(b'}');
+        Ok(())
+    }
+}
+
+/// Writes `p` as its [`PartyJson`] serialises it; the display name, most often absent, is
+/// written without looking at it.
+fn put_party(buf: &mut JsonBuf, p: &Party) -> serde_json::Result<()> {
+    if p.display.is_empty() {
+        buf.extend_from_slice(b"{\"display\":\"\",\"uri\":");
+    } else {
+        buf.extend_from_slice(b"{\"display\":");
+        p.display.append_json(buf)?;
+        buf.extend_from_slice(b",\"uri\":");
+    }
+    p.uri.append_json(buf)?;
+    buf.extend_from_slice(b",\"user\":");
+    p.user.append_json(buf)?;
+    buf.extend_from_slice(b",\"tag\":");
+    p.tag.append_json(buf)?;
+    buf.push(b'}');
+    Ok(())
+}
+
+/// The message times of a call, written as [`Rfc3339Micros`] writes them. A call's messages
+/// often fall in one second: a time in the second of the one before keeps its date and
+/// clock, only its microseconds are written.
+#[derive(Debug, Default)]
+pub(super) struct Clock {
+    /// The second (since the epoch) of the last time written, and its text.
+    last: Option<(i64, [u8; 27])>,
+}
+
+impl Clock {
+    pub(super) fn put(&mut self, buf: &mut JsonBuf, ns: i64) -> serde_json::Result<()> {
+        const NS_PER_S: i64 = 1_000_000_000;
+        let secs = ns.div_euclid(NS_PER_S);
+        let text = match self.last {
+            Some((last, mut text)) if last == secs => {
+                // 0..=999_999: six digits after the dot.
+                let mut micros = ns.rem_euclid(NS_PER_S) / 1000;
+                for d in text.iter_mut().skip(20).take(6).rev() {
+                    // micros % 10 is 0..=9: the cast cannot truncate.
+                    *d = b'0' + (micros % 10) as u8;
+                    micros /= 10;
+                }
+                text
+            }
+            _ => match rfc3339_micros_bytes(ns) {
+                Some(text) => {
+                    self.last = Some((secs, text));
+                    text
+                }
+                None => return Rfc3339Micros(ns).append_json(buf),
+            },
+        };
+        // Digits, `-`, `:`, `.`, `T` and `Z` only.
+        put_quoted_plain(buf, &text);
         Ok(())
     }
 }

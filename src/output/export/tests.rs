@@ -768,3 +768,73 @@ fn messages_with_odd_or_missing_fields_match_the_reference() {
     empty.info.clear();
     assert_writer_matches_reference(&empty, &[]);
 }
+
+/// The clock of a call's messages writes every time as `rfc3339_micros` does, whether it
+/// reuses the second before or not: times in one second, across a second, a day and a year,
+/// before the epoch, back in time, and out of the range of four-digit years.
+#[test]
+fn message_times_written_by_the_clock_read_as_rfc3339_micros() {
+    use crate::output::json::JsonBuf;
+    use crate::output::time::rfc3339_micros;
+    let s = 1_000_000_000i64;
+    let day = 86_400 * s;
+    let base = 1_700_000_000 * s;
+    let times = [
+        base,
+        base + 1,
+        base + 999,
+        base + 1_000,
+        base + 123_456_789,
+        base + s - 1,
+        base + s,
+        base + s + 7_000,
+        base + 5,
+        -1,
+        -1_000,
+        -s,
+        -s - 1,
+        0,
+        0,
+        19_357 * day - 1,
+        19_357 * day,
+        i64::MIN,
+        i64::MIN + 1,
+        i64::MAX,
+        i64::MAX - 1,
+        // The last nanosecond of 2261 and the first of 2262 (near i64::MAX).
+        9_214_646_399 * s + 999_999_999,
+        9_214_646_400 * s,
+    ];
+    let mut clock = super::call::Clock::default();
+    for t in times {
+        let mut buf = JsonBuf::new();
+        clock.put(&mut buf, t).unwrap();
+        let want = format!("\"{}\"", rfc3339_micros(t));
+        assert_eq!(String::from_utf8_lossy(buf.as_bytes()), want, "{t}");
+    }
+}
+
+/// A message without flags is written as one with every flag off: no name.
+#[test]
+fn no_flag_is_the_default_and_names_none() {
+    use crate::sip::MessageFlags;
+    assert_eq!(
+        super::call::FlagNames(MessageFlags::default())
+            .names()
+            .count(),
+        0
+    );
+    let mut call = eventful_call();
+    if let Some(m) = call.messages.get_mut(1) {
+        m.flags.after_gap = true;
+        // One frame, not the one that completed the message.
+        m.frames = smallvec::smallvec![crate::net::FrameRef {
+            number: m.frame.number + 1,
+            ..m.frame
+        }];
+    }
+    if let Some(m) = call.messages.get_mut(2) {
+        m.frames.clear();
+    }
+    assert_writer_matches_reference(&call, &["a.pcap"]);
+}
