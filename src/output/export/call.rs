@@ -33,7 +33,7 @@ use crate::dialog::{
     Text, Transaction,
 };
 use crate::knowledge::{self, Class};
-use crate::net::FrameRef;
+use crate::net::{FrameRef, Transport};
 use crate::output::json::{decimal, put_quoted_plain, put_u64, AppendJson, JsonBuf, JsonOut};
 use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
 use crate::sip::MessageFlags;
@@ -323,11 +323,29 @@ fn class_name(c: Class) -> &'static str {
     }
 }
 
-fn acting_name(a: Acting) -> &'static str {
+pub(super) fn acting_name(a: Acting) -> &'static str {
     match a {
         Acting::Client => "uac",
         Acting::Server => "uas",
         Acting::Forwarder => "forwarder",
+    }
+}
+
+/// [`acting_name`] as a JSON string, quotes included.
+pub(super) fn acting_json(a: Acting) -> &'static [u8] {
+    match a {
+        Acting::Client => b"\"uac\"",
+        Acting::Server => b"\"uas\"",
+        Acting::Forwarder => b"\"forwarder\"",
+    }
+}
+
+/// `,"transport":` with the name of `t` ([`Transport::as_str`]) and `,"via_transport":`.
+pub(super) fn transport_json(t: Transport) -> &'static [u8] {
+    match t {
+        Transport::Udp => b",\"transport\":\"udp\",\"via_transport\":",
+        Transport::Tcp => b",\"transport\":\"tcp\",\"via_transport\":",
+        Transport::Sctp => b",\"transport\":\"sctp\",\"via_transport\":",
     }
 }
 
@@ -533,16 +551,31 @@ impl AppendJson for AnnotationRef<'_> {
             static LINE: RefCell<String> = const { RefCell::new(String::new()) };
         }
         let (a, names) = (self.note, self.names);
-        buf.extend_from_slice(b"{\"class\":");
-        class_name(a.class).append_json(buf)?;
-        buf.extend_from_slice(b",\"class_label\":");
-        a.class.label().append_json(buf)?;
-        buf.extend_from_slice(b",\"known\":");
-        a.known.append_json(buf)?;
-        buf.extend_from_slice(b",\"default_reason\":");
-        a.default_reason.append_json(buf)?;
-        buf.extend_from_slice(b",\"meaning\":");
-        a.meaning.append_json(buf)?;
+        let (class, label) = (class_name(a.class), a.class.label());
+        let head = [
+            1,
+            text_id(class).0,
+            text_id(class).1,
+            text_id(label).0,
+            text_id(label).1,
+            usize::from(a.known),
+            text_id(a.default_reason).0,
+            text_id(a.default_reason).1,
+            text_id(a.meaning).0,
+            text_id(a.meaning).1,
+        ];
+        put_known(buf, &head, |buf| {
+            buf.extend_from_slice(b"{\"class\":");
+            class.append_json(buf)?;
+            buf.extend_from_slice(b",\"class_label\":");
+            label.append_json(buf)?;
+            buf.extend_from_slice(b",\"known\":");
+            a.known.append_json(buf)?;
+            buf.extend_from_slice(b",\"default_reason\":");
+            a.default_reason.append_json(buf)?;
+            buf.extend_from_slice(b",\"meaning\":");
+            a.meaning.append_json(buf)
+        })?;
         buf.extend_from_slice(b",\"generated_by\":");
         match a.generated_by {
             Some(h) => names.put_label(buf, h)?,
@@ -560,17 +593,37 @@ impl AppendJson for AnnotationRef<'_> {
             Some(h) => names.put_label(buf, h)?,
             None => buf.extend_from_slice(b"null"),
         }
-        buf.extend_from_slice(b",\"receiver_role\":");
-        a.receiver_role.map(knowledge_role_name).append_json(buf)?;
-        buf.extend_from_slice(b",\"expected_next\":");
-        a.on_receipt.append_json(buf)?;
-        buf.extend_from_slice(b",\"hint\":");
-        a.hint
-            .map(|h| HintJson {
-                phrase: h.phrase,
-                cause: h.cause,
-            })
-            .append_json(buf)?;
+        let role = a.receiver_role.map(knowledge_role_name);
+        let (next, phrase, cause) = (
+            a.on_receipt.map_or((0, 0), text_id),
+            a.hint.map_or((0, 0), |h| text_id(h.phrase)),
+            a.hint.map_or((0, 0), |h| text_id(h.cause)),
+        );
+        let tail = [
+            2,
+            role.map_or(0, |r| text_id(r).0),
+            role.map_or(0, |r| text_id(r).1),
+            next.0,
+            next.1,
+            phrase.0,
+            phrase.1,
+            cause.0,
+            cause.1,
+            0,
+        ];
+        put_known(buf, &tail, |buf| {
+            buf.extend_from_slice(b",\"receiver_role\":");
+            role.append_json(buf)?;
+            buf.extend_from_slice(b",\"expected_next\":");
+            a.on_receipt.append_json(buf)?;
+            buf.extend_from_slice(b",\"hint\":");
+            a.hint
+                .map(|h| HintJson {
+                    phrase: h.phrase,
+                    cause: h.cause,
+                })
+                .append_json(buf)
+        })?;
         buf.extend_from_slice(b",\"summary\":");
         LINE.with(|line| match line.try_borrow_mut() {
             Ok(mut line) => {
@@ -584,6 +637,60 @@ impl AppendJson for AnnotationRef<'_> {
         buf.push(b'}');
         Ok(())
     }
+}
+
+/// What a piece of an annotation made of knowledge-table texts alone is made of: which piece,
+/// then the [`text_id`] of each text (`(0, 0)` for one absent) and flag. Equal keys give
+/// equal bytes: a text that lives for the whole run is never replaced at its address.
+type KnownKey = [usize; 10];
+
+/// The identity of a text the program holds for the whole run: its address and length.
+fn text_id(s: &'static str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
+}
+
+/// Pieces kept by [`put_known`] (a direct-mapped table: a capture has few kinds of response).
+const KNOWN_SLOTS: usize = 256;
+
+/// Writes the piece of an annotation `key` stands for: copied when this thread wrote it
+/// before, else written by `write` and kept. The long texts of the knowledge tables (meanings,
+/// what a receiver does next) were checked for escapes and copied at every response.
+fn put_known(
+    buf: &mut JsonBuf,
+    key: &KnownKey,
+    write: impl FnOnce(&mut JsonBuf) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
+    thread_local! {
+        static KNOWN: RefCell<Vec<(KnownKey, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+    }
+    KNOWN.with(|cell| {
+        // Never busy: nothing here writes a piece inside another.
+        let Ok(mut slots) = cell.try_borrow_mut() else {
+            return write(buf);
+        };
+        if slots.is_empty() {
+            // No key starts with 0: empty slots match none.
+            slots.resize(KNOWN_SLOTS, ([0; 10], Vec::new()));
+        }
+        let hash = key.iter().fold(0u64, |h, &w| {
+            (h.rotate_left(5) ^ w as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
+        });
+        // The top bits of the hash, below KNOWN_SLOTS: the cast cannot truncate.
+        let Some(slot) = slots.get_mut((hash >> 56) as usize % KNOWN_SLOTS) else {
+            return write(buf);
+        };
+        if slot.0 == *key {
+            buf.extend_from_slice(&slot.1);
+            return Ok(());
+        }
+        let start = buf.len();
+        write(buf)?;
+        slot.0 = *key;
+        slot.1.clear();
+        slot.1
+            .extend_from_slice(buf.as_bytes().get(start..).unwrap_or_default());
+        Ok(())
+    })
 }
 
 /// A message's text as lossy UTF-8 (`--raw`), converted only where it is not valid UTF-8.
@@ -1203,10 +1310,7 @@ impl CallJson<'_> {
         names.put_label_of(buf, info.map(|i| i.src))?;
         buf.extend_from_slice(b",\"receiver\":");
         names.put_label_of(buf, info.map(|i| i.dst))?;
-        buf.extend_from_slice(b",\"transport\":");
-        // Lower-case names chosen by the program.
-        put_quoted_plain(buf, flow.transport.as_str().as_bytes());
-        buf.extend_from_slice(b",\"via_transport\":");
+        buf.extend_from_slice(transport_json(flow.transport));
         m.vias.first().map(|v| &v.transport).append_json(buf)?;
         match &m.start {
             Start::Request { method, uri } => {
@@ -1259,9 +1363,9 @@ impl CallJson<'_> {
                     HopOrigin::Generated => b",\"hop_origin\":\"generated\",\"sender_acts\":",
                     HopOrigin::Forwarded => b",\"hop_origin\":\"forwarded\",\"sender_acts\":",
                 });
-                put_quoted_plain(buf, acting_name(h.sender_acts).as_bytes());
+                buf.extend_from_slice(acting_json(h.sender_acts));
                 buf.extend_from_slice(b",\"receiver_acts\":");
-                put_quoted_plain(buf, acting_name(h.receiver_acts).as_bytes());
+                buf.extend_from_slice(acting_json(h.receiver_acts));
             }
             None => buf.extend_from_slice(
                 b",\"hop_origin\":null,\"sender_acts\":null,\"receiver_acts\":null",

@@ -838,3 +838,51 @@ fn no_flag_is_the_default_and_names_none() {
     }
     assert_writer_matches_reference(&call, &["a.pcap"]);
 }
+
+/// The names written as literal pieces are the names of the model.
+#[test]
+fn literal_names_are_the_names() {
+    use crate::dialog::Acting;
+    use crate::net::Transport;
+    for a in [Acting::Client, Acting::Server, Acting::Forwarder] {
+        let want = format!("\"{}\"", super::call::acting_name(a));
+        assert_eq!(super::call::acting_json(a), want.as_bytes());
+    }
+    for t in [Transport::Udp, Transport::Tcp, Transport::Sctp] {
+        let want = format!(",\"transport\":\"{}\",\"via_transport\":", t.as_str());
+        assert_eq!(super::call::transport_json(t), want.as_bytes());
+    }
+}
+
+/// Annotations of every code, for several methods and with the operator phrases the hint
+/// table knows, written twice on one thread (the second time from the kept pieces, with
+/// more kinds than the table has slots): every line is the reference's.
+#[test]
+fn annotations_from_kept_pieces_match_the_reference() {
+    use crate::dialog::Start;
+    for round in 0..2 {
+        for code in 100..=699u16 {
+            let method = ["INVITE", "BYE", "REGISTER", "CANCEL"][usize::from(code % 4)];
+            let req = crate::dialog::testkit::request(
+                method,
+                &format!("k-{code}-{round}"),
+                1,
+                2,
+                0,
+                "z9hG4bK-k",
+                1,
+                "a",
+                None,
+            );
+            let mut resp = reply(&req, code, 10, Some("t"));
+            if let (Start::Response { reason, .. }, Some(h)) = (
+                &mut resp.start,
+                crate::knowledge::hints::hints_for(code).first(),
+            ) {
+                *reason = h.phrase.into();
+            }
+            let call = analyze_call(vec![req, resp], &[]);
+            assert_writer_matches_reference(&call, &["a.pcap"]);
+        }
+    }
+}
