@@ -3,9 +3,11 @@
 //! export copies little, and escaping for terminals happens in the writer.
 //!
 //! The lists of a call (participants, dialogs, transactions, messages) and the lists under
-//! them are not collected: each element is made from the call as it is written, and the
-//! annotation of a response is written straight from its [`Annotation`]. The derived
-//! `Serialize` of the element types is the reference the hand-written writer is tested against.
+//! them are not collected: each element is made from the call as it is written. A message is
+//! written straight from its [`Msg`] (no [`MessageJson`] is built), the annotation of a
+//! response straight from its [`Annotation`], once per step: its other sightings copy those
+//! bytes. The derived `Serialize` of the element types is the reference the hand-written
+//! writer is tested against.
 //!
 //! Conventions (the schema says the same): optional facts are present as `null` rather than
 //! left out, so every row loaded into a database has the same columns; only `raw` is left out
@@ -22,6 +24,7 @@ use serde::Serialize;
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::net::IpAddr;
+use std::ops::Range;
 
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
 use crate::dialog::{
@@ -30,8 +33,8 @@ use crate::dialog::{
     Text, Transaction,
 };
 use crate::knowledge::{self, Class};
-use crate::net::FrameRef;
-use crate::output::json::{put_quoted_plain, put_u64, AppendJson, JsonBuf, JsonOut};
+use crate::net::{FrameRef, Transport};
+use crate::output::json::{decimal, put_quoted_plain, put_u64, AppendJson, JsonBuf, JsonOut};
 use crate::output::time::{rfc3339_micros, rfc3339_micros_bytes};
 use crate::sip::MessageFlags;
 use crate::{append_json_by_serde, json_object};
@@ -320,11 +323,29 @@ fn class_name(c: Class) -> &'static str {
     }
 }
 
-fn acting_name(a: Acting) -> &'static str {
+pub(super) fn acting_name(a: Acting) -> &'static str {
     match a {
         Acting::Client => "uac",
         Acting::Server => "uas",
         Acting::Forwarder => "forwarder",
+    }
+}
+
+/// [`acting_name`] as a JSON string, quotes included.
+pub(super) fn acting_json(a: Acting) -> &'static [u8] {
+    match a {
+        Acting::Client => b"\"uac\"",
+        Acting::Server => b"\"uas\"",
+        Acting::Forwarder => b"\"forwarder\"",
+    }
+}
+
+/// `,"transport":` with the name of `t` ([`Transport::as_str`]) and `,"via_transport":`.
+pub(super) fn transport_json(t: Transport) -> &'static [u8] {
+    match t {
+        Transport::Udp => b",\"transport\":\"udp\",\"via_transport\":",
+        Transport::Tcp => b",\"transport\":\"tcp\",\"via_transport\":",
+        Transport::Sctp => b",\"transport\":\"sctp\",\"via_transport\":",
     }
 }
 
@@ -447,6 +468,28 @@ impl HostNames {
             _ => ip_text(ip),
         }
     }
+
+    /// Writes [`HostNames::address_of`] without copying the host's text.
+    fn put_address_of(
+        &self,
+        buf: &mut JsonBuf,
+        call: &Call,
+        host: Option<usize>,
+        ip: IpAddr,
+    ) -> serde_json::Result<()> {
+        match host.and_then(|i| Some((call.hosts.get(i)?, self.addresses.get(i)?))) {
+            Some((h, t)) if h.addr == ip => t.append_json(buf),
+            _ => ip_text(ip).append_json(buf),
+        }
+    }
+
+    /// Writes the label of host `host`, or `""` when there is none (a message not placed).
+    fn put_label_of(&self, buf: &mut JsonBuf, host: Option<usize>) -> serde_json::Result<()> {
+        match host {
+            Some(h) => self.put_label(buf, h),
+            None => HostText::default().append_json(buf),
+        }
+    }
 }
 
 /// Writes `[a,b,..]`, each element made as it is written.
@@ -508,16 +551,31 @@ impl AppendJson for AnnotationRef<'_> {
             static LINE: RefCell<String> = const { RefCell::new(String::new()) };
         }
         let (a, names) = (self.note, self.names);
-        buf.extend_from_slice(b"{\"class\":");
-        class_name(a.class).append_json(buf)?;
-        buf.extend_from_slice(b",\"class_label\":");
-        a.class.label().append_json(buf)?;
-        buf.extend_from_slice(b",\"known\":");
-        a.known.append_json(buf)?;
-        buf.extend_from_slice(b",\"default_reason\":");
-        a.default_reason.append_json(buf)?;
-        buf.extend_from_slice(b",\"meaning\":");
-        a.meaning.append_json(buf)?;
+        let (class, label) = (class_name(a.class), a.class.label());
+        let head = [
+            1,
+            text_id(class).0,
+            text_id(class).1,
+            text_id(label).0,
+            text_id(label).1,
+            usize::from(a.known),
+            text_id(a.default_reason).0,
+            text_id(a.default_reason).1,
+            text_id(a.meaning).0,
+            text_id(a.meaning).1,
+        ];
+        put_known(buf, &head, |buf| {
+            buf.extend_from_slice(b"{\"class\":");
+            class.append_json(buf)?;
+            buf.extend_from_slice(b",\"class_label\":");
+            label.append_json(buf)?;
+            buf.extend_from_slice(b",\"known\":");
+            a.known.append_json(buf)?;
+            buf.extend_from_slice(b",\"default_reason\":");
+            a.default_reason.append_json(buf)?;
+            buf.extend_from_slice(b",\"meaning\":");
+            a.meaning.append_json(buf)
+        })?;
         buf.extend_from_slice(b",\"generated_by\":");
         match a.generated_by {
             Some(h) => names.put_label(buf, h)?,
@@ -535,17 +593,37 @@ impl AppendJson for AnnotationRef<'_> {
             Some(h) => names.put_label(buf, h)?,
             None => buf.extend_from_slice(b"null"),
         }
-        buf.extend_from_slice(b",\"receiver_role\":");
-        a.receiver_role.map(knowledge_role_name).append_json(buf)?;
-        buf.extend_from_slice(b",\"expected_next\":");
-        a.on_receipt.append_json(buf)?;
-        buf.extend_from_slice(b",\"hint\":");
-        a.hint
-            .map(|h| HintJson {
-                phrase: h.phrase,
-                cause: h.cause,
-            })
-            .append_json(buf)?;
+        let role = a.receiver_role.map(knowledge_role_name);
+        let (next, phrase, cause) = (
+            a.on_receipt.map_or((0, 0), text_id),
+            a.hint.map_or((0, 0), |h| text_id(h.phrase)),
+            a.hint.map_or((0, 0), |h| text_id(h.cause)),
+        );
+        let tail = [
+            2,
+            role.map_or(0, |r| text_id(r).0),
+            role.map_or(0, |r| text_id(r).1),
+            next.0,
+            next.1,
+            phrase.0,
+            phrase.1,
+            cause.0,
+            cause.1,
+            0,
+        ];
+        put_known(buf, &tail, |buf| {
+            buf.extend_from_slice(b",\"receiver_role\":");
+            role.append_json(buf)?;
+            buf.extend_from_slice(b",\"expected_next\":");
+            a.on_receipt.append_json(buf)?;
+            buf.extend_from_slice(b",\"hint\":");
+            a.hint
+                .map(|h| HintJson {
+                    phrase: h.phrase,
+                    cause: h.cause,
+                })
+                .append_json(buf)
+        })?;
         buf.extend_from_slice(b",\"summary\":");
         LINE.with(|line| match line.try_borrow_mut() {
             Ok(mut line) => {
@@ -559,6 +637,60 @@ impl AppendJson for AnnotationRef<'_> {
         buf.push(b'}');
         Ok(())
     }
+}
+
+/// What a piece of an annotation made of knowledge-table texts alone is made of: which piece,
+/// then the [`text_id`] of each text (`(0, 0)` for one absent) and flag. Equal keys give
+/// equal bytes: a text that lives for the whole run is never replaced at its address.
+type KnownKey = [usize; 10];
+
+/// The identity of a text the program holds for the whole run: its address and length.
+fn text_id(s: &'static str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
+}
+
+/// Pieces kept by [`put_known`] (a direct-mapped table: a capture has few kinds of response).
+const KNOWN_SLOTS: usize = 256;
+
+/// Writes the piece of an annotation `key` stands for: copied when this thread wrote it
+/// before, else written by `write` and kept. The long texts of the knowledge tables (meanings,
+/// what a receiver does next) were checked for escapes and copied at every response.
+fn put_known(
+    buf: &mut JsonBuf,
+    key: &KnownKey,
+    write: impl FnOnce(&mut JsonBuf) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
+    thread_local! {
+        static KNOWN: RefCell<Vec<(KnownKey, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+    }
+    KNOWN.with(|cell| {
+        // Never busy: nothing here writes a piece inside another.
+        let Ok(mut slots) = cell.try_borrow_mut() else {
+            return write(buf);
+        };
+        if slots.is_empty() {
+            // No key starts with 0: empty slots match none.
+            slots.resize(KNOWN_SLOTS, ([0; 10], Vec::new()));
+        }
+        let hash = key.iter().fold(0u64, |h, &w| {
+            (h.rotate_left(5) ^ w as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
+        });
+        // The top bits of the hash, below KNOWN_SLOTS: the cast cannot truncate.
+        let Some(slot) = slots.get_mut((hash >> 56) as usize % KNOWN_SLOTS) else {
+            return write(buf);
+        };
+        if slot.0 == *key {
+            buf.extend_from_slice(&slot.1);
+            return Ok(());
+        }
+        let start = buf.len();
+        write(buf)?;
+        slot.0 = *key;
+        slot.1.clear();
+        slot.1
+            .extend_from_slice(buf.as_bytes().get(start..).unwrap_or_default());
+        Ok(())
+    })
 }
 
 /// A message's text as lossy UTF-8 (`--raw`), converted only where it is not valid UTF-8.
@@ -974,6 +1106,11 @@ impl AppendJson for FrameNumbers<'_> {
 
 impl AppendJson for FlagNames {
     fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        // Nearly every message has no flag: no names to go through.
+        if self.0 == MessageFlags::default() {
+            buf.extend_from_slice(b"[]");
+            return Ok(());
+        }
         buf.push(b'[');
         for (i, name) in self.names().enumerate() {
             if i > 0 {
@@ -1014,25 +1151,6 @@ impl AppendJson for SdpJson<'_> {
 impl AppendJson for HintJson {
     fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
         json_object!(buf, self; phrase, cause);
-        buf.push(b'}');
-        Ok(())
-    }
-}
-
-impl AppendJson for MessageJson<'_> {
-    fn append_json(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
-        json_object!(buf, self;
-            index, frame, frames, file, time, epoch_us, src_address, src_port, dst_address,
-            dst_port, sender, receiver, transport, via_transport, kind, method, request_uri,
-            status, reason, cseq, cseq_method, branch, via_count, from, to, step, transaction,
-            dialog, hop, hop_origin, sender_acts, receiver_acts, repeat, retransmission,
-            duplicate, original, original_frame, annotation, sdp, anomalies, flags, size,
-            user_agent, server, contact, reason_header, warning, retry_after, expires,
-            content_type, max_forwards, has_credentials, has_challenge);
-        if let Some(raw) = &self.raw {
-            buf.extend_from_slice(b",\"raw\":");
-            raw.append_json(buf)?;
-        }
         buf.push(b'}');
         Ok(())
     }
@@ -1107,7 +1225,8 @@ impl AppendJson for CallJson<'_> {
         list_field!(buf, "participants", self.participants());
         list_field!(buf, "dialogs", self.dialogs());
         list_field!(buf, "transactions", self.transactions());
-        list_field!(buf, "messages", self.messages());
+        buf.extend_from_slice(b",\"messages\":");
+        self.put_messages(buf)?;
         buf.extend_from_slice(b",\"diagnosis\":");
         self.diagnosis.append_json(buf)?;
         buf.extend_from_slice(b",\"streams\":");
@@ -1115,6 +1234,302 @@ impl AppendJson for CallJson<'_> {
         buf.push(b'}');
         Ok(())
     }
+}
+
+impl CallJson<'_> {
+    /// Writes `[..]` of every message as [`MessageJson`] serialises it, straight from the
+    /// model. A response's annotation is written at its step's first sighting and copied
+    /// from there for the others (the same step seen at several hops, retransmissions).
+    fn put_messages(&self, buf: &mut JsonBuf) -> serde_json::Result<()> {
+        // Where each step's annotation was written in `buf` (empty: not yet).
+        let mut written: SmallVec<[Range<usize>; 16]> =
+            smallvec::smallvec![0..0; self.annotations.len()];
+        let mut clock = Clock::default();
+        buf.push(b'[');
+        for (i, m) in self.call.messages.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            self.put_message(buf, i, m, &mut written, &mut clock)?;
+        }
+        buf.push(b']');
+        Ok(())
+    }
+
+    /// Writes message `idx` as its [`MessageJson`] (see [`message_json`]) serialises it; runs
+    /// of fields fixed by one fact (the kind of start line, a missing hop, the repeat) are
+    /// written as one piece.
+    fn put_message(
+        &self,
+        buf: &mut JsonBuf,
+        idx: usize,
+        m: &Msg,
+        written: &mut [Range<usize>],
+        clock: &mut Clock,
+    ) -> serde_json::Result<()> {
+        let (call, names) = (self.call, &self.names);
+        let info = call.info.get(idx);
+        let step_idx = info.and_then(|i| i.step);
+        let step = step_idx.and_then(|s| call.steps.get(s));
+        let hop_idx = info.and_then(|i| i.hop);
+        let hop = step.zip(hop_idx).and_then(|(s, h)| s.hops.get(h));
+        let flow = &m.flow;
+        buf.extend_from_slice(b"{\"index\":");
+        idx.append_json(buf)?;
+        // The frame number, and again as the only one that carried the message (the rule).
+        let mut digits = [0u8; 20];
+        let frame = decimal(m.frame.number, &mut digits);
+        buf.extend_from_slice(b",\"frame\":");
+        buf.extend_from_slice(frame);
+        match &m.frames[..] {
+            [one] if one.number == m.frame.number => {
+                buf.extend_from_slice(b",\"frames\":[");
+                buf.extend_from_slice(frame);
+                buf.extend_from_slice(b"],\"file\":");
+            }
+            frames => {
+                buf.extend_from_slice(b",\"frames\":");
+                FrameNumbers(frames).append_json(buf)?;
+                buf.extend_from_slice(b",\"file\":");
+            }
+        }
+        self.ctx.file_name(m.frame.file).append_json(buf)?;
+        buf.extend_from_slice(b",\"time\":");
+        clock.put(buf, m.frame.ts_ns)?;
+        buf.extend_from_slice(b",\"epoch_us\":");
+        epoch_us(m.frame.ts_ns).append_json(buf)?;
+        buf.extend_from_slice(b",\"src_address\":");
+        names.put_address_of(buf, call, info.map(|i| i.src), flow.src.ip)?;
+        buf.extend_from_slice(b",\"src_port\":");
+        flow.src.port.append_json(buf)?;
+        buf.extend_from_slice(b",\"dst_address\":");
+        names.put_address_of(buf, call, info.map(|i| i.dst), flow.dst.ip)?;
+        buf.extend_from_slice(b",\"dst_port\":");
+        flow.dst.port.append_json(buf)?;
+        buf.extend_from_slice(b",\"sender\":");
+        names.put_label_of(buf, info.map(|i| i.src))?;
+        buf.extend_from_slice(b",\"receiver\":");
+        names.put_label_of(buf, info.map(|i| i.dst))?;
+        buf.extend_from_slice(transport_json(flow.transport));
+        m.vias.first().map(|v| &v.transport).append_json(buf)?;
+        match &m.start {
+            Start::Request { method, uri } => {
+                buf.extend_from_slice(b",\"kind\":\"request\",\"method\":");
+                method.append_json(buf)?;
+                buf.extend_from_slice(b",\"request_uri\":");
+                uri.append_json(buf)?;
+                buf.extend_from_slice(b",\"status\":null,\"reason\":null");
+            }
+            Start::Response { code, reason } => {
+                buf.extend_from_slice(
+                    b",\"kind\":\"response\",\"method\":null,\"request_uri\":null,\"status\":",
+                );
+                code.append_json(buf)?;
+                buf.extend_from_slice(b",\"reason\":");
+                reason.append_json(buf)?;
+            }
+            Start::Invalid => buf.extend_from_slice(
+                b",\"kind\":\"invalid\",\"method\":null,\"request_uri\":null,\"status\":null,\"reason\":null",
+            ),
+        }
+        match &m.cseq {
+            Some((n, method)) => {
+                buf.extend_from_slice(b",\"cseq\":");
+                n.append_json(buf)?;
+                buf.extend_from_slice(b",\"cseq_method\":");
+                method.append_json(buf)?;
+            }
+            None => buf.extend_from_slice(b",\"cseq\":null,\"cseq_method\":null"),
+        }
+        buf.extend_from_slice(b",\"branch\":");
+        m.top_branch().append_json(buf)?;
+        buf.extend_from_slice(b",\"via_count\":");
+        m.vias.len().append_json(buf)?;
+        buf.extend_from_slice(b",\"from\":");
+        put_party(buf, &m.from)?;
+        buf.extend_from_slice(b",\"to\":");
+        put_party(buf, &m.to)?;
+        buf.extend_from_slice(b",\"step\":");
+        step_idx.append_json(buf)?;
+        buf.extend_from_slice(b",\"transaction\":");
+        step.map(|s| s.transaction).append_json(buf)?;
+        buf.extend_from_slice(b",\"dialog\":");
+        step.and_then(|s| s.dialog).append_json(buf)?;
+        buf.extend_from_slice(b",\"hop\":");
+        hop_idx.append_json(buf)?;
+        match hop {
+            Some(h) => {
+                buf.extend_from_slice(match h.origin {
+                    HopOrigin::Generated => b",\"hop_origin\":\"generated\",\"sender_acts\":",
+                    HopOrigin::Forwarded => b",\"hop_origin\":\"forwarded\",\"sender_acts\":",
+                });
+                buf.extend_from_slice(acting_json(h.sender_acts));
+                buf.extend_from_slice(b",\"receiver_acts\":");
+                buf.extend_from_slice(acting_json(h.receiver_acts));
+            }
+            None => buf.extend_from_slice(
+                b",\"hop_origin\":null,\"sender_acts\":null,\"receiver_acts\":null",
+            ),
+        }
+        let original = match info.map(|i| i.repeat) {
+            Some(Repeat::Retransmission { of }) => {
+                buf.extend_from_slice(
+                    b",\"repeat\":\"retransmission\",\"retransmission\":true,\"duplicate\":false",
+                );
+                Some(of)
+            }
+            Some(Repeat::Duplicate { of }) => {
+                buf.extend_from_slice(
+                    b",\"repeat\":\"duplicate\",\"retransmission\":false,\"duplicate\":true",
+                );
+                Some(of)
+            }
+            _ => {
+                buf.extend_from_slice(
+                    b",\"repeat\":\"first\",\"retransmission\":false,\"duplicate\":false",
+                );
+                None
+            }
+        };
+        match original {
+            Some(of) => {
+                buf.extend_from_slice(b",\"original\":");
+                of.append_json(buf)?;
+                buf.extend_from_slice(b",\"original_frame\":");
+                call.messages
+                    .get(of)
+                    .map(|o| o.frame.number)
+                    .append_json(buf)?;
+            }
+            None => buf.extend_from_slice(b",\"original\":null,\"original_frame\":null"),
+        }
+        buf.extend_from_slice(b",\"annotation\":");
+        let note = step_idx.and_then(|s| Some((s, self.annotations.get(s)?.as_ref()?)));
+        match note {
+            Some((s, note)) => {
+                let again = written.get(s).filter(|w| !w.is_empty()).cloned();
+                if !again.is_some_and(|w| put_again(buf, w)) {
+                    let start = buf.len();
+                    AnnotationRef { call, note, names }.append_json(buf)?;
+                    if let Some(w) = written.get_mut(s) {
+                        *w = start..buf.len();
+                    }
+                }
+            }
+            None => buf.extend_from_slice(b"null"),
+        }
+        buf.extend_from_slice(b",\"sdp\":");
+        m.sdp.as_ref().map(sdp_json).append_json(buf)?;
+        buf.extend_from_slice(b",\"anomalies\":");
+        m.anomalies.append_json(buf)?;
+        buf.extend_from_slice(b",\"flags\":");
+        FlagNames(m.flags).append_json(buf)?;
+        buf.extend_from_slice(b",\"size\":");
+        m.size.append_json(buf)?;
+        buf.extend_from_slice(b",\"user_agent\":");
+        m.user_agent.append_json(buf)?;
+        buf.extend_from_slice(b",\"server\":");
+        m.server.append_json(buf)?;
+        buf.extend_from_slice(b",\"contact\":");
+        m.contact.append_json(buf)?;
+        buf.extend_from_slice(b",\"reason_header\":");
+        m.reason_header.append_json(buf)?;
+        buf.extend_from_slice(b",\"warning\":");
+        m.warning.append_json(buf)?;
+        buf.extend_from_slice(b",\"retry_after\":");
+        m.retry_after.append_json(buf)?;
+        buf.extend_from_slice(b",\"expires\":");
+        m.expires.append_json(buf)?;
+        buf.extend_from_slice(b",\"content_type\":");
+        m.content_type.append_json(buf)?;
+        buf.extend_from_slice(b",\"max_forwards\":");
+        m.max_forwards.append_json(buf)?;
+        buf.extend_from_slice(b",\"has_credentials\":");
+        m.has_credentials.append_json(buf)?;
+        buf.extend_from_slice(b",\"has_challenge\":");
+        m.has_challenge.append_json(buf)?;
+        if self.ctx.raw {
+            buf.extend_from_slice(b",\"raw\":");
+            RawText(m.raw.as_deref().unwrap_or_default()).append_json(buf)?;
+        }
+        buf.push(b'}');
+        Ok(())
+    }
+}
+
+/// Writes `p` as its [`PartyJson`] serialises it; the display name, most often absent, is
+/// written without looking at it.
+fn put_party(buf: &mut JsonBuf, p: &Party) -> serde_json::Result<()> {
+    if p.display.is_empty() {
+        buf.extend_from_slice(b"{\"display\":\"\",\"uri\":");
+    } else {
+        buf.extend_from_slice(b"{\"display\":");
+        p.display.append_json(buf)?;
+        buf.extend_from_slice(b",\"uri\":");
+    }
+    p.uri.append_json(buf)?;
+    buf.extend_from_slice(b",\"user\":");
+    p.user.append_json(buf)?;
+    buf.extend_from_slice(b",\"tag\":");
+    p.tag.append_json(buf)?;
+    buf.push(b'}');
+    Ok(())
+}
+
+/// The message times of a call, written as [`Rfc3339Micros`] writes them. A call's messages
+/// often fall in one second: a time in the second of the one before keeps its date and
+/// clock, only its microseconds are written.
+#[derive(Debug, Default)]
+pub(super) struct Clock {
+    /// The second (since the epoch) of the last time written, and its text.
+    last: Option<(i64, [u8; 27])>,
+}
+
+impl Clock {
+    pub(super) fn put(&mut self, buf: &mut JsonBuf, ns: i64) -> serde_json::Result<()> {
+        const NS_PER_S: i64 = 1_000_000_000;
+        let secs = ns.div_euclid(NS_PER_S);
+        let text = match self.last {
+            Some((last, mut text)) if last == secs => {
+                // 0..=999_999: six digits after the dot.
+                let mut micros = ns.rem_euclid(NS_PER_S) / 1000;
+                for d in text.iter_mut().skip(20).take(6).rev() {
+                    // micros % 10 is 0..=9: the cast cannot truncate.
+                    *d = b'0' + (micros % 10) as u8;
+                    micros /= 10;
+                }
+                text
+            }
+            _ => match rfc3339_micros_bytes(ns) {
+                Some(text) => {
+                    self.last = Some((secs, text));
+                    text
+                }
+                None => return Rfc3339Micros(ns).append_json(buf),
+            },
+        };
+        // Digits, `-`, `:`, `.`, `T` and `Z` only.
+        put_quoted_plain(buf, &text);
+        Ok(())
+    }
+}
+
+/// Appends again the bytes `span` of `buf` (written earlier in the same call), through a
+/// buffer kept by the thread. False, having written nothing, when the span is not in `buf`.
+fn put_again(buf: &mut JsonBuf, span: Range<usize>) -> bool {
+    thread_local! {
+        static COPY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    COPY.with(|copy| {
+        // Never busy: nothing here copies inside a copy.
+        let (Ok(mut copy), Some(bytes)) = (copy.try_borrow_mut(), buf.as_bytes().get(span)) else {
+            return false;
+        };
+        copy.clear();
+        copy.extend_from_slice(bytes);
+        buf.extend_from_slice(&copy);
+        true
+    })
 }
 
 impl Serialize for CallJson<'_> {

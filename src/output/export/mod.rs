@@ -13,7 +13,9 @@
 //! Extension point: a new field of [`CallJson`] (or of an object under it) goes both in the
 //! derived `Serialize` (the shared JSON writer and the reference of the tests) and in the
 //! type's hand-written [`AppendJson`](super::json::AppendJson) form, which the line writer
-//! uses; `line_writer_matches_the_shared_json_writer` fails when the two disagree. The
+//! uses (a message's field goes in `CallJson::put_message`, which writes messages straight
+//! from the model); `line_writer_matches_the_shared_json_writer` and the tests after it fail
+//! when the two disagree. The
 //! `diagnosis` object is the one `diagnose --json` writes: its fields go in
 //! `output::diagnose::DiagnosisJson` (the serde form) and in the writer next to it, held
 //! together by that module's tests.

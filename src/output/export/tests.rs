@@ -581,3 +581,308 @@ fn a_call_with_sdp_in_a_capture_without_streams_lists_none() {
     let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
     assert_eq!(v["streams"], serde_json::json!([]));
 }
+
+/// The bytes of the line writer and of the serde reference (the collected `MessageJson`s) for
+/// `call`, with and without `--raw`; they must be equal.
+fn assert_writer_matches_reference(call: &Call, files: &[&str]) {
+    for raw in [false, true] {
+        let c = ExportContext {
+            files: files.iter().map(|f| f.to_string()).collect(),
+            raw,
+        };
+        let json = CallJson::build(call, &c);
+        let mut ours = Vec::new();
+        write_line(&mut ours, &json).unwrap();
+        let mut reference = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(
+            &mut reference,
+            crate::output::escape::TerminalSafe,
+        );
+        serde::Serialize::serialize(&json, &mut ser).unwrap();
+        reference.push(b'\n');
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&reference),
+            "raw {raw}"
+        );
+    }
+}
+
+/// Caller 1 -> proxy 2 -> callee 3 with every kind of sighting: retransmitted and duplicated
+/// requests and responses, responses seen at two hops (their annotation written once and
+/// copied), an ACK, TCP and SCTP legs.
+fn eventful_call() -> Call {
+    let inv1 = invite("ev-1", 1, 2, 0, "z9hG4bK-a", 1);
+    let inv1_again = again(&inv1, 500);
+    let inv2 = fwd(&inv1, 2, "z9hG4bK-b", 3, 5);
+    let inv2_dup = again(&inv2, 6);
+    let t1 = reply(&inv1, 100, 7, None);
+    let r180b = reply(&inv2, 180, 20, Some("cal"));
+    let r180a = reply(&inv1, 180, 22, Some("cal"));
+    let r180a_again = again(&r180a, 1_000);
+    let r486b = reply(&inv2, 486, 1_500, Some("cal"));
+    let r486b_dup = again(&r486b, 1_501);
+    let r486a = reply(&inv1, 486, 1_502, Some("cal"));
+    let r486a_again = again(&r486a, 2_000);
+    let ack1 = hop_request(&inv1, "ACK", 1_503, Some("cal"));
+    let mut msgs = vec![
+        inv1,
+        inv1_again,
+        inv2,
+        inv2_dup,
+        t1,
+        r180b,
+        r180a,
+        r180a_again,
+        r486b,
+        r486b_dup,
+        r486a,
+        r486a_again,
+        ack1,
+    ];
+    if let Some(m) = msgs.get_mut(2) {
+        m.flow.transport = crate::net::Transport::Tcp;
+    }
+    if let Some(m) = msgs.get_mut(5) {
+        m.flow.transport = crate::net::Transport::Sctp;
+    }
+    analyze_call(msgs, &[])
+}
+
+/// Messages written straight from the model give the bytes of the collected reference, for
+/// every kind of sighting, and an annotation copied for a repeated sighting is the one its
+/// step's first sighting carries.
+#[test]
+fn messages_written_from_the_model_match_the_reference_for_every_sighting() {
+    let call = eventful_call();
+    let repeats: Vec<_> = call.info.iter().map(|i| i.repeat).collect();
+    assert!(repeats
+        .iter()
+        .any(|r| matches!(r, crate::dialog::Repeat::Retransmission { .. })));
+    assert!(repeats
+        .iter()
+        .any(|r| matches!(r, crate::dialog::Repeat::Duplicate { .. })));
+    assert_writer_matches_reference(&call, &["a.pcap"]);
+    let v = to_value(&CallJson::build(&call, &ctx(false)));
+    let msgs = v["messages"].as_array().unwrap();
+    for code in [180, 486] {
+        let seen: Vec<_> = msgs.iter().filter(|m| m["status"] == code).collect();
+        assert!(seen.len() >= 3, "{code} at two hops and again");
+        for m in &seen {
+            assert!(m["annotation"].is_object());
+            assert_eq!(m["annotation"], seen[0]["annotation"], "{code}");
+        }
+    }
+    let kinds: Vec<_> = msgs.iter().map(|m| m["transport"].clone()).collect();
+    for t in ["udp", "tcp", "sctp"] {
+        assert!(kinds.contains(&t.into()), "{t}");
+    }
+}
+
+/// Hostile and missing text in every field written from a message: control characters,
+/// non-ASCII, quotes, empty lists, no CSeq, no Via, an unreadable start line, every optional
+/// header present, a message from a second file, and a model whose indices point nowhere.
+#[test]
+fn messages_with_odd_or_missing_fields_match_the_reference() {
+    use crate::dialog::{MediaSummary, SdpSummary, Start};
+    let hostile = "x\u{1}\u{1b}[2J\"q\"\\é漢\u{85}\u{202e}\u{7f}";
+    let mut call = eventful_call();
+    let n = call.messages.len();
+    for (i, m) in call.messages.iter_mut().enumerate() {
+        match i % 4 {
+            0 => {
+                m.user_agent = Some(hostile.into());
+                m.server = Some("srv".into());
+                m.contact = Some("<sip:a@b>".into());
+                m.reason_header = Some("Q.850;cause=16;text=\"x\"".into());
+                m.warning = Some(String::new().into());
+                m.retry_after = Some("5".into());
+                m.expires = Some("3600".into());
+                m.content_type = Some("application/sdp".into());
+                m.max_forwards = Some(70);
+                m.has_credentials = true;
+                m.has_challenge = true;
+                m.anomalies = vec![hostile.into(), String::new().into()];
+                m.flags.cut = true;
+                m.flags.junk_before = true;
+                m.frame.file = 1;
+                m.raw = Some(b"\xff\x00\x1b text\r\n".to_vec());
+            }
+            1 => {
+                m.cseq = None;
+                m.vias.clear();
+                m.from.display = hostile.into();
+                m.to.tag = Some(hostile.into());
+                m.sdp = Some(SdpSummary {
+                    address: None,
+                    media: Vec::new(),
+                });
+                m.frame.file = 7;
+            }
+            2 => {
+                match &mut m.start {
+                    Start::Request { method, uri } => {
+                        *method = hostile.into();
+                        *uri = hostile.into();
+                    }
+                    Start::Response { reason, .. } => *reason = hostile.into(),
+                    Start::Invalid => {}
+                }
+                if let Some(v) = m.vias.first_mut() {
+                    v.transport = hostile.into();
+                    v.branch = None;
+                }
+                m.sdp = Some(SdpSummary {
+                    address: Some(hostile.into()),
+                    media: vec![MediaSummary {
+                        kind: hostile.into(),
+                        port: 0,
+                        proto: String::new().into(),
+                        codecs: vec![hostile.into()],
+                        direction: "recvonly".into(),
+                        address: Some("::1".into()),
+                    }],
+                });
+            }
+            _ => {
+                m.start = Start::Invalid;
+                m.frames = smallvec::smallvec![m.frame, m.frame, m.frame];
+            }
+        }
+    }
+    assert_writer_matches_reference(&call, &["a.pcap", "b \"c\"\u{1b}.pcap"]);
+    // Indices of the model that lead nowhere, and messages without their facts.
+    if let Some(i) = call.info.get_mut(1) {
+        i.hop = Some(99);
+        i.src = 99;
+    }
+    if let Some(i) = call.info.get_mut(3) {
+        i.step = Some(999);
+        i.repeat = crate::dialog::Repeat::Retransmission { of: 999 };
+    }
+    call.info.truncate(n - 2);
+    assert_writer_matches_reference(&call, &["a.pcap"]);
+    // A call whose lists are all empty.
+    let mut empty = eventful_call();
+    empty.messages.clear();
+    empty.info.clear();
+    assert_writer_matches_reference(&empty, &[]);
+}
+
+/// The clock of a call's messages writes every time as `rfc3339_micros` does, whether it
+/// reuses the second before or not: times in one second, across a second, a day and a year,
+/// before the epoch, back in time, and out of the range of four-digit years.
+#[test]
+fn message_times_written_by_the_clock_read_as_rfc3339_micros() {
+    use crate::output::json::JsonBuf;
+    use crate::output::time::rfc3339_micros;
+    let s = 1_000_000_000i64;
+    let day = 86_400 * s;
+    let base = 1_700_000_000 * s;
+    let times = [
+        base,
+        base + 1,
+        base + 999,
+        base + 1_000,
+        base + 123_456_789,
+        base + s - 1,
+        base + s,
+        base + s + 7_000,
+        base + 5,
+        -1,
+        -1_000,
+        -s,
+        -s - 1,
+        0,
+        0,
+        19_357 * day - 1,
+        19_357 * day,
+        i64::MIN,
+        i64::MIN + 1,
+        i64::MAX,
+        i64::MAX - 1,
+        // The last nanosecond of 2261 and the first of 2262 (near i64::MAX).
+        9_214_646_399 * s + 999_999_999,
+        9_214_646_400 * s,
+    ];
+    let mut clock = super::call::Clock::default();
+    for t in times {
+        let mut buf = JsonBuf::new();
+        clock.put(&mut buf, t).unwrap();
+        let want = format!("\"{}\"", rfc3339_micros(t));
+        assert_eq!(String::from_utf8_lossy(buf.as_bytes()), want, "{t}");
+    }
+}
+
+/// A message without flags is written as one with every flag off: no name.
+#[test]
+fn no_flag_is_the_default_and_names_none() {
+    use crate::sip::MessageFlags;
+    assert_eq!(
+        super::call::FlagNames(MessageFlags::default())
+            .names()
+            .count(),
+        0
+    );
+    let mut call = eventful_call();
+    if let Some(m) = call.messages.get_mut(1) {
+        m.flags.after_gap = true;
+        // One frame, not the one that completed the message.
+        m.frames = smallvec::smallvec![crate::net::FrameRef {
+            number: m.frame.number + 1,
+            ..m.frame
+        }];
+    }
+    if let Some(m) = call.messages.get_mut(2) {
+        m.frames.clear();
+    }
+    assert_writer_matches_reference(&call, &["a.pcap"]);
+}
+
+/// The names written as literal pieces are the names of the model.
+#[test]
+fn literal_names_are_the_names() {
+    use crate::dialog::Acting;
+    use crate::net::Transport;
+    for a in [Acting::Client, Acting::Server, Acting::Forwarder] {
+        let want = format!("\"{}\"", super::call::acting_name(a));
+        assert_eq!(super::call::acting_json(a), want.as_bytes());
+    }
+    for t in [Transport::Udp, Transport::Tcp, Transport::Sctp] {
+        let want = format!(",\"transport\":\"{}\",\"via_transport\":", t.as_str());
+        assert_eq!(super::call::transport_json(t), want.as_bytes());
+    }
+}
+
+/// Annotations of every code, for several methods and with the operator phrases the hint
+/// table knows, written twice on one thread (the second time from the kept pieces, with
+/// more kinds than the table has slots): every line is the reference's.
+#[test]
+fn annotations_from_kept_pieces_match_the_reference() {
+    use crate::dialog::Start;
+    for round in 0..2 {
+        for code in 100..=699u16 {
+            let method = ["INVITE", "BYE", "REGISTER", "CANCEL"][usize::from(code % 4)];
+            let req = crate::dialog::testkit::request(
+                method,
+                &format!("k-{code}-{round}"),
+                1,
+                2,
+                0,
+                "z9hG4bK-k",
+                1,
+                "a",
+                None,
+            );
+            let mut resp = reply(&req, code, 10, Some("t"));
+            if let (Start::Response { reason, .. }, Some(h)) = (
+                &mut resp.start,
+                crate::knowledge::hints::hints_for(code).first(),
+            ) {
+                *reason = h.phrase.into();
+            }
+            let call = analyze_call(vec![req, resp], &[]);
+            assert_writer_matches_reference(&call, &["a.pcap"]);
+        }
+    }
+}
