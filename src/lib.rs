@@ -40,7 +40,7 @@ use error::Error;
 /// none could be opened.
 pub fn open_inputs(files: &[String], err: &mut dyn Write) -> Result<Vec<Input>, Error> {
     let mut inputs = Vec::new();
-    let mut last_error = None;
+    let mut failed = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let index = u16::try_from(i).map_err(|_| Error::Usage("too many input files".into()))?;
         match capture::open(f, index) {
@@ -55,13 +55,19 @@ pub fn open_inputs(files: &[String], err: &mut dyn Write) -> Result<Vec<Input>, 
                 }
                 inputs.push(input)
             }
-            Err(e) => {
-                let _ = writeln!(err, "sipscope: error: {e}");
-                last_error = Some(e);
-            }
+            Err(e) => failed.push(e),
         }
     }
-    match (inputs.is_empty(), last_error) {
+    // When nothing opened, the last failure is the command's error, said once by the caller.
+    let last = if inputs.is_empty() {
+        failed.pop()
+    } else {
+        None
+    };
+    for e in &failed {
+        let _ = writeln!(err, "sipscope: error: {e}");
+    }
+    match (inputs.is_empty(), last) {
         (true, Some(e)) => Err(Error::Capture(e)),
         (true, None) => Err(Error::Usage("no input".into())),
         _ => Ok(inputs),

@@ -341,9 +341,24 @@ fn not_a_capture_fails_with_the_file_named() {
         err.contains("notes.txt") && err.contains("not a pcap"),
         "{err}"
     );
+    // Said once: one line, not a per-file line and the command's error again.
+    assert_eq!(err.lines().count(), 1, "{err}");
     let missing = sipscope(&["stats", "/nonexistent/x.pcap"]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/x.pcap"));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("/nonexistent/x.pcap"), "{err}");
+    // The OS's reason once, though it is both in the message and its cause.
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+    // Two bad inputs: the first is named on its own line, the last is the command's error.
+    let both = sipscope(&["stats", f.path(), "/nonexistent/x.pcap"]);
+    assert_eq!(both.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&both.stderr);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(
+        err.contains("notes.txt") && err.contains("/nonexistent/x.pcap"),
+        "{err}"
+    );
 }
 
 #[test]
