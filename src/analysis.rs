@@ -287,12 +287,14 @@ impl LastMessages {
 
     /// [`LastMessages::find`], noting also the endpoints that may carry media, so that a
     /// second pass with RTP analysis keeps only the SDP announcements a datagram can look up.
+    /// The messages are recorded as in `find`: when no datagram could be media, a second pass
+    /// with RTP analysis would find nothing, and can replay them instead.
     pub fn find_with_endpoints(
         inputs: &[crate::capture::Input],
     ) -> (LastMessages, Option<MediaEndpoints>) {
         let never = |_: Option<&MediaTracker>| false;
         let ing = ingest::Ingest::new().with_media_endpoints();
-        match LastMessages::scan(ing, inputs, &never, false) {
+        match LastMessages::scan(ing, inputs, &never, true) {
             Some((lasts, (_, _, endpoints))) => (lasts, endpoints),
             // Never stopped, so never here (see `find`).
             None => (LastMessages::none(), None),
@@ -616,7 +618,10 @@ pub fn stream_exact(
 /// [`stream_exact`] over inputs already open (the interactive view keeps them to fetch
 /// frames again), with RTP/RTCP analysis in the second pass when `media` is set (the tracker
 /// comes back at the end; such a second pass decodes the capture again, as the tracker must
-/// see every datagram). `sel.files` is not looked at.
+/// see every datagram). When the first pass saw no datagram a tracker would look at past
+/// its first test (SIP only, say), the second pass replays the recording without one: the
+/// tracker would have come back empty, and `None` says the same. `sel.files` is not looked
+/// at.
 pub fn stream_exact_inputs(
     inputs: &[crate::capture::Input],
     sel: &Selection,
@@ -631,6 +636,7 @@ pub fn stream_exact_inputs(
         (LastMessages::find(inputs), None)
     };
     let ing = match (media, endpoints) {
+        (true, Some(found)) if found.is_empty() => ingest::Ingest::new(),
         (true, Some(found)) => ingest::Ingest::new()
             .with_media_tracker(MediaTracker::new().announcements_for(std::sync::Arc::new(found))),
         (true, None) => ingest::Ingest::new().with_media(),
@@ -867,7 +873,7 @@ fn second_pass(
     // The first pass's recording, when it holds every message, replaces decoding (for a
     // pipeline without a media tracker only: the replay has no datagrams to show one).
     let source = match &lasts.replay {
-        Some(recording) if recording.messages() == lasts.count => {
+        Some(recording) if recording.messages() == lasts.count && ing.media().is_none() => {
             ingest::Source::Replay { ing, recording }
         }
         _ => ingest::Source::Decode { ing, record: false },
@@ -1173,5 +1179,105 @@ mod tests {
                 assert_eq!(replayed, decoded);
             }
         }
+    }
+
+    /// The view's passes (`stream_exact_inputs` with RTP analysis): where the first pass saw
+    /// no datagram that could be media, the second replays the recording without a tracker;
+    /// calls, books and streams are what decoding again with the tracker gives (the way it
+    /// always was done), on captures with and without RTP.
+    #[test]
+    fn media_pass_replays_only_what_no_tracker_could_see() {
+        let sel = Selection {
+            files: Vec::new(),
+            filter: Default::default(),
+            roles: Vec::new(),
+        };
+        type Look = Vec<(CallKey, i64, Vec<(crate::net::FrameRef, String)>)>;
+        fn look_of(look: &mut Look) -> impl FnMut(&Call, CallKey, i64) -> std::io::Result<()> + '_ {
+            move |c, k, h| {
+                let msgs = c
+                    .messages
+                    .iter()
+                    .map(|m| (m.frame, format!("{:?}", m)))
+                    .collect();
+                look.push((k, h, msgs));
+                Ok(())
+            }
+        }
+        let figures = |books: &Books, err: &[u8], streams: Vec<crate::media::StreamReport>| {
+            format!(
+                "{} {} {:?} {:?} {:?} {:?}",
+                books.frames,
+                books.sip_frames,
+                books.not_sip,
+                books.undecoded,
+                String::from_utf8_lossy(err),
+                streams
+            )
+        };
+        let mut replayed_some = false;
+        let mut decoded_some = false;
+        for name in [
+            "reinvite.pcap",
+            "call-tcp.pcap",
+            "answered-call-rtp.pcap",
+            "one-way-rtp.pcap",
+            "nat-sdp.pcap",
+        ] {
+            let inputs = vec![sample(name, 0)];
+            // The new way.
+            let mut look: Look = Vec::new();
+            let mut err = Vec::new();
+            let (books, tracker) =
+                stream_exact_inputs(&inputs, &sel, Detail::Full, true, &mut err, &mut {
+                    look_of(&mut look)
+                })
+                .unwrap();
+            assert!(!look.is_empty(), "{name}");
+            let new = figures(
+                &books,
+                &err,
+                tracker.map(|t| t.streams()).unwrap_or_default(),
+            );
+            // The old way: no recording, the tracker always, decoding again.
+            let (lasts, found) = LastMessages::find_with_endpoints(&inputs);
+            let found = found.unwrap();
+            assert!(lasts.replay.is_some(), "{name}");
+            if found.is_empty() {
+                replayed_some = true;
+            } else {
+                decoded_some = true;
+            }
+            let lasts = LastMessages {
+                replay: None,
+                ..lasts
+            };
+            let ing = ingest::Ingest::new().with_media_tracker(
+                MediaTracker::new().announcements_for(std::sync::Arc::new(found)),
+            );
+            let mut old_look: Look = Vec::new();
+            let mut old_err = Vec::new();
+            let mut on_call = look_of(&mut old_look);
+            let (old_books, old_tracker) = second_pass(
+                &inputs,
+                &sel,
+                Detail::Full,
+                &lasts,
+                ing,
+                false,
+                &mut old_err,
+                &mut |c, k, st, bin| lend(c, k, st, bin, &mut on_call),
+            )
+            .unwrap();
+            drop(on_call);
+            let old = figures(
+                &old_books,
+                &old_err,
+                old_tracker.map(|t| t.streams()).unwrap_or_default(),
+            );
+            assert_eq!(look, old_look, "{name}");
+            assert_eq!(new, old, "{name}");
+        }
+        assert!(replayed_some && decoded_some);
     }
 }
