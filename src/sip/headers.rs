@@ -130,87 +130,73 @@ impl HeaderName {
     /// Canonical identity of a header name as written on the wire (case-insensitive; a single
     /// letter is read as an RFC 3261 / IANA compact form).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        // Most names come in their usual spelling: an exact match costs a couple of integer
-        // compares, where the case-insensitive one below goes byte by byte (it was about 7 %
-        // of a `stats` run). Any other spelling falls through to it.
-        match name {
-            b"Via" => return HeaderName::Via,
-            b"From" => return HeaderName::From,
-            b"To" => return HeaderName::To,
-            b"Call-ID" => return HeaderName::CallId,
-            b"CSeq" => return HeaderName::CSeq,
-            b"Contact" => return HeaderName::Contact,
-            b"Max-Forwards" => return HeaderName::MaxForwards,
-            b"Content-Type" => return HeaderName::ContentType,
-            b"Content-Length" => return HeaderName::ContentLength,
-            b"User-Agent" => return HeaderName::UserAgent,
-            b"Record-Route" => return HeaderName::RecordRoute,
-            b"Route" => return HeaderName::Route,
-            b"Allow" => return HeaderName::Allow,
-            b"Supported" => return HeaderName::Supported,
-            b"Server" => return HeaderName::Server,
-            b"Expires" => return HeaderName::Expires,
-            _ => {}
+        // The name is read as at most three words and compared with each known name of its
+        // length, most frequent first: a few integer compares a candidate, in any case (see
+        // [`NameKey`]), where a byte-by-byte comparison costs two instructions a byte.
+        // The words are read in each arm, where the length is known: the loads are fixed.
+        macro_rules! pick {
+            ($($spelling:literal => $id:ident),+) => {{
+                let Some(w) = name_words(name) else {
+                    return HeaderName::Other;
+                };
+                $(if const { name_key($spelling) }.matches(&w) {
+                    return HeaderName::$id;
+                })+
+                HeaderName::Other
+            }};
         }
-        let first = match name.first() {
-            Some(b) => b.to_ascii_lowercase(),
-            None => return HeaderName::Other,
-        };
-        if name.len() == 1 {
-            return Self::from_compact(first);
-        }
-        // Dispatch on (length, first letter) so at most a couple of names are compared; this
-        // runs for every header of every message. The arms mirror `NAMES` (a test checks it).
-        let eq = |candidate: &str| candidate.as_bytes().eq_ignore_ascii_case(name);
-        match (name.len(), first) {
-            (2, b't') if eq("To") => HeaderName::To,
-            (3, b'v') if eq("Via") => HeaderName::Via,
-            (4, b'c') if eq("CSeq") => HeaderName::CSeq,
-            (4, b'd') if eq("Date") => HeaderName::Date,
-            (4, b'f') if eq("From") => HeaderName::From,
-            (4, b'r') if eq("RAck") => HeaderName::RAck,
-            (4, b'r') if eq("RSeq") => HeaderName::RSeq,
-            (5, b'a') if eq("Allow") => HeaderName::Allow,
-            (5, b'e') if eq("Event") => HeaderName::Event,
-            (5, b'r') if eq("Route") => HeaderName::Route,
-            (6, b'a') if eq("Accept") => HeaderName::Accept,
-            (6, b'm') if eq("Min-SE") => HeaderName::MinSe,
-            (6, b'r') if eq("Reason") => HeaderName::Reason,
-            (6, b's') if eq("Server") => HeaderName::Server,
-            (7, b'c') if eq("Call-ID") => HeaderName::CallId,
-            (7, b'c') if eq("Contact") => HeaderName::Contact,
-            (7, b'e') if eq("Expires") => HeaderName::Expires,
-            (7, b'p') if eq("Privacy") => HeaderName::Privacy,
-            (7, b'r') if eq("Require") => HeaderName::Require,
-            (7, b's') if eq("Subject") => HeaderName::Subject,
-            (7, b'w') if eq("Warning") => HeaderName::Warning,
-            (8, b'i') if eq("Identity") => HeaderName::Identity,
-            (8, b'r') if eq("Refer-To") => HeaderName::ReferTo,
-            (8, b'r') if eq("Replaces") => HeaderName::Replaces,
-            (9, b'd') if eq("Diversion") => HeaderName::Diversion,
-            (9, b's') if eq("Supported") => HeaderName::Supported,
-            (10, b'u') if eq("User-Agent") => HeaderName::UserAgent,
-            (11, b'm') if eq("Min-Expires") => HeaderName::MinExpires,
-            (11, b'r') if eq("Referred-By") => HeaderName::ReferredBy,
-            (11, b'r') if eq("Retry-After") => HeaderName::RetryAfter,
-            (11, b'u') if eq("Unsupported") => HeaderName::Unsupported,
-            (12, b'a') if eq("Allow-Events") => HeaderName::AllowEvents,
-            (12, b'c') if eq("Content-Type") => HeaderName::ContentType,
-            (12, b'm') if eq("Max-Forwards") => HeaderName::MaxForwards,
-            (12, b'r') if eq("Record-Route") => HeaderName::RecordRoute,
-            (13, b'a') if eq("Authorization") => HeaderName::Authorization,
-            (13, b'p') if eq("Proxy-Require") => HeaderName::ProxyRequire,
-            (14, b'a') if eq("Accept-Contact") => HeaderName::AcceptContact,
-            (14, b'c') if eq("Content-Length") => HeaderName::ContentLength,
-            (15, b's') if eq("Session-Expires") => HeaderName::SessionExpires,
-            (16, b'c') if eq("Content-Encoding") => HeaderName::ContentEncoding,
-            (16, b'w') if eq("WWW-Authenticate") => HeaderName::WwwAuthenticate,
-            (18, b'p') if eq("Proxy-Authenticate") => HeaderName::ProxyAuthenticate,
-            (18, b's') if eq("Subscription-State") => HeaderName::SubscriptionState,
-            (19, b'c') if eq("Content-Disposition") => HeaderName::ContentDisposition,
-            (19, b'p') if eq("P-Asserted-Identity") => HeaderName::PAssertedIdentity,
-            (19, b'p') if eq("Proxy-Authorization") => HeaderName::ProxyAuthorization,
-            (20, b'p') if eq("P-Preferred-Identity") => HeaderName::PPreferredIdentity,
+        // The arms mirror `NAMES` (a test checks it).
+        match name.len() {
+            1 => Self::from_compact(name.first().copied().unwrap_or(0)),
+            2 => pick!("To" => To),
+            3 => pick!("Via" => Via),
+            4 => {
+                pick!("CSeq" => CSeq, "From" => From, "Date" => Date, "RAck" => RAck, "RSeq" => RSeq)
+            }
+            5 => pick!("Route" => Route, "Allow" => Allow, "Event" => Event),
+            6 => {
+                pick!("Server" => Server, "Reason" => Reason, "Accept" => Accept, "Min-SE" => MinSe)
+            }
+            7 => pick!(
+                "Call-ID" => CallId,
+                "Contact" => Contact,
+                "Expires" => Expires,
+                "Require" => Require,
+                "Privacy" => Privacy,
+                "Subject" => Subject,
+                "Warning" => Warning
+            ),
+            8 => pick!("Identity" => Identity, "Refer-To" => ReferTo, "Replaces" => Replaces),
+            9 => pick!("Supported" => Supported, "Diversion" => Diversion),
+            10 => pick!("User-Agent" => UserAgent),
+            11 => pick!(
+                "Retry-After" => RetryAfter,
+                "Min-Expires" => MinExpires,
+                "Referred-By" => ReferredBy,
+                "Unsupported" => Unsupported
+            ),
+            12 => pick!(
+                "Max-Forwards" => MaxForwards,
+                "Content-Type" => ContentType,
+                "Record-Route" => RecordRoute,
+                "Allow-Events" => AllowEvents
+            ),
+            13 => pick!("Authorization" => Authorization, "Proxy-Require" => ProxyRequire),
+            14 => pick!("Content-Length" => ContentLength, "Accept-Contact" => AcceptContact),
+            15 => pick!("Session-Expires" => SessionExpires),
+            16 => {
+                pick!("WWW-Authenticate" => WwwAuthenticate, "Content-Encoding" => ContentEncoding)
+            }
+            18 => pick!(
+                "Proxy-Authenticate" => ProxyAuthenticate,
+                "Subscription-State" => SubscriptionState
+            ),
+            19 => pick!(
+                "P-Asserted-Identity" => PAssertedIdentity,
+                "Content-Disposition" => ContentDisposition,
+                "Proxy-Authorization" => ProxyAuthorization
+            ),
+            20 => pick!("P-Preferred-Identity" => PPreferredIdentity),
             _ => HeaderName::Other,
         }
     }
@@ -246,6 +232,92 @@ impl HeaderName {
             .find(|(_, id)| *id == self)
             .map_or("Other", |(n, _)| n)
     }
+}
+
+/// Where a name of `len` bytes is read as words by [`name_words`]: `(width, [start; 3])`, the
+/// third word unused (width 0) below 17 bytes. Lengths 2 to 16: its first and its last
+/// `width` bytes, the widest of 2, 4 or 8 that fits (the two overlap unless the length is
+/// twice the width); 17 to 24: bytes 0..8, 8..16 and its last 8. `None` for other lengths.
+const fn word_layout(len: usize) -> Option<(usize, [usize; 3], bool)> {
+    match len {
+        2..=3 => Some((2, [0, len - 2, 0], false)),
+        4..=7 => Some((4, [0, len - 4, 0], false)),
+        8..=16 => Some((8, [0, len - 8, 0], false)),
+        17..=24 => Some((8, [0, 8, len - 8], true)),
+        _ => None,
+    }
+}
+
+/// A name's bytes as the words [`word_layout`] says (little-endian), each read in one load.
+#[inline(always)]
+fn name_words(name: &[u8]) -> Option<[u64; 3]> {
+    fn w2(b: Option<&[u8; 2]>) -> u64 {
+        b.map_or(0, |b| u64::from(u16::from_le_bytes(*b)))
+    }
+    fn w4(b: Option<&[u8; 4]>) -> u64 {
+        b.map_or(0, |b| u64::from(u32::from_le_bytes(*b)))
+    }
+    fn w8(b: Option<&[u8; 8]>) -> u64 {
+        b.map_or(0, |b| u64::from_le_bytes(*b))
+    }
+    Some(match name.len() {
+        2..=3 => [w2(name.first_chunk()), w2(name.last_chunk()), 0],
+        4..=7 => [w4(name.first_chunk()), w4(name.last_chunk()), 0],
+        8..=16 => [w8(name.first_chunk()), w8(name.last_chunk()), 0],
+        17..=24 => [
+            w8(name.first_chunk()),
+            w8(name.get(8..).and_then(<[u8]>::first_chunk)),
+            w8(name.last_chunk()),
+        ],
+        _ => return None,
+    })
+}
+
+/// A known header name as [`HeaderName::from_bytes`] compares it: its words (as
+/// [`name_words`] reads them) in lower case, and in `fold` the bit 0x20 of each letter's
+/// byte. A byte `b` at a letter's place matches when `b | 0x20` is the lower-case letter,
+/// which holds for that letter in either case and for no other byte; any other byte (`-`)
+/// must be equal. So `(word | fold) == lower` is `eq_ignore_ascii_case`.
+#[derive(Clone, Copy)]
+struct NameKey {
+    lower: [u64; 3],
+    fold: [u64; 3],
+}
+
+impl NameKey {
+    #[inline(always)]
+    fn matches(&self, w: &[u64; 3]) -> bool {
+        (w[0] | self.fold[0]) == self.lower[0]
+            && (w[1] | self.fold[1]) == self.lower[1]
+            && (w[2] | self.fold[2]) == self.lower[2]
+    }
+}
+
+/// The [`NameKey`] of a spelling (evaluated at compile time).
+const fn name_key(spelling: &str) -> NameKey {
+    let b = spelling.as_bytes();
+    let Some((width, starts, third)) = word_layout(b.len()) else {
+        panic!("a known name has 2 to 24 bytes");
+    };
+    let mut key = NameKey {
+        lower: [0; 3],
+        fold: [0; 3],
+    };
+    let mut k = 0;
+    while k < if third { 3 } else { 2 } {
+        let mut i = 0;
+        while i < width {
+            let c = b[starts[k] + i];
+            let shift = 8 * i;
+            key.lower[k] |= (c.to_ascii_lowercase() as u64) << shift;
+            if c.is_ascii_alphabetic() {
+                key.fold[k] |= 0x20 << shift;
+            }
+            i += 1;
+        }
+        k += 1;
+    }
+    key
 }
 
 /// A SIP request method. Methods are case-sensitive (RFC 3261 section 7.1), so `invite` or
@@ -1528,6 +1600,68 @@ mod tests {
             );
             assert_eq!(id.as_str(), *name);
         }
+    }
+
+    /// `from_bytes` against a plain reference (the table, compared byte by byte ignoring
+    /// ASCII case) on every known name with each byte replaced by bytes that a careless
+    /// case fold would confuse (`@` and `` ` ``, `[` and `{`, `-` and `\r`, non-ASCII), each
+    /// name cut and extended, and every length up to 26.
+    #[test]
+    fn names_match_a_byte_by_byte_reference() {
+        let reference = |name: &[u8]| -> HeaderName {
+            if let [letter] = name {
+                return HeaderName::from_compact(*letter);
+            }
+            NAMES
+                .iter()
+                .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+                .map_or(HeaderName::Other, |(_, id)| *id)
+        };
+        let swaps = [
+            b'@', b'`', b'[', b'{', b'-', b'\r', b'm', b'M', 0x0d, 0xc1, 0xe1, 0x80, 0xff, 0, b'_',
+        ];
+        let mut tried = 0;
+        let mut check = |name: &[u8]| {
+            assert_eq!(
+                HeaderName::from_bytes(name),
+                reference(name),
+                "{:?}",
+                String::from_utf8_lossy(name)
+            );
+            tried += 1;
+        };
+        for (spelling, _) in NAMES {
+            let base = spelling.as_bytes();
+            for variant in [
+                base.to_vec(),
+                base.to_ascii_uppercase(),
+                base.to_ascii_lowercase(),
+            ] {
+                check(&variant);
+                for at in 0..variant.len() {
+                    let mut v = variant.clone();
+                    let byte = v[at];
+                    for swap in swaps
+                        .iter()
+                        .copied()
+                        .chain([byte ^ 0x20, byte ^ 0x01, byte ^ 0x80])
+                    {
+                        v[at] = swap;
+                        check(&v);
+                    }
+                    check(&variant[..at]);
+                    check(&variant[at..]);
+                }
+                let mut longer = variant.clone();
+                longer.push(b'x');
+                check(&longer);
+            }
+        }
+        for len in 0..=26 {
+            check(&vec![b'a'; len]);
+            check(&b"content-disposition-extra-x"[..len]);
+        }
+        assert!(tried > 10_000);
     }
 
     #[test]

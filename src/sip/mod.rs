@@ -46,8 +46,9 @@ pub(crate) fn find_byte2(a: u8, b: u8, s: &[u8]) -> Option<usize> {
 
 /// Position of the first LF in `s`, for the end of a header line: the first 64 bytes are
 /// searched alone first, so that the search takes memchr's 16-byte steps on most lines
-/// instead of its 64-byte loop, which costs more when the line end is near.
-#[inline]
+/// instead of its 64-byte loop, which costs more when the line end is near. Always inlined:
+/// it runs once a header line, and a call costs about a quarter of the search.
+#[inline(always)]
 pub(crate) fn find_line_end(s: &[u8]) -> Option<usize> {
     const NEAR: usize = 64;
     match s.split_at_checked(NEAR) {

@@ -605,9 +605,11 @@ impl<'a> Parser<'a> {
             }
             let id = HeaderName::from_bytes(text.get(..name_end).unwrap_or(&[]));
             seen.add(id, self.entries.len());
+            // Every offset here is at most `limit`, which fits a u32: the casts are exact
+            // (`to_u32`'s clamp would never act, yet costs a compare each).
             self.entries.push(Entry {
-                name: (to_u32(line_start), to_u32(line_start + name_end)),
-                value: (to_u32(v_start), to_u32(v_end)),
+                name: (line_start as u32, (line_start + name_end) as u32),
+                value: (v_start as u32, v_end as u32),
                 id,
                 folded: false,
             });
@@ -788,10 +790,12 @@ fn usual_start_line(line: &[u8]) -> Option<StartLine<'_>> {
             }
             _ => return None,
         };
+        // `after` is empty or starts with the space after the code: trimmed without it,
+        // the same bytes, but `trim_lws` takes its fast path when nothing else is to trim.
         return Some(StartLine::Response {
             version: line.get(..7)?,
             code,
-            reason: trim_lws(after),
+            reason: trim_lws(after.get(1..).unwrap_or(after)),
         });
     }
     let sp = super::find_byte(b' ', line)?;
@@ -889,10 +893,12 @@ fn usual_cseq(value: &[u8]) -> Option<(u32, Method<'_>)> {
         [b' ', method @ ..] if digits > 0 => method,
         _ => return None,
     };
-    if method.is_empty() || !method.iter().all(|&b| b > b' ' && b < 0x7f) {
+    // A known method is printable ASCII: only another token is checked byte by byte.
+    let m = Method::from_bytes(method)?;
+    if !m.is_known() && (method.is_empty() || !method.iter().all(|&b| b > b' ' && b < 0x7f)) {
         return None;
     }
-    Some((n, Method::from_bytes(method)?))
+    Some((n, m))
 }
 
 /// [`parse_cseq`] for any value.
@@ -2307,6 +2313,10 @@ From: sip:a@h;tag=t1\r\nTo: tel:+15551234567\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c
             b"INVITE sip:bob@example.com;transport=tcp SIP/2.0",
             b"ACK tel:+123 SIP/2.0",
             b"UPDATE x SIP/2.0",
+            b"SIP/2.0 200  ",
+            b"SIP/2.0 200 \t OK \t",
+            b"SIP/2.0 200 \rOK\r",
+            b"SIP/2.0 200 ",
         ];
         let left: &[&[u8]] = &[
             b"SIP/2.0 099 Low",
@@ -2334,6 +2344,14 @@ From: sip:a@h;tag=t1\r\nTo: tel:+15551234567\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c
             let full = any_start_line(line, &mut |a| defects.push(a));
             assert_eq!(usual_start_line(line), Some(full), "{line:?}");
             assert!(defects.is_empty(), "{line:?}");
+            // The same bytes, and the same place in the line (spans are taken from it).
+            if let (
+                Some(StartLine::Response { reason: usual, .. }),
+                StartLine::Response { reason: any, .. },
+            ) = (usual_start_line(line), full)
+            {
+                assert_eq!(usual.as_ptr_range(), any.as_ptr_range(), "{line:?}");
+            }
         }
         for line in left {
             assert_eq!(usual_start_line(line), None, "{line:?}");
@@ -2365,6 +2383,13 @@ From: sip:a@h;tag=t1\r\nTo: tel:+15551234567\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c
             b" INVITE",
             b"INVITE",
             b"-1 INVITE",
+            b"1 INVITE\x01",
+            b"1 INV\x7fITE",
+            b"1 \x7f",
+            b"1 ACK\x00",
+            b"1 \xc3\xa9",
+            b"1 X\tY",
+            b"1 X-\x1f",
             b"",
         ];
         for v in cases {
@@ -2377,7 +2402,7 @@ From: sip:a@h;tag=t1\r\nTo: tel:+15551234567\r\nVia: SIP/2.0/UDP h\r\nCall-ID: c
         assert_eq!(usual_cseq(b"314159 INVITE"), Some((314159, Method::Invite)));
         assert_eq!(usual_cseq(b"1234567890 INVITE"), None);
         let mut state = 0x853c_49e6_748f_ea9bu64;
-        let alphabet = b" \t\r\n0123456789INVTEACKxyz\xff";
+        let alphabet = b" \t\r\n0123456789INVTEACKxyz\xff\x7f\x01";
         for _ in 0..20_000 {
             let len = (next(&mut state) % 14) as usize;
             let v: Vec<u8> = (0..len)

@@ -312,19 +312,19 @@ pub fn clean(raw: &[u8]) -> Option<Clean<'_>> {
         };
         mandatory |= bit;
         // The value as the parser stores it: the rest of the line without surrounding
-        // spaces and tabs (empty when there is nothing else).
-        let value = match after.iter().position(|&b| !is_wsp(b)) {
+        // spaces and tabs (empty when there is nothing else). Only these three are read.
+        let value = || match after.iter().position(|&b| !is_wsp(b)) {
             Some(l) => {
                 let tail = after.iter().rposition(|&b| !is_wsp(b)).map_or(l, |p| p + 1);
-                after.get(l..tail)?
+                after.get(l..tail)
             }
-            None => &[],
+            None => Some(&[][..]),
         };
         match id {
-            HeaderName::CallId if call_id.is_none() => call_id = Some(value),
-            HeaderName::CSeq if cseq.is_none() => cseq = Some(value),
+            HeaderName::CallId if call_id.is_none() => call_id = Some(value()?),
+            HeaderName::CSeq if cseq.is_none() => cseq = Some(value()?),
             HeaderName::ContentLength => {
-                let n = parse_u64(trim_lws(value))?;
+                let n = parse_u64(trim_lws(value()?))?;
                 if content_length.is_some_and(|first| first != n) {
                     return None;
                 }
