@@ -19,7 +19,7 @@
 //! assert_eq!(names, [Some(&b"PCMU"[..]), Some(b"PCMA"), Some(b"telephone-event")]);
 //! ```
 //!
-//! May use: [`super::headers`] (parameter helpers), memchr.
+//! May use: [`super::headers`] (parameter helpers), the SIP line-end search of `super`, memchr.
 
 use super::find_line_end;
 use super::headers::{is_lws, leading_u32, param, parse_u64, trim_lws, value_without_params};
