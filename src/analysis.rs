@@ -414,8 +414,16 @@ struct Gathering {
     /// Position of its first message, and the earliest capture time among its messages.
     first: u64,
     start: i64,
-    /// Its INVITEs filed in [`ExactGrouper::open_invites`]: where and when.
-    invites: Vec<(Place, i64)>,
+    /// Its INVITEs filed in [`ExactGrouper::open_invites`]: where and when (an initial
+    /// INVITE files two places, kept in place).
+    invites: smallvec::SmallVec<[(Place, i64); 2]>,
+}
+
+impl Gathering {
+    /// Whether this is the call of `call_id` (its first message holds the Call-ID).
+    fn is(&self, call_id: &str) -> bool {
+        self.msgs.first().is_some_and(|m| m.call_id == call_id)
+    }
 }
 
 /// An address and a called number (the last digits), where the cross-call B2BUA rule pairs
@@ -443,7 +451,15 @@ fn invite_places(m: &Msg) -> Option<[Place; 2]> {
 /// its last message (known from a first pass, [`LastMessages`]) is in. Messages must come in
 /// the order of that pass, numbered from 0.
 pub struct ExactGrouper {
-    open: HashMap<String, Gathering, foldhash::fast::RandomState>,
+    /// Open calls by their Call-ID's hash: no copy of the Call-ID as a key. A call whose hash
+    /// an open call with another Call-ID holds already is filed in `clashes` instead.
+    open: HashMap<u64, Gathering, foldhash::fast::RandomState>,
+    clashes: HashMap<String, Gathering, foldhash::fast::RandomState>,
+    /// Hashes the Call-IDs for `open`.
+    ids: foldhash::fast::RandomState,
+    /// Tests: every Call-ID gets the same hash.
+    #[cfg(test)]
+    collide: bool,
     /// (start, first message) of the open calls.
     starts: BTreeSet<(i64, u64)>,
     /// Per place, (capture time, first message of the call) of every initial INVITE of the
@@ -458,6 +474,10 @@ impl ExactGrouper {
     pub fn new(overrides: Vec<RoleOverride>) -> ExactGrouper {
         ExactGrouper {
             open: HashMap::default(),
+            clashes: HashMap::default(),
+            ids: foldhash::fast::RandomState::default(),
+            #[cfg(test)]
+            collide: false,
             starts: BTreeSet::new(),
             open_invites: HashMap::default(),
             now: i64::MIN,
@@ -522,7 +542,7 @@ impl ExactGrouper {
         if last {
             // The call is complete: its gathering comes out in one look-up, and a call of one
             // message is never filed at all.
-            let (mut msgs, first) = match self.open.remove(m.call_id.as_str()) {
+            let (mut msgs, first) = match self.take_open(m.call_id.as_str()) {
                 Some(g) => {
                     self.starts.remove(&(g.start, g.first));
                     for (place, t) in &g.invites {
@@ -542,7 +562,17 @@ impl ExactGrouper {
             let key = (call.summary.start_ns, first);
             return Some((call, key));
         }
-        let g = match self.open.get_mut(m.call_id.as_str()) {
+        let id = m.call_id.as_str();
+        let h = self.hash_of(id);
+        // Where the call is: under its hash, among the clashes, or nowhere yet (and whether
+        // its hash is free).
+        let here = self.open.get(&h).map(|g| g.is(id));
+        let known = match here {
+            Some(true) => self.open.get_mut(&h),
+            _ if self.clashes.is_empty() => None,
+            _ => self.clashes.get_mut(id),
+        };
+        let g = match known {
             Some(g) => {
                 if ts < g.start {
                     self.starts.remove(&(g.start, g.first));
@@ -556,14 +586,16 @@ impl ExactGrouper {
                 // Exactly the room the first pass counted; without a count, the list grows
                 // as the call does (room for eight from the start lifted `diagnose`'s peak
                 // memory on 1 GB near its cap).
-                self.open
-                    .entry(String::from(m.call_id.as_str()))
-                    .or_insert(Gathering {
-                        msgs: Vec::with_capacity(count.unwrap_or(0)),
-                        first: seq,
-                        start: ts,
-                        invites: Vec::new(),
-                    })
+                let new = Gathering {
+                    msgs: Vec::with_capacity(count.unwrap_or(0)),
+                    first: seq,
+                    start: ts,
+                    invites: smallvec::SmallVec::new(),
+                };
+                match here {
+                    None => self.open.entry(h).or_insert(new),
+                    Some(_) => self.clashes.entry(String::from(id)).or_insert(new),
+                }
             }
         };
         if let Some(places) = invite_places(&m) {
@@ -577,12 +609,34 @@ impl ExactGrouper {
         None
     }
 
+    /// The key of `call_id` in `open`.
+    fn hash_of(&self, call_id: &str) -> u64 {
+        #[cfg(test)]
+        if self.collide {
+            return 0;
+        }
+        self.ids.hash_one(call_id)
+    }
+
+    /// The open call of `call_id`, taken out.
+    fn take_open(&mut self, call_id: &str) -> Option<Gathering> {
+        let h = self.hash_of(call_id);
+        if self.open.get(&h).is_some_and(|g| g.is(call_id)) {
+            return self.open.remove(&h);
+        }
+        if self.clashes.is_empty() {
+            return None;
+        }
+        self.clashes.remove(call_id)
+    }
+
     /// End of input: every call still open (Call-IDs that shared a hash), in list order.
     pub fn finish(self) -> Vec<(Call, CallKey)> {
         let overrides = self.overrides;
         let mut calls: Vec<(Call, CallKey)> = self
             .open
             .into_values()
+            .chain(self.clashes.into_values())
             .map(|g| {
                 let call = analyze_call(g.msgs, &overrides);
                 let key = (call.summary.start_ns, g.first);
@@ -1025,6 +1079,60 @@ mod tests {
             Some("y"),
         ));
         out
+    }
+
+    /// Call-IDs whose hashes clash group as distinct ones: a grouper that gives every Call-ID
+    /// the same hash hands over the same calls at the same messages, with the same horizons,
+    /// as one with real hashes, when a clashing call outlives the one it clashed with, when a
+    /// new call takes the freed hash and when calls are still open at the end.
+    #[test]
+    fn clashing_hashes_group_as_distinct_ones() {
+        let mut msgs = messages();
+        let c = request("OPTIONS", "c", 6, 7, 90, "z9hG4bK-c", 1, "c", None);
+        let at = msgs.len() - 1;
+        msgs.insert(at, reply(&c, 200, 91, Some("r")));
+        msgs.insert(at, c);
+        for k in 0..3 {
+            let d = request("INFO", "d", 8, 9, 5 + k, "z9hG4bK-d", 1, "d", None);
+            msgs.insert(usize::try_from(k).unwrap_or(0) * 3 + 1, d);
+        }
+        let mut lasts: HashMap<String, u64> = HashMap::new();
+        for (seq, m) in msgs.iter().enumerate() {
+            lasts.insert(m.call_id.to_string(), seq as u64);
+        }
+        let run = |collide: bool| {
+            let mut g = ExactGrouper::new(Vec::new());
+            g.collide = collide;
+            let mut out = Vec::new();
+            let mut horizons = Vec::new();
+            let mut clashed = 0;
+            for (seq, m) in msgs.iter().enumerate() {
+                let seq = seq as u64;
+                // "d" never ends: its last message is not known (as for Call-IDs that shared
+                // a hash in the first pass).
+                let last = !m.call_id.is_empty()
+                    && m.call_id != "d"
+                    && lasts.get(m.call_id.as_str()) == Some(&seq);
+                if let Some((call, key)) = g.push(m.clone(), seq, last) {
+                    out.push((seq, call, key));
+                }
+                horizons.push(g.horizon());
+                clashed = clashed.max(g.clashes.len());
+            }
+            for (call, key) in g.finish() {
+                out.push((u64::MAX, call, key));
+            }
+            (out, horizons, clashed)
+        };
+        let (plain, plain_horizons, none) = run(false);
+        let (clashing, clashing_horizons, some) = run(true);
+        assert_eq!((none, some), (0, 2));
+        assert_eq!(plain.len(), 6);
+        assert_eq!(plain, clashing);
+        assert_eq!(plain_horizons, clashing_horizons);
+        assert!(plain
+            .iter()
+            .any(|(seq, c, _)| *seq == u64::MAX && c.call_id == "d"));
     }
 
     /// Counts given or not, right or wrong, the grouper hands over the same calls at the same
