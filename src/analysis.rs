@@ -562,42 +562,37 @@ impl ExactGrouper {
             let key = (call.summary.start_ns, first);
             return Some((call, key));
         }
+        use std::collections::hash_map::Entry;
         let id = m.call_id.as_str();
+        // Exactly the room the first pass counted; without a count, the list grows as the
+        // call does (room for eight from the start lifted `diagnose`'s peak memory on 1 GB
+        // near its cap).
+        let new = || Gathering {
+            msgs: Vec::with_capacity(count.unwrap_or(0)),
+            first: seq,
+            start: ts,
+            invites: smallvec::SmallVec::new(),
+        };
+        // The call under its hash, among the clashes, or new (under its hash when free).
         let h = self.hash_of(id);
-        // Where the call is: under its hash, among the clashes, or nowhere yet (and whether
-        // its hash is free).
-        let here = self.open.get(&h).map(|g| g.is(id));
-        let known = match here {
-            Some(true) => self.open.get_mut(&h),
-            _ if self.clashes.is_empty() => None,
-            _ => self.clashes.get_mut(id),
+        let (g, fresh) = match self.open.entry(h) {
+            Entry::Occupied(e) if e.get().is(id) => (e.into_mut(), false),
+            Entry::Occupied(_) => match self.clashes.entry(String::from(id)) {
+                Entry::Occupied(e) => (e.into_mut(), false),
+                Entry::Vacant(e) => (e.insert(new()), true),
+            },
+            Entry::Vacant(e) => match self.clashes.get_mut(id) {
+                Some(g) => (g, false),
+                None => (e.insert(new()), true),
+            },
         };
-        let g = match known {
-            Some(g) => {
-                if ts < g.start {
-                    self.starts.remove(&(g.start, g.first));
-                    g.start = ts;
-                    self.starts.insert((ts, g.first));
-                }
-                g
-            }
-            None => {
-                self.starts.insert((ts, seq));
-                // Exactly the room the first pass counted; without a count, the list grows
-                // as the call does (room for eight from the start lifted `diagnose`'s peak
-                // memory on 1 GB near its cap).
-                let new = Gathering {
-                    msgs: Vec::with_capacity(count.unwrap_or(0)),
-                    first: seq,
-                    start: ts,
-                    invites: smallvec::SmallVec::new(),
-                };
-                match here {
-                    None => self.open.entry(h).or_insert(new),
-                    Some(_) => self.clashes.entry(String::from(id)).or_insert(new),
-                }
-            }
-        };
+        if fresh {
+            self.starts.insert((ts, seq));
+        } else if ts < g.start {
+            self.starts.remove(&(g.start, g.first));
+            g.start = ts;
+            self.starts.insert((ts, g.first));
+        }
         if let Some(places) = invite_places(&m) {
             for place in places {
                 let at = self.open_invites.entry(place.clone()).or_default();
@@ -620,14 +615,13 @@ impl ExactGrouper {
 
     /// The open call of `call_id`, taken out.
     fn take_open(&mut self, call_id: &str) -> Option<Gathering> {
+        use std::collections::hash_map::Entry;
         let h = self.hash_of(call_id);
-        if self.open.get(&h).is_some_and(|g| g.is(call_id)) {
-            return self.open.remove(&h);
+        match self.open.entry(h) {
+            Entry::Occupied(e) if e.get().is(call_id) => Some(e.remove()),
+            _ if self.clashes.is_empty() => None,
+            _ => self.clashes.remove(call_id),
         }
-        if self.clashes.is_empty() {
-            return None;
-        }
-        self.clashes.remove(call_id)
     }
 
     /// End of input: every call still open (Call-IDs that shared a hash), in list order.
