@@ -416,8 +416,16 @@ struct Gathering {
     /// Position of its first message, and the earliest capture time among its messages.
     first: u64,
     start: i64,
-    /// Its INVITEs filed in [`ExactGrouper::open_invites`]: where and when.
-    invites: Vec<(Place, i64)>,
+    /// Its INVITEs filed in [`ExactGrouper::open_invites`]: where and when (an initial
+    /// INVITE files two places, kept in place).
+    invites: smallvec::SmallVec<[(Place, i64); 2]>,
+}
+
+impl Gathering {
+    /// Whether this is the call of `call_id` (its first message holds the Call-ID).
+    fn is(&self, call_id: &str) -> bool {
+        self.msgs.first().is_some_and(|m| m.call_id == call_id)
+    }
 }
 
 /// An address and a called number (the last digits), where the cross-call B2BUA rule pairs
@@ -445,7 +453,15 @@ fn invite_places(m: &Msg) -> Option<[Place; 2]> {
 /// its last message (known from a first pass, [`LastMessages`]) is in. Messages must come in
 /// the order of that pass, numbered from 0.
 pub struct ExactGrouper {
-    open: HashMap<String, Gathering, foldhash::fast::RandomState>,
+    /// Open calls by their Call-ID's hash: no copy of the Call-ID as a key. A call whose hash
+    /// an open call with another Call-ID holds already is filed in `clashes` instead.
+    open: HashMap<u64, Gathering, foldhash::fast::RandomState>,
+    clashes: HashMap<String, Gathering, foldhash::fast::RandomState>,
+    /// Hashes the Call-IDs for `open`.
+    ids: foldhash::fast::RandomState,
+    /// Tests: every Call-ID gets the same hash.
+    #[cfg(test)]
+    collide: bool,
     /// (start, first message) of the open calls.
     starts: BTreeSet<(i64, u64)>,
     /// Per place, (capture time, first message of the call) of every initial INVITE of the
@@ -460,6 +476,10 @@ impl ExactGrouper {
     pub fn new(overrides: Vec<RoleOverride>) -> ExactGrouper {
         ExactGrouper {
             open: HashMap::default(),
+            clashes: HashMap::default(),
+            ids: foldhash::fast::RandomState::default(),
+            #[cfg(test)]
+            collide: false,
             starts: BTreeSet::new(),
             open_invites: HashMap::default(),
             now: i64::MIN,
@@ -524,7 +544,7 @@ impl ExactGrouper {
         if last {
             // The call is complete: its gathering comes out in one look-up, and a call of one
             // message is never filed at all.
-            let (mut msgs, first) = match self.open.remove(m.call_id.as_str()) {
+            let (mut msgs, first) = match self.take_open(m.call_id.as_str()) {
                 Some(g) => {
                     self.starts.remove(&(g.start, g.first));
                     for (place, t) in &g.invites {
@@ -544,30 +564,37 @@ impl ExactGrouper {
             let key = (call.summary.start_ns, first);
             return Some((call, key));
         }
-        let g = match self.open.get_mut(m.call_id.as_str()) {
-            Some(g) => {
-                if ts < g.start {
-                    self.starts.remove(&(g.start, g.first));
-                    g.start = ts;
-                    self.starts.insert((ts, g.first));
-                }
-                g
-            }
-            None => {
-                self.starts.insert((ts, seq));
-                // Exactly the room the first pass counted; without a count, the list grows
-                // as the call does (room for eight from the start lifted `diagnose`'s peak
-                // memory on 1 GB near its cap).
-                self.open
-                    .entry(String::from(m.call_id.as_str()))
-                    .or_insert(Gathering {
-                        msgs: Vec::with_capacity(count.unwrap_or(0)),
-                        first: seq,
-                        start: ts,
-                        invites: Vec::new(),
-                    })
-            }
+        use std::collections::hash_map::Entry;
+        let id = m.call_id.as_str();
+        // Exactly the room the first pass counted; without a count, the list grows as the
+        // call does (room for eight from the start lifted `diagnose`'s peak memory on 1 GB
+        // near its cap).
+        let new = || Gathering {
+            msgs: Vec::with_capacity(count.unwrap_or(0)),
+            first: seq,
+            start: ts,
+            invites: smallvec::SmallVec::new(),
         };
+        // The call under its hash, among the clashes, or new (under its hash when free).
+        let h = self.hash_of(id);
+        let (g, fresh) = match self.open.entry(h) {
+            Entry::Occupied(e) if e.get().is(id) => (e.into_mut(), false),
+            Entry::Occupied(_) => match self.clashes.entry(String::from(id)) {
+                Entry::Occupied(e) => (e.into_mut(), false),
+                Entry::Vacant(e) => (e.insert(new()), true),
+            },
+            Entry::Vacant(e) => match self.clashes.get_mut(id) {
+                Some(g) => (g, false),
+                None => (e.insert(new()), true),
+            },
+        };
+        if fresh {
+            self.starts.insert((ts, seq));
+        } else if ts < g.start {
+            self.starts.remove(&(g.start, g.first));
+            g.start = ts;
+            self.starts.insert((ts, g.first));
+        }
         if let Some(places) = invite_places(&m) {
             for place in places {
                 let at = self.open_invites.entry(place.clone()).or_default();
@@ -579,12 +606,33 @@ impl ExactGrouper {
         None
     }
 
+    /// The key of `call_id` in `open`.
+    fn hash_of(&self, call_id: &str) -> u64 {
+        #[cfg(test)]
+        if self.collide {
+            return 0;
+        }
+        self.ids.hash_one(call_id)
+    }
+
+    /// The open call of `call_id`, taken out.
+    fn take_open(&mut self, call_id: &str) -> Option<Gathering> {
+        use std::collections::hash_map::Entry;
+        let h = self.hash_of(call_id);
+        match self.open.entry(h) {
+            Entry::Occupied(e) if e.get().is(call_id) => Some(e.remove()),
+            _ if self.clashes.is_empty() => None,
+            _ => self.clashes.remove(call_id),
+        }
+    }
+
     /// End of input: every call still open (Call-IDs that shared a hash), in list order.
     pub fn finish(self) -> Vec<(Call, CallKey)> {
         let overrides = self.overrides;
         let mut calls: Vec<(Call, CallKey)> = self
             .open
             .into_values()
+            .chain(self.clashes.into_values())
             .map(|g| {
                 let call = analyze_call(g.msgs, &overrides);
                 let key = (call.summary.start_ns, g.first);
@@ -1031,6 +1079,60 @@ mod tests {
             Some("y"),
         ));
         out
+    }
+
+    /// Call-IDs whose hashes clash group as distinct ones: a grouper that gives every Call-ID
+    /// the same hash hands over the same calls at the same messages, with the same horizons,
+    /// as one with real hashes, when a clashing call outlives the one it clashed with, when a
+    /// new call takes the freed hash and when calls are still open at the end.
+    #[test]
+    fn clashing_hashes_group_as_distinct_ones() {
+        let mut msgs = messages();
+        let c = request("OPTIONS", "c", 6, 7, 90, "z9hG4bK-c", 1, "c", None);
+        let at = msgs.len() - 1;
+        msgs.insert(at, reply(&c, 200, 91, Some("r")));
+        msgs.insert(at, c);
+        for k in 0..3 {
+            let d = request("INFO", "d", 8, 9, 5 + k, "z9hG4bK-d", 1, "d", None);
+            msgs.insert(usize::try_from(k).unwrap_or(0) * 3 + 1, d);
+        }
+        let mut lasts: HashMap<String, u64> = HashMap::new();
+        for (seq, m) in msgs.iter().enumerate() {
+            lasts.insert(m.call_id.to_string(), seq as u64);
+        }
+        let run = |collide: bool| {
+            let mut g = ExactGrouper::new(Vec::new());
+            g.collide = collide;
+            let mut out = Vec::new();
+            let mut horizons = Vec::new();
+            let mut clashed = 0;
+            for (seq, m) in msgs.iter().enumerate() {
+                let seq = seq as u64;
+                // "d" never ends: its last message is not known (as for Call-IDs that shared
+                // a hash in the first pass).
+                let last = !m.call_id.is_empty()
+                    && m.call_id != "d"
+                    && lasts.get(m.call_id.as_str()) == Some(&seq);
+                if let Some((call, key)) = g.push(m.clone(), seq, last) {
+                    out.push((seq, call, key));
+                }
+                horizons.push(g.horizon());
+                clashed = clashed.max(g.clashes.len());
+            }
+            for (call, key) in g.finish() {
+                out.push((u64::MAX, call, key));
+            }
+            (out, horizons, clashed)
+        };
+        let (plain, plain_horizons, none) = run(false);
+        let (clashing, clashing_horizons, some) = run(true);
+        assert_eq!((none, some), (0, 2));
+        assert_eq!(plain.len(), 6);
+        assert_eq!(plain, clashing);
+        assert_eq!(plain_horizons, clashing_horizons);
+        assert!(plain
+            .iter()
+            .any(|(seq, c, _)| *seq == u64::MAX && c.call_id == "d"));
     }
 
     /// Counts given or not, right or wrong, the grouper hands over the same calls at the same

@@ -139,13 +139,40 @@ impl<K: Copy + Eq + std::hash::Hash, V: Copy> SmallMap<K, V> {
     }
 }
 
+/// A text's length and last eight bytes (all of it when shorter), compared before the text:
+/// texts of one kind often share a length and a start (branches begin with the same cookie),
+/// rarely an end. Up to eight bytes long, equal prints mean equal texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Print {
+    len: usize,
+    tail: u64,
+}
+
+impl Print {
+    fn of(s: &str) -> Print {
+        let b = s.as_bytes();
+        let last = b.len().checked_sub(8).and_then(|at| b.get(at..));
+        let tail = match last.and_then(|l| <[u8; 8]>::try_from(l).ok()) {
+            Some(word) => u64::from_le_bytes(word),
+            None => b.iter().fold(0, |v, &x| (v << 8) | u64::from(x)),
+        };
+        Print { len: b.len(), tail }
+    }
+
+    /// Whether the print alone tells the text (see [`Print`]).
+    fn whole(&self) -> bool {
+        self.len <= 8
+    }
+}
+
 /// The key texts of one kind (methods, tags, branches or sent-bys) in one call, numbered in
 /// order of first use: equal texts get equal numbers, so keys made of them are small integers
 /// to compare and hash. Each kind has its own numbers (a key compares a kind with the same
-/// kind only), so a search looks through few texts. Texts of the messages are borrowed; only a
-/// text the matching rewrote (a sent-by with its default port added) is kept.
+/// kind only), so a search looks through few texts, each by its [`Print`] first. Texts of the
+/// messages are borrowed; only a text the matching rewrote (a sent-by with its default port
+/// added, a method in upper case) is kept.
 struct Names<'a> {
-    list: Vec<Cow<'a, str>>,
+    list: Vec<(Print, Cow<'a, str>)>,
     map: Option<FastMap<Cow<'a, str>, Id>>,
 }
 
@@ -160,24 +187,27 @@ impl<'a> Names<'a> {
     }
 
     /// Names numbering from scratch in the room of `list` (see [`Scratch`]).
-    fn reusing(mut list: Vec<Cow<'a, str>>) -> Self {
+    fn reusing(mut list: Vec<(Print, Cow<'a, str>)>) -> Self {
         list.clear();
         if list.capacity() == 0 {
             // Room for what a small call numbers, so the list grows once at most.
             list.reserve_exact(4);
         }
-        list.push(Cow::Borrowed(""));
+        list.push((Print::of(""), Cow::Borrowed("")));
         Names { list, map: None }
     }
 
-    fn methods(list: Vec<Cow<'a, str>>) -> Self {
+    /// Names of methods: every text numbered is in upper case (see [`Names::method`]).
+    fn methods(list: Vec<(Print, Cow<'a, str>)>) -> Self {
         let mut names = Names::reusing(list);
-        names.list.push(Cow::Borrowed("INVITE"));
+        names
+            .list
+            .push((Print::of("INVITE"), Cow::Borrowed("INVITE")));
         names
     }
 
     /// The list's room, emptied, for the next call.
-    fn into_room(self) -> Vec<Cow<'static, str>> {
+    fn into_room(self) -> Vec<(Print, Cow<'static, str>)> {
         relabel(self.list)
     }
 
@@ -194,7 +224,12 @@ impl<'a> Names<'a> {
     fn find(&self, s: &str) -> Option<Id> {
         match &self.map {
             Some(map) => map.get(s).copied(),
-            None => self.list.iter().position(|x| x.as_ref() == s),
+            None => {
+                let p = Print::of(s);
+                self.list
+                    .iter()
+                    .position(|(q, x)| *q == p && (p.whole() || x.as_ref() == s))
+            }
         }
     }
 
@@ -205,22 +240,32 @@ impl<'a> Names<'a> {
             return id;
         }
         let id = self.list.len();
-        self.list.push(s);
+        self.list.push((Print::of(&s), s));
         if self.list.len() > SMALL {
-            let list = std::mem::take(&mut self.list);
-            self.map = Some(list.into_iter().enumerate().map(|(i, t)| (t, i)).collect());
+            // Drained, not taken: the list keeps its room for the next call.
+            self.map = Some(
+                self.list
+                    .drain(..)
+                    .enumerate()
+                    .map(|(i, (_, t))| (t, i))
+                    .collect(),
+            );
         }
         id
     }
 
     /// A method in upper case: its number and its text (copied as is when it has no lower-case
-    /// letter, as methods rarely do), from one look at its letters.
+    /// letter, as methods rarely do). Every text numbered here is in upper case, so a method
+    /// found as written needs no look at its letters.
     fn method(&mut self, t: &'a Text) -> (Id, Text) {
+        if let Some(id) = self.find(t) {
+            return (id, t.clone());
+        }
         if t.bytes().any(|b| b.is_ascii_lowercase()) {
             let u = t.to_ascii_uppercase();
             (self.id_copied(&u), u)
         } else {
-            (self.id(t), t.clone())
+            (self.add(Cow::Borrowed(t)), t.clone())
         }
     }
 }
@@ -366,10 +411,10 @@ struct TxState {
 #[derive(Default)]
 struct Scratch {
     step_tags: Vec<(Option<Id>, Option<Id>)>,
-    methods: Vec<Cow<'static, str>>,
-    tags: Vec<Cow<'static, str>>,
-    branches: Vec<Cow<'static, str>>,
-    sent_bys: Vec<Cow<'static, str>>,
+    methods: Vec<(Print, Cow<'static, str>)>,
+    tags: Vec<(Print, Cow<'static, str>)>,
+    branches: Vec<(Print, Cow<'static, str>)>,
+    sent_bys: Vec<(Print, Cow<'static, str>)>,
     buf: String,
     sent_by_seen: Vec<((&'static str, bool), Id)>,
     step_map: Vec<(StepKey, StepIdx)>,
@@ -1386,6 +1431,99 @@ mod small_map_tests {
         assert_eq!((id, text.as_str()), (methods.id("INFO"), "INFO"));
         assert_eq!(methods.method(&raw[2]).0, methods.id("ACK"));
         assert_eq!(methods.id(""), EMPTY);
+    }
+}
+
+#[cfg(test)]
+mod print_tests {
+    use super::{Names, Print, Text, SMALL};
+
+    /// Texts that share lengths, starts or ends, short and long, with non-ASCII bytes.
+    fn texts() -> Vec<String> {
+        let mut out: Vec<String> = ["", "a", "A", "ab", "ba", "INVITE", "invite", "ACK", "BYE"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        for stem in ["z9hG4bK", "z9hG4bK-", "10.0.0.1:5060", "é", "tag"] {
+            for end in [
+                "", "1", "2", "12", "21", "é", "abcdefgh", "abcdefgi", "xbcdefgh",
+            ] {
+                out.push(format!("{stem}{end}"));
+                out.push(format!("{end}{stem}"));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn equal_texts_equal_prints_and_short_prints_tell_the_text() {
+        let all = texts();
+        for a in &all {
+            for b in &all {
+                let (pa, pb) = (Print::of(a), Print::of(b));
+                if a == b {
+                    assert_eq!(pa, pb);
+                }
+                if pa == pb && pa.whole() {
+                    assert_eq!(a, b, "{pa:?}");
+                }
+                assert_eq!(pa.whole(), a.len() <= 8);
+            }
+        }
+    }
+
+    /// Numbering through prints gives what a plain search of the texts gave, on lists short
+    /// and long (past the switch to hashing).
+    #[test]
+    fn names_agree_with_a_plain_search() {
+        let all = texts();
+        for take in [3, SMALL, all.len()] {
+            let mut names = Names::new();
+            let mut reference: Vec<&str> = vec![""];
+            for (round, t) in all.iter().take(take).chain(all.iter().rev()).enumerate() {
+                let before = reference.iter().position(|x| x == t);
+                assert_eq!(names.find(t), before, "{t:?} round {round}");
+                let want = before.unwrap_or_else(|| {
+                    reference.push(t);
+                    reference.len() - 1
+                });
+                assert_eq!(names.id(t), want, "{t:?} round {round}");
+            }
+        }
+    }
+
+    /// The method's number and text, the way it was worked out before looking it up as
+    /// written: upper-cased when it has a lower-case letter.
+    #[test]
+    fn method_agrees_with_upper_casing_first() {
+        let raw: Vec<Text> = [
+            "INVITE", "invite", "Invite", "ACK", "ack", "BYE", "bYe", "", "é", "Ée", "X-FOO",
+        ]
+        .into_iter()
+        .map(Text::from)
+        .collect();
+        for start in 0..raw.len() {
+            let mut fast = Names::methods(Vec::new());
+            let mut reference: Vec<String> = vec![String::new(), "INVITE".to_string()];
+            for t in raw.iter().cycle().skip(start).take(raw.len() * 2) {
+                let (id, text) = fast.method(t);
+                let upper = if t.bytes().any(|b| b.is_ascii_lowercase()) {
+                    t.to_ascii_uppercase().to_string()
+                } else {
+                    t.to_string()
+                };
+                let want = match reference.iter().position(|x| *x == upper) {
+                    Some(i) => i,
+                    None => {
+                        reference.push(upper.clone());
+                        reference.len() - 1
+                    }
+                };
+                assert_eq!((id, text.as_str()), (want, upper.as_str()), "{t:?}");
+            }
+        }
     }
 }
 
