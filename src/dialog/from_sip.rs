@@ -44,16 +44,10 @@ impl<'a> Region<'a> {
     /// `b` as text: borrowed from the checked region when it lies inside it on character
     /// boundaries, otherwise decoded on its own (lossily; U+FFFD for broken bytes).
     fn str(&self, b: &'a [u8]) -> Cow<'a, str> {
-        if let Some(valid) = self.valid {
-            let off = (b.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
-            let inside = off
-                .checked_add(b.len())
-                .filter(|&end| off <= self.bytes.len() && end <= self.bytes.len());
-            if let Some(s) = inside.and_then(|end| valid.get(off..end)) {
-                return Cow::Borrowed(s);
-            }
+        match self.borrowed(b) {
+            Some(s) => Cow::Borrowed(s),
+            None => lossy(b),
         }
-        lossy(b)
     }
 
     /// `a` with the separator and number that follow it in the region, when they are written
@@ -85,10 +79,22 @@ impl<'a> Region<'a> {
     }
 
     fn text(&self, b: &'a [u8]) -> Text {
-        match self.str(b) {
-            Cow::Borrowed(s) => Text::from(s),
-            Cow::Owned(s) => Text::from(s),
+        match self.borrowed(b) {
+            Some(s) => Text::from(s),
+            None => lossy_text(b),
         }
+    }
+
+    /// `b` borrowed from the checked region, when it lies inside it on character boundaries.
+    #[inline(always)]
+    fn borrowed(&self, b: &'a [u8]) -> Option<&'a str> {
+        let valid = self.valid?;
+        let off = (b.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+        let end = off.checked_add(b.len())?;
+        if off > self.bytes.len() || end > self.bytes.len() {
+            return None;
+        }
+        valid.get(off..end)
     }
 
     /// From or To; without `full`, only the user and the tag (see [`Detail::Summary`]).
@@ -126,7 +132,7 @@ impl<'a> Region<'a> {
                 Some(port) => self.host_port(v.host, port),
                 None => self.text(v.host),
             },
-            transport: self.text(v.transport),
+            transport: transport_text(v.transport).unwrap_or_else(|| self.text(v.transport)),
             branch: hop.branch.map(|b| self.text(b)),
             received: hop.received.map(|r| self.text(r)),
             rport: hop
@@ -151,6 +157,30 @@ impl<'a> Region<'a> {
         s.push_str(&port.to_compact_string());
         s
     }
+}
+
+/// [`Region::text`] for bytes outside a checked region: decoded on their own, lossily. Kept
+/// out of line, so the usual path carries none of it.
+#[cold]
+#[inline(never)]
+fn lossy_text(b: &[u8]) -> Text {
+    match lossy(b) {
+        Cow::Borrowed(s) => Text::from(s),
+        Cow::Owned(s) => Text::from(s),
+    }
+}
+
+/// The usual transports as constants: no copy of their letters (one a hop).
+fn transport_text(t: &[u8]) -> Option<Text> {
+    Some(match t {
+        b"UDP" => Text::const_new("UDP"),
+        b"TCP" => Text::const_new("TCP"),
+        b"TLS" => Text::const_new("TLS"),
+        b"WS" => Text::const_new("WS"),
+        b"WSS" => Text::const_new("WSS"),
+        b"SCTP" => Text::const_new("SCTP"),
+        _ => return None,
+    })
 }
 
 thread_local! {
@@ -569,6 +599,38 @@ a=rtpmap:99 W/8000x\r\n";
             let m = Method::from_bytes(token).expect("ASCII");
             assert_eq!(method_text(m), Text::from(m.as_str()), "{token:?}");
         }
+    }
+
+    #[test]
+    fn transport_and_region_texts_read_as_the_bytes_decode() {
+        for t in [
+            &b"UDP"[..],
+            b"TCP",
+            b"TLS",
+            b"WS",
+            b"WSS",
+            b"SCTP",
+            b"udp",
+            b"Udp",
+            b"UDPX",
+            b"",
+            b"\xff",
+        ] {
+            let region = Region::new(t);
+            let text = transport_text(t).unwrap_or_else(|| region.text(t));
+            assert_eq!(text, String::from_utf8_lossy(t), "{t:?}");
+        }
+        // Bytes inside a valid region are borrowed; outside it, or in a broken region, or cut
+        // inside a character, they are decoded on their own.
+        let valid = "a\u{e9}b".as_bytes();
+        let region = Region::new(valid);
+        assert!(region.borrowed(valid).is_some());
+        assert_eq!(region.borrowed(&valid[..2]), None);
+        assert_eq!(region.text(&valid[..2]), "a\u{fffd}");
+        assert_eq!(region.text(b"elsewhere"), "elsewhere");
+        let broken = Region::new(b"a\xffb");
+        assert_eq!(broken.borrowed(broken.bytes), None);
+        assert_eq!(broken.text(broken.bytes), "a\u{fffd}b");
     }
 
     #[test]

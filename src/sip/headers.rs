@@ -1185,7 +1185,13 @@ fn party_fast(value: &[u8]) -> Option<PartyParts<'_>> {
         ((!name.is_empty()).then_some(name), lt)
     };
     let inner = raw.get(lt + 1..)?;
-    let gt = memchr::memchr(b'>', inner)?;
+    let (gt, user) = match sip_user(inner) {
+        Some(found) => found,
+        None => {
+            let gt = memchr::memchr(b'>', inner)?;
+            (gt, uri_user(trim_lws(inner.get(..gt)?)))
+        }
+    };
     let uri = trim_lws(inner.get(..gt)?);
     let after = inner.get(gt + 1..)?;
     // Header parameters: only the bytes up to the end of the tag parameter matter (the
@@ -1200,9 +1206,32 @@ fn party_fast(value: &[u8]) -> Option<PartyParts<'_>> {
     Some(PartyParts {
         display_name,
         uri,
-        user: uri_user(uri),
+        user,
         tag,
     })
+}
+
+/// For the inside of `<...>` starting `sip:` with a `@` or `>` before any `:` or `?`: where
+/// the `>` is and the user [`uri_user`] finds (none when `>` comes first), from one scan
+/// eight bytes a step. `None` for anything else, which [`uri_user`] reads.
+#[inline]
+fn sip_user(inner: &[u8]) -> Option<(usize, Option<&[u8]>)> {
+    let rest = inner.strip_prefix(b"sip:")?;
+    let stop = find_word(rest, |w| {
+        marks(w, splat(b'@'))
+            | marks(w, splat(b'>'))
+            | marks(w, splat(b':'))
+            | marks(w, splat(b'?'))
+    })?;
+    match rest.get(stop)? {
+        b'>' => Some((4 + stop, None)),
+        b'@' => {
+            let after = rest.get(stop + 1..)?;
+            let gt = find_short_byte(b'>', after)?;
+            Some((4 + stop + 1 + gt, Some(rest.get(..stop)?)))
+        }
+        _ => None,
+    }
 }
 
 /// The `tag` among header parameters (after the first `;`) as `Params::get` finds it, or
@@ -1425,47 +1454,13 @@ fn starts_with_word(w: u64, (word, fold, keep): (u64, u64, u64)) -> bool {
 }
 
 /// [`Via::hop_params`] for parameters with no quote or `<` in them: then every `;` separates
-/// and no value has quotes to strip, so plain splits read what [`Params`] reads. The usual
-/// `branch=`, `received=`, `rport=` and `rport` are told apart by a word compare.
+/// and no value has quotes to strip, so plain splits read what [`Params`] reads.
 fn plain_hop_params(mut rest: &[u8]) -> ViaHopParams<'_> {
-    const BRANCH: (u64, u64, u64) = name_word(b"branch=");
-    const RECEIVED: (u64, u64, u64) = name_word(b"received");
-    const RPORT: (u64, u64, u64) = name_word(b"rport=");
-    const RPORT_FLAG: (u64, u64, u64) = name_word(b"rport");
     let mut out = ViaHopParams::default();
     while !rest.is_empty() {
         let (item, next) = split_at_byte(rest, b';');
         rest = next;
-        let item = trim_lws(item);
-        let w = head_word(item);
-        let value = |from: usize| trim_lws(item.get(from..).unwrap_or(&[]));
-        if item.len() >= 7 && starts_with_word(w, BRANCH) {
-            out.branch = out.branch.or(Some(value(7)));
-        } else if item.len() >= 9 && starts_with_word(w, RECEIVED) && item.get(8) == Some(&b'=') {
-            out.received = out.received.or(Some(value(9)));
-        } else if item.len() >= 6 && starts_with_word(w, RPORT) {
-            out.rport = out.rport.or(Some(parse_port(value(6))));
-        } else if item.len() == 5 && starts_with_word(w, RPORT_FLAG) {
-            out.rport = out.rport.or(Some(None));
-        } else {
-            // Any other parameter, or one of these spelled with spaces around its `=`.
-            let (name, value) = match find_short_byte(b'=', item) {
-                Some(eq) => (
-                    trim_lws(item.get(..eq).unwrap_or(&[])),
-                    trim_lws(item.get(eq + 1..).unwrap_or(&[])),
-                ),
-                None => (item, &[][..]),
-            };
-            if name.eq_ignore_ascii_case(b"branch") {
-                out.branch = out.branch.or(Some(value));
-            } else if name.eq_ignore_ascii_case(b"received") {
-                out.received = out.received.or(Some(value));
-            } else if name.eq_ignore_ascii_case(b"rport") {
-                out.rport = out.rport.or_else(|| Some(parse_port(value)));
-            } else {
-                continue;
-            }
-        }
+        hop_param(&mut out, trim_lws(item));
         if out.branch.is_some() && out.received.is_some() && out.rport.is_some() {
             break;
         }
@@ -1473,9 +1468,180 @@ fn plain_hop_params(mut rest: &[u8]) -> ViaHopParams<'_> {
     out
 }
 
+/// Reads one trimmed Via parameter (no quote or `<` in it) into `out` when it is the first
+/// `branch`, `received` or `rport`, as [`Params`] and [`Via::hop_params`] read it. The usual
+/// `branch=`, `received=`, `rport=` and `rport` are told apart by a word compare.
+#[inline(always)]
+fn hop_param<'a>(out: &mut ViaHopParams<'a>, item: &'a [u8]) {
+    const BRANCH: (u64, u64, u64) = name_word(b"branch=");
+    const RECEIVED: (u64, u64, u64) = name_word(b"received");
+    const RPORT: (u64, u64, u64) = name_word(b"rport=");
+    const RPORT_FLAG: (u64, u64, u64) = name_word(b"rport");
+    let w = head_word(item);
+    let value = |from: usize| trim_lws(item.get(from..).unwrap_or(&[]));
+    if item.len() >= 7 && starts_with_word(w, BRANCH) {
+        out.branch = out.branch.or(Some(value(7)));
+    } else if item.len() >= 9 && starts_with_word(w, RECEIVED) && item.get(8) == Some(&b'=') {
+        out.received = out.received.or(Some(value(9)));
+    } else if item.len() >= 6 && starts_with_word(w, RPORT) {
+        out.rport = out.rport.or(Some(parse_port(value(6))));
+    } else if item.len() == 5 && starts_with_word(w, RPORT_FLAG) {
+        out.rport = out.rport.or(Some(None));
+    } else {
+        // Any other parameter, or one of these spelled with spaces around its `=`.
+        let (name, value) = match find_short_byte(b'=', item) {
+            Some(eq) => (
+                trim_lws(item.get(..eq).unwrap_or(&[])),
+                trim_lws(item.get(eq + 1..).unwrap_or(&[])),
+            ),
+            None => (item, &[][..]),
+        };
+        if name.eq_ignore_ascii_case(b"branch") {
+            out.branch = out.branch.or(Some(value));
+        } else if name.eq_ignore_ascii_case(b"received") {
+            out.received = out.received.or(Some(value));
+        } else if name.eq_ignore_ascii_case(b"rport") {
+            out.rport = out.rport.or_else(|| Some(parse_port(value)));
+        }
+    }
+}
+
+// Byte classes of the one-walk Via read ([`usual_hop`]): the bytes that end a part. Bits, so
+// that each step stops at the set it cares about (a `:` ends a host, not a parameter).
+const V_LWS: u8 = 1;
+const V_COMMA: u8 = 2;
+const V_SEMI: u8 = 4;
+const V_COLON: u8 = 8;
+/// `"` or `<`: the general split decides what such a value holds.
+const V_QUOTE: u8 = 16;
+/// Not a byte: the end of the value.
+const V_END: u8 = 32;
+
+const V_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b' ' as usize] = V_LWS;
+    t[b'\t' as usize] = V_LWS;
+    t[b'\r' as usize] = V_LWS;
+    t[b'\n' as usize] = V_LWS;
+    t[b',' as usize] = V_COMMA;
+    t[b';' as usize] = V_SEMI;
+    t[b':' as usize] = V_COLON;
+    t[b'"' as usize] = V_QUOTE;
+    t[b'<' as usize] = V_QUOTE;
+    t
+};
+
+/// The high bit set in each byte of `w` that may end a part of a Via value: every byte below
+/// 0x2d (whitespace, controls, `"`, `,` and a few token bytes such as `+`, which the caller
+/// tells apart) and `:`, `;`, `<`. Only the lowest mark needs to be exact (see [`marks`]).
+#[inline(always)]
+fn via_marks(w: u64) -> u64 {
+    let low = w.wrapping_sub(splat(0x2d)) & !w & HIGH_BITS;
+    // 0x39 < byte < 0x3d, on the low seven bits (no borrow crosses bytes) of bytes below 0x80.
+    let x = w & !HIGH_BITS;
+    let mid = splat(0x7f + 0x3d).wrapping_sub(x) & !w & x.wrapping_add(splat(0x7f - 0x39));
+    low | (mid & HIGH_BITS)
+}
+
+/// The first byte at or after `from` whose class is in `stop`: its index and class, or the
+/// length and [`V_END`]. Eight bytes a step.
+#[inline(always)]
+fn via_stop(s: &[u8], mut from: usize, stop: u8) -> (usize, u8) {
+    while let Some(k) = s.get(from..).and_then(|rest| find_word(rest, via_marks)) {
+        let at = from + k;
+        let c = s.get(at).map_or(0, |&b| V_CLASS[usize::from(b)]) & stop;
+        if c != 0 {
+            return (at, c);
+        }
+        from = at + 1;
+    }
+    (s.len(), V_END)
+}
+
+/// The first Via value of `s` in its usual shape, read in one forward walk: `SIP/2.0/`, a
+/// transport, whitespace, a host (not bracketed), an optional port of up to five digits, then
+/// `;` parameters, the value ending at a comma or at the end, with no other whitespace and no
+/// quote or `<` in it. Gives what [`ViaHops`]' general path gives for it, and what follows its
+/// comma; `None` for any other shape, which the general path reads.
+#[inline]
+fn usual_hop(s: &[u8]) -> Option<(Via<'_>, ViaHopParams<'_>, &[u8])> {
+    const ANY: u8 = V_LWS | V_COMMA | V_SEMI | V_COLON | V_QUOTE;
+    let lead = s.iter().position(|&b| !is_lws(b))?;
+    let v = s.get(lead..)?;
+    if v.get(..8) != Some(b"SIP/2.0/") {
+        return None;
+    }
+    // The transport, then the whitespace before the host.
+    let (t_end, c) = via_stop(v, 8, ANY);
+    if c != V_LWS || t_end == 8 {
+        return None;
+    }
+    let h_start = t_end + v.get(t_end..)?.iter().position(|&b| !is_lws(b))?;
+    if v.get(h_start) == Some(&b'[') {
+        return None;
+    }
+    let (h_end, mut c) = via_stop(v, h_start, ANY);
+    if h_end == h_start && c & (V_COMMA | V_END) != 0 {
+        // No host: the value would end in whitespace, which the general path trims.
+        return None;
+    }
+    let mut at = h_end;
+    let mut port = None;
+    if c == V_COLON {
+        let mut n = 0u32;
+        at += 1;
+        let digits = at;
+        while let Some(&b) = v.get(at).filter(|b| b.is_ascii_digit()) {
+            if at - digits == 5 {
+                return None;
+            }
+            n = n * 10 + u32::from(b - b'0');
+            at += 1;
+        }
+        if at == digits {
+            return None;
+        }
+        port = Some(u16::try_from(n).ok()?);
+        c = match v.get(at) {
+            None => V_END,
+            Some(&b) => V_CLASS[usize::from(b)],
+        };
+    }
+    let mut hop = ViaHopParams::default();
+    let (params, end) = match c {
+        V_SEMI => {
+            let first = at + 1;
+            let mut from = first;
+            loop {
+                let (to, c) = via_stop(v, from, V_LWS | V_COMMA | V_SEMI | V_QUOTE);
+                hop_param(&mut hop, v.get(from..to)?);
+                match c {
+                    V_SEMI => from = to + 1,
+                    V_COMMA | V_END => break (v.get(first..to)?, to),
+                    _ => return None,
+                }
+            }
+        }
+        V_COMMA | V_END => (&[][..], at),
+        _ => return None,
+    };
+    let raw = v.get(..end)?;
+    let via = Via {
+        raw,
+        protocol: raw.get(..3)?,
+        version: raw.get(4..7)?,
+        transport: raw.get(8..t_end)?,
+        host: raw.get(h_start..h_end)?,
+        port,
+        params,
+    };
+    Some((via, hop, v.get(end + 1..).unwrap_or(&[])))
+}
+
 /// The Via values of one header value, each with its hop parameters: what
-/// [`CommaSplit`] followed by [`Via::parse`] and [`Via::hop_params`] give, cut with one
-/// memchr per value when no quote or `<` comes before its comma (the general split otherwise).
+/// [`CommaSplit`] followed by [`Via::parse`] and [`Via::hop_params`] give. A value of the usual
+/// shape is read in one walk ([`usual_hop`]); another is cut with one memchr when no quote or
+/// `<` comes before its comma, by the general split otherwise.
 #[derive(Debug, Clone)]
 pub struct ViaHops<'a> {
     rest: &'a [u8],
@@ -1490,6 +1656,10 @@ impl<'a> ViaHops<'a> {
 impl<'a> Iterator for ViaHops<'a> {
     type Item = (Via<'a>, ViaHopParams<'a>);
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some((via, hop, rest)) = usual_hop(self.rest) {
+            self.rest = rest;
+            return Some((via, hop));
+        }
         while !self.rest.is_empty() {
             let (item, rest) = match memchr::memchr3(b',', b'"', b'<', self.rest) {
                 Some(i) if self.rest.get(i) == Some(&b',') => (
@@ -1822,6 +1992,18 @@ mod tests {
             b"<",
             b"\"",
             b"\"\\",
+            b"<sip:@h>;tag=1",
+            b"<sip:u>;tag=1",
+            b"<sip:>",
+            b"<sip:u@h >;tag=1",
+            b"<sip:a@b@c>;tag=1",
+            b"<sip:u@h?x=y>",
+            b"<sip:u@h:5060;a=b?c>",
+            b"<sip:u@h;lr",
+            b"<sip:u\r\n @h>;tag=f",
+            b"<sip:a?b@c>",
+            b"<sip:a:b@c>",
+            b"<sip:+15551234567@example.net>;tag=0123456789abcdef",
         ];
         for v in tricky {
             assert_eq!(NameAddr::party(v), party_general(v), "{:?}", lossy(v));
@@ -2209,6 +2391,157 @@ mod tests {
                 "{:?}",
                 lossy(&v)
             );
+        }
+    }
+
+    #[test]
+    fn via_stop_agrees_with_a_byte_loop() {
+        let reference = |s: &[u8], from: usize, stop: u8| {
+            (from..s.len())
+                .find(|&i| V_CLASS[usize::from(s[i])] & stop != 0)
+                .map_or((s.len(), V_END), |i| (i, V_CLASS[usize::from(s[i])] & stop))
+        };
+        // The bytes next to those that matter (`9` and `=` around `:;<`, `+` and `-` around
+        // `,`), whitespace, controls and bytes above 0x7f, at every length around a word.
+        let alphabet = b"9:;<=+,-\"! \t\r\n\x00\x1f\xba\xbb\xff.a";
+        let stops = [
+            V_LWS | V_COMMA | V_SEMI | V_COLON | V_QUOTE,
+            V_LWS | V_COMMA | V_SEMI | V_QUOTE,
+            V_COLON,
+        ];
+        for (state, s) in random_values(alphabet, 0x1b87_3593_cc9e_2d51, 30_000, 40) {
+            let from = (state % 5) as usize;
+            for stop in stops {
+                assert_eq!(
+                    via_stop(&s, from, stop),
+                    reference(&s, from.min(s.len()), stop),
+                    "{s:?} {from} {stop}"
+                );
+            }
+        }
+    }
+
+    /// Each part of a Via as `(start, len)` in memory: the one-walk read must cut the same
+    /// slices of the value as the general path (the model finds text around them).
+    fn via_spans(v: &Via<'_>) -> [(usize, usize); 6] {
+        let at = |s: &[u8]| (if s.is_empty() { 0 } else { s.as_ptr() as usize }, s.len());
+        [
+            at(v.raw),
+            at(v.protocol),
+            at(v.version),
+            at(v.transport),
+            at(v.host),
+            at(v.params),
+        ]
+    }
+
+    #[test]
+    fn usual_hop_agrees_with_the_general_path() {
+        let leads: [&[u8]; 3] = [b"", b" ", b"\r\n "];
+        let starts: [&[u8]; 4] = [b"SIP/2.0/", b"SIP/2.0/ ", b"sip/2.0/", b"SIP / 2.0 / "];
+        let transports: [&[u8]; 7] = [b"UDP", b"TCP", b"", b"U:P", b"T;S", b"TLS\t", b"W,S"];
+        let gaps: [&[u8]; 5] = [b" ", b"  ", b"\t", b"", b"\r\n "];
+        let hosts: [&[u8]; 9] = [
+            b"h",
+            b"192.0.2.10",
+            b"[::1]",
+            b"::1",
+            b"",
+            b"h[x]",
+            b"h=1",
+            b"a\xffb",
+            b"h\"q\"",
+        ];
+        let ports: [&[u8]; 13] = [
+            b"", b":5060", b":05060", b":0", b":99999", b":65535", b":65536", b":", b": 5060",
+            b":123456", b":5060x", b":5060 ", b":50:60",
+        ];
+        let params: [&[u8]; 13] = [
+            b"",
+            b";branch=z9hG4bK-1.0",
+            b";rport",
+            b";received=2001:db8::1;rport=5;branch=x",
+            b";;",
+            b";branch=a b",
+            b";branch=\"q\"",
+            b";x=<y>",
+            b";BRANCH=A;branch=b;RPORT;Received=r",
+            b" ;rport",
+            b";rport=99999;rport=1",
+            b";branch = a;rport =7",
+            b";branch=",
+        ];
+        let tails: [&[u8]; 8] = [
+            b"",
+            b",",
+            b", SIP/2.0/TCP g:1;branch=c",
+            b" ",
+            b",,SIP/2.0/UDP k",
+            b"\"",
+            b"<",
+            b",\r\n SIP/2.0/UDP [::2]:7;rport",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut pick = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut taken = 0;
+        for round in 0..40_000 {
+            let mut v = Vec::new();
+            // Half the values keep the usual start, so the one-walk read is taken often.
+            let usual = round % 2 == 0;
+            v.extend_from_slice(leads[pick(leads.len())]);
+            v.extend_from_slice(if usual {
+                starts[0]
+            } else {
+                starts[pick(starts.len())]
+            });
+            v.extend_from_slice(
+                transports[if usual {
+                    pick(2)
+                } else {
+                    pick(transports.len())
+                }],
+            );
+            v.extend_from_slice(if usual {
+                gaps[0]
+            } else {
+                gaps[pick(gaps.len())]
+            });
+            // A usual value takes its parts from the head of each list, which the one-walk
+            // read accepts.
+            let mut part =
+                |usual_ones: usize, all: usize| pick(if usual { usual_ones } else { all });
+            v.extend_from_slice(hosts[part(2, hosts.len())]);
+            v.extend_from_slice(ports[part(4, ports.len())]);
+            v.extend_from_slice(params[part(5, params.len())]);
+            v.extend_from_slice(tails[part(3, tails.len())]);
+            let got: Vec<_> = ViaHops::new(&v).collect();
+            let want = via_hops_reference(&v);
+            assert_eq!(got, want, "{:?}", lossy(&v));
+            let spans = |h: &[(Via<'_>, ViaHopParams<'_>)]| {
+                h.iter().map(|(v, _)| via_spans(v)).collect::<Vec<_>>()
+            };
+            assert_eq!(spans(&got), spans(&want), "{:?}", lossy(&v));
+            if let Some((via, hop, rest)) = usual_hop(&v) {
+                taken += 1;
+                assert_eq!(Some(&(via, hop)), want.first(), "{:?}", lossy(&v));
+                // What is left reads as the rest of the general path's hops.
+                assert_eq!(via_hops_reference(rest), want.get(1..).unwrap_or(&[]));
+            }
+        }
+        // Every usual value takes the one-walk read (and some others do).
+        assert!(taken >= 20_000, "{taken}");
+        for v in [
+            &b"SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776.0"[..],
+            b"SIP/2.0/TCP h;rport;branch=a, SIP/2.0/UDP g",
+            b" SIP/2.0/TLS h:5061;received=2001:db8::1;rport=7",
+            b"SIP/2.0/UDP h:65535",
+        ] {
+            assert!(usual_hop(v).is_some(), "{:?}", lossy(v));
         }
     }
 
