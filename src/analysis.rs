@@ -918,10 +918,11 @@ fn second_pass(
             }
         }
     };
-    // The first pass's recording, when it holds every message, replaces decoding (for a
-    // pipeline without a media tracker only: the replay has no datagrams to show one).
+    // The first pass's recording, when it holds every message, replaces decoding (a
+    // pipeline with a media tracker decodes all the same: the replay has no datagrams to
+    // show one, and `ingest` falls back).
     let source = match &lasts.replay {
-        Some(recording) if recording.messages() == lasts.count && ing.media().is_none() => {
+        Some(recording) if recording.messages() == lasts.count => {
             ingest::Source::Replay { ing, recording }
         }
         _ => ingest::Source::Decode { ing, record: false },
