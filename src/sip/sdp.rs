@@ -434,17 +434,7 @@ pub fn parse_sdp(raw: &[u8]) -> Sdp<'_> {
 /// One walk over the lines that looks only at `v=`, `s=`, `c=`, `m=` and the rtpmap and
 /// direction attributes (the tests hold it to the general parser's reading).
 pub fn parse_sdp_media(raw: &[u8]) -> Sdp<'_> {
-    let mut sdp = Sdp {
-        raw,
-        version: None,
-        origin: None,
-        session_name: None,
-        connection: None,
-        direction: None,
-        attributes: Vec::new(),
-        media: Vec::new(),
-        anomalies: Vec::new(),
-    };
+    let mut sdp = Sdp::empty(raw);
     let mut rest = raw;
     while !rest.is_empty() {
         // SDP lines are short: the search made for header lines suits them.
@@ -582,20 +572,27 @@ fn media_line(value: &[u8]) -> Media<'_> {
     }
 }
 
+impl<'a> Sdp<'a> {
+    /// A body of `raw` with nothing read yet: where both readers start.
+    fn empty(raw: &'a [u8]) -> Sdp<'a> {
+        Sdp {
+            raw,
+            version: None,
+            origin: None,
+            session_name: None,
+            connection: None,
+            direction: None,
+            attributes: Vec::new(),
+            media: Vec::new(),
+            anomalies: Vec::new(),
+        }
+    }
+}
+
 /// The parser of [`parse_sdp`]. `full` false is the media reading [`parse_sdp_media`] had
 /// before its own walk: kept as the reference its tests compare with.
 fn parse_sdp_with(raw: &[u8], full: bool) -> Sdp<'_> {
-    let mut sdp = Sdp {
-        raw,
-        version: None,
-        origin: None,
-        session_name: None,
-        connection: None,
-        direction: None,
-        attributes: Vec::new(),
-        media: Vec::new(),
-        anomalies: Vec::new(),
-    };
+    let mut sdp = Sdp::empty(raw);
     let mut pos = 0usize;
     let mut first = true;
     while pos < raw.len() {
