@@ -24,6 +24,7 @@ use crate::sip;
 
 mod b2bua;
 mod links;
+mod times;
 pub use b2bua::{promote, B2buaLinker};
 pub use links::LinkedCalls;
 
@@ -466,7 +467,8 @@ pub struct ExactGrouper {
     starts: BTreeSet<(i64, u64)>,
     /// Per place, (capture time, first message of the call) of every initial INVITE of the
     /// open calls that the B2BUA rule may count there ([`invite_places`]).
-    open_invites: HashMap<Place, BTreeSet<(i64, u64)>, foldhash::fast::RandomState>,
+    /// A place usually holds one or two ([`times::Stamps`]).
+    open_invites: HashMap<Place, times::Stamps, foldhash::fast::RandomState>,
     /// Latest capture time seen.
     now: i64,
     overrides: Vec<RoleOverride>,
@@ -509,14 +511,13 @@ impl ExactGrouper {
         }
         self.open_invites
             .get(place)?
-            .range((lo, 0)..=(hi, u64::MAX))
-            .next()
-            .map(|&(_, first)| first)
+            .first_between(lo, hi)
+            .map(|(_, first)| first)
     }
 
     /// Capture time of the earliest initial INVITE at `place` among the open calls.
     pub fn first_open_invite_at(&self, place: &Place) -> Option<i64> {
-        self.open_invites.get(place)?.first().map(|&(t, _)| t)
+        self.open_invites.get(place)?.first().map(|(t, _)| t)
     }
 
     /// Adds message number `seq`; returns its call when it was the call's last message.
