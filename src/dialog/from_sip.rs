@@ -318,7 +318,12 @@ impl Msg {
         let start = match p.start {
             StartLine::Request { method, uri, .. } => Start::Request {
                 method: method_text(method),
-                uri: head.text(uri),
+                // Usually longer than a text kept inline: a summary skips its allocation.
+                uri: if full {
+                    head.text(uri)
+                } else {
+                    Text::default()
+                },
             },
             StartLine::Response { code, reason, .. } => Start::Response {
                 code,
@@ -653,6 +658,13 @@ a=rtpmap:99 W/8000x\r\n";
         assert!(summary.max_forwards.is_none() && summary.content_type.is_none());
         assert!(summary.from.display.is_empty() && summary.from.uri.is_empty());
         assert!(summary.to.uri.is_empty() && summary.from.user == msg.from.user);
+        let uri = |m: &Msg| match &m.start {
+            Start::Request { method, uri } => Some((method.clone(), uri.clone())),
+            _ => None,
+        };
+        let (summary_method, summary_uri) = uri(&summary).unwrap();
+        let (method, full_uri) = uri(&msg).unwrap();
+        assert!(summary_uri.is_empty() && !full_uri.is_empty() && summary_method == method);
         // The full read has what the summary leaves out, so the comparison below can fail.
         assert!(msg.contact.is_some() && !msg.route.is_empty());
         assert!(msg.max_forwards.is_some() && msg.content_type.is_some());
@@ -672,6 +684,7 @@ a=rtpmap:99 W/8000x\r\n";
                 anomalies: msg.anomalies.clone(),
                 from: msg.from.clone(),
                 to: msg.to.clone(),
+                start: msg.start.clone(),
                 ..summary
             },
             msg

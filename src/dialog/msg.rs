@@ -84,8 +84,8 @@ pub struct SdpSummary {
 pub enum Detail {
     /// What the call list, the view's list and frame selection read: grouping, matching,
     /// roles and the outcome. Left empty: the SDP body's contents (its presence is still
-    /// noted, in [`Msg::has_sdp`]), the From and To display names and URIs (the user and tag
-    /// are read), `contact`, `route`, `max_forwards`, `reason_header`, `warning`,
+    /// noted, in [`Msg::has_sdp`]), a request's URI (its method is read), the From and To
+    /// display names and URIs (the user and tag are read), `contact`, `route`, `max_forwards`, `reason_header`, `warning`,
     /// `retry_after`, `expires`, `content_type` and `anomalies`, which only the
     /// explanations, the exports and a message's detail show. A filter on From or To reads
     /// the URIs: see [`Detail::list`].
