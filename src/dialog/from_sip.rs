@@ -395,7 +395,9 @@ impl Msg {
             flow: m.flow,
             flags: m.flags,
             start,
-            call_id: text(call_id).unwrap_or_default(),
+            call_id: call_id
+                .map(|v| super::CallId::shared(&head.str(v)))
+                .unwrap_or_default(),
             from: head.party(from, full),
             to: head.party(to, full),
             cseq: p.cseq().map(|(n, meth)| (n, method_text(meth))),

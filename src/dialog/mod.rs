@@ -27,6 +27,7 @@
 
 mod analyze;
 mod annotate;
+mod call_id;
 mod filter;
 pub mod from_sip;
 mod model;
@@ -42,6 +43,7 @@ mod tests;
 
 pub use analyze::analyze_call;
 pub use annotate::{annotate, knowledge_role, Annotation};
+pub use call_id::CallId;
 pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
 pub use msg::{Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo, Vias};

@@ -29,7 +29,7 @@ pub type HostIdx = usize;
 pub struct Call {
     /// The Call-ID; empty for a message that carried none (such a message is a call of its own,
     /// see [`analyze_all`](super::analyze_all)).
-    pub call_id: Text,
+    pub call_id: super::CallId,
     /// The messages, ordered by capture time (then file and frame number).
     pub messages: Vec<Msg>,
     /// Per message, parallel to `messages`: where it fits.

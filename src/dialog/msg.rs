@@ -127,7 +127,7 @@ pub struct Msg {
     pub flags: MessageFlags,
     pub start: Start,
     /// Empty when the message has no Call-ID header.
-    pub call_id: Text,
+    pub call_id: super::CallId,
     pub from: Party,
     pub to: Party,
     /// CSeq number and method.
@@ -196,7 +196,7 @@ impl Msg {
             flow,
             flags: MessageFlags::default(),
             start,
-            call_id: Text::default(),
+            call_id: super::CallId::default(),
             from: Party::default(),
             to: Party::default(),
             cseq: None,

@@ -548,7 +548,7 @@ fn whole_file_calls_equal_distinct_call_ids_and_messages_land_once() {
         msgs.push(o);
     }
     let mut orphan = invite("", 7, 8, 50, "z9hG4bK-z", 1);
-    orphan.call_id.clear();
+    orphan.call_id = Default::default();
     msgs.push(orphan.clone());
     msgs.push(again(&orphan, 60));
     let total = msgs.len();

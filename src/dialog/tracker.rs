@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::analyze::analyze_call;
 use super::model::Call;
-use super::msg::{Msg, Text};
+use super::msg::Msg;
 use super::roles::{correlate_b2bua, RoleOverride};
 
 /// Hash maps keyed by Call-ID: foldhash is several times faster than the default SipHash on
@@ -34,7 +34,7 @@ pub fn analyze_all(msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Vec<Call> {
 /// capture, reallocations of hundreds of megabytes).
 #[derive(Default)]
 pub struct Grouper {
-    index: FastMap<Text, usize>,
+    index: FastMap<super::CallId, usize>,
     groups: Vec<Vec<Msg>>,
 }
 

@@ -180,7 +180,7 @@ impl CallRow {
         let s = &call.summary;
         CallRow {
             call_id: if details {
-                call.call_id.clone()
+                Text::from(call.call_id.as_str())
             } else {
                 fit_middle(&escape_str(&call.call_id), CALL_ID_WIDTH).to_text()
             },

@@ -225,9 +225,14 @@ impl Draft {
         let mut ends = [0u32; FIELDS - 1];
         let mut hosts = smallvec::SmallVec::new();
         let text = with_scratch(|out| {
-            for (n, f) in [&call.call_id, &s.from_user, &s.to_user, &s.first_method]
-                .into_iter()
-                .enumerate()
+            for (n, f) in [
+                call.call_id.as_str(),
+                &s.from_user,
+                &s.to_user,
+                &s.first_method,
+            ]
+            .into_iter()
+            .enumerate()
             {
                 out.push_str(f);
                 if let Some(e) = ends.get_mut(n) {
