@@ -6,7 +6,6 @@
 //! `escape_str`; the JSON view keeps the data exact but writes DEL, C1 controls and bidi /
 //! zero-width characters as `\uXXXX` escapes (valid JSON, harmless when printed raw).
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::net::IpAddr;
@@ -27,13 +26,66 @@ const USER_WIDTH: usize = 20;
 const METHOD_WIDTH: usize = 10;
 const FINAL_WIDTH: usize = 28;
 
-/// Characters in `s` (what the table pads by); plain ASCII, the usual case, without decoding.
-fn width(s: &str) -> usize {
-    if s.is_ascii() {
-        s.len()
+/// Characters in `b`, the UTF-8 of a `str` (what the table pads by) (one for each byte that does not continue a
+/// character); plain ASCII without counting.
+fn utf8_width(b: &[u8]) -> usize {
+    if b.is_ascii() {
+        b.len()
     } else {
-        s.chars().count()
+        b.iter().filter(|&&c| c & 0xc0 != 0x80).count()
     }
+}
+
+/// Cuts the UTF-8 text `out` holds from byte `at` on to `w` characters, as [`fit_end`] does:
+/// when longer, its first `w - 2` characters, then `..`. Returns its width once cut.
+fn cut_end_in_place(out: &mut Vec<u8>, at: usize, w: usize) -> usize {
+    let cell = out.get(at..).unwrap_or_default();
+    let n = utf8_width(cell);
+    if n <= w {
+        return n;
+    }
+    let keep = w.saturating_sub(2);
+    let end = cell
+        .iter()
+        .enumerate()
+        .filter(|&(_, &c)| c & 0xc0 != 0x80)
+        .nth(keep)
+        .map_or(cell.len(), |(i, _)| i);
+    out.truncate(at + end);
+    out.extend_from_slice(b"..");
+    keep + 2
+}
+
+/// `n` in decimal, as `Display` writes it, on the stack.
+struct Decimal {
+    digits: [u8; 20],
+    first: usize,
+}
+
+impl Decimal {
+    fn new(mut n: u64) -> Decimal {
+        let mut digits = [0u8; 20];
+        let mut first = digits.len();
+        for d in digits.iter_mut().rev() {
+            // A digit, 0 to 9: the cast keeps it whole.
+            *d = b'0' + (n % 10) as u8;
+            first -= 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { digits, first }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.digits.get(self.first..).unwrap_or_default()
+    }
+}
+
+/// Appends `n` in decimal, as `Display` writes it.
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(Decimal::new(n).as_bytes());
 }
 
 /// Byte offset of character `n` of `s` (its length when shorter); `ascii`: `s` is ASCII, one
@@ -53,16 +105,19 @@ struct Fit<'a> {
     head: &'a str,
     /// `None` when the text fits whole.
     tail: Option<&'a str>,
+    /// Characters in the cut text.
+    width: usize,
 }
 
 impl Fit<'_> {
-    /// Appends the cut text to `out`.
-    fn push_to(self, out: &mut String) {
-        out.push_str(self.head);
+    /// Appends the cut text's UTF-8 to `out`; returns its width.
+    fn push_to(self, out: &mut Vec<u8>) -> usize {
+        out.extend_from_slice(self.head.as_bytes());
         if let Some(tail) = self.tail {
-            out.push_str("..");
-            out.push_str(tail);
+            out.extend_from_slice(b"..");
+            out.extend_from_slice(tail.as_bytes());
         }
+        self.width
     }
 
     /// The cut text in a [`Text`]: inline, without a heap allocation, up to 24 bytes.
@@ -86,12 +141,14 @@ fn fit_end(s: &str, w: usize) -> Fit<'_> {
         return Fit {
             head: s,
             tail: None,
+            width: n,
         };
     }
     let keep = w.saturating_sub(2);
     Fit {
         head: s.get(..char_offset(s, ascii, keep)).unwrap_or(""),
         tail: Some(""),
+        width: keep + 2,
     }
 }
 
@@ -103,6 +160,7 @@ fn fit_middle(s: &str, w: usize) -> Fit<'_> {
         return Fit {
             head: s,
             tail: None,
+            width: n,
         };
     }
     let keep = w.saturating_sub(2);
@@ -114,6 +172,7 @@ fn fit_middle(s: &str, w: usize) -> Fit<'_> {
             s.get(char_offset(s, ascii, n.saturating_sub(tail))..)
                 .unwrap_or(""),
         ),
+        width: keep + 2,
     }
 }
 
@@ -128,9 +187,10 @@ fn day_of(ns: i64) -> i64 {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRow {
     /// The Call-ID; without `details` (a row for the text list) already as that list shows
-    /// it, escaped and cut to [`CALL_ID_WIDTH`], which usually fits inline. The table escapes
-    /// and cuts it again, which leaves such a cell as it is.
+    /// it, escaped and cut to [`CALL_ID_WIDTH`], which usually fits inline (`call_id_shown`).
     call_id: Text,
+    /// `call_id` is already the text list's cell: the table copies it as it is.
+    call_id_shown: bool,
     start_ns: i64,
     end_ns: i64,
     from_user: Text,
@@ -184,6 +244,7 @@ impl CallRow {
             } else {
                 fit_middle(&escape_str(&call.call_id), CALL_ID_WIDTH).to_text()
             },
+            call_id_shown: !details,
             start_ns: s.start_ns,
             end_ns: s.end_ns,
             from_user: s.from_user.clone(),
@@ -242,36 +303,47 @@ impl CallRow {
         }
     }
 
-    /// The hosts cell, written into `out`: labels, with the role when not a user agent.
-    fn hosts_text(&self, out: &mut String) {
+    /// The hosts cell, appended to `out`: labels, with the role when not a user agent.
+    /// `scratch` holds an IPv6 label while it is written (IPv4 ones are built on the stack).
+    fn hosts_text(&self, out: &mut Vec<u8>, scratch: &mut String) {
         for (i, h) in self.hosts.iter().enumerate() {
             if i > 0 {
-                out.push(' ');
+                out.push(b' ');
             }
-            h.write_label(out);
+            match h.addr {
+                IpAddr::V4(a) => {
+                    out.extend_from_slice(crate::dialog::Ipv4Label::new(a, h.port).as_bytes())
+                }
+                IpAddr::V6(_) => {
+                    scratch.clear();
+                    h.write_label(scratch);
+                    out.extend_from_slice(scratch.as_bytes());
+                }
+            }
             if h.role != Role::UserAgent {
-                out.push('(');
-                out.push_str(h.role.as_str());
-                out.push(')');
+                out.push(b'(');
+                out.extend_from_slice(h.role.as_str().as_bytes());
+                out.push(b')');
             }
         }
     }
 
-    /// The final response cell, written into `out`.
-    fn final_text(&self, out: &mut String) {
+    /// The final response cell, appended to `out`; returns its width.
+    fn final_text(&self, out: &mut Vec<u8>) -> usize {
         match self.final_code {
             Some(c) => {
+                let at = out.len();
+                push_decimal(out, u64::from(c));
+                out.push(b' ');
                 let reason = self.final_reason.as_deref().unwrap_or("");
-                let _ = write!(out, "{c} {}", escape_str(reason));
+                out.extend_from_slice(escape_str(reason).as_bytes());
                 // A cut keeps a prefix of the cell: shorten it where it stands.
-                let cut = fit_end(out, FINAL_WIDTH);
-                if cut.tail.is_some() {
-                    let keep = cut.head.len();
-                    out.truncate(keep);
-                    out.push_str("..");
-                }
+                cut_end_in_place(out, at, FINAL_WIDTH)
             }
-            None => out.push('-'),
+            None => {
+                out.push(b'-');
+                1
+            }
         }
     }
 }
@@ -282,8 +354,9 @@ const CELL_TITLES: [&str; 8] = [
 ];
 
 /// Where rows wait until the table's widths are known: in memory while small, then in an
-/// unlinked temporary file, so a list of millions of calls costs no memory. In memory, rows
-/// are kept in chunks of [`SPOOL_CHUNK`] bytes, so growing never copies what is written.
+/// unlinked temporary file, so a list of millions of calls costs no memory. In memory, each
+/// row lies whole in one chunk of at least [`SPOOL_CHUNK`] bytes, so growing never copies
+/// what is written and rows are read back where they lie.
 enum Spool {
     Memory { chunks: Vec<Vec<u8>>, len: usize },
     File(BufWriter<File>),
@@ -292,15 +365,16 @@ enum Spool {
 /// Rows above this many bytes go to a temporary file.
 const SPOOL_IN_MEMORY: usize = 4 << 20;
 
-/// Size of the memory spool's chunks.
+/// Size of the memory spool's chunks (a longer row gets a chunk of its own size).
 const SPOOL_CHUNK: usize = 64 << 10;
 
 impl Spool {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+    /// Adds one record: a row, its length first.
+    fn write(&mut self, record: &[u8]) -> io::Result<()> {
         if let Spool::Memory { chunks, len } = self {
-            if len.saturating_add(bytes.len()) <= SPOOL_IN_MEMORY {
-                *len += bytes.len();
-                append_chunked(chunks, bytes);
+            if len.saturating_add(record.len()) <= SPOOL_IN_MEMORY {
+                *len += record.len();
+                append_whole(chunks, record);
                 return Ok(());
             }
             let mut file =
@@ -312,105 +386,150 @@ impl Spool {
         }
         match self {
             Spool::Memory { chunks, len } => {
-                *len += bytes.len();
-                append_chunked(chunks, bytes);
+                *len += record.len();
+                append_whole(chunks, record);
             }
-            Spool::File(f) => f.write_all(bytes)?,
+            Spool::File(f) => f.write_all(record)?,
         }
         Ok(())
     }
 
-    /// Everything written, to read back from the start.
-    fn reader(self) -> io::Result<Box<dyn Read>> {
+    /// Everything written, to read back record by record from the start.
+    fn records(self) -> io::Result<Records> {
         Ok(match self {
-            Spool::Memory { chunks, .. } => Box::new(ChunkReader {
+            Spool::Memory { chunks, .. } => Records::Memory {
                 chunks: chunks.into_iter(),
-                current: io::Cursor::new(Vec::new()),
-            }),
+                current: Vec::new(),
+                at: 0,
+            },
             Spool::File(f) => {
                 let mut f = f.into_inner().map_err(|e| e.into_error())?;
                 f.rewind()?;
-                Box::new(BufReader::with_capacity(1 << 16, f))
+                Records::File {
+                    file: BufReader::with_capacity(1 << 16, f),
+                    rec: Vec::new(),
+                }
             }
         })
     }
 }
 
-/// Appends `bytes` to the last chunk while it has room, then to new chunks of
-/// [`SPOOL_CHUNK`] bytes.
-fn append_chunked(chunks: &mut Vec<Vec<u8>>, mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        let room = chunks.last().map_or(0, |c| c.capacity() - c.len());
-        if room == 0 {
-            chunks.push(Vec::with_capacity(SPOOL_CHUNK));
-            continue;
-        }
-        let (now, later) = bytes.split_at(room.min(bytes.len()));
-        if let Some(last) = chunks.last_mut() {
-            last.extend_from_slice(now);
-        }
-        bytes = later;
+/// Appends `record` to the last chunk when all of it fits there, else to a new chunk.
+fn append_whole(chunks: &mut Vec<Vec<u8>>, record: &[u8]) {
+    let room = chunks.last().map_or(0, |c| c.capacity() - c.len());
+    if room < record.len() {
+        chunks.push(Vec::with_capacity(SPOOL_CHUNK.max(record.len())));
+    }
+    if let Some(last) = chunks.last_mut() {
+        last.extend_from_slice(record);
     }
 }
 
-/// Reads the memory spool's chunks back one after the other.
-struct ChunkReader {
-    chunks: std::vec::IntoIter<Vec<u8>>,
-    current: io::Cursor<Vec<u8>>,
+fn cut_short() -> io::Error {
+    io::Error::other("spooled row cut short")
 }
 
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let n = self.current.read(out)?;
-            if n > 0 || out.is_empty() {
-                return Ok(n);
+/// The spool's records, read back in the order written.
+enum Records {
+    /// Every record lies whole in one chunk: it is read where it lies.
+    Memory {
+        chunks: std::vec::IntoIter<Vec<u8>>,
+        current: Vec<u8>,
+        /// Where the next record starts in `current`.
+        at: usize,
+    },
+    /// Each record is copied into `rec`.
+    File { file: BufReader<File>, rec: Vec<u8> },
+}
+
+impl Records {
+    /// The next record, without its length.
+    fn next(&mut self) -> io::Result<&[u8]> {
+        match self {
+            Records::Memory {
+                chunks,
+                current,
+                at,
+            } => {
+                while *at >= current.len() {
+                    *current = chunks.next().ok_or_else(cut_short)?;
+                    *at = 0;
+                }
+                let mut rest = current.get(*at..).unwrap_or_default();
+                let n = usize::try_from(take_u64(&mut rest)?).map_err(io::Error::other)?;
+                let record = rest.get(..n).ok_or_else(cut_short)?;
+                *at += 8 + n;
+                Ok(record)
             }
-            match self.chunks.next() {
-                Some(next) => self.current = io::Cursor::new(next),
-                None => return Ok(0),
+            Records::File { file, rec } => {
+                let mut len = [0u8; 8];
+                file.read_exact(&mut len)?;
+                let n = usize::try_from(u64::from_le_bytes(len)).map_err(io::Error::other)?;
+                rec.resize(n, 0);
+                file.read_exact(rec)?;
+                Ok(rec)
             }
         }
     }
 }
 
-/// Appends a cell to a spooled row: its length, its width in characters ([`width`], worked
-/// out once when the row is pushed), then its bytes.
-fn put_cell(buf: &mut Vec<u8>, s: &str, width: usize) {
-    buf.extend_from_slice(&(s.len() as u64).to_le_bytes());
-    buf.extend_from_slice(&(width as u64).to_le_bytes());
-    buf.extend_from_slice(s.as_bytes());
+/// Opens a cell at the end of a spooled row: room for its length and width, which
+/// [`close_cell`] fills in once its bytes are written after them.
+fn open_cell(buf: &mut Vec<u8>) -> usize {
+    let at = buf.len();
+    buf.extend_from_slice(&[0; 16]);
+    at
+}
+
+/// Fills in the length and width `w` in characters (worked out once when the row is pushed)
+/// of the cell opened at `at`: what was written since.
+fn close_cell(buf: &mut [u8], at: usize, w: usize) {
+    let n = buf.len().saturating_sub(at + 16) as u64;
+    if let Some((len, width)) = buf
+        .get_mut(at..)
+        .and_then(|b| b.first_chunk_mut::<16>())
+        .map(|h| h.split_at_mut(8))
+    {
+        len.copy_from_slice(&n.to_le_bytes());
+        width.copy_from_slice(&(w as u64).to_le_bytes());
+    }
+}
+
+/// A cell of a row being pushed: written by `write`, which returns its width in characters,
+/// counted into `widest`.
+fn cell(buf: &mut Vec<u8>, widest: &mut usize, write: impl FnOnce(&mut Vec<u8>) -> usize) {
+    let at = open_cell(buf);
+    let w = write(buf);
+    close_cell(buf, at, w);
+    *widest = (*widest).max(w);
+}
+
+/// Appends the ASCII `s` to `out`; returns its width, its length.
+fn push_ascii(out: &mut Vec<u8>, s: &[u8]) -> usize {
+    out.extend_from_slice(s);
+    s.len()
 }
 
 /// Cuts the next 8-byte number off the front of a spooled row.
 fn take_u64(rec: &mut &[u8]) -> io::Result<u64> {
-    let (head, rest) = rec
-        .split_first_chunk::<8>()
-        .ok_or_else(|| io::Error::other("spooled row cut short"))?;
+    let (head, rest) = rec.split_first_chunk::<8>().ok_or_else(cut_short)?;
     *rec = rest;
     Ok(u64::from_le_bytes(*head))
 }
 
-/// Cuts the next cell off the front of a spooled row: its bytes (the UTF-8 of a `&str`
-/// [`put_cell`] wrote, copied to the output as they are) and its width.
+/// Cuts the next cell off the front of a spooled row: its bytes (the UTF-8 of `str`s
+/// written by [`cell`], copied to the output as they are) and its width.
 fn take_cell<'a>(rec: &mut &'a [u8]) -> io::Result<(&'a [u8], usize)> {
     let n = usize::try_from(take_u64(rec)?).map_err(io::Error::other)?;
     let w = usize::try_from(take_u64(rec)?).map_err(io::Error::other)?;
-    if n > rec.len() {
-        return Err(io::Error::other("spooled row cut short"));
-    }
-    let (cell, rest) = rec.split_at(n);
+    let (cell, rest) = rec.split_at_checked(n).ok_or_else(cut_short)?;
     *rec = rest;
     Ok((cell, w))
 }
 
-/// Appends `s` to `line`, padded with spaces to `w` characters on the right (`left`: text
-/// flush left) or on the left (flush right), as `{:<w$}` / `{:>w$}` would.
-fn pad(line: &mut Vec<u8>, s: &str, w: usize, left: bool) {
-    pad_bytes(line, s.as_bytes(), width(s), w, left);
-}
-
-/// [`pad`] for text given as bytes with its width in characters.
+/// Appends `s`, `width` characters wide, to `line`, padded with spaces to `w` characters on
+/// the right (`left`: text flush left) or on the left (flush right), as `{:<w$}` / `{:>w$}`
+/// would.
 fn pad_bytes(line: &mut Vec<u8>, s: &[u8], width: usize, w: usize, left: bool) {
     let fill = w.saturating_sub(width);
     if !left {
@@ -434,8 +553,8 @@ pub struct TextTable {
     widths: [usize; 8],
     /// A row being encoded (reused).
     buf: Vec<u8>,
-    /// A cell being built (reused).
-    cell: String,
+    /// Text built by helpers that write into a `String` (reused).
+    scratch: String,
 }
 
 impl Default for TextTable {
@@ -456,7 +575,7 @@ impl TextTable {
             last_day: None,
             widths: CELL_TITLES.map(|t| t.chars().count()),
             buf: Vec::new(),
-            cell: String::new(),
+            scratch: String::new(),
         }
     }
 
@@ -467,46 +586,57 @@ impl TextTable {
         self.first_day = Some(self.first_day.map_or(day, |d| d.min(day)));
         let day = day_of(row.end_ns);
         self.last_day = Some(self.last_day.map_or(day, |d| d.max(day)));
-        // A row is spooled as one record: its length, the start time, then each cell.
+        // A row is spooled as one record: its length, the start time, then each cell, every
+        // cell written straight into the record.
         let TextTable {
-            widths, buf, cell, ..
+            widths,
+            buf,
+            scratch,
+            ..
         } = self;
+        let [w_id, w_from, w_to, w_method, w_state, w_fin, w_msgs, w_dur] = widths;
         buf.clear();
         buf.extend_from_slice(&0u64.to_le_bytes());
         buf.extend_from_slice(&row.start_ns.to_le_bytes());
-        let mut put = |i: usize, cell: &str| {
-            let n = width(cell);
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(n);
+        cell(buf, w_id, |b| {
+            if row.call_id_shown {
+                b.extend_from_slice(row.call_id.as_bytes());
+                utf8_width(row.call_id.as_bytes())
+            } else {
+                fit_middle(&escape_str(&row.call_id), CALL_ID_WIDTH).push_to(b)
             }
-            put_cell(buf, cell, n);
-        };
-        // Cells are built in one reused buffer: a cut cell is written from slices of its text.
-        let mut fitted = |i: usize, fit: Fit<'_>| {
-            cell.clear();
-            fit.push_to(cell);
-            put(i, cell);
-        };
-        fitted(0, fit_middle(&escape_str(&row.call_id), CALL_ID_WIDTH));
-        fitted(1, fit_end(&escape_str(&row.from_user), USER_WIDTH));
-        fitted(2, fit_end(&escape_str(&row.to_user), USER_WIDTH));
-        fitted(3, fit_end(&escape_str(&row.first_method), METHOD_WIDTH));
-        put(4, row.state.as_str());
-        cell.clear();
-        row.final_text(cell);
-        put(5, cell);
-        cell.clear();
-        let _ = write!(cell, "{}", row.messages);
-        put(6, cell);
-        cell.clear();
-        push_duration(cell, row.duration_ns);
-        put(7, cell);
-        cell.clear();
-        row.hosts_text(cell);
-        put(8, cell);
+        });
+        cell(buf, w_from, |b| {
+            fit_end(&escape_str(&row.from_user), USER_WIDTH).push_to(b)
+        });
+        cell(buf, w_to, |b| {
+            fit_end(&escape_str(&row.to_user), USER_WIDTH).push_to(b)
+        });
+        cell(buf, w_method, |b| {
+            fit_end(&escape_str(&row.first_method), METHOD_WIDTH).push_to(b)
+        });
+        // States, numbers, durations and host labels are ASCII: as wide as they are long.
+        cell(buf, w_state, |b| {
+            push_ascii(b, row.state.as_str().as_bytes())
+        });
+        cell(buf, w_fin, |b| row.final_text(b));
+        cell(buf, w_msgs, |b| {
+            push_ascii(b, Decimal::new(row.messages as u64).as_bytes())
+        });
+        cell(buf, w_dur, |b| {
+            scratch.clear();
+            push_duration(scratch, row.duration_ns);
+            push_ascii(b, scratch.as_bytes())
+        });
+        // The hosts column is not padded: its width is not needed.
+        cell(buf, &mut 0, |b| {
+            let at = b.len();
+            row.hosts_text(b, scratch);
+            b.len() - at
+        });
         let len = (buf.len() - 8) as u64;
-        if let Some(head) = buf.get_mut(..8) {
-            head.copy_from_slice(&len.to_le_bytes());
+        if let Some(head) = buf.first_chunk_mut::<8>() {
+            *head = len.to_le_bytes();
         }
         self.spool.write(buf)
     }
@@ -540,8 +670,8 @@ impl TextTable {
             "{:>w_idx$}  {:<w_start$}  {:<w_id$}  {:<w_from$}  {:<w_to$}  {:<w_method$}  {:<w_state$}  {:<w_fin$}  {:>w_msgs$}  {:>w_dur$}  Hosts",
             "#", "Start", "Call-ID", "From", "To", "Method", "State", "Final", "Msgs", "Duration"
         )?;
-        let mut r = self.spool.reader()?;
-        let (mut rec, mut line, mut index) = (Vec::new(), Vec::new(), String::new());
+        let mut records = self.spool.records()?;
+        let mut line = Vec::new();
         // (width, flush left) of each spooled cell; the hosts cell is last and not padded.
         let layout = [
             (w_id, true),
@@ -555,17 +685,12 @@ impl TextTable {
             (0, true),
         ];
         for i in 0..self.rows {
-            let mut len = [0u8; 8];
-            r.read_exact(&mut len)?;
-            let len = usize::try_from(u64::from_le_bytes(len)).map_err(io::Error::other)?;
-            rec.resize(len, 0);
-            r.read_exact(&mut rec)?;
-            let mut cells: &[u8] = &rec;
+            let mut cells = records.next()?;
             let start_ns = take_u64(&mut cells)? as i64;
             line.clear();
-            index.clear();
-            let _ = write!(index, "{}", i + 1);
-            pad(&mut line, &index, w_idx, false);
+            let index = Decimal::new(i as u64 + 1);
+            let index = index.as_bytes();
+            pad_bytes(&mut line, index, index.len(), w_idx, false);
             line.extend_from_slice(b"  ");
             // Every start cell is ASCII and as wide as the column: nothing to pad.
             let at = line.len();
@@ -775,10 +900,12 @@ mod tests {
         ] {
             for w in 0..8 {
                 let mut line = Vec::new();
-                pad(&mut line, text, w, true);
+                let n = utf8_width(text.as_bytes());
+                assert_eq!(n, text.chars().count());
+                pad_bytes(&mut line, text.as_bytes(), n, w, true);
                 assert_eq!(line, format!("{text:<w$}").into_bytes(), "{text:?} {w}");
                 line.clear();
-                pad(&mut line, text, w, false);
+                pad_bytes(&mut line, text.as_bytes(), n, w, false);
                 assert_eq!(line, format!("{text:>w$}").into_bytes(), "{text:?} {w}");
             }
             for w in 2..6 {
@@ -789,7 +916,7 @@ mod tests {
                 };
                 assert_eq!(shown(fit_end(text, w)), cut, "{text:?} {w}");
                 assert!(
-                    width(&shown(fit_middle(text, w))) <= w.max(2),
+                    shown(fit_middle(text, w)).chars().count() <= w.max(2),
                     "{text:?} {w}"
                 );
             }
@@ -849,6 +976,11 @@ mod tests {
                 // table does with a text row's Call-ID) leaves it as it is.
                 let cut = shown(fit_middle(text, w));
                 assert_eq!(fit_middle(text, w).to_text(), cut.as_str());
+                assert_eq!(fit_middle(text, w).width, cut.chars().count());
+                assert_eq!(
+                    fit_end(text, w).width,
+                    fit_end_by_chars(text, w).chars().count()
+                );
                 if w >= 2 {
                     assert_eq!(shown(fit_middle(&cut, w)), cut, "{text:?} {w}");
                     let end = shown(fit_end(text, w));
@@ -863,7 +995,9 @@ mod tests {
         let mut rec: &[u8] = &[1, 2, 3];
         assert!(take_u64(&mut rec).is_err());
         let mut buf = Vec::new();
-        put_cell(&mut buf, "hello", 5);
+        let mut widest = 3;
+        cell(&mut buf, &mut widest, |b| push_ascii(b, b"hello"));
+        assert_eq!(widest, 5);
         let mut rec: &[u8] = &buf;
         assert_eq!(take_cell(&mut rec).ok(), Some((&b"hello"[..], 5)));
         for cut in 0..buf.len() {
@@ -934,9 +1068,9 @@ mod tests {
 
     /// A cut cell as the table writes it.
     fn shown(fit: Fit<'_>) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         fit.push_to(&mut out);
-        out
+        String::from_utf8(out).unwrap()
     }
 
     /// The final response cell as first written: the whole text, then cut by characters.
@@ -958,10 +1092,13 @@ mod tests {
                 let mut row = CallRow::new(&sample()[0], false);
                 row.final_code = Some(code);
                 row.final_reason = Some(Text::from(reason));
-                let mut cell = String::new();
-                row.final_text(&mut cell);
+                // After other bytes, as in a spooled row.
+                let mut cell = b"\xe6\x97\xa5xyz".to_vec();
+                let width = row.final_text(&mut cell);
                 let whole = format!("{code} {}", escape_str(reason));
-                assert_eq!(cell, fit_end_by_chars(&whole, FINAL_WIDTH), "{reason:?}");
+                let want = format!("\u{65e5}xyz{}", fit_end_by_chars(&whole, FINAL_WIDTH));
+                assert_eq!(width, want.chars().count() - 4, "{reason:?}");
+                assert_eq!(String::from_utf8(cell).unwrap(), want, "{reason:?}");
             }
         }
     }
@@ -983,54 +1120,272 @@ mod tests {
         assert!(row.call_id.len() <= CALL_ID_WIDTH && !row.call_id.is_heap_allocated());
     }
 
-    /// Rows spooled in memory read back whole, across chunk boundaries, as one buffer would.
+    /// Records spooled in memory read back whole, in order, one chunk or many, as they do from
+    /// the file a long list moves to.
     #[test]
-    fn the_memory_spool_reads_back_what_was_written() {
+    fn the_spool_reads_back_what_was_written() {
+        let record = |body: &[u8]| {
+            let mut r = (body.len() as u64).to_le_bytes().to_vec();
+            r.extend_from_slice(body);
+            r
+        };
+        let mut bodies = Vec::new();
+        let mut x: u32 = 7;
+        for i in 0..100usize {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            // Some empty, some longer than a chunk.
+            let n = match i % 25 {
+                0 => 0,
+                1 => SPOOL_CHUNK + 5,
+                _ => (x >> 16) as usize % (SPOOL_CHUNK / 3),
+            };
+            bodies.push((0..n).map(|j| (i + j) as u8).collect::<Vec<u8>>());
+        }
         let mut spool = Spool::Memory {
             chunks: Vec::new(),
             len: 0,
         };
-        let mut all = Vec::new();
-        let mut x: u32 = 7;
-        for i in 0..100usize {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            let n = (x >> 16) as usize % (SPOOL_CHUNK / 3) + usize::from(i % 50 == 0);
-            let bytes: Vec<u8> = (0..n).map(|j| (i + j) as u8).collect();
-            spool.write(&bytes).unwrap();
-            all.extend_from_slice(&bytes);
+        for b in &bodies {
+            spool.write(&record(b)).unwrap();
         }
         assert!(matches!(&spool, Spool::Memory { chunks, .. } if chunks.len() > 2));
-        let mut back = Vec::new();
-        spool.reader().unwrap().read_to_end(&mut back).unwrap();
-        assert_eq!(back, all);
+        let mut back = spool.records().unwrap();
+        for b in &bodies {
+            assert_eq!(back.next().unwrap(), &b[..]);
+        }
+        assert!(back.next().is_err());
         // Past its limit the spool moves to a file, what was in memory first.
         let mut spool = Spool::Memory {
             chunks: Vec::new(),
             len: 0,
         };
-        let mut written = Vec::new();
-        while written.len() <= SPOOL_IN_MEMORY {
-            spool.write(&all).unwrap();
-            written.extend_from_slice(&all);
+        let (mut written, mut count) = (0, 0);
+        while written <= SPOOL_IN_MEMORY {
+            let r = record(&bodies[count % bodies.len()]);
+            spool.write(&r).unwrap();
+            written += r.len();
+            count += 1;
         }
         assert!(matches!(&spool, Spool::File(_)));
-        let mut back = Vec::new();
-        spool.reader().unwrap().read_to_end(&mut back).unwrap();
-        assert!(back == written);
-        // Read in odd pieces, as the table reads rows.
-        let mut spool = Spool::Memory {
-            chunks: Vec::new(),
-            len: 0,
-        };
-        spool.write(&all).unwrap();
-        let mut r = spool.reader().unwrap();
-        let mut piece = vec![0u8; 1000];
-        for want in all.chunks(1000) {
-            let got = piece.get_mut(..want.len()).unwrap();
-            r.read_exact(got).unwrap();
-            assert_eq!(got, want);
+        let mut back = spool.records().unwrap();
+        for i in 0..count {
+            assert_eq!(back.next().unwrap(), &bodies[i % bodies.len()][..], "{i}");
         }
-        assert_eq!(r.read(&mut piece).unwrap(), 0);
+        assert!(back.next().is_err());
+        // A record whose length runs past its chunk is an error, not a panic.
+        let mut cut = Records::Memory {
+            chunks: vec![record(b"abc")[..9].to_vec()].into_iter(),
+            current: Vec::new(),
+            at: 0,
+        };
+        assert!(cut.next().is_err());
+    }
+
+    #[test]
+    fn decimals_read_as_display_writes_them() {
+        for n in [
+            0u64,
+            1,
+            9,
+            10,
+            99,
+            100,
+            65_535,
+            1_000_000,
+            u64::MAX / 7,
+            u64::MAX,
+        ] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
+
+    /// Cells no capture is kind to: controls, wide and combining characters, the replacement
+    /// character, bidi marks, empty text, IPv6 hosts.
+    fn hostile_rows() -> Vec<CallRow> {
+        let base = CallRow::new(&sample()[0], false);
+        let hosts = |list: &[(&str, Option<u16>, Role)]| -> SmallVec<[HostRow; 4]> {
+            list.iter()
+                .map(|&(a, port, role)| HostRow {
+                    addr: a.parse().unwrap(),
+                    port,
+                    role,
+                    role_source: RoleSource::Wire,
+                })
+                .collect()
+        };
+        let texts = [
+            "",
+            "plain",
+            "\u{1b}]0;title\u{7}\u{9b}31m",
+            "\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}\u{8a9e}",
+            "e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}",
+            "bad\u{fffd}\u{fffd}utf8\u{202e}rtl\u{200b}zw\u{7f}del",
+            "tab\there\r\nfolded line that goes on and on and on",
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+        ];
+        let mut rows = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            for details in [false, true] {
+                let mut call = sample()[i % 2].clone();
+                call.call_id = crate::dialog::CallId::from(format!("{t}-{i}@host\u{1b}[2J"));
+                let mut r = CallRow::new(&call, details);
+                r.from_user = Text::from(*t);
+                r.to_user = Text::from(texts[(i + 3) % texts.len()]);
+                r.first_method = Text::from(texts[(i + 5) % texts.len()]);
+                r.final_code = [None, Some(100), Some(486), Some(699)][i % 4];
+                r.final_reason = (i % 3 != 0).then(|| Text::from(texts[(i + 1) % texts.len()]));
+                r.messages = [0, 7, 10, 123_456_789][i % 4];
+                r.duration_ns = [0, 59_999_000_000, 61_000_000_000, 7_300_000_000_000][i % 4];
+                r.start_ns = base.start_ns + i as i64 * 1_000_000_007;
+                r.end_ns = r.start_ns + 5;
+                r.hosts = match i % 4 {
+                    0 => hosts(&[]),
+                    1 => hosts(&[
+                        ("192.0.2.1", Some(5060), Role::UserAgent),
+                        ("2001:db8::1", Some(5061), Role::B2bua),
+                    ]),
+                    2 => hosts(&[
+                        ("::1", None, Role::Proxy),
+                        ("255.255.255.255", Some(65_535), Role::Registrar),
+                        ("10.0.0.1", None, Role::UserAgent),
+                    ]),
+                    _ => hosts(&[("::ffff:192.0.2.1", Some(1), Role::Gateway)]),
+                };
+                rows.push(r);
+            }
+        }
+        rows
+    }
+
+    /// The table as first written: cells built as `String`s, padded by `format!`.
+    fn table_by_format(rows: &[CallRow]) -> String {
+        let cells: Vec<[String; 9]> = rows
+            .iter()
+            .map(|r| {
+                let hosts: Vec<String> = r
+                    .hosts
+                    .iter()
+                    .map(|h| {
+                        let mut s = String::new();
+                        crate::dialog::write_label(&mut s, h.addr, h.port);
+                        if h.role != Role::UserAgent {
+                            s += &format!("({})", h.role.as_str());
+                        }
+                        s
+                    })
+                    .collect();
+                [
+                    fit_middle_by_chars(&escape_str(&r.call_id), CALL_ID_WIDTH),
+                    fit_end_by_chars(&escape_str(&r.from_user), USER_WIDTH),
+                    fit_end_by_chars(&escape_str(&r.to_user), USER_WIDTH),
+                    fit_end_by_chars(&escape_str(&r.first_method), METHOD_WIDTH),
+                    r.state.as_str().to_string(),
+                    match r.final_code {
+                        Some(c) => {
+                            let reason = r.final_reason.as_deref().unwrap_or("");
+                            fit_end_by_chars(&format!("{c} {}", escape_str(reason)), FINAL_WIDTH)
+                        }
+                        None => "-".to_string(),
+                    },
+                    r.messages.to_string(),
+                    crate::output::time::duration(r.duration_ns),
+                    hosts.join(" "),
+                ]
+            })
+            .collect();
+        let mut w: Vec<usize> = CELL_TITLES.iter().map(|t| t.chars().count()).collect();
+        for c in &cells {
+            for (i, w) in w.iter_mut().enumerate() {
+                *w = (*w).max(c[i].chars().count());
+            }
+        }
+        let first = rows.iter().map(|r| day_of(r.start_ns)).min();
+        let last = rows.iter().map(|r| day_of(r.end_ns)).max();
+        let start = |ns| {
+            if first != last {
+                date_clock_millis(ns)
+            } else {
+                crate::output::time::clock_millis(ns)
+            }
+        };
+        let ws = if rows.is_empty() {
+            5
+        } else {
+            start(0).len().max(5)
+        };
+        let wi = rows.len().to_string().len();
+        let mut out = format!(
+            "{:>wi$}  {:<ws$}  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {:<w5$}  {:>w6$}  {:>w7$}  Hosts\n",
+            "#", "Start", "Call-ID", "From", "To", "Method", "State", "Final", "Msgs", "Duration",
+            w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7]
+        );
+        for (i, (r, c)) in rows.iter().zip(&cells).enumerate() {
+            out += &format!(
+                "{:>wi$}  {:<ws$}  {:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {:<w5$}  {:>w6$}  {:>w7$}  {}\n",
+                i + 1, start(r.start_ns), c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8],
+                w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7]
+            );
+        }
+        out
+    }
+
+    fn table(rows: &[CallRow]) -> String {
+        let mut t = TextTable::new();
+        for r in rows {
+            t.push(r).unwrap();
+        }
+        let mut out = Vec::new();
+        t.finish(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Hostile cells are escaped, cut and padded as `format!` on whole strings does, in
+    /// memory and (a long list) from the spool's file, on one day and across days.
+    #[test]
+    fn the_table_reads_as_formatted_strings() {
+        let rows = hostile_rows();
+        assert!(rows.iter().any(|r| r.call_id_shown) && rows.iter().any(|r| !r.call_id_shown));
+        for n in [0, 1, 2, rows.len()] {
+            let some = &rows[..n];
+            assert_eq!(table(some), table_by_format(some), "{n} rows");
+        }
+        let mut later = rows.clone();
+        if let Some(r) = later.last_mut() {
+            r.end_ns += 2 * 86_400_000_000_000;
+        }
+        let text = table(&later);
+        assert!(text.contains("1970-01-0"), "{text}");
+        assert_eq!(text, table_by_format(&later));
+        let mut many = Vec::new();
+        while many.len() * 150 <= SPOOL_IN_MEMORY {
+            many.extend(rows.iter().cloned());
+        }
+        assert_eq!(table(&many), table_by_format(&many));
+    }
+
+    /// A final cell cut in place reads as the whole text cut by characters.
+    #[test]
+    fn cut_in_place_agrees_with_cutting_by_characters() {
+        for text in [
+            "",
+            "ab",
+            "abcdefghij",
+            "\u{65e5}\u{672c}\u{8a9e}\u{65e5}\u{672c}",
+            "a\u{301}b\u{301}c\u{301}d\u{301}",
+            "\u{fffd}x\u{fffd}y\u{fffd}z",
+        ] {
+            for w in 0..12 {
+                let mut out = b"pre\xc3\xa9".to_vec();
+                let at = out.len();
+                out.extend_from_slice(text.as_bytes());
+                let width = cut_end_in_place(&mut out, at, w);
+                let want = format!("pre\u{e9}{}", fit_end_by_chars(text, w));
+                assert_eq!(width, want.chars().count() - 4, "{text:?} {w}");
+                assert_eq!(String::from_utf8(out).unwrap(), want, "{text:?} {w}");
+            }
+        }
     }
 
     /// Addresses serialize as the text they used to be copied to.
