@@ -159,6 +159,26 @@ impl Print {
         Print { len: b.len(), tail }
     }
 
+    /// [`Print::of`] for a constant text, at compile time.
+    const fn of_const(s: &str) -> Print {
+        let b = s.as_bytes();
+        let n = b.len();
+        let mut tail = 0u64;
+        let mut i = 0;
+        if n >= 8 {
+            while i < 8 {
+                tail |= (b[n - 8 + i] as u64) << (8 * i);
+                i += 1;
+            }
+        } else {
+            while i < n {
+                tail = (tail << 8) | b[i] as u64;
+                i += 1;
+            }
+        }
+        Print { len: n, tail }
+    }
+
     /// Whether the print alone tells the text (see [`Print`]).
     fn whole(&self) -> bool {
         self.len <= 8
@@ -176,9 +196,65 @@ struct Names<'a> {
     map: Option<FastMap<Cow<'a, str>, Id>>,
 }
 
-/// Numbers [`Names`] gives from the start: the empty text (every kind), INVITE (methods).
+/// Numbers [`Names`] gives from the start: the empty text (every kind), and for methods the
+/// standard ones (their places in [`KNOWN_METHODS`]).
 const EMPTY: Id = 0;
 const INVITE: Id = 1;
+const ACK: Id = 2;
+const CANCEL: Id = 4;
+
+/// Methods numbered before the first message: a method written like one of these (almost
+/// every method) gets its number from [`known_method`] without a search. Starts with the
+/// empty text; at most [`SMALL`] entries, so the list stays a list.
+const KNOWN_METHODS: [&str; 15] = [
+    "",
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "OPTIONS",
+    "REGISTER",
+    "PRACK",
+    "UPDATE",
+    "INFO",
+    "NOTIFY",
+    "SUBSCRIBE",
+    "MESSAGE",
+    "REFER",
+    "PUBLISH",
+];
+
+/// The prints of [`KNOWN_METHODS`], worked out at compile time.
+const KNOWN_METHOD_PRINTS: [Print; KNOWN_METHODS.len()] = {
+    let mut out = [Print { len: 0, tail: 0 }; KNOWN_METHODS.len()];
+    let mut k = 0;
+    while k < KNOWN_METHODS.len() {
+        out[k] = Print::of_const(KNOWN_METHODS[k]);
+        k += 1;
+    }
+    out
+};
+
+/// The number of a method written exactly as one of [`KNOWN_METHODS`] (not the empty one).
+fn known_method(m: &str) -> Option<Id> {
+    Some(match m {
+        "INVITE" => INVITE,
+        "ACK" => ACK,
+        "BYE" => 3,
+        "CANCEL" => CANCEL,
+        "OPTIONS" => 5,
+        "REGISTER" => 6,
+        "PRACK" => 7,
+        "UPDATE" => 8,
+        "INFO" => 9,
+        "NOTIFY" => 10,
+        "SUBSCRIBE" => 11,
+        "MESSAGE" => 12,
+        "REFER" => 13,
+        "PUBLISH" => 14,
+        _ => return None,
+    })
+}
 
 impl<'a> Names<'a> {
     #[cfg(test)]
@@ -197,13 +273,17 @@ impl<'a> Names<'a> {
         Names { list, map: None }
     }
 
-    /// Names of methods: every text numbered is in upper case (see [`Names::method`]).
-    fn methods(list: Vec<(Print, Cow<'a, str>)>) -> Self {
-        let mut names = Names::reusing(list);
-        names
-            .list
-            .push((Print::of("INVITE"), Cow::Borrowed("INVITE")));
-        names
+    /// Names of methods, [`KNOWN_METHODS`] numbered already: every text numbered is in upper
+    /// case (see [`Names::method`]).
+    fn methods(mut list: Vec<(Print, Cow<'a, str>)>) -> Self {
+        list.clear();
+        list.extend(
+            KNOWN_METHOD_PRINTS
+                .into_iter()
+                .zip(KNOWN_METHODS)
+                .map(|(p, m)| (p, Cow::Borrowed(m))),
+        );
+        Names { list, map: None }
     }
 
     /// The list's room, emptied, for the next call.
@@ -258,6 +338,9 @@ impl<'a> Names<'a> {
     /// letter, as methods rarely do). Every text numbered here is in upper case, so a method
     /// found as written needs no look at its letters.
     fn method(&mut self, t: &'a Text) -> (Id, Text) {
+        if let Some(id) = known_method(t) {
+            return (id, t.clone());
+        }
         if let Some(id) = self.find(t) {
             return (id, t.clone());
         }
@@ -281,19 +364,34 @@ struct Origin {
     from_tag: Id,
 }
 
+/// Whether a Via transport is TLS, in any case (a byte at a time: UDP fails at the first).
+fn is_tls(t: &str) -> bool {
+    matches!(t.as_bytes(), [a, b, c] if a.eq_ignore_ascii_case(&b'T')
+        && b.eq_ignore_ascii_case(&b'L')
+        && c.eq_ignore_ascii_case(&b'S'))
+}
+
 /// The Via sent-by as a matching key: lower case, with the transport's default port made
 /// explicit (RFC 3261 18.2.1: 5060, or 5061 for TLS), so `192.0.2.1` and `192.0.2.1:5060` are
 /// the same sender. Returns false when the sent-by as written is already its key (lower case
 /// with a port, as almost every one is), else writes the key into `buf`.
 fn sent_by_key_into(v: &super::ViaInfo, buf: &mut String) -> bool {
     let s = v.sent_by.as_str();
-    let colons = || s.bytes().filter(|&b| b == b':').count();
-    let has_port = match s.rfind(']') {
-        Some(close) => s.get(close..).is_some_and(|t| t.contains(':')),
+    // One look at the bytes: colons, upper-case letters, and how many colons came before the
+    // last `]` (a port follows the bracket when later ones do).
+    let (mut colons, mut has_upper, mut close) = (0usize, false, None);
+    for b in s.bytes() {
+        colons += usize::from(b == b':');
+        has_upper |= b.is_ascii_uppercase();
+        if b == b']' {
+            close = Some(colons);
+        }
+    }
+    let has_port = match close {
+        Some(before) => colons > before,
         // No brackets: a port is there when exactly one colon (IPv4 or a name) is.
-        None => colons() == 1,
+        None => colons == 1,
     };
-    let has_upper = s.bytes().any(|b| b.is_ascii_uppercase());
     if has_port || s.is_empty() {
         if !has_upper {
             return false;
@@ -303,13 +401,13 @@ fn sent_by_key_into(v: &super::ViaInfo, buf: &mut String) -> bool {
         buf.make_ascii_lowercase();
         return true;
     }
-    let default = if v.transport.eq_ignore_ascii_case("TLS") {
+    let default = if is_tls(&v.transport) {
         ":5061"
     } else {
         ":5060"
     };
     buf.clear();
-    let bracket = colons() > 1 && !s.starts_with('[');
+    let bracket = colons > 1 && !s.starts_with('[');
     if bracket {
         buf.push('[');
     }
@@ -508,7 +606,8 @@ pub fn analyze_call(mut msgs: Vec<Msg>, overrides: &[RoleOverride]) -> Call {
     }
     let call_id = msgs.first().map(|m| m.call_id.clone()).unwrap_or_default();
     let mut notes = Vec::new();
-    if msgs.iter().any(|m| m.call_id != call_id) {
+    // (The first message gave the Call-ID.)
+    if msgs.iter().skip(1).any(|m| m.call_id != call_id) {
         notes.push("messages with different Call-IDs were analysed as one call".to_string());
     }
     if call_id.is_empty() && !msgs.is_empty() {
@@ -604,7 +703,7 @@ impl<'a> Builder<'a> {
     /// Number of a Via's sent-by key. The same sent-by comes back on most messages of a call:
     /// its key is worked out once (see `sent_by_seen`).
     fn sent_by_id(&mut self, v: &'a super::ViaInfo) -> Id {
-        let seen = (v.sent_by.as_str(), v.transport.eq_ignore_ascii_case("TLS"));
+        let seen = (v.sent_by.as_str(), is_tls(&v.transport));
         if let Some(id) = self.sent_by_seen.get(&seen) {
             return id;
         }
@@ -916,8 +1015,7 @@ impl<'a> Builder<'a> {
                         return (t, Part::Ack);
                     }
                 }
-                let ack = self.methods.id("ACK");
-                (self.tx_for(origin, legacy, cseq, "ACK", ack), Part::Request)
+                (self.tx_for(origin, legacy, cseq, "ACK", ACK), Part::Request)
             }
             StepKind::Request { method } if method == "CANCEL" => {
                 if let Some((t, _)) = self.leg_map.get(&keys.leg(cseq, INVITE)) {
@@ -926,9 +1024,8 @@ impl<'a> Builder<'a> {
                 if let Some(t) = self.tx_map.get(&(origin, cseq, INVITE)) {
                     return (t, Part::Cancel);
                 }
-                let cancel = self.methods.id("CANCEL");
                 (
-                    self.tx_for(origin, legacy, cseq, "CANCEL", cancel),
+                    self.tx_for(origin, legacy, cseq, "CANCEL", CANCEL),
                     Part::Request,
                 )
             }
@@ -1332,8 +1429,81 @@ fn set_acting(steps: &mut [Step]) {
 
 #[cfg(test)]
 mod sent_by_tests {
-    use super::sent_by_key;
+    use super::{sent_by_key, sent_by_key_into};
     use crate::dialog::ViaInfo;
+
+    /// The key as first written: one search or count per question.
+    fn plain_key(v: &ViaInfo) -> String {
+        let s = v.sent_by.as_str();
+        let colons = s.bytes().filter(|&b| b == b':').count();
+        let has_port = match s.rfind(']') {
+            Some(close) => s[close..].contains(':'),
+            None => colons == 1,
+        };
+        if has_port || s.is_empty() {
+            return s.to_ascii_lowercase();
+        }
+        let default = if v.transport.eq_ignore_ascii_case("TLS") {
+            ":5061"
+        } else {
+            ":5060"
+        };
+        let bracket = colons > 1 && !s.starts_with('[');
+        let (open, close) = if bracket { ("[", "]") } else { ("", "") };
+        format!("{open}{}{close}{default}", s.to_ascii_lowercase())
+    }
+
+    #[test]
+    fn one_pass_key_agrees_with_plain_searches() {
+        let texts = [
+            "",
+            ":",
+            "::",
+            "]",
+            "[",
+            "[]",
+            "]:",
+            ":]",
+            "a:1",
+            "A:1",
+            "a",
+            "A",
+            "Host.Example",
+            "10.0.0.1",
+            "10.0.0.1:5060",
+            "10.0.0.1:",
+            "[2001:db8::1]",
+            "[2001:DB8::1]:5070",
+            "[2001:db8::1]:",
+            "2001:db8::1",
+            "2001:DB8::1",
+            "[::1]x",
+            "a]b:c]d",
+            "a]b]c:1",
+            "x:y:z]",
+            "\u{e9}T:1",
+            "\u{c9}t",
+            "h\tst:5060",
+            "[v6]]:1",
+        ];
+        let mut buf = String::from("left over");
+        for s in texts {
+            for transport in ["UDP", "tls", "TLS", "", "TCP", "TL", "TLSX", "Tls"] {
+                let v = ViaInfo {
+                    sent_by: s.into(),
+                    transport: transport.into(),
+                    ..Default::default()
+                };
+                let want = plain_key(&v);
+                assert_eq!(sent_by_key(&v), want, "{s:?} {transport}");
+                if sent_by_key_into(&v, &mut buf) {
+                    assert_eq!(buf, want, "{s:?} {transport}");
+                } else {
+                    assert_eq!(s, want, "{s:?} {transport}");
+                }
+            }
+        }
+    }
 
     fn via(sent_by: &str, transport: &str) -> ViaInfo {
         ViaInfo {
@@ -1436,7 +1606,45 @@ mod small_map_tests {
 
 #[cfg(test)]
 mod print_tests {
-    use super::{Names, Print, Text, SMALL};
+    use super::{
+        known_method, Names, Print, Text, ACK, CANCEL, INVITE, KNOWN_METHODS, KNOWN_METHOD_PRINTS,
+        SMALL,
+    };
+
+    /// The numbered methods: numbers as the table says, prints as worked out at run time, and
+    /// no number for anything written otherwise.
+    #[test]
+    fn known_methods_agree_with_their_table() {
+        assert!(KNOWN_METHODS.len() <= SMALL);
+        assert_eq!(KNOWN_METHODS[INVITE], "INVITE");
+        assert_eq!(KNOWN_METHODS[ACK], "ACK");
+        assert_eq!(KNOWN_METHODS[CANCEL], "CANCEL");
+        for (i, m) in KNOWN_METHODS.iter().enumerate() {
+            assert_eq!(KNOWN_METHOD_PRINTS[i], Print::of(m), "{m:?}");
+            let want = (!m.is_empty()).then_some(i);
+            assert_eq!(known_method(m), want, "{m:?}");
+            for other in [m.to_ascii_lowercase(), format!("{m} "), format!("X{m}")] {
+                if other != *m {
+                    assert_eq!(known_method(&other), None, "{other:?}");
+                }
+            }
+        }
+        for m in [
+            "",
+            "invite",
+            "Ack",
+            "INVITEX",
+            "ACK\0",
+            "BYE\u{e9}",
+            "X-FOO",
+        ] {
+            assert_eq!(known_method(m), None, "{m:?}");
+        }
+        let mut names = Names::methods(Vec::new());
+        for (i, m) in KNOWN_METHODS.iter().enumerate() {
+            assert_eq!(names.id(m), i);
+        }
+    }
 
     /// Texts that share lengths, starts or ends, short and long, with non-ASCII bytes.
     fn texts() -> Vec<String> {
@@ -1499,14 +1707,32 @@ mod print_tests {
     #[test]
     fn method_agrees_with_upper_casing_first() {
         let raw: Vec<Text> = [
-            "INVITE", "invite", "Invite", "ACK", "ack", "BYE", "bYe", "", "é", "Ée", "X-FOO",
+            "INVITE",
+            "invite",
+            "Invite",
+            "ACK",
+            "ack",
+            "BYE",
+            "bYe",
+            "",
+            "é",
+            "Ée",
+            "X-FOO",
+            "PUBLISH",
+            "publish",
+            "REFER ",
+            "INVITE\0",
+            "Options",
+            "SUBSCRIBE",
+            "x-foo",
         ]
         .into_iter()
         .map(Text::from)
         .collect();
         for start in 0..raw.len() {
             let mut fast = Names::methods(Vec::new());
-            let mut reference: Vec<String> = vec![String::new(), "INVITE".to_string()];
+            let mut reference: Vec<String> =
+                super::KNOWN_METHODS.iter().map(|m| m.to_string()).collect();
             for t in raw.iter().cycle().skip(start).take(raw.len() * 2) {
                 let (id, text) = fast.method(t);
                 let upper = if t.bytes().any(|b| b.is_ascii_lowercase()) {

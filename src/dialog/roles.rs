@@ -154,11 +154,29 @@ pub(crate) fn identify_hosts(msgs: &[Msg], scratch: &mut HostScratch) -> Vec<Hos
         h
     };
     for m in msgs {
-        let (s, d) = flows.get_or_insert_with(m.flow, || {
-            let s = host_of(m.flow.src.ip, m.flow.src.port, &mut hosts);
-            let d = host_of(m.flow.dst.ip, m.flow.dst.port, &mut hosts);
-            (s, d)
-        });
+        let f = m.flow;
+        let (s, d) = match flows.get(&f) {
+            Some(ends) => ends,
+            None => {
+                // A flow answering a known one (a response's, usually) joins the same hosts,
+                // whose ports are there already; otherwise sender first, then receiver.
+                let back = Flow {
+                    transport: f.transport,
+                    src: f.dst,
+                    dst: f.src,
+                };
+                let ends = match flows.get(&back) {
+                    Some((to, from)) => (from, to),
+                    None => {
+                        let s = host_of(f.src.ip, f.src.port, &mut hosts);
+                        let d = host_of(f.dst.ip, f.dst.port, &mut hosts);
+                        (s, d)
+                    }
+                };
+                flows.insert_new(f, ends);
+                ends
+            }
+        };
         if let Some(h) = hosts.get_mut(s) {
             h.sent = h.sent.saturating_add(1);
         }
@@ -915,6 +933,121 @@ mod hint_tests {
             // A keyword never hints at a role ranked below its own.
             let rank = |r: Role| HINT_PRIORITY.iter().position(|&x| x == r);
             assert!(found.and_then(rank) <= rank(role), "{k}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+    use crate::dialog::testkit;
+    use crate::net::{Endpoint, Transport};
+
+    /// Hosts worked out message by message with plain searches, as first written.
+    fn plain_hosts(msgs: &[Msg]) -> (Vec<Host>, Vec<(HostIdx, HostIdx)>) {
+        let split: Vec<IpAddr> = msgs
+            .iter()
+            .filter(|m| m.flow.src.ip == m.flow.dst.ip)
+            .map(|m| m.flow.src.ip)
+            .collect();
+        let mut hosts: Vec<Host> = Vec::new();
+        let mut ends = Vec::new();
+        let host_of = |e: Endpoint, hosts: &mut Vec<Host>| {
+            let key_port = split.contains(&e.ip).then_some(e.port);
+            let h = match hosts
+                .iter()
+                .position(|h| h.addr == e.ip && h.port == key_port)
+            {
+                Some(h) => h,
+                None => {
+                    hosts.push(Host::seen(e.ip, key_port));
+                    hosts.len() - 1
+                }
+            };
+            let host = &mut hosts[h];
+            if !host.ports.contains(&e.port) && host.ports.len() < MAX_PORTS {
+                host.ports.push(e.port);
+                host.ports.sort_unstable();
+            }
+            h
+        };
+        for m in msgs {
+            let s = host_of(m.flow.src, &mut hosts);
+            let d = host_of(m.flow.dst, &mut hosts);
+            hosts[s].sent += 1;
+            hosts[d].received += 1;
+            ends.push((s, d));
+        }
+        (hosts, ends)
+    }
+
+    fn at(ip: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    /// Flows in both directions, one address talking to itself on several ports, IPv6, two
+    /// transports between the same ends, ports past the limit and more flows than a short list
+    /// holds: the same hosts, in the same order, with the same ends for every message.
+    #[test]
+    fn hosts_by_conversation_agree_with_a_plain_search() {
+        let a = at("10.0.0.1", 5060);
+        let b = at("10.0.0.2", 5060);
+        let b2 = at("10.0.0.2", 5080);
+        let l1 = at("127.0.0.1", 5060);
+        let l2 = at("127.0.0.1", 5070);
+        let v6 = at("2001:db8::1", 5060);
+        let v6b = at("2001:db8::2", 40000);
+        let mut flows: Vec<(Endpoint, Endpoint, Transport)> = vec![
+            (b, a, Transport::Udp),
+            (a, b, Transport::Udp),
+            (a, b, Transport::Tcp),
+            (b2, a, Transport::Udp),
+            (a, b2, Transport::Udp),
+            (l2, l1, Transport::Udp),
+            (l1, l2, Transport::Udp),
+            (l1, l1, Transport::Udp),
+            (v6b, v6, Transport::Udp),
+            (v6, v6b, Transport::Udp),
+            (a, v6, Transport::Udp),
+        ];
+        // Many ports of one address, both ways: past the list's switch to hashing and past
+        // the ports a host keeps.
+        for p in 0..40u16 {
+            let c = at("10.0.0.3", 6000 - p);
+            flows.push((c, a, Transport::Udp));
+            if p % 3 == 0 {
+                flows.push((a, c, Transport::Udp));
+            }
+        }
+        for rounds in [1, 2] {
+            for start in [0, 3, 7] {
+                let msgs: Vec<Msg> = flows
+                    .iter()
+                    .cycle()
+                    .skip(start)
+                    .take(flows.len() * rounds)
+                    .enumerate()
+                    .map(|(i, &(src, dst, transport))| {
+                        let mut m = testkit::invite("c", 1, 2, i as i64, "z9hG4bK1", 1);
+                        m.flow = Flow {
+                            transport,
+                            src,
+                            dst,
+                        };
+                        m
+                    })
+                    .collect();
+                let mut scratch = HostScratch::default();
+                for _ in 0..2 {
+                    let hosts = identify_hosts(&msgs, &mut scratch);
+                    let (want_hosts, want_ends) = plain_hosts(&msgs);
+                    assert_eq!(hosts, want_hosts);
+                    assert_eq!(scratch.ends, want_ends);
+                }
+            }
         }
     }
 }
