@@ -21,6 +21,8 @@
 //!
 //! May use: [`super::headers`] (parameter helpers), the SIP line-end search of `super`, memchr.
 
+use smallvec::SmallVec;
+
 use super::find_line_end;
 use super::headers::{is_lws, leading_u32, param, parse_u64, trim_lws, value_without_params};
 
@@ -254,45 +256,51 @@ impl<'a> Media<'a> {
 
     /// One format resolved to a codec (rtpmap first, then the static table), fmtp left out.
     fn resolve(&self, f: &'a [u8]) -> Codec<'a> {
-        let pt = parse_u64(f).and_then(|n| u8::try_from(n).ok());
-        let Some(pt) = pt else {
-            return Codec {
-                payload_type: None,
-                name: Some(f),
-                clock_rate: None,
-                channels: None,
-                fmtp: None,
-                from_static_table: false,
-            };
+        resolve(f, &self.rtpmaps)
+    }
+}
+
+/// A format of a media section resolved to a codec: the section's first rtpmap for its
+/// payload type, else the static table; fmtp left out.
+fn resolve<'a>(f: &'a [u8], rtpmaps: &[RtpMap<'a>]) -> Codec<'a> {
+    let pt = parse_u64(f).and_then(|n| u8::try_from(n).ok());
+    let Some(pt) = pt else {
+        return Codec {
+            payload_type: None,
+            name: Some(f),
+            clock_rate: None,
+            channels: None,
+            fmtp: None,
+            from_static_table: false,
         };
-        if let Some(map) = self.rtpmap(pt) {
-            return Codec {
-                payload_type: Some(pt),
-                name: Some(map.name),
-                clock_rate: map.clock_rate,
-                channels: map.channels,
-                fmtp: None,
-                from_static_table: false,
-            };
-        }
-        match static_payload_type(pt) {
-            Some((name, rate, channels)) => Codec {
-                payload_type: Some(pt),
-                name: Some(name.as_bytes()),
-                clock_rate: Some(rate),
-                channels: Some(channels),
-                fmtp: None,
-                from_static_table: true,
-            },
-            None => Codec {
-                payload_type: Some(pt),
-                name: None,
-                clock_rate: None,
-                channels: None,
-                fmtp: None,
-                from_static_table: false,
-            },
-        }
+    };
+    if let Some(map) = rtpmaps.iter().find(|r| r.payload_type == pt) {
+        return Codec {
+            payload_type: Some(pt),
+            name: Some(map.name),
+            clock_rate: map.clock_rate,
+            channels: map.channels,
+            fmtp: None,
+            from_static_table: false,
+        };
+    }
+    match static_payload_type(pt) {
+        Some((name, rate, channels)) => Codec {
+            payload_type: Some(pt),
+            name: Some(name.as_bytes()),
+            clock_rate: Some(rate),
+            channels: Some(channels),
+            fmtp: None,
+            from_static_table: true,
+        },
+        None => Codec {
+            payload_type: Some(pt),
+            name: None,
+            clock_rate: None,
+            channels: None,
+            fmtp: None,
+            from_static_table: false,
+        },
     }
 }
 
@@ -486,16 +494,154 @@ fn media_attribute<'a>(sdp: &mut Sdp<'a>, value: &'a [u8]) {
         }
         return;
     }
-    // The attribute name runs to the first ':'; a direction's name has 8 letters.
-    let direction = match value.get(8) {
-        None | Some(b':') => value.get(..8).and_then(Direction::from_attr),
-        Some(_) => None,
-    };
+    let direction = direction_attribute(value);
     if direction.is_some() {
         match sdp.media.last_mut() {
             Some(m) => m.direction = direction,
             None => sdp.direction = direction,
         }
+    }
+}
+
+/// The direction an `a=` value names, if it is one.
+fn direction_attribute(value: &[u8]) -> Option<Direction> {
+    // The attribute name runs to the first ':'; a direction's name has 8 letters.
+    match value.get(8) {
+        None | Some(b':') => value.get(..8).and_then(Direction::from_attr),
+        Some(_) => None,
+    }
+}
+
+/// A media section as [`read_media`] hands it over once its last line is read: what
+/// [`parse_sdp_media`] gives of it, its rtpmaps kept only for naming its codecs.
+#[derive(Debug)]
+pub struct MediaSection<'a, 'r> {
+    pub kind: &'a [u8],
+    pub port: Option<u16>,
+    pub port_count: Option<u16>,
+    pub proto: &'a [u8],
+    pub formats: &'a [u8],
+    /// Own `c=`, else the session one.
+    pub effective_connection: Option<Connection<'a>>,
+    /// Own direction, else the session one, else `SendRecv`.
+    pub effective_direction: Direction,
+    rtpmaps: &'r [RtpMap<'a>],
+}
+
+impl<'a> MediaSection<'a, '_> {
+    /// As [`Media::codec_names`]: every format resolved, fmtp left out.
+    pub fn codec_names(&self) -> impl Iterator<Item = Codec<'a>> + '_ {
+        self.formats
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|f| !f.is_empty())
+            .map(|f| resolve(f, self.rtpmaps))
+    }
+}
+
+/// [`parse_sdp_media`] without building its result: the same walk hands each media section
+/// to `section` as soon as it ends (the session-level `c=` and direction are settled by the
+/// first `m=`), its rtpmaps held in a buffer on the stack reused from one section to the next.
+/// Returns the session-level connection. For a caller that turns the sections into its own
+/// values: no list of media or rtpmaps is allocated.
+pub fn read_media<'a>(
+    raw: &'a [u8],
+    mut section: impl FnMut(&MediaSection<'a, '_>),
+) -> Option<Connection<'a>> {
+    let mut session_connection = None;
+    let mut session_direction = None;
+    let mut open: Option<OpenSection<'a>> = None;
+    let mut rtpmaps = SmallVec::<[RtpMap<'a>; 16]>::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let (line, next) = match find_line_end(rest) {
+            Some(i) => (
+                rest.get(..i).unwrap_or(&[]),
+                rest.get(i + 1..).unwrap_or(&[]),
+            ),
+            None => (rest, &[][..]),
+        };
+        rest = next;
+        let line = trim_lws(line.strip_suffix(b"\r").unwrap_or(line));
+        let [key, b'=', value @ ..] = line else {
+            continue;
+        };
+        match key {
+            b'a' => {
+                if let Some(map) = value.strip_prefix(b"rtpmap:") {
+                    if open.is_some() {
+                        rtpmaps.extend(read_rtpmap(map));
+                    }
+                } else if let Some(d) = direction_attribute(value) {
+                    match &mut open {
+                        Some(m) => m.direction = Some(d),
+                        None => session_direction = Some(d),
+                    }
+                }
+            }
+            b'm' => {
+                if let Some(m) = open.take() {
+                    section(&close(m, session_connection, session_direction, &rtpmaps));
+                }
+                rtpmaps.clear();
+                let (kind, rest) = split_first_token(value);
+                let (port, rest) = split_first_token(rest);
+                let (proto, formats) = split_first_token(rest);
+                let (port, port_count) = parse_port(port);
+                open = Some(OpenSection {
+                    kind,
+                    port,
+                    port_count,
+                    proto,
+                    formats,
+                    connection: None,
+                    direction: None,
+                });
+            }
+            b'c' => {
+                if let Some(c) = parse_connection(value) {
+                    match &mut open {
+                        Some(m) => m.connection = Some(c),
+                        None => session_connection = Some(c),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(m) = open {
+        section(&close(m, session_connection, session_direction, &rtpmaps));
+    }
+    session_connection
+}
+
+/// The section [`read_media`] is in: its `m=` line as [`media_line`] reads it, and its own
+/// `c=` and direction so far.
+struct OpenSection<'a> {
+    kind: &'a [u8],
+    port: Option<u16>,
+    port_count: Option<u16>,
+    proto: &'a [u8],
+    formats: &'a [u8],
+    connection: Option<Connection<'a>>,
+    direction: Option<Direction>,
+}
+
+/// An ended section of [`read_media`], with what is in force for it.
+fn close<'a, 'r>(
+    m: OpenSection<'a>,
+    session_connection: Option<Connection<'a>>,
+    session_direction: Option<Direction>,
+    rtpmaps: &'r [RtpMap<'a>],
+) -> MediaSection<'a, 'r> {
+    MediaSection {
+        kind: m.kind,
+        port: m.port,
+        port_count: m.port_count,
+        proto: m.proto,
+        formats: m.formats,
+        effective_connection: m.connection.or(session_connection),
+        effective_direction: m.direction.or(session_direction).unwrap_or_default(),
+        rtpmaps,
     }
 }
 
