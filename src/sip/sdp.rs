@@ -23,8 +23,8 @@
 
 use smallvec::SmallVec;
 
-use super::find_line_end;
 use super::headers::{is_lws, leading_u32, param, parse_u64, trim_lws, value_without_params};
+use super::{find_byte, find_line_end};
 
 /// Media direction attribute (RFC 3264). Absent means `SendRecv`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -408,7 +408,31 @@ fn parse_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
 }
 
 fn parse_connection(value: &[u8]) -> Option<Connection<'_>> {
+    // The usual writing, `IN IP4 address` with single spaces and nothing to trim, needs no
+    // split into fields: the general reading below finds the same three.
+    if let (Some((net_type, rest)), Some(&last)) = (value.split_at_checked(2), value.last()) {
+        if let (b"IN", [b' ', b'I', b'P', b'4' | b'6', b' ', first, ..]) = (net_type, rest) {
+            if !is_lws(*first) && !is_lws(last) {
+                let addr_type = rest.get(1..4).unwrap_or(&[]);
+                return connection(net_type, addr_type, rest.get(5..).unwrap_or(&[]));
+            }
+        }
+    }
+    spaced_connection(value)
+}
+
+/// [`parse_connection`] for any writing.
+fn spaced_connection(value: &[u8]) -> Option<Connection<'_>> {
     let [net_type, addr_type, address] = fields::<3>(value)?;
+    connection(net_type, addr_type, address)
+}
+
+/// A connection of these fields: the address without a multicast `/ttl/count`.
+fn connection<'a>(
+    net_type: &'a [u8],
+    addr_type: &'a [u8],
+    address: &'a [u8],
+) -> Option<Connection<'a>> {
     // A few bytes: a byte loop is cheaper than memchr's set-up.
     let address = match address.iter().position(|&b| b == b'/') {
         Some(i) => address.get(..i).unwrap_or(&[]),
@@ -568,8 +592,8 @@ pub fn read_media<'a>(
         match key {
             b'a' => {
                 if let Some(map) = value.strip_prefix(b"rtpmap:") {
-                    if open.is_some() {
-                        rtpmaps.extend(read_rtpmap(map));
+                    if let (Some(_), Some(map)) = (&open, read_rtpmap(map)) {
+                        rtpmaps.push(map);
                     }
                 } else if let Some(d) = direction_attribute(value) {
                     match &mut open {
@@ -648,6 +672,59 @@ fn close<'a, 'r>(
 /// [`parse_rtpmap`] for [`parse_sdp_media`], without its split iterator and second walks:
 /// `PT name/rate[/channels]`, the rate and channels read as their leading digits.
 fn read_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
+    plain_rtpmap(value).or_else(|| spaced_rtpmap(value))
+}
+
+/// An rtpmap written the usual way, `PT name/rate[/channels]` with one space and nothing
+/// else (at most 3 digits in the payload type, 9 in the numbers), read in one walk; `None`
+/// for any other writing, which [`spaced_rtpmap`] then reads. On the usual writing both read
+/// the same: no blank to trim, every number all digits and small enough for a `u32`.
+fn plain_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
+    let (pt, rest) = plain_number(value, 3)?;
+    let rest = rest.strip_prefix(b" ")?;
+    // Blanks inside the name are kept (the general reading trims only its ends).
+    let slash = find_byte(b'/', rest)?;
+    let (name, numbers) = rest.split_at_checked(slash)?;
+    let numbers = numbers.strip_prefix(b"/")?;
+    match (name.first(), name.last()) {
+        (Some(&a), Some(&b)) if !is_lws(a) && !is_lws(b) => {}
+        _ => return None,
+    }
+    let (clock_rate, rest) = plain_number(numbers, 9)?;
+    let channels = match rest {
+        [] => None,
+        [b'/', channels @ ..] => match plain_number(channels, 9)? {
+            (n, []) => Some(n),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(RtpMap {
+        payload_type: u8::try_from(pt).ok()?,
+        name,
+        clock_rate: Some(clock_rate),
+        channels,
+    })
+}
+
+/// The 1 to `max` digits `s` starts with, as a number, and what follows them.
+fn plain_number(s: &[u8], max: usize) -> Option<(u32, &[u8])> {
+    let len = s
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
+    if len == 0 || len > max {
+        return None;
+    }
+    let (digits, rest) = s.split_at_checked(len)?;
+    let n = digits
+        .iter()
+        .fold(0u32, |n, &b| n * 10 + u32::from(b - b'0'));
+    Some((n, rest))
+}
+
+/// [`read_rtpmap`] for any writing: blanks around the parts, numbers followed by other text.
+fn spaced_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
     let (pt, enc) = split_first_token(value);
     let payload_type = u8::try_from(parse_u64(pt)?).ok()?;
     let (name, numbers) = split_at_slash(enc);
@@ -1272,8 +1349,12 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
 
     #[test]
     fn rtpmap_reading_matches_the_general_one() {
-        for s in all_strings(b" \t\r/9a0", 6) {
+        for s in all_strings(b" \t\r/9a0", 7) {
             assert_eq!(read_rtpmap(&s), parse_rtpmap(&s), "{s:?}");
+            assert_eq!(spaced_rtpmap(&s), parse_rtpmap(&s), "{s:?}");
+            if let Some(map) = plain_rtpmap(&s) {
+                assert_eq!(Some(map), parse_rtpmap(&s), "{s:?}");
+            }
             assert_eq!(leading_digits(&s), leading_u32(&s), "{s:?}");
         }
         for s in [
@@ -1291,13 +1372,60 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
             b"0 /8000",
             b"0 PCMU",
             b"",
+            b"255 x/8000",
+            b"256 x/8000",
+            b"0000 x/8000",
+            b"1 a/123456789/987654321",
+            b"1 a/1234567890",
+            b"1 a/1/2/3",
+            b"1 a/1/",
+            b"1 a//1",
+            b"1 a/ 1",
+            b"1 a /1",
+            b"1  a/1",
+            b"1\ta/1",
+            b"1 a\rb/1",
+            b"1 \xff/8000/2",
+            b"101 telephone-event/8000",
         ] {
             assert_eq!(read_rtpmap(s), parse_rtpmap(s), "{s:?}");
         }
+        // The usual writing is read by the one-walk reader, not handed on.
+        for s in [&b"0 PCMU/8000"[..], b"111 opus/48000/2", b"9 G722/8000/1"] {
+            assert!(plain_rtpmap(s).is_some(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn connection_reading_matches_the_general_one() {
+        for prefix in [
+            &b"IN IP4 "[..],
+            b"IN IP6 ",
+            b"IN IP4",
+            b"IN IP5 ",
+            b"IN  IP4 ",
+            b"IN\tIP4 ",
+            b"in ip4 ",
+            b"IN IP4 IP4 ",
+            b" IN IP4 ",
+            b"",
+        ] {
+            for rest in all_strings(b" \t\r/1:", 5) {
+                let s = [prefix, &rest].concat();
+                assert_eq!(parse_connection(&s), spaced_connection(&s), "{s:?}");
+            }
+        }
+        // The usual writing: its three fields, the multicast suffix cut.
+        let usual = b"IN IP6 2001:db8::1/64";
+        assert_eq!(
+            parse_connection(usual).map(|c| (c.net_type, c.addr_type, c.address)),
+            Some((&b"IN"[..], &b"IP6"[..], &b"2001:db8::1"[..]))
+        );
     }
 
     /// The media reading against the general parser's reduced walk it replaced: the whole
-    /// result, for the body and every cut of it.
+    /// result, for the body and every cut of it; and the sections [`read_media`] hands over
+    /// against the media reading's.
     fn assert_same_media_reading(raw: &[u8]) {
         for cut in 0..=raw.len() {
             let b = &raw[..cut];
@@ -1307,7 +1435,30 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
                 "{:?}",
                 String::from_utf8_lossy(b)
             );
+            assert_sections_agree(b);
         }
+    }
+
+    /// [`read_media`] hands over, in order, what [`parse_sdp_media`] lists.
+    fn assert_sections_agree(raw: &[u8]) {
+        let sdp = parse_sdp_media(raw);
+        let mut media = sdp.media.iter();
+        let session = read_media(raw, |s| {
+            let m = media.next().expect("no more media in the parsed body");
+            assert_eq!(
+                (s.kind, s.port, s.port_count, s.proto, s.formats),
+                (m.kind, m.port, m.port_count, m.proto, m.formats),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+            assert_eq!(
+                (s.effective_connection, s.effective_direction),
+                (m.effective_connection, m.effective_direction)
+            );
+            assert!(s.codec_names().eq(m.codec_names()));
+        });
+        assert!(media.next().is_none(), "{:?}", String::from_utf8_lossy(raw));
+        assert_eq!(session, sdp.connection);
     }
 
     #[test]
@@ -1360,6 +1511,7 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
                     for c in lines {
                         let body = [a, end, b, end, c, end].concat();
                         assert_eq!(parse_sdp_media(&body), parse_sdp_with(&body, false));
+                        assert_sections_agree(&body);
                     }
                 }
             }
@@ -1401,6 +1553,7 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
                             parse_sdp_with(b, false),
                             "{path:?} at {at}"
                         );
+                        assert_sections_agree(b);
                     }
                     bodies += 1;
                 }
