@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use crate::sip::headers::{leading_u32, lossy, UriList, ViaHopParams, ViaHops};
-use crate::sip::sdp::{find_sdp, parse_sdp_media};
+use crate::sip::sdp::{find_sdp, read_media, Codec};
 use crate::sip::{self, HeaderName, Located, Method, NameAddr, SipMessage, StartLine, Via};
 
 use compact_str::ToCompactString;
@@ -141,6 +141,27 @@ impl<'a> Region<'a> {
         }
     }
 
+    /// A codec as the summary names it: `name/rate`, the name, or the payload type.
+    fn codec(&self, c: Codec<'a>) -> Text {
+        match (c.name, c.clock_rate, c.payload_type) {
+            (Some(n), Some(r), _) => {
+                // An rtpmap written `name/rate` is that text already.
+                if let Some(span) = self.with_number(n, b'/', r) {
+                    return self.text(span);
+                }
+                let name = self.str(n);
+                let mut t = Text::with_capacity(name.len() + 11);
+                t.push_str(&name);
+                t.push('/');
+                t.push_str(&r.to_compact_string());
+                t
+            }
+            (Some(n), None, _) => self.text(n),
+            (None, _, Some(pt)) => pt.to_compact_string(),
+            (None, _, None) => Text::const_new("?"),
+        }
+    }
+
     /// `host:port`, an IPv6 host in brackets.
     fn host_port(&self, host: &'a [u8], port: u16) -> Text {
         let bracket = host.contains(&b':');
@@ -206,41 +227,28 @@ impl Drop for Parsed<'_> {
     }
 }
 
-fn sdp_summary(s: &sip::Sdp<'_>) -> SdpSummary {
-    let region = Region::new(s.raw);
+/// The summary of an SDP body, read in one walk ([`read_media`]): each media section becomes
+/// its [`MediaSummary`] as it ends, without the parser's lists of media and rtpmaps between.
+fn sdp_summary(raw: &[u8]) -> SdpSummary {
+    let region = Region::new(raw);
+    // Nearly every body has one or two sections: gathered here, then moved into a list of
+    // exactly their number, as collecting a parsed body's media gave.
+    let mut media = SmallVec::<[MediaSummary; 2]>::new();
+    let session = read_media(raw, |m| {
+        media.push(MediaSummary {
+            kind: region.text(m.kind),
+            port: m.port.unwrap_or(0),
+            proto: region.text(m.proto),
+            codecs: m.codec_names().map(|c| region.codec(c)).collect(),
+            direction: Text::const_new(m.effective_direction.as_str()),
+            address: m.effective_connection.map(|c| region.text(c.address)),
+        })
+    });
+    let mut list = Vec::with_capacity(media.len());
+    list.extend(media);
     SdpSummary {
-        address: s.connection.map(|c| region.text(c.address)),
-        media: s
-            .media
-            .iter()
-            .map(|m| MediaSummary {
-                kind: region.text(m.kind),
-                port: m.port.unwrap_or(0),
-                proto: region.text(m.proto),
-                codecs: m
-                    .codec_names()
-                    .map(|c| match (c.name, c.clock_rate, c.payload_type) {
-                        (Some(n), Some(r), _) => {
-                            // An rtpmap written `name/rate` is that text already.
-                            if let Some(span) = region.with_number(n, b'/', r) {
-                                return region.text(span);
-                            }
-                            let name = region.str(n);
-                            let mut t = Text::with_capacity(name.len() + 11);
-                            t.push_str(&name);
-                            t.push('/');
-                            t.push_str(&r.to_compact_string());
-                            t
-                        }
-                        (Some(n), None, _) => region.text(n),
-                        (None, _, Some(pt)) => pt.to_compact_string(),
-                        (None, _, None) => Text::const_new("?"),
-                    })
-                    .collect(),
-                direction: Text::const_new(m.effective_direction.as_str()),
-                address: m.effective_connection.map(|c| region.text(c.address)),
-            })
-            .collect(),
+        address: session.map(|c| region.text(c.address)),
+        media: list,
     }
 }
 
@@ -415,9 +423,7 @@ impl Msg {
             has_credentials,
             has_challenge,
             content_type: detail(content_type),
-            sdp: body
-                .filter(|_| full)
-                .map(|b| sdp_summary(&parse_sdp_media(b))),
+            sdp: body.filter(|_| full).map(sdp_summary),
             has_sdp: body.is_some(),
             anomalies: if full {
                 p.anomalies()
@@ -579,6 +585,150 @@ a=rtpmap:99 W/8000x\r\n";
             codecs,
             &["X/8000", "Y/8000", "Z/16000", "W/8000", "PCMU/8000"]
         );
+    }
+
+    /// The summary as it was built before the one-walk reading: from the parsed body's lists.
+    fn sdp_summary_reference(s: &sip::Sdp<'_>) -> SdpSummary {
+        let region = Region::new(s.raw);
+        SdpSummary {
+            address: s.connection.map(|c| region.text(c.address)),
+            media: s
+                .media
+                .iter()
+                .map(|m| MediaSummary {
+                    kind: region.text(m.kind),
+                    port: m.port.unwrap_or(0),
+                    proto: region.text(m.proto),
+                    codecs: m
+                        .codec_names()
+                        .map(|c| match (c.name, c.clock_rate, c.payload_type) {
+                            (Some(n), Some(r), _) => {
+                                if let Some(span) = region.with_number(n, b'/', r) {
+                                    return region.text(span);
+                                }
+                                let name = region.str(n);
+                                let mut t = Text::with_capacity(name.len() + 11);
+                                t.push_str(&name);
+                                t.push('/');
+                                t.push_str(&r.to_compact_string());
+                                t
+                            }
+                            (Some(n), None, _) => region.text(n),
+                            (None, _, Some(pt)) => pt.to_compact_string(),
+                            (None, _, None) => Text::const_new("?"),
+                        })
+                        .collect(),
+                    direction: Text::const_new(m.effective_direction.as_str()),
+                    address: m.effective_connection.map(|c| region.text(c.address)),
+                })
+                .collect(),
+        }
+    }
+
+    /// The one-walk summary of `raw` is the reference's, list room included (the model keeps
+    /// no more memory than before).
+    fn assert_same_summary(raw: &[u8]) {
+        let (new, old) = (
+            sdp_summary(raw),
+            sdp_summary_reference(&sip::sdp::parse_sdp_media(raw)),
+        );
+        assert_eq!(new, old, "{:?}", String::from_utf8_lossy(raw));
+        assert_eq!(new.media.capacity(), old.media.capacity());
+        for (n, o) in new.media.iter().zip(&old.media) {
+            assert_eq!(n.codecs.capacity(), o.codecs.capacity());
+        }
+    }
+
+    #[test]
+    fn sdp_summary_matches_the_reference_on_tricky_bodies() {
+        let bodies: [&[u8]; 14] = [
+            // Session c= and direction, two sections, media c= (IPv6), dynamic types with and
+            // without rtpmap, duplicate rtpmap, rtpmap before any m=, port count.
+            b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\na=rtpmap:0 X/1\r\n\
+              a=sendonly\r\nt=0 0\r\nm=audio 49170/2 RTP/AVP 0 8 96 101 97\r\n\
+              a=rtpmap:101 telephone-event/8000\r\na=rtpmap:96 opus/48000/2\r\n\
+              a=rtpmap:96 dup/8000\r\na=fmtp:101 0-16\r\na=inactive\r\n\
+              m=video 0 RTP/AVP 31 98\r\nc=IN IP6 2001:db8::5/64\r\na=recvonly:x\r\n\
+              a=rtpmap:98 H264/090000\r\nm=image 6000 udptl t38\r\n",
+            // LF only; missing port, proto, formats; a=inactive only at session level.
+            b"v=0\nc=IN IP4 0.0.0.0\na=inactive\nm=audio\nm=audio x RTP/AVP\nm=video 70000\n\
+              m=audio 5 RTP/AVP 0\na=sendrecv\nm=audio 6 RTP/AVP 8\n",
+            // Bare CRs, blanks and tabs, broken c= lines, upper-case keys, rtpmap odd forms.
+            b" v=0 \r\r\n\tc=IN\tIP4\t1.2.3.4 extra\r\nC=IN IP4 9.9.9.9\nc=IN\nc=IN IP4 /1\n\
+              m= audio \r1 RTP/AVP 8 101 \t 96\r\na= rtpmap:101 te/8000\r\n\
+              a=rtpmap: 8 PCMA / 8000 / 1 \r\na=rtpmap:8\r\na=rtpmap\r\na=rtpmap:96 Z/8000x\r\n\
+              a=rtpmap:300 x/1\r\na=rtpmap:96 W/99999999999\r\n",
+            // Non-UTF-8 in names and addresses, and a cut character.
+            b"v=0\nc=IN IP4 \xff\xfe\nm=au\xc3\xa9dio 1 RTP/\xff 96 97 t\xc3\n\
+              a=rtpmap:96 \xc3\xa9/8000\na=rtpmap:97 n\xff/8000/2\n",
+            // No m= at all; only a session c=; an empty body; blank lines.
+            b"v=0\r\nc=IN IP4 10.0.0.1\r\na=sendonly\r\n",
+            b"",
+            b"\r\n\r\n",
+            b"=\na=\nm=\nc=\ns=\nv=\n1=x\n",
+            // Many sections, each with a c= and a direction, rtpmaps for earlier formats only.
+            b"m=audio 1 RTP/AVP 0\nc=IN IP4 1.1.1.1\na=sendonly\nm=audio 2 RTP/AVP 96\n\
+              a=rtpmap:96 A/8000\nm=audio 3 RTP/AVP 96\nc=IN IP6 ::\nm=audio 4 RTP/AVP 97 96\n\
+              a=rtpmap:97 B/16000\na=recvonly\nm=audio 5 RTP/AVP 0\nm=video 6 RTP/AVP 31\n",
+            // More rtpmaps in one section than the reader holds on the stack.
+            b"v=0\nc=IN IP4 1.2.3.4\nm=video 9 RTP/AVP 96 97 98 99 100 101 102 103 104 105 106 107 \
+              108 109 110 111 112 113 114 115 116 0\na=rtpmap:96 V0/90000\na=rtpmap:97 V1/90000\n\
+              a=rtpmap:98 V2/90000\na=rtpmap:99 V3/90000\na=rtpmap:100 V4/90000\n\
+              a=rtpmap:101 V5/90000\na=rtpmap:102 V6/90000\na=rtpmap:103 V7/90000\n\
+              a=rtpmap:104 V8/90000\na=rtpmap:105 V9/90000\na=rtpmap:106 V10/90000\n\
+              a=rtpmap:107 V11/90000\na=rtpmap:108 V12/90000\na=rtpmap:109 V13/90000\n\
+              a=rtpmap:110 V14/90000\na=rtpmap:111 V15/90000\na=rtpmap:112 V16/90000\n\
+              a=rtpmap:113 V17/90000\na=rtpmap:114 V18/90000\na=rtpmap:0 V19/90000\n\
+              m=audio 8 RTP/AVP 96 0\na=rtpmap:96 after/8000\n",
+            // A long name (heap text) and a name/rate not written as it prints.
+            b"m=audio 1 RTP/AVP 96 97 98\na=rtpmap:96 a-very-long-codec-name-indeed/8000\n\
+              a=rtpmap:97 X/08000\na=rtpmap:98 Y / 8000\n",
+            b"m=audio 1 RTP/AVP 0 8 9 18 101\n",
+            b"a=sendrecv",
+            b"c=IN IP4 0.0.0.0\r\nm=audio 0 RTP/AVP 0\r\nm=image 6000 udptl t38\r\n",
+        ];
+        for b in bodies {
+            for cut in 0..=b.len() {
+                assert_same_summary(&b[..cut]);
+            }
+        }
+    }
+
+    /// The same on the SDP bodies of the sample and corpus captures: the bytes from each `v=0`
+    /// on, whole and cut at every line end.
+    #[test]
+    fn sdp_summary_matches_the_reference_on_captures() {
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/samples"
+        ))];
+        let corpus = std::path::Path::new("/work/shared/corpus");
+        if corpus.is_dir() {
+            dirs.push(corpus.to_path_buf());
+        } else {
+            eprintln!("/work/shared/corpus is absent: only the samples are read");
+        }
+        let mut bodies = 0;
+        for dir in dirs {
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            for path in files {
+                let data = std::fs::read(&path).unwrap();
+                for at in memchr::memmem::find_iter(&data, b"v=0") {
+                    let window = &data[at..data.len().min(at + 1500)];
+                    assert_same_summary(window);
+                    for end in memchr::memchr_iter(b'\n', window) {
+                        assert_same_summary(&window[..=end]);
+                    }
+                    bodies += 1;
+                }
+            }
+        }
+        assert!(bodies > 20, "only {bodies} SDP bodies found");
     }
 
     #[test]

@@ -21,8 +21,10 @@
 //!
 //! May use: [`super::headers`] (parameter helpers), the SIP line-end search of `super`, memchr.
 
-use super::find_line_end;
+use smallvec::SmallVec;
+
 use super::headers::{is_lws, leading_u32, param, parse_u64, trim_lws, value_without_params};
+use super::{find_byte, find_line_end};
 
 /// Media direction attribute (RFC 3264). Absent means `SendRecv`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -254,45 +256,51 @@ impl<'a> Media<'a> {
 
     /// One format resolved to a codec (rtpmap first, then the static table), fmtp left out.
     fn resolve(&self, f: &'a [u8]) -> Codec<'a> {
-        let pt = parse_u64(f).and_then(|n| u8::try_from(n).ok());
-        let Some(pt) = pt else {
-            return Codec {
-                payload_type: None,
-                name: Some(f),
-                clock_rate: None,
-                channels: None,
-                fmtp: None,
-                from_static_table: false,
-            };
+        resolve(f, &self.rtpmaps)
+    }
+}
+
+/// A format of a media section resolved to a codec: the section's first rtpmap for its
+/// payload type, else the static table; fmtp left out.
+fn resolve<'a>(f: &'a [u8], rtpmaps: &[RtpMap<'a>]) -> Codec<'a> {
+    let pt = parse_u64(f).and_then(|n| u8::try_from(n).ok());
+    let Some(pt) = pt else {
+        return Codec {
+            payload_type: None,
+            name: Some(f),
+            clock_rate: None,
+            channels: None,
+            fmtp: None,
+            from_static_table: false,
         };
-        if let Some(map) = self.rtpmap(pt) {
-            return Codec {
-                payload_type: Some(pt),
-                name: Some(map.name),
-                clock_rate: map.clock_rate,
-                channels: map.channels,
-                fmtp: None,
-                from_static_table: false,
-            };
-        }
-        match static_payload_type(pt) {
-            Some((name, rate, channels)) => Codec {
-                payload_type: Some(pt),
-                name: Some(name.as_bytes()),
-                clock_rate: Some(rate),
-                channels: Some(channels),
-                fmtp: None,
-                from_static_table: true,
-            },
-            None => Codec {
-                payload_type: Some(pt),
-                name: None,
-                clock_rate: None,
-                channels: None,
-                fmtp: None,
-                from_static_table: false,
-            },
-        }
+    };
+    if let Some(map) = rtpmaps.iter().find(|r| r.payload_type == pt) {
+        return Codec {
+            payload_type: Some(pt),
+            name: Some(map.name),
+            clock_rate: map.clock_rate,
+            channels: map.channels,
+            fmtp: None,
+            from_static_table: false,
+        };
+    }
+    match static_payload_type(pt) {
+        Some((name, rate, channels)) => Codec {
+            payload_type: Some(pt),
+            name: Some(name.as_bytes()),
+            clock_rate: Some(rate),
+            channels: Some(channels),
+            fmtp: None,
+            from_static_table: true,
+        },
+        None => Codec {
+            payload_type: Some(pt),
+            name: None,
+            clock_rate: None,
+            channels: None,
+            fmtp: None,
+            from_static_table: false,
+        },
     }
 }
 
@@ -400,7 +408,31 @@ fn parse_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
 }
 
 fn parse_connection(value: &[u8]) -> Option<Connection<'_>> {
+    // The usual writing, `IN IP4 address` with single spaces and nothing to trim, needs no
+    // split into fields: the general reading below finds the same three.
+    if let (Some((net_type, rest)), Some(&last)) = (value.split_at_checked(2), value.last()) {
+        if let (b"IN", [b' ', b'I', b'P', b'4' | b'6', b' ', first, ..]) = (net_type, rest) {
+            if !is_lws(*first) && !is_lws(last) {
+                let addr_type = rest.get(1..4).unwrap_or(&[]);
+                return connection(net_type, addr_type, rest.get(5..).unwrap_or(&[]));
+            }
+        }
+    }
+    spaced_connection(value)
+}
+
+/// [`parse_connection`] for any writing.
+fn spaced_connection(value: &[u8]) -> Option<Connection<'_>> {
     let [net_type, addr_type, address] = fields::<3>(value)?;
+    connection(net_type, addr_type, address)
+}
+
+/// A connection of these fields: the address without a multicast `/ttl/count`.
+fn connection<'a>(
+    net_type: &'a [u8],
+    addr_type: &'a [u8],
+    address: &'a [u8],
+) -> Option<Connection<'a>> {
     // A few bytes: a byte loop is cheaper than memchr's set-up.
     let address = match address.iter().position(|&b| b == b'/') {
         Some(i) => address.get(..i).unwrap_or(&[]),
@@ -486,11 +518,7 @@ fn media_attribute<'a>(sdp: &mut Sdp<'a>, value: &'a [u8]) {
         }
         return;
     }
-    // The attribute name runs to the first ':'; a direction's name has 8 letters.
-    let direction = match value.get(8) {
-        None | Some(b':') => value.get(..8).and_then(Direction::from_attr),
-        Some(_) => None,
-    };
+    let direction = direction_attribute(value);
     if direction.is_some() {
         match sdp.media.last_mut() {
             Some(m) => m.direction = direction,
@@ -499,9 +527,204 @@ fn media_attribute<'a>(sdp: &mut Sdp<'a>, value: &'a [u8]) {
     }
 }
 
+/// The direction an `a=` value names, if it is one.
+fn direction_attribute(value: &[u8]) -> Option<Direction> {
+    // The attribute name runs to the first ':'; a direction's name has 8 letters.
+    match value.get(8) {
+        None | Some(b':') => value.get(..8).and_then(Direction::from_attr),
+        Some(_) => None,
+    }
+}
+
+/// A media section as [`read_media`] hands it over once its last line is read: what
+/// [`parse_sdp_media`] gives of it, its rtpmaps kept only for naming its codecs.
+#[derive(Debug)]
+pub struct MediaSection<'a, 'r> {
+    pub kind: &'a [u8],
+    pub port: Option<u16>,
+    pub port_count: Option<u16>,
+    pub proto: &'a [u8],
+    pub formats: &'a [u8],
+    /// Own `c=`, else the session one.
+    pub effective_connection: Option<Connection<'a>>,
+    /// Own direction, else the session one, else `SendRecv`.
+    pub effective_direction: Direction,
+    rtpmaps: &'r [RtpMap<'a>],
+}
+
+impl<'a> MediaSection<'a, '_> {
+    /// As [`Media::codec_names`]: every format resolved, fmtp left out.
+    pub fn codec_names(&self) -> impl Iterator<Item = Codec<'a>> + '_ {
+        self.formats
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|f| !f.is_empty())
+            .map(|f| resolve(f, self.rtpmaps))
+    }
+}
+
+/// [`parse_sdp_media`] without building its result: the same walk hands each media section
+/// to `section` as soon as it ends (the session-level `c=` and direction are settled by the
+/// first `m=`), its rtpmaps held in a buffer on the stack reused from one section to the next.
+/// Returns the session-level connection. For a caller that turns the sections into its own
+/// values: no list of media or rtpmaps is allocated.
+pub fn read_media<'a>(
+    raw: &'a [u8],
+    mut section: impl FnMut(&MediaSection<'a, '_>),
+) -> Option<Connection<'a>> {
+    let mut session_connection = None;
+    let mut session_direction = None;
+    let mut open: Option<OpenSection<'a>> = None;
+    let mut rtpmaps = SmallVec::<[RtpMap<'a>; 16]>::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let (line, next) = match find_line_end(rest) {
+            Some(i) => (
+                rest.get(..i).unwrap_or(&[]),
+                rest.get(i + 1..).unwrap_or(&[]),
+            ),
+            None => (rest, &[][..]),
+        };
+        rest = next;
+        let line = trim_lws(line.strip_suffix(b"\r").unwrap_or(line));
+        let [key, b'=', value @ ..] = line else {
+            continue;
+        };
+        match key {
+            b'a' => {
+                if let Some(map) = value.strip_prefix(b"rtpmap:") {
+                    if let (Some(_), Some(map)) = (&open, read_rtpmap(map)) {
+                        rtpmaps.push(map);
+                    }
+                } else if let Some(d) = direction_attribute(value) {
+                    match &mut open {
+                        Some(m) => m.direction = Some(d),
+                        None => session_direction = Some(d),
+                    }
+                }
+            }
+            b'm' => {
+                if let Some(m) = open.take() {
+                    section(&close(m, session_connection, session_direction, &rtpmaps));
+                }
+                rtpmaps.clear();
+                let (kind, rest) = split_first_token(value);
+                let (port, rest) = split_first_token(rest);
+                let (proto, formats) = split_first_token(rest);
+                let (port, port_count) = parse_port(port);
+                open = Some(OpenSection {
+                    kind,
+                    port,
+                    port_count,
+                    proto,
+                    formats,
+                    connection: None,
+                    direction: None,
+                });
+            }
+            b'c' => {
+                if let Some(c) = parse_connection(value) {
+                    match &mut open {
+                        Some(m) => m.connection = Some(c),
+                        None => session_connection = Some(c),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(m) = open {
+        section(&close(m, session_connection, session_direction, &rtpmaps));
+    }
+    session_connection
+}
+
+/// The section [`read_media`] is in: its `m=` line as [`media_line`] reads it, and its own
+/// `c=` and direction so far.
+struct OpenSection<'a> {
+    kind: &'a [u8],
+    port: Option<u16>,
+    port_count: Option<u16>,
+    proto: &'a [u8],
+    formats: &'a [u8],
+    connection: Option<Connection<'a>>,
+    direction: Option<Direction>,
+}
+
+/// An ended section of [`read_media`], with what is in force for it.
+fn close<'a, 'r>(
+    m: OpenSection<'a>,
+    session_connection: Option<Connection<'a>>,
+    session_direction: Option<Direction>,
+    rtpmaps: &'r [RtpMap<'a>],
+) -> MediaSection<'a, 'r> {
+    MediaSection {
+        kind: m.kind,
+        port: m.port,
+        port_count: m.port_count,
+        proto: m.proto,
+        formats: m.formats,
+        effective_connection: m.connection.or(session_connection),
+        effective_direction: m.direction.or(session_direction).unwrap_or_default(),
+        rtpmaps,
+    }
+}
+
 /// [`parse_rtpmap`] for [`parse_sdp_media`], without its split iterator and second walks:
 /// `PT name/rate[/channels]`, the rate and channels read as their leading digits.
 fn read_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
+    plain_rtpmap(value).or_else(|| spaced_rtpmap(value))
+}
+
+/// An rtpmap written the usual way, `PT name/rate[/channels]` with one space and nothing
+/// else (at most 3 digits in the payload type, 9 in the numbers), read in one walk; `None`
+/// for any other writing, which [`spaced_rtpmap`] then reads. On the usual writing both read
+/// the same: no blank to trim, every number all digits and small enough for a `u32`.
+fn plain_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
+    let (pt, rest) = plain_number(value, 3)?;
+    let rest = rest.strip_prefix(b" ")?;
+    // Blanks inside the name are kept (the general reading trims only its ends).
+    let slash = find_byte(b'/', rest)?;
+    let (name, numbers) = rest.split_at_checked(slash)?;
+    let numbers = numbers.strip_prefix(b"/")?;
+    match (name.first(), name.last()) {
+        (Some(&a), Some(&b)) if !is_lws(a) && !is_lws(b) => {}
+        _ => return None,
+    }
+    let (clock_rate, rest) = plain_number(numbers, 9)?;
+    let channels = match rest {
+        [] => None,
+        [b'/', channels @ ..] => match plain_number(channels, 9)? {
+            (n, []) => Some(n),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(RtpMap {
+        payload_type: u8::try_from(pt).ok()?,
+        name,
+        clock_rate: Some(clock_rate),
+        channels,
+    })
+}
+
+/// The 1 to `max` digits `s` starts with, as a number, and what follows them.
+fn plain_number(s: &[u8], max: usize) -> Option<(u32, &[u8])> {
+    let len = s
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
+    if len == 0 || len > max {
+        return None;
+    }
+    let (digits, rest) = s.split_at_checked(len)?;
+    let n = digits
+        .iter()
+        .fold(0u32, |n, &b| n * 10 + u32::from(b - b'0'));
+    Some((n, rest))
+}
+
+/// [`read_rtpmap`] for any writing: blanks around the parts, numbers followed by other text.
+fn spaced_rtpmap(value: &[u8]) -> Option<RtpMap<'_>> {
     let (pt, enc) = split_first_token(value);
     let payload_type = u8::try_from(parse_u64(pt)?).ok()?;
     let (name, numbers) = split_at_slash(enc);
@@ -1126,8 +1349,12 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
 
     #[test]
     fn rtpmap_reading_matches_the_general_one() {
-        for s in all_strings(b" \t\r/9a0", 6) {
+        for s in all_strings(b" \t\r/9a0", 7) {
             assert_eq!(read_rtpmap(&s), parse_rtpmap(&s), "{s:?}");
+            assert_eq!(spaced_rtpmap(&s), parse_rtpmap(&s), "{s:?}");
+            if let Some(map) = plain_rtpmap(&s) {
+                assert_eq!(Some(map), parse_rtpmap(&s), "{s:?}");
+            }
             assert_eq!(leading_digits(&s), leading_u32(&s), "{s:?}");
         }
         for s in [
@@ -1145,13 +1372,60 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
             b"0 /8000",
             b"0 PCMU",
             b"",
+            b"255 x/8000",
+            b"256 x/8000",
+            b"0000 x/8000",
+            b"1 a/123456789/987654321",
+            b"1 a/1234567890",
+            b"1 a/1/2/3",
+            b"1 a/1/",
+            b"1 a//1",
+            b"1 a/ 1",
+            b"1 a /1",
+            b"1  a/1",
+            b"1\ta/1",
+            b"1 a\rb/1",
+            b"1 \xff/8000/2",
+            b"101 telephone-event/8000",
         ] {
             assert_eq!(read_rtpmap(s), parse_rtpmap(s), "{s:?}");
         }
+        // The usual writing is read by the one-walk reader, not handed on.
+        for s in [&b"0 PCMU/8000"[..], b"111 opus/48000/2", b"9 G722/8000/1"] {
+            assert!(plain_rtpmap(s).is_some(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn connection_reading_matches_the_general_one() {
+        for prefix in [
+            &b"IN IP4 "[..],
+            b"IN IP6 ",
+            b"IN IP4",
+            b"IN IP5 ",
+            b"IN  IP4 ",
+            b"IN\tIP4 ",
+            b"in ip4 ",
+            b"IN IP4 IP4 ",
+            b" IN IP4 ",
+            b"",
+        ] {
+            for rest in all_strings(b" \t\r/1:", 5) {
+                let s = [prefix, &rest].concat();
+                assert_eq!(parse_connection(&s), spaced_connection(&s), "{s:?}");
+            }
+        }
+        // The usual writing: its three fields, the multicast suffix cut.
+        let usual = b"IN IP6 2001:db8::1/64";
+        assert_eq!(
+            parse_connection(usual).map(|c| (c.net_type, c.addr_type, c.address)),
+            Some((&b"IN"[..], &b"IP6"[..], &b"2001:db8::1"[..]))
+        );
     }
 
     /// The media reading against the general parser's reduced walk it replaced: the whole
-    /// result, for the body and every cut of it.
+    /// result, for the body and every cut of it; and the sections [`read_media`] hands over
+    /// against the media reading's.
     fn assert_same_media_reading(raw: &[u8]) {
         for cut in 0..=raw.len() {
             let b = &raw[..cut];
@@ -1161,7 +1435,30 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
                 "{:?}",
                 String::from_utf8_lossy(b)
             );
+            assert_sections_agree(b);
         }
+    }
+
+    /// [`read_media`] hands over, in order, what [`parse_sdp_media`] lists.
+    fn assert_sections_agree(raw: &[u8]) {
+        let sdp = parse_sdp_media(raw);
+        let mut media = sdp.media.iter();
+        let session = read_media(raw, |s| {
+            let m = media.next().expect("no more media in the parsed body");
+            assert_eq!(
+                (s.kind, s.port, s.port_count, s.proto, s.formats),
+                (m.kind, m.port, m.port_count, m.proto, m.formats),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+            assert_eq!(
+                (s.effective_connection, s.effective_direction),
+                (m.effective_connection, m.effective_direction)
+            );
+            assert!(s.codec_names().eq(m.codec_names()));
+        });
+        assert!(media.next().is_none(), "{:?}", String::from_utf8_lossy(raw));
+        assert_eq!(session, sdp.connection);
     }
 
     #[test]
@@ -1214,6 +1511,7 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
                     for c in lines {
                         let body = [a, end, b, end, c, end].concat();
                         assert_eq!(parse_sdp_media(&body), parse_sdp_with(&body, false));
+                        assert_sections_agree(&body);
                     }
                 }
             }
@@ -1255,6 +1553,7 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
                             parse_sdp_with(b, false),
                             "{path:?} at {at}"
                         );
+                        assert_sections_agree(b);
                     }
                     bodies += 1;
                 }
