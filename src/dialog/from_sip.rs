@@ -393,7 +393,6 @@ impl Msg {
         for v in via_values {
             vias.extend(ViaHops::new(v).map(|e| head.via(e)));
         }
-        let text = |v: Option<&[u8]>| v.map(|v| head.text(v));
         // Read only in a full read: what a summary leaves out.
         let detail = |v: Option<&[u8]>| v.filter(|_| full).map(|v| head.text(v));
         let body = find_sdp(content_type, p.body());
@@ -404,7 +403,7 @@ impl Msg {
             flags: m.flags,
             start,
             call_id: call_id
-                .map(|v| super::CallId::shared(&head.str(v)))
+                .map(|v| super::Shared::call_id(&head.str(v)))
                 .unwrap_or_default(),
             from: head.party(from, full),
             to: head.party(to, full),
@@ -414,8 +413,8 @@ impl Msg {
             record_route,
             route,
             max_forwards: max_forwards.filter(|_| full).and_then(leading_u32),
-            user_agent: text(user_agent),
-            server: text(server),
+            user_agent: user_agent.map(|v| super::Shared::product(&head.str(v))),
+            server: server.map(|v| super::Shared::product(&head.str(v))),
             reason_header: detail(reason),
             warning: detail(warning),
             retry_after: detail(retry_after),

@@ -27,12 +27,12 @@
 
 mod analyze;
 mod annotate;
-mod call_id;
 mod filter;
 pub mod from_sip;
 mod model;
 pub mod msg;
 mod roles;
+mod shared;
 mod summary;
 mod tracker;
 
@@ -43,7 +43,6 @@ mod tests;
 
 pub use analyze::analyze_call;
 pub use annotate::{annotate, knowledge_role, Annotation};
-pub use call_id::CallId;
 pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
 pub use msg::{Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo, Vias};
@@ -51,4 +50,5 @@ pub use roles::{
     b2bua_partner, correlate_b2bua, each_invite_sighting, hint_from_product, invite_sightings,
     number_tail, InviteSighting, RoleOverride, RoleOverrideError, B2BUA_SCAN, B2BUA_WINDOW_NS,
 };
+pub use shared::{CallId, Shared};
 pub use tracker::{analyze_all, Grouper};

@@ -139,8 +139,9 @@ pub struct Msg {
     pub record_route: Vec<Text>,
     pub route: Vec<Text>,
     pub max_forwards: Option<u32>,
-    pub user_agent: Option<Text>,
-    pub server: Option<Text>,
+    /// User-Agent and Server, shared with other messages naming the same product.
+    pub user_agent: Option<super::Shared>,
+    pub server: Option<super::Shared>,
     /// Reason header (e.g. `Q.850;cause=16;text="Normal call clearing"`).
     pub reason_header: Option<Text>,
     pub warning: Option<Text>,

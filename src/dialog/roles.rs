@@ -190,9 +190,9 @@ pub(crate) fn identify_hosts(msgs: &[Msg], scratch: &mut HostScratch) -> Vec<Hos
     hosts
 }
 
-fn remember(list: &mut smallvec::SmallVec<[String; 1]>, value: Option<&Text>) {
+fn remember(list: &mut smallvec::SmallVec<[String; 1]>, value: Option<&super::Shared>) {
     if let Some(v) = value {
-        if list.len() < MAX_AGENTS && !list.iter().any(|x| x == v) {
+        if list.len() < MAX_AGENTS && !list.iter().any(|x| x.as_str() == v.as_str()) {
             // Copied as a str: `to_string` on a `Text` goes through `Display`.
             list.push(String::from(v.as_str()));
         }
@@ -665,7 +665,7 @@ mod hint_tests {
         let mut want: Vec<String> = Vec::new();
         remember(&mut list, None);
         for v in values {
-            let t = Text::from(v);
+            let t = super::super::Shared::from(v);
             remember(&mut list, Some(&t));
             if want.len() < MAX_AGENTS && !want.contains(&t.to_string()) {
                 want.push(t.to_string());

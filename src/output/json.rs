@@ -201,6 +201,13 @@ impl AppendJson for String {
     }
 }
 
+impl AppendJson for crate::dialog::Shared {
+    #[inline]
+    fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
+        write_str(buf, self)
+    }
+}
+
 impl AppendJson for compact_str::CompactString {
     #[inline]
     fn append_json(&self, buf: &mut JsonBuf) -> Result<()> {
