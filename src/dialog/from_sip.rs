@@ -697,36 +697,12 @@ a=rtpmap:99 W/8000x\r\n";
     /// on, whole and cut at every line end.
     #[test]
     fn sdp_summary_matches_the_reference_on_captures() {
-        let mut dirs = vec![std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/samples"
-        ))];
-        let corpus = std::path::Path::new("/work/shared/corpus");
-        if corpus.is_dir() {
-            dirs.push(corpus.to_path_buf());
-        } else {
-            eprintln!("/work/shared/corpus is absent: only the samples are read");
-        }
-        let mut bodies = 0;
-        for dir in dirs {
-            let mut files: Vec<_> = std::fs::read_dir(&dir)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.is_file())
-                .collect();
-            files.sort();
-            for path in files {
-                let data = std::fs::read(&path).unwrap();
-                for at in memchr::memmem::find_iter(&data, b"v=0") {
-                    let window = &data[at..data.len().min(at + 1500)];
-                    assert_same_summary(window);
-                    for end in memchr::memchr_iter(b'\n', window) {
-                        assert_same_summary(&window[..=end]);
-                    }
-                    bodies += 1;
-                }
+        let bodies = crate::sip::sdp::test_bodies::capture_sdp_windows(|_, _, window| {
+            assert_same_summary(window);
+            for end in memchr::memchr_iter(b'\n', window) {
+                assert_same_summary(&window[..=end]);
             }
-        }
+        });
         assert!(bodies > 20, "only {bodies} SDP bodies found");
     }
 

@@ -1045,6 +1045,7 @@ fn split_part(part: &[u8]) -> (&[u8], &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use super::test_bodies::capture_sdp_windows;
     use super::*;
 
     const OFFER: &[u8] = b"v=0\r\n\
@@ -1522,15 +1523,48 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
     /// `v=0` on (the frame's end, the next frame's headers and any binary data included).
     #[test]
     fn media_reading_matches_the_reference_on_captures() {
-        let mut dirs = vec![std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/samples"
-        ))];
-        let corpus = std::path::Path::new("/work/shared/corpus");
-        if corpus.is_dir() {
-            dirs.push(corpus.to_path_buf());
-        } else {
-            eprintln!("/work/shared/corpus is absent: only the samples are read");
+        let bodies = capture_sdp_windows(|path, at, window| {
+            // The whole window, and its prefixes ending at a line end.
+            assert_eq!(parse_sdp_media(window), parse_sdp_with(window, false));
+            for end in memchr::memchr_iter(b'\n', window) {
+                let b = &window[..=end];
+                assert_eq!(
+                    parse_sdp_media(b),
+                    parse_sdp_with(b, false),
+                    "{path:?} at {at}"
+                );
+                assert_sections_agree(b);
+            }
+        });
+        assert!(bodies > 20, "only {bodies} SDP bodies found");
+    }
+}
+
+/// Test data shared with other modules' tests.
+#[cfg(test)]
+pub(crate) mod test_bodies {
+    use std::path::{Path, PathBuf};
+
+    /// The shared corpus: `SIPSCOPE_CORPUS`, else `../shared` beside the checkout, else where
+    /// this machine keeps it.
+    fn corpus_dir() -> Option<PathBuf> {
+        let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        std::env::var_os("SIPSCOPE_CORPUS")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([beside, PathBuf::from("/work/shared/corpus")])
+            .find(|d| d.is_dir())
+    }
+
+    /// Calls `each` with (file, offset, window) for every `v=0` in the bundled samples and the
+    /// corpus captures, the window being the next 1,500 bytes at most; returns how many.
+    pub(crate) fn capture_sdp_windows(mut each: impl FnMut(&Path, usize, &[u8])) -> usize {
+        let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")];
+        match corpus_dir() {
+            Some(d) => dirs.push(d),
+            None => {
+                eprintln!("!!!!!! the shared corpus is absent: only the samples are read !!!!!!")
+            }
         }
         let mut bodies = 0;
         for dir in dirs {
@@ -1543,22 +1577,11 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
             for path in files {
                 let data = std::fs::read(&path).unwrap();
                 for at in memchr::memmem::find_iter(&data, b"v=0") {
-                    let window = &data[at..data.len().min(at + 1500)];
-                    // The whole window, and its prefixes ending at a line end.
-                    assert_eq!(parse_sdp_media(window), parse_sdp_with(window, false));
-                    for end in memchr::memchr_iter(b'\n', window) {
-                        let b = &window[..=end];
-                        assert_eq!(
-                            parse_sdp_media(b),
-                            parse_sdp_with(b, false),
-                            "{path:?} at {at}"
-                        );
-                        assert_sections_agree(b);
-                    }
+                    each(&path, at, &data[at..data.len().min(at + 1500)]);
                     bodies += 1;
                 }
             }
         }
-        assert!(bodies > 20, "only {bodies} SDP bodies found");
+        bodies
     }
 }
