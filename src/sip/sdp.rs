@@ -460,6 +460,31 @@ pub fn parse_sdp(raw: &[u8]) -> Sdp<'_> {
     parse_sdp_with(raw, true)
 }
 
+/// The `x=value` lines of `raw` as (key, value), trimmed, for the media readings; other lines
+/// are skipped (the anomaly is not part of those readings).
+fn value_lines(raw: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut rest = raw;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() {
+            // SDP lines are short: the search made for header lines suits them.
+            let (line, next) = match find_line_end(rest) {
+                Some(i) => (
+                    rest.get(..i).unwrap_or(&[]),
+                    rest.get(i + 1..).unwrap_or(&[]),
+                ),
+                None => (rest, &[][..]),
+            };
+            rest = next;
+            // Most lines end in CR: taking it off first lets the trim see nothing to do.
+            let line = trim_lws(line.strip_suffix(b"\r").unwrap_or(line));
+            if let [key, b'=', value @ ..] = line {
+                return Some((*key, value));
+            }
+        }
+        None
+    })
+}
+
 /// [`parse_sdp`] reduced to what a media summary reads, for every message of a capture:
 /// the version, session name, connections, the media lines with their rtpmaps, and the
 /// directions are the same; `origin`, the `attributes` lists and `anomalies` are left empty.
@@ -467,23 +492,7 @@ pub fn parse_sdp(raw: &[u8]) -> Sdp<'_> {
 /// direction attributes (the tests hold it to the general parser's reading).
 pub fn parse_sdp_media(raw: &[u8]) -> Sdp<'_> {
     let mut sdp = Sdp::empty(raw);
-    let mut rest = raw;
-    while !rest.is_empty() {
-        // SDP lines are short: the search made for header lines suits them.
-        let (line, next) = match find_line_end(rest) {
-            Some(i) => (
-                rest.get(..i).unwrap_or(&[]),
-                rest.get(i + 1..).unwrap_or(&[]),
-            ),
-            None => (rest, &[][..]),
-        };
-        rest = next;
-        // Most lines end in CR: taking it off first lets the trim see nothing to do.
-        let line = trim_lws(line.strip_suffix(b"\r").unwrap_or(line));
-        // Lines that are not `x=value` are skipped (the anomaly is not part of this reading).
-        let [key, b'=', value @ ..] = line else {
-            continue;
-        };
+    for (key, value) in value_lines(raw) {
         match key {
             b'a' => media_attribute(&mut sdp, value),
             b'm' => sdp.media.push(media_line(value)),
@@ -575,20 +584,7 @@ pub fn read_media<'a>(
     let mut session_direction = None;
     let mut open: Option<OpenSection<'a>> = None;
     let mut rtpmaps = SmallVec::<[RtpMap<'a>; 16]>::new();
-    let mut rest = raw;
-    while !rest.is_empty() {
-        let (line, next) = match find_line_end(rest) {
-            Some(i) => (
-                rest.get(..i).unwrap_or(&[]),
-                rest.get(i + 1..).unwrap_or(&[]),
-            ),
-            None => (rest, &[][..]),
-        };
-        rest = next;
-        let line = trim_lws(line.strip_suffix(b"\r").unwrap_or(line));
-        let [key, b'=', value @ ..] = line else {
-            continue;
-        };
+    for (key, value) in value_lines(raw) {
         match key {
             b'a' => {
                 if let Some(map) = value.strip_prefix(b"rtpmap:") {
