@@ -354,7 +354,8 @@ impl LastMessages {
         // cost.
         let hash_of = |m: sip::Located<'_>| raw_call_id_hash(sip::scan::call_id(m.data)?);
         let source = ingest::Source::Decode { ing, record };
-        let mut note = |h: Option<u64>, _: &mut Vec<()>| {
+        let mut note = |h: ingest::Moving<'_, Option<u64>>, _: &mut Vec<()>| {
+            let h = *h;
             if seq % 64 == 0 {
                 firsts.push(0);
             }
@@ -534,11 +535,25 @@ impl ExactGrouper {
         last: bool,
         count: Option<usize>,
     ) -> Option<(Call, CallKey)> {
+        ingest::moving::one(m, |m| self.push_moving(m, seq, last, count))
+    }
+
+    /// [`ExactGrouper::push_counted`] with the message lent where it lies: it is read there,
+    /// and copied once, into its call's list.
+    pub fn push_moving(
+        &mut self,
+        m: ingest::Moving<'_, Msg>,
+        seq: u64,
+        last: bool,
+        count: Option<usize>,
+    ) -> Option<(Call, CallKey)> {
         let ts = m.frame.ts_ns;
         self.now = self.now.max(ts);
         if m.call_id.is_empty() {
             // A message without a Call-ID is a call of its own.
-            let call = analyze_call(vec![m], &self.overrides);
+            let mut msgs = Vec::with_capacity(1);
+            m.push_into(&mut msgs);
+            let call = analyze_call(msgs, &self.overrides);
             let key = (call.summary.start_ns, seq);
             return Some((call, key));
         }
@@ -560,7 +575,7 @@ impl ExactGrouper {
                 }
                 None => (Vec::with_capacity(1), seq),
             };
-            msgs.push(m);
+            m.push_into(&mut msgs);
             let call = analyze_call(msgs, &self.overrides);
             let key = (call.summary.start_ns, first);
             return Some((call, key));
@@ -603,7 +618,7 @@ impl ExactGrouper {
                 g.invites.push((place, ts));
             }
         }
-        g.msgs.push(m);
+        m.push_into(&mut g.msgs);
         None
     }
 
@@ -905,8 +920,8 @@ fn second_pass(
     let mut seq = 0u64;
     let mut counts = lasts.counts();
     let map = |m: sip::Located<'_>| Msg::from_borrowed(&m, detail);
-    let mut consume = |m, bin: &mut Bin| {
-        let done = grouper.push_counted(m, seq, lasts.is_last(seq), counts.at(seq));
+    let mut consume = |m: ingest::Moving<'_, Msg>, bin: &mut Bin| {
+        let done = grouper.push_moving(m, seq, lasts.is_last(seq), counts.at(seq));
         seq = seq.wrapping_add(1);
         if let (Some((call, key)), None) = (done, &failure) {
             let stage = Stage {

@@ -21,7 +21,10 @@ use crate::net::{
 use crate::sip::framing::{Framer, PayloadClass};
 use crate::sip::{self, Located, SipMessage};
 
+pub mod moving;
 mod replay;
+
+pub use moving::Moving;
 pub use replay::Recording;
 
 /// Largest SIP message kept whole (larger ones are cut and flagged by framing).
@@ -690,18 +693,21 @@ fn run_parallel_split<M: Send, T: Send>(
     map_when_queued: usize,
 ) -> Option<Finished> {
     let source = Source::Decode { ing, record: false };
+    let consume = &mut |m: Moving<'_, M>, bin: &mut Vec<T>| consume(m.take(), bin);
     run_parallel_split_from(source, inputs, stop, map, consume, map_when_queued).0
 }
 
 /// [`run_parallel_on_until_returning`] (`recycle` false) or
 /// [`run_parallel_on_until_recycling`] (`recycle` true), with the messages from `source`;
-/// also hands back the recording made, if one was asked for and could be made.
+/// also hands back the recording made, if one was asked for and could be made. Each message
+/// is lent where it lies ([`Moving`]): a consumer that keeps it moves it once, straight from
+/// the batch into its own list.
 pub fn run_parallel_from<M: Send, T: Send>(
     source: Source<'_>,
     inputs: &[Input],
     stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
     map: &(dyn Fn(Located<'_>) -> M + Sync),
-    consume: &mut dyn FnMut(M, &mut Vec<T>),
+    consume: &mut dyn FnMut(Moving<'_, M>, &mut Vec<T>),
     recycle: bool,
 ) -> (Option<Finished>, Option<Recording>) {
     let map_when_queued = if recycle { 0 } else { MAP_WHEN_QUEUED };
@@ -714,7 +720,7 @@ fn run_parallel_split_from<M: Send, T: Send>(
     inputs: &[Input],
     stop: &(dyn Fn(Option<&MediaTracker>) -> bool + Sync),
     map: &(dyn Fn(Located<'_>) -> M + Sync),
-    consume: &mut dyn FnMut(M, &mut Vec<T>),
+    consume: &mut dyn FnMut(Moving<'_, M>, &mut Vec<T>),
     map_when_queued: usize,
 ) -> (Option<Finished>, Option<Recording>) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Parcel<M, T>>(BATCHES_IN_FLIGHT);
@@ -824,12 +830,10 @@ fn run_parallel_split_from<M: Send, T: Send>(
         for mut parcel in rx {
             queued.fetch_sub(1, Ordering::Relaxed);
             let mut trash = std::mem::take(&mut parcel.trash);
-            for m in parcel.mapped.drain(..) {
-                consume(m, &mut trash);
-            }
-            parcel
-                .raw
-                .each(inputs, &mut |m| consume(map(*m), &mut trash));
+            moving::each(&mut parcel.mapped, |m| consume(m, &mut trash));
+            parcel.raw.each(inputs, &mut |m| {
+                moving::one(map(*m), |m| consume(m, &mut trash));
+            });
             parcel.trash = trash;
             for (a, &upto) in acked.iter().zip(&parcel.raw.upto) {
                 a.store(upto, Ordering::Release);
@@ -1561,7 +1565,7 @@ mod tests {
             inputs,
             &never,
             &|m| seen(&m),
-            &mut |m, _: &mut Vec<()>| got.push(m),
+            &mut |m: Moving<'_, Seen>, _: &mut Vec<()>| m.push_into(&mut got),
             recycle,
         );
         (got, finished, recording)
