@@ -25,8 +25,10 @@ use crate::sip;
 mod b2bua;
 mod links;
 mod times;
+mod waiting;
 pub use b2bua::{promote, B2buaLinker};
 pub use links::LinkedCalls;
+pub use waiting::Waiting;
 
 /// Calls of a whole capture, in order of their first message, and the books of the ingest.
 pub struct Loaded {

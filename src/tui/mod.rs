@@ -25,7 +25,6 @@ pub mod refetch;
 pub mod render;
 pub mod term;
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
@@ -35,7 +34,7 @@ use std::time::{Duration, Instant};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 
-use crate::analysis::{self, B2buaLinker, CallKey, REORDER_SLACK_NS};
+use crate::analysis::{self, B2buaLinker, Waiting, REORDER_SLACK_NS};
 use crate::capture::Input;
 use crate::cli::Selection;
 use crate::error::Error;
@@ -72,33 +71,24 @@ pub enum LoadEvent {
 /// How often the loader reports (and hands over the calls it finished).
 const REPORT_EVERY: Duration = Duration::from_millis(100);
 
-/// An ended call waiting for older calls and for its B2BUA partners.
-struct Waiting {
-    /// The horizon must pass this before the call's B2BUA answer is final.
-    ready_at: i64,
-    /// `None` when the filter drops the call.
-    draft: Option<Draft>,
-}
-
 /// Moves, in list order, every waiting call that started before `horizon` and whose B2BUA
 /// answer is final (`all`: every call) to `out`.
 fn release(
-    pending: &mut BTreeMap<CallKey, Waiting>,
+    pending: &mut Waiting<Draft>,
     linker: &mut B2buaLinker,
     out: &mut Vec<Entry>,
     horizon: i64,
     all: bool,
 ) {
-    while let Some(entry) = pending.first_entry() {
-        if !all && (entry.key().0 >= horizon || entry.get().ready_at >= horizon) {
-            break;
-        }
-        let (key, waiting) = entry.remove_entry();
+    let done: Result<(), std::convert::Infallible> = pending.release(horizon, all, |key, draft| {
         let b2bua = linker.take(key);
-        if let Some(d) = waiting.draft {
+        if let Some(d) = draft {
             out.push(d.finish(b2bua));
         }
-    }
+        Ok(())
+    });
+    // Nothing above fails.
+    let Ok(()) = done;
 }
 
 /// Reads `inputs` to the end, sending progress and list entries to `tx` as it goes. Calls
@@ -148,7 +138,7 @@ pub fn load(inputs: &Arc<Vec<Input>>, sel: &Selection, tx: &Sender<LoadEvent>) {
             tx.send(LoadEvent::Source(src)).is_ok()
         };
         let mut linker = B2buaLinker::new();
-        let mut pending: BTreeMap<CallKey, Waiting> = BTreeMap::new();
+        let mut pending: Waiting<Draft> = Waiting::new();
         let mut batch: Vec<Entry> = Vec::new();
         let mut last = Instant::now();
         // Per input, the last frame of a handed-over call (for progress).
@@ -168,7 +158,7 @@ pub fn load(inputs: &Arc<Vec<Input>>, sel: &Selection, tx: &Sender<LoadEvent>) {
                 }
                 let ready_at = linker.add(key, call);
                 let draft = sel.filter.matches(call).then(|| Draft::new(call, key));
-                pending.insert(key, Waiting { ready_at, draft });
+                pending.add(key, ready_at, draft);
                 let horizon = horizon.saturating_sub(REORDER_SLACK_NS);
                 linker.advance(horizon);
                 release(&mut pending, &mut linker, &mut batch, horizon, false);
