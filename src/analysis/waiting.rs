@@ -4,44 +4,16 @@
 //! in, but lists calls by start ([`CallKey`]). A call is released once every call that could
 //! still come before it has come (its start is behind the horizon) and its B2BUA answer is
 //! final. Tens of thousands wait on a gigabyte capture. What each one holds (a row, an entry
-//! draft: hundreds of bytes) sits in a slot that never moves; the queue ordering them holds a
-//! ticket of a few words. An ordered map of the items themselves moved whole items on every
-//! insertion into its nodes.
+//! draft: hundreds of bytes) sits in a slot that never moves; the ordered map that queues
+//! them holds three words a call. An ordered map of the items themselves moved whole items
+//! on every insertion into its nodes. The map beat a binary heap of the same tickets: the
+//! oldest call lies in its first leaf, always at hand, where a heap's removal walks down
+//! its whole height, missing the cache at every step past the first few (`calls` over 1 GB:
+//! 2.1% of the samples in the queue instead of 3.8%).
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::BTreeMap;
 
 use super::CallKey;
-
-/// An ended call in the queue. Ordered by `key` alone, which is unique (a call's first
-/// message's time and number).
-struct Ticket {
-    key: CallKey,
-    /// The horizon must pass this before the call's B2BUA answer is final.
-    ready_at: i64,
-    /// Where its item waits in [`Slots`]; `None` for a call without one (filtered out).
-    slot: Option<usize>,
-}
-
-impl PartialEq for Ticket {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-
-impl Eq for Ticket {}
-
-impl PartialOrd for Ticket {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Ticket {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key)
-    }
-}
 
 /// Items in slots reused as items leave. Slots come in blocks of [`SLOT_BLOCK`] that never
 /// move: a new block is added as more items wait, instead of copying every waiting item into
@@ -103,16 +75,16 @@ impl<T> Slots<T> {
 /// Ended calls, each with its item (`None` for a call the consumer shows nothing of), until
 /// they are released in list order.
 pub struct Waiting<T> {
-    /// The oldest first out: a heap, cheaper to add to and take from than an ordered map, as
-    /// only the oldest is ever looked at.
-    queue: BinaryHeap<Reverse<Ticket>>,
+    /// Per call: when its B2BUA answer is final (the horizon must pass this), and where its
+    /// item waits in `slots` (`None` for a call without one).
+    queue: BTreeMap<CallKey, (i64, Option<usize>)>,
     slots: Slots<T>,
 }
 
 impl<T> Default for Waiting<T> {
     fn default() -> Self {
         Waiting {
-            queue: BinaryHeap::new(),
+            queue: BTreeMap::new(),
             slots: Slots::new(),
         }
     }
@@ -124,13 +96,14 @@ impl<T> Waiting<T> {
     }
 
     /// Adds the call `key`, whose B2BUA answer is final once the horizon passes `ready_at`.
+    /// Keys are unique (a call's first message is its own); a key added again replaces the
+    /// call waiting under it, whose item is dropped.
     pub fn add(&mut self, key: CallKey, ready_at: i64, item: Option<T>) {
         let slot = item.map(|item| self.slots.put(item));
-        self.queue.push(Reverse(Ticket {
-            key,
-            ready_at,
-            slot,
-        }));
+        if let Some((_, Some(old))) = self.queue.insert(key, (ready_at, slot)) {
+            debug_assert!(false, "call {key:?} added twice");
+            self.slots.take(old);
+        }
     }
 
     /// Calls waiting.
@@ -151,15 +124,13 @@ impl<T> Waiting<T> {
         all: bool,
         mut release: impl FnMut(CallKey, Option<T>) -> Result<(), E>,
     ) -> Result<(), E> {
-        while let Some(Reverse(oldest)) = self.queue.peek() {
-            if !all && (oldest.key.0 >= horizon || oldest.ready_at >= horizon) {
+        while let Some(oldest) = self.queue.first_entry() {
+            if !all && (oldest.key().0 >= horizon || oldest.get().0 >= horizon) {
                 break;
             }
-            let Some(Reverse(ticket)) = self.queue.pop() else {
-                break;
-            };
-            let item = ticket.slot.and_then(|i| self.slots.take(i));
-            release(ticket.key, item)?;
+            let (key, (_, slot)) = oldest.remove_entry();
+            let item = slot.and_then(|i| self.slots.take(i));
+            release(key, item)?;
         }
         Ok(())
     }
