@@ -1495,7 +1495,7 @@ mod tests {
         let mut paths: Vec<String> = Vec::new();
         for dir in [
             format!("{}/samples", env!("CARGO_MANIFEST_DIR")),
-            "/work/shared/corpus".to_string(),
+            crate::testdata::corpus(),
         ] {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 eprintln!("skipping {dir}: not here");
@@ -1685,7 +1685,18 @@ mod tests {
                 );
             }
         }
-        // Stopped: no books, fewer messages.
+        // Stopped: no books, fewer messages. The helper thread can run ahead of the consumer
+        // by the batches in flight (and the one it fills), so the capture must hold more
+        // than that for the stop to show, however the two threads are scheduled.
+        let inputs = copies("fork-parallel.pcap", 200);
+        let mut want: Vec<Seen> = Vec::new();
+        run_located(&inputs, &mut |m| want.push(seen(&m)));
+        assert!(
+            want.len() > (BATCHES_IN_FLIGHT + 2) * BATCH,
+            "{}",
+            want.len()
+        );
+        let recording = record(&inputs);
         let gone = std::sync::atomic::AtomicBool::new(false);
         let stop = |_: Option<&MediaTracker>| gone.load(Ordering::Relaxed);
         let mut got = 0usize;

@@ -28,6 +28,8 @@ pub mod media;
 pub mod net;
 pub mod output;
 pub mod sip;
+#[cfg(test)]
+mod testdata;
 pub mod tui;
 
 use std::io::Write;

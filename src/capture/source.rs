@@ -379,11 +379,10 @@ mod tests {
     /// pcapng block type/length pairs, counting block types 2, 3 and 6) run once by hand.
     #[test]
     fn real_captures_from_the_corpus() {
-        let dir = std::path::Path::new("/work/shared/corpus");
-        if !dir.is_dir() {
-            eprintln!("!!!!!!!! /work/shared/corpus is absent: real-capture test SKIPPED !!!!!!!!");
+        let Some(dir) = crate::testdata::corpus_dir() else {
+            eprintln!("!!!!!!!! the shared corpus is absent: real-capture test SKIPPED !!!!!!!!");
             return;
-        }
+        };
         // (file, frames, link type of the first frame, first timestamp in ns) from the script.
         let cases: [(&str, usize, u32, i64); 6] = [
             (

@@ -13,8 +13,6 @@ use crate::capture::{self, linktype};
 use crate::sip::sdp::parse_sdp;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const CORPUS: &str = "/work/shared/corpus";
-
 /// Transport payload of one frame.
 struct Datagram<'a> {
     transport: Transport,
@@ -293,7 +291,7 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[(
 
 #[test]
 fn streams_match_tshark_rtp_streams() {
-    let dir = format!("{CORPUS}/expected");
+    let dir = format!("{}/expected", crate::testdata::corpus());
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("corpus not found at {dir}; skipped");
         return;
@@ -310,7 +308,10 @@ fn streams_match_tshark_rtp_streams() {
     for f in &files {
         let capture_name = f.trim_end_matches(".rtpstreams.txt");
         let text = std::fs::read_to_string(format!("{dir}/{f}")).unwrap();
-        let (t, t0) = track(&format!("{CORPUS}/{capture_name}"), true);
+        let (t, t0) = track(
+            &format!("{}/{capture_name}", crate::testdata::corpus()),
+            true,
+        );
         let ours = t.streams();
         eprintln!(
             "{capture_name}: RTCP {} packet(s), {} block(s) attached, {} unmatched, {} SR(s) \
@@ -390,7 +391,7 @@ fn streams_match_tshark_rtp_streams() {
 /// the stream was a candidate included), flagged as not announced.
 #[test]
 fn content_detection_alone_finds_the_same_streams() {
-    let dir = format!("{CORPUS}/expected");
+    let dir = format!("{}/expected", crate::testdata::corpus());
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("corpus not found at {dir}; skipped");
         return;
@@ -405,7 +406,10 @@ fn content_detection_alone_finds_the_same_streams() {
             continue;
         };
         let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
-        let (t, _) = track(&format!("{CORPUS}/{capture_name}"), false);
+        let (t, _) = track(
+            &format!("{}/{capture_name}", crate::testdata::corpus()),
+            false,
+        );
         let ours = t.streams();
         for row in parse_rows(&text) {
             if row.packets < CANDIDATE_PACKETS as u64
@@ -487,7 +491,10 @@ fn per_packet_throughput() {
 /// identical end packets; heplify-rtp-rtcp-sip-ipv4-udp carries SR/RR for its streams.
 #[test]
 fn dtmf_and_rtcp_in_real_captures() {
-    let path = format!("{CORPUS}/goffinet-voip-extension-refer.pcap");
+    let path = format!(
+        "{}/goffinet-voip-extension-refer.pcap",
+        crate::testdata::corpus()
+    );
     if !std::path::Path::new(&path).exists() {
         eprintln!("corpus not found; skipped");
         return;
@@ -500,7 +507,10 @@ fn dtmf_and_rtcp_in_real_captures() {
     assert_eq!(s.duplicates, 6);
 
     let (t, _) = track(
-        &format!("{CORPUS}/heplify-rtp-rtcp-sip-ipv4-udp.pcap"),
+        &format!(
+            "{}/heplify-rtp-rtcp-sip-ipv4-udp.pcap",
+            crate::testdata::corpus()
+        ),
         true,
     );
     let r = t.streams();

@@ -1539,24 +1539,13 @@ v=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 7000 RTP/AVP 8\r\n\
 /// Test data shared with other modules' tests.
 #[cfg(test)]
 pub(crate) mod test_bodies {
-    use std::path::{Path, PathBuf};
-
-    /// The shared corpus: `SIPSCOPE_CORPUS`, else `../shared` beside the checkout, else where
-    /// this machine keeps it.
-    fn corpus_dir() -> Option<PathBuf> {
-        let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-        std::env::var_os("SIPSCOPE_CORPUS")
-            .map(PathBuf::from)
-            .into_iter()
-            .chain([beside, PathBuf::from("/work/shared/corpus")])
-            .find(|d| d.is_dir())
-    }
+    use std::path::Path;
 
     /// Calls `each` with (file, offset, window) for every `v=0` in the bundled samples and the
     /// corpus captures, the window being the next 1,500 bytes at most; returns how many.
     pub(crate) fn capture_sdp_windows(mut each: impl FnMut(&Path, usize, &[u8])) -> usize {
         let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")];
-        match corpus_dir() {
+        match crate::testdata::corpus_dir() {
             Some(d) => dirs.push(d),
             None => {
                 eprintln!("!!!!!! the shared corpus is absent: only the samples are read !!!!!!")
