@@ -255,7 +255,7 @@ fn is_hold(direction: &str) -> bool {
 fn sdp_ends(call: &Call) -> SdpEnds<'_> {
     let mut out = SdpEnds::new();
     for (i, m) in call.messages.iter().enumerate() {
-        let Some(sdp) = &m.sdp else { continue };
+        let Some(sdp) = &m.extra.sdp else { continue };
         // Offer/answer happens in these; SDP in OPTIONS answers only lists capabilities.
         if !matches!(m.method(), Some("INVITE" | "ACK" | "PRACK" | "UPDATE")) {
             continue;
@@ -881,7 +881,7 @@ mod tests {
     fn reference(call: &Call) -> Vec<Owned> {
         let mut out = Vec::new();
         for (i, m) in call.messages.iter().enumerate() {
-            let Some(sdp) = &m.sdp else { continue };
+            let Some(sdp) = &m.extra.sdp else { continue };
             if !matches!(m.method(), Some("INVITE" | "ACK" | "PRACK" | "UPDATE")) {
                 continue;
             }
@@ -920,7 +920,7 @@ mod tests {
 
     fn with(mut m: Msg, address: Option<&str>, media: Vec<MediaSummary>) -> Msg {
         m.has_sdp = true;
-        m.sdp = Some(SdpSummary {
+        m.extra.make_mut().sdp = Some(SdpSummary {
             address: address.map(Into::into),
             media,
         });

@@ -383,7 +383,7 @@ fn decide_answered(call: &Call, tx: &Transaction, d: &mut Diagnosis) {
         let bye_code = code_of(call, bye_final);
         let reason = hop_msgs_iter(call, b)
             .filter_map(|m| call.messages.get(m).map(|x| (m, x)))
-            .find_map(|(i, m)| m.reason_header.as_deref().map(|r| (i, r)));
+            .find_map(|(i, m)| m.extra.reason_header.as_deref().map(|r| (i, r)));
         if bye_code == Some(481) {
             d.outcome = Outcome::Aborted;
             if let Some(f) = bye_final {

@@ -70,7 +70,7 @@ fn push_joined(text: &mut String, items: &[&str]) {
 /// The SDP of a step as its generator sent it (its first hop).
 fn sdp_of(call: &Call, step: StepIdx) -> Option<(MsgIdx, &SdpSummary)> {
     let m = call.steps.get(step)?.hops.first()?.msg;
-    call.messages.get(m)?.sdp.as_ref().map(|s| (m, s))
+    call.messages.get(m)?.extra.sdp.as_ref().map(|s| (m, s))
 }
 
 /// Private (RFC 1918), shared/CGNAT (RFC 6598) or link-local addresses.
@@ -252,7 +252,7 @@ fn addresses(call: &Call, d: &mut Diagnosis) {
             let Some(m) = call.messages.get(h.msg) else {
                 continue;
             };
-            let Some(sdp) = &m.sdp else { continue };
+            let Some(sdp) = &m.extra.sdp else { continue };
             let signalling = m.flow.src.ip;
             for media in &sdp.media {
                 let addr_text = media.address.as_deref().or(sdp.address.as_deref());

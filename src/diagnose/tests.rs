@@ -38,7 +38,7 @@ fn sdp(addr: &str, codecs: &[&str], direction: &str, port: u16) -> SdpSummary {
 
 fn with_sdp(mut m: Msg, s: Option<SdpSummary>) -> Msg {
     m.has_sdp = s.is_some();
-    m.sdp = s;
+    m.extra.make_mut().sdp = s;
     m
 }
 
@@ -144,7 +144,7 @@ fn answered_then_bye(
     } else {
         request("BYE", id, 1, 2, 5000, "z9hG4bK-y", 2, "a", Some("b"))
     };
-    bye.reason_header = reason.map(Into::into);
+    bye.extra.make_mut().reason_header = reason.map(Into::into);
     let bye_ok = reply(&bye, bye_code, 5010, None);
     let call = analyze_call(vec![inv, ok, ack, bye, bye_ok], &[]);
     let d = diagnose(&call);
@@ -240,7 +240,7 @@ fn unanswered_options_and_refused_register() {
 
     let r = request("REGISTER", "rf", 1, 2, 0, "z9hG4bK-r", 1, "a", None);
     let mut no = reply(&r, 503, 20, Some("x"));
-    no.retry_after = Some("30 (maintenance)".into());
+    no.extra.make_mut().retry_after = Some("30 (maintenance)".into());
     let d = diagnose(&analyze_call(vec![r, no], &[]));
     assert_eq!(d.outcome, Outcome::Failure);
     assert_eq!(d.final_code, Some(503));
@@ -251,7 +251,7 @@ fn unanswered_options_and_refused_register() {
 fn redirect_names_the_target() {
     let inv = invite("rd", 1, 2, 0, "z9hG4bK-1", 1);
     let mut r = reply(&inv, 302, 10, Some("r"));
-    r.contact = Some("sip:bob@10.9.9.9".into());
+    r.extra.make_mut().contact = Some("sip:bob@10.9.9.9".into());
     let ack = hop_request(&inv, "ACK", 20, Some("r"));
     let d = diagnose(&analyze_call(vec![inv, r, ack], &[]));
     assert_eq!(d.outcome, Outcome::Redirected);
@@ -279,10 +279,11 @@ fn reason_with_q850_in_a_503_becomes_the_cause() {
     let inv1 = invite("q", 1, 2, 0, "z9hG4bK-1", 1);
     let inv2 = fwd(&inv1, 2, "z9hG4bK-2", 3, 5);
     let mut r3 = reply(&inv2, 503, 20, Some("g"));
-    r3.reason_header = Some("Q.850;cause=34;text=\"No circuit; try later\"".into());
-    r3.warning = Some("399 gw.example \"trunk group busy\"".into());
+    r3.extra.make_mut().reason_header =
+        Some("Q.850;cause=34;text=\"No circuit; try later\"".into());
+    r3.extra.make_mut().warning = Some("399 gw.example \"trunk group busy\"".into());
     let mut r2 = reply(&inv1, 503, 22, Some("g"));
-    r2.reason_header = r3.reason_header.clone();
+    r2.extra.make_mut().reason_header = r3.extra.reason_header.clone();
     let call = analyze_call(vec![inv1, inv2, r3, r2], &[]);
     let d = diagnose(&call);
     assert_eq!(d.outcome, Outcome::Rejected);
@@ -495,7 +496,9 @@ fn header_sources_are_listed_only_when_one_carries_a_header() {
         v.dedup();
         let any = v.iter().any(|&m| {
             let m = &call.messages[m];
-            m.reason_header.is_some() || m.warning.is_some() || m.retry_after.is_some()
+            m.extra.reason_header.is_some()
+                || m.extra.warning.is_some()
+                || m.extra.retry_after.is_some()
         });
         if any {
             v
@@ -512,7 +515,7 @@ fn header_sources_are_listed_only_when_one_carries_a_header() {
     // A Warning on the deciding response only.
     let inv = invite("hw", 1, 2, 0, "z9hG4bK-1", 1);
     let mut no = reply(&inv, 488, 10, Some("b"));
-    no.warning = Some("399 host \"x\"".into());
+    no.extra.make_mut().warning = Some("399 host \"x\"".into());
     let call = analyze_call(vec![inv, no], &[]);
     let d = diagnose(&call);
     assert_eq!(why::header_sources(&call, &d), vec![1]);

@@ -105,7 +105,9 @@ pub(super) fn header_sources(call: &Call, d: &Diagnosis) -> Vec<MsgIdx> {
     let steps = || d.final_step.iter().chain(cancels).chain(bye.as_ref());
     // Most calls carry none of those headers there: then no list at all.
     let has_headers = |m: &crate::dialog::Msg| {
-        m.reason_header.is_some() || m.warning.is_some() || m.retry_after.is_some()
+        m.extra.reason_header.is_some()
+            || m.extra.warning.is_some()
+            || m.extra.retry_after.is_some()
     };
     let any = steps()
         .filter_map(|s| call.steps.get(*s))
@@ -195,7 +197,7 @@ pub(crate) fn explain(call: &Call, d: &mut Diagnosis, annotation: Option<&Annota
     auth(call, d);
     if d.outcome == Outcome::Redirected {
         if let Some(f) = d.final_step {
-            let contact = call.first_msg(f).and_then(|m| m.contact.clone());
+            let contact = call.first_msg(f).and_then(|m| m.extra.contact.clone());
             d.why.push(Finding::new(
                 Severity::Info,
                 "redirect_target",
@@ -215,7 +217,7 @@ fn headers(call: &Call, d: &mut Diagnosis, failed: bool) {
         let Some(msg) = call.messages.get(m) else {
             continue;
         };
-        if let Some(r) = &msg.reason_header {
+        if let Some(r) = &msg.extra.reason_header {
             for v in r.split(',').filter(|v| !v.trim().is_empty()) {
                 let key = format!("r:{}", v.trim());
                 if seen.contains(&key) {
@@ -230,7 +232,7 @@ fn headers(call: &Call, d: &mut Diagnosis, failed: bool) {
                 }
             }
         }
-        if let Some(w) = &msg.warning {
+        if let Some(w) = &msg.extra.warning {
             let key = format!("w:{w}");
             if !seen.contains(&key) {
                 seen.push(key);
@@ -250,7 +252,7 @@ fn headers(call: &Call, d: &mut Diagnosis, failed: bool) {
                 ));
             }
         }
-        if let Some(ra) = &msg.retry_after {
+        if let Some(ra) = &msg.extra.retry_after {
             let key = format!("ra:{ra}");
             if !seen.contains(&key) {
                 seen.push(key);

@@ -13,7 +13,8 @@ use compact_str::ToCompactString;
 use smallvec::SmallVec;
 
 use super::msg::{
-    Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo, Vias,
+    Detail, Extra, ExtraFields, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo,
+    Vias,
 };
 
 /// One region of a message (its head, or its SDP body) checked for UTF-8 once. Every value
@@ -299,7 +300,7 @@ impl Msg {
             Msg::from_parsed_parts(&m.located(), &p.0, frames, None, true)
         };
         if keep_raw {
-            msg.raw = Some(m.data);
+            msg.extra.make_mut().raw = Some(m.data);
         }
         msg
     }
@@ -409,31 +410,38 @@ impl Msg {
             to: head.party(to, full),
             cseq: p.cseq().map(|(n, meth)| (n, method_text(meth))),
             vias,
-            contact,
             record_route,
-            route,
-            max_forwards: max_forwards.filter(|_| full).and_then(leading_u32),
             user_agent: user_agent.map(|v| super::Shared::product(&head.str(v))),
             server: server.map(|v| super::Shared::product(&head.str(v))),
-            reason_header: detail(reason),
-            warning: detail(warning),
-            retry_after: detail(retry_after),
-            expires: detail(expires),
             has_credentials,
             has_challenge,
-            content_type: detail(content_type),
-            sdp: body.filter(|_| full).map(sdp_summary),
             has_sdp: body.is_some(),
-            anomalies: if full {
-                p.anomalies()
-                    .iter()
-                    .map(|a| a.to_compact_string())
-                    .collect()
-            } else {
-                Vec::new()
-            },
             size: m.data.len(),
-            raw,
+            // A summary read leaves every one of these empty: no box to make or look at.
+            extra: if full || raw.is_some() {
+                Extra::new(ExtraFields {
+                    contact,
+                    route,
+                    max_forwards: max_forwards.filter(|_| full).and_then(leading_u32),
+                    reason_header: detail(reason),
+                    warning: detail(warning),
+                    retry_after: detail(retry_after),
+                    expires: detail(expires),
+                    content_type: detail(content_type),
+                    sdp: body.filter(|_| full).map(sdp_summary),
+                    anomalies: if full {
+                        p.anomalies()
+                            .iter()
+                            .map(|a| a.to_compact_string())
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                    raw,
+                })
+            } else {
+                Extra::default()
+            },
         }
     }
 }
@@ -507,19 +515,19 @@ a=rtpmap:101 telephone-event/8000\r\n";
         assert_eq!(msg.cseq, Some((7, Text::from("INVITE"))));
         // The empty Contact header yields no value: the next one does.
         assert_eq!(
-            msg.contact.as_deref(),
+            msg.extra.contact.as_deref(),
             p.contacts()
                 .next()
                 .map(|c| String::from_utf8_lossy(c.uri.raw).into_owned())
                 .as_deref()
         );
         assert_eq!(
-            msg.contact.as_deref(),
+            msg.extra.contact.as_deref(),
             Some("sip:alice@10.0.0.1:5060;transport=udp")
         );
         assert_eq!(msg.record_route, ["sip:p1;lr", "sip:p2;lr"]);
-        assert_eq!(msg.route, ["sip:r1;lr"]);
-        assert_eq!(msg.max_forwards, Some(69));
+        assert_eq!(msg.extra.route, ["sip:r1;lr"]);
+        assert_eq!(msg.extra.max_forwards, Some(69));
         assert!(msg.has_credentials && !msg.has_challenge);
         let sent_by: Vec<&str> = msg.vias.iter().map(|v| v.sent_by.as_str()).collect();
         assert_eq!(sent_by, ["[2001:db8::1]:5062", "10.0.0.2:5060", "h"]);
@@ -530,7 +538,7 @@ a=rtpmap:101 telephone-event/8000\r\n";
         assert_eq!(msg.vias[1].rport.as_deref(), Some("4000"));
         assert_eq!(msg.vias[1].received.as_deref(), Some("192.0.2.9"));
         assert_eq!(msg.top_branch(), Some("z9hG4bKa"));
-        let sdp = msg.sdp.as_ref().expect("an SDP body");
+        let sdp = msg.extra.sdp.as_ref().expect("an SDP body");
         assert_eq!(sdp.address.as_deref(), Some("10.0.0.1"));
         assert_eq!(
             sdp.media[0].codecs,
@@ -579,7 +587,7 @@ a=rtpmap:99 W/8000x\r\n";
         // No Via: nothing on the heap (the inline room of one is all there is).
         assert_eq!(none.vias.len(), 0);
         assert!(!none.vias.spilled());
-        let codecs = &msg.sdp.as_ref().expect("an SDP body").media[0].codecs;
+        let codecs = &msg.extra.sdp.as_ref().expect("an SDP body").media[0].codecs;
         assert_eq!(
             codecs,
             &["X/8000", "Y/8000", "Z/16000", "W/8000", "PCMU/8000"]
@@ -775,16 +783,18 @@ a=rtpmap:99 W/8000x\r\n";
         // Values elsewhere in the head read as before.
         assert_eq!(msg.call_id, "abc@h");
         assert_eq!(msg.from.tag.as_deref(), Some("first"));
-        assert_eq!(msg.raw.as_deref(), Some(&raw[..]));
+        assert_eq!(msg.extra.raw.as_deref(), Some(&raw[..]));
         let borrowed = Msg::from_borrowed(&located(&raw).located(), Detail::Raw);
         assert_eq!(borrowed, msg);
         // A summary reads all but what `Detail::Summary` lists, and notes the SDP body.
         let summary = Msg::from_borrowed(&located(&raw).located(), Detail::Summary);
-        assert!(summary.sdp.is_none() && summary.has_sdp && msg.has_sdp);
-        assert!(summary.contact.is_none() && summary.route.is_empty());
-        assert!(summary.max_forwards.is_none() && summary.content_type.is_none());
+        assert!(summary.extra.sdp.is_none() && summary.has_sdp && msg.has_sdp);
+        assert!(summary.extra.contact.is_none() && summary.extra.route.is_empty());
+        assert!(summary.extra.max_forwards.is_none() && summary.extra.content_type.is_none());
         assert!(summary.from.display.is_empty() && summary.from.uri.is_empty());
         assert!(summary.to.uri.is_empty() && summary.from.user == msg.from.user);
+        // Nothing of what a summary leaves out is set: no box for it either.
+        assert!(!summary.extra.is_boxed() && msg.extra.is_boxed());
         let uri = |m: &Msg| match &m.start {
             Start::Request { method, uri } => Some((method.clone(), uri.clone())),
             _ => None,
@@ -793,22 +803,12 @@ a=rtpmap:99 W/8000x\r\n";
         let (method, full_uri) = uri(&msg).unwrap();
         assert!(summary_uri.is_empty() && !full_uri.is_empty() && summary_method == method);
         // The full read has what the summary leaves out, so the comparison below can fail.
-        assert!(msg.contact.is_some() && !msg.route.is_empty());
-        assert!(msg.max_forwards.is_some() && msg.content_type.is_some());
+        assert!(msg.extra.contact.is_some() && !msg.extra.route.is_empty());
+        assert!(msg.extra.max_forwards.is_some() && msg.extra.content_type.is_some());
         assert!(!msg.from.display.is_empty() && !msg.to.uri.is_empty());
         assert_eq!(
             Msg {
-                sdp: msg.sdp.clone(),
-                raw: msg.raw.clone(),
-                contact: msg.contact.clone(),
-                route: msg.route.clone(),
-                max_forwards: msg.max_forwards,
-                reason_header: msg.reason_header.clone(),
-                warning: msg.warning.clone(),
-                retry_after: msg.retry_after.clone(),
-                expires: msg.expires.clone(),
-                content_type: msg.content_type.clone(),
-                anomalies: msg.anomalies.clone(),
+                extra: msg.extra.clone(),
                 from: msg.from.clone(),
                 to: msg.to.clone(),
                 start: msg.start.clone(),

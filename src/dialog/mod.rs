@@ -45,7 +45,10 @@ pub use analyze::analyze_call;
 pub use annotate::{annotate, knowledge_role, Annotation};
 pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
-pub use msg::{Detail, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo, Vias};
+pub use msg::{
+    Detail, Extra, ExtraFields, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo,
+    Vias,
+};
 pub use roles::{
     b2bua_partner, correlate_b2bua, each_invite_sighting, hint_from_product, invite_sightings,
     number_tail, InviteSighting, RoleOverride, RoleOverrideError, B2BUA_SCAN, B2BUA_WINDOW_NS,

@@ -134,35 +134,105 @@ pub struct Msg {
     pub cseq: Option<(u32, Text)>,
     /// Via values, top first.
     pub vias: Vias,
-    /// First Contact URI.
-    pub contact: Option<Text>,
     pub record_route: Vec<Text>,
-    pub route: Vec<Text>,
-    pub max_forwards: Option<u32>,
     /// User-Agent and Server, shared with other messages naming the same product.
     pub user_agent: Option<super::Shared>,
     pub server: Option<super::Shared>,
+    /// Carries Authorization or Proxy-Authorization.
+    pub has_credentials: bool,
+    /// Carries WWW-Authenticate or Proxy-Authenticate.
+    pub has_challenge: bool,
+    /// Carries an SDP body (whether or not its summary was read).
+    pub has_sdp: bool,
+    /// Size of the message in bytes.
+    pub size: usize,
+    /// What only the explanations, the exports and a message's detail read (empty in a
+    /// [`Detail::Summary`] read), kept out of line: see [`Extra`].
+    pub extra: Extra,
+}
+
+/// The fields of a [`Msg`] that grouping, matching, roles and the call list never read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraFields {
+    /// First Contact URI.
+    pub contact: Option<Text>,
+    pub route: Vec<Text>,
+    pub max_forwards: Option<u32>,
     /// Reason header (e.g. `Q.850;cause=16;text="Normal call clearing"`).
     pub reason_header: Option<Text>,
     pub warning: Option<Text>,
     pub retry_after: Option<Text>,
     pub expires: Option<Text>,
-    /// Carries Authorization or Proxy-Authorization.
-    pub has_credentials: bool,
-    /// Carries WWW-Authenticate or Proxy-Authenticate.
-    pub has_challenge: bool,
     pub content_type: Option<Text>,
     /// The SDP body's offer or answer; `None` without one, and in a [`Detail::Summary`] read.
     pub sdp: Option<SdpSummary>,
-    /// Carries an SDP body (whether or not `sdp` was read).
-    pub has_sdp: bool,
     /// Parser anomalies, as short descriptions.
     pub anomalies: Vec<Text>,
-    /// Size of the message in bytes.
-    pub size: usize,
     /// The message text, kept when the caller asks for it (export --raw, the terminal view).
     pub raw: Option<Vec<u8>>,
 }
+
+/// Every field empty: what an [`Extra`] without its box reads as.
+static NO_EXTRA: ExtraFields = ExtraFields {
+    contact: None,
+    route: Vec::new(),
+    max_forwards: None,
+    reason_header: None,
+    warning: None,
+    retry_after: None,
+    expires: None,
+    content_type: None,
+    sdp: None,
+    anomalies: Vec::new(),
+    raw: None,
+};
+
+/// A message's [`ExtraFields`], on the heap only when one of them is set. A message moves
+/// from the reading thread into its call's list and is read again when the call ends, long
+/// after it was written: those fields kept inline made every message about a third larger
+/// (more cache lines copied and read back), while the call list, the view's list and frame
+/// selection leave them all empty. Reads as [`ExtraFields`] (all empty without a box);
+/// [`Extra::make_mut`] gives the box for writing. Without a box and with an empty box it
+/// compares equal.
+#[derive(Debug, Clone, Default)]
+pub struct Extra(Option<Box<ExtraFields>>);
+
+impl Extra {
+    /// `fields` out of line, or nothing at all when every one is empty.
+    pub fn new(fields: ExtraFields) -> Extra {
+        if fields == NO_EXTRA {
+            Extra(None)
+        } else {
+            Extra(Some(Box::new(fields)))
+        }
+    }
+
+    /// The fields for writing, boxed now if they were not.
+    pub fn make_mut(&mut self) -> &mut ExtraFields {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    /// Whether the fields are on the heap.
+    #[cfg(test)]
+    pub(crate) fn is_boxed(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl std::ops::Deref for Extra {
+    type Target = ExtraFields;
+    fn deref(&self) -> &ExtraFields {
+        self.0.as_deref().unwrap_or(&NO_EXTRA)
+    }
+}
+
+impl PartialEq for Extra {
+    fn eq(&self, other: &Extra) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Extra {}
 
 impl Msg {
     pub fn is_request(&self) -> bool {
@@ -202,24 +272,42 @@ impl Msg {
             to: Party::default(),
             cseq: None,
             vias: Vias::new(),
-            contact: None,
             record_route: Vec::new(),
-            route: Vec::new(),
-            max_forwards: None,
             user_agent: None,
             server: None,
-            reason_header: None,
-            warning: None,
-            retry_after: None,
-            expires: None,
             has_credentials: false,
             has_challenge: false,
-            content_type: None,
-            sdp: None,
             has_sdp: false,
-            anomalies: Vec::new(),
             size: 0,
-            raw: None,
+            extra: Extra::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_fields_are_boxed_only_when_one_is_set() {
+        let none = Extra::new(ExtraFields::default());
+        assert!(!none.is_boxed());
+        assert!(none.contact.is_none() && none.anomalies.is_empty() && none.raw.is_none());
+        let some = Extra::new(ExtraFields {
+            warning: Some(Text::from("399 gw \"busy\"")),
+            ..ExtraFields::default()
+        });
+        assert!(some.is_boxed());
+        assert_eq!(some.warning.as_deref(), Some("399 gw \"busy\""));
+        assert_ne!(some, none);
+        // An emptied box reads and compares as no box.
+        let mut emptied = some.clone();
+        emptied.make_mut().warning = None;
+        assert!(emptied.is_boxed());
+        assert_eq!(emptied, none);
+        let mut set = Extra::default();
+        set.make_mut().max_forwards = Some(70);
+        assert_eq!(set.max_forwards, Some(70));
+        assert_ne!(set, none);
     }
 }

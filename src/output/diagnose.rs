@@ -1099,7 +1099,7 @@ mod tests {
             code: 486,
             reason: "Busy\u{9b}31m\u{1b}[2J".into(),
         };
-        busy.warning = Some("399 x \"\u{1b}[31mred\"".into());
+        busy.extra.make_mut().warning = Some("399 x \"\u{1b}[31mred\"".into());
         analyze_call(vec![inv, busy], &[])
     }
 

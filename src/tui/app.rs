@@ -1268,7 +1268,7 @@ fn message_matches(call: &Call, layout: &Layout, msg: usize, text: &str) -> bool
         || call
             .messages
             .get(msg)
-            .and_then(|m| m.raw.as_deref())
+            .and_then(|m| m.extra.raw.as_deref())
             .is_some_and(|raw| {
                 String::from_utf8_lossy(raw)
                     .to_lowercase()

@@ -832,9 +832,9 @@ fn detail_lines(call: &Call, cv: &CallView, inputs: &[String]) -> Vec<Line<'stat
         }
     }
     let extras: [(&str, Option<&str>); 4] = [
-        ("Reason", m.reason_header.as_deref()),
-        ("Warning", m.warning.as_deref()),
-        ("Retry-After", m.retry_after.as_deref()),
+        ("Reason", m.extra.reason_header.as_deref()),
+        ("Warning", m.extra.warning.as_deref()),
+        ("Retry-After", m.extra.retry_after.as_deref()),
         (
             "User-Agent",
             m.user_agent.as_deref().or(m.server.as_deref()),
@@ -848,7 +848,7 @@ fn detail_lines(call: &Call, cv: &CallView, inputs: &[String]) -> Vec<Line<'stat
             ]));
         }
     }
-    if let Some(sdp) = &m.sdp {
+    if let Some(sdp) = &m.extra.sdp {
         let mut t = String::new();
         if let Some(a) = &sdp.address {
             t.push_str(&format!("c={} ", escape_str(a)));
@@ -867,14 +867,14 @@ fn detail_lines(call: &Call, cv: &CallView, inputs: &[String]) -> Vec<Line<'stat
             Span::raw(t.trim_end().to_string()),
         ]));
     }
-    for a in &m.anomalies {
+    for a in &m.extra.anomalies {
         out.push(Line::styled(
             format!("Anomaly: {}", escape_str(a)),
             Style::default().fg(Color::Yellow),
         ));
     }
     out.push(Line::styled("--- message text ---", muted));
-    match &m.raw {
+    match &m.extra.raw {
         Some(raw) => {
             for l in raw.split(|b| *b == b'\n') {
                 let l = l.strip_suffix(b"\r").unwrap_or(l);

@@ -1045,24 +1045,24 @@ fn message_json<'a>(
             .and_then(|s| notes.get(s))
             .and_then(Option::as_ref)
             .map(|note| AnnotationRef { call, note, names }),
-        sdp: m.sdp.as_ref().map(sdp_json),
-        anomalies: &m.anomalies,
+        sdp: m.extra.sdp.as_ref().map(sdp_json),
+        anomalies: &m.extra.anomalies,
         flags: FlagNames(m.flags),
         size: m.size,
         user_agent: m.user_agent.as_deref(),
         server: m.server.as_deref(),
-        contact: m.contact.as_deref(),
-        reason_header: m.reason_header.as_deref(),
-        warning: m.warning.as_deref(),
-        retry_after: m.retry_after.as_deref(),
-        expires: m.expires.as_deref(),
-        content_type: m.content_type.as_deref(),
-        max_forwards: m.max_forwards,
+        contact: m.extra.contact.as_deref(),
+        reason_header: m.extra.reason_header.as_deref(),
+        warning: m.extra.warning.as_deref(),
+        retry_after: m.extra.retry_after.as_deref(),
+        expires: m.extra.expires.as_deref(),
+        content_type: m.extra.content_type.as_deref(),
+        max_forwards: m.extra.max_forwards,
         has_credentials: m.has_credentials,
         has_challenge: m.has_challenge,
         raw: ctx
             .raw
-            .then(|| RawText(m.raw.as_deref().unwrap_or_default())),
+            .then(|| RawText(m.extra.raw.as_deref().unwrap_or_default())),
     }
 }
 
@@ -1419,9 +1419,9 @@ impl CallJson<'_> {
             None => buf.extend_from_slice(b"null"),
         }
         buf.extend_from_slice(b",\"sdp\":");
-        m.sdp.as_ref().map(sdp_json).append_json(buf)?;
+        m.extra.sdp.as_ref().map(sdp_json).append_json(buf)?;
         buf.extend_from_slice(b",\"anomalies\":");
-        m.anomalies.append_json(buf)?;
+        m.extra.anomalies.append_json(buf)?;
         buf.extend_from_slice(b",\"flags\":");
         FlagNames(m.flags).append_json(buf)?;
         buf.extend_from_slice(b",\"size\":");
@@ -1431,26 +1431,26 @@ impl CallJson<'_> {
         buf.extend_from_slice(b",\"server\":");
         m.server.append_json(buf)?;
         buf.extend_from_slice(b",\"contact\":");
-        m.contact.append_json(buf)?;
+        m.extra.contact.append_json(buf)?;
         buf.extend_from_slice(b",\"reason_header\":");
-        m.reason_header.append_json(buf)?;
+        m.extra.reason_header.append_json(buf)?;
         buf.extend_from_slice(b",\"warning\":");
-        m.warning.append_json(buf)?;
+        m.extra.warning.append_json(buf)?;
         buf.extend_from_slice(b",\"retry_after\":");
-        m.retry_after.append_json(buf)?;
+        m.extra.retry_after.append_json(buf)?;
         buf.extend_from_slice(b",\"expires\":");
-        m.expires.append_json(buf)?;
+        m.extra.expires.append_json(buf)?;
         buf.extend_from_slice(b",\"content_type\":");
-        m.content_type.append_json(buf)?;
+        m.extra.content_type.append_json(buf)?;
         buf.extend_from_slice(b",\"max_forwards\":");
-        m.max_forwards.append_json(buf)?;
+        m.extra.max_forwards.append_json(buf)?;
         buf.extend_from_slice(b",\"has_credentials\":");
         m.has_credentials.append_json(buf)?;
         buf.extend_from_slice(b",\"has_challenge\":");
         m.has_challenge.append_json(buf)?;
         if self.ctx.raw {
             buf.extend_from_slice(b",\"raw\":");
-            RawText(m.raw.as_deref().unwrap_or_default()).append_json(buf)?;
+            RawText(m.extra.raw.as_deref().unwrap_or_default()).append_json(buf)?;
         }
         buf.push(b'}');
         Ok(())

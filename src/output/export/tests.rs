@@ -98,7 +98,7 @@ fn a_call_carries_its_annotation_roles_and_repeats() {
 fn raw_text_is_included_only_when_asked() {
     let mut call = busy_call();
     for m in &mut call.messages {
-        m.raw = Some(b"INVITE sip:x SIP/2.0\r\n\xff\r\n".to_vec());
+        m.extra.make_mut().raw = Some(b"INVITE sip:x SIP/2.0\r\n\xff\r\n".to_vec());
     }
     let with = ctx(true);
     let v = to_value(&CallJson::build(&call, &with));
@@ -475,10 +475,10 @@ fn lists_written_from_the_call_match_the_collected_reference() {
         if let (Start::Response { reason, .. }, Some(h)) = (&mut m.start, hinted) {
             *reason = h.phrase.into();
         }
-        m.raw = Some(b"SIP/2.0 486 \xfe\r\n\t folded\r\n".to_vec());
+        m.extra.make_mut().raw = Some(b"SIP/2.0 486 \xfe\r\n\t folded\r\n".to_vec());
     }
     if let Some(m) = call.messages.first_mut() {
-        m.sdp = Some(SdpSummary {
+        m.extra.make_mut().sdp = Some(SdpSummary {
             address: Some("2001:db8::7".into()),
             media: vec![
                 MediaSummary {
@@ -557,7 +557,7 @@ fn a_call_with_sdp_in_a_capture_without_streams_lists_none() {
     use crate::dialog::{MediaSummary, SdpSummary};
     let mut call = busy_call();
     if let Some(m) = call.messages.first_mut() {
-        m.sdp = Some(SdpSummary {
+        m.extra.make_mut().sdp = Some(SdpSummary {
             address: Some("10.0.0.1".into()),
             media: vec![MediaSummary {
                 kind: "audio".into(),
@@ -693,27 +693,27 @@ fn messages_with_odd_or_missing_fields_match_the_reference() {
             0 => {
                 m.user_agent = Some(hostile.into());
                 m.server = Some("srv".into());
-                m.contact = Some("<sip:a@b>".into());
-                m.reason_header = Some("Q.850;cause=16;text=\"x\"".into());
-                m.warning = Some(String::new().into());
-                m.retry_after = Some("5".into());
-                m.expires = Some("3600".into());
-                m.content_type = Some("application/sdp".into());
-                m.max_forwards = Some(70);
+                m.extra.make_mut().contact = Some("<sip:a@b>".into());
+                m.extra.make_mut().reason_header = Some("Q.850;cause=16;text=\"x\"".into());
+                m.extra.make_mut().warning = Some(String::new().into());
+                m.extra.make_mut().retry_after = Some("5".into());
+                m.extra.make_mut().expires = Some("3600".into());
+                m.extra.make_mut().content_type = Some("application/sdp".into());
+                m.extra.make_mut().max_forwards = Some(70);
                 m.has_credentials = true;
                 m.has_challenge = true;
-                m.anomalies = vec![hostile.into(), String::new().into()];
+                m.extra.make_mut().anomalies = vec![hostile.into(), String::new().into()];
                 m.flags.cut = true;
                 m.flags.junk_before = true;
                 m.frame.file = 1;
-                m.raw = Some(b"\xff\x00\x1b text\r\n".to_vec());
+                m.extra.make_mut().raw = Some(b"\xff\x00\x1b text\r\n".to_vec());
             }
             1 => {
                 m.cseq = None;
                 m.vias.clear();
                 m.from.display = hostile.into();
                 m.to.tag = Some(hostile.into());
-                m.sdp = Some(SdpSummary {
+                m.extra.make_mut().sdp = Some(SdpSummary {
                     address: None,
                     media: Vec::new(),
                 });
@@ -732,7 +732,7 @@ fn messages_with_odd_or_missing_fields_match_the_reference() {
                     v.transport = hostile.into();
                     v.branch = None;
                 }
-                m.sdp = Some(SdpSummary {
+                m.extra.make_mut().sdp = Some(SdpSummary {
                     address: Some(hostile.into()),
                     media: vec![MediaSummary {
                         kind: hostile.into(),

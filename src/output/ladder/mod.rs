@@ -431,7 +431,7 @@ impl Layout {
                 from,
                 to,
                 label,
-                sdp: m.sdp.as_ref().map(sdp_text),
+                sdp: m.extra.sdp.as_ref().map(sdp_text),
                 mark,
                 tone,
                 time_ns,
@@ -686,7 +686,7 @@ fn media_column(
     ep: crate::net::Endpoint,
 ) -> Option<usize> {
     let announced = call.messages.iter().zip(&call.info).find_map(|(m, info)| {
-        let sdp = m.sdp.as_ref()?;
+        let sdp = m.extra.sdp.as_ref()?;
         let hit = sdp.media.iter().any(|md| {
             md.port == ep.port
                 && md
