@@ -91,13 +91,17 @@ impl Filter {
         }
         let first_req = call.messages.iter().find(|m| m.is_request());
         if let Some(f) = &self.from {
-            let uri = first_req.map(|m| m.from.uri.as_str()).unwrap_or("");
+            let uri = first_req
+                .map(|m| m.extra.from_name.uri.as_str())
+                .unwrap_or("");
             if !contains_ci(&s.from_user, f) && !contains_ci(uri, f) {
                 return false;
             }
         }
         if let Some(t) = &self.to {
-            let uri = first_req.map(|m| m.to.uri.as_str()).unwrap_or("");
+            let uri = first_req
+                .map(|m| m.extra.to_name.uri.as_str())
+                .unwrap_or("");
             if !contains_ci(&s.to_user, t) && !contains_ci(uri, t) {
                 return false;
             }

@@ -13,8 +13,8 @@ use compact_str::ToCompactString;
 use smallvec::SmallVec;
 
 use super::msg::{
-    Detail, Extra, ExtraFields, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo,
-    Vias,
+    Detail, Extra, ExtraFields, Frames, MediaSummary, Msg, Party, PartyName, SdpSummary, Start,
+    Text, ViaInfo, Vias,
 };
 
 /// One region of a message (its head, or its SDP body) checked for UTF-8 once. Every value
@@ -98,27 +98,27 @@ impl<'a> Region<'a> {
         valid.get(off..end)
     }
 
-    /// From or To; without `full`, only the user and the tag (see [`Detail::Summary`]).
-    fn party(&self, value: Option<&'a [u8]>, full: bool) -> Party {
+    /// From or To: the user and the tag, and with `full` (see [`Detail::Summary`]) the display
+    /// name and the whole URI.
+    fn party(&self, value: Option<&'a [u8]>, full: bool) -> (Party, PartyName) {
         let Some(value) = value else {
-            return Party::default();
+            return Default::default();
         };
         // Only the whole URI, its user and the tag are kept: one pass reads them.
         let p = NameAddr::party(value);
-        Party {
-            display: p
-                .display_name
-                .filter(|_| full)
-                .map(|d| self.text(d))
-                .unwrap_or_default(),
-            uri: if full {
-                self.text(p.uri)
-            } else {
-                Text::default()
-            },
+        let name = if full {
+            PartyName {
+                display: p.display_name.map(|d| self.text(d)).unwrap_or_default(),
+                uri: self.text(p.uri),
+            }
+        } else {
+            PartyName::default()
+        };
+        let party = Party {
             user: p.user.map(|u| self.text(u)).unwrap_or_default(),
             tag: p.tag.map(|t| self.text(t)),
-        }
+        };
+        (party, name)
     }
 
     fn via(&self, (v, hop): (Via<'a>, ViaHopParams<'a>)) -> ViaInfo {
@@ -397,6 +397,8 @@ impl Msg {
         // Read only in a full read: what a summary leaves out.
         let detail = |v: Option<&[u8]>| v.filter(|_| full).map(|v| head.text(v));
         let body = find_sdp(content_type, p.body());
+        let (from, from_name) = head.party(from, full);
+        let (to, to_name) = head.party(to, full);
         Msg {
             frame: m.frame,
             frames,
@@ -406,8 +408,8 @@ impl Msg {
             call_id: call_id
                 .map(|v| super::Shared::call_id(&head.str(v)))
                 .unwrap_or_default(),
-            from: head.party(from, full),
-            to: head.party(to, full),
+            from,
+            to,
             cseq: p.cseq().map(|(n, meth)| (n, method_text(meth))),
             vias,
             record_route,
@@ -420,6 +422,8 @@ impl Msg {
             // A summary read leaves every one of these empty: no box to make or look at.
             extra: if full || raw.is_some() {
                 Extra::new(ExtraFields {
+                    from_name,
+                    to_name,
                     contact,
                     route,
                     max_forwards: max_forwards.filter(|_| full).and_then(leading_u32),
@@ -505,9 +509,9 @@ a=rtpmap:101 telephone-event/8000\r\n";
         assert_eq!(msg.call_id, "abc@h");
         // The first From counts, as `Message::from` has it.
         assert_eq!(msg.from.tag.as_deref(), Some("first"));
-        assert_eq!(msg.from.display, "Alice");
+        assert_eq!(msg.extra.from_name.display, "Alice");
         assert_eq!(msg.from.user, "alice");
-        assert_eq!(msg.from.uri, "sip:alice@example.com");
+        assert_eq!(msg.extra.from_name.uri, "sip:alice@example.com");
         assert_eq!(
             (msg.to.user.as_str(), msg.to.tag.as_ref()),
             ("+15551234", None)
@@ -779,7 +783,7 @@ a=rtpmap:99 W/8000x\r\n";
         let at = raw.windows(5).position(|w| w == b"Alice").unwrap();
         raw[at + 1] = 0xff;
         let msg = Msg::from_located(&located(&raw), true);
-        assert_eq!(msg.from.display, "A\u{fffd}ice");
+        assert_eq!(msg.extra.from_name.display, "A\u{fffd}ice");
         // Values elsewhere in the head read as before.
         assert_eq!(msg.call_id, "abc@h");
         assert_eq!(msg.from.tag.as_deref(), Some("first"));
@@ -791,8 +795,10 @@ a=rtpmap:99 W/8000x\r\n";
         assert!(summary.extra.sdp.is_none() && summary.has_sdp && msg.has_sdp);
         assert!(summary.extra.contact.is_none() && summary.extra.route.is_empty());
         assert!(summary.extra.max_forwards.is_none() && summary.extra.content_type.is_none());
-        assert!(summary.from.display.is_empty() && summary.from.uri.is_empty());
-        assert!(summary.to.uri.is_empty() && summary.from.user == msg.from.user);
+        assert!(
+            summary.extra.from_name.display.is_empty() && summary.extra.from_name.uri.is_empty()
+        );
+        assert!(summary.extra.to_name.uri.is_empty() && summary.from.user == msg.from.user);
         // Nothing of what a summary leaves out is set: no box for it either.
         assert!(!summary.extra.is_boxed() && msg.extra.is_boxed());
         let uri = |m: &Msg| match &m.start {
@@ -805,7 +811,7 @@ a=rtpmap:99 W/8000x\r\n";
         // The full read has what the summary leaves out, so the comparison below can fail.
         assert!(msg.extra.contact.is_some() && !msg.extra.route.is_empty());
         assert!(msg.extra.max_forwards.is_some() && msg.extra.content_type.is_some());
-        assert!(!msg.from.display.is_empty() && !msg.to.uri.is_empty());
+        assert!(!msg.extra.from_name.display.is_empty() && !msg.extra.to_name.uri.is_empty());
         assert_eq!(
             Msg {
                 extra: msg.extra.clone(),

@@ -46,8 +46,8 @@ pub use annotate::{annotate, knowledge_role, Annotation};
 pub use filter::{Filter, StatusFilter, StatusFilterError};
 pub use model::*;
 pub use msg::{
-    Detail, Extra, ExtraFields, Frames, MediaSummary, Msg, Party, SdpSummary, Start, Text, ViaInfo,
-    Vias,
+    Detail, Extra, ExtraFields, Frames, MediaSummary, Msg, Party, PartyName, SdpSummary, Start,
+    Text, ViaInfo, Vias,
 };
 pub use roles::{
     b2bua_partner, correlate_b2bua, each_invite_sighting, hint_from_product, invite_sightings,

@@ -33,15 +33,21 @@ pub enum Start {
     Invalid,
 }
 
-/// From or To.
+/// From or To: what grouping and the call list read. Its display name and whole URI are
+/// kept out of line ([`PartyName`] in [`ExtraFields`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Party {
-    pub display: Text,
-    /// The whole URI (`sip:alice@example.com`).
-    pub uri: Text,
     /// User part of the URI (number or name), empty when absent.
     pub user: Text,
     pub tag: Option<Text>,
+}
+
+/// The display name and whole URI of From or To.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartyName {
+    pub display: Text,
+    /// The whole URI (`sip:alice@example.com`).
+    pub uri: Text,
 }
 
 /// One Via value.
@@ -83,12 +89,13 @@ pub struct SdpSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
     /// What the call list, the view's list and frame selection read: grouping, matching,
-    /// roles and the outcome. Left empty: the SDP body's contents (its presence is still
-    /// noted, in [`Msg::has_sdp`]), a request's URI (its method is read), the From and To
-    /// display names and URIs (the user and tag are read), `contact`, `route`, `max_forwards`, `reason_header`, `warning`,
-    /// `retry_after`, `expires`, `content_type` and `anomalies`, which only the
-    /// explanations, the exports and a message's detail show. A filter on From or To reads
-    /// the URIs: see [`Detail::list`].
+    /// roles and the outcome. Left empty: a request's URI (its method is read) and every
+    /// field of [`ExtraFields`] (the From and To display names and URIs, the SDP body's
+    /// contents, Contact, Route, Max-Forwards, Reason, Warning, Retry-After, Expires,
+    /// Content-Type, the anomalies), which only the explanations, the exports and a
+    /// message's detail show; so a summary's message has no [`Extra`] box. The user and tag
+    /// of From and To are read, and an SDP body's presence ([`Msg::has_sdp`]). A filter on
+    /// From or To reads the URIs: see [`Detail::list`].
     Summary,
     /// Every field.
     Full,
@@ -154,6 +161,10 @@ pub struct Msg {
 /// The fields of a [`Msg`] that grouping, matching, roles and the call list never read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExtraFields {
+    /// From's display name and URI.
+    pub from_name: PartyName,
+    /// To's display name and URI.
+    pub to_name: PartyName,
     /// First Contact URI.
     pub contact: Option<Text>,
     pub route: Vec<Text>,
@@ -174,6 +185,14 @@ pub struct ExtraFields {
 
 /// Every field empty: what an [`Extra`] without its box reads as.
 static NO_EXTRA: ExtraFields = ExtraFields {
+    from_name: PartyName {
+        display: Text::const_new(""),
+        uri: Text::const_new(""),
+    },
+    to_name: PartyName {
+        display: Text::const_new(""),
+        uri: Text::const_new(""),
+    },
     contact: None,
     route: Vec::new(),
     max_forwards: None,

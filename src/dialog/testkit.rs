@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::msg::{Msg, Party, Start, ViaInfo};
+use super::msg::{Msg, Party, PartyName, Start, ViaInfo};
 use crate::net::{Endpoint, Flow, FrameRef, Transport};
 
 static FRAME: AtomicU64 = AtomicU64::new(1);
@@ -41,10 +41,16 @@ pub(crate) fn via(host: u8, branch: &str) -> ViaInfo {
 
 fn party(user: &str, tag: Option<&str>) -> Party {
     Party {
-        display: Default::default(),
-        uri: compact_str::format_compact!("sip:{user}@example.com"),
         user: user.into(),
         tag: tag.map(Into::into),
+    }
+}
+
+/// The display name and URI of the party `user`.
+fn party_name(user: &str) -> PartyName {
+    PartyName {
+        display: Default::default(),
+        uri: compact_str::format_compact!("sip:{user}@example.com"),
     }
 }
 
@@ -78,6 +84,8 @@ pub(crate) fn request(
     m.call_id = call_id.into();
     m.from = party("alice", Some(from_tag));
     m.to = party("bob", to_tag);
+    m.extra.make_mut().from_name = party_name("alice");
+    m.extra.make_mut().to_name = party_name("bob");
     m.cseq = Some((cseq, method.into()));
     m.vias = smallvec::smallvec![via(src, branch)];
     m.size = 400 + method.len();

@@ -29,8 +29,8 @@ use std::ops::Range;
 use super::{epoch_us, ExportContext, SCHEMA_VERSION};
 use crate::dialog::{
     self, Acting, Annotation, Call, CallState, Dialog, DialogState, HopOrigin, Host, Ipv4Label,
-    Leg, MediaSummary, Msg, MsgInfo, Party, Repeat, Role, RoleSource, SdpSummary, Start, StepIdx,
-    Text, Transaction,
+    Leg, MediaSummary, Msg, MsgInfo, Party, PartyName, Repeat, Role, RoleSource, SdpSummary, Start,
+    StepIdx, Text, Transaction,
 };
 use crate::knowledge::{self, Class};
 use crate::net::{FrameRef, Transport};
@@ -943,10 +943,10 @@ fn annotation_json(call: &Call, a: &Annotation, names: &HostNames) -> Annotation
     }
 }
 
-fn party(p: &Party) -> PartyJson<'_> {
+fn party<'a>(p: &'a Party, n: &'a PartyName) -> PartyJson<'a> {
     PartyJson {
-        display: &p.display,
-        uri: &p.uri,
+        display: &n.display,
+        uri: &n.uri,
         user: &p.user,
         tag: p.tag.as_deref(),
     }
@@ -1022,8 +1022,8 @@ fn message_json<'a>(
         cseq_method: m.cseq.as_ref().map(|(_, s)| s.as_str()),
         branch: m.top_branch(),
         via_count: m.vias.len(),
-        from: party(&m.from),
-        to: party(&m.to),
+        from: party(&m.from, &m.extra.from_name),
+        to: party(&m.to, &m.extra.to_name),
         step: step_idx,
         transaction: step.map(|s| s.transaction),
         dialog: step.and_then(|s| s.dialog),
@@ -1346,9 +1346,9 @@ impl CallJson<'_> {
         buf.extend_from_slice(b",\"via_count\":");
         m.vias.len().append_json(buf)?;
         buf.extend_from_slice(b",\"from\":");
-        put_party(buf, &m.from)?;
+        put_party(buf, &m.from, &m.extra.from_name)?;
         buf.extend_from_slice(b",\"to\":");
-        put_party(buf, &m.to)?;
+        put_party(buf, &m.to, &m.extra.to_name)?;
         buf.extend_from_slice(b",\"step\":");
         step_idx.append_json(buf)?;
         buf.extend_from_slice(b",\"transaction\":");
@@ -1459,15 +1459,15 @@ impl CallJson<'_> {
 
 /// Writes `p` as its [`PartyJson`] serialises it; the display name, most often absent, is
 /// written without looking at it.
-fn put_party(buf: &mut JsonBuf, p: &Party) -> serde_json::Result<()> {
-    if p.display.is_empty() {
+fn put_party(buf: &mut JsonBuf, p: &Party, n: &PartyName) -> serde_json::Result<()> {
+    if n.display.is_empty() {
         buf.extend_from_slice(b"{\"display\":\"\",\"uri\":");
     } else {
         buf.extend_from_slice(b"{\"display\":");
-        p.display.append_json(buf)?;
+        n.display.append_json(buf)?;
         buf.extend_from_slice(b",\"uri\":");
     }
-    p.uri.append_json(buf)?;
+    n.uri.append_json(buf)?;
     buf.extend_from_slice(b",\"user\":");
     p.user.append_json(buf)?;
     buf.extend_from_slice(b",\"tag\":");

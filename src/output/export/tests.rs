@@ -310,7 +310,7 @@ fn line_writer_matches_the_shared_json_writer() {
     let mut call = busy_call();
     call.call_id = "bad\u{7f}\u{9b}\u{202e}id \"q\" \\ \u{1}é漢".into();
     if let Some(m) = call.messages.first_mut() {
-        m.from.display = "Al\u{200b}ice\u{85}\u{1b}[2J".into();
+        m.extra.make_mut().from_name.display = "Al\u{200b}ice\u{85}\u{1b}[2J".into();
     }
     for raw in [false, true] {
         let c = ctx(raw);
@@ -711,7 +711,7 @@ fn messages_with_odd_or_missing_fields_match_the_reference() {
             1 => {
                 m.cseq = None;
                 m.vias.clear();
-                m.from.display = hostile.into();
+                m.extra.make_mut().from_name.display = hostile.into();
                 m.to.tag = Some(hostile.into());
                 m.extra.make_mut().sdp = Some(SdpSummary {
                     address: None,
