@@ -1973,7 +1973,7 @@ mod scratch_tests {
             ("Host", size_of::<Host>(), 160),
             // A message moves between threads and lists: one Via inline, the fields only
             // the detailed outputs read out of line (864 bytes with them inline).
-            ("Msg", size_of::<crate::dialog::Msg>(), 504),
+            ("Msg", size_of::<crate::dialog::Msg>(), 456),
         ];
         for (name, size, most) in sizes {
             eprintln!("{name}: {size} bytes");

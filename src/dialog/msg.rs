@@ -50,7 +50,8 @@ pub struct PartyName {
     pub uri: Text,
 }
 
-/// One Via value.
+/// One Via value: what matching and roles read (the `received` and `rport` parameters are
+/// read by the parser but not kept: nothing shows them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ViaInfo {
     /// `host[:port]` as written.
@@ -58,8 +59,6 @@ pub struct ViaInfo {
     /// `UDP`, `TCP`, `TLS`, `WS`, ...
     pub transport: Text,
     pub branch: Option<Text>,
-    pub received: Option<Text>,
-    pub rport: Option<Text>,
 }
 
 /// One media line of an SDP body, reduced to what troubleshooting needs.

@@ -34,8 +34,6 @@ pub(crate) fn via(host: u8, branch: &str) -> ViaInfo {
         sent_by: compact_str::format_compact!("10.0.0.{host}:5060"),
         transport: "UDP".into(),
         branch: (!branch.is_empty()).then(|| branch.into()),
-        received: None,
-        rport: None,
     }
 }
 

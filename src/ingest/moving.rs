@@ -1,6 +1,6 @@
 //! Handing a value over by place, to be moved exactly once: [`Moving`].
 //!
-//! A decoded message ([`crate::dialog::Msg`], 504 bytes) is built on the helper thread into
+//! A decoded message ([`crate::dialog::Msg`], 456 bytes) is built on the helper thread into
 //! a batch, then moved on the consumer into the list of its call. Handed over by value,
 //! it was copied three times on the consumer, the busier thread: out of the batch onto
 //! the stack, into the consumer's argument, and into the call's list (a sixth of the view's
