@@ -189,16 +189,9 @@ pub fn load(inputs: &Arc<Vec<Input>>, sel: &Selection, tx: &Sender<LoadEvent>) {
                 if tx.send(progress).is_err() {
                     return Err(gone);
                 }
-                // The next batch gets the room this one took: grown from nothing, it was
-                // copied a dozen times in each interval, into memory touched for the first
-                // time, on the busier thread.
-                let room = batch.len();
                 if !batch.is_empty()
                     && tx
-                        .send(LoadEvent::Calls(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(room),
-                        )))
+                        .send(LoadEvent::Calls(std::mem::take(&mut batch)))
                         .is_err()
                 {
                     return Err(gone);

@@ -85,23 +85,6 @@ pub struct FrameIndex {
     order: Vec<Vec<u64>>,
 }
 
-/// Frames indexed before the lists are given room for the rest of the file, estimated from
-/// the bytes those frames took.
-const ESTIMATE_AFTER: usize = 4096;
-
-/// Room for the frames still to come in an input of `len` bytes once [`ESTIMATE_AFTER`]
-/// frames have been read, the last at `offset` with `caplen` bytes: the rest of the file at
-/// the same bytes a frame, an eighth more, and never more than a record header (16 bytes)
-/// a frame allows. Grown by doubling from nothing, a list of two million frames was copied
-/// twenty times, each time into memory touched for the first time.
-fn frames_to_come(len: usize, offset: u64, caplen: usize) -> usize {
-    let read = offset.saturating_add(caplen as u64).max(1);
-    let left = (len as u64).saturating_sub(read);
-    let estimate = left.saturating_mul(ESTIMATE_AFTER as u64) / read;
-    let most = left / 16;
-    usize::try_from(estimate.saturating_add(estimate / 8).min(most)).unwrap_or(0)
-}
-
 impl FrameIndex {
     /// Walks the records of `inputs` (no decoding) in the same merged order as the ingest.
     /// Bytes behind the walk are handed back to the OS as the ingest does, so the walk does
@@ -137,13 +120,6 @@ impl FrameIndex {
                 // is the number. A record the reader skipped would break that, so check.
                 if frame.number != list.len() as u64 + 1 {
                     continue;
-                }
-                if list.len() == ESTIMATE_AFTER {
-                    let room = frames_to_come(bytes.len(), frame.offset, frame.data.len());
-                    list.reserve(room);
-                    if let Some(order) = ix.order.get_mut(file) {
-                        order.reserve(room);
-                    }
                 }
                 let loc = FrameLoc {
                     data: data as u64,
@@ -484,56 +460,6 @@ mod tests {
 
     fn parts(l: &FrameLoc) -> (u64, i64, u32, u32) {
         (l.data, l.ts_ns, l.caplen, l.orig_len)
-    }
-
-    #[test]
-    fn room_for_the_frames_to_come_follows_the_bytes_read() {
-        // 4,096 frames in the first 2 MiB of 20 MiB: about 9 x 4,096 more, an eighth added.
-        let (read, len) = (2 << 20, 20 << 20);
-        let room = frames_to_come(len, read - 500, 500);
-        assert_eq!(room, 9 * 4096 + 9 * 4096 / 8);
-        // Never more than a 16-byte record header a frame allows, whatever was read.
-        assert_eq!(frames_to_come(1 << 30, 0, 0), (1 << 30) / 16 - 1);
-        // Nothing left, or a reader past the end (a bad offset): no room.
-        assert_eq!(frames_to_come(len, len as u64, 0), 0);
-        assert_eq!(frames_to_come(len, u64::MAX, usize::MAX), 0);
-    }
-
-    #[test]
-    fn an_index_given_room_early_holds_every_frame() {
-        // A capture of 10,000 records of growing size (more than the estimate reads first,
-        // and more than the estimate gives room for): every one is indexed where it lies.
-        let mut pcap = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
-        pcap.extend_from_slice(&[0; 8]);
-        pcap.extend_from_slice(&65535u32.to_le_bytes());
-        pcap.extend_from_slice(&1u32.to_le_bytes());
-        let mut want = Vec::new();
-        for i in 0..10_000u32 {
-            let len = 14 + i / 100;
-            pcap.extend_from_slice(&i.to_le_bytes());
-            pcap.extend_from_slice(&0u32.to_le_bytes());
-            pcap.extend_from_slice(&len.to_le_bytes());
-            pcap.extend_from_slice(&len.to_le_bytes());
-            want.push((pcap.len() as u64, i64::from(i) * 1_000_000_000, len));
-            pcap.extend(std::iter::repeat_n(0xab, len as usize));
-        }
-        let dir = std::env::temp_dir().join(format!("sipscope-index-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("growing.pcap");
-        std::fs::write(&path, &pcap).unwrap();
-        let input = crate::capture::open(path.to_str().unwrap(), 0).unwrap();
-        let ix = FrameIndex::build(std::slice::from_ref(&input));
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(ix.len(), want.len());
-        for (n, &(data, ts_ns, caplen)) in want.iter().enumerate() {
-            let loc = ix.loc(0, n as u64 + 1).unwrap();
-            assert_eq!(
-                parts(&loc),
-                (data, ts_ns, caplen, caplen),
-                "frame {}",
-                n + 1
-            );
-        }
     }
 
     /// `CallFrames::of` as it was first written (hash set of completing frames).
