@@ -149,13 +149,21 @@ bench_instructions() {
   instructions "diagnose" "$f" "$msgs" "$bin" diagnose "$f"
 }
 
-# once FILE CMD...: one run; prints "wall cpu" (seconds), or nothing when it failed.
+# once CMD...: one run; prints "wall cpu" (seconds, to the microsecond: wall from a monotonic
+# clock, CPU from the child's resource usage), or nothing when it failed. `/usr/bin/time`
+# prints hundredths, too coarse for the ratio of a 0.2 s run: 0.23 s may be 0.225 or 0.235,
+# and the ratio moves by 4%.
 once() {
-  local tf; tf=$(mktemp)
-  if /usr/bin/time -o "$tf" -f '%e %U %S' "$@" >/dev/null 2>/dev/null; then
-    tail -n 1 "$tf" | awk '{ printf "%s %.2f\n", $1, $2 + $3 }'
-  fi
-  rm -f "$tf"
+  python3 -c '
+import resource, subprocess, sys, time
+t = time.perf_counter()
+rc = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL).returncode
+wall = time.perf_counter() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+if rc == 0:
+    print(f"{wall:.6f} {r.ru_utime + r.ru_stime:.6f}")
+' "$@"
 }
 
 bench_scale() {
@@ -189,7 +197,7 @@ bench_scale() {
       END {
         if (!("s" in bw) || !("b" in bw)) { printf "  %-9s FAILED (a run exited non-zero)\n", l; exit }
         d = b / s; rw = bw["b"] / (bw["s"] > 0 ? bw["s"] : 0.001); rc = bc["b"] / (bc["s"] > 0 ? bc["s"] : 0.001)
-        printf "  %-9s wall %6.2f s -> %6.2f s: %5.2fx   cpu %6.2f s -> %6.2f s: %5.2fx   %s\n",
+        printf "  %-9s wall %7.3f s -> %7.3f s: %6.2fx   cpu %7.3f s -> %7.3f s: %6.2fx   %s\n",
           l, bw["s"], bw["b"], rw, bc["s"], bc["b"], rc,
           (rc <= 1.05 * d && rw <= 1.05 * d) ? "linear" : (rc <= 1.05 * d ? "linear in CPU, not in wall" : "NOT linear") }' <<< "$results"
   done

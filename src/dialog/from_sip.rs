@@ -281,6 +281,17 @@ impl Msg {
     /// `detail` asks: the message bytes are only read (copied only for [`Detail::Raw`]), so a
     /// datagram goes from the capture's pages to the model without an intermediate copy.
     pub fn from_borrowed(m: &Located<'_>, detail: Detail) -> Msg {
+        if detail == Detail::Summary {
+            if let Some(msg) = Msg::quick_summary(m) {
+                return msg;
+            }
+        }
+        Msg::from_borrowed_parsed(m, detail)
+    }
+
+    /// [`Msg::from_borrowed`] by the parser alone (the quick head reader's fallback; the
+    /// tests compare the two).
+    fn from_borrowed_parsed(m: &Located<'_>, detail: Detail) -> Msg {
         let p = Parsed::new(m.data);
         let raw = (detail == Detail::Raw).then(|| m.data.to_vec());
         let full = detail != Detail::Summary;
@@ -319,8 +330,58 @@ impl Msg {
         raw: Option<Vec<u8>>,
         full: bool,
     ) -> Msg {
-        let head = Region::head(p);
-        let start = match p.start {
+        let mut values = HeadValues::new(full);
+        for h in p.all_headers() {
+            values.add(h.id, h.value);
+        }
+        let head = Head {
+            region: Region::head(p),
+            start: p.start,
+            cseq: p.cseq(),
+            body: p.body(),
+            anomalies: p.anomalies(),
+        };
+        Msg::build(m, &head, values, frames, raw, full)
+    }
+
+    /// A [`Detail::Summary`] read of a plain message by the quick head reader
+    /// ([`sip::quick::read`]), which gives what the parser gives without building its header
+    /// list; `None` for a message it declines, which the parser then reads.
+    fn quick_summary(m: &Located<'_>) -> Option<Msg> {
+        let mut values = HeadValues::new(false);
+        let q = sip::quick::read(m.data, |id, v| values.add(id, v))?;
+        let head = Head {
+            region: Region {
+                bytes: q.head,
+                valid: Some(q.head_text),
+            },
+            start: q.start,
+            cseq: q.cseq,
+            body: q.body,
+            anomalies: &[],
+        };
+        Some(Msg::build(
+            m,
+            &head,
+            values,
+            Frames::from_slice(m.frames),
+            None,
+            false,
+        ))
+    }
+
+    /// The model's message from what a reader found in a message's head (`head`) and the
+    /// header values gathered from it (`values`); see [`Msg::from_parsed_parts`].
+    fn build(
+        m: &Located<'_>,
+        h: &Head<'_, '_>,
+        values: HeadValues<'_>,
+        frames: Frames,
+        raw: Option<Vec<u8>>,
+        full: bool,
+    ) -> Msg {
+        let head = &h.region;
+        let start = match h.start {
             StartLine::Request { method, uri, .. } => Start::Request {
                 method: method_text(method),
                 // Usually longer than a text kept inline: a summary skips its allocation.
@@ -336,63 +397,43 @@ impl Msg {
             },
             StartLine::Invalid { .. } => Start::Invalid,
         };
-        let mut call_id = None;
-        let mut from = None;
-        let mut to = None;
-        let mut max_forwards = None;
-        let mut user_agent = None;
-        let mut server = None;
-        let mut reason = None;
-        let mut warning = None;
-        let mut retry_after = None;
-        let mut expires = None;
-        let mut content_type = None;
-        let mut contact: Option<Text> = None;
-        let mut has_credentials = false;
-        let mut has_challenge = false;
-        // The Via values, read once all are found: their hops then go into a vector with room
-        // for one hop a value (how they are nearly always written), so it seldom regrows and
-        // keeps little unused room with the message.
-        let mut via_values = SmallVec::<[&[u8]; 4]>::new();
-        let mut record_route = Vec::new();
-        let mut route = Vec::new();
-        // `get_or_insert`: the first header of a kind wins, as `Message::header` has it.
-        for h in p.all_headers() {
-            let v = h.value;
-            match h.id {
-                HeaderName::Via => via_values.push(v),
-                HeaderName::From => _ = from.get_or_insert(v),
-                HeaderName::To => _ = to.get_or_insert(v),
-                HeaderName::CallId => _ = call_id.get_or_insert(v),
-                HeaderName::Contact if full && contact.is_none() => {
-                    contact = UriList::first(v).map(|c| head.text(c));
-                }
-                HeaderName::RecordRoute => {
-                    record_route.extend(UriList::new(v).map(|e| head.text(e)))
-                }
-                HeaderName::Route if full => route.extend(UriList::new(v).map(|e| head.text(e))),
-                HeaderName::MaxForwards => _ = max_forwards.get_or_insert(v),
-                HeaderName::UserAgent => _ = user_agent.get_or_insert(v),
-                HeaderName::Server => _ = server.get_or_insert(v),
-                HeaderName::Reason => _ = reason.get_or_insert(v),
-                HeaderName::Warning => _ = warning.get_or_insert(v),
-                HeaderName::RetryAfter => _ = retry_after.get_or_insert(v),
-                HeaderName::Expires => _ = expires.get_or_insert(v),
-                HeaderName::ContentType => _ = content_type.get_or_insert(v),
-                HeaderName::Authorization | HeaderName::ProxyAuthorization => {
-                    has_credentials = true
-                }
-                HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate => has_challenge = true,
-                _ => {}
-            }
-        }
+        let HeadValues {
+            call_id,
+            from,
+            to,
+            max_forwards,
+            user_agent,
+            server,
+            reason,
+            warning,
+            retry_after,
+            expires,
+            content_type,
+            contact,
+            has_credentials,
+            has_challenge,
+            vias: via_values,
+            record_route: record_route_values,
+            route: route_values,
+            full: _,
+        } = values;
+        // The hops go into a vector with room for one hop a value (how they are nearly always
+        // written), so it seldom regrows and keeps little unused room with the message.
         let mut vias = Vias::with_capacity(via_values.len());
         for v in via_values {
             vias.extend(ViaHops::new(v).map(|e| head.via(e)));
         }
+        let mut record_route = Vec::new();
+        for v in record_route_values {
+            record_route.extend(UriList::new(v).map(|e| head.text(e)));
+        }
+        let mut route = Vec::new();
+        for v in route_values {
+            route.extend(UriList::new(v).map(|e| head.text(e)));
+        }
         // Read only in a full read: what a summary leaves out.
         let detail = |v: Option<&[u8]>| v.filter(|_| full).map(|v| head.text(v));
-        let body = find_sdp(content_type, p.body());
+        let body = find_sdp(content_type, h.body);
         let (from, from_name) = head.party(from, full);
         let (to, to_name) = head.party(to, full);
         Msg {
@@ -406,7 +447,7 @@ impl Msg {
                 .unwrap_or_default(),
             from,
             to,
-            cseq: p.cseq().map(|(n, meth)| (n, method_text(meth))),
+            cseq: h.cseq.map(|(n, meth)| (n, method_text(meth))),
             vias,
             record_route,
             user_agent: user_agent.map(|v| super::Shared::product(&head.str(v))),
@@ -420,7 +461,7 @@ impl Msg {
                 Extra::new(ExtraFields {
                     from_name,
                     to_name,
-                    contact,
+                    contact: contact.filter(|_| full).map(|c| head.text(c)),
                     route,
                     max_forwards: max_forwards.filter(|_| full).and_then(leading_u32),
                     reason_header: detail(reason),
@@ -430,10 +471,7 @@ impl Msg {
                     content_type: detail(content_type),
                     sdp: body.filter(|_| full).map(sdp_summary),
                     anomalies: if full {
-                        p.anomalies()
-                            .iter()
-                            .map(|a| a.to_compact_string())
-                            .collect()
+                        h.anomalies.iter().map(|a| a.to_compact_string()).collect()
                     } else {
                         Vec::new()
                     },
@@ -442,6 +480,98 @@ impl Msg {
             } else {
                 Extra::default()
             },
+        }
+    }
+}
+
+/// What a reader of a message's head found besides its headers: the parser
+/// ([`Msg::from_parsed_parts`]) or the quick head reader ([`Msg::quick_summary`]).
+struct Head<'a, 'p> {
+    region: Region<'a>,
+    start: StartLine<'a>,
+    cseq: Option<(u32, Method<'a>)>,
+    body: &'a [u8],
+    anomalies: &'p [sip::Anomaly],
+}
+
+/// The header values the model reads, gathered in one walk over a message's headers (in
+/// message order) before any is read further. The first header of a single-valued kind
+/// wins, as [`sip::Message::header`] has it. Without `full` the values only a full read
+/// shows (Contact, Route) are not gathered.
+struct HeadValues<'a> {
+    call_id: Option<&'a [u8]>,
+    from: Option<&'a [u8]>,
+    to: Option<&'a [u8]>,
+    max_forwards: Option<&'a [u8]>,
+    user_agent: Option<&'a [u8]>,
+    server: Option<&'a [u8]>,
+    reason: Option<&'a [u8]>,
+    warning: Option<&'a [u8]>,
+    retry_after: Option<&'a [u8]>,
+    expires: Option<&'a [u8]>,
+    content_type: Option<&'a [u8]>,
+    /// The first URI of the first Contact header that has one.
+    contact: Option<&'a [u8]>,
+    has_credentials: bool,
+    has_challenge: bool,
+    vias: SmallVec<[&'a [u8]; 4]>,
+    record_route: SmallVec<[&'a [u8]; 2]>,
+    route: SmallVec<[&'a [u8]; 2]>,
+    full: bool,
+}
+
+impl<'a> HeadValues<'a> {
+    fn new(full: bool) -> Self {
+        HeadValues {
+            call_id: None,
+            from: None,
+            to: None,
+            max_forwards: None,
+            user_agent: None,
+            server: None,
+            reason: None,
+            warning: None,
+            retry_after: None,
+            expires: None,
+            content_type: None,
+            contact: None,
+            has_credentials: false,
+            has_challenge: false,
+            vias: SmallVec::new(),
+            record_route: SmallVec::new(),
+            route: SmallVec::new(),
+            full,
+        }
+    }
+
+    /// Notes one header. `get_or_insert`: the first header of a kind wins.
+    #[inline]
+    fn add(&mut self, id: HeaderName, v: &'a [u8]) {
+        match id {
+            HeaderName::Via => self.vias.push(v),
+            HeaderName::From => _ = self.from.get_or_insert(v),
+            HeaderName::To => _ = self.to.get_or_insert(v),
+            HeaderName::CallId => _ = self.call_id.get_or_insert(v),
+            HeaderName::Contact if self.full && self.contact.is_none() => {
+                self.contact = UriList::first(v);
+            }
+            HeaderName::RecordRoute => self.record_route.push(v),
+            HeaderName::Route if self.full => self.route.push(v),
+            HeaderName::MaxForwards => _ = self.max_forwards.get_or_insert(v),
+            HeaderName::UserAgent => _ = self.user_agent.get_or_insert(v),
+            HeaderName::Server => _ = self.server.get_or_insert(v),
+            HeaderName::Reason => _ = self.reason.get_or_insert(v),
+            HeaderName::Warning => _ = self.warning.get_or_insert(v),
+            HeaderName::RetryAfter => _ = self.retry_after.get_or_insert(v),
+            HeaderName::Expires => _ = self.expires.get_or_insert(v),
+            HeaderName::ContentType => _ = self.content_type.get_or_insert(v),
+            HeaderName::Authorization | HeaderName::ProxyAuthorization => {
+                self.has_credentials = true
+            }
+            HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate => {
+                self.has_challenge = true
+            }
+            _ => {}
         }
     }
 }

@@ -2,14 +2,16 @@
 //!
 //! Owns: framing (a UDP/SCTP datagram is one message; a TCP stream is cut into messages by
 //! Content-Length; WebSocket frames carrying SIP are unmasked and joined), the tolerant zero-copy
-//! parser (it never fails: it returns what it understood plus [`Anomaly`] values), header access
-//! with compact forms, and SDP.
+//! parser (it never fails: it returns what it understood plus [`Anomaly`] values), the quick head
+//! reader for plain messages (what the parser would return, in one pass, or a refusal), header
+//! access with compact forms, and SDP.
 //!
 //! May use: `crate::net` types, memchr. Knows nothing of calls or dialogs.
 
 pub mod framing;
 pub mod headers;
 pub mod parse;
+pub mod quick;
 pub mod scan;
 pub mod sdp;
 pub mod websocket;

@@ -743,28 +743,33 @@ impl<'a> Parser<'a> {
         let Some(start) = body_start else {
             return len..len;
         };
-        let start = start.min(len);
-        let actual = len - start;
-        let Some(declared) = declared else {
-            return start..len;
-        };
-        let actual64 = actual as u64;
-        if declared > actual64 {
-            self.note(Anomaly::BodyShorterThanContentLength {
-                declared,
-                actual: actual64,
-            });
-            start..len
-        } else if declared < actual64 {
-            self.note(Anomaly::BodyLongerThanContentLength {
-                declared,
-                actual: actual64,
-            });
-            // declared < actual <= usize::MAX, so the conversion holds.
-            start..start.saturating_add(usize::try_from(declared).unwrap_or(actual))
-        } else {
-            start..len
+        let range = body_span(len, start, declared);
+        let actual = (len - start.min(len)) as u64;
+        match declared {
+            Some(declared) if declared > actual => {
+                self.note(Anomaly::BodyShorterThanContentLength { declared, actual })
+            }
+            Some(declared) if declared < actual => {
+                self.note(Anomaly::BodyLongerThanContentLength { declared, actual })
+            }
+            _ => {}
         }
+        range
+    }
+}
+
+/// The body of a message of `len` bytes whose header section ends before `start`, with the
+/// Content-Length in force: what follows the blank line, cut to the declared length when
+/// more came (a shorter body is kept whole). Shared with [`super::quick`].
+pub(super) fn body_span(len: usize, start: usize, declared: Option<u64>) -> Range<usize> {
+    let start = start.min(len);
+    let actual = len - start;
+    match declared {
+        // declared < actual <= usize::MAX, so the conversion holds.
+        Some(declared) if declared < actual as u64 => {
+            start..start.saturating_add(usize::try_from(declared).unwrap_or(actual))
+        }
+        _ => start..len,
     }
 }
 
@@ -779,7 +784,7 @@ pub(super) fn start_line<'a>(line: &'a [u8], note: &mut impl FnMut(Anomaly)) -> 
 /// and single spaces); `None` for anything else, left to `any_start_line`, which walks the
 /// request URI byte by byte where an SSE2 search checks it here.
 #[inline]
-fn usual_start_line(line: &[u8]) -> Option<StartLine<'_>> {
+pub(super) fn usual_start_line(line: &[u8]) -> Option<StartLine<'_>> {
     if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
         let (code, after) = match rest {
             [a @ b'1'..=b'6', b @ b'0'..=b'9', c @ b'0'..=b'9', after @ ..]
