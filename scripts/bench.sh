@@ -156,13 +156,16 @@ bench_instructions() {
 once() {
   python3 -c '
 import resource, subprocess, sys, time
+# What children of this interpreter used before the run (its start-up may run some).
+r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 t = time.perf_counter()
 rc = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL).returncode
 wall = time.perf_counter() - t
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 if rc == 0:
-    print(f"{wall:.6f} {r.ru_utime + r.ru_stime:.6f}")
+    cpu = (r.ru_utime - r0.ru_utime) + (r.ru_stime - r0.ru_stime)
+    print(f"{wall:.6f} {cpu:.6f}")
 ' "$@"
 }
 
