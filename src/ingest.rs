@@ -21,7 +21,10 @@ use crate::net::{
 use crate::sip::framing::{Framer, PayloadClass};
 use crate::sip::{self, Located, SipMessage};
 
+use pager::Pager;
+
 pub mod moving;
+mod pager;
 mod replay;
 
 pub use moving::Moving;
@@ -422,10 +425,6 @@ impl Ingest {
     }
 }
 
-/// Mapped capture bytes are handed back to the OS in steps of this size (a power of two) once
-/// read, so resident memory does not grow with the file (a 1 GB file kept 1 GB resident).
-const RELEASE_STEP: usize = 8 << 20;
-
 /// What a finished pass leaves: its books, the media tracker and the endpoints noted (when
 /// asked for).
 pub type Finished = (Books, Option<MediaTracker>, Option<MediaEndpoints>);
@@ -484,42 +483,38 @@ fn drive_until(
 ) -> Option<Finished> {
     ing.add_inputs(inputs);
     let iters = inputs.iter().map(|i| i.frames()).collect();
-    // Per input: bytes up to here were handed back to the OS (see Input::release_range).
-    let mut released = vec![0usize; inputs.len()];
-    for item in Merged::new(iters) {
-        match item {
-            Ok(frame) => {
-                let file = usize::from(frame.file);
-                let at = usize::try_from(frame.offset).unwrap_or(0);
-                // Everything before this frame is decoded (what the decoder keeps, it
-                // copied), so its pages need not stay resident, unless messages in flight
-                // still point there.
-                let limit = match release {
-                    Release::AsRead => at,
-                    Release::Acked { reached, acked } => {
-                        if let Some(r) = reached.get(file) {
-                            r.set(at);
+    Pager::run(inputs, |pager| {
+        for item in Merged::new(iters) {
+            match item {
+                Ok(frame) => {
+                    let file = usize::from(frame.file);
+                    let at = usize::try_from(frame.offset).unwrap_or(0);
+                    // Everything before this frame is decoded (what the decoder keeps, it
+                    // copied), so its pages need not stay resident, unless messages in flight
+                    // still point there.
+                    let limit = match release {
+                        Release::AsRead => at,
+                        Release::Acked { reached, acked } => {
+                            if let Some(r) = reached.get(file) {
+                                r.set(at);
+                            }
+                            acked
+                                .get(file)
+                                .map_or(0, |a| a.load(Ordering::Acquire).min(at))
                         }
-                        acked
-                            .get(file)
-                            .map_or(0, |a| a.load(Ordering::Acquire).min(at))
-                    }
-                };
-                ing.push_frame_located(&frame, emit);
-                if let (Some(done), Some(input)) = (released.get_mut(file), inputs.get(file)) {
-                    let upto = limit & !(RELEASE_STEP - 1);
-                    if upto >= done.saturating_add(RELEASE_STEP) {
-                        input.release_range(*done, upto);
-                        *done = upto;
+                    };
+                    pager.reading(file, at);
+                    ing.push_frame_located(&frame, emit);
+                    pager.done_before(file, limit);
+                    if stop(ing.media()) {
+                        return None;
                     }
                 }
-                if stop(ing.media()) {
-                    return None;
-                }
+                Err(issue) => ing.issue(issue),
             }
-            Err(issue) => ing.issue(issue),
         }
-    }
+        Some(())
+    })?;
     let result = ing.finish_with_endpoints(emit);
     // Datagrams completed at the end (reassembly) were shown to the tracker too.
     (!stop(result.1.as_ref())).then_some(result)
@@ -864,9 +859,8 @@ fn replay_until(
     acked: &[AtomicUsize],
 ) -> Result<bool, u64> {
     let mut reader = replay::Reader::new(recording).map_err(|_| 0u64)?;
-    let mut released = vec![0usize; inputs.len()];
     let mut done = 0u64;
-    loop {
+    Pager::run(inputs, |pager| loop {
         let m = match reader.next(inputs) {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(true),
@@ -875,25 +869,17 @@ fn replay_until(
         let file = usize::from(m.located.frame.file);
         if let (Some(start), Some(r)) = (m.start, reached.get(file)) {
             r.set(r.get().max(start));
+            pager.reading(file, start);
         }
         emit(m.located);
         done += 1;
-        if let (Some(r), Some(a), Some(was), Some(input)) = (
-            reached.get(file),
-            acked.get(file),
-            released.get_mut(file),
-            inputs.get(file),
-        ) {
-            let upto = a.load(Ordering::Acquire).min(r.get()) & !(RELEASE_STEP - 1);
-            if upto >= was.saturating_add(RELEASE_STEP) {
-                input.release_range(*was, upto);
-                *was = upto;
-            }
+        if let (Some(r), Some(a)) = (reached.get(file), acked.get(file)) {
+            pager.done_before(file, a.load(Ordering::Acquire).min(r.get()));
         }
         if stop(None) {
             return Ok(false);
         }
-    }
+    })
 }
 
 /// Where the bytes of a message sent across threads by [`run_parallel_located`] are.
@@ -1003,17 +989,17 @@ impl Batch {
 }
 
 /// The decoding thread's end of [`run_parallel_located`].
-struct BatchSender<'i> {
+struct BatchSender<'i, 'p> {
     inputs: &'i [Input],
     tx: std::sync::mpsc::SyncSender<Batch>,
     free: std::sync::mpsc::Receiver<Batch>,
     batch: Batch,
     consumer_gone: bool,
-    /// Per input: bytes up to here were handed back to the OS.
-    released: Vec<usize>,
+    /// Hands back the bytes no batch points into any more.
+    pager: &'p mut Pager<'i>,
 }
 
-impl BatchSender<'_> {
+impl BatchSender<'_, '_> {
     fn add(&mut self, m: &Located<'_>, upto: &[usize]) {
         if self.consumer_gone {
             return;
@@ -1029,14 +1015,9 @@ impl BatchSender<'_> {
             return;
         }
         let mut next = self.free.try_recv().unwrap_or_default();
-        // A batch comes back once read: the bytes before its marks are needed by nobody. This
-        // thread hands them back (not the consumer's, which is the busier one).
-        for ((done, input), upto) in self.released.iter_mut().zip(self.inputs).zip(&next.upto) {
-            let upto = upto & !(RELEASE_STEP - 1);
-            if upto >= done.saturating_add(RELEASE_STEP) {
-                input.release_range(*done, upto);
-                *done = upto;
-            }
+        // A batch comes back once read: the bytes before its marks are needed by nobody.
+        for (file, &upto) in next.upto.iter().enumerate() {
+            self.pager.done_before(file, upto);
         }
         next.clear();
         next.make_room();
@@ -1050,7 +1031,7 @@ impl BatchSender<'_> {
 /// it gets borrowed messages on the calling thread, in the same order as [`run_located`]
 /// hands them out. Nothing is allocated per message: message bytes that lie in an input's
 /// own bytes (most of them) are handed over as positions there, the others are copied into
-/// batches that are reused. Capture bytes are handed back to the OS (see [`RELEASE_STEP`])
+/// batches that are reused. Capture bytes are handed back to the OS (see [`pager`])
 /// once the consumer has read every message that points into them (a read batch comes back
 /// with the position the decoding thread had reached when it sent it).
 pub fn run_parallel_located(
@@ -1070,32 +1051,39 @@ pub fn run_parallel_located(
             ing.add_inputs(inputs);
             let mut batch = Batch::default();
             batch.make_room();
-            let mut sender = BatchSender {
-                inputs,
-                tx,
-                free: free_rx,
-                batch,
-                consumer_gone: false,
-                released: vec![0; inputs.len()],
-            };
-            let mut upto = vec![0usize; inputs.len()];
-            let iters = inputs.iter().map(|i| i.frames()).collect();
-            for item in Merged::new(iters) {
-                match item {
-                    Ok(frame) => {
-                        if let Some(u) = upto.get_mut(usize::from(frame.file)) {
-                            // Messages pointing into this frame's record may follow; the
-                            // bytes before it are done with on this thread.
-                            *u = usize::try_from(frame.offset).unwrap_or(0);
+            Pager::run(inputs, |pager| {
+                let mut sender = BatchSender {
+                    inputs,
+                    tx,
+                    free: free_rx,
+                    batch,
+                    consumer_gone: false,
+                    pager,
+                };
+                let mut upto = vec![0usize; inputs.len()];
+                let iters = inputs.iter().map(|i| i.frames()).collect();
+                for item in Merged::new(iters) {
+                    match item {
+                        Ok(frame) => {
+                            let file = usize::from(frame.file);
+                            let at = usize::try_from(frame.offset).unwrap_or(0);
+                            if let Some(u) = upto.get_mut(file) {
+                                // Messages pointing into this frame's record may follow; the
+                                // bytes before it are done with on this thread.
+                                *u = at;
+                            }
+                            sender.pager.reading(file, at);
+                            ing.push_frame_located(&frame, &mut |m: Located<'_>| {
+                                sender.add(&m, &upto)
+                            });
                         }
-                        ing.push_frame_located(&frame, &mut |m: Located<'_>| sender.add(&m, &upto));
+                        Err(issue) => ing.issue(issue),
                     }
-                    Err(issue) => ing.issue(issue),
                 }
-            }
-            let result = ing.finish_all_located(&mut |m: Located<'_>| sender.add(&m, &upto));
-            sender.send(&upto);
-            result
+                let result = ing.finish_all_located(&mut |m: Located<'_>| sender.add(&m, &upto));
+                sender.send(&upto);
+                result
+            })
         });
         for batch in rx {
             batch.each(inputs, consume);

@@ -69,6 +69,27 @@ impl Input {
         let _ = (from, to);
     }
 
+    /// Whether the input is a file mapped into memory (its pages come and go with
+    /// [`Input::populate_range`] and [`Input::release_range`]).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.bytes, Bytes::Mapped(_))
+    }
+
+    /// Asks the OS to map the pages of `from..to` now (only a mapped file has any), so that
+    /// reading them takes no page fault: one call maps the whole range, where faults map it a
+    /// few pages at a time. A hint: an error (an older kernel) changes nothing.
+    pub fn populate_range(&self, from: usize, to: usize) {
+        #[cfg(target_os = "linux")]
+        if let Bytes::Mapped(m) = &self.bytes {
+            let to = to.min(m.len());
+            if from < to {
+                let _ = m.advise_range(memmap2::Advice::PopulateRead, from, to - from);
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (from, to);
+    }
+
     /// Builds an input over bytes already in memory (tests, stdin). Gzip is detected and
     /// inflated, and the capture magic checked, exactly as for a file.
     pub fn from_bytes(name: &str, file_index: u16, data: Vec<u8>) -> Result<Input, CaptureError> {
