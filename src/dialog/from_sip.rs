@@ -341,7 +341,7 @@ impl Msg {
             body: p.body(),
             anomalies: p.anomalies(),
         };
-        Msg::build(m, &head, values, frames, raw, full)
+        Msg::build(m, &head, &values, frames, raw, full)
     }
 
     /// A [`Detail::Summary`] read of a plain message by the quick head reader
@@ -363,7 +363,7 @@ impl Msg {
         Some(Msg::build(
             m,
             &head,
-            values,
+            &values,
             Frames::from_slice(m.frames),
             None,
             false,
@@ -371,11 +371,13 @@ impl Msg {
     }
 
     /// The model's message from what a reader found in a message's head (`head`) and the
-    /// header values gathered from it (`values`); see [`Msg::from_parsed_parts`].
+    /// header values gathered from it (`values`); see [`Msg::from_parsed_parts`]. Inlined in
+    /// its two callers, so that the values gathered need not be written out for it.
+    #[inline(always)]
     fn build(
         m: &Located<'_>,
         h: &Head<'_, '_>,
-        values: HeadValues<'_>,
+        values: &HeadValues<'_>,
         frames: Frames,
         raw: Option<Vec<u8>>,
         full: bool,
@@ -412,23 +414,23 @@ impl Msg {
             contact,
             has_credentials,
             has_challenge,
-            vias: via_values,
-            record_route: record_route_values,
-            route: route_values,
+            vias: ref via_values,
+            record_route: ref record_route_values,
+            route: ref route_values,
             full: _,
-        } = values;
+        } = *values;
         // The hops go into a vector with room for one hop a value (how they are nearly always
         // written), so it seldom regrows and keeps little unused room with the message.
         let mut vias = Vias::with_capacity(via_values.len());
-        for v in via_values {
+        for &v in via_values {
             vias.extend(ViaHops::new(v).map(|e| head.via(e)));
         }
         let mut record_route = Vec::new();
-        for v in record_route_values {
+        for &v in record_route_values {
             record_route.extend(UriList::new(v).map(|e| head.text(e)));
         }
         let mut route = Vec::new();
-        for v in route_values {
+        for &v in route_values {
             route.extend(UriList::new(v).map(|e| head.text(e)));
         }
         // Read only in a full read: what a summary leaves out.
