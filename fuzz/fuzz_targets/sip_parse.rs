@@ -1,5 +1,6 @@
 //! Fuzz target: the tolerant SIP parser, every accessor, and SDP, on arbitrary bytes. Besides
-//! "no panic", every slice an accessor returns must lie inside the input.
+//! "no panic", every slice an accessor returns must lie inside the input, and the quick head
+//! reader, where it does not decline, must report what the parser found.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +16,17 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.header_count(), msg.header_count());
     assert_eq!(again.body_range(), msg.body_range());
     assert_eq!(again.anomalies(), msg.anomalies());
+    // The quick head reader: when it takes the bytes, what the parser found.
+    let mut headers = Vec::new();
+    if let Some(q) = sipscope::sip::quick::read(data, |id, v| headers.push((id, v))) {
+        assert_eq!(q.start, msg.start);
+        assert_eq!(q.head, msg.head());
+        assert_eq!(Some(q.head_text), msg.head_str());
+        assert_eq!(q.body, msg.body());
+        assert_eq!(q.cseq, msg.cseq());
+        let parsed: Vec<_> = msg.all_headers().map(|h| (h.id, h.value)).collect();
+        assert_eq!(headers, parsed);
+    }
     // The same bytes read as an SDP body on their own.
     spans::check_sdp_alone(data);
 });
