@@ -107,6 +107,38 @@ fn bench_parser(c: &mut Criterion) {
         })
     });
     g.finish();
+    // A summary read walks every header once: the parser (its header list, then a walk over
+    // it) against the quick head reader (each header handed over as it is found).
+    let mut g = c.benchmark_group("head_walk");
+    for (name, msg) in [
+        ("invite_sdp", invite()),
+        ("200_ok", ok200()),
+        ("register", register()),
+    ] {
+        g.throughput(Throughput::Bytes(msg.len() as u64));
+        g.bench_function(format!("{name}_parse"), |b| {
+            let mut scratch = Scratch::default();
+            b.iter(|| {
+                let m = parse_with(black_box(&msg), std::mem::take(&mut scratch));
+                let mut seen = 0usize;
+                for h in m.all_headers() {
+                    seen = seen.wrapping_add(h.value.len()) ^ h.id as usize;
+                }
+                black_box((seen, m.cseq(), m.body().len()));
+                scratch = m.into_scratch();
+            })
+        });
+        g.bench_function(format!("{name}_quick"), |b| {
+            b.iter(|| {
+                let mut seen = 0usize;
+                let q = sipscope::sip::quick::read(black_box(&msg), |id, v| {
+                    seen = seen.wrapping_add(v.len()) ^ id as usize;
+                });
+                black_box((seen, q.map(|q| (q.cseq, q.body.len()))))
+            })
+        });
+    }
+    g.finish();
     // The first pass of the exact grouping only needs each message's Call-ID: the header
     // scan against a full parse for it.
     let mut g = c.benchmark_group("call_id");
