@@ -1,6 +1,7 @@
-//! Shared by the `sip_parse` fuzz target and `tests/proptest_parser.rs` (included there with
-//! `#[path]`): calls every accessor of a parsed message and checks that every slice it hands
-//! back lies inside the input, as `Message::span_of` sees it.
+//! Shared by the `sip_parse` fuzz target, `tests/proptest_parser.rs` and `tests/quick_head.rs`
+//! (included there with `#[path]`): calls every accessor of a parsed message and checks that
+//! every slice it hands back lies inside the input, as `Message::span_of` sees it; and checks
+//! the quick head reader against the parser ([`quick_agrees`]).
 //!
 //! Empty slices are exempt: accessors return a static `&[]` for "nothing", which points
 //! nowhere in particular.
@@ -318,4 +319,35 @@ pub fn check_sdp_alone(data: &[u8]) {
     let msg = sipscope::sip::parse(data);
     let s = parse_sdp(data);
     sdp(&msg, &s);
+}
+
+/// Whether the quick head reader (`sip::quick::read`) took `msg.raw` (`Ok(false)` when it
+/// declined); where it took it, what differs from the parse `msg` is the error.
+pub fn quick_agrees(msg: &Message<'_>) -> Result<bool, String> {
+    let mut headers = Vec::new();
+    let Some(q) = sipscope::sip::quick::read(msg.raw, |id, v| headers.push((id, v))) else {
+        return Ok(false);
+    };
+    let differs = |what: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+        Err(format!(
+            "quick reader and parser differ on {what}: {a:?} against {b:?}"
+        ))
+    };
+    if q.start != msg.start {
+        return differs("the start line", &q.start, &msg.start);
+    }
+    if q.head != msg.head() || Some(q.head_text) != msg.head_str() {
+        return differs("the head", &q.head, &msg.head());
+    }
+    if q.body != msg.body() {
+        return differs("the body", &q.body, &msg.body());
+    }
+    if q.cseq != msg.cseq() {
+        return differs("CSeq", &q.cseq, &msg.cseq());
+    }
+    let parsed: Vec<_> = msg.all_headers().map(|h| (h.id, h.value)).collect();
+    if headers != parsed {
+        return differs("the headers", &headers, &parsed);
+    }
+    Ok(true)
 }

@@ -500,6 +500,7 @@ struct Head<'a, 'p> {
 /// message order) before any is read further. The first header of a single-valued kind
 /// wins, as [`sip::Message::header`] has it. Without `full` the values only a full read
 /// shows (Contact, Route) are not gathered.
+#[derive(Default)]
 struct HeadValues<'a> {
     call_id: Option<&'a [u8]>,
     from: Option<&'a [u8]>,
@@ -525,24 +526,8 @@ struct HeadValues<'a> {
 impl<'a> HeadValues<'a> {
     fn new(full: bool) -> Self {
         HeadValues {
-            call_id: None,
-            from: None,
-            to: None,
-            max_forwards: None,
-            user_agent: None,
-            server: None,
-            reason: None,
-            warning: None,
-            retry_after: None,
-            expires: None,
-            content_type: None,
-            contact: None,
-            has_credentials: false,
-            has_challenge: false,
-            vias: SmallVec::new(),
-            record_route: SmallVec::new(),
-            route: SmallVec::new(),
             full,
+            ..Default::default()
         }
     }
 
