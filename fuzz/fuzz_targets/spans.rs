@@ -345,6 +345,9 @@ pub fn quick_agrees(msg: &Message<'_>) -> Result<bool, String> {
     if q.cseq != msg.cseq() {
         return differs("CSeq", &q.cseq, &msg.cseq());
     }
+    if q.anomalies != msg.anomalies() {
+        return differs("the anomalies", &q.anomalies, &msg.anomalies());
+    }
     let parsed: Vec<_> = msg.all_headers().map(|h| (h.id, h.value)).collect();
     if headers != parsed {
         return differs("the headers", &headers, &parsed);

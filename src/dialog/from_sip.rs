@@ -281,12 +281,10 @@ impl Msg {
     /// `detail` asks: the message bytes are only read (copied only for [`Detail::Raw`]), so a
     /// datagram goes from the capture's pages to the model without an intermediate copy.
     pub fn from_borrowed(m: &Located<'_>, detail: Detail) -> Msg {
-        if detail == Detail::Summary {
-            if let Some(msg) = Msg::quick_summary(m) {
-                return msg;
-            }
+        match Msg::quick(m, detail) {
+            Some(msg) => msg,
+            None => Msg::from_borrowed_parsed(m, detail),
         }
-        Msg::from_borrowed_parsed(m, detail)
     }
 
     /// [`Msg::from_borrowed`] by the parser alone (the quick head reader's fallback; the
@@ -344,11 +342,12 @@ impl Msg {
         Msg::build(m, &head, &values, frames, raw, full)
     }
 
-    /// A [`Detail::Summary`] read of a plain message by the quick head reader
-    /// ([`sip::quick::read`]), which gives what the parser gives without building its header
-    /// list; `None` for a message it declines, which the parser then reads.
-    fn quick_summary(m: &Located<'_>) -> Option<Msg> {
-        let mut values = HeadValues::new(false);
+    /// A read of a plain message by the quick head reader ([`sip::quick::read`]), which
+    /// gives what the parser gives without building its header list; `None` for a message it
+    /// declines, which the parser then reads.
+    fn quick(m: &Located<'_>, detail: Detail) -> Option<Msg> {
+        let full = detail != Detail::Summary;
+        let mut values = HeadValues::new(full);
         let q = sip::quick::read(m.data, |id, v| values.add(id, v))?;
         let head = Head {
             region: Region {
@@ -358,15 +357,16 @@ impl Msg {
             start: q.start,
             cseq: q.cseq,
             body: q.body,
-            anomalies: &[],
+            anomalies: &q.anomalies,
         };
+        let raw = (detail == Detail::Raw).then(|| m.data.to_vec());
         Some(Msg::build(
             m,
             &head,
             &values,
             Frames::from_slice(m.frames),
-            None,
-            false,
+            raw,
+            full,
         ))
     }
 
@@ -487,7 +487,7 @@ impl Msg {
 }
 
 /// What a reader of a message's head found besides its headers: the parser
-/// ([`Msg::from_parsed_parts`]) or the quick head reader ([`Msg::quick_summary`]).
+/// ([`Msg::from_parsed_parts`]) or the quick head reader ([`Msg::quick`]).
 struct Head<'a, 'p> {
     region: Region<'a>,
     start: StartLine<'a>,

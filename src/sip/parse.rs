@@ -345,7 +345,7 @@ struct Line {
 }
 
 /// The headers every request and response must carry, in the order they are reported missing.
-const MANDATORY: [HeaderName; 5] = [
+pub(super) const MANDATORY: [HeaderName; 5] = [
     HeaderName::Via,
     HeaderName::From,
     HeaderName::To,
@@ -436,14 +436,20 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Adds `a` to `anomalies`, up to [`MAX_ANOMALIES`] (the last one then says the list was
+/// capped). Shared with [`super::quick`].
+pub(super) fn note(anomalies: &mut Vec<Anomaly>, a: Anomaly) {
+    let n = anomalies.len();
+    if n + 1 < MAX_ANOMALIES {
+        anomalies.push(a);
+    } else if n + 1 == MAX_ANOMALIES {
+        anomalies.push(Anomaly::AnomaliesCapped);
+    }
+}
+
 impl<'a> Parser<'a> {
     fn note(&mut self, a: Anomaly) {
-        let n = self.anomalies.len();
-        if n + 1 < MAX_ANOMALIES {
-            self.anomalies.push(a);
-        } else if n + 1 == MAX_ANOMALIES {
-            self.anomalies.push(Anomaly::AnomaliesCapped);
-        }
+        note(&mut self.anomalies, a);
     }
 
     /// Reads the line starting at `pos` within `head` (bytes up to `limit`).

@@ -1,29 +1,32 @@
 //! The quick head reader: one pass over a plain, well-formed message that reports its start
-//! line, every header (identity and value) and its body exactly as [`super::parse`] would,
-//! without building the parser's header list or looking for defects.
+//! line, every header (identity and value), its body and its anomalies exactly as
+//! [`super::parse`] would, without building the parser's header list.
 //!
-//! Owns: [`read`] and what it returns ([`QuickHead`]). It serves readers that want a few
-//! headers of every message of a large capture (the call list): they walk the headers as
-//! they come instead of walking the stored list afterwards.
+//! Owns: [`read`] and what it returns ([`QuickHead`]). It serves readers that walk the
+//! headers of every message of a large capture once (the dialog model): they take the
+//! headers as they come instead of walking the stored list afterwards.
 //!
 //! "Plain" is narrow on purpose. Anything the parser would report as a defect, or treat in
 //! a way that needs more than one look at a line, makes [`read`] decline with `None`, and
 //! the caller parses the message in full instead: blank lines before the start line, a start
 //! line outside the two usual forms, a line ending without CR, a folded or junk line, a
 //! missing end of the header section, more than [`MAX_HEADERS`] headers, a head that is not
-//! UTF-8. On what it accepts, what it reports equals what the parser's accessors return (a
-//! property test in the dialog model checks that for every kind of input).
+//! UTF-8. A plain message can still have the defects the parser finds once the headers are
+//! read (a mandatory header missing, a bad CSeq or Content-Length, a body of another length
+//! than declared): those are reported as the parser reports them. On what it accepts, what
+//! it reports equals what the parser's accessors return (checked by `fuzz/fuzz_targets/
+//! spans.rs` from property tests and a fuzz target).
 //!
 //! May use: the parser's own pieces ([`super::parse`], [`super::headers`]), memchr.
 
 use std::ops::Range;
 
 use super::headers::{parse_u64, trim_lws, HeaderName, Method};
-use super::parse::{body_span, parse_cseq, usual_start_line, MAX_HEADERS};
-use super::StartLine;
+use super::parse::{body_span, note, parse_cseq, usual_start_line, MANDATORY, MAX_HEADERS};
+use super::{Anomaly, StartLine};
 
 /// What [`read`] found besides the headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuickHead<'a> {
     /// The start line, as [`super::Message::start`].
     pub start: StartLine<'a>,
@@ -35,6 +38,9 @@ pub struct QuickHead<'a> {
     pub body: &'a [u8],
     /// The first CSeq header, read, as [`super::Message::cseq`].
     pub cseq: Option<(u32, Method<'a>)>,
+    /// What the parser would report, as [`super::Message::anomalies`] (empty, and then not
+    /// allocated, for nearly every message).
+    pub anomalies: Vec<Anomaly>,
 }
 
 #[inline]
@@ -60,6 +66,9 @@ pub fn read<'a>(
     let mut count = 0usize;
     let mut declared: Option<u64> = None;
     let mut cseq_value: Option<&'a [u8]> = None;
+    let mut anomalies = Vec::new();
+    // Bit `i`: a header `MANDATORY[i]` was seen.
+    let mut mandatory = 0u8;
     let head_end = loop {
         let rest = raw.get(pos..)?;
         match rest {
@@ -83,23 +92,73 @@ pub fn read<'a>(
         let id = HeaderName::from_bytes(name);
         let value = trim_wsp(line.get(colon + 1..)?);
         match id {
-            HeaderName::ContentLength if declared.is_none() => {
-                declared = parse_u64(trim_lws(value));
+            // The bits of `MANDATORY`'s order.
+            HeaderName::Via => mandatory |= 1,
+            HeaderName::From => mandatory |= 2,
+            HeaderName::To => mandatory |= 4,
+            HeaderName::CallId => mandatory |= 8,
+            HeaderName::CSeq => {
+                mandatory |= 16;
+                if cseq_value.is_none() {
+                    cseq_value = Some(value);
+                }
             }
-            HeaderName::CSeq if cseq_value.is_none() => cseq_value = Some(value),
+            // The first that reads as a number is in force; the parser's checks of the
+            // others, in the same order.
+            HeaderName::ContentLength => match (parse_u64(trim_lws(value)), declared) {
+                (Some(n), None) => declared = Some(n),
+                (Some(other), Some(first)) if other != first => note(
+                    &mut anomalies,
+                    Anomaly::ConflictingContentLength { first, other },
+                ),
+                (Some(_), Some(_)) => {}
+                (None, _) => note(&mut anomalies, Anomaly::BadContentLength),
+            },
             _ => {}
         }
         each(id, value);
     };
     let head = raw.get(..head_end)?;
     let head_text = simdutf8::basic::from_utf8(head).ok()?;
-    let Range { start: b0, end: b1 } = body_span(raw.len(), head_end + 2, declared);
+    for (bit, m) in MANDATORY.iter().enumerate() {
+        if mandatory & (1 << bit) == 0 {
+            note(&mut anomalies, Anomaly::MissingHeader(*m));
+        }
+    }
+    let cseq = cseq_value.and_then(|v| {
+        let parsed = parse_cseq(v);
+        match (parsed, &start) {
+            (None, _) => note(&mut anomalies, Anomaly::BadCSeq),
+            (Some((_, m)), StartLine::Request { method, .. }) if m != *method => {
+                note(&mut anomalies, Anomaly::CSeqMethodMismatch)
+            }
+            _ => {}
+        }
+        parsed
+    });
+    let body_start = head_end + 2;
+    let Range { start: b0, end: b1 } = body_span(raw.len(), body_start, declared);
+    if let Some(declared) = declared {
+        let actual = raw.len().saturating_sub(body_start) as u64;
+        if declared > actual {
+            note(
+                &mut anomalies,
+                Anomaly::BodyShorterThanContentLength { declared, actual },
+            );
+        } else if declared < actual {
+            note(
+                &mut anomalies,
+                Anomaly::BodyLongerThanContentLength { declared, actual },
+            );
+        }
+    }
     Some(QuickHead {
         start,
         head,
         head_text,
         body: raw.get(b0..b1)?,
-        cseq: cseq_value.and_then(parse_cseq),
+        cseq,
+        anomalies,
     })
 }
 
@@ -169,6 +228,9 @@ abcdEXTRA";
         assert_eq!(q.body, b"abcd");
         assert_eq!(q.body, p.body());
         assert_eq!(q.cseq, p.cseq());
+        // Two Content-Lengths that disagree, a body longer than the first says.
+        assert_eq!(q.anomalies, p.anomalies());
+        assert_eq!(q.anomalies.len(), 2);
         let parsed: Vec<_> = p.all_headers().map(|h| (h.id, h.value)).collect();
         assert_eq!(headers, parsed);
         assert_eq!(
