@@ -393,7 +393,7 @@ impl Seen {
 }
 
 #[inline]
-fn is_wsp(b: u8) -> bool {
+pub(super) fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
@@ -707,15 +707,8 @@ impl<'a> Parser<'a> {
             }
             left -= 1;
             let value = self.bytes(e.value.0 as usize, e.value.1 as usize);
-            match parse_u64(trim_lws(value)) {
-                Some(n) => match content_length {
-                    None => content_length = Some(n),
-                    Some(first) if first != n => {
-                        self.note(Anomaly::ConflictingContentLength { first, other: n })
-                    }
-                    Some(_) => {}
-                },
-                None => self.note(Anomaly::BadContentLength),
+            if let Some(a) = content_length_value(&mut content_length, value) {
+                self.note(a);
             }
         }
         for (bit, m) in MANDATORY.iter().enumerate() {
@@ -728,16 +721,9 @@ impl<'a> Parser<'a> {
             .and_then(|i| self.entries.get(i))
             .map(|e| self.bytes(e.value.0 as usize, e.value.1 as usize));
         let cseq = cseq.and_then(|value| {
-            let parsed = parse_cseq(value);
-            match parsed {
-                None => self.note(Anomaly::BadCSeq),
-                Some((_, m)) => {
-                    if let StartLine::Request { method, .. } = start {
-                        if m != *method {
-                            self.note(Anomaly::CSeqMethodMismatch);
-                        }
-                    }
-                }
+            let (parsed, wrong) = cseq_value(value, start);
+            if let Some(a) = wrong {
+                self.note(a);
             }
             parsed
         });
@@ -749,33 +735,76 @@ impl<'a> Parser<'a> {
         let Some(start) = body_start else {
             return len..len;
         };
-        let range = body_span(len, start, declared);
-        let actual = (len - start.min(len)) as u64;
-        match declared {
-            Some(declared) if declared > actual => {
-                self.note(Anomaly::BodyShorterThanContentLength { declared, actual })
-            }
-            Some(declared) if declared < actual => {
-                self.note(Anomaly::BodyLongerThanContentLength { declared, actual })
-            }
-            _ => {}
+        let (range, wrong) = body_span(len, start, declared);
+        if let Some(a) = wrong {
+            self.note(a);
         }
         range
     }
 }
 
+/// One Content-Length value, in message order: the first that reads as a number is in force
+/// (`declared`); what is wrong with this one, if anything. Shared with [`super::quick`].
+pub(super) fn content_length_value(declared: &mut Option<u64>, value: &[u8]) -> Option<Anomaly> {
+    match (parse_u64(trim_lws(value)), *declared) {
+        (Some(n), None) => {
+            *declared = Some(n);
+            None
+        }
+        (Some(other), Some(first)) if other != first => {
+            Some(Anomaly::ConflictingContentLength { first, other })
+        }
+        (Some(_), Some(_)) => None,
+        (None, _) => Some(Anomaly::BadContentLength),
+    }
+}
+
+/// The first CSeq header's value read, and what is wrong with it for a message that starts
+/// with `start`, if anything. Shared with [`super::quick`].
+pub(super) fn cseq_value<'a>(
+    value: &'a [u8],
+    start: &StartLine<'_>,
+) -> (Option<(u32, Method<'a>)>, Option<Anomaly>) {
+    let parsed = parse_cseq(value);
+    let wrong = match (parsed, start) {
+        (None, _) => Some(Anomaly::BadCSeq),
+        (Some((_, m)), StartLine::Request { method, .. }) if m != *method => {
+            Some(Anomaly::CSeqMethodMismatch)
+        }
+        _ => None,
+    };
+    (parsed, wrong)
+}
+
 /// The body of a message of `len` bytes whose header section ends before `start`, with the
 /// Content-Length in force: what follows the blank line, cut to the declared length when
-/// more came (a shorter body is kept whole). Shared with [`super::quick`].
-pub(super) fn body_span(len: usize, start: usize, declared: Option<u64>) -> Range<usize> {
+/// more came (a shorter body is kept whole); and the anomaly when the two lengths differ.
+/// Shared with [`super::quick`].
+pub(super) fn body_span(
+    len: usize,
+    start: usize,
+    declared: Option<u64>,
+) -> (Range<usize>, Option<Anomaly>) {
     let start = start.min(len);
     let actual = len - start;
+    let actual64 = actual as u64;
     match declared {
         // declared < actual <= usize::MAX, so the conversion holds.
-        Some(declared) if declared < actual as u64 => {
-            start..start.saturating_add(usize::try_from(declared).unwrap_or(actual))
-        }
-        _ => start..len,
+        Some(declared) if declared < actual64 => (
+            start..start.saturating_add(usize::try_from(declared).unwrap_or(actual)),
+            Some(Anomaly::BodyLongerThanContentLength {
+                declared,
+                actual: actual64,
+            }),
+        ),
+        Some(declared) if declared > actual64 => (
+            start..len,
+            Some(Anomaly::BodyShorterThanContentLength {
+                declared,
+                actual: actual64,
+            }),
+        ),
+        _ => (start..len, None),
     }
 }
 

@@ -21,8 +21,11 @@
 
 use std::ops::Range;
 
-use super::headers::{parse_u64, trim_lws, HeaderName, Method};
-use super::parse::{body_span, note, parse_cseq, usual_start_line, MANDATORY, MAX_HEADERS};
+use super::headers::{HeaderName, Method};
+use super::parse::{
+    body_span, content_length_value, cseq_value, is_wsp, note, usual_start_line, MANDATORY,
+    MAX_HEADERS,
+};
 use super::{Anomaly, StartLine};
 
 /// What [`read`] found besides the headers.
@@ -43,11 +46,6 @@ pub struct QuickHead<'a> {
     pub anomalies: Vec<Anomaly>,
 }
 
-#[inline]
-fn is_wsp(b: u8) -> bool {
-    b == b' ' || b == b'\t'
-}
-
 /// Reads `raw` when it is a plain message (see the module header), handing every header to
 /// `each` in message order, with its identity and its value trimmed as the parser trims it.
 /// `None` when it is not plain: `each` may then have seen some headers, which the caller
@@ -65,7 +63,7 @@ pub fn read<'a>(
     let mut pos = first_end + 1;
     let mut count = 0usize;
     let mut declared: Option<u64> = None;
-    let mut cseq_value: Option<&'a [u8]> = None;
+    let mut cseq_header: Option<&'a [u8]> = None;
     let mut anomalies = Vec::new();
     // Bit `i`: a header `MANDATORY[i]` was seen.
     let mut mandatory = 0u8;
@@ -99,21 +97,15 @@ pub fn read<'a>(
             HeaderName::CallId => mandatory |= 8,
             HeaderName::CSeq => {
                 mandatory |= 16;
-                if cseq_value.is_none() {
-                    cseq_value = Some(value);
+                if cseq_header.is_none() {
+                    cseq_header = Some(value);
                 }
             }
-            // The first that reads as a number is in force; the parser's checks of the
-            // others, in the same order.
-            HeaderName::ContentLength => match (parse_u64(trim_lws(value)), declared) {
-                (Some(n), None) => declared = Some(n),
-                (Some(other), Some(first)) if other != first => note(
-                    &mut anomalies,
-                    Anomaly::ConflictingContentLength { first, other },
-                ),
-                (Some(_), Some(_)) => {}
-                (None, _) => note(&mut anomalies, Anomaly::BadContentLength),
-            },
+            HeaderName::ContentLength => {
+                if let Some(a) = content_length_value(&mut declared, value) {
+                    note(&mut anomalies, a);
+                }
+            }
             _ => {}
         }
         each(id, value);
@@ -125,32 +117,16 @@ pub fn read<'a>(
             note(&mut anomalies, Anomaly::MissingHeader(*m));
         }
     }
-    let cseq = cseq_value.and_then(|v| {
-        let parsed = parse_cseq(v);
-        match (parsed, &start) {
-            (None, _) => note(&mut anomalies, Anomaly::BadCSeq),
-            (Some((_, m)), StartLine::Request { method, .. }) if m != *method => {
-                note(&mut anomalies, Anomaly::CSeqMethodMismatch)
-            }
-            _ => {}
+    let cseq = cseq_header.and_then(|v| {
+        let (parsed, wrong) = cseq_value(v, &start);
+        if let Some(a) = wrong {
+            note(&mut anomalies, a);
         }
         parsed
     });
-    let body_start = head_end + 2;
-    let Range { start: b0, end: b1 } = body_span(raw.len(), body_start, declared);
-    if let Some(declared) = declared {
-        let actual = raw.len().saturating_sub(body_start) as u64;
-        if declared > actual {
-            note(
-                &mut anomalies,
-                Anomaly::BodyShorterThanContentLength { declared, actual },
-            );
-        } else if declared < actual {
-            note(
-                &mut anomalies,
-                Anomaly::BodyLongerThanContentLength { declared, actual },
-            );
-        }
+    let (Range { start: b0, end: b1 }, wrong) = body_span(raw.len(), head_end + 2, declared);
+    if let Some(a) = wrong {
+        note(&mut anomalies, a);
     }
     Some(QuickHead {
         start,
