@@ -78,9 +78,20 @@ impl<'a> Pager<'a> {
                         }
                     }
                 });
-            // The sender is dropped with the pager, before the scope waits for the thread.
             let mut p = pager(thread.is_ok().then_some(tx));
-            f(&mut p)
+            let result = f(&mut p);
+            // The queue closes with the pager, which ends the thread. Joining it here, rather
+            // than leaving it to the scope, waits until the thread is wholly gone, its
+            // thread-local values dropped too: the scope only waits for its closure to
+            // return, and a leak check right after the pass (the fuzzers') saw the thread's
+            // own handle still held.
+            drop(p);
+            if let Ok(handle) = thread {
+                if let Err(panic) = handle.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+            result
         })
     }
 
