@@ -281,9 +281,13 @@ pub fn load_app(sel: &Selection) -> Result<App, Error> {
     // the channel.
     std::thread::scope(|scope| {
         let inputs = &inputs;
-        scope.spawn(move || load(inputs, sel, &tx));
+        let loader = scope.spawn(move || load(inputs, sel, &tx));
         for ev in rx {
             apply(&mut app, ev);
+        }
+        // Joined by hand, as `ingest::pager` does: the thread is wholly gone on return.
+        if let Err(panic) = loader.join() {
+            std::panic::resume_unwind(panic);
         }
     });
     Ok(app)
