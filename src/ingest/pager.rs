@@ -234,6 +234,42 @@ mod tests {
         assert_eq!(inputs[0].frames().count(), frames);
     }
 
+    /// A thread with too much waiting gets no more jobs: the reader maps nothing ahead and
+    /// hands the pages behind it back itself, and says how far it did for the thread.
+    #[test]
+    fn a_thread_behind_gets_no_more_jobs() {
+        let (_f, input) = mapped_input(3 * STEP + 100);
+        let frames = input.frames().count();
+        let inputs = [input];
+        Pager::run(&inputs, |p| {
+            // The jobs go to this queue instead of the thread's, so that they can be seen.
+            let (tx, rx) = channel::<Job>();
+            let shared = Arc::new(Shared {
+                backlog: AtomicUsize::new(BACKLOG),
+                released: vec![AtomicUsize::new(0)],
+            });
+            p.jobs = Some((tx, Arc::clone(&shared)));
+            p.reading(0, 0);
+            assert_eq!(p.mapped[0], AHEAD * MAP_STEP, "the reader moves on");
+            p.done_before(0, 2 * STEP + 5);
+            assert_eq!(p.released[0], 2 * STEP);
+            assert_eq!(shared.released[0].load(Ordering::Acquire), 2 * STEP);
+            assert!(rx.try_recv().is_err(), "no job while the thread is behind");
+            // Caught up again: jobs are sent.
+            shared.backlog.store(0, Ordering::Release);
+            p.reading(0, 2 * STEP + 5);
+            assert!(matches!(rx.try_recv(), Ok(Job::Map(0, _))));
+            p.done_before(0, 3 * STEP + 1);
+            match rx.try_recv() {
+                Ok(Job::Release(0, r)) => assert_eq!(r, 2 * STEP..3 * STEP),
+                _ => panic!("a release job"),
+            }
+            assert_eq!(shared.backlog.load(Ordering::Acquire), 2);
+            assert_eq!(shared.released[0].load(Ordering::Acquire), 3 * STEP);
+        });
+        assert_eq!(inputs[0].frames().count(), frames);
+    }
+
     #[test]
     fn inputs_in_memory_need_no_thread() {
         let input = Input::from_bytes("mem", 0, HEADER.to_vec()).expect("input");
