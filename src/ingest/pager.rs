@@ -11,7 +11,8 @@
 //! Everything it does is a hint to the OS: a page read before it is mapped, or after it is
 //! handed back, comes in from the file as it would without a pager. When no input is a mapped
 //! file, or no thread can be started, nothing is mapped ahead and the pages behind are handed
-//! back on the reading thread.
+//! back on the reading thread; so too while the thread has fallen behind ([`BACKLOG`]), so
+//! that resident memory never waits on it.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
