@@ -27,6 +27,15 @@ const SDP: &str = "v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.1\r\ns=-\
                    a=fmtp:18 annexb=no\r\na=rtpmap:101 telephone-event/8000\r\n\
                    a=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n";
 
+/// One message of each usual kind, named for the benchmarks that run over all of them.
+fn kinds() -> [(&'static str, Vec<u8>); 3] {
+    [
+        ("invite_sdp", invite()),
+        ("200_ok", ok200()),
+        ("register", register()),
+    ]
+}
+
 fn invite() -> Vec<u8> {
     format!(
         "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
@@ -77,11 +86,7 @@ fn register() -> Vec<u8> {
 
 fn bench_parser(c: &mut Criterion) {
     let mut g = c.benchmark_group("sip_parse");
-    for (name, msg) in [
-        ("invite_sdp", invite()),
-        ("200_ok", ok200()),
-        ("register", register()),
-    ] {
+    for (name, msg) in kinds() {
         g.throughput(Throughput::Bytes(msg.len() as u64));
         // Parse plus what every message costs downstream: Call-ID, CSeq, From tag, top Via.
         g.bench_function(name, |b| {
@@ -110,11 +115,7 @@ fn bench_parser(c: &mut Criterion) {
     // A summary read walks every header once: the parser (its header list, then a walk over
     // it) against the quick head reader (each header handed over as it is found).
     let mut g = c.benchmark_group("head_walk");
-    for (name, msg) in [
-        ("invite_sdp", invite()),
-        ("200_ok", ok200()),
-        ("register", register()),
-    ] {
+    for (name, msg) in kinds() {
         g.throughput(Throughput::Bytes(msg.len() as u64));
         g.bench_function(format!("{name}_parse"), |b| {
             let mut scratch = Scratch::default();
@@ -142,11 +143,7 @@ fn bench_parser(c: &mut Criterion) {
     // The first pass of the exact grouping only needs each message's Call-ID: the header
     // scan against a full parse for it.
     let mut g = c.benchmark_group("call_id");
-    for (name, msg) in [
-        ("invite_sdp", invite()),
-        ("200_ok", ok200()),
-        ("register", register()),
-    ] {
+    for (name, msg) in kinds() {
         g.throughput(Throughput::Bytes(msg.len() as u64));
         g.bench_function(format!("{name}_parse"), |b| {
             b.iter(|| parse(black_box(&msg)).call_id().map(|c| c.len()))
