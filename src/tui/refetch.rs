@@ -260,10 +260,15 @@ impl FrameIndex {
 
 /// Bits of a packed frame reference: the frame number above the input index.
 const FILE_BITS: u32 = 16;
-/// Flag bits below a packed message mark's frame.
-const MARK_BITS: u32 = 2;
+/// Flag bits below each packed frame of [`CallFrames`].
+const MARK_BITS: u32 = 4;
+/// On a message's mark: the whole capture's flags.
 const AFTER_GAP: u64 = 1;
 const JUNK_BEFORE: u64 = 2;
+/// A frame that carried bytes of a message without completing one (not a mark).
+const CARRIER: u64 = 4;
+/// On the first mark: some message came over a stream (TCP).
+const STREAM: u64 = 8;
 
 /// `None` for a frame number too large to pack with its flags (no real capture has 2^46
 /// records).
@@ -282,20 +287,16 @@ fn unpack(p: u64) -> (u16, u64) {
 /// message (in the call's order) its completing frame with the flags only the whole capture
 /// could tell.
 ///
-/// One allocation per call (the list holds one per call of the capture): the messages' marks
-/// first, then the frames that carried bytes of a message without completing one (IP
-/// fragments, TCP segments before the last). Over UDP without fragments there are none: the
-/// frames are the marks' frames.
+/// One allocation per call (the list holds one per call of the capture), and nothing else:
+/// the messages' marks first, then the frames that carried bytes of a message without
+/// completing one (IP fragments, TCP segments before the last), told apart by a flag bit.
+/// Over UDP without fragments there are none: the frames are the marks' frames.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallFrames {
-    /// Packed completing frame shifted past [`MARK_BITS`] flag bits, one per message; then
-    /// packed (frame number, input) of the other frames, sorted, without repeats.
+    /// Packed (frame number, input) shifted past [`MARK_BITS`] flag bits: the completing
+    /// frame of each message with its flags (and [`STREAM`] on the first), then the other
+    /// frames ([`CARRIER`]), sorted, without repeats.
     packed: Box<[u64]>,
-    /// How many of `packed` are marks.
-    marks: u32,
-    /// Some message came over a stream (TCP): other calls' segments on the same connection
-    /// must be fed too.
-    stream: bool,
 }
 
 impl CallFrames {
@@ -317,6 +318,9 @@ impl CallFrames {
             packed.push(p | bits);
             stream |= m.flow.transport == crate::net::Transport::Tcp;
         }
+        if let Some(first) = packed.first_mut().filter(|_| stream) {
+            *first |= STREAM;
+        }
         // Completing frames, sorted for lookup (on the stack for most calls).
         let mut completing: smallvec::SmallVec<[u64; 16]> =
             packed.iter().map(|&m| m >> MARK_BITS).collect();
@@ -329,18 +333,13 @@ impl CallFrames {
                 }
             }
         }
-        // A call has far fewer than 2^32 messages (each is at least a frame of its own).
-        let marks = u32::try_from(packed.len()).unwrap_or(u32::MAX);
-        packed.truncate(marks as usize);
         if !others.is_empty() {
             others.sort_unstable();
             others.dedup();
-            packed.extend(others);
+            packed.extend(others.into_iter().map(|p| (p << MARK_BITS) | CARRIER));
         }
         CallFrames {
             packed: packed.into_boxed_slice(),
-            marks,
-            stream,
         }
     }
 
@@ -349,21 +348,32 @@ impl CallFrames {
         self.packed.len() * 8
     }
 
+    /// How many of `packed` are marks (they come first).
+    fn mark_count(&self) -> usize {
+        self.packed.partition_point(|&p| p & CARRIER == 0)
+    }
+
     /// Packed completing frame and flag bits of each message.
     fn marks(&self) -> &[u64] {
-        self.packed.get(..self.marks as usize).unwrap_or(&[])
+        self.packed.get(..self.mark_count()).unwrap_or(&[])
+    }
+
+    /// Some message came over a stream (TCP): other calls' segments on the same connection
+    /// must be fed too.
+    fn stream(&self) -> bool {
+        self.packed.first().is_some_and(|&p| p & STREAM != 0)
     }
 
     /// Packed (frame number, input) of every frame, sorted, without repeats.
     fn frames(&self) -> Vec<u64> {
-        let others = self.packed.get(self.marks as usize..).unwrap_or(&[]);
+        let others = self.packed.get(self.mark_count()..).unwrap_or(&[]);
         let mut all: Vec<u64> = self
             .marks()
             .iter()
             .map(|&m| m >> MARK_BITS)
             // 0: a frame number too large to pack (see `pack`), left out as before.
             .filter(|&p| p != 0)
-            .chain(others.iter().copied())
+            .chain(others.iter().map(|&o| o >> MARK_BITS))
             .collect();
         all.sort_unstable();
         all.dedup();
@@ -397,7 +407,7 @@ pub fn rebuild(
         })
         .collect();
     order.sort_unstable();
-    if frames.stream {
+    if frames.stream() {
         order = index.between(order.first().copied(), order.last().copied());
     }
     let mut ing = Ingest::new();
@@ -490,16 +500,17 @@ mod tests {
             .collect();
         others.sort_unstable();
         others.dedup();
-        let marks = packed.len() as u32;
+        let stream = call
+            .messages
+            .iter()
+            .any(|m| m.flow.transport == crate::net::Transport::Tcp);
         let mut all = packed;
-        all.extend(others);
+        if stream {
+            all[0] |= STREAM;
+        }
+        all.extend(others.into_iter().map(|p| (p << MARK_BITS) | CARRIER));
         CallFrames {
             packed: all.into_boxed_slice(),
-            marks,
-            stream: call
-                .messages
-                .iter()
-                .any(|m| m.flow.transport == crate::net::Transport::Tcp),
         }
     }
 
@@ -581,6 +592,27 @@ mod tests {
             let got = CallFrames::of(&call);
             assert_eq!(got, of_reference(&call));
             assert_eq!(got.frames(), of_reference(&call).frames());
+            // What the accessors read back.
+            let tcp = call
+                .messages
+                .iter()
+                .any(|m| m.flow.transport == crate::net::Transport::Tcp);
+            assert_eq!(got.stream(), tcp);
+            assert_eq!(got.marks().len(), call.messages.len());
+            for (mark, m) in got.marks().iter().zip(&call.messages) {
+                assert_eq!(mark >> MARK_BITS, pack(&m.frame).unwrap_or(0));
+                assert_eq!(mark & AFTER_GAP != 0, m.flags.after_gap);
+                assert_eq!(mark & JUNK_BEFORE != 0, m.flags.junk_before);
+            }
+            let mut want: Vec<u64> = call
+                .messages
+                .iter()
+                .flat_map(|m| m.frames.iter().chain([&m.frame]))
+                .filter_map(pack)
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(got.frames(), want);
         }
     }
 
