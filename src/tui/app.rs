@@ -112,12 +112,15 @@ impl Column {
 /// One call as the list holds it: what the columns, sorting and filtering need, and where
 /// its messages are in the capture (no message text). Opening it rebuilds the call.
 ///
-/// A list holds one per call of the capture (270,000 for a 1 GB one), so it is kept small:
-/// its texts share one allocation, and of the call's summary only what the list reads.
+/// A list holds one per call of the capture (270,000 for a 1 GB one; a million in a scanner
+/// flood), so it is kept small: its texts share one allocation, of the call's summary only
+/// what the list reads, and what few calls have sits behind one pointer. Boxed in the list,
+/// it takes [`ENTRY_BYTES`] (the allocator's size class: 144 bytes took 160).
 #[derive(Debug)]
 pub struct Entry {
-    /// Its place in the whole-file list (start time, then first message).
-    pub key: CallKey,
+    /// Position of its first message in the whole-file order: with the start time, its
+    /// place in the list ([`Entry::key`]).
+    first: u64,
     /// What the columns show of the call's summary.
     pub summary: ListSummary,
     /// Call-ID, From user, To user, method, final response, hosts and products, one after
@@ -125,10 +128,20 @@ pub struct Entry {
     text: Box<str>,
     /// Where each of those but the last ends in `text`.
     ends: [u32; FIELDS - 1],
-    /// Hosts found to be B2BUAs across calls (promoted when the call is rebuilt).
-    pub b2bua: Box<[HostIdx]>,
     /// The frames that carried its messages.
     pub frames: CallFrames,
+    /// What few entries have: B2BUA hosts, the whole call.
+    rare: Option<Box<Rare>>,
+}
+
+/// Size of an [`Entry`], at most (`tests::an_entry_is_small`).
+pub const ENTRY_BYTES: usize = 112;
+
+/// The parts of an [`Entry`] that most calls do without.
+#[derive(Debug, Default)]
+struct Rare {
+    /// Hosts found to be B2BUAs across calls (promoted when the call is rebuilt).
+    b2bua: Box<[HostIdx]>,
     /// The whole call, for calls handed in whole ([`App::add_calls`]: tests, small inputs).
     kept: Option<Arc<Call>>,
 }
@@ -326,13 +339,17 @@ impl Draft {
             self.text
         };
         Entry {
-            key: self.key,
+            first: self.key.1,
             summary: self.summary,
             text,
             ends: self.ends,
-            b2bua: b2bua.into_boxed_slice(),
             frames: self.frames,
-            kept: None,
+            rare: (!b2bua.is_empty()).then(|| {
+                Box::new(Rare {
+                    b2bua: b2bua.into_boxed_slice(),
+                    kept: None,
+                })
+            }),
         }
     }
 
@@ -364,8 +381,25 @@ impl Entry {
     /// Heap bytes it holds.
     pub fn heap_bytes(&self) -> usize {
         self.text.len()
-            + self.b2bua.len() * std::mem::size_of::<HostIdx>()
+            + self.rare.as_ref().map_or(0, |r| {
+                std::mem::size_of::<Rare>() + r.b2bua.len() * std::mem::size_of::<HostIdx>()
+            })
             + self.frames.heap_bytes()
+    }
+
+    /// Its place in the whole-file list: start time, then first message.
+    pub fn key(&self) -> CallKey {
+        (self.summary.start_ns, self.first)
+    }
+
+    /// Hosts found to be B2BUAs across calls (promoted when the call is rebuilt).
+    pub fn b2bua(&self) -> &[HostIdx] {
+        self.rare.as_ref().map_or(&[], |r| &r.b2bua)
+    }
+
+    /// The whole call, when the entry keeps it.
+    fn kept(&self) -> Option<&Arc<Call>> {
+        self.rare.as_ref().and_then(|r| r.kept.as_ref())
     }
 
     /// Text number `n` (one of the field constants above).
@@ -433,7 +467,7 @@ impl Entry {
     /// An entry that keeps its whole call (nothing to fetch again).
     pub fn whole(call: Call, key: CallKey) -> Entry {
         let mut e = Draft::new(&call, key).finish(Vec::new());
-        e.kept = Some(Arc::new(call));
+        e.rare.get_or_insert_default().kept = Some(Arc::new(call));
         e
     }
 }
@@ -806,22 +840,28 @@ impl App {
     /// Every call is in: order them for good (ids become list indices) and show the final
     /// list. The open call is laid out again with its media, keeping where the user was.
     pub fn finish_loading(&mut self, frames: u64, sip_frames: u64) {
-        let mut ids: Vec<usize> = (0..self.entries.len()).collect();
-        ids.sort_by_key(|&i| self.entries.get(i).map(|e| e.key));
-        // new id of every old id
-        let mut renumber = vec![0; self.entries.len()];
-        for (new, &old) in ids.iter().enumerate() {
-            if let Some(slot) = renumber.get_mut(old) {
-                *slot = new;
-            }
-        }
-        // Keys are unique: sorting in place gives the order of `ids` without a second copy.
-        self.entries.sort_unstable_by_key(|e| e.key);
-        let selected = self.list.rows.get(self.list.selected).copied();
+        // The open and the selected call are found again by key after the sort (keys are
+        // unique): no table from old ids to new ones, which a million calls make 16 MB.
+        let key_of = |entries: &[Box<Entry>], id: usize| entries.get(id).map(|e| e.key());
+        let open = self
+            .call
+            .as_ref()
+            .and_then(|c| key_of(&self.entries, c.entry));
+        let selected = self
+            .list
+            .rows
+            .get(self.list.selected)
+            .and_then(|&id| key_of(&self.entries, id));
+        self.entries.sort_unstable_by_key(|e| e.key());
+        let entries = &self.entries;
+        let new_id = |key: Option<CallKey>| {
+            key.and_then(|k| entries.binary_search_by_key(&k, |e| e.key()).ok())
+        };
+        let (open, selected) = (new_id(open), new_id(selected));
         if let Some(old) = self.call.take() {
             // The media are known now: lay the open call out again, keeping where the user
             // was (the rows are the same messages in the same order; bands are not rows).
-            let entry = renumber.get(old.entry).copied().unwrap_or(0);
+            let entry = open.unwrap_or(0);
             let mut cv = CallView::new(entry, old.call, self.media.as_ref());
             cv.layout.index = Some(entry + 1);
             cv.selected = old.selected;
@@ -836,17 +876,17 @@ impl App {
             self.call = Some(cv);
         }
         self.load = LoadState::Done { frames, sip_frames };
-        self.rebuild(selected.and_then(|s| renumber.get(s).copied()));
+        self.rebuild(selected);
     }
 
     /// The whole call of an entry: kept, recently opened, or rebuilt from the capture.
     /// `None` while the frames are still being indexed.
     pub fn whole_call(&mut self, id: usize) -> Option<Arc<Call>> {
         let e = self.entries.get(id)?;
-        if let Some(c) = &e.kept {
+        if let Some(c) = e.kept() {
             return Some(c.clone());
         }
-        if let Some(pos) = self.recent.iter().position(|(k, _)| *k == e.key) {
+        if let Some(pos) = self.recent.iter().position(|(k, _)| *k == e.key()) {
             let hit = self.recent.remove(pos)?;
             let call = hit.1.clone();
             self.recent.push_back(hit);
@@ -859,12 +899,12 @@ impl App {
             e.call_id(),
             &e.frames,
             &src.roles,
-            &e.b2bua,
+            e.b2bua(),
         ));
         if self.recent.len() >= RECENT {
             self.recent.pop_front();
         }
-        self.recent.push_back((e.key, call.clone()));
+        self.recent.push_back((e.key(), call.clone()));
         Some(call)
     }
 
@@ -894,7 +934,7 @@ impl App {
         self.dirty = false;
         let entries = &self.entries;
         let mut by_start: Vec<usize> = (0..entries.len()).collect();
-        by_start.sort_by_key(|&i| entries.get(i).map(|e| e.key));
+        by_start.sort_by_key(|&i| entries.get(i).map(|e| e.key()));
         self.index_of = vec![0; entries.len()];
         for (rank, &i) in by_start.iter().enumerate() {
             if let Some(slot) = self.index_of.get_mut(i) {
@@ -1388,6 +1428,26 @@ mod tests {
         ]
     }
 
+    /// A list holds an entry per call (a million in a scanner flood), each in a box of its
+    /// own: it stays within the allocator's 112-byte size class. What it keeps elsewhere reads
+    /// back as given.
+    #[test]
+    fn an_entry_is_small() {
+        assert!(std::mem::size_of::<Entry>() <= ENTRY_BYTES);
+        let c = call("small-1", 40, 200);
+        let key = (c.summary.start_ns, 7);
+        let e = Draft::new(&c, key).finish(vec![1]);
+        assert_eq!(e.key(), key);
+        assert_eq!(e.b2bua(), [1]);
+        assert!(e.kept().is_none());
+        let e = Draft::new(&c, key).finish(Vec::new());
+        assert!(e.rare.is_none() && e.b2bua().is_empty());
+        let start = c.summary.start_ns;
+        let e = Entry::whole(c, (start, 9));
+        assert_eq!(e.key(), (start, 9));
+        assert!(e.kept().is_some() && e.b2bua().is_empty());
+    }
+
     #[test]
     fn entry_texts_match_the_field_by_field_reference() {
         use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -1460,7 +1520,7 @@ mod tests {
                     got,
                     reference_fields(&c, b2bua).each_ref().map(String::as_str)
                 );
-                assert_eq!(&*e.b2bua, b2bua);
+                assert_eq!(e.b2bua(), b2bua);
             }
         }
     }
