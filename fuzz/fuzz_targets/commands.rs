@@ -1,9 +1,10 @@
 //! Fuzz target: the commands end to end on arbitrary bytes as a capture file (with a valid
 //! pcap header prepended, link type picked by the first byte, as in `pipeline`): stats, the
 //! call list, diagnose (text and JSON), the ndjson export and the text ladder, through
-//! [`sipscope::run`] as the binary calls it. Besides "no panic": every byte printed, on the
-//! output and the error stream, is free of control characters but the line feed (text from
-//! the capture is always escaped), and the JSON outputs parse.
+//! [`sipscope::run`] as the binary calls it, and the view's list loaded with its calls opened.
+//! Besides "no panic": every byte printed, on the output and the error stream, is free of
+//! control characters but the line feed (text from the capture is always escaped), and the
+//! JSON outputs parse.
 #![no_main]
 
 use std::io::Write;
@@ -87,4 +88,23 @@ fuzz_target!(|data: &[u8]| {
     ] {
         run(&path, args);
     }
+    open_in_view(&path);
 });
+
+/// The view's list loaded as the terminal view loads it, then every call opened (rebuilt from
+/// the capture through the frame index, as pressing Enter does).
+fn open_in_view(path: &str) {
+    let sel = sipscope::cli::Selection {
+        files: vec![path.to_string()],
+        ..Default::default()
+    };
+    let Ok(mut app) = sipscope::tui::load_app(&sel) else {
+        return;
+    };
+    for id in 0..app.entries.len().min(MAX_OPENED) {
+        let _ = app.whole_call(id);
+    }
+}
+
+/// Calls opened per input at most.
+const MAX_OPENED: usize = 32;
