@@ -233,6 +233,9 @@ fn end_of(out: &str) -> u32 {
 }
 
 impl Draft {
+    /// The draft of `call`'s entry. `key` is its [`CallKey`], whose time is the call's start
+    /// (as every grouping gives it): the entry keeps only the position and reads the time
+    /// back from the summary.
     pub fn new(call: &Call, key: CallKey) -> Draft {
         let s = &call.summary;
         let mut ends = [0u32; FIELDS - 1];

@@ -270,7 +270,7 @@ const CARRIER: u64 = 4;
 /// On the first mark: some message came over a stream (TCP).
 const STREAM: u64 = 8;
 
-/// `None` for a frame number too large to pack with its flags (no real capture has 2^46
+/// `None` for a frame number too large to pack with its flags (no real capture has 2^44
 /// records).
 fn pack(f: &FrameRef) -> Option<u64> {
     if f.number >> (64 - FILE_BITS - MARK_BITS) != 0 {
